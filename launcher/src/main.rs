@@ -1,0 +1,7 @@
+//! spawnbox: entry point (argv[0] dispatch, logging, the one place errors are printed).
+#![deny(unsafe_code)]
+
+mod error;
+mod settings;
+
+fn main() {}

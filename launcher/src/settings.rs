@@ -1,0 +1,319 @@
+//! `Settings`: what the command line (and later `.nspawn` files) asked for, before defaults.
+//!
+//! Every field is "unset" by default (`None`, `false` or empty); `spec.rs` resolves the
+//! settings into one `Spec` with systemd-nspawn's defaults filled in.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// How PID 1 of the container is chosen (nspawn's `StartMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartMode {
+    /// The command itself is PID 1 (default).
+    Pid1,
+    /// spawnbox-init is PID 1, the command PID 2 (`-a/--as-pid2`).
+    Pid2,
+    /// An init found in the tree is PID 1 (`-b/--boot`).
+    Boot,
+}
+
+/// `--console=` (nspawn's `ConsoleMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleMode {
+    Interactive,
+    ReadOnly,
+    Passive,
+    Pipe,
+    Autopipe,
+}
+
+/// Where a `--resolv-conf=` mode takes its file from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolvConfSource {
+    /// `/etc/resolv.conf` of the host.
+    Host,
+    /// `/usr/lib/systemd/resolv.conf`.
+    Static,
+    /// `/run/systemd/resolve/resolv.conf`.
+    Uplink,
+    /// `/run/systemd/resolve/stub-resolv.conf`.
+    Stub,
+}
+
+/// `--resolv-conf=` (nspawn's `ResolvConfMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolvConfMode {
+    Off,
+    Copy(ResolvConfSource),
+    Replace(ResolvConfSource),
+    Bind(ResolvConfSource),
+    Delete,
+    Auto,
+}
+
+/// `--timezone=` (nspawn's `TimezoneMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimezoneMode {
+    Off,
+    Copy,
+    Bind,
+    Symlink,
+    Delete,
+    Auto,
+}
+
+/// `--volatile=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolatileMode {
+    No,
+    Yes,
+    State,
+    Overlay,
+}
+
+/// `--link-journal=` / `-j`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkJournal {
+    No,
+    Auto,
+    Host,
+    TryHost,
+    Guest,
+    TryGuest,
+}
+
+/// `--settings=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsMode {
+    No,
+    Yes,
+    Override,
+    Trusted,
+}
+
+/// `--private-users=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateUsers {
+    No,
+    Yes,
+    Pick,
+    Identity,
+    Managed,
+    /// Explicit base and size (`N` or `N:M`, default size 65536).
+    Fixed { base: u32, size: u32 },
+}
+
+/// `--private-users-ownership=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserNamespaceOwnership {
+    Off,
+    Chown,
+    Map,
+    Foreign,
+    Auto,
+}
+
+/// The id-mapping option of a `--bind` (`noidmap` is the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindIdmap {
+    None,
+    Idmap,
+    RootIdmap,
+    OwnerIdmap,
+}
+
+/// A bind source: a host path, or a path inside the container tree (`+` prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    /// An absolute host path (relative sources are made absolute against the cwd at parse time).
+    Host(PathBuf),
+    /// A path relative to the container root (`+/srv` → `<root>/srv`), kept absolute (`/srv`).
+    InRoot(PathBuf),
+}
+
+/// One `--bind`, `--bind-ro`, `--tmpfs`, `--overlay`, `--overlay-ro` or `--inaccessible`
+/// (nspawn's `CustomMount`). Destinations are absolute, normalised container paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomMount {
+    Bind {
+        source: MountSource,
+        destination: PathBuf,
+        read_only: bool,
+        /// `rbind` (default, true) or `norbind`.
+        recursive: bool,
+        idmap: BindIdmap,
+    },
+    Tmpfs {
+        destination: PathBuf,
+        /// Mount options as given (`mode=0755` is used when empty).
+        options: String,
+    },
+    Overlay {
+        /// Lower layers in argument order (the first is the bottom-most layer).
+        lower: Vec<MountSource>,
+        /// `None` for `--overlay-ro`.
+        upper: Option<MountSource>,
+        destination: PathBuf,
+        read_only: bool,
+    },
+    Inaccessible { destination: PathBuf },
+}
+
+impl CustomMount {
+    /// The container path this mount lands on.
+    pub fn destination(&self) -> &std::path::Path {
+        match self {
+            CustomMount::Bind { destination, .. }
+            | CustomMount::Tmpfs { destination, .. }
+            | CustomMount::Overlay { destination, .. }
+            | CustomMount::Inaccessible { destination } => destination,
+        }
+    }
+}
+
+/// `-p/--port=[tcp|udp:]HOST[:CONT]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortForward {
+    pub udp: bool,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+/// `HOST[:CONT]` interface pairs (`--network-interface`, `--network-macvlan`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfacePair {
+    pub host: String,
+    pub container: Option<String>,
+}
+
+/// `--rlimit=RLIMIT_X=SOFT[:HARD]`; `u64::MAX` is infinity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    /// Resource number as in `<sys/resource.h>` (RLIMIT_CPU = 0 ... RLIMIT_RTTIME = 15).
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// `--set-credential=ID:VALUE` / `--load-credential=ID:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Set { id: String, value: Vec<u8> },
+    Load { id: String, path: PathBuf },
+}
+
+/// A 128-bit id (`--uuid`, `/etc/machine-id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Id128(pub [u8; 16]);
+
+/// Everything the command line can say. Unset means "use the default".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    // General
+    pub quiet: bool,
+    pub settings_mode: Option<SettingsMode>,
+    pub cleanup: bool,
+
+    // Image
+    pub directory: Option<PathBuf>,
+    pub template: Option<PathBuf>,
+    pub ephemeral: bool,
+    pub image: Option<PathBuf>,
+    pub image_policy: Option<String>,
+    pub mstack: Option<PathBuf>,
+    pub oci_bundle: Option<PathBuf>,
+    pub read_only: bool,
+    pub volatile: Option<VolatileMode>,
+    pub root_hash: Option<String>,
+    pub root_hash_sig: Option<String>,
+    pub verity_data: Option<PathBuf>,
+    pub pivot_root: Option<(PathBuf, Option<PathBuf>)>,
+
+    // Execution
+    pub start_mode: Option<StartMode>,
+    pub chdir: Option<PathBuf>,
+    /// `-E` in order, already resolved to `NAME=VALUE` (a bare `NAME` takes spawnbox's own
+    /// value at parse time and is dropped when spawnbox has none, as nspawn does).
+    pub setenv: Vec<String>,
+    pub user: Option<String>,
+    /// Signal number (systemd numbering: SIGRTMIN = 34).
+    pub kill_signal: Option<i32>,
+    pub notify_ready: Option<bool>,
+    pub suppress_sync: Option<bool>,
+
+    // System identity
+    pub machine: Option<String>,
+    pub hostname: Option<String>,
+    pub uuid: Option<Id128>,
+
+    // Properties
+    pub slice: Option<String>,
+    pub properties: Vec<String>,
+    pub register: Option<bool>,
+    pub keep_unit: bool,
+
+    // User namespacing
+    pub private_users: Option<PrivateUsers>,
+    pub private_users_ownership: Option<UserNamespaceOwnership>,
+    pub private_users_delegate: Option<u32>,
+
+    // Networking
+    pub private_network: bool,
+    pub network_interfaces: Vec<InterfacePair>,
+    pub network_macvlan: Vec<InterfacePair>,
+    pub network_ipvlan: Vec<InterfacePair>,
+    pub network_veth: bool,
+    pub network_veth_extra: Vec<InterfacePair>,
+    pub network_bridge: Option<String>,
+    pub network_zone: Option<String>,
+    pub network_namespace_path: Option<PathBuf>,
+    pub ports: Vec<PortForward>,
+
+    // Security (capability numbers as in <linux/capability.h>; bit masks over 0..=63)
+    pub capability: u64,
+    pub drop_capability: u64,
+    pub ambient_capability: u64,
+    pub no_new_privileges: Option<bool>,
+    /// `--system-call-filter=` words in order, `~` prefix kept.
+    pub system_call_filter: Vec<String>,
+    pub selinux_context: Option<String>,
+    pub selinux_apifs_context: Option<String>,
+
+    // Resources
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adjust: Option<i32>,
+    /// CPU indices.
+    pub cpu_affinity: Option<Vec<u32>>,
+    /// `x86` or `x86-64`.
+    pub personality: Option<String>,
+
+    // Integration
+    pub resolv_conf: Option<ResolvConfMode>,
+    pub timezone: Option<TimezoneMode>,
+    pub link_journal: Option<LinkJournal>,
+    pub forward_journal: Option<PathBuf>,
+
+    // Mounts, in command-line order
+    pub custom_mounts: Vec<CustomMount>,
+    pub bind_user: Vec<String>,
+    pub bind_user_shell: Option<String>,
+    pub bind_user_group: Vec<String>,
+
+    // Input/Output
+    pub console: Option<ConsoleMode>,
+    pub background: Option<String>,
+
+    // Credentials
+    pub credentials: Vec<Credential>,
+
+    // Other
+    pub share_system: bool,
+
+    /// The payload's argv (or init's arguments with `-b`), verbatim.
+    pub parameters: Vec<OsString>,
+
+    /// Long names (without `--`) of options that were given and are parsed and validated but
+    /// not implemented yet, in command-line order. `main` fails on the first one with
+    /// `spawnbox: --NAME: not supported yet`.
+    pub unsupported: Vec<&'static str>,
+}

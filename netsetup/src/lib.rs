@@ -1,0 +1,1 @@
+//! netsetup: rtnetlink and nftables over raw netlink sockets.
