@@ -1,7 +1,97 @@
 //! spawnbox: entry point (argv[0] dispatch, logging, the one place errors are printed).
 #![deny(unsafe_code)]
 
+mod channel;
+mod cli;
+mod console;
+mod container;
+mod dev;
+mod env;
 mod error;
+mod etc_files;
+mod id128;
+mod launch;
+mod mount_plan;
+mod mounts;
+mod overlay;
+mod resolv_conf;
+mod rootfs;
+mod run_host;
 mod settings;
+mod signals;
+mod spec;
+mod sys;
+mod timezone;
+mod user;
 
-fn main() {}
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = if args.is_empty() { OsString::from("spawnbox") } else { args.remove(0) };
+    let name = Path::new(&argv0).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name == "spawnctl" {
+        eprintln!("spawnctl: not implemented yet");
+        std::process::exit(1);
+    }
+    std::process::exit(run(&args));
+}
+
+/// Sets up logging to stderr: info by default, off with -q, `SPAWNBOX_LOG=debug` for traces.
+fn init_logging(quiet: bool) {
+    let level = match std::env::var("SPAWNBOX_LOG").ok().as_deref() {
+        Some("trace") => log::LevelFilter::Trace,
+        Some("debug") => log::LevelFilter::Debug,
+        Some("warn") => log::LevelFilter::Warn,
+        Some("error") => log::LevelFilter::Error,
+        Some("off") => log::LevelFilter::Off,
+        _ if quiet => log::LevelFilter::Error,
+        _ => log::LevelFilter::Info,
+    };
+    let _ = simple_logger::SimpleLogger::new().with_level(level).init();
+}
+
+fn run(args: &[OsString]) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let getenv = |k: &str| std::env::var(k).ok();
+    let settings = match cli::parse(args, &getenv, &cwd) {
+        Ok(cli::Parsed::Run(s)) => s,
+        Ok(cli::Parsed::Help) => {
+            print!("{}", cli::help_text());
+            return 0;
+        }
+        Ok(cli::Parsed::Version) => {
+            println!("{}", cli::version_text());
+            return 0;
+        }
+        Ok(cli::Parsed::ListValues(text)) => {
+            print!("{text}");
+            return 0;
+        }
+        Err(e) => return fail(&e),
+    };
+    if let Some(opt) = settings.unsupported.first() {
+        return fail(&error::Error::msg(format!("--{opt}: not supported yet")));
+    }
+    let stdin_tty = rustix::termios::isatty(rustix::stdio::stdin());
+    let stdout_tty = rustix::termios::isatty(rustix::stdio::stdout());
+    let host = rustix::system::uname();
+    let host_hostname = host.nodename().to_string_lossy().into_owned();
+    let caller = spec::Caller { cwd: &cwd, stdin_tty, stdout_tty, host_hostname: &host_hostname };
+    let spec = match spec::Spec::resolve(settings, &caller) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    init_logging(spec.quiet);
+    log::debug!("spec: {spec:?}");
+    match launch::run(&spec) {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &error::Error) -> i32 {
+    eprintln!("spawnbox: {e}");
+    1
+}

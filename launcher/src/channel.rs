@@ -1,0 +1,129 @@
+//! The launcher ↔ container-child channel: a SOCK_SEQPACKET pair carrying a few typed
+//! messages (the console pty, "ready", "go", an error line), not numbered barriers.
+
+use crate::error::{Error, Result};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::net::{
+    recvmsg, sendmsg, socketpair, AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
+};
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+
+/// A message between the launcher and the container child.
+#[derive(Debug)]
+pub enum Msg {
+    /// Child → launcher: the master side of the container's console.
+    Pty(OwnedFd),
+    /// Child → launcher: the container is set up and waits for [`Msg::Go`].
+    Ready,
+    /// Launcher → child: start the payload.
+    Go,
+    /// Child → launcher: setup or exec failed; the line to print.
+    Error(String),
+}
+
+const TAG_PTY: u8 = 1;
+const TAG_READY: u8 = 2;
+const TAG_GO: u8 = 3;
+const TAG_ERROR: u8 = 4;
+/// Longest error line carried.
+const MAX_MSG: usize = 4096;
+
+/// One end of the channel.
+pub struct Channel(OwnedFd);
+
+impl Channel {
+    /// A connected pair (close-on-exec, so a successful exec closes the child's end).
+    pub fn pair() -> Result<(Channel, Channel)> {
+        let (a, b) = socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)
+            .map_err(|e| Error::sys("create", "socket pair", e))?;
+        Ok((Channel(a), Channel(b)))
+    }
+
+    /// The socket, for poll(2).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+
+    /// Sends `msg`.
+    pub fn send(&self, msg: Msg) -> Result<()> {
+        let r = match msg {
+            Msg::Pty(fd) => {
+                let fds = [fd.as_fd()];
+                let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+                let mut anc = SendAncillaryBuffer::new(&mut space);
+                anc.push(SendAncillaryMessage::ScmRights(&fds));
+                sendmsg(&self.0, &[IoSlice::new(&[TAG_PTY])], &mut anc, SendFlags::NOSIGNAL)
+            }
+            Msg::Ready => self.send_bytes(&[TAG_READY]),
+            Msg::Go => self.send_bytes(&[TAG_GO]),
+            Msg::Error(text) => {
+                let mut buf = vec![TAG_ERROR];
+                buf.extend(text.as_bytes().iter().take(MAX_MSG));
+                self.send_bytes(&buf)
+            }
+        };
+        r.map(|_| ()).map_err(|e| Error::sys("send to", "container", e))
+    }
+
+    fn send_bytes(&self, b: &[u8]) -> rustix::io::Result<usize> {
+        rustix::net::send(&self.0, b, SendFlags::NOSIGNAL)
+    }
+
+    /// Receives one message; `None` when the other end is closed.
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = vec![0u8; MAX_MSG + 1];
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut anc = RecvAncillaryBuffer::new(&mut space);
+        let n = loop {
+            match recvmsg(&self.0, &mut [IoSliceMut::new(&mut buf)], &mut anc, RecvFlags::CMSG_CLOEXEC) {
+                Ok(r) => break r.bytes,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(Error::sys("receive from", "container", e)),
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        let msg = match buf[0] {
+            TAG_PTY => {
+                let fd = anc.drain().find_map(|m| match m {
+                    RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+                    _ => None,
+                });
+                Msg::Pty(fd.ok_or_else(|| Error::msg("container sent a console without its descriptor"))?)
+            }
+            TAG_READY => Msg::Ready,
+            TAG_GO => Msg::Go,
+            TAG_ERROR => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+            t => return Err(Error::msg(format!("unexpected message {t} from the container"))),
+        };
+        Ok(Some(msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let (a, b) = Channel::pair().unwrap();
+        a.send(Msg::Ready).unwrap();
+        a.send(Msg::Error("mount proc on /x/proc: permission denied".into())).unwrap();
+        let (r, _w) = rustix::pipe::pipe().unwrap();
+        a.send(Msg::Pty(r)).unwrap();
+        assert!(matches!(b.recv().unwrap(), Some(Msg::Ready)));
+        match b.recv().unwrap() {
+            Some(Msg::Error(t)) => assert_eq!(t, "mount proc on /x/proc: permission denied"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(b.recv().unwrap(), Some(Msg::Pty(_))));
+        b.send(Msg::Go).unwrap();
+        assert!(matches!(a.recv().unwrap(), Some(Msg::Go)));
+        drop(a);
+        assert!(b.recv().unwrap().is_none());
+    }
+}

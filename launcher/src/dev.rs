@@ -1,0 +1,62 @@
+//! The container's `/dev`: the safe device nodes nspawn copies from the host, the standard
+//! links, and the console pty allocated in the container's own devpts instance.
+
+use crate::error::{Error, Result};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{mkdirat, mknodat, openat, symlinkat, FileType, Mode, OFlags};
+use std::path::Path;
+
+/// (name, major, minor) of the character devices every container gets, mode 0666.
+pub const NODES: [(&str, u32, u32); 6] = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+/// (link, target) created in `/dev`.
+pub const LINKS: [(&str, &str); 5] =
+    [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")];
+
+/// Directories that later mounts need.
+const DIRS: [&str; 4] = ["pts", "shm", "mqueue", "char"];
+
+fn err(op: &str, name: &str, e: rustix::io::Errno) -> Error {
+    Error::path(op, &Path::new("/dev").join(name), e)
+}
+
+/// Fills the fresh `/dev` tmpfs (`dev` is its mount).
+pub fn populate(dev: BorrowedFd<'_>) -> Result<()> {
+    for d in DIRS {
+        mkdirat(dev, d, Mode::from_raw_mode(0o755)).map_err(|e| err("create", d, e))?;
+    }
+    for (name, major, minor) in NODES {
+        mknodat(dev, name, FileType::CharacterDevice, Mode::from_raw_mode(0o666), crate::sys::makedev(major, minor))
+            .map_err(|e| err("create device node", name, e))?;
+        let link = format!("char/{major}:{minor}");
+        symlinkat(format!("../{name}"), dev, link.as_str()).map_err(|e| err("create symlink", &link, e))?;
+    }
+    for (name, target) in LINKS {
+        symlinkat(target, dev, name).map_err(|e| err("create symlink", name, e))?;
+    }
+    Ok(())
+}
+
+/// The container's console: a pty pair from the container's devpts.
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+}
+
+/// Allocates a pty in the container's devpts (`/dev/pts`), links `/dev/console` to it, and
+/// gives it the caller's window size.
+pub fn allocate_console(dev: BorrowedFd<'_>, winsize_from: Option<BorrowedFd<'_>>) -> Result<Pty> {
+    let master = openat(dev, "pts/ptmx", OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+        .map_err(|e| err("open", "pts/ptmx", e))?;
+    rustix::pty::unlockpt(&master).map_err(|e| err("unlock", "pts/ptmx", e))?;
+    let slave = rustix::pty::ioctl_tiocgptpeer(&master, rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
+        .map_err(|e| err("open pty peer of", "pts/ptmx", e))?;
+    let name = rustix::pty::ptsname(&master, Vec::new()).map_err(|e| err("name", "pts/ptmx", e))?;
+    let name = name.to_string_lossy();
+    let target = name.strip_prefix("/dev/").unwrap_or(&name).to_string();
+    symlinkat(target.as_str(), dev, "console").map_err(|e| err("create symlink", "console", e))?;
+    if let Some(ws) = winsize_from.and_then(|fd| rustix::termios::tcgetwinsize(fd).ok()) {
+        let _ = rustix::termios::tcsetwinsize(master.as_fd(), ws);
+    }
+    Ok(Pty { master, slave })
+}

@@ -1,0 +1,273 @@
+//! The launcher's side of a container run: checks the tree, prepares what is read from the
+//! host once, clones the container child, drives the handshake and the event loop (signals,
+//! console), restarts on reboot, and turns the end of PID 1 into spawnbox's exit status.
+
+use crate::channel::{Channel, Msg};
+use crate::console::Console;
+use crate::error::{Error, Result};
+use crate::rootfs;
+use crate::settings::{Id128, StartMode};
+use crate::signals::signal_name;
+use crate::spec::Spec;
+use crate::sys::{self, Forked, SigSet};
+use crate::{env, overlay, resolv_conf, timezone};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, WaitOptions};
+use std::path::{Path, PathBuf};
+
+/// What the launcher reads from the host and the tree once, before the first start.
+pub struct Prepared {
+    pub uuid: Id128,
+    /// The host's os-release text and its parsed pairs.
+    pub os_release: Option<Vec<u8>>,
+    pub os_release_ids: Vec<(String, String)>,
+    pub resolv: resolv_conf::Action,
+    pub resolv_content: Option<Vec<u8>>,
+    pub timezone: timezone::Action,
+    pub localtime_content: Option<Vec<u8>>,
+    /// The init found with `-b`.
+    pub init: Option<PathBuf>,
+    /// spawnbox-init in a sealed memfd, with `-a`.
+    pub stub_init: Option<OwnedFd>,
+    /// Overlay work directories on the host, per custom mount.
+    pub workdirs: Vec<Option<PathBuf>>,
+    pub term: Option<String>,
+    pub colorterm: Option<String>,
+    pub no_color: Option<String>,
+}
+
+/// The init candidates of `-b`, in nspawn's order.
+pub const INITS: [&str; 3] = ["/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"];
+
+/// spawnbox-init, embedded at build time (empty when built without it).
+static STUB_INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/spawnbox-init"));
+
+/// Checks the tree and reads what every start needs.
+pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
+    let dir = &spec.directory;
+    if dir == Path::new("/") {
+        return Err(Error::msg("spawning a container on the root directory is not supported"));
+    }
+    let tree = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::path("open directory", dir, e))?;
+    let t = tree.as_fd();
+    let mut init = None;
+    if spec.start_mode == StartMode::Boot {
+        if !rootfs::is_regular_file(t, Path::new("/etc/os-release")) && !rootfs::is_regular_file(t, Path::new("/usr/lib/os-release")) {
+            return Err(Error::msg(format!(
+                "directory {} doesn't look like an OS root directory (os-release file is missing), refusing",
+                dir.display()
+            )));
+        }
+        let found = INITS.iter().find(|p| rootfs::stat_in_root(t, Path::new(p)).is_some_and(|m| m & 0o170000 == 0o100000 && m & 0o111 != 0));
+        match found {
+            Some(p) => init = Some(PathBuf::from(p)),
+            None => return Err(Error::msg(format!("cannot find an init in {} (tried {})", dir.display(), INITS.join(", ")))),
+        }
+    } else if rootfs::stat_in_root(t, Path::new("/usr")).is_none_or(|m| m & 0o170000 != 0o040000) {
+        return Err(Error::msg(format!(
+            "directory {} doesn't look like it has an OS tree (/usr/ directory is missing), refusing",
+            dir.display()
+        )));
+    }
+
+    let machine_id = rootfs::read_small_file(t, Path::new("/etc/machine-id"), 64).ok().flatten();
+    let uuid = machine_id
+        .and_then(|b| Id128::parse(String::from_utf8_lossy(&b).trim()))
+        .or(spec.uuid)
+        .unwrap_or_else(Id128::random);
+
+    let os_release = etc_text("/etc/os-release").or_else(|| etc_text("/usr/lib/os-release"));
+    let os_release_ids = os_release.as_deref().map(|b| env::parse_os_release(&String::from_utf8_lossy(b))).unwrap_or_default();
+
+    let writable = !spec.read_only;
+    let resolv = resolv_conf::decide(spec.resolv_conf, writable, false, &|p| p.exists());
+    let resolv_content = match &resolv {
+        resolv_conf::Action::Copy(p) | resolv_conf::Action::Replace(p) | resolv_conf::Action::Bind(p) => crate::etc_files::read_host_file(p),
+        _ => None,
+    };
+    let host_zone = match std::fs::read_link("/etc/localtime") {
+        Ok(target) => match timezone::zone_of_link(&target.to_string_lossy()) {
+            Some(z) => timezone::HostZone::Zone(z),
+            None if Path::new("/etc/localtime").exists() => timezone::HostZone::File,
+            None => timezone::HostZone::Missing,
+        },
+        Err(_) if Path::new("/etc/localtime").is_file() => timezone::HostZone::File,
+        Err(_) => timezone::HostZone::Missing,
+    };
+    let timezone = timezone::decide(spec.timezone, writable, &host_zone);
+    let localtime_content = matches!(timezone, timezone::Action::Copy | timezone::Action::Bind)
+        .then(|| crate::etc_files::read_host_file(Path::new("/etc/localtime")))
+        .flatten();
+
+    let stub_init = if spec.start_mode == StartMode::Pid2 { Some(stub_init_memfd()?) } else { None };
+    let workdirs = overlay::prepare(&spec.custom_mounts, t)?;
+    let var = |k: &str| std::env::var(k).ok();
+    Ok((
+        Prepared {
+            uuid,
+            os_release,
+            os_release_ids,
+            resolv,
+            resolv_content,
+            timezone,
+            localtime_content,
+            init,
+            stub_init,
+            workdirs,
+            term: var("TERM"),
+            colorterm: var("COLORTERM"),
+            no_color: var("NO_COLOR"),
+        },
+        tree,
+    ))
+}
+
+fn etc_text(p: &str) -> Option<Vec<u8>> {
+    crate::etc_files::read_host_file(Path::new(p))
+}
+
+/// spawnbox-init's bytes in a sealed memfd: executed from there, it is never written into the
+/// tree, and the container cannot modify it through `/proc/1/exe`.
+fn stub_init_memfd() -> Result<OwnedFd> {
+    use rustix::fs::{MemfdFlags, SealFlags};
+    if STUB_INIT.is_empty() {
+        return Err(Error::msg("--as-pid2: this spawnbox was built without spawnbox-init"));
+    }
+    let fd = rustix::fs::memfd_create("spawnbox-init", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
+        .map_err(|e| Error::sys("create", "memfd for spawnbox-init", e))?;
+    crate::run_host::write_all(fd.as_fd(), STUB_INIT).map_err(|e| Error::sys("write", "spawnbox-init memfd", e))?;
+    rustix::fs::fcntl_add_seals(&fd, SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE)
+        .map_err(|e| Error::sys("seal", "spawnbox-init memfd", e))?;
+    Ok(fd)
+}
+
+/// The namespaces every container gets (the network namespace stays the host's).
+const CLONE_FLAGS: u64 = (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP) as u64;
+/// Signals the launcher handles through its signalfd.
+const HANDLED: [i32; 4] = [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGWINCH];
+
+/// How one start of the container ended.
+enum End {
+    /// PID 1 called reboot(2) with RESTART (seen as killed by SIGHUP): start again.
+    Reboot,
+    /// spawnbox's exit status.
+    Exit(i32),
+}
+
+/// Runs the container until it powers off or exits; returns spawnbox's exit status.
+pub fn run(spec: &Spec) -> Result<i32> {
+    let (prep, tree) = prepare(spec)?;
+    let result = run_prepared(spec, &prep);
+    overlay::cleanup(&spec.custom_mounts, tree.as_fd());
+    result
+}
+
+fn run_prepared(spec: &Spec, prep: &Prepared) -> Result<i32> {
+    let old_mask = sys::set_signal_mask(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("block", "signals", e))?;
+    sys::ignore_sigpipe(true);
+    let sigfd = sys::signalfd(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("create", "signalfd", e))?;
+    let mut console = Console::new(spec.console);
+    if !spec.quiet && spec.console == crate::settings::ConsoleMode::Interactive {
+        log::info!("Spawning container {} on {}.", spec.machine, spec.directory.display());
+        log::info!("Press Ctrl-] three times within 1s to kill container.");
+    }
+    let result = loop {
+        match run_once(spec, prep, &sigfd, &mut console) {
+            Ok(End::Reboot) => {
+                log::info!("Container {} is being rebooted.", spec.machine);
+                continue;
+            }
+            Ok(End::Exit(code)) => break Ok(code),
+            Err(e) => break Err(e),
+        }
+    };
+    console.restore();
+    let _ = sys::set_signal_mask(&old_mask);
+    result
+}
+
+/// One start: clone, handshake, event loop, reap.
+fn run_once(spec: &Spec, prep: &Prepared, sigfd: &OwnedFd, console: &mut Console) -> Result<End> {
+    let (parent_ch, child_ch) = Channel::pair()?;
+    let pid = match sys::clone_process(CLONE_FLAGS).map_err(|e| Error::sys("clone", "container namespaces", e))? {
+        Forked::Child => {
+            drop(parent_ch);
+            crate::container::run(spec, prep, child_ch)
+        }
+        Forked::Parent { pid } => pid,
+    };
+    drop(child_ch);
+    log::debug!("container PID 1 is {pid} on the host");
+    let mut child_error: Option<String> = None;
+    let mut channel_open = true;
+
+    // Handshake: the console (optional), then ready or an error.
+    loop {
+        match parent_ch.recv() {
+            Ok(Some(Msg::Pty(fd))) => console.attach(fd)?,
+            Ok(Some(Msg::Ready)) => break,
+            Ok(Some(Msg::Error(text))) => {
+                child_error = Some(text);
+                channel_open = false;
+                break;
+            }
+            Ok(Some(Msg::Go)) | Ok(None) | Err(_) => {
+                channel_open = false;
+                break;
+            }
+        }
+    }
+    if channel_open {
+        parent_ch.send(Msg::Go)?;
+        console.start();
+    }
+
+    let mut kill_requests = 0;
+    let status = loop {
+        let ready = console.wait(sigfd.as_fd(), channel_open.then(|| parent_ch.fd()))?;
+        if ready.channel {
+            match parent_ch.recv() {
+                Ok(Some(Msg::Error(text))) => child_error = Some(text),
+                _ => channel_open = false,
+            }
+        }
+        if ready.kill_requested {
+            let _ = sys::kill(pid, libc::SIGKILL);
+        }
+        while let Some(sig) = sys::read_signalfd(sigfd.as_fd()).map_err(|e| Error::sys("read", "signalfd", e))? {
+            match sig {
+                libc::SIGTERM | libc::SIGINT => {
+                    kill_requests += 1;
+                    let s = if kill_requests == 1 { spec.kill_signal } else { libc::SIGKILL };
+                    log::debug!("sending {} to the container", signal_name(s));
+                    let _ = sys::kill(pid, s);
+                }
+                libc::SIGWINCH => console.resize(),
+                _ => {}
+            }
+        }
+        if let Some((_, st)) = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::NOHANG).map_err(|e| Error::sys("wait for", "container", e))? {
+            break st;
+        }
+    };
+    console.drain();
+
+    if let Some(text) = child_error {
+        return Err(Error::msg(text));
+    }
+    if let Some(code) = status.exit_status() {
+        // 133 is how a container asks a service manager for a restart; never pass it on.
+        return Ok(End::Exit(if code == 133 { 1 } else { code }));
+    }
+    match status.terminating_signal() {
+        Some(libc::SIGHUP) => Ok(End::Reboot),
+        Some(libc::SIGINT) => {
+            log::info!("Container {} has been shut down.", spec.machine);
+            Ok(End::Exit(0))
+        }
+        Some(sig) => Err(Error::msg(format!("container terminated by signal {}", signal_name(sig)))),
+        None => Err(Error::msg("container stopped in an unknown way")),
+    }
+}

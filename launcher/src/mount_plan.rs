@@ -1,0 +1,181 @@
+//! The mount plan: which file systems go where inside the container, in order — nspawn's
+//! `mount_all()` table plus the custom mounts — as pure data that `mounts.rs` executes.
+
+use crate::settings::CustomMount;
+use crate::spec::Spec;
+use std::path::PathBuf;
+
+/// Mount attributes (`MOUNT_ATTR_*` of mount_setattr(2)/fsmount(2)).
+pub mod attr {
+    pub const RDONLY: u32 = 0x01;
+    pub const NOSUID: u32 = 0x02;
+    pub const NODEV: u32 = 0x04;
+    pub const NOEXEC: u32 = 0x08;
+    pub const STRICTATIME: u32 = 0x20;
+}
+use attr::*;
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A fresh file system on `target`, which must be a real directory (created if missing).
+    Fs { target: &'static str, fstype: &'static str, options: &'static str, attrs: u32 },
+    /// `target` bind-mounted onto itself read-only; skipped if it does not exist.
+    ReadOnlySelf { target: &'static str },
+    /// `target` over-mounted read-only by an inaccessible inode of its type; skipped if absent.
+    Mask { target: &'static str },
+    /// `/run/host`: os-release, container-manager, container-uuid, inaccessible nodes; then
+    /// made read-only.
+    RunHost,
+    /// Device nodes and links in the fresh `/dev`.
+    DevNodes,
+    /// The pty allocated in the container's devpts becomes `/dev/console`.
+    Console,
+    /// A `--bind`, `--tmpfs`, `--overlay` or `--inaccessible` mount.
+    Custom(CustomMount),
+}
+
+/// nspawn's API file systems, in mount order (from `mount_all()` in nspawn-mount.c).
+const API_MOUNTS: &[Step] = &[
+    // procfs of the container's own PID namespace.
+    Step::Fs { target: "/proc", fstype: "proc", options: "", attrs: NOSUID | NOEXEC | NODEV },
+    // Kernel tunables are not the container's to change.
+    Step::ReadOnlySelf { target: "/proc/sys" },
+    Step::Fs { target: "/run", fstype: "tmpfs", options: "mode=0755,size=20%,nr_inodes=800k", attrs: NOSUID | NODEV | STRICTATIME },
+    Step::RunHost,
+    // Files that leak or poke at the host kernel, masked as nspawn does.
+    Step::Mask { target: "/proc/kallsyms" },
+    Step::Mask { target: "/proc/kcore" },
+    Step::Mask { target: "/proc/keys" },
+    Step::Mask { target: "/proc/sysrq-trigger" },
+    Step::Mask { target: "/proc/timer_list" },
+    // Hardware-facing /proc directories stay visible but read-only.
+    Step::ReadOnlySelf { target: "/proc/acpi" },
+    Step::ReadOnlySelf { target: "/proc/apm" },
+    Step::ReadOnlySelf { target: "/proc/asound" },
+    Step::ReadOnlySelf { target: "/proc/bus" },
+    Step::ReadOnlySelf { target: "/proc/fs" },
+    Step::ReadOnlySelf { target: "/proc/irq" },
+    Step::ReadOnlySelf { target: "/proc/scsi" },
+    // The host network namespace is shared: sysfs read-only.
+    Step::Fs { target: "/sys", fstype: "sysfs", options: "", attrs: RDONLY | NOSUID | NOEXEC | NODEV },
+    // A small private /dev with copies of the safe host nodes.
+    Step::Fs { target: "/dev", fstype: "tmpfs", options: "mode=0755,size=4m,nr_inodes=64k", attrs: NOSUID | STRICTATIME },
+    Step::DevNodes,
+    Step::Fs { target: "/dev/pts", fstype: "devpts", options: "newinstance,ptmxmode=0666,mode=0620,gid=5", attrs: NOSUID | NOEXEC },
+    Step::Fs { target: "/dev/shm", fstype: "tmpfs", options: "mode=01777,size=10%,nr_inodes=400k", attrs: NOSUID | NODEV | STRICTATIME },
+    Step::Fs { target: "/dev/mqueue", fstype: "mqueue", options: "", attrs: NOSUID | NOEXEC | NODEV },
+];
+
+/// `/tmp`, after the console so that the console setup never depends on it.
+const TMP: Step =
+    Step::Fs { target: "/tmp", fstype: "tmpfs", options: "mode=01777,size=10%,nr_inodes=400k", attrs: NOSUID | NODEV | STRICTATIME };
+
+/// The ordered steps for `spec`: API file systems, console, `/tmp`, then custom mounts sorted
+/// by destination (so a `--bind` onto `/tmp/x` lands on top of the tmpfs).
+pub fn plan(spec: &Spec) -> Vec<Step> {
+    let mut steps: Vec<Step> = API_MOUNTS.to_vec();
+    if spec.has_pty() {
+        steps.push(Step::Console);
+    }
+    steps.push(TMP);
+    steps.extend(spec.custom_mounts.iter().cloned().map(Step::Custom));
+    steps
+}
+
+/// The directories of the plan that must exist as real directories (never symlinks).
+pub fn api_targets(steps: &[Step]) -> Vec<PathBuf> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Fs { target, .. } => Some(PathBuf::from(target)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{ConsoleMode, Settings};
+    use crate::spec::Caller;
+    use std::path::Path;
+
+    fn spec(console: ConsoleMode, mounts: Vec<CustomMount>) -> Spec {
+        let s = Settings { console: Some(console), custom_mounts: mounts, ..Default::default() };
+        let c = Caller { cwd: Path::new("/m/t"), stdin_tty: false, stdout_tty: false, host_hostname: "h" };
+        Spec::resolve(s, &c).unwrap()
+    }
+
+    fn describe(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Fs { target, fstype, attrs, .. } => format!("{fstype} {target} {attrs:#x}"),
+                Step::ReadOnlySelf { target } => format!("ro {target}"),
+                Step::Mask { target } => format!("mask {target}"),
+                Step::RunHost => "run-host".into(),
+                Step::DevNodes => "dev-nodes".into(),
+                Step::Console => "console".into(),
+                Step::Custom(m) => format!("custom {}", m.destination().display()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pipe_mode_plan_is_golden() {
+        let got = describe(&plan(&spec(ConsoleMode::Pipe, vec![])));
+        let want = [
+            "proc /proc 0xe",
+            "ro /proc/sys",
+            "tmpfs /run 0x26",
+            "run-host",
+            "mask /proc/kallsyms",
+            "mask /proc/kcore",
+            "mask /proc/keys",
+            "mask /proc/sysrq-trigger",
+            "mask /proc/timer_list",
+            "ro /proc/acpi",
+            "ro /proc/apm",
+            "ro /proc/asound",
+            "ro /proc/bus",
+            "ro /proc/fs",
+            "ro /proc/irq",
+            "ro /proc/scsi",
+            "sysfs /sys 0xf",
+            "tmpfs /dev 0x22",
+            "dev-nodes",
+            "devpts /dev/pts 0xa",
+            "tmpfs /dev/shm 0x26",
+            "mqueue /dev/mqueue 0xe",
+            "tmpfs /tmp 0x26",
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn pty_modes_add_the_console_before_tmp() {
+        for mode in [ConsoleMode::Interactive, ConsoleMode::ReadOnly, ConsoleMode::Passive] {
+            let got = describe(&plan(&spec(mode, vec![])));
+            let n = got.len();
+            assert_eq!(&got[n - 2..], ["console", "tmpfs /tmp 0x26"], "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn custom_mounts_come_last_in_path_order() {
+        let t = |d: &str| CustomMount::Tmpfs { destination: d.into(), options: String::new() };
+        let got = describe(&plan(&spec(ConsoleMode::Pipe, vec![t("/tmp/x/y"), t("/tmp/x"), t("/srv")])));
+        let n = got.len();
+        assert_eq!(&got[n - 4..], ["tmpfs /tmp 0x26", "custom /srv", "custom /tmp/x", "custom /tmp/x/y"]);
+    }
+
+    #[test]
+    fn api_targets_are_the_fresh_file_systems() {
+        let t: Vec<String> = api_targets(&plan(&spec(ConsoleMode::Pipe, vec![])))
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(t, ["/proc", "/run", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/tmp"]);
+    }
+}

@@ -1,0 +1,283 @@
+//! `Spec`: the resolved container description — `Settings` with systemd-nspawn's defaults
+//! applied (machine name, hostname, console mode, kill signal). Pure apart from `isatty`.
+
+use crate::error::{Error, Result};
+use crate::settings::{ConsoleMode, CustomMount, ResolvConfMode, Settings, StartMode, TimezoneMode};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// systemd's numbering: SIGRTMIN is 34 (glibc), so SIGRTMIN+3 is 37.
+pub const SIGRTMIN: i32 = 34;
+/// Longest machine name / hostname (HOST_NAME_MAX).
+pub const HOST_NAME_MAX: usize = 64;
+
+/// The resolved description of one container run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// Absolute path of the container tree on the host.
+    pub directory: PathBuf,
+    pub machine: String,
+    pub hostname: String,
+    pub start_mode: StartMode,
+    pub parameters: Vec<OsString>,
+    pub chdir: Option<PathBuf>,
+    pub setenv: Vec<String>,
+    pub user: Option<String>,
+    /// The signal sent to PID 1 when spawnbox gets SIGTERM/SIGINT (SIGKILL unless booting).
+    pub kill_signal: i32,
+    pub read_only: bool,
+    /// Custom mounts sorted by destination (stable: command-line order for equal paths).
+    pub custom_mounts: Vec<CustomMount>,
+    pub resolv_conf: ResolvConfMode,
+    pub timezone: TimezoneMode,
+    /// Interactive, ReadOnly, Passive or Pipe (Autopipe is resolved here).
+    pub console: ConsoleMode,
+    pub quiet: bool,
+    /// `--uuid` if given (the tree's /etc/machine-id wins; random otherwise).
+    pub uuid: Option<crate::settings::Id128>,
+}
+
+/// Facts about the caller that the defaults depend on.
+pub struct Caller<'a> {
+    pub cwd: &'a Path,
+    pub stdin_tty: bool,
+    pub stdout_tty: bool,
+    /// The host's hostname, used as the machine name for `-D /`.
+    pub host_hostname: &'a str,
+}
+
+impl Spec {
+    /// Applies nspawn's defaults to `settings`.
+    pub fn resolve(settings: Settings, caller: &Caller<'_>) -> Result<Spec> {
+        let directory = match &settings.directory {
+            Some(d) if d.is_absolute() => normalize(d),
+            Some(d) => normalize(&caller.cwd.join(d)),
+            None => caller.cwd.to_path_buf(),
+        };
+        let machine = match &settings.machine {
+            Some(m) => m.clone(),
+            None => derive_machine_name(&directory, caller.host_hostname)?,
+        };
+        let hostname = settings.hostname.clone().unwrap_or_else(|| machine.clone());
+        let start_mode = settings.start_mode.unwrap_or(StartMode::Pid1);
+        let kill_signal = settings.kill_signal.unwrap_or(match start_mode {
+            StartMode::Boot => SIGRTMIN + 3,
+            _ => 9,
+        });
+        let console = resolve_console(settings.console, caller.stdin_tty, caller.stdout_tty);
+        let mut custom_mounts = settings.custom_mounts;
+        custom_mounts.sort_by(|a, b| path_order(a.destination(), b.destination()));
+        Ok(Spec {
+            directory,
+            machine,
+            hostname,
+            start_mode,
+            parameters: settings.parameters,
+            chdir: settings.chdir,
+            setenv: settings.setenv,
+            user: settings.user,
+            kill_signal,
+            read_only: settings.read_only,
+            custom_mounts,
+            resolv_conf: settings.resolv_conf.unwrap_or(ResolvConfMode::Auto),
+            timezone: settings.timezone.unwrap_or(TimezoneMode::Auto),
+            quiet: settings.quiet || console == ConsoleMode::Pipe,
+            console,
+            uuid: settings.uuid,
+        })
+    }
+
+    /// True when the console is a pty allocated inside the container.
+    pub fn has_pty(&self) -> bool {
+        self.console != ConsoleMode::Pipe
+    }
+}
+
+/// `--console=` default: interactive on a terminal, else read-only; autopipe: interactive or pipe.
+pub fn resolve_console(mode: Option<ConsoleMode>, stdin_tty: bool, stdout_tty: bool) -> ConsoleMode {
+    let tty = stdin_tty && stdout_tty;
+    match mode {
+        Some(ConsoleMode::Autopipe) if tty => ConsoleMode::Interactive,
+        Some(ConsoleMode::Autopipe) => ConsoleMode::Pipe,
+        Some(m) => m,
+        None if tty => ConsoleMode::Interactive,
+        None => ConsoleMode::ReadOnly,
+    }
+}
+
+/// Orders mount destinations so that parents come before children (`/a` < `/a/b` < `/a-b`).
+pub fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    a.components().cmp(b.components())
+}
+
+/// Lexically normalises an absolute path: drops `.`, resolves `..`, removes duplicate slashes.
+pub fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// The machine name nspawn derives from a directory: its basename (the host's hostname for
+/// `/`) passed through `hostname_cleanup()`.
+pub fn derive_machine_name(directory: &Path, host_hostname: &str) -> Result<String> {
+    let base = match directory.file_name() {
+        Some(b) => b.to_string_lossy().into_owned(),
+        None => host_hostname.to_string(),
+    };
+    let name = hostname_cleanup(&base);
+    if name.is_empty() {
+        return Err(Error::msg(format!(
+            "cannot derive a machine name from {}: please use -M",
+            directory.display()
+        )));
+    }
+    Ok(name)
+}
+
+/// systemd's `hostname_cleanup()`: keeps letters, digits, `-` and single dots, drops leading
+/// dots and dashes after a dot, trims a trailing `-`/`.`, at most 64 characters.
+pub fn hostname_cleanup(s: &str) -> String {
+    let mut out = String::new();
+    let (mut dot, mut hyphen) = (true, true);
+    for c in s.chars() {
+        if out.len() >= HOST_NAME_MAX {
+            break;
+        }
+        match c {
+            '.' if dot || hyphen => {}
+            '.' => {
+                out.push('.');
+                dot = true;
+                hyphen = false;
+            }
+            '-' if dot => {}
+            '-' => {
+                out.push('-');
+                dot = false;
+                hyphen = true;
+            }
+            c if c.is_ascii_alphanumeric() => {
+                out.push(c);
+                dot = false;
+                hyphen = false;
+            }
+            _ => {}
+        }
+    }
+    while out.ends_with(['-', '.']) {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::MountSource;
+
+    fn caller(cwd: &Path) -> Caller<'_> {
+        Caller { cwd, stdin_tty: false, stdout_tty: false, host_hostname: "hosty" }
+    }
+
+    #[test]
+    fn machine_name_from_directory_basename() {
+        let cases = [
+            ("/var/lib/machines/debian", "debian"),
+            ("/srv/my_tree", "mytree"),
+            ("/srv/-foo-", "foo"),
+            ("/srv/a..b", "a.b"),
+            ("/srv/Fedora 40", "Fedora40"),
+            ("/srv/.hidden", "hidden"),
+            ("/", "hosty"),
+        ];
+        for (dir, want) in cases {
+            assert_eq!(derive_machine_name(Path::new(dir), "hosty").unwrap(), want, "{dir}");
+        }
+    }
+
+    #[test]
+    fn machine_name_is_capped_at_64() {
+        let long = format!("/x/{}", "a".repeat(100));
+        assert_eq!(derive_machine_name(Path::new(&long), "h").unwrap().len(), 64);
+    }
+
+    #[test]
+    fn machine_name_underivable_is_an_error() {
+        let e = derive_machine_name(Path::new("/srv/___"), "h").unwrap_err();
+        assert_eq!(e.to_string(), "cannot derive a machine name from /srv/___: please use -M");
+    }
+
+    #[test]
+    fn defaults_follow_nspawn() {
+        let s = Settings { directory: Some("rootfs/../tree".into()), ..Default::default() };
+        let spec = Spec::resolve(s, &caller(Path::new("/home/u"))).unwrap();
+        assert_eq!(spec.directory, PathBuf::from("/home/u/tree"));
+        assert_eq!(spec.machine, "tree");
+        assert_eq!(spec.hostname, "tree");
+        assert_eq!(spec.kill_signal, 9);
+        assert_eq!(spec.start_mode, StartMode::Pid1);
+        assert_eq!(spec.console, ConsoleMode::ReadOnly);
+        assert_eq!(spec.resolv_conf, ResolvConfMode::Auto);
+        assert_eq!(spec.timezone, TimezoneMode::Auto);
+        assert!(!spec.quiet);
+    }
+
+    #[test]
+    fn boot_defaults_to_sigrtmin_plus_3() {
+        let s = Settings { start_mode: Some(StartMode::Boot), ..Default::default() };
+        assert_eq!(Spec::resolve(s, &caller(Path::new("/m/x"))).unwrap().kill_signal, 37);
+    }
+
+    #[test]
+    fn hostname_and_machine_and_cwd_default() {
+        let s = Settings { machine: Some("m1".into()), hostname: Some("h1".into()), ..Default::default() };
+        let spec = Spec::resolve(s, &caller(Path::new("/srv/cwd"))).unwrap();
+        assert_eq!((spec.directory.to_str(), spec.machine.as_str(), spec.hostname.as_str()), (Some("/srv/cwd"), "m1", "h1"));
+    }
+
+    #[test]
+    fn console_defaults() {
+        assert_eq!(resolve_console(None, true, true), ConsoleMode::Interactive);
+        assert_eq!(resolve_console(None, true, false), ConsoleMode::ReadOnly);
+        assert_eq!(resolve_console(Some(ConsoleMode::Autopipe), true, true), ConsoleMode::Interactive);
+        assert_eq!(resolve_console(Some(ConsoleMode::Autopipe), false, true), ConsoleMode::Pipe);
+        assert_eq!(resolve_console(Some(ConsoleMode::Passive), false, false), ConsoleMode::Passive);
+    }
+
+    #[test]
+    fn pipe_implies_quiet() {
+        let s = Settings { console: Some(ConsoleMode::Pipe), ..Default::default() };
+        assert!(Spec::resolve(s, &caller(Path::new("/a/b"))).unwrap().quiet);
+    }
+
+    #[test]
+    fn custom_mounts_sorted_parents_first() {
+        let t = |d: &str| CustomMount::Tmpfs { destination: d.into(), options: String::new() };
+        let b = |d: &str| CustomMount::Bind {
+            source: MountSource::Host("/s".into()),
+            destination: d.into(),
+            read_only: false,
+            recursive: true,
+            idmap: crate::settings::BindIdmap::None,
+        };
+        let s = Settings { custom_mounts: vec![t("/a/b"), t("/a-b"), b("/a"), t("/")], ..Default::default() };
+        let spec = Spec::resolve(s, &caller(Path::new("/r"))).unwrap();
+        let order: Vec<_> = spec.custom_mounts.iter().map(|m| m.destination().to_str().unwrap().to_string()).collect();
+        assert_eq!(order, ["/", "/a", "/a/b", "/a-b"]);
+    }
+
+    #[test]
+    fn normalize_paths() {
+        assert_eq!(normalize(Path::new("/a/./b/../c//d/")), PathBuf::from("/a/c/d"));
+        assert_eq!(normalize(Path::new("/../..")), PathBuf::from("/"));
+    }
+}

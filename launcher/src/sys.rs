@@ -1,0 +1,231 @@
+//! The syscall seam for what rustix does not offer: clone3, signal masks and signalfd,
+//! mount_setattr, close_range, execve/execveat and raw signals. One thin function each.
+#![allow(unsafe_code)]
+
+use rustix::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use rustix::io::Errno;
+use std::ffi::{CStr, CString};
+
+fn errno() -> Errno {
+    Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// `struct clone_args` of clone3(2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Result of [`clone_process`] as seen by each side.
+pub enum Forked {
+    Parent { pid: i32 },
+    Child,
+}
+
+/// fork(2) into new namespaces: clone3(2) with `flags` (CLONE_NEW*), SIGCHLD as exit signal,
+/// falling back to clone(2) on kernels without clone3.
+///
+/// The child is a copy of this single-threaded process; it runs in a new PID namespace, so the
+/// thread id that libc caches is never used to signal anyone outside it.
+pub fn clone_process(flags: u64) -> Result<Forked, Errno> {
+    let args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork(2); the launcher is
+    // single-threaded, so the child's copy of the heap and locks is consistent.
+    let mut ret = unsafe {
+        libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>())
+    };
+    if ret < 0 && errno() == Errno::NOSYS {
+        // SAFETY: as above, the classic clone(2) with a null stack is fork(2) with flags.
+        ret = unsafe {
+            libc::syscall(libc::SYS_clone, flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+        };
+    }
+    match ret {
+        r if r < 0 => Err(errno()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent { pid: pid as i32 }),
+    }
+}
+
+/// A set of signals (`sigset_t`).
+#[derive(Clone, Copy)]
+pub struct SigSet(libc::sigset_t);
+
+impl SigSet {
+    /// The empty set.
+    pub fn empty() -> Self {
+        // SAFETY: sigemptyset initialises the zeroed set it is given.
+        unsafe {
+            let mut s: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut s);
+            SigSet(s)
+        }
+    }
+
+    /// The set of the given signal numbers.
+    pub fn of(signals: &[i32]) -> Self {
+        let mut s = Self::empty();
+        for &sig in signals {
+            // SAFETY: s.0 is an initialised sigset_t; invalid numbers are rejected with EINVAL.
+            unsafe { libc::sigaddset(&mut s.0, sig) };
+        }
+        s
+    }
+}
+
+/// sigprocmask(SIG_SETMASK); returns the previous mask.
+pub fn set_signal_mask(set: &SigSet) -> Result<SigSet, Errno> {
+    let mut old = SigSet::empty();
+    // SAFETY: both pointers are valid sigset_t values.
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set.0, &mut old.0) };
+    if r != 0 {
+        return Err(Errno::from_raw_os_error(r));
+    }
+    Ok(old)
+}
+
+/// Sets SIGPIPE's disposition to ignore (`true`) or default (`false`).
+pub fn ignore_sigpipe(ignore: bool) {
+    let handler = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+    // SAFETY: installing SIG_IGN/SIG_DFL has no handler code to be unsafe about.
+    unsafe { libc::signal(libc::SIGPIPE, handler) };
+}
+
+/// signalfd(2) for `set` (the signals must be blocked).
+pub fn signalfd(set: &SigSet) -> Result<OwnedFd, Errno> {
+    // SAFETY: set.0 is a valid sigset_t; the returned fd is owned by us.
+    let fd = unsafe { libc::signalfd(-1, &set.0, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: fd is a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads one pending signal number from a signalfd, `None` if none is pending.
+pub fn read_signalfd(fd: BorrowedFd<'_>) -> Result<Option<i32>, Errno> {
+    // SAFETY: signalfd_siginfo is plain old data.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: the buffer is exactly one signalfd_siginfo.
+    let n = unsafe { libc::read(fd.as_raw_fd(), &mut info as *mut _ as *mut libc::c_void, size) };
+    if n < 0 {
+        let e = errno();
+        return if e == Errno::AGAIN { Ok(None) } else { Err(e) };
+    }
+    Ok((n as usize == size).then_some(info.ssi_signo as i32))
+}
+
+/// kill(2) with any signal number, real-time signals included.
+pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: kill has no memory arguments.
+    if unsafe { libc::kill(pid, sig) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `MOUNT_ATTR_RDONLY`.
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+/// mount_setattr(2) on the mount `fd` refers to (AT_EMPTY_PATH), recursively if asked.
+pub fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) -> Result<(), Errno> {
+    let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: the path is an empty C string, attr is a valid mount_attr of the given size.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Closes every descriptor from `first` up (close_range(2)), falling back to a loop.
+pub fn close_from(first: RawFd) {
+    // SAFETY: closing descriptors we no longer use; nothing refers to them afterwards.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0) };
+    if r < 0 {
+        for fd in first..1024 {
+            // SAFETY: as above.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// Marks every descriptor from `first` up close-on-exec (close_range(CLOSE_RANGE_CLOEXEC)).
+pub fn cloexec_from(first: RawFd) {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 4;
+    // SAFETY: only descriptor flags change; descriptors stay valid until exec.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r < 0 {
+        for fd in first..1024 {
+            // SAFETY: F_SETFD on a possibly-closed descriptor fails harmlessly with EBADF.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+}
+
+fn ptr_array(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+}
+
+/// execve(2); returns only on failure.
+pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> Errno {
+    let (a, e) = (ptr_array(argv), ptr_array(envp));
+    // SAFETY: all pointers are NUL-terminated strings kept alive by argv/envp, arrays end in null.
+    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+    errno()
+}
+
+/// execveat(fd, "", AT_EMPTY_PATH): executes the file `fd` refers to; returns only on failure.
+pub fn execveat_fd(fd: BorrowedFd<'_>, argv: &[CString], envp: &[CString]) -> Errno {
+    let (a, e) = (ptr_array(argv), ptr_array(envp));
+    // SAFETY: as for execve; the empty path with AT_EMPTY_PATH executes fd itself.
+    unsafe {
+        libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), c"".as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH)
+    };
+    errno()
+}
+
+/// Leaves the process at once, without running exit handlers (for forked children).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+/// makedev(3).
+pub fn makedev(major: u32, minor: u32) -> u64 {
+    libc::makedev(major, minor)
+}

@@ -1,0 +1,91 @@
+//! `-u/--user`: the user looked up in the container's own `/etc/passwd` and `/etc/group`
+//! (never through the host's NSS).
+
+use crate::error::{Error, Result};
+
+/// Who the payload runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups (from `/etc/group` member lists), without the primary group.
+    pub groups: Vec<u32>,
+    pub home: String,
+    pub shell: String,
+}
+
+impl UserInfo {
+    /// root as nspawn assumes it when the tree has no passwd entry for it.
+    pub fn root() -> UserInfo {
+        UserInfo { name: "root".into(), uid: 0, gid: 0, groups: vec![], home: "/root".into(), shell: "/bin/sh".into() }
+    }
+}
+
+/// Looks `user` (a name or a numeric uid) up in the container's passwd and group texts.
+pub fn lookup(passwd: &str, group: &str, user: &str) -> Result<UserInfo> {
+    let numeric = user.parse::<u32>().ok();
+    let entry = passwd.lines().filter_map(parse_passwd_line).find(|e| e.name == user || Some(e.uid) == numeric);
+    let mut info = match entry {
+        Some(e) => e,
+        None if user == "root" || numeric == Some(0) => UserInfo::root(),
+        None => return Err(Error::msg(format!("--user={user}: no such user in the container's /etc/passwd"))),
+    };
+    info.groups = group
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() < 4 {
+                return None;
+            }
+            let gid = f[2].parse::<u32>().ok()?;
+            (gid != info.gid && f[3].split(',').any(|m| m == info.name)).then_some(gid)
+        })
+        .collect();
+    info.groups.dedup();
+    Ok(info)
+}
+
+fn parse_passwd_line(line: &str) -> Option<UserInfo> {
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() < 7 || f[0].is_empty() || f[0].starts_with('#') {
+        return None;
+    }
+    Some(UserInfo {
+        name: f[0].to_string(),
+        uid: f[2].parse().ok()?,
+        gid: f[3].parse().ok()?,
+        groups: vec![],
+        home: if f[5].is_empty() { "/".into() } else { f[5].to_string() },
+        shell: if f[6].is_empty() { "/bin/sh".into() } else { f[6].to_string() },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\nalice:x:1000:1000:Alice:/home/alice:/bin/ash\nbob:x:1001:100::/home/bob:\n";
+    const GROUP: &str = "root:x:0:\nusers:x:100:alice\nwheel:x:10:root,alice\nalice:x:1000:alice\naudio:x:29:bob,alice\nbad\n";
+
+    #[test]
+    fn looks_up_by_name_and_uid() {
+        let a = lookup(PASSWD, GROUP, "alice").unwrap();
+        assert_eq!((a.uid, a.gid, a.home.as_str(), a.shell.as_str()), (1000, 1000, "/home/alice", "/bin/ash"));
+        assert_eq!(a.groups, vec![100, 10, 29]);
+        let b = lookup(PASSWD, GROUP, "1001").unwrap();
+        assert_eq!((b.name.as_str(), b.gid, b.shell.as_str(), b.groups.clone()), ("bob", 100, "/bin/sh", vec![29]));
+    }
+
+    #[test]
+    fn root_without_entry() {
+        assert_eq!(lookup("", "", "root").unwrap(), UserInfo::root());
+        assert_eq!(lookup("", "", "0").unwrap().home, "/root");
+    }
+
+    #[test]
+    fn unknown_user_is_an_error() {
+        let e = lookup(PASSWD, GROUP, "mallory").unwrap_err();
+        assert_eq!(e.to_string(), "--user=mallory: no such user in the container's /etc/passwd");
+    }
+}
