@@ -107,7 +107,7 @@ mod tests {
             "a",
             "enp0s31f6",
             "wlan-1.2",
-            "123456789012345",
+            "a23456789012345",
             "x1",
         ] {
             assert!(ifname_valid(ok), "{ok}");
