@@ -16,6 +16,7 @@ use std::path::Path;
 type Result<T> = std::result::Result<T, Error>;
 
 /// What the parser does after an option: go on, or stop with a result (`--help`).
+#[allow(clippy::large_enum_variant)] // built once per option
 #[derive(Debug)]
 pub enum Flow {
     Continue,

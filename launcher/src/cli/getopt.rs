@@ -205,3 +205,123 @@ impl<'a> Getopt<'a> {
         Ok(Found { spec, value })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::table::OPTIONS;
+    use std::os::unix::ffi::OsStringExt;
+
+    /// (option name, value) pairs and the operands.
+    fn walk(args: &[&str]) -> (Vec<(String, Option<String>)>, Vec<String>) {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let mut g = Getopt::new(&args, OPTIONS);
+        let mut found = Vec::new();
+        while let Some(f) = g.next_option().unwrap() {
+            let name = if f.spec.long.is_empty() {
+                format!("-{}", f.spec.short.unwrap())
+            } else {
+                f.spec.long.to_string()
+            };
+            found.push((name, f.value.map(|v| v.into_string().unwrap())));
+        }
+        let ops = g
+            .operands()
+            .iter()
+            .map(|o| o.to_str().unwrap().to_string())
+            .collect();
+        (found, ops)
+    }
+
+    fn opt(name: &str, value: Option<&str>) -> (String, Option<String>) {
+        (name.to_string(), value.map(str::to_string))
+    }
+
+    #[test]
+    fn cluster_then_separate_value() {
+        let (found, ops) = walk(&["-bUD", "dir", "cmd"]);
+        assert_eq!(
+            found,
+            [
+                opt("boot", None),
+                opt("-U", None),
+                opt("directory", Some("dir"))
+            ]
+        );
+        assert_eq!(ops, ["cmd"]);
+    }
+
+    #[test]
+    fn attached_short_value_ends_the_cluster() {
+        let (found, ops) = walk(&["-qD/r-b", "-b"]);
+        assert_eq!(
+            found,
+            [
+                opt("quiet", None),
+                opt("directory", Some("/r-b")),
+                opt("boot", None)
+            ]
+        );
+        assert!(ops.is_empty());
+    }
+
+    #[test]
+    fn required_value_may_look_like_an_option() {
+        let (found, _) = walk(&["-D", "-b", "--machine", "--quiet"]);
+        assert_eq!(
+            found,
+            [
+                opt("directory", Some("-b")),
+                opt("machine", Some("--quiet"))
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_attached_values() {
+        let (found, _) = walk(&["--directory=", "--volatile="]);
+        assert_eq!(
+            found,
+            [opt("directory", Some("")), opt("volatile", Some(""))]
+        );
+    }
+
+    #[test]
+    fn user_takes_a_following_name_only() {
+        let (found, ops) = walk(&["--user", "alice", "cmd"]);
+        assert_eq!(found, [opt("user", Some("alice"))]);
+        assert_eq!(ops, ["cmd"]);
+        let (found, _) = walk(&["--user", "-b"]);
+        assert_eq!(found, [opt("user", None), opt("boot", None)]);
+        let (found, ops) = walk(&["--user"]);
+        assert_eq!((found, ops), (vec![opt("user", None)], vec![]));
+    }
+
+    #[test]
+    fn operands_start_at_the_first_non_option() {
+        assert_eq!(walk(&["-b", "init", "-b"]).1, ["init", "-b"]);
+        assert_eq!(walk(&["-b", "--", "--", "-b"]).1, ["--", "-b"]);
+        assert_eq!(walk(&["-", "-b"]).1, ["-", "-b"]);
+        assert!(walk(&["-b"]).1.is_empty());
+    }
+
+    #[test]
+    fn non_ascii_short_option() {
+        let args = vec![OsString::from_vec(vec![b'-', 0xc3, 0xa4])];
+        let mut g = Getopt::new(&args, OPTIONS);
+        assert_eq!(
+            g.next_option().unwrap_err().to_string(),
+            "invalid option -- '\\xc3'"
+        );
+    }
+
+    #[test]
+    fn non_utf8_long_option_is_shown_lossily() {
+        let args = vec![OsString::from_vec(b"--fo\xff".to_vec())];
+        let mut g = Getopt::new(&args, OPTIONS);
+        assert_eq!(
+            g.next_option().unwrap_err().to_string(),
+            "unrecognized option '--fo\u{fffd}'"
+        );
+    }
+}

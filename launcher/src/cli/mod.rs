@@ -27,6 +27,7 @@ use std::ffi::OsString;
 use std::path::Path;
 
 /// What the command line asks for.
+#[allow(clippy::large_enum_variant)] // built once per run
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     /// Run a container with these settings.

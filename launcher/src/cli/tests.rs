@@ -93,7 +93,7 @@ fn long_values_with_equals_or_separate() {
     assert_eq!(run(&["--directory=/r"]).directory, dir("/r"));
     assert_eq!(run(&["--directory", "/r"]).directory, dir("/r"));
     assert_eq!(run(&["--machine", "-x"]).machine.as_deref(), Some("-x"));
-    assert_eq!(run(&["-M", "-x"]).ephemeral, false);
+    assert!(!run(&["-M", "-x"]).ephemeral);
     assert_eq!(run(&["--directory="]).directory, None);
     assert_eq!(run(&["--setenv=A=b=c"]).setenv, ["A=b=c"]);
 }
@@ -169,7 +169,7 @@ fn non_utf8_values_are_refused() {
 fn unique_prefixes_abbreviate() {
     assert_eq!(run(&["--dir=/r"]).directory, dir("/r"));
     assert_eq!(run(&["--ma", "web"]).machine.as_deref(), Some("web"));
-    assert_eq!(run(&["--qu"]).quiet, true);
+    assert!(run(&["--qu"]).quiet);
     assert_eq!(parsed(&["--vers"]).unwrap(), Parsed::Version);
     // An exact match wins over longer names sharing the prefix.
     let s = run(&[
@@ -786,4 +786,66 @@ fn golden_image_options() {
             "pivot-root"
         ]
     );
+}
+
+#[test]
+fn mounts_keep_command_line_order() {
+    let s = run(&[
+        "--tmpfs=/b",
+        "--overlay-ro=/l1:/l2:/opt",
+        "--bind=rel:/x",
+        "--inaccessible=/a",
+    ]);
+    let dsts: Vec<&Path> = s.custom_mounts.iter().map(|m| m.destination()).collect();
+    assert_eq!(
+        dsts,
+        [
+            Path::new("/b"),
+            Path::new("/opt"),
+            Path::new("/x"),
+            Path::new("/a")
+        ]
+    );
+    assert_eq!(
+        s.custom_mounts[1],
+        CustomMount::Overlay {
+            lower: vec![
+                MountSource::Host("/l1".into()),
+                MountSource::Host("/l2".into())
+            ],
+            upper: None,
+            destination: "/opt".into(),
+            read_only: true,
+        }
+    );
+    assert!(
+        matches!(&s.custom_mounts[2], CustomMount::Bind { source: MountSource::Host(p), .. } if p == Path::new("/work/here/rel"))
+    );
+}
+
+#[test]
+fn register_accepts_auto() {
+    assert_eq!(run(&["--register=auto"]).register, None);
+    assert_eq!(run(&["--register=yes"]).register, Some(true));
+}
+
+#[test]
+fn later_values_override_earlier_ones() {
+    let s = run(&[
+        "-D",
+        "/a",
+        "-D",
+        "/b",
+        "--kill-signal=INT",
+        "--kill-signal=TERM",
+    ]);
+    assert_eq!((s.directory, s.kill_signal), (dir("/b"), Some(15)));
+    let s = run(&["--cpu-affinity=1", "--cpu-affinity="]);
+    assert_eq!(s.cpu_affinity, None);
+}
+
+#[test]
+fn help_text_is_public() {
+    assert!(help_text().contains("  -b --boot"));
+    assert!(version_text().starts_with("spawnbox "));
 }

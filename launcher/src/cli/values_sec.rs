@@ -605,7 +605,7 @@ mod tests {
                 value: b"a\nb\0:c".to_vec()
             }
         );
-        let l = parse_load_credential("key:/etc//key", &[c.clone()]).unwrap();
+        let l = parse_load_credential("key:/etc//key", std::slice::from_ref(&c)).unwrap();
         assert_eq!(
             l,
             Credential::Load {

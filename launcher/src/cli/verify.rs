@@ -149,3 +149,45 @@ pub fn verify(s: &Settings, seen: &Seen) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn ephemeral_template_becomes_directory() {
+        let mut s = Settings {
+            ephemeral: true,
+            template: Some(PathBuf::from("/t")),
+            ..Settings::default()
+        };
+        finish(&mut s);
+        assert_eq!((s.directory, s.template), (Some(PathBuf::from("/t")), None));
+        let mut s = Settings {
+            template: Some(PathBuf::from("/t")),
+            ..Settings::default()
+        };
+        finish(&mut s);
+        assert_eq!((s.directory, s.template), (None, Some(PathBuf::from("/t"))));
+    }
+
+    #[test]
+    fn retained_capabilities_follow_nspawn() {
+        let s = Settings::default();
+        assert_eq!(retained_capabilities(&s), DEFAULT_RETAINED_CAPS);
+        let s = Settings {
+            private_network: true,
+            capability: 1 << 25,
+            drop_capability: 1 << 21,
+            ..Settings::default()
+        };
+        let want = (DEFAULT_RETAINED_CAPS | (1 << 12) | (1 << 25)) & !(1 << 21);
+        assert_eq!(retained_capabilities(&s), want);
+    }
+
+    #[test]
+    fn defaults_pass() {
+        assert!(verify(&Settings::default(), &Seen::default()).is_ok());
+    }
+}
