@@ -18,6 +18,8 @@ mod verify;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_golden;
+#[cfg(test)]
 mod tests_rules;
 
 use crate::error::Error;
