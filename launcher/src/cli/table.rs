@@ -1,0 +1,331 @@
+//! The option table: every systemd-nspawn option with its argument kind, help group, help
+//! line, support status and handler. The tokenizer, `--help` and docs/CLI.md all follow it.
+
+use super::apply::{self as a, Apply};
+
+/// Whether and how an option takes a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// A flag.
+    None,
+    /// `--opt=value`, `--opt value`, `-ovalue`, `-o value`.
+    Required,
+    /// Only `--opt=value`; bare `--opt` has no value.
+    Optional,
+    /// Like `Optional`, but `--opt WORD` takes WORD when it does not start with `-`
+    /// (nspawn's `--user [NAME]`).
+    OptionalOrNext,
+}
+
+/// The `--help` groups, in nspawn's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    General,
+    Image,
+    Execution,
+    SystemIdentity,
+    Properties,
+    UserNamespacing,
+    Networking,
+    Security,
+    Resources,
+    Integration,
+    Mounts,
+    InputOutput,
+    Credentials,
+    Other,
+}
+
+impl Group {
+    /// Every group in `--help` order.
+    pub const ALL: [Group; 14] = [
+        Group::General,
+        Group::Image,
+        Group::Execution,
+        Group::SystemIdentity,
+        Group::Properties,
+        Group::UserNamespacing,
+        Group::Networking,
+        Group::Security,
+        Group::Resources,
+        Group::Integration,
+        Group::Mounts,
+        Group::InputOutput,
+        Group::Credentials,
+        Group::Other,
+    ];
+
+    /// The heading in `--help` (the general options have none).
+    pub fn title(self) -> Option<&'static str> {
+        Some(match self {
+            Group::General => return None,
+            Group::Image => "Image",
+            Group::Execution => "Execution",
+            Group::SystemIdentity => "System Identity",
+            Group::Properties => "Properties",
+            Group::UserNamespacing => "User Namespacing",
+            Group::Networking => "Networking",
+            Group::Security => "Security",
+            Group::Resources => "Resources",
+            Group::Integration => "Integration",
+            Group::Mounts => "Mounts",
+            Group::InputOutput => "Input/Output",
+            Group::Credentials => "Credentials",
+            Group::Other => "Other",
+        })
+    }
+}
+
+/// One row of the option table.
+#[derive(Debug)]
+pub struct OptSpec {
+    /// Long name without `--`; empty for the short-only `-U` and `-j`.
+    pub long: &'static str,
+    pub short: Option<char>,
+    pub arg: ArgKind,
+    /// The value's placeholder in `--help` (`PATH`).
+    pub metavar: &'static str,
+    pub group: Group,
+    /// One-line help; empty for options nspawn hides from `--help`.
+    pub help: &'static str,
+    /// false: parsed and validated, then recorded in `Settings::unsupported`. Some supported
+    /// options still record particular values (`--volatile=yes`); their handlers do that.
+    pub supported: bool,
+    /// Parses the value into the settings.
+    pub apply: Apply,
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn o(
+    long: &'static str,
+    short: Option<char>,
+    arg: ArgKind,
+    metavar: &'static str,
+    group: Group,
+    help: &'static str,
+    supported: bool,
+    apply: Apply,
+) -> OptSpec {
+    OptSpec {
+        long,
+        short,
+        arg,
+        metavar,
+        group,
+        help,
+        supported,
+        apply,
+    }
+}
+
+use ArgKind::{None as N, Optional as O, OptionalOrNext as ON, Required as R};
+use Group as G;
+const Y: bool = true;
+const X: bool = false;
+
+/// Every systemd-nspawn option, grouped and ordered as in `systemd-nspawn --help`.
+#[rustfmt::skip]
+pub static OPTIONS: &[OptSpec] = &[
+    o("help", Some('h'), N, "", G::General, "Show this help", Y, a::help),
+    o("version", None, N, "", G::General, "Print version string", Y, a::version),
+    o("quiet", Some('q'), N, "", G::General, "Do not show status information", Y, a::quiet),
+    o("no-pager", None, N, "", G::General, "Do not pipe output into a pager", Y, a::ignore),
+    o("settings", None, R, "BOOLEAN", G::General, "Load additional settings from .nspawn file", Y, a::settings),
+    o("cleanup", None, N, "", G::General, "Clean up left-over mounts and underlying mount points used by the container", X, a::cleanup),
+    o("no-ask-password", None, N, "", G::General, "Do not prompt for password", Y, a::ignore),
+
+    o("directory", Some('D'), R, "PATH", G::Image, "Root directory for the container", Y, a::directory),
+    o("template", None, R, "PATH", G::Image, "Initialize root directory from template directory, if missing", X, a::template),
+    o("ephemeral", Some('x'), N, "", G::Image, "Run container with snapshot of root directory, and remove it after exit", X, a::ephemeral),
+    o("image", Some('i'), R, "PATH", G::Image, "Root file system disk image (or device node) for the container", X, a::image),
+    o("image-policy", None, R, "POLICY", G::Image, "Specify disk image dissection policy", X, a::image_policy),
+    o("mstack", None, R, "PATH", G::Image, "", X, a::mstack),
+    o("oci-bundle", None, R, "PATH", G::Image, "OCI bundle directory", X, a::oci_bundle),
+    o("read-only", None, N, "", G::Image, "Mount the root directory read-only", Y, a::read_only),
+    o("volatile", None, O, "MODE", G::Image, "Run the system in volatile mode", Y, a::volatile),
+    o("root-hash", None, R, "HASH", G::Image, "Specify verity root hash for root disk image", X, a::root_hash),
+    o("root-hash-sig", None, R, "SIG", G::Image, "Specify pkcs7 signature of root hash for verity", X, a::root_hash_sig),
+    o("verity-data", None, R, "PATH", G::Image, "Specify hash device for verity", X, a::verity_data),
+    o("pivot-root", None, R, "PATH[:PATH]", G::Image, "Pivot root to given directory in the container", X, a::pivot_root),
+
+    o("as-pid2", Some('a'), N, "", G::Execution, "Maintain a stub init as PID1, invoke binary as PID2", Y, a::as_pid2),
+    o("boot", Some('b'), N, "", G::Execution, "Boot up full system (i.e. invoke init)", Y, a::boot),
+    o("chdir", None, R, "PATH", G::Execution, "Set working directory in the container", Y, a::chdir),
+    o("setenv", Some('E'), R, "NAME[=VALUE]", G::Execution, "Pass an environment variable to PID 1", Y, a::setenv),
+    o("uid", Some('u'), R, "USER", G::Execution, "Run the command under specified user or UID", Y, a::uid),
+    o("kill-signal", None, R, "SIGNAL", G::Execution, "Select signal to use for shutting down PID 1", Y, a::kill_signal),
+    o("notify-ready", None, R, "BOOLEAN", G::Execution, "Receive notifications from the child init process", Y, a::notify_ready),
+    o("suppress-sync", None, R, "BOOLEAN", G::Execution, "Suppress any form of disk data synchronization", Y, a::suppress_sync),
+
+    o("machine", Some('M'), R, "NAME", G::SystemIdentity, "Set the machine name for the container", Y, a::machine),
+    o("hostname", None, R, "NAME", G::SystemIdentity, "Override the hostname for the container", Y, a::hostname),
+    o("uuid", None, R, "UUID", G::SystemIdentity, "Set a specific machine UUID for the container", Y, a::uuid),
+
+    o("slice", Some('S'), R, "SLICE", G::Properties, "Place the container in the specified slice", X, a::slice),
+    o("property", None, R, "NAME=VALUE", G::Properties, "Set scope unit property", X, a::property),
+    o("register", None, R, "BOOLEAN", G::Properties, "Register container as machine", Y, a::register),
+    o("keep-unit", None, N, "", G::Properties, "Do not register a scope for the machine, reuse the service unit nspawn is running in", Y, a::keep_unit),
+
+    o("private-users", None, O, "MODE", G::UserNamespacing, "Run within user namespace, configure UID/GID range", Y, a::private_users),
+    o("private-users-ownership", None, R, "MODE", G::UserNamespacing, "Adjust ('chown') or map ('map') OS tree ownership to private UID/GID range", X, a::private_users_ownership),
+    o("private-users-chown", None, O, "MODE", G::UserNamespacing, "", X, a::private_users_chown),
+    o("private-users-delegate", None, R, "N", G::UserNamespacing, "Delegate N additional 64K UID/GID ranges for use by nested containers", X, a::private_users_delegate),
+    o("", Some('U'), N, "", G::UserNamespacing, "Equivalent to --private-users=pick and --private-users-ownership=auto", X, a::userns_pick),
+
+    o("private-network", None, N, "", G::Networking, "Disable network in container", X, a::private_network),
+    o("network-interface", None, R, "HOSTIF[:CONTAINERIF]", G::Networking, "Assign an existing network interface to the container", X, a::network_interface),
+    o("network-macvlan", None, R, "HOSTIF[:CONTAINERIF]", G::Networking, "Create a macvlan network interface based on an existing network interface to the container", X, a::network_macvlan),
+    o("network-ipvlan", None, R, "HOSTIF[:CONTAINERIF]", G::Networking, "Create an ipvlan network interface based on an existing network interface to the container", X, a::network_ipvlan),
+    o("network-veth", Some('n'), N, "", G::Networking, "Add a virtual Ethernet connection between host and container", X, a::network_veth),
+    o("network-veth-extra", None, R, "HOSTIF[:CONTAINERIF]", G::Networking, "Add an additional virtual Ethernet link between host and container", X, a::network_veth_extra),
+    o("network-bridge", None, R, "INTERFACE", G::Networking, "Add a virtual Ethernet connection to the container and attach it to an existing bridge on the host", X, a::network_bridge),
+    o("network-zone", None, R, "NAME", G::Networking, "Similar, but attach the new interface to an automatically managed bridge interface", X, a::network_zone),
+    o("network-namespace-path", None, R, "PATH", G::Networking, "Set network namespace to the one represented by the specified kernel namespace file node", X, a::network_namespace_path),
+    o("port", Some('p'), R, "[PROTOCOL:]HOSTPORT[:CONTAINERPORT]", G::Networking, "Expose a container IP port on the host", X, a::port),
+
+    o("capability", None, R, "CAP", G::Security, "In addition to the default, retain specified capability", X, a::capability),
+    o("drop-capability", None, R, "CAP", G::Security, "Drop the specified capability from the default set", X, a::drop_capability),
+    o("ambient-capability", None, R, "CAP", G::Security, "Sets the specified capability for the started process", X, a::ambient_capability),
+    o("no-new-privileges", None, R, "BOOL", G::Security, "Set PR_SET_NO_NEW_PRIVS flag for container payload", X, a::no_new_privileges),
+    o("system-call-filter", None, R, "LIST|~LIST", G::Security, "Permit/prohibit specific system calls", X, a::system_call_filter),
+    o("selinux-context", Some('Z'), R, "SECLABEL", G::Security, "Set the SELinux security context to be used by processes in the container", X, a::selinux_context),
+    o("selinux-apifs-context", Some('L'), R, "SECLABEL", G::Security, "Set the SELinux security context to be used by API/tmpfs file systems in the container", X, a::selinux_apifs_context),
+
+    o("rlimit", None, R, "NAME=LIMIT", G::Resources, "Set a resource limit for the payload", X, a::rlimit),
+    o("oom-score-adjust", None, R, "VALUE", G::Resources, "Adjust the OOM score value for the payload", X, a::oom_score_adjust),
+    o("cpu-affinity", None, R, "CPUS", G::Resources, "Adjust the CPU affinity of the container", X, a::cpu_affinity),
+    o("personality", None, R, "ARCH", G::Resources, "Pick personality for this container", X, a::personality),
+
+    o("resolv-conf", None, R, "MODE", G::Integration, "Select mode of /etc/resolv.conf initialization", Y, a::resolv_conf),
+    o("timezone", None, R, "MODE", G::Integration, "Select mode of /etc/localtime initialization", Y, a::timezone),
+    o("link-journal", None, R, "MODE", G::Integration, "Link up guest journal, one of no, auto, guest, host, try-guest, try-host", Y, a::link_journal),
+    o("", Some('j'), N, "", G::Integration, "Equivalent to --link-journal=try-guest", X, a::link_journal_try_guest),
+    o("forward-journal", None, R, "FILE|DIR", G::Integration, "Forward the container's journal to the host", X, a::forward_journal),
+    o("forward-journal-max-use", None, R, "BYTES", G::Integration, "Maximum disk space for forwarded journal", X, a::forward_journal_size),
+    o("forward-journal-keep-free", None, R, "BYTES", G::Integration, "Minimum disk space to keep free", X, a::forward_journal_size),
+    o("forward-journal-max-file-size", None, R, "BYTES", G::Integration, "Maximum size of individual journal files", X, a::forward_journal_size),
+    o("forward-journal-max-files", None, R, "N", G::Integration, "Maximum number of journal files to keep", X, a::forward_journal_max_files),
+
+    o("bind", None, R, "PATH[:PATH[:OPTIONS]]", G::Mounts, "Bind mount a file or directory from the host into the container", Y, a::bind),
+    o("bind-ro", None, R, "PATH[:PATH[:OPTIONS]]", G::Mounts, "Similar, but creates a read-only bind mount", Y, a::bind_ro),
+    o("inaccessible", None, R, "PATH", G::Mounts, "Over-mount file node with inaccessible node to mask it", Y, a::inaccessible),
+    o("tmpfs", None, R, "PATH:[OPTIONS]", G::Mounts, "Mount an empty tmpfs to the specified directory", Y, a::tmpfs),
+    o("overlay", None, R, "PATH[:PATH...]:PATH", G::Mounts, "Create an overlay mount from the host to the container", Y, a::overlay),
+    o("overlay-ro", None, R, "PATH[:PATH...]:PATH", G::Mounts, "Similar, but creates a read-only overlay mount", Y, a::overlay_ro),
+    o("bind-user", None, R, "NAME", G::Mounts, "Bind user from host to container", X, a::bind_user),
+    o("bind-user-shell", None, R, "BOOL|PATH", G::Mounts, "Configure the shell to use for --bind-user= users", X, a::bind_user_shell),
+    o("bind-user-group", None, R, "GROUP", G::Mounts, "Add an auxiliary group to --bind-user= users", X, a::bind_user_group),
+
+    o("console", None, R, "MODE", G::InputOutput, "Select how stdin/stdout/stderr and /dev/console are set up for the container", Y, a::console),
+    o("pipe", Some('P'), N, "", G::InputOutput, "Equivalent to --console=pipe", Y, a::pipe),
+    o("background", None, R, "COLOR", G::InputOutput, "Set ANSI color for background", Y, a::background),
+
+    o("set-credential", None, R, "ID:VALUE", G::Credentials, "Pass a credential with literal value to container", X, a::set_credential),
+    o("load-credential", None, R, "ID:PATH", G::Credentials, "Load credential to pass to container from file or AF_UNIX stream socket", X, a::load_credential),
+
+    o("share-system", None, N, "", G::Other, "", X, a::share_system),
+    o("user", None, ON, "NAME", G::Other, "Run in the user service manager scope (--user=NAME: deprecated alias of --uid=NAME)", Y, a::user),
+    o("system", None, N, "", G::Other, "Run in the system service manager scope", X, a::system),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn no_duplicate_names() {
+        let mut longs = HashSet::new();
+        let mut shorts = HashSet::new();
+        for o in OPTIONS {
+            assert!(
+                o.long.is_empty() || longs.insert(o.long),
+                "duplicate --{}",
+                o.long
+            );
+            if let Some(c) = o.short {
+                assert!(shorts.insert(c), "duplicate -{c}");
+            }
+            assert!(
+                !o.long.is_empty() || o.short.is_some(),
+                "row without a name"
+            );
+        }
+        assert_eq!(
+            OPTIONS.len(),
+            longs.len() + 2,
+            "only -U and -j lack a long name"
+        );
+    }
+
+    #[test]
+    fn rows_are_well_formed() {
+        for o in OPTIONS {
+            let takes_value = o.arg != ArgKind::None;
+            assert_eq!(takes_value, !o.metavar.is_empty(), "--{} metavar", o.long);
+            assert!(
+                o.long
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "--{}",
+                o.long
+            );
+        }
+        // Groups appear in --help order, each in one block.
+        let mut order: Vec<Group> = OPTIONS.iter().map(|o| o.group).collect();
+        order.dedup();
+        assert_eq!(order, Group::ALL.to_vec());
+    }
+
+    #[test]
+    fn covers_the_nspawn_options_named_in_the_brief() {
+        let has = |l: &str| OPTIONS.iter().any(|o| o.long == l);
+        for l in [
+            "uid",
+            "user",
+            "forward-journal",
+            "forward-journal-max-use",
+            "bind-user",
+            "bind-user-shell",
+            "bind-user-group",
+            "background",
+            "share-system",
+            "system",
+            "settings",
+            "cleanup",
+            "no-pager",
+            "no-ask-password",
+            "mstack",
+            "private-users-delegate",
+            "selinux-context",
+            "selinux-apifs-context",
+        ] {
+            assert!(has(l), "--{l}");
+        }
+        for c in [
+            'Z', 'L', 'j', 'U', 'u', 'x', 'i', 'n', 'p', 'S', 'P', 'E', 'M', 'D', 'a', 'b', 'q',
+            'h',
+        ] {
+            assert!(OPTIONS.iter().any(|o| o.short == Some(c)), "-{c}");
+        }
+    }
+
+    #[test]
+    fn docs_cover_every_long_option() {
+        let doc = include_str!("../../../docs/CLI.md");
+        for o in OPTIONS.iter().filter(|o| !o.long.is_empty()) {
+            assert!(
+                doc.contains(&format!("`--{}", o.long)),
+                "docs/CLI.md lacks --{}",
+                o.long
+            );
+        }
+        for o in OPTIONS.iter().filter(|o| o.long.is_empty()) {
+            let short = o.short.map(String::from).unwrap_or_default();
+            assert!(
+                doc.contains(&format!("`-{short}`")),
+                "docs/CLI.md lacks -{short}"
+            );
+        }
+    }
+}
