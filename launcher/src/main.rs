@@ -1,6 +1,8 @@
 //! spawnbox: entry point (argv[0] dispatch, logging, the one place errors are printed).
 #![deny(unsafe_code)]
 
+#[allow(dead_code, unused_imports)]
+mod cgroup;
 mod channel;
 mod cli;
 mod console;

@@ -1,0 +1,293 @@
+//! [`Cgroup`]: a container's cgroup, made from a [`Plan`]. Creation does the least it can:
+//! one mkdir (parents only when missing), one O_PATH open, then the writes the properties ask
+//! for; a failure half-way removes what was made.
+
+use super::fs::{Fs, RealFs};
+use super::plan::{check_controllers, kernel_order, resolve, Plan};
+use super::property::Property;
+use super::{Hierarchy, Host};
+use crate::error::{Error, Result};
+use rustix::io::Errno;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// `--keep-unit` bookkeeping: the launcher moved itself from `own` into `path`.
+#[derive(Debug)]
+pub(crate) struct Supervisor {
+    pub path: PathBuf,
+    pub own: PathBuf,
+    /// Controllers this run enabled in `own/cgroup.subtree_control` (disabled again on exit so
+    /// that the launcher may move back into `own`).
+    pub added: Vec<String>,
+}
+
+/// A live container cgroup. Dropping it leaves the cgroup in place: call
+/// [`kill_and_remove`](Cgroup::kill_and_remove).
+pub struct Cgroup {
+    pub(crate) path: PathBuf,
+    pub(crate) hierarchy: Hierarchy,
+    pub(crate) boundary: PathBuf,
+    /// Directories this process created, outermost first (the leaf last).
+    pub(crate) created: Vec<PathBuf>,
+    pub(crate) supervisor: Option<Supervisor>,
+    pub(crate) dir: OwnedFd,
+    pub(crate) fs: Box<dyn Fs>,
+}
+
+impl std::fmt::Debug for Cgroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cgroup").field("path", &self.path).field("created", &self.created).finish()
+    }
+}
+
+pub(crate) fn errno_is(e: &Error, errnos: &[Errno]) -> bool {
+    e.errno().is_some_and(|n| errnos.iter().any(|x| x.raw_os_error() == n))
+}
+
+impl Cgroup {
+    /// Creates the cgroup of `plan`: directories, controllers, property files, delegation.
+    /// With `--keep-unit` the calling process moves itself into `supervisor/` first.
+    pub fn create(plan: &Plan) -> Result<Cgroup> {
+        Self::create_with(plan, Box::new(RealFs))
+    }
+
+    pub(crate) fn create_with(plan: &Plan, fs: Box<dyn Fs>) -> Result<Cgroup> {
+        log::debug!("cgroup: create {}", plan.cgroup.display());
+        let created = make_dirs(&*fs, plan)?;
+        let dir = match fs.open_dir(&plan.cgroup) {
+            Ok(d) => d,
+            Err(e) => {
+                for d in created.iter().rev() {
+                    let _ = fs.rmdir(d);
+                }
+                return Err(e);
+            }
+        };
+        let mut cg = Cgroup {
+            path: plan.cgroup.clone(),
+            hierarchy: plan.hierarchy.clone(),
+            boundary: plan.boundary.clone(),
+            created,
+            supervisor: None,
+            dir,
+            fs,
+        };
+        if let Err(e) = cg.configure(plan) {
+            // Nothing runs in it yet: removal cannot meet processes of ours.
+            let _ = cg.teardown();
+            return Err(e);
+        }
+        Ok(cg)
+    }
+
+    /// Opens an existing cgroup (`cleanup`, `spawnctl set-property`); nothing counts as created
+    /// by this process, so only marked parents are ever pruned.
+    pub fn open(h: &Hierarchy, path: &Path) -> Result<Cgroup> {
+        Self::open_with(h, path, Box::new(RealFs))
+    }
+
+    pub(crate) fn open_with(h: &Hierarchy, path: &Path, fs: Box<dyn Fs>) -> Result<Cgroup> {
+        if !path.starts_with(&h.root) || path == h.root {
+            return Err(Error::msg(format!(
+                "{}: not a cgroup below {}",
+                path.display(),
+                h.root.display()
+            )));
+        }
+        let dir = fs.open_dir(path)?;
+        Ok(Cgroup {
+            path: path.to_path_buf(),
+            hierarchy: h.clone(),
+            boundary: h.root.clone(),
+            created: Vec::new(),
+            supervisor: None,
+            dir,
+            fs,
+        })
+    }
+
+    /// The cgroup's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// An `O_PATH` fd of the cgroup for `clone3(CLONE_INTO_CGROUP)` (`clone_args.cgroup`).
+    pub fn dir_fd(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    /// Moves process `pid` (all its threads) into the cgroup: the fallback when clone3 cannot
+    /// place the child. Must happen before the child unshares its cgroup namespace.
+    pub fn attach(&self, pid: i32) -> Result<()> {
+        self.fs.write(&self.path.join("cgroup.procs"), &pid.to_string())
+    }
+
+    /// Applies more properties to the live cgroup (`spawnctl set-property`): checked and
+    /// resolved first, then controllers enabled as needed, then written.
+    pub fn set_properties(&mut self, props: &[Property], host: &dyn Host) -> Result<()> {
+        check_controllers(&self.hierarchy, props)?;
+        let writes = resolve(&self.path, props, host)?;
+        let mut controllers: Vec<String> = props.iter().map(|p| p.controller.to_string()).collect();
+        kernel_order(&mut controllers);
+        let dirs = self.ancestors();
+        self.enable(&dirs, &controllers)?;
+        for w in &writes {
+            self.write_property(&w.file, &w.value, &w.origin, w.optional)?;
+        }
+        Ok(())
+    }
+
+    /// Kills everything in the cgroup, waits until it is empty, removes it (and any child
+    /// cgroups a delegated init made), then the parents this run — or another spawnbox —
+    /// created once they are empty. With `--keep-unit` the launcher moves back into its own
+    /// cgroup and `supervisor/` goes too.
+    pub fn kill_and_remove(mut self) -> Result<()> {
+        self.teardown()
+    }
+
+    /// The root and every directory down to the cgroup's parent.
+    fn ancestors(&self) -> Vec<PathBuf> {
+        let mut out = vec![self.hierarchy.root.clone()];
+        if let Some(parent) =
+            self.path.parent().and_then(|p| p.strip_prefix(&self.hierarchy.root).ok())
+        {
+            let mut dir = self.hierarchy.root.clone();
+            for part in parent.components() {
+                dir.push(part);
+                out.push(dir.clone());
+            }
+        }
+        out
+    }
+
+    fn configure(&mut self, plan: &Plan) -> Result<()> {
+        if let Some(sup) = &plan.supervisor {
+            self.enter_supervisor(sup)?;
+        }
+        self.enable(&plan.enable, &plan.controllers)?;
+        for w in &plan.writes {
+            self.write_property(&w.file, &w.value, &w.origin, w.optional)?;
+        }
+        if let Some((uid, gid)) = plan.delegate {
+            self.delegate(uid, gid)?;
+        }
+        Ok(())
+    }
+
+    /// `--keep-unit`: the launcher leaves its own cgroup for `supervisor/` so that controllers
+    /// can be enabled there (no processes in inner nodes).
+    fn enter_supervisor(&mut self, sup: &Path) -> Result<()> {
+        match self.fs.mkdir(sup) {
+            Ok(()) => {}
+            Err(e) if errno_is(&e, &[Errno::EXIST]) => {}
+            Err(e) => return Err(e.context("--keep-unit")),
+        }
+        self.supervisor = Some(Supervisor {
+            path: sup.to_path_buf(),
+            own: self.boundary.clone(),
+            added: Vec::new(),
+        });
+        self.fs.write(&sup.join("cgroup.procs"), "0").map_err(|e| e.context("--keep-unit"))
+    }
+
+    /// Writes `+c…` into each `cgroup.subtree_control` of `dirs`, top down (one write each).
+    fn enable(&mut self, dirs: &[PathBuf], controllers: &[String]) -> Result<()> {
+        if controllers.is_empty() {
+            return Ok(());
+        }
+        if let Some(sup) = &mut self.supervisor {
+            let current = self.fs.read(&sup.own.join("cgroup.subtree_control"))?;
+            for c in controllers {
+                if !current.split_whitespace().any(|x| x == c) && !sup.added.contains(c) {
+                    sup.added.push(c.clone());
+                }
+            }
+        }
+        let value: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
+        let value = value.join(" ");
+        for dir in dirs {
+            self.fs
+                .write(&dir.join("cgroup.subtree_control"), &value)
+                .map_err(|e| e.context(format!("enable {}", controllers.join(" "))))?;
+        }
+        Ok(())
+    }
+
+    fn write_property(&self, file: &Path, value: &str, origin: &str, optional: bool) -> Result<()> {
+        match self.fs.write(file, value) {
+            Err(e) if optional && errno_is(&e, &[Errno::NOENT]) => Ok(()),
+            r => r.map_err(|e| e.context(format!("--property={origin}"))),
+        }
+    }
+
+    /// Hands the cgroup to the container's root: the directory and the files the kernel lists
+    /// as delegatable (`/sys/kernel/cgroup/delegate`).
+    fn delegate(&self, uid: u32, gid: u32) -> Result<()> {
+        self.fs.chown(&self.path, uid, gid)?;
+        for f in ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"] {
+            self.fs.chown(&self.path.join(f), uid, gid)?;
+        }
+        match self.fs.chown(&self.path.join("memory.reclaim"), uid, gid) {
+            Err(e) if !errno_is(&e, &[Errno::NOENT]) => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Creates the cgroup directory: the leaf first (one mkdir in the common case), its missing
+/// parents only on ENOENT. An existing empty leaf (a crashed run's) is replaced; a busy one is
+/// refused. Returns what was created, outermost first.
+fn make_dirs(fs: &dyn Fs, plan: &Plan) -> Result<Vec<PathBuf>> {
+    let leaf = &plan.cgroup;
+    let parents = plan.mkdir.split_last().map_or(&[][..], |(_, p)| p);
+    let mut created: Vec<PathBuf> = Vec::new();
+    let undo = |created: &[PathBuf]| {
+        for d in created.iter().rev() {
+            let _ = fs.rmdir(d);
+        }
+    };
+    // A few rounds: a concurrent spawnbox may prune an empty parent between our mkdirs.
+    for _ in 0..3 {
+        match fs.mkdir(leaf) {
+            Ok(()) => {
+                created.push(leaf.clone());
+                return Ok(created);
+            }
+            Err(e) if errno_is(&e, &[Errno::EXIST]) => match fs.rmdir(leaf) {
+                Ok(()) => log::debug!("cgroup: removed stale {}", leaf.display()),
+                Err(r) if errno_is(&r, &[Errno::BUSY, Errno::NOTEMPTY]) => {
+                    undo(&created);
+                    return Err(Error::msg(format!(
+                        "{}: cgroup exists and is in use (is the machine already running?)",
+                        leaf.display()
+                    )));
+                }
+                Err(r) => {
+                    undo(&created);
+                    return Err(r);
+                }
+            },
+            Err(e) if errno_is(&e, &[Errno::NOENT]) && !parents.is_empty() => {
+                for dir in parents {
+                    match fs.mkdir(dir) {
+                        Ok(()) => {
+                            fs.mark_created(dir);
+                            created.push(dir.clone());
+                        }
+                        Err(e) if errno_is(&e, &[Errno::EXIST]) => {}
+                        Err(e) => {
+                            undo(&created);
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                undo(&created);
+                return Err(e);
+            }
+        }
+    }
+    undo(&created);
+    Err(Error::path("mkdir", leaf, Errno::NOENT))
+}
