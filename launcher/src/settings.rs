@@ -233,7 +233,7 @@ pub struct Settings {
     pub start_mode: Option<StartMode>,
     pub chdir: Option<PathBuf>,
     /// `-E` in order, already resolved to `NAME=VALUE` (a bare `NAME` takes spawnbox's own
-    /// value at parse time and is dropped when spawnbox has none, as nspawn does).
+    /// value at parse time, empty when spawnbox has none, as nspawn does).
     pub setenv: Vec<String>,
     pub user: Option<String>,
     /// Signal number (systemd numbering: SIGRTMIN = 34).

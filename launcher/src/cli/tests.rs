@@ -470,7 +470,7 @@ fn setenv_resolves_and_replaces() {
         "-E",
         "HOME",
     ]);
-    assert_eq!(s.setenv, ["A=2", "FOO=from-env", "HOME=/root"]);
+    assert_eq!(s.setenv, ["A=2", "FOO=from-env", "UNSET=", "HOME=/root"]);
 }
 
 #[test]

@@ -296,8 +296,8 @@ fn golden_x11_forwarding() {
             recursive: true,
             idmap: BindIdmap::None,
         }],
-        // DISPLAY is unset in the test environment, so it is dropped.
-        setenv: vec!["FOO=from-env".into()],
+        // DISPLAY is unset in the test environment: passed empty, as nspawn does.
+        setenv: vec!["DISPLAY=".into(), "FOO=from-env".into()],
         parameters: os_args(&["firefox"]),
         ..Settings::default()
     };

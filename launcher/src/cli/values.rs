@@ -273,7 +273,8 @@ pub fn parse_setenv(s: &str, getenv: &dyn Fn(&str) -> Option<String>) -> Result<
     if s.contains('=') {
         return Ok(Some(s.to_string()));
     }
-    Ok(getenv(name).map(|v| format!("{name}={v}")))
+    // As nspawn: a name spawnbox does not have is passed with an empty value.
+    Ok(Some(format!("{name}={}", getenv(name).unwrap_or_default())))
 }
 
 /// The `--console=` words.
@@ -652,7 +653,7 @@ mod tests {
             parse_setenv("HOME", &env).unwrap(),
             Some("HOME=/root".into())
         );
-        assert_eq!(parse_setenv("UNSET", &env).unwrap(), None);
+        assert_eq!(parse_setenv("UNSET", &env).unwrap(), Some("UNSET=".into()));
         for bad in ["1A=x", "=x", "A-B=x", "", "A B"] {
             assert_eq!(
                 err(parse_setenv(bad, &env)),
