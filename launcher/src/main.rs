@@ -86,7 +86,7 @@ fn run(args: &[OsString]) -> i32 {
         Err(e) => return fail(&e),
     };
     init_logging(spec.quiet);
-    log::debug!("spec: {spec:?}");
+    log::debug!("machine {} on {}, {:?} start", spec.machine, spec.directory.display(), spec.start_mode);
     match launch::run(&spec) {
         Ok(code) => code,
         Err(e) => fail(&e),
