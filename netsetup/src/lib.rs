@@ -1,1 +1,39 @@
-//! netsetup: rtnetlink and nftables over raw netlink sockets.
+//! netsetup: rtnetlink and nftables over raw netlink sockets, plus nspawn-compatible
+//! interface naming and MAC derivation and the subnet pool, for spawnbox.
+//!
+//! No `ip`, `nft` or `iptables` binary is needed at run time: requests are built byte by byte
+//! (`nl.rs`), exchanged over an `AF_NETLINK` socket (`socket.rs`, `conn.rs`), and every
+//! kernel refusal comes back as one line naming the operation and object
+//! (`create veth ve-foo/host0: file exists`).
+#![deny(unsafe_code)]
+
+mod addr;
+mod conn;
+mod error;
+mod link;
+mod naming;
+mod nft;
+mod nft_expr;
+pub mod nl;
+mod pool;
+mod route;
+mod rtnl;
+mod siphash;
+mod socket;
+#[cfg(test)]
+mod testutil;
+
+pub use addr::{broadcast, AddrInfo};
+pub use conn::Conn;
+pub use error::{errno_text, Error, Result};
+pub use link::{is_no_device, LinkInfo, Veth, IFF_UP};
+pub use naming::{
+    derive_ifname, generate_mac, ifname_valid, parse_machine_id, read_machine_id, shorten_ifname,
+    IfName, MacKey, ALTIFNAMSIZ, IFNAMSIZ,
+};
+pub use nft::{Chain, Nft, PortForward, Proto, RuleHandle, RuleInfo, TABLE};
+pub use pool::{first_free_subnet, Ipv4Net, DEFAULT_POOL, DEFAULT_PREFIX_LEN};
+pub use route::{routed_subnets, RouteInfo, RouteSpec};
+pub use rtnl::{Link, Mac, Netns, Rtnl};
+pub use siphash::siphash24;
+pub use socket::{Family, Replay, Socket, Transport};

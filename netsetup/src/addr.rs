@@ -1,0 +1,159 @@
+//! IPv4/IPv6 address add, delete and dump over rtnetlink (`RTM_NEWADDR`, `RTM_DELADDR`,
+//! `RTM_GETADDR`; `linux/if_addr.h`), with the attributes `ip addr add A/N brd + dev D` sends.
+
+use crate::conn::{malformed, retry_dump};
+use crate::error::Result;
+use crate::nl::{self, Msg, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
+use crate::rtnl::{Link, Rtnl};
+use crate::socket::Transport;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const RTM_NEWADDR: u16 = 20;
+const RTM_DELADDR: u16 = 21;
+const RTM_GETADDR: u16 = 22;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const IFA_BROADCAST: u16 = 4;
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
+
+/// One address from [`Rtnl::list_addresses`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddrInfo {
+    /// Interface index.
+    pub index: u32,
+    /// The local address (`IFA_LOCAL`, else `IFA_ADDRESS`).
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix_len: u8,
+}
+
+/// The IPv4 broadcast address of `addr/prefix_len` (none for /31 and /32, as iproute2).
+pub fn broadcast(addr: Ipv4Addr, prefix_len: u8) -> Option<Ipv4Addr> {
+    if prefix_len >= 31 {
+        return None;
+    }
+    let host_mask = u32::MAX >> prefix_len;
+    Some(Ipv4Addr::from(u32::from(addr) | host_mask))
+}
+
+fn addr_bytes(a: &IpAddr) -> ([u8; 16], usize, u8) {
+    let mut b = [0u8; 16];
+    match a {
+        IpAddr::V4(v4) => {
+            b[..4].copy_from_slice(&v4.octets());
+            (b, 4, AF_INET)
+        }
+        IpAddr::V6(v6) => (v6.octets(), 16, AF_INET6),
+    }
+}
+
+/// `struct ifaddrmsg` (8 bytes): family, prefixlen, flags, scope, index.
+fn ifaddrmsg(family: u8, prefix_len: u8, index: u32) -> [u8; 8] {
+    let mut h = [family, prefix_len, 0, 0, 0, 0, 0, 0];
+    h[4..8].copy_from_slice(&index.to_ne_bytes());
+    h
+}
+
+impl<T: Transport> Rtnl<T> {
+    fn addr_request(
+        &mut self,
+        add: bool,
+        link: Link<'_>,
+        addr: IpAddr,
+        prefix_len: u8,
+    ) -> Result<()> {
+        let what = if add {
+            format!("add address {addr}/{prefix_len} to {link}")
+        } else {
+            format!("delete address {addr}/{prefix_len} from {link}")
+        };
+        let index = match link {
+            Link::Index(i) => i,
+            Link::Name(n) => self.link_index(n).map_err(|e| e.context(&what))?,
+        };
+        let (bytes, len, family) = addr_bytes(&addr);
+        let (ty, flags) = if add {
+            (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+        } else {
+            (RTM_DELADDR, 0)
+        };
+        let mut m = Msg::new(ty, flags);
+        m.header(&ifaddrmsg(family, prefix_len, index));
+        m.put(IFA_LOCAL, &bytes[..len]);
+        m.put(IFA_ADDRESS, &bytes[..len]);
+        if let (true, IpAddr::V4(v4)) = (add, addr) {
+            if let Some(brd) = broadcast(v4, prefix_len) {
+                m.put(IFA_BROADCAST, &brd.octets());
+            }
+        }
+        self.conn.ack(m, &what)
+    }
+
+    /// Adds `addr/prefix_len` to a link (IPv4 gets its broadcast address, as `brd +`).
+    pub fn add_address(&mut self, link: Link<'_>, addr: IpAddr, prefix_len: u8) -> Result<()> {
+        self.addr_request(true, link, addr, prefix_len)
+    }
+
+    /// Deletes `addr/prefix_len` from a link.
+    pub fn delete_address(&mut self, link: Link<'_>, addr: IpAddr, prefix_len: u8) -> Result<()> {
+        self.addr_request(false, link, addr, prefix_len)
+    }
+
+    /// Lists the addresses of every link (`RTM_GETADDR` dump, both families).
+    pub fn list_addresses(&mut self) -> Result<Vec<AddrInfo>> {
+        retry_dump(|| {
+            let mut m = Msg::new(RTM_GETADDR, NLM_F_DUMP);
+            m.header(&ifaddrmsg(0, 0, 0));
+            let mut out = Vec::new();
+            self.conn.dump(m, &"list addresses", &mut |h| {
+                if h.ty == RTM_NEWADDR {
+                    out.push(parse_addr(h.payload).ok_or_else(|| malformed(&"list addresses"))?);
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })
+    }
+}
+
+/// Parses one `RTM_NEWADDR` payload.
+pub fn parse_addr(p: &[u8]) -> Option<AddrInfo> {
+    let family = *p.first()?;
+    let prefix_len = *p.get(1)?;
+    let index = nl::read_u32(p, 4)?;
+    let mut local = None;
+    let mut address = None;
+    for (ty, v) in nl::attrs(p.get(8..)?) {
+        let a = match (family, v.len()) {
+            (AF_INET, 4) => IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3])),
+            (AF_INET6, 16) => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(v).ok()?)),
+            _ => continue,
+        };
+        match ty {
+            IFA_LOCAL => local = Some(a),
+            IFA_ADDRESS => address = Some(a),
+            _ => {}
+        }
+    }
+    Some(AddrInfo {
+        index,
+        addr: local.or(address)?,
+        prefix_len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_follows_the_prefix() {
+        let a = Ipv4Addr::new(10, 0, 0, 17);
+        assert_eq!(broadcast(a, 28), Some(Ipv4Addr::new(10, 0, 0, 31)));
+        assert_eq!(broadcast(a, 8), Some(Ipv4Addr::new(10, 255, 255, 255)));
+        assert_eq!(broadcast(a, 0), Some(Ipv4Addr::BROADCAST));
+        assert_eq!(broadcast(a, 31), None);
+        assert_eq!(broadcast(a, 32), None);
+    }
+}

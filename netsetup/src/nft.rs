@@ -1,0 +1,437 @@
+//! spawnbox's own nftables table, `ip spawnbox`, over `NETLINK_NETFILTER`: create and delete
+//! it, masquerade a container subnet, forward host ports to containers (DNAT), list and delete
+//! rules. Every change is one atomic nfnetlink batch. No other table is ever touched.
+//!
+//! ```text
+//! table ip spawnbox {
+//!     chain postrouting { type nat hook postrouting priority srcnat; policy accept;
+//!         ip saddr 10.0.0.16/28 masquerade comment "foo" }
+//!     chain prerouting { type nat hook prerouting priority dstnat; policy accept;
+//!         fib daddr type local tcp dport 8080 dnat to 10.0.0.18:80 comment "foo" }
+//!     chain output { type nat hook output priority -100; policy accept;
+//!         ip daddr != 127.0.0.0/8 fib daddr type local tcp dport 8080 dnat to 10.0.0.18:80 comment "foo" }
+//! }
+//! ```
+
+use crate::conn::{malformed, Conn};
+use crate::error::{Error, Result};
+use crate::nft_expr as x;
+use crate::nl::{self, Msg, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO};
+use crate::pool::Ipv4Net;
+use crate::socket::{Family, Socket, Transport};
+use std::net::Ipv4Addr;
+
+/// The table's name; its family is `ip` (IPv4 NAT works on every kernel with nf_tables,
+/// while `inet` NAT needs Linux 5.2).
+pub const TABLE: &str = "spawnbox";
+
+const NFT_MSG_NEWTABLE: u16 = 0;
+const NFT_MSG_DELTABLE: u16 = 2;
+const NFT_MSG_NEWCHAIN: u16 = 3;
+const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_GETRULE: u16 = 7;
+const NFT_MSG_DELRULE: u16 = 8;
+const NFTA_TABLE_NAME: u16 = 1;
+const NFTA_TABLE_FLAGS: u16 = 2;
+const NFTA_CHAIN_TABLE: u16 = 1;
+const NFTA_CHAIN_NAME: u16 = 3;
+const NFTA_CHAIN_HOOK: u16 = 4;
+const NFTA_CHAIN_POLICY: u16 = 5;
+const NFTA_CHAIN_TYPE: u16 = 7;
+const NFTA_HOOK_HOOKNUM: u16 = 1;
+const NFTA_HOOK_PRIORITY: u16 = 2;
+const NFTA_RULE_TABLE: u16 = 1;
+const NFTA_RULE_CHAIN: u16 = 2;
+const NFTA_RULE_HANDLE: u16 = 3;
+const NFTA_RULE_EXPRESSIONS: u16 = 4;
+const NFTA_RULE_USERDATA: u16 = 7;
+/// `NFTNL_UDATA_RULE_COMMENT`: the TLV type nft uses for `comment "..."`.
+const UDATA_RULE_COMMENT: u8 = 0;
+/// nft's comment limit (`NFTNL_UDATA_COMMENT_MAXLEN`), including the NUL.
+const COMMENT_MAXLEN: usize = 128;
+const NF_ACCEPT: u32 = 1;
+const NFPROTO_IPV4: u8 = 2;
+const ENOENT: i32 = 2;
+const EINVAL: i32 = 22;
+
+/// One of the table's three base chains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chain {
+    /// `type nat hook postrouting priority srcnat` (100): masquerade.
+    Postrouting,
+    /// `type nat hook prerouting priority dstnat` (-100): DNAT of arriving traffic.
+    Prerouting,
+    /// `type nat hook output priority -100`: DNAT of the host's own traffic to its addresses.
+    Output,
+}
+
+impl Chain {
+    const ALL: [Chain; 3] = [Chain::Postrouting, Chain::Prerouting, Chain::Output];
+
+    /// The chain's name in the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Chain::Postrouting => "postrouting",
+            Chain::Prerouting => "prerouting",
+            Chain::Output => "output",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Chain> {
+        Chain::ALL.into_iter().find(|c| c.name() == s)
+    }
+
+    /// (`NF_INET_*` hook number, priority).
+    fn hook(self) -> (u32, i32) {
+        match self {
+            Chain::Postrouting => (4, 100),
+            Chain::Prerouting => (0, -100),
+            Chain::Output => (3, -100),
+        }
+    }
+}
+
+/// A rule the kernel created, for deleting it later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleHandle {
+    /// The chain holding it.
+    pub chain: Chain,
+    /// The kernel's handle (`nft -a list table ip spawnbox` shows it).
+    pub handle: u64,
+}
+
+/// A rule found by [`Nft::list_rules`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// Chain and handle.
+    pub rule: RuleHandle,
+    /// The rule's comment, which spawnbox sets to the owner's tag.
+    pub tag: Option<String>,
+}
+
+/// `tcp` or `udp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// `IPPROTO_TCP`.
+    Tcp,
+    /// `IPPROTO_UDP`.
+    Udp,
+}
+
+impl Proto {
+    fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// `-p [tcp|udp:]HOST[:CONT]` once the container's address is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortForward {
+    /// Protocol.
+    pub proto: Proto,
+    /// Port on the host's addresses.
+    pub host_port: u16,
+    /// The container's address.
+    pub addr: Ipv4Addr,
+    /// Port in the container.
+    pub port: u16,
+}
+
+/// An nfnetlink connection for the `ip spawnbox` table.
+#[derive(Debug)]
+pub struct Nft<T: Transport = Socket> {
+    conn: Conn<T>,
+}
+
+/// `nlmsghdr` type for an nf_tables message, and the `nfgenmsg` for family `ip`.
+fn nft_msg(msg: u16, flags: u16) -> Msg {
+    let mut m = Msg::new((10 << 8) | msg, flags); // NFNL_SUBSYS_NFTABLES
+    m.header(&[NFPROTO_IPV4, 0, 0, 0]);
+    m
+}
+
+fn rule_msg(chain: Chain, tag: &str, exprs: &dyn Fn(&mut Msg)) -> Result<Msg> {
+    if tag.len() >= COMMENT_MAXLEN || tag.contains('\0') {
+        return Err(Error::sys(format_args!("add rule tagged {tag:?}"), EINVAL));
+    }
+    let mut m = nft_msg(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ECHO);
+    m.put_str(NFTA_RULE_TABLE, TABLE);
+    m.put_str(NFTA_RULE_CHAIN, chain.name());
+    let list = m.nest(NFTA_RULE_EXPRESSIONS | NLA_F_NESTED);
+    exprs(&mut m);
+    m.end_nest(list);
+    let mut udata = vec![UDATA_RULE_COMMENT, (tag.len() + 1) as u8];
+    udata.extend_from_slice(tag.as_bytes());
+    udata.push(0);
+    m.put(NFTA_RULE_USERDATA, &udata);
+    Ok(m)
+}
+
+impl Nft<Socket> {
+    /// Opens an nfnetlink socket in the calling thread's network namespace.
+    pub fn open() -> Result<Nft<Socket>> {
+        Ok(Nft::with_transport(Socket::open(Family::Netfilter)?))
+    }
+}
+
+impl<T: Transport> Nft<T> {
+    /// An nftables connection over any transport (tests pass a [`crate::Replay`]).
+    pub fn with_transport(transport: T) -> Nft<T> {
+        Nft {
+            conn: Conn::new(transport),
+        }
+    }
+
+    /// The underlying transport.
+    pub fn transport(&self) -> &T {
+        self.conn.transport()
+    }
+
+    /// Creates `table ip spawnbox` and its three nat chains if missing; existing ones are
+    /// left as they are, so this is safe at every start (e.g. after a ruleset flush).
+    pub fn ensure_table(&mut self) -> Result<()> {
+        let mut msgs = Vec::with_capacity(4);
+        let mut t = nft_msg(NFT_MSG_NEWTABLE, 0);
+        t.put_str(NFTA_TABLE_NAME, TABLE);
+        t.put_be32(NFTA_TABLE_FLAGS, 0);
+        msgs.push((t, format!("add table ip {TABLE}")));
+        for chain in Chain::ALL {
+            let (hooknum, prio) = chain.hook();
+            let mut c = nft_msg(NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+            c.put_str(NFTA_CHAIN_TABLE, TABLE);
+            c.put_str(NFTA_CHAIN_NAME, chain.name());
+            c.put_str(NFTA_CHAIN_TYPE, "nat");
+            c.put_be32(NFTA_CHAIN_POLICY, NF_ACCEPT);
+            let hook = c.nest(NFTA_CHAIN_HOOK | NLA_F_NESTED);
+            c.put_be32(NFTA_HOOK_HOOKNUM, hooknum);
+            c.put_be32(NFTA_HOOK_PRIORITY, prio as u32);
+            c.end_nest(hook);
+            msgs.push((c, format!("add chain ip {TABLE} {}", chain.name())));
+        }
+        self.conn.batch(msgs, &mut |_, _| Ok(()))
+    }
+
+    /// Deletes `table ip spawnbox` with everything in it; a missing table is not an error.
+    pub fn delete_table(&mut self) -> Result<()> {
+        let mut m = nft_msg(NFT_MSG_DELTABLE, 0);
+        m.put_str(NFTA_TABLE_NAME, TABLE);
+        match self.conn.batch(
+            vec![(m, format!("delete table ip {TABLE}"))],
+            &mut |_, _| Ok(()),
+        ) {
+            Err(e) if e.errno() == Some(ENOENT) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Deletes every rule of the table, keeping the table and its chains.
+    pub fn flush_table(&mut self) -> Result<()> {
+        let mut m = nft_msg(NFT_MSG_DELRULE, 0);
+        m.put_str(NFTA_RULE_TABLE, TABLE);
+        self.conn
+            .batch(vec![(m, format!("flush table ip {TABLE}"))], &mut |_, _| {
+                Ok(())
+            })
+    }
+
+    /// Sends rules as one batch and returns their handles, read from the kernel's echo.
+    fn add_rules(&mut self, rules: Vec<(Chain, Msg, String)>) -> Result<Vec<RuleHandle>> {
+        let chains: Vec<Chain> = rules.iter().map(|r| r.0).collect();
+        let mut handles: Vec<Option<u64>> = vec![None; rules.len()];
+        let msgs = rules.into_iter().map(|(_, m, w)| (m, w)).collect();
+        self.conn.batch(msgs, &mut |i, h| {
+            if h.ty == (10 << 8) | NFT_MSG_NEWRULE {
+                if let (Some(slot), Some(handle)) = (handles.get_mut(i), parse_handle(h.payload)) {
+                    *slot = Some(handle);
+                }
+            }
+            Ok(())
+        })?;
+        chains
+            .into_iter()
+            .zip(handles)
+            .map(|(chain, h)| {
+                let what = format_args!("add rule to chain {}", chain.name());
+                let handle = h.ok_or_else(|| malformed(&what))?;
+                Ok(RuleHandle { chain, handle })
+            })
+            .collect()
+    }
+
+    /// `ip saddr SUBNET masquerade comment TAG` in postrouting.
+    pub fn add_masquerade(&mut self, subnet: Ipv4Net, tag: &str) -> Result<RuleHandle> {
+        let m = rule_msg(Chain::Postrouting, tag, &|m| {
+            x::match_ipv4_prefix(m, x::IPHDR_SADDR, x::CMP_EQ, subnet);
+            x::masq(m);
+        })?;
+        let what = format!("add masquerade for {subnet}");
+        let mut h = self.add_rules(vec![(Chain::Postrouting, m, what)])?;
+        h.pop().ok_or_else(|| malformed(&"add masquerade"))
+    }
+
+    /// For each forward, `fib daddr type local PROTO dport HOST dnat to ADDR:PORT` in
+    /// prerouting and the same, excluding 127.0.0.0/8 destinations, in output (as nspawn:
+    /// `localhost:PORT` is not forwarded). One batch; handles in the same order.
+    pub fn add_port_forwards(
+        &mut self,
+        fwds: &[PortForward],
+        tag: &str,
+    ) -> Result<Vec<RuleHandle>> {
+        let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8);
+        let mut rules = Vec::with_capacity(fwds.len() * 2);
+        for f in fwds {
+            let what = format!(
+                "forward {} port {} to {}:{}",
+                f.proto.name(),
+                f.host_port,
+                f.addr,
+                f.port
+            );
+            for chain in [Chain::Prerouting, Chain::Output] {
+                let m = rule_msg(chain, tag, &|m| {
+                    if let (Chain::Output, Some(lo)) = (chain, loopback) {
+                        x::match_ipv4_prefix(m, x::IPHDR_DADDR, x::CMP_NEQ, lo);
+                    }
+                    x::match_local_daddr(m);
+                    x::match_l4_dport(m, f.proto.number(), f.host_port);
+                    x::dnat_to(m, f.addr, f.port);
+                })?;
+                rules.push((chain, m, what.clone()));
+            }
+        }
+        self.add_rules(rules)
+    }
+
+    /// Deletes rules by handle, in one batch.
+    pub fn delete_rules(&mut self, rules: &[RuleHandle]) -> Result<()> {
+        let msgs = rules
+            .iter()
+            .map(|r| {
+                let mut m = nft_msg(NFT_MSG_DELRULE, 0);
+                m.put_str(NFTA_RULE_TABLE, TABLE);
+                m.put_str(NFTA_RULE_CHAIN, r.chain.name());
+                m.put_be64(NFTA_RULE_HANDLE, r.handle);
+                let what = format!("delete rule {} from chain {}", r.handle, r.chain.name());
+                (m, what)
+            })
+            .collect();
+        self.conn.batch(msgs, &mut |_, _| Ok(()))
+    }
+
+    /// Lists the table's rules with their tags; empty if the table does not exist.
+    pub fn list_rules(&mut self) -> Result<Vec<RuleInfo>> {
+        let mut m = nft_msg(NFT_MSG_GETRULE, NLM_F_DUMP);
+        m.put_str(NFTA_RULE_TABLE, TABLE);
+        let what = format!("list rules of table ip {TABLE}");
+        let mut out = Vec::new();
+        let r = self.conn.dump(m, &what, &mut |h| {
+            if h.ty == (10 << 8) | NFT_MSG_NEWRULE {
+                if let Some(info) = parse_rule(h.payload).ok_or_else(|| malformed(&what))? {
+                    out.push(info);
+                }
+            }
+            Ok(())
+        });
+        match r {
+            Err(e) if e.errno() == Some(ENOENT) => Ok(Vec::new()),
+            Err(e) => Err(e),
+            Ok(()) => Ok(out),
+        }
+    }
+
+    /// Deletes every rule tagged `tag` (leftovers of a killed run); returns how many.
+    pub fn delete_tagged(&mut self, tag: &str) -> Result<usize> {
+        let rules: Vec<RuleHandle> = self
+            .list_rules()?
+            .into_iter()
+            .filter(|r| r.tag.as_deref() == Some(tag))
+            .map(|r| r.rule)
+            .collect();
+        if !rules.is_empty() {
+            self.delete_rules(&rules)?;
+        }
+        Ok(rules.len())
+    }
+}
+
+/// The `NFTA_RULE_HANDLE` of a `NFT_MSG_NEWRULE` payload (after its 4-byte `nfgenmsg`).
+fn parse_handle(p: &[u8]) -> Option<u64> {
+    let (_, v) = nl::attrs(p.get(4..)?).find(|(t, _)| *t == NFTA_RULE_HANDLE)?;
+    Some(u64::from_be_bytes(<[u8; 8]>::try_from(v).ok()?))
+}
+
+/// Parses a dumped rule: `Some(None)` for a rule of a chain that is not ours to know,
+/// `None` if malformed.
+fn parse_rule(p: &[u8]) -> Option<Option<RuleInfo>> {
+    let mut table = None;
+    let mut chain = None;
+    let mut handle = None;
+    let mut tag = None;
+    for (ty, v) in nl::attrs(p.get(4..)?) {
+        match ty {
+            NFTA_RULE_TABLE => table = nl::attr_str(v),
+            NFTA_RULE_CHAIN => chain = nl::attr_str(v),
+            NFTA_RULE_HANDLE => handle = Some(u64::from_be_bytes(<[u8; 8]>::try_from(v).ok()?)),
+            NFTA_RULE_USERDATA => tag = parse_comment(v),
+            _ => {}
+        }
+    }
+    let handle = handle?;
+    if table? != TABLE {
+        return Some(None);
+    }
+    let Some(chain) = Chain::from_name(chain?) else {
+        return Some(None);
+    };
+    Some(Some(RuleInfo {
+        rule: RuleHandle { chain, handle },
+        tag,
+    }))
+}
+
+/// The comment in nft's rule userdata TLVs (`{u8 type, u8 len, value}`).
+fn parse_comment(mut u: &[u8]) -> Option<String> {
+    while u.len() >= 2 {
+        let (ty, len) = (u[0], usize::from(u[1]));
+        let value = u.get(2..2 + len)?;
+        if ty == UDATA_RULE_COMMENT {
+            return nl::attr_str(value).map(str::to_string);
+        }
+        u = &u[2 + len..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_parse_from_userdata() {
+        assert_eq!(parse_comment(b"\x00\x04foo\x00").as_deref(), Some("foo"));
+        assert_eq!(
+            parse_comment(b"\x01\x02ab\x00\x02x\x00").as_deref(),
+            Some("x")
+        );
+        assert_eq!(parse_comment(b"\x00\x09foo"), None);
+        assert_eq!(parse_comment(b""), None);
+    }
+
+    #[test]
+    fn overlong_tags_are_refused() {
+        let tag = "x".repeat(128);
+        let e = rule_msg(Chain::Postrouting, &tag, &|_| {}).unwrap_err();
+        assert_eq!(e.errno(), Some(22));
+        assert!(rule_msg(Chain::Postrouting, &tag[..127], &|_| {}).is_ok());
+    }
+}

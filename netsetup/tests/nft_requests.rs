@@ -1,0 +1,383 @@
+//! nftables requests byte for byte: golden arrays written from `linux/netfilter/nf_tables.h`
+//! and `nfnetlink.h` (nf_tables attributes are big-endian; nests carry `NLA_F_NESTED`), each
+//! compared with what `nft` 1.0.6 sent for the same command (`tests/data/nft-requests.txt`).
+//! nft sets no `NLM_F_ACK`/`NLM_F_ECHO`; spawnbox does, so those flags are cleared before
+//! comparing with nft.
+
+mod common;
+
+use common::{ack, clear_flags, hex, msg, unseq};
+use netsetup::*;
+use std::net::Ipv4Addr;
+
+const NLM_F_ACK: u16 = 0x4;
+const NLM_F_ECHO: u16 = 0x8;
+
+/// The message nft sent, by name, sequence number zeroed.
+fn nft_tool(name: &str) -> Vec<u8> {
+    let data = include_str!("data/nft-requests.txt");
+    let line = data
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no capture {name}"));
+    hex(line.split_whitespace().nth(1).unwrap())
+}
+
+const BEGIN: &str = "14000000 1000 0100 00000000 00000000  00 00 000a  # NFNL_MSG_BATCH_BEGIN, res_id NFNL_SUBSYS_NFTABLES (be16)";
+const END: &str = "14000000 1100 0100 00000000 00000000  00 00 000a    # NFNL_MSG_BATCH_END";
+
+/// Splits a sent batch into its messages (BEGIN and END included), sequence numbers zeroed.
+fn split(batch: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![];
+    let mut off = 0;
+    while off < batch.len() {
+        let len = u32::from_ne_bytes(batch[off..off + 4].try_into().unwrap()) as usize;
+        out.push(unseq(batch[off..off + len].to_vec()));
+        off += (len + 3) & !3;
+    }
+    out
+}
+
+/// `NFT_MSG_NEWRULE` echo carrying `NFTA_RULE_HANDLE`.
+fn echo(seq: u32, handle: u64) -> Vec<u8> {
+    let mut p = vec![2, 0, 0, 0, 12, 0, 3, 0];
+    p.extend_from_slice(&handle.to_be_bytes());
+    msg(0x0a06, 0, seq, &p)
+}
+
+const TABLE: &str = "
+    2c000000 000a 0500 00000000 00000000   # len 44, NFT_MSG_NEWTABLE (subsys 10 << 8 | 0), REQUEST|ACK
+    02 00 0000                             # nfgenmsg: NFPROTO_IPV4, NFNETLINK_V0, res_id 0
+    0d00 0100 737061776e626f7800 000000    # NFTA_TABLE_NAME \"spawnbox\"
+    0800 0200 00000000                     # NFTA_TABLE_FLAGS 0
+";
+const CHAIN_POSTROUTING: &str = "
+    58000000 030a 0504 00000000 00000000   # len 88, NFT_MSG_NEWCHAIN, REQUEST|ACK|CREATE
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000    # NFTA_CHAIN_TABLE
+    1000 0300 706f7374726f7574696e6700     # NFTA_CHAIN_NAME \"postrouting\"
+    0800 0700 6e617400                     # NFTA_CHAIN_TYPE \"nat\"
+    0800 0500 00000001                     # NFTA_CHAIN_POLICY NF_ACCEPT
+    1400 0480                              # NFTA_CHAIN_HOOK | NLA_F_NESTED
+      0800 0100 00000004                   #   NFTA_HOOK_HOOKNUM NF_INET_POST_ROUTING
+      0800 0200 00000064                   #   NFTA_HOOK_PRIORITY 100 (srcnat)
+";
+const CHAIN_PREROUTING: &str = "
+    58000000 030a 0504 00000000 00000000
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000
+    0f00 0300 707265726f7574696e6700 00    # NFTA_CHAIN_NAME \"prerouting\"
+    0800 0700 6e617400
+    0800 0500 00000001
+    1400 0480
+      0800 0100 00000000                   #   NF_INET_PRE_ROUTING
+      0800 0200 ffffff9c                   #   priority -100 (dstnat)
+";
+const CHAIN_OUTPUT: &str = "
+    54000000 030a 0504 00000000 00000000
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000
+    0b00 0300 6f757470757400 00            # NFTA_CHAIN_NAME \"output\"
+    0800 0700 6e617400
+    0800 0500 00000001
+    1400 0480
+      0800 0100 00000003                   #   NF_INET_LOCAL_OUT
+      0800 0200 ffffff9c                   #   priority -100
+";
+
+#[test]
+fn ensure_table_is_one_batch_matching_nft() {
+    let mut nft = Nft::with_transport(Replay::new(vec![[ack(2), ack(3), ack(4), ack(5)].concat()]));
+    nft.ensure_table().unwrap();
+    let parts = split(&nft.transport().sent[0]);
+    let want = [
+        BEGIN,
+        TABLE,
+        CHAIN_POSTROUTING,
+        CHAIN_PREROUTING,
+        CHAIN_OUTPUT,
+        END,
+    ]
+    .map(hex);
+    assert_eq!(parts, want);
+    assert_eq!(clear_flags(hex(TABLE), NLM_F_ACK), nft_tool("add_table"));
+    for (g, name) in [
+        (CHAIN_POSTROUTING, "add_chain_postrouting"),
+        (CHAIN_PREROUTING, "add_chain_prerouting"),
+        (CHAIN_OUTPUT, "add_chain_output"),
+    ] {
+        assert_eq!(clear_flags(hex(g), NLM_F_ACK), nft_tool(name), "{name}");
+    }
+}
+
+const RULE_MASQUERADE: &str = "
+    04010000 060a 0d0c 00000000 00000000   # len 260, NFT_MSG_NEWRULE, REQUEST|ACK|ECHO|CREATE|APPEND
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000    # NFTA_RULE_TABLE \"spawnbox\"
+    1000 0200 706f7374726f7574696e6700     # NFTA_RULE_CHAIN \"postrouting\"
+    bc00 0480                              # NFTA_RULE_EXPRESSIONS (188)
+      3400 0180                            #   NFTA_LIST_ELEM: payload load 4b @ network + 12 => reg 1
+        0c00 0100 7061796c6f616400         #     NFTA_EXPR_NAME \"payload\"
+        2400 0280                          #     NFTA_EXPR_DATA
+          0800 0100 00000001               #       NFTA_PAYLOAD_DREG NFT_REG_1
+          0800 0200 00000001               #       NFTA_PAYLOAD_BASE NFT_PAYLOAD_NETWORK_HEADER
+          0800 0300 0000000c               #       NFTA_PAYLOAD_OFFSET 12 (iphdr.saddr)
+          0800 0400 00000004               #       NFTA_PAYLOAD_LEN 4
+      4400 0180                            #   bitwise reg 1 = (reg 1 & ff.ff.ff.f0) ^ 0
+        0c00 0100 6269747769736500
+        3400 0280
+          0800 0100 00000001               #       NFTA_BITWISE_SREG
+          0800 0200 00000001               #       NFTA_BITWISE_DREG
+          0800 0300 00000004               #       NFTA_BITWISE_LEN
+          0c00 0480 0800 0100 fffffff0     #       NFTA_BITWISE_MASK { NFTA_DATA_VALUE }
+          0c00 0580 0800 0100 00000000     #       NFTA_BITWISE_XOR { NFTA_DATA_VALUE }
+      2c00 0180                            #   cmp eq reg 1 10.0.0.16
+        0800 0100 636d7000
+        2000 0280
+          0800 0100 00000001               #       NFTA_CMP_SREG
+          0800 0200 00000000               #       NFTA_CMP_OP NFT_CMP_EQ
+          0c00 0380 0800 0100 0a000010     #       NFTA_CMP_DATA { NFTA_DATA_VALUE }
+      1400 0180                            #   masq
+        0900 0100 6d61737100 000000
+        0400 0280                          #     (no attributes)
+    1300 0700 000d 737061776e626f783a666f6f00 00  # NFTA_RULE_USERDATA { COMMENT, 13, \"spawnbox:foo\" }
+";
+
+#[test]
+fn masquerade_rule_matches_nft_and_returns_the_echoed_handle() {
+    let mut nft = Nft::with_transport(Replay::new(vec![echo(2, 4), ack(2)]));
+    let subnet: Ipv4Net = "10.0.0.16/28".parse().unwrap();
+    let h = nft.add_masquerade(subnet, "spawnbox:foo").unwrap();
+    assert_eq!(
+        h,
+        RuleHandle {
+            chain: Chain::Postrouting,
+            handle: 4
+        }
+    );
+    let parts = split(&nft.transport().sent[0]);
+    assert_eq!(parts, [BEGIN, RULE_MASQUERADE, END].map(hex));
+    assert_eq!(
+        clear_flags(hex(RULE_MASQUERADE), NLM_F_ACK | NLM_F_ECHO),
+        nft_tool("rule_masquerade")
+    );
+}
+
+#[test]
+fn byte_aligned_prefixes_skip_the_bitwise_as_nft_does() {
+    let mut nft = Nft::with_transport(Replay::new(vec![echo(2, 9), ack(2)]));
+    nft.add_masquerade("10.1.0.0/16".parse().unwrap(), "x")
+        .unwrap();
+    let rule = &split(&nft.transport().sent[0])[1];
+    // nft --debug=netlink: [ payload load 2b @ network header + 12 => reg 1 ]
+    //                      [ cmp eq reg 1 0x0000010a ] [ masq ]
+    let exprs = hex("7800 0480
+           3400 0180 0c00 0100 7061796c6f616400 2400 0280
+             0800 0100 00000001 0800 0200 00000001 0800 0300 0000000c 0800 0400 00000002
+           2c00 0180 0800 0100 636d7000 2000 0280
+             0800 0100 00000001 0800 0200 00000000 0c00 0380 0600 0100 0a01 0000
+           1400 0180 0900 0100 6d61737100 000000 0400 0280");
+    assert_eq!(&rule[52..52 + exprs.len()], &exprs[..]);
+}
+
+const RULE_DNAT_PREROUTING: &str = "
+    e0010000 060a 0d0c 00000000 00000000   # len 480, NFT_MSG_NEWRULE, REQUEST|ACK|ECHO|CREATE|APPEND
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000    # NFTA_RULE_TABLE
+    0f00 0200 707265726f7574696e6700 00    # NFTA_RULE_CHAIN \"prerouting\"
+    9801 0480                              # NFTA_RULE_EXPRESSIONS (408)
+      2800 0180                            #   fib daddr type => reg 1
+        0800 0100 66696200
+        1c00 0280
+          0800 0300 00000002               #       NFTA_FIB_FLAGS NFTA_FIB_F_DADDR
+          0800 0200 00000003               #       NFTA_FIB_RESULT NFT_FIB_RESULT_ADDRTYPE
+          0800 0100 00000001               #       NFTA_FIB_DREG
+      2c00 0180                            #   cmp eq reg 1 RTN_LOCAL (u32, host order)
+        0800 0100 636d7000 2000 0280
+          0800 0100 00000001 0800 0200 00000000
+          0c00 0380 0800 0100 02000000
+      2400 0180                            #   meta load l4proto => reg 1
+        0900 0100 6d65746100 000000
+        1400 0280
+          0800 0200 00000010               #       NFTA_META_KEY NFT_META_L4PROTO
+          0800 0100 00000001               #       NFTA_META_DREG
+      2c00 0180                            #   cmp eq reg 1 IPPROTO_TCP
+        0800 0100 636d7000 2000 0280
+          0800 0100 00000001 0800 0200 00000000
+          0c00 0380 0500 0100 06 000000
+      3400 0180                            #   payload load 2b @ transport header + 2 => reg 1
+        0c00 0100 7061796c6f616400 2400 0280
+          0800 0100 00000001 0800 0200 00000002 0800 0300 00000002 0800 0400 00000002
+      2c00 0180                            #   cmp eq reg 1 8080 (be16)
+        0800 0100 636d7000 2000 0280
+          0800 0100 00000001 0800 0200 00000000
+          0c00 0380 0600 0100 1f90 0000
+      2c00 0180                            #   immediate reg 1 10.0.0.18
+        0e00 0100 696d6d65646961746500 0000
+        1800 0280
+          0800 0100 00000001               #       NFTA_IMMEDIATE_DREG
+          0c00 0280 0800 0100 0a000012     #       NFTA_IMMEDIATE_DATA { NFTA_DATA_VALUE }
+      2c00 0180                            #   immediate reg 2 80
+        0e00 0100 696d6d65646961746500 0000
+        1800 0280
+          0800 0100 00000002
+          0c00 0280 0600 0100 0050 0000
+      3800 0180                            #   nat dnat ip addr_min reg 1 proto_min reg 2 flags 0x2
+        0800 0100 6e617400
+        2c00 0280
+          0800 0100 00000001               #       NFTA_NAT_TYPE NFT_NAT_DNAT
+          0800 0200 00000002               #       NFTA_NAT_FAMILY NFPROTO_IPV4
+          0800 0300 00000001               #       NFTA_NAT_REG_ADDR_MIN
+          0800 0500 00000002               #       NFTA_NAT_REG_PROTO_MIN
+          0800 0700 00000002               #       NFTA_NAT_FLAGS NF_NAT_RANGE_PROTO_SPECIFIED
+    1300 0700 000d 737061776e626f783a666f6f00 00  # NFTA_RULE_USERDATA comment
+";
+
+/// The output-chain rule for `udp 53 -> 10.0.0.18:5353`: first `ip daddr != 127.0.0.0/8`
+/// (nft loads just the first byte), then as in prerouting with udp and other ports.
+const RULE_DNAT_OUTPUT: &str = "
+    3c020000 060a 0d0c 00000000 00000000   # len 572
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000
+    0b00 0200 6f757470757400 00            # NFTA_RULE_CHAIN \"output\"
+    f801 0480                              # NFTA_RULE_EXPRESSIONS (504)
+      3400 0180                            #   payload load 1b @ network header + 16 => reg 1
+        0c00 0100 7061796c6f616400 2400 0280
+          0800 0100 00000001 0800 0200 00000001 0800 0300 00000010 0800 0400 00000001
+      2c00 0180                            #   cmp neq reg 1 127
+        0800 0100 636d7000 2000 0280
+          0800 0100 00000001 0800 0200 00000001
+          0c00 0380 0500 0100 7f 000000
+      2800 0180 0800 0100 66696200 1c00 0280   # fib daddr type => reg 1
+          0800 0300 00000002 0800 0200 00000003 0800 0100 00000001
+      2c00 0180 0800 0100 636d7000 2000 0280   # cmp eq reg 1 RTN_LOCAL
+          0800 0100 00000001 0800 0200 00000000 0c00 0380 0800 0100 02000000
+      2400 0180 0900 0100 6d65746100 000000 1400 0280   # meta load l4proto => reg 1
+          0800 0200 00000010 0800 0100 00000001
+      2c00 0180 0800 0100 636d7000 2000 0280   # cmp eq reg 1 IPPROTO_UDP
+          0800 0100 00000001 0800 0200 00000000 0c00 0380 0500 0100 11 000000
+      3400 0180 0c00 0100 7061796c6f616400 2400 0280   # payload load 2b @ transport + 2
+          0800 0100 00000001 0800 0200 00000002 0800 0300 00000002 0800 0400 00000002
+      2c00 0180 0800 0100 636d7000 2000 0280   # cmp eq reg 1 53
+          0800 0100 00000001 0800 0200 00000000 0c00 0380 0600 0100 0035 0000
+      2c00 0180 0e00 0100 696d6d65646961746500 0000 1800 0280   # immediate reg 1 10.0.0.18
+          0800 0100 00000001 0c00 0280 0800 0100 0a000012
+      2c00 0180 0e00 0100 696d6d65646961746500 0000 1800 0280   # immediate reg 2 5353
+          0800 0100 00000002 0c00 0280 0600 0100 14e9 0000
+      3800 0180 0800 0100 6e617400 2c00 0280   # nat dnat
+          0800 0100 00000001 0800 0200 00000002 0800 0300 00000001
+          0800 0500 00000002 0800 0700 00000002
+    1300 0700 000d 737061776e626f783a666f6f00 00
+";
+
+#[test]
+fn port_forwards_match_nft_for_prerouting_and_output() {
+    let replies = vec![[
+        echo(2, 5),
+        ack(2),
+        echo(3, 6),
+        ack(3),
+        echo(4, 7),
+        ack(4),
+        echo(5, 8),
+        ack(5),
+    ]
+    .concat()];
+    let mut nft = Nft::with_transport(Replay::new(replies));
+    let fwds = [
+        PortForward {
+            proto: Proto::Tcp,
+            host_port: 8080,
+            addr: Ipv4Addr::new(10, 0, 0, 18),
+            port: 80,
+        },
+        PortForward {
+            proto: Proto::Udp,
+            host_port: 53,
+            addr: Ipv4Addr::new(10, 0, 0, 18),
+            port: 5353,
+        },
+    ];
+    let handles = nft.add_port_forwards(&fwds, "spawnbox:foo").unwrap();
+    let got: Vec<(Chain, u64)> = handles.iter().map(|h| (h.chain, h.handle)).collect();
+    assert_eq!(
+        got,
+        [
+            (Chain::Prerouting, 5),
+            (Chain::Output, 6),
+            (Chain::Prerouting, 7),
+            (Chain::Output, 8)
+        ]
+    );
+    let parts = split(&nft.transport().sent[0]);
+    assert_eq!(parts.len(), 6);
+    assert_eq!(parts[1], hex(RULE_DNAT_PREROUTING));
+    assert_eq!(parts[4], hex(RULE_DNAT_OUTPUT));
+    let f = NLM_F_ACK | NLM_F_ECHO;
+    assert_eq!(
+        clear_flags(hex(RULE_DNAT_PREROUTING), f),
+        nft_tool("rule_dnat_prerouting")
+    );
+    assert_eq!(
+        clear_flags(hex(RULE_DNAT_OUTPUT), f),
+        nft_tool("rule_dnat_output")
+    );
+}
+
+const DELETE_RULE: &str = "
+    40000000 080a 0500 00000000 00000000   # len 64, NFT_MSG_DELRULE, REQUEST|ACK
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000    # NFTA_RULE_TABLE
+    1000 0200 706f7374726f7574696e6700     # NFTA_RULE_CHAIN
+    0c00 0300 0000000000000004             # NFTA_RULE_HANDLE 4 (be64)
+";
+const FLUSH_TABLE: &str = "
+    24000000 080a 0500 00000000 00000000   # NFT_MSG_DELRULE with only the table: every rule in it
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000
+";
+const DELETE_TABLE: &str = "
+    24000000 020a 0500 00000000 00000000   # NFT_MSG_DELTABLE
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000    # NFTA_TABLE_NAME
+";
+const LIST_RULES: &str = "
+    24000000 070a 0103 00000000 00000000   # NFT_MSG_GETRULE, REQUEST|DUMP (not batched)
+    02 00 0000
+    0d00 0100 737061776e626f7800 000000    # NFTA_RULE_TABLE: only our table
+";
+
+#[test]
+fn deletes_flush_and_list_match_nft() {
+    let mut nft = Nft::with_transport(Replay::new(vec![ack(2), ack(5), ack(8), common::done(10)]));
+    nft.delete_rules(&[RuleHandle {
+        chain: Chain::Postrouting,
+        handle: 4,
+    }])
+    .unwrap();
+    nft.flush_table().unwrap();
+    nft.delete_table().unwrap();
+    assert!(nft.list_rules().unwrap().is_empty());
+    let sent = &nft.transport().sent;
+    assert_eq!(split(&sent[0]), [BEGIN, DELETE_RULE, END].map(hex));
+    assert_eq!(split(&sent[1]), [BEGIN, FLUSH_TABLE, END].map(hex));
+    assert_eq!(split(&sent[2]), [BEGIN, DELETE_TABLE, END].map(hex));
+    assert_eq!(unseq(sent[3].clone()), hex(LIST_RULES));
+    for (g, name) in [
+        (DELETE_RULE, "delete_rule"),
+        (FLUSH_TABLE, "flush_table"),
+        (DELETE_TABLE, "delete_table"),
+    ] {
+        assert_eq!(clear_flags(hex(g), NLM_F_ACK), nft_tool(name), "{name}");
+    }
+    assert_eq!(hex(LIST_RULES), nft_tool("list_rules"));
+}
+
+#[test]
+fn batch_framing_matches_nft() {
+    let data = include_str!("data/nft-requests.txt");
+    assert!(data.contains("BEGIN = 140000001000010000000000000000000000000a"));
+    assert!(data.contains("END = 140000001100010000000000000000000000000a"));
+    assert_eq!(hex(BEGIN), hex("140000001000010000000000000000000000000a"));
+    assert_eq!(hex(END), hex("140000001100010000000000000000000000000a"));
+}
