@@ -49,10 +49,15 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         .map_err(|e| Error::sys("set", "parent death signal", e))?;
     exit_if_orphaned(ch);
     rustix::process::umask(Mode::empty());
+    if prep.cgroup_mount != mount_plan::CgroupMount::None {
+        // Started inside the container's cgroup (CLONE_INTO_CGROUP): root the namespace here.
+        sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("unshare", "cgroup namespace", e))?;
+    }
 
     // Nothing mounted from here on propagates back to the host.
     rustix::mount::mount_change("/", rustix::mount::MountPropagationFlags::DOWNSTREAM | rustix::mount::MountPropagationFlags::REC)
         .map_err(|e| Error::sys("make", "/ a slave mount", e))?;
+    log::debug!("binding {} (read-only: {})", spec.directory.display(), spec.read_only);
     let root = rootfs::bind_root(&spec.directory, spec.read_only)?;
 
     // The last moment the host is reachable: open what the mounts need from it.
@@ -60,13 +65,14 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     let resolv = resolv_install(prep);
     let tz = timezone_install(prep);
 
+    log::debug!("switching root");
     rootfs::switch_root(root.as_fd(), &spec.directory)?;
     drop(root);
     let root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open", Path::new("/"), e))?;
 
     let mounter = Mounter { root, directory: &spec.directory, host_sources };
-    let steps = mount_plan::plan(spec);
+    let steps = mount_plan::plan(spec, prep.cgroup_mount);
     let mut pty = None;
     let uuid = prep.uuid.uuid_string();
     mounts::mount_all(&mounter, &steps, &mut |step, m| match step {
@@ -111,6 +117,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         }
         None => None,
     };
+    log::debug!("setup done as {} (uid {}), waiting for go", user.name, user.uid);
     ch.send(Msg::Ready)?;
     match ch.recv()? {
         Some(Msg::Go) => {}

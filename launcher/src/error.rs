@@ -47,10 +47,6 @@ impl Error {
         self.errno
     }
 
-    /// The text without the `spawnbox: ` prefix.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
 }
 
 impl fmt::Display for Error {
@@ -61,17 +57,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Adds context to a `Result`'s error.
-pub trait Context<T> {
-    /// Prepends `ctx: ` to the error message.
-    fn context(self, ctx: impl fmt::Display) -> Result<T>;
-}
-
-impl<T> Context<T> for Result<T> {
-    fn context(self, ctx: impl fmt::Display) -> Result<T> {
-        self.map_err(|e| e.context(ctx))
-    }
-}
 
 /// Lowercase errno text as glibc words it, without "(os error N)", the same whatever libc the
 /// binary is linked with (tests assert exact strings).
@@ -141,8 +126,7 @@ mod tests {
 
     #[test]
     fn context_prepends() {
-        let r: Result<()> = Err(Error::path("bind /a on", Path::new("/r/b"), Errno::NOENT));
-        let e = r.context("--bind=/a:/b").unwrap_err();
+        let e = Error::path("bind /a on", Path::new("/r/b"), Errno::NOENT).context("--bind=/a:/b");
         assert_eq!(e.to_string(), "--bind=/a:/b: bind /a on /r/b: no such file or directory");
     }
 

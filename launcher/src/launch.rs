@@ -2,7 +2,9 @@
 //! host once, clones the container child, drives the handshake and the event loop (signals,
 //! console), restarts on reboot, and turns the end of PID 1 into spawnbox's exit status.
 
+use crate::cgroup::{self, Cgroup, Placement};
 use crate::channel::{Channel, Msg};
+use crate::mount_plan::CgroupMount;
 use crate::console::Console;
 use crate::error::{Error, Result};
 use crate::rootfs;
@@ -32,6 +34,8 @@ pub struct Prepared {
     pub stub_init: Option<OwnedFd>,
     /// Overlay work directories on the host, per custom mount.
     pub workdirs: Vec<Option<PathBuf>>,
+    /// The cgroup2 mount the container gets (none when it has no cgroup of its own).
+    pub cgroup_mount: CgroupMount,
     pub term: Option<String>,
     pub colorterm: Option<String>,
     pub no_color: Option<String>,
@@ -97,6 +101,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         Err(_) => timezone::HostZone::Missing,
     };
     let timezone = timezone::decide(spec.timezone, writable, &host_zone);
+    log::debug!("resolv.conf: {resolv:?}; timezone: {timezone:?} (host {host_zone:?}); uuid {}", uuid.uuid_string());
     let localtime_content = matches!(timezone, timezone::Action::Copy | timezone::Action::Bind)
         .then(|| crate::etc_files::read_host_file(Path::new("/etc/localtime")))
         .flatten();
@@ -116,6 +121,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             init,
             stub_init,
             workdirs,
+            cgroup_mount: CgroupMount::None,
             term: var("TERM"),
             colorterm: var("COLORTERM"),
             no_color: var("NO_COLOR"),
@@ -158,13 +164,72 @@ enum End {
 
 /// Runs the container until it powers off or exits; returns spawnbox's exit status.
 pub fn run(spec: &Spec) -> Result<i32> {
-    let (prep, tree) = prepare(spec)?;
-    let result = run_prepared(spec, &prep);
+    if spec.cleanup {
+        return cleanup(spec);
+    }
+    let (mut prep, tree) = prepare(spec)?;
+    let cg = match create_cgroup(spec) {
+        Ok(cg) => cg,
+        Err(e) => {
+            overlay::cleanup(&spec.custom_mounts, tree.as_fd());
+            return Err(e);
+        }
+    };
+    if cg.is_some() {
+        prep.cgroup_mount = if spec.start_mode == StartMode::Boot { CgroupMount::Writable } else { CgroupMount::ReadOnly };
+    }
+    let result = run_prepared(spec, &prep, cg.as_ref());
+    if let Some(cg) = cg {
+        if let Err(e) = cg.kill_and_remove() {
+            log::warn!("remove cgroup: {e}");
+        }
+    }
     overlay::cleanup(&spec.custom_mounts, tree.as_fd());
     result
 }
 
-fn run_prepared(spec: &Spec, prep: &Prepared) -> Result<i32> {
+/// The container's cgroup: `machine.slice/machine-NAME.scope` (or `-S`), or below spawnbox's
+/// own cgroup with `--keep-unit`. `None` on hosts without cgroup2, or with `--keep-unit` when
+/// spawnbox runs in the root cgroup.
+fn create_cgroup(spec: &Spec) -> Result<Option<Cgroup>> {
+    let Some(h) = cgroup::Hierarchy::detect()? else {
+        if let Some(p) = spec.properties.first() {
+            return Err(Error::msg(format!("--property={}: no cgroup2 hierarchy on this host", p.raw)));
+        }
+        log::warn!("no cgroup2 hierarchy on this host, running the container without a cgroup of its own");
+        return Ok(None);
+    };
+    let placement = if spec.keep_unit {
+        let own = cgroup::read_own_cgroup()?;
+        if own.as_os_str().is_empty() {
+            if let Some(p) = spec.properties.first() {
+                return Err(Error::msg(format!("--property={}: --keep-unit from the root cgroup leaves no cgroup to limit", p.raw)));
+            }
+            log::debug!("--keep-unit in the root cgroup: the container stays there");
+            return Ok(None);
+        }
+        Placement::KeepUnit { own }
+    } else {
+        Placement::Machine { slice: spec.slice.clone() }
+    };
+    let delegate = (spec.start_mode == StartMode::Boot).then_some((0, 0));
+    let req = cgroup::Request { machine: &spec.machine, placement: &placement, properties: &spec.properties, delegate };
+    let plan = cgroup::plan(&h, &req, &cgroup::SystemHost)?;
+    log::debug!("cgroup {}", plan.cgroup.display());
+    Cgroup::create(&plan).map(Some)
+}
+
+/// `--cleanup`: removes what a killed spawnbox left of machine `spec.machine`.
+fn cleanup(spec: &Spec) -> Result<i32> {
+    if let Some(h) = cgroup::Hierarchy::detect()? {
+        if cgroup::cleanup(&h, spec.slice.as_deref(), &spec.machine)? {
+            log::info!("removed the left-over cgroup of {}", spec.machine);
+        }
+    }
+    Ok(0)
+}
+
+fn run_prepared(spec: &Spec, prep: &Prepared, cg: Option<&Cgroup>) -> Result<i32> {
     let old_mask = sys::set_signal_mask(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("block", "signals", e))?;
     sys::ignore_sigpipe(true);
     let sigfd = sys::signalfd(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("create", "signalfd", e))?;
@@ -174,7 +239,7 @@ fn run_prepared(spec: &Spec, prep: &Prepared) -> Result<i32> {
         log::info!("Press Ctrl-] three times within 1s to kill container.");
     }
     let result = loop {
-        match run_once(spec, prep, &sigfd, &mut console) {
+        match run_once(spec, prep, &sigfd, &mut console, cg) {
             Ok(End::Reboot) => {
                 log::info!("Container {} is being rebooted.", spec.machine);
                 continue;
@@ -189,9 +254,12 @@ fn run_prepared(spec: &Spec, prep: &Prepared) -> Result<i32> {
 }
 
 /// One start: clone, handshake, event loop, reap.
-fn run_once(spec: &Spec, prep: &Prepared, sigfd: &OwnedFd, console: &mut Console) -> Result<End> {
+fn run_once(spec: &Spec, prep: &Prepared, sigfd: &OwnedFd, console: &mut Console, cg: Option<&Cgroup>) -> Result<End> {
     let (parent_ch, child_ch) = Channel::pair()?;
-    let pid = match sys::clone_process(CLONE_FLAGS).map_err(|e| Error::sys("clone", "container namespaces", e))? {
+    // With a cgroup, the child joins it at clone time and unshares its cgroup namespace itself,
+    // so that the namespace is rooted at the container's cgroup.
+    let flags = if cg.is_some() { CLONE_FLAGS & !(libc::CLONE_NEWCGROUP as u64) } else { CLONE_FLAGS };
+    let pid = match sys::clone_process(flags, cg.map(|c| c.dir_fd())).map_err(|e| Error::sys("clone", "container namespaces", e))? {
         Forked::Child => {
             drop(parent_ch);
             crate::container::run(spec, prep, child_ch)
@@ -220,6 +288,7 @@ fn run_once(spec: &Spec, prep: &Prepared, sigfd: &OwnedFd, console: &mut Console
         }
     }
     if channel_open {
+        log::debug!("container ready, sending go");
         parent_ch.send(Msg::Go)?;
         console.start();
     }
@@ -253,6 +322,7 @@ fn run_once(spec: &Spec, prep: &Prepared, sigfd: &OwnedFd, console: &mut Console
         }
     };
     console.drain();
+    log::debug!("container PID 1 ended: {status:?}");
 
     if let Some(text) = child_error {
         return Err(Error::msg(text));

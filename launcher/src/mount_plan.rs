@@ -3,7 +3,6 @@
 
 use crate::settings::CustomMount;
 use crate::spec::Spec;
-use std::path::PathBuf;
 
 /// Mount attributes (`MOUNT_ATTR_*` of mount_setattr(2)/fsmount(2)).
 pub mod attr {
@@ -71,10 +70,29 @@ const API_MOUNTS: &[Step] = &[
 const TMP: Step =
     Step::Fs { target: "/tmp", fstype: "tmpfs", options: "mode=01777,size=10%,nr_inodes=400k", attrs: NOSUID | NODEV | STRICTATIME };
 
+/// The container's own cgroup (its cgroup namespace root), read-only ...
+const CGROUP_RO: Step = Step::Fs { target: "/sys/fs/cgroup", fstype: "cgroup2", options: "", attrs: RDONLY | NOSUID | NOEXEC | NODEV };
+/// ... or writable when it is delegated to an init (`-b`).
+const CGROUP_RW: Step = Step::Fs { target: "/sys/fs/cgroup", fstype: "cgroup2", options: "", attrs: NOSUID | NOEXEC | NODEV };
+
+/// Whether the container gets a cgroup2 mount of its own cgroup at `/sys/fs/cgroup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupMount {
+    None,
+    ReadOnly,
+    Writable,
+}
+
 /// The ordered steps for `spec`: API file systems, console, `/tmp`, then custom mounts sorted
 /// by destination (so a `--bind` onto `/tmp/x` lands on top of the tmpfs).
-pub fn plan(spec: &Spec) -> Vec<Step> {
+pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
     let mut steps: Vec<Step> = API_MOUNTS.to_vec();
+    let after_sys = steps.iter().position(|s| matches!(s, Step::Fs { target: "/sys", .. })).map_or(steps.len(), |i| i + 1);
+    match cgroup {
+        CgroupMount::None => {}
+        CgroupMount::ReadOnly => steps.insert(after_sys, CGROUP_RO),
+        CgroupMount::Writable => steps.insert(after_sys, CGROUP_RW),
+    }
     if spec.has_pty() {
         steps.push(Step::Console);
     }
@@ -83,16 +101,6 @@ pub fn plan(spec: &Spec) -> Vec<Step> {
     steps
 }
 
-/// The directories of the plan that must exist as real directories (never symlinks).
-pub fn api_targets(steps: &[Step]) -> Vec<PathBuf> {
-    steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Fs { target, .. } => Some(PathBuf::from(target)),
-            _ => None,
-        })
-        .collect()
-}
 
 #[cfg(test)]
 mod tests {
@@ -105,6 +113,10 @@ mod tests {
         let s = Settings { console: Some(console), custom_mounts: mounts, ..Default::default() };
         let c = Caller { cwd: Path::new("/m/t"), stdin_tty: false, stdout_tty: false, host_hostname: "h" };
         Spec::resolve(s, &c).unwrap()
+    }
+
+    fn plan_of(s: &Spec) -> Vec<Step> {
+        plan(s, CgroupMount::None)
     }
 
     fn describe(steps: &[Step]) -> Vec<String> {
@@ -124,7 +136,7 @@ mod tests {
 
     #[test]
     fn pipe_mode_plan_is_golden() {
-        let got = describe(&plan(&spec(ConsoleMode::Pipe, vec![])));
+        let got = describe(&plan_of(&spec(ConsoleMode::Pipe, vec![])));
         let want = [
             "proc /proc 0xe",
             "ro /proc/sys",
@@ -156,7 +168,7 @@ mod tests {
     #[test]
     fn pty_modes_add_the_console_before_tmp() {
         for mode in [ConsoleMode::Interactive, ConsoleMode::ReadOnly, ConsoleMode::Passive] {
-            let got = describe(&plan(&spec(mode, vec![])));
+            let got = describe(&plan_of(&spec(mode, vec![])));
             let n = got.len();
             assert_eq!(&got[n - 2..], ["console", "tmpfs /tmp 0x26"], "{mode:?}");
         }
@@ -165,17 +177,19 @@ mod tests {
     #[test]
     fn custom_mounts_come_last_in_path_order() {
         let t = |d: &str| CustomMount::Tmpfs { destination: d.into(), options: String::new() };
-        let got = describe(&plan(&spec(ConsoleMode::Pipe, vec![t("/tmp/x/y"), t("/tmp/x"), t("/srv")])));
+        let got = describe(&plan_of(&spec(ConsoleMode::Pipe, vec![t("/tmp/x/y"), t("/tmp/x"), t("/srv")])));
         let n = got.len();
         assert_eq!(&got[n - 4..], ["tmpfs /tmp 0x26", "custom /srv", "custom /tmp/x", "custom /tmp/x/y"]);
     }
 
     #[test]
-    fn api_targets_are_the_fresh_file_systems() {
-        let t: Vec<String> = api_targets(&plan(&spec(ConsoleMode::Pipe, vec![])))
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        assert_eq!(t, ["/proc", "/run", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/tmp"]);
+    fn cgroup_mount_follows_sysfs() {
+        let s = spec(ConsoleMode::Pipe, vec![]);
+        for (mode, attrs) in [(CgroupMount::ReadOnly, "0xf"), (CgroupMount::Writable, "0xe")] {
+            let got = describe(&plan(&s, mode));
+            let i = got.iter().position(|g| g.starts_with("sysfs /sys")).unwrap();
+            assert_eq!(got[i + 1], format!("cgroup2 /sys/fs/cgroup {attrs}"));
+        }
     }
+
 }

@@ -274,6 +274,9 @@ pub fn tmpfs_options(options: &str) -> Result<(u32, String)> {
 pub fn mount_all(m: &Mounter<'_>, steps: &[Step], hooks: &mut dyn FnMut(&Step, &Mounter<'_>) -> Result<()>) -> Result<()> {
     let mut custom = 0;
     for step in steps {
+        if log::log_enabled!(log::Level::Debug) {
+            log::debug!("mount step: {}", describe_step(step));
+        }
         match step {
             Step::Fs { target, fstype, options, attrs } => {
                 m.mount_fs(target, fstype, options, *attrs)?;
@@ -289,6 +292,18 @@ pub fn mount_all(m: &Mounter<'_>, steps: &[Step], hooks: &mut dyn FnMut(&Step, &
         }
     }
     Ok(())
+}
+
+fn describe_step(step: &Step) -> String {
+    match step {
+        Step::Fs { target, fstype, options, .. } => format!("{fstype} on {target} ({options})"),
+        Step::ReadOnlySelf { target } => format!("read-only {target}"),
+        Step::Mask { target } => format!("mask {target}"),
+        Step::RunHost => "/run/host".into(),
+        Step::DevNodes => "/dev nodes".into(),
+        Step::Console => "console".into(),
+        Step::Custom(m) => describe(m),
+    }
 }
 
 /// How a custom mount is named in errors (`--bind=SRC:DST`).

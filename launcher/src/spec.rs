@@ -35,6 +35,14 @@ pub struct Spec {
     pub quiet: bool,
     /// `--uuid` if given (the tree's /etc/machine-id wins; random otherwise).
     pub uuid: Option<crate::settings::Id128>,
+    /// `-S/--slice=` (default `machine.slice`).
+    pub slice: Option<String>,
+    /// `--keep-unit`: the container's cgroup goes below spawnbox's own.
+    pub keep_unit: bool,
+    /// `--property=` values, parsed.
+    pub properties: Vec<crate::cgroup::Property>,
+    /// `--cleanup`: remove leftovers of a crashed run, then exit.
+    pub cleanup: bool,
 }
 
 /// Facts about the caller that the defaults depend on.
@@ -65,6 +73,7 @@ impl Spec {
             _ => 9,
         });
         let console = resolve_console(settings.console, caller.stdin_tty, caller.stdout_tty);
+        let properties = settings.properties.iter().map(|p| crate::cgroup::parse_property(p)).collect::<Result<Vec<_>>>()?;
         let mut custom_mounts = settings.custom_mounts;
         custom_mounts.sort_by(|a, b| path_order(a.destination(), b.destination()));
         Ok(Spec {
@@ -84,6 +93,10 @@ impl Spec {
             quiet: settings.quiet || console == ConsoleMode::Pipe,
             console,
             uuid: settings.uuid,
+            slice: settings.slice,
+            keep_unit: settings.keep_unit,
+            properties,
+            cleanup: settings.cleanup,
         })
     }
 

@@ -38,14 +38,21 @@ pub enum Forked {
 ///
 /// The child is a copy of this single-threaded process; it runs in a new PID namespace, so the
 /// thread id that libc caches is never used to signal anyone outside it.
-pub fn clone_process(flags: u64) -> Result<Forked, Errno> {
-    let args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+/// With `cgroup`, the child starts in that cgroup (CLONE_INTO_CGROUP); there is no fallback
+/// for kernels without clone3 then.
+pub fn clone_process(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, Errno> {
+    const CLONE_INTO_CGROUP: u64 = 0x200000000;
+    let mut args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork(2); the launcher is
     // single-threaded, so the child's copy of the heap and locks is consistent.
     let mut ret = unsafe {
         libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>())
     };
-    if ret < 0 && errno() == Errno::NOSYS {
+    if ret < 0 && errno() == Errno::NOSYS && cgroup.is_none() {
         // SAFETY: as above, the classic clone(2) with a null stack is fork(2) with flags.
         ret = unsafe {
             libc::syscall(libc::SYS_clone, flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
@@ -56,6 +63,15 @@ pub fn clone_process(flags: u64) -> Result<Forked, Errno> {
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent { pid: pid as i32 }),
     }
+}
+
+/// unshare(2) of the namespaces in `flags` (CLONE_NEW*).
+pub fn unshare(flags: i32) -> Result<(), Errno> {
+    // SAFETY: unshare has no memory arguments; the process is single-threaded.
+    if unsafe { libc::unshare(flags) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
 }
 
 /// A set of signals (`sigset_t`).
@@ -172,17 +188,6 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) 
     Ok(())
 }
 
-/// Closes every descriptor from `first` up (close_range(2)), falling back to a loop.
-pub fn close_from(first: RawFd) {
-    // SAFETY: closing descriptors we no longer use; nothing refers to them afterwards.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0) };
-    if r < 0 {
-        for fd in first..1024 {
-            // SAFETY: as above.
-            unsafe { libc::close(fd) };
-        }
-    }
-}
 
 /// Marks every descriptor from `first` up close-on-exec (close_range(CLOSE_RANGE_CLOEXEC)).
 pub fn cloexec_from(first: RawFd) {

@@ -131,7 +131,7 @@ pub static OPTIONS: &[OptSpec] = &[
     o("quiet", Some('q'), N, "", G::General, "Do not show status information", Y, a::quiet),
     o("no-pager", None, N, "", G::General, "Do not pipe output into a pager", Y, a::ignore),
     o("settings", None, R, "BOOLEAN", G::General, "Load additional settings from .nspawn file", Y, a::settings),
-    o("cleanup", None, N, "", G::General, "Clean up left-over mounts and underlying mount points used by the container", X, a::cleanup),
+    o("cleanup", None, N, "", G::General, "Clean up left-over mounts and underlying mount points used by the container", Y, a::cleanup),
     o("no-ask-password", None, N, "", G::General, "Do not prompt for password", Y, a::ignore),
 
     o("directory", Some('D'), R, "PATH", G::Image, "Root directory for the container", Y, a::directory),
@@ -161,8 +161,8 @@ pub static OPTIONS: &[OptSpec] = &[
     o("hostname", None, R, "NAME", G::SystemIdentity, "Override the hostname for the container", Y, a::hostname),
     o("uuid", None, R, "UUID", G::SystemIdentity, "Set a specific machine UUID for the container", Y, a::uuid),
 
-    o("slice", Some('S'), R, "SLICE", G::Properties, "Place the container in the specified slice", X, a::slice),
-    o("property", None, R, "NAME=VALUE", G::Properties, "Set scope unit property", X, a::property),
+    o("slice", Some('S'), R, "SLICE", G::Properties, "Place the container in the specified slice", Y, a::slice),
+    o("property", None, R, "NAME=VALUE", G::Properties, "Set scope unit property", Y, a::property),
     o("register", None, R, "BOOLEAN", G::Properties, "Register container as machine", Y, a::register),
     o("keep-unit", None, N, "", G::Properties, "Do not register a scope for the machine, reuse the service unit nspawn is running in", Y, a::keep_unit),
 

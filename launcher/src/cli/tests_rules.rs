@@ -288,7 +288,7 @@ fn cleanup_needs_a_machine() {
         fail(&["--cleanup"]),
         "--cleanup needs --machine=, --directory= or --image="
     );
-    assert_eq!(run(&["--cleanup", "-M", "m"]).unsupported, ["cleanup"]);
+    assert!(run(&["--cleanup", "-M", "m"]).unsupported.is_empty());
 }
 
 #[test]
@@ -371,8 +371,6 @@ fn unsupported_options_are_recorded_once_in_order() {
         s.unsupported,
         [
             "network-veth",
-            "slice",
-            "property",
             "share-system",
             "system"
         ]

@@ -1,0 +1,551 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh -- `make bench`: start-up cost of spawnbox against its peers.
+#
+# Times `/bin/true` in a busybox-static rootfs with spawnbox, the unshare+chroot floor,
+# bubblewrap and Debian's systemd-nspawn, all in ONE hyperfine invocation. It also measures
+# binary sizes, peak RSS and the idle RSS of the launcher and stub-init, checks the targets of
+# issues 2 and 3, and rewrites the generated part of docs/BENCHMARKS.md. The method is
+# described in docs/BENCHMARKS.md.
+#
+# Run as root:  make bench        (or: bash tests/bench/run.sh)
+# Env knobs:    RUNS=100 WARMUP=3 RSS_REPS=5
+#               SPAWNBOX=build/spawnbox SPAWNBOX_INIT=build/spawnbox-init
+#               NSPAWN=auto|0     0: leave systemd-nspawn out (never installs it)
+#               NO_INSTALL=1      never call apt-get
+#               DOC=docs/BENCHMARKS.md   DOC= (empty) leaves the docs untouched
+#               KEEP=DIR          copy the raw results (hyperfine JSON, logs) to DIR
+#               CGROUP_IGNORE=process_api  cgroup paths the host itself churns (before/after check)
+#
+# Exit status: 0 when every row ran (a missed performance target is reported, not fatal);
+# 1 when a row failed to run (e.g. build/spawnbox missing or failing its smoke run) or the
+# harness itself failed.
+#
+# Adding a row is one line in define_rows below.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+SELF=$HERE/run.sh
+
+export RUNS=${RUNS:-100} WARMUP=${WARMUP:-3} RSS_REPS=${RSS_REPS:-5}
+export SPAWNBOX=${SPAWNBOX:-$REPO/build/spawnbox}
+export SPAWNBOX_INIT=${SPAWNBOX_INIT:-$REPO/build/spawnbox-init}
+export NSPAWN=${NSPAWN:-auto} NO_INSTALL=${NO_INSTALL:-0}
+DOC=${DOC-$REPO/docs/BENCHMARKS.md}
+KEEP=${KEEP:-}
+CGROUP_IGNORE=${CGROUP_IGNORE:-process_api}
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+
+# ------------------------------------------------------------------------------------ rows
+# row ID NEEDS LABEL COMMAND
+#   ID       short name (hyperfine -n, file names); "floor" is the reference for the ratios
+#   NEEDS    a path that must exist, else the row is SKIPPED (optional peers); "-" = the row
+#            must run, and a missing binary or a failed smoke run is a FAILED row
+#   COMMAND  one string, split into words by hyperfine -N (no shell): no pipes, no env
+#            assignments (use `env VAR=x cmd`, which adds one exec)
+# Rows run in this order, inside the namespace wrapper (see docs/BENCHMARKS.md).
+define_rows() {
+    local R=$ROOT SB="$SPAWNBOX -D $ROOT -q --console=pipe" U="unshare --mount --uts --ipc --pid --fork"
+    ROW_IDS=()
+    row floor           -                  "floor: unshare -m -u -i -p -f + chroot"  "$U chroot $R /bin/true"
+    row spawnbox        -                  "spawnbox"                                "$SB /bin/true"
+    row bwrap           -                  "bwrap --unshare-all --share-net"         "bwrap --unshare-all --share-net --die-with-parent --bind $R / --proc /proc --dev /dev /bin/true"
+    row nspawn          "${NSPAWN_BIN:-systemd-nspawn}" \
+                                           "systemd-nspawn --console=pipe"           "${NSPAWN_BIN:-systemd-nspawn} --register=no --keep-unit -q --console=pipe -D $R /bin/true"
+    row spawnbox-a      -                  "spawnbox -a (stub-init as PID 1)"        "$SB -a /bin/true"
+    row floor-tini      "$R/sbin/tini-static" "floor + tini-static as PID 1"         "$U chroot $R /sbin/tini-static -- /bin/true"
+    row floor-catatonit "$R/sbin/catatonit"   "floor + catatonit as PID 1"           "$U chroot $R /sbin/catatonit -- /bin/true"
+}
+declare -A ROW_NEEDS ROW_LABEL ROW_CMD
+row() {
+    ROW_IDS+=("$1"); ROW_NEEDS[$1]=$2; ROW_LABEL[$1]=$3; ROW_CMD[$1]=$4
+}
+
+# ------------------------------------------------------------------------------------ helpers
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo n/a; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# size_kib FILE... -> "binary_KiB binary+libs_KiB" (libs: everything ldd resolves, deduplicated)
+size_kib() {
+    local b=0 l=0 f x libs
+    for f in "$@"; do b=$((b + $(stat -L -c %s "$f"))); done
+    libs=$(for f in "$@"; do ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'; done | sort -u)
+    for x in $libs; do l=$((l + $(stat -L -c %s "$x"))); done
+    echo "$(((b + 1023) / 1024)) $(((b + l + 1023) / 1024))"
+}
+linkage() {
+    if file -L "$1" 2>/dev/null | grep -Eq 'statically linked|static-pie linked'; then echo static; else echo dynamic; fi
+}
+
+# cgroup directories of every cgroup mount of the host (minus what the host itself churns)
+cgroup_listing() {
+    awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/self/mounts | sort -u | while read -r m; do
+        find "$m" -xdev -type d 2>/dev/null
+    done | grep -Ev -- "$CGROUP_IGNORE" | sort || true
+}
+
+# ------------------------------------------------------------------------------------ install
+# apt_get update | apt_get install PKG...: output to $W/apt.log, shown only on failure
+apt_get() {
+    local rc=0 verb=$1; shift
+    if [ "$verb" = update ]; then
+        apt-get update >>"$W/apt.log" 2>&1 || rc=$?
+    else
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$W/apt.log" 2>&1 || rc=$?
+    fi
+    [ $rc -eq 0 ] || { log "apt-get $verb $* failed ($rc):"; tail -n 15 "$W/apt.log" | sed 's/^/    /' >&2; }
+    return $rc
+}
+# names of the user-space processes (kernel threads left out)
+procs_now() { ps --ppid 2 -p 2 --deselect -o comm= | sort -u; }
+
+ensure_packages() {
+    local need=() p
+    for p in hyperfine bubblewrap busybox-static util-linux time jq file; do
+        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        [ "$NO_INSTALL" = 1 ] && die "missing packages (NO_INSTALL=1): ${need[*]}"
+        log "installing: ${need[*]}"
+        apt_get update && apt_get install "${need[@]}" || die "apt-get install ${need[*]} failed"
+    fi
+    # optional: static stub inits for the "floor + init" rows
+    need=()
+    for p in tini catatonit; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+    if [ ${#need[@]} -gt 0 ] && [ "$NO_INSTALL" != 1 ]; then
+        log "installing (optional): ${need[*]}"
+        apt_get install "${need[@]}" || log "could not install ${need[*]}; their rows are skipped"
+    fi
+}
+
+# systemd-nspawn comes from Debian's systemd-container. The host's PID 1 is not systemd, so
+# installing it must neither replace the init nor start services: simulate first, refuse on
+# any removal or init switch, block service starts with policy-rc.d (exit 101) while
+# installing, and compare PID 1, /sbin/init and the process names afterwards.
+NSPAWN_BIN=${NSPAWN_BIN:-} NSPAWN_NOTE=''
+ensure_nspawn() {
+    if [ "$NSPAWN" = 0 ]; then NSPAWN_NOTE="systemd-nspawn left out (NSPAWN=0)"; return; fi
+    NSPAWN_BIN=$(command -v systemd-nspawn || true)
+    [ -n "$NSPAWN_BIN" ] && return
+    if [ "$NO_INSTALL" = 1 ]; then NSPAWN_NOTE="systemd-nspawn not installed (NO_INSTALL=1)"; return; fi
+    local sim
+    sim=$(LC_ALL=C apt-get install -s --no-install-recommends systemd-container 2>&1) \
+        || { apt_get update; sim=$(LC_ALL=C apt-get install -s --no-install-recommends systemd-container 2>&1); } \
+        || { NSPAWN_NOTE="systemd-nspawn skipped: apt cannot install systemd-container"; return; }
+    if grep -q '^Remv ' <<<"$sim"; then
+        NSPAWN_NOTE="systemd-nspawn skipped: installing systemd-container would remove $(awk '/^Remv /{printf "%s ", $2}' <<<"$sim")"
+        return
+    fi
+    # a *new* install (no "[old version]") of an init package would change what /sbin/init is
+    if grep -Eq '^Inst (systemd-sysv|sysvinit-core|runit-init|openrc|init) \(' <<<"$sim"; then
+        NSPAWN_NOTE="systemd-nspawn skipped: installing systemd-container would install an init package"
+        return
+    fi
+    local upgraded pid1 init procs policy=/usr/sbin/policy-rc.d backup='' rc=0
+    upgraded=$(awk '/^Inst / && $3 ~ /^\[/ {printf "%s %s -> %s, ", $2, substr($3, 2, length($3) - 2), substr($4, 2)}' <<<"$sim")
+    pid1=$(readlink /proc/1/exe || true); init=$(readlink -f /sbin/init || true)
+    procs=$(procs_now)
+    if [ -e "$policy" ]; then backup=$W/policy-rc.d.orig; cp -p "$policy" "$backup"; fi
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"
+    log "installing systemd-container (service starts blocked by policy-rc.d)"
+    apt_get install systemd-container || rc=$?
+    if [ -n "$backup" ]; then cp -p "$backup" "$policy"; else rm -f "$policy"; fi
+    if [ $rc -ne 0 ]; then NSPAWN_NOTE="systemd-nspawn skipped: apt-get install systemd-container failed ($rc)"; return; fi
+    [ "$(readlink /proc/1/exe || true)" = "$pid1" ] || log "WARNING: PID 1's executable changed during the install"
+    [ "$(readlink -f /sbin/init || true)" = "$init" ] || log "WARNING: /sbin/init changed during the install ($init -> $(readlink -f /sbin/init))"
+    local new after
+    after=$(procs_now)
+    new=$(comm -13 <(echo "$procs") <(echo "$after") | tr '\n' ' ')
+    [ -z "$new" ] || log "WARNING: processes running now that were not before the install (maybe unrelated): $new"
+    NSPAWN_BIN=$(command -v systemd-nspawn || true)
+    NSPAWN_NOTE="systemd-container installed by this run${upgraded:+; apt upgraded ${upgraded%, }}"
+    log "$NSPAWN_NOTE"
+}
+
+# ------------------------------------------------------------------------------------ rootfs
+build_rootfs() {
+    local r=$1 a
+    mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,usr/bin,usr/sbin,var}
+    cp "$(command -v busybox)" "$r/bin/busybox"
+    for a in sh true cat ls mount hostname sleep; do ln -s busybox "$r/bin/$a"; done
+    echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"
+    echo 'root:x:0:' > "$r/etc/group"
+    printf 'NAME="spawnbox bench"\nID=spawnbox-bench\nPRETTY_NAME="spawnbox bench rootfs (busybox-static)"\n' > "$r/etc/os-release"
+    chmod 1777 "$r/tmp"
+    for a in tini-static catatonit; do
+        if command -v "$a" >/dev/null 2>&1 && [ "$(linkage "$(command -v "$a")")" = static ]; then
+            cp "$(command -v "$a")" "$r/sbin/$a"
+        fi
+    done
+}
+
+# ------------------------------------------------------------------------------------ inner
+# PID 1 of a fresh pid namespace, in private mount and cgroup namespaces whose cgroup root is
+# the throw-away cgroup the outer part created. Results go to $W.
+inner() {
+    # Replace /sys/fs/cgroup (this mount namespace only) with a cgroup2 mount rooted, through the
+    # cgroup namespace, at the throw-away cgroup: nothing run below can see or write the host's
+    # hierarchies. nspawn's run-time state goes to a private tmpfs.
+    mkdir -p "$W/cg2"
+    mount -n -t cgroup2 cgroup2 "$W/cg2"
+    umount -n -R /sys/fs/cgroup 2>/dev/null || true
+    mount -n --move "$W/cg2" /sys/fs/cgroup
+    if [ -d /run/systemd ]; then
+        mount -n -t tmpfs -o mode=755,nosuid,nodev tmpfs /run/systemd
+    else
+        mount -n -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
+    fi
+    [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || die "could not set up the private cgroup2 mount"
+    export SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1     # only systemd-nspawn reads it
+
+    define_rows
+    local id cmd needs rc exe hf_args=() ok=()
+    : > "$W/status.tsv"
+    for id in "${ROW_IDS[@]}"; do
+        cmd=${ROW_CMD[$id]} needs=${ROW_NEEDS[$id]} exe=${cmd%% *}
+        if [ "$needs" != - ] && [ ! -e "$needs" ]; then
+            printf '%s\tSKIPPED\tneeds %s\n' "$id" "$needs" >> "$W/status.tsv"; continue
+        fi
+        if [ "${exe#/}" != "$exe" ] && [ ! -x "$exe" ]; then
+            printf '%s\tFAILED\t%s not found or not executable (run make build)\n' "$id" "$exe" >> "$W/status.tsv"
+            log "FAILED $id: $exe not found or not executable"; continue
+        fi
+        # smoke run: exit status 0 once, before any timing
+        rc=0; timeout 30 bash -c "exec $cmd" </dev/null >"$W/smoke-$id.log" 2>&1 || rc=$?
+        if [ $rc -ne 0 ]; then
+            printf '%s\tFAILED\tsmoke run exited %s: %s\n' "$id" "$rc" "$(tail -n 1 "$W/smoke-$id.log" | tr '\t' ' ' | cut -c1-160)" >> "$W/status.tsv"
+            log "FAILED $id: smoke run exited $rc (see below)"; sed 's/^/    /' "$W/smoke-$id.log" | tail -n 5 >&2; continue
+        fi
+        printf '%s\tOK\t\n' "$id" >> "$W/status.tsv"
+        ok+=("$id"); hf_args+=(-n "$id" "$cmd")
+    done
+
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC')" > "$W/date"
+    loadavg > "$W/load-start"
+    if [ ${#ok[@]} -gt 0 ]; then
+        log "hyperfine: ${#ok[@]} rows x (warmup $WARMUP + runs $RUNS)"
+        # -i: a run with a non-zero exit does not abort the others; the report counts them.
+        hyperfine -N -i --style basic --time-unit millisecond --warmup "$WARMUP" --runs "$RUNS" \
+            --export-json "$W/hyperfine.json" "${hf_args[@]}" >"$W/hyperfine.txt" 2>&1 \
+            || { log "hyperfine failed:"; tail -n 20 "$W/hyperfine.txt" >&2; }
+        grep -E '^Benchmark|Time \(|Range' "$W/hyperfine.txt" | sed 's/^/    /' >&2 || true
+    fi
+
+    # peak RSS: GNU time %M (ru_maxrss of the reaped tree = its largest single process), max of RSS_REPS
+    log "peak RSS (max of $RSS_REPS runs per row)"
+    : > "$W/rss.tsv"
+    local i v best words
+    for id in "${ok[@]}"; do
+        best=0
+        for ((i = 0; i < RSS_REPS; i++)); do
+            # GNU time execs the command itself: a shell in between would leave its own, larger
+            # RSS in ru_maxrss (the kernel carries the high-water mark across execve)
+            read -ra words <<<"${ROW_CMD[$id]}"
+            if /usr/bin/time -f %M -o "$W/rss.tmp" "${words[@]}" </dev/null >/dev/null 2>&1; then
+                v=$(tail -n 1 "$W/rss.tmp"); [ "$v" -gt "$best" ] && best=$v
+            fi
+        done
+        printf '%s\t%s\n' "$id" "$best" >> "$W/rss.tsv"
+    done
+
+    # what %M reports for a tiny static program: GNU time's own RSS, inherited by its forked
+    # child and kept across the exec. No row can report less than this.
+    best=0
+    for ((i = 0; i < RSS_REPS; i++)); do
+        /usr/bin/time -f %M -o "$W/rss.tmp" "$ROOT/bin/true" && v=$(tail -n 1 "$W/rss.tmp") && [ "$v" -gt "$best" ] && best=$v
+    done
+    echo "$best" > "$W/rss-floor"
+    idle_rss > "$W/idle.tsv" || true
+    loadavg > "$W/load-end"
+}
+
+# Idle RSS: start `spawnbox [-a] ... /bin/sleep 3`, and after 1 s read VmRSS and VmHWM (the
+# high-water mark of the process's own memory since its exec) of the launcher and, with -a, of
+# stub-init: the descendant that is PID 1 of a nested pid namespace.
+# Prints lines: KEY <tab> VmRSS_KiB <tab> VmHWM_KiB   (KEY: launcher, launcher-a, stub-init)
+idle_rss() {
+    [ -x "$SPAWNBOX" ] || return 0
+    local key a sb p q todo nspid
+    for key in launcher launcher-a; do
+        a=(); [ "$key" = launcher-a ] && a=(-a)
+        "$SPAWNBOX" -D "$ROOT" -q --console=pipe "${a[@]}" /bin/sleep 3 </dev/null >/dev/null 2>&1 &
+        sb=$!
+        sleep 1
+        [ -r "/proc/$sb/status" ] && printf '%s\t%s\n' "$key" "$(mem_kib "$sb")"
+        todo=$sb
+        while [ "${#a[@]}" -gt 0 ] && [ -n "$todo" ]; do
+            p=${todo%% *}; todo=${todo#"$p"}; todo=${todo# }
+            for q in $(cat /proc/"$p"/task/*/children 2>/dev/null); do todo="${todo:+$todo }$q"; done
+            nspid=$(awk '/^NSpid:/ {print NF - 1, $NF}' "/proc/$p/status" 2>/dev/null || true)
+            if [ "$p" != "$sb" ] && [ "${nspid#* }" = 1 ] && [ "${nspid%% *}" -gt 1 ]; then
+                printf 'stub-init\t%s\n' "$(mem_kib "$p")"; break
+            fi
+        done
+        wait "$sb" || true
+    done
+}
+mem_kib() { awk '/^VmRSS:/ {r = $2} /^VmHWM:/ {h = $2} END {printf "%s\t%s", r, h}' "/proc/$1/status"; }
+
+# ------------------------------------------------------------------------------------ report
+# Writes $W/report.md (the generated section of BENCHMARKS.md) and prints PASS/FAIL lines.
+report() {
+    define_rows
+    local id st msg
+    declare -A STATUS MSG MED MEAN SD MIN MAX NZ RSS
+    while IFS=$'\t' read -r id st msg; do STATUS[$id]=$st; MSG[$id]=${msg//|//}; done < "$W/status.tsv"
+    if [ -s "$W/hyperfine.json" ]; then
+        while IFS=$'\t' read -r id a b c d e f; do
+            MED[$id]=$a MEAN[$id]=$b SD[$id]=$c MIN[$id]=$d MAX[$id]=$e NZ[$id]=$f
+        done < <(jq -r '.results[] | [.command, .median*1000, .mean*1000, .stddev*1000, .min*1000, .max*1000,
+                                      ([.exit_codes[] | select(. != 0)] | length)] | @tsv' "$W/hyperfine.json")
+    fi
+    while IFS=$'\t' read -r id v; do RSS[$id]=$v; done < "$W/rss.tsv"
+    for id in "${ROW_IDS[@]}"; do
+        if [ "${STATUS[$id]:-}" = OK ] && [ -z "${MED[$id]:-}" ]; then STATUS[$id]=FAILED MSG[$id]="no timing (hyperfine failed)"; fi
+        if [ "${NZ[$id]:-0}" != 0 ]; then STATUS[$id]=FAILED MSG[$id]="${NZ[$id]} of $RUNS timed runs exited non-zero"; fi
+    done
+
+    f2() { awk -v x="$1" 'BEGIN { printf (x >= 100 ? "%.0f" : "%.2f"), x }'; }
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+    le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+    lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
+    local floor=${MED[floor]:-} out=$W/report.md cmdline knobs='' k
+    for k in RUNS WARMUP RSS_REPS NSPAWN NO_INSTALL; do
+        case "$k=${!k}" in RUNS=100|WARMUP=3|RSS_REPS=5|NSPAWN=auto|NO_INSTALL=0) ;; *) knobs="$knobs$k=${!k} " ;; esac
+    done
+    [ "$SPAWNBOX" = "$REPO/build/spawnbox" ] || knobs="${knobs}SPAWNBOX=$SPAWNBOX "
+    if [ -n "${MAKELEVEL:-}" ]; then cmdline="${knobs}make bench"; else cmdline="${knobs}bash tests/bench/run.sh"; fi
+    local sbver sbrev
+    sbver=$({ [ -x "$SPAWNBOX" ] && "$SPAWNBOX" --version 2>/dev/null | head -n 1; } || echo "n/a")
+    sbrev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
+    git -C "$REPO" diff --quiet HEAD -- 2>/dev/null || sbrev="$sbrev + uncommitted changes"
+
+    {
+        echo "Generated by \`tests/bench/run.sh\` on $(cat "$W/date"). Do not edit by hand: \`make bench\` replaces this section."
+        echo
+        echo "- Command: \`$cmdline\` (hyperfine $(pkgver hyperfine), \`-N --warmup $WARMUP --runs $RUNS\`, all rows in one invocation inside the namespace wrapper)"
+        echo "- Machine: kernel $(uname -r), $(nproc) CPUs, load average (1/5/15 min) $(cat "$W/load-start") at start, $(cat "$W/load-end") at end"
+        echo "- spawnbox: \`$sbver\`, git $sbrev; peers: util-linux $(pkgver util-linux), bubblewrap $(pkgver bubblewrap), systemd-container $(pkgver systemd-container), busybox-static $(pkgver busybox-static)"
+        [ -z "$NSPAWN_NOTE" ] || echo "- Note: $NSPAWN_NOTE"
+        echo
+        echo "| row | median ms | mean ± σ ms | min / max ms | × floor | peak RSS KiB | status |"
+        echo "|---|---|---|---|---|---|---|"
+        for id in "${ROW_IDS[@]}"; do
+            st=${STATUS[$id]:-SKIPPED}
+            if [ -n "${MED[$id]:-}" ]; then
+                printf '| %s | %s | %s ± %s | %s / %s | %s | %s | %s |\n' "${ROW_LABEL[$id]}" "$(f2 "${MED[$id]}")" \
+                    "$(f2 "${MEAN[$id]}")" "$(f2 "${SD[$id]}")" "$(f2 "${MIN[$id]}")" "$(f2 "${MAX[$id]}")" \
+                    "$([ -n "$floor" ] && ratio "${MED[$id]}" "$floor" || echo -)" "${RSS[$id]:--}" "$st${MSG[$id]:+: ${MSG[$id]}}"
+            else
+                printf '| %s | - | - | - | - | - | %s |\n' "${ROW_LABEL[$id]}" "$st${MSG[$id]:+: ${MSG[$id]}}"
+            fi
+        done
+        echo
+        echo "Commands (ROOT is the busybox rootfs in the run's temp dir):"
+        echo
+        for id in "${ROW_IDS[@]}"; do
+            printf -- '- %s: `%s`\n' "$id" "$(sed "s|$ROOT|ROOT|g; s|$REPO/||g" <<<"${ROW_CMD[$id]}")"
+        done
+    } > "$out"
+
+    # ---- targets
+    local t_rows=() res val
+    target() { t_rows+=("$1"$'\t'"$2"$'\t'"$3"); printf '[bench] %-4s %s (%s)\n' "$3" "$1" "$2" >&2; }
+    if [ -n "${MED[spawnbox]:-}" ] && [ -n "$floor" ]; then
+        val=$(ratio "${MED[spawnbox]}" "$floor")
+        le "$val" 1.25 && res=PASS || res=FAIL
+        target "spawnbox ≤ 1.25 × floor" "$val ×" "$res"
+    else
+        target "spawnbox ≤ 1.25 × floor" "no measurement" FAIL
+    fi
+    if [ -n "${MED[spawnbox]:-}" ] && [ -n "${MED[bwrap]:-}" ]; then
+        lt "${MED[spawnbox]}" "${MED[bwrap]}" && res=PASS || res=FAIL
+        target "spawnbox faster than bwrap" "$(f2 "${MED[spawnbox]}") vs $(f2 "${MED[bwrap]}") ms" "$res"
+    else
+        target "spawnbox faster than bwrap" "no measurement" FAIL
+    fi
+    local sz
+    if [ -f "$SPAWNBOX" ]; then
+        sz=$(stat -L -c %s "$SPAWNBOX")
+        [ "$sz" -le $((600 * 1024)) ] && res=PASS || res=FAIL
+        target "spawnbox binary ≤ 600 KiB" "$(awk -v s="$sz" 'BEGIN{printf "%.2f KiB (%d bytes)", s/1024, s}'), $(linkage "$SPAWNBOX")" "$res"
+    else
+        target "spawnbox binary ≤ 600 KiB" "no binary" FAIL
+    fi
+    if [ -n "${RSS[spawnbox]:-}" ] && [ "${RSS[spawnbox]}" != 0 ]; then
+        [ "${RSS[spawnbox]}" -le 1536 ] && res=PASS || res=FAIL
+        target "launcher peak RSS ≤ 1.5 MiB" "${RSS[spawnbox]} KiB by GNU time %M (its floor here: $(cat "$W/rss-floor" 2>/dev/null || echo '?') KiB); launcher VmHWM $(awk -F'\t' '$1 == "launcher" {print $3}' "$W/idle.tsv" 2>/dev/null || true) KiB" "$res"
+    else
+        target "launcher peak RSS ≤ 1.5 MiB" "no measurement" FAIL
+    fi
+    if [ -f "$SPAWNBOX_INIT" ]; then
+        sz=$(stat -L -c %s "$SPAWNBOX_INIT")
+        [ "$sz" -le $((48 * 1024)) ] && res=PASS || res=FAIL
+        target "spawnbox-init binary ≤ 48 KiB" "$(awk -v s="$sz" 'BEGIN{printf "%.2f KiB (%d bytes)", s/1024, s}'), $(linkage "$SPAWNBOX_INIT")" "$res"
+    else
+        target "spawnbox-init binary ≤ 48 KiB" "no binary" FAIL
+    fi
+    local idle_init idle_launcher idle_launcher_a rss_floor
+    idle() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k {print $c}' "$W/idle.tsv" 2>/dev/null || true; }
+    idle_init=$(idle stub-init 2)
+    idle_launcher=$(idle launcher 2) idle_launcher_a=$(idle launcher-a 2)
+    rss_floor=$(cat "$W/rss-floor" 2>/dev/null || echo '?')
+    if [ -n "$idle_init" ]; then
+        [ "$idle_init" -le 256 ] && res=PASS || res=FAIL
+        target "stub-init idle RSS ≤ 256 KiB" "$idle_init KiB" "$res"
+    else
+        target "stub-init idle RSS ≤ 256 KiB" "no measurement (spawnbox -a did not run)" FAIL
+    fi
+
+    {
+        echo
+        echo "| target | measured | result |"
+        echo "|---|---|---|"
+        local t
+        for t in "${t_rows[@]}"; do IFS=$'\t' read -r a b c <<<"$t"; echo "| $a | $b | $c |"; done
+        echo
+        echo "Peak RSS is GNU time's \`%M\` (largest single process of the tree, max of $RSS_REPS runs). It cannot go below what it reports for the rootfs's static busybox \`true\`, $rss_floor KiB on this run: GNU time's own RSS, inherited by the forked child and kept across the exec."
+        echo
+        echo "| process, while \`spawnbox [-a] … /bin/sleep 3\` runs (sampled after 1 s) | VmRSS KiB | VmHWM KiB (peak since exec) |"
+        echo "|---|---|---|"
+        echo "| launcher (\`spawnbox\`) | ${idle_launcher:-n/a} | $(idle launcher 3) |"
+        echo "| launcher (\`spawnbox -a\`) | ${idle_launcher_a:-n/a} | $(idle launcher-a 3) |"
+        echo "| stub-init (PID 1, \`-a\`) | ${idle_init:-n/a} | $(idle stub-init 3) |"
+        echo
+        echo "| binary | KiB | with shared libs KiB | linkage |"
+        echo "|---|---|---|---|"
+        local name path
+        for name in spawnbox spawnbox-init unshare+chroot bwrap systemd-nspawn tini-static catatonit; do
+            case $name in
+                spawnbox) path=$SPAWNBOX ;; spawnbox-init) path=$SPAWNBOX_INIT ;;
+                unshare+chroot) path="$(command -v unshare) $(command -v chroot)" ;;
+                systemd-nspawn) path=${NSPAWN_BIN:-} ;;
+                *) path=$(command -v "$name" || true) ;;
+            esac
+            [ -n "$path" ] && [ -e "${path%% *}" ] || continue
+            # shellcheck disable=SC2046,SC2086
+            set -- $(size_kib $path)
+            echo "| $name | $1 | $2 | $(linkage "${path%% *}") |"
+        done
+        echo
+        echo "**Reading.** $(interpret)"
+    } >> "$out"
+}
+
+# A few sentences drawn from the numbers of this run.
+interpret() {
+    local floor=${MED[floor]:-} s=''
+    if [ -z "$floor" ]; then echo "The floor did not run; no ratios."; return; fi
+    if [ -n "${MED[spawnbox]:-}" ]; then
+        s="spawnbox takes $(f2 "${MED[spawnbox]}") ms, $(ratio "${MED[spawnbox]}" "$floor") × the unshare+chroot floor ($(f2 "$floor") ms)"
+        [ -n "${MED[bwrap]:-}" ] && s="$s and $(ratio "${MED[spawnbox]}" "${MED[bwrap]}") × bwrap ($(f2 "${MED[bwrap]}") ms)"
+        s="$s, although it also sets up what the floor leaves out (the nspawn set of /proc, /sys, /dev, /run and /tmp mounts, pivot_root, a cgroup namespace)."
+        awk -v a="${MED[spawnbox]}" -v b="$floor" 'BEGIN{exit !(a < b)}' &&
+            s="$s The likely reason it beats the floor: the floor execs two dynamically linked programs (unshare, then chroot), spawnbox one static binary."
+        [ -n "${MED[spawnbox-a]:-}" ] && s="$s Stub-init as PID 1 adds $(awk -v a="${MED[spawnbox-a]}" -v b="${MED[spawnbox]}" 'BEGIN{printf "%+.2f", a-b}') ms"
+        [ -n "${MED[spawnbox-a]:-}" ] && [ -n "${MED[floor-tini]:-}" ] && s="$s (tini-static on the floor: $(awk -v a="${MED[floor-tini]}" -v b="$floor" 'BEGIN{printf "%+.2f", a-b}') ms)"
+        [ -n "${MED[spawnbox-a]:-}" ] && s="$s."
+    else
+        s="spawnbox did not run, so only the peers were measured."
+    fi
+    [ -n "${MED[nspawn]:-}" ] && s="$s systemd-nspawn is $(ratio "${MED[nspawn]}" "$floor") × the floor; most of its time goes into compiling its seccomp filter with libseccomp at every start (perf-anchors.md)."
+    local l1 l2
+    l1=$(cut -d' ' -f1 "$W/load-start"); l2=$(cut -d' ' -f1 "$W/load-end")
+    if awk -v a="$l1" -v b="$l2" 'BEGIN{exit !(a > 1 || b > 1)}'; then
+        s="$s The 1-minute load average reached $l1/$l2 on $(nproc) CPUs during the run, so read the medians as ±20 % and prefer the ratios, which were measured in the same run."
+    else
+        s="$s The machine was quiet (load $l1 → $l2); rows run one after the other, not interleaved, so drift between rows is not averaged out."
+    fi
+    echo "$s"
+}
+
+# Replace the text between the markers of $DOC with $W/report.md (append the section if absent).
+update_doc() {
+    local begin='<!-- bench:results:begin -->' end='<!-- bench:results:end -->'
+    [ -n "$DOC" ] || return 0
+    if [ ! -f "$DOC" ] || ! grep -qF "$begin" "$DOC" || ! grep -qF "$end" "$DOC"; then
+        mkdir -p "$(dirname "$DOC")"
+        { [ -f "$DOC" ] && echo; echo "## Results"; echo; echo "$begin"; echo "$end"; } >> "$DOC"
+    fi
+    awk -v b="$begin" -v e="$end" -v f="$W/report.md" '
+        $0 == b { print; while ((getline l < f) > 0) print l; skip = 1; next }
+        $0 == e { skip = 0 }
+        !skip' "$DOC" > "$DOC.tmp.$$" && mv "$DOC.tmp.$$" "$DOC"
+    log "updated $DOC"
+}
+
+# ------------------------------------------------------------------------------------ main
+if [ "${1:-}" = --inner ]; then
+    W=$2 ROOT=$2/rootfs
+    inner
+    exit 0
+fi
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+W=$(mktemp -d /tmp/spawnbox-bench.XXXXXX)
+ROOT=$W/rootfs
+CG2='' CGDIR=''
+cleanup() {
+    local rc=$?
+    if [ -n "$CGDIR" ] && [ -d "$CGDIR" ]; then
+        find "$CGDIR" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
+        rmdir "$CGDIR" 2>/dev/null || log "WARNING: could not remove cgroup $CGDIR"
+    fi
+    if grep -qF " $W" /proc/self/mountinfo; then log "WARNING: mounts left under $W"; else rm -rf "$W"; fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ensure_packages
+ensure_nspawn
+export NSPAWN_BIN
+build_rootfs "$ROOT"
+log "rootfs: $ROOT; temp dir: $W"
+if [ ! -x "$SPAWNBOX" ]; then
+    log "NOTE: $SPAWNBOX is missing; its rows will FAIL (build it with make build)"
+fi
+
+cp /proc/self/mountinfo "$W/mountinfo.before"
+cgroup_listing > "$W/cgroups.before"
+
+# The throw-away cgroup: the cgroup namespace of the wrapper is rooted here.
+CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+[ -n "$CG2" ] || die "no cgroup2 mount on the host (needed for the throw-away cgroup)"
+CGDIR=$CG2/spawnbox-bench-$$
+mkdir "$CGDIR"
+log "running inside unshare --cgroup --mount --pid (cgroup root: $CGDIR)"
+inner_rc=0
+bash -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' _ "$CGDIR" \
+    unshare --cgroup --mount --pid --fork --mount-proc --propagation private \
+    bash "$SELF" --inner "$W" || inner_rc=$?
+
+# Host-safety checks: no mounts, cgroups or processes left behind.
+find "$CGDIR" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
+rmdir "$CGDIR" || log "WARNING: could not remove $CGDIR (processes left in it?)"
+CGDIR=''
+if ! diff -u "$W/mountinfo.before" /proc/self/mountinfo > "$W/mountinfo.diff"; then
+    log "WARNING: the host mount table changed during the run:"; sed 's/^/    /' "$W/mountinfo.diff" >&2
+fi
+cgroup_listing > "$W/cgroups.after"
+if ! diff -u "$W/cgroups.before" "$W/cgroups.after" > "$W/cgroups.diff"; then
+    log "WARNING: host cgroup directories changed during the run:"; sed 's/^/    /' "$W/cgroups.diff" >&2
+fi
+left=$(for p in /proc/[0-9]*; do
+    r=$(readlink "$p/root" 2>/dev/null || true); e=$(readlink "$p/exe" 2>/dev/null || true)
+    case "$r $e" in *"$W"*) echo "${p#/proc/}" ;; esac
+done | tr '\n' ' ')
+[ -z "$left" ] || log "WARNING: processes still running in the bench rootfs: $left"
+
+[ "$inner_rc" = 0 ] && [ -s "$W/status.tsv" ] || die "the measurement part failed (rc $inner_rc)"
+report
+echo; cat "$W/report.md"; echo
+update_doc
+[ -z "$KEEP" ] || { mkdir -p "$KEEP"; cp "$W"/*.json "$W"/*.txt "$W"/*.tsv "$W"/*.log "$W"/report.md "$KEEP"/ 2>/dev/null || true; log "raw results copied to $KEEP"; }
+if grep -q $'\tFAILED\t' "$W/status.tsv" || grep -q '| FAILED' "$W/report.md"; then
+    log "some rows FAILED to run (see the status column)"; exit 1
+fi
+exit 0
