@@ -2,7 +2,7 @@
 //! applied (machine name, hostname, console mode, kill signal). Pure apart from `isatty`.
 
 use crate::error::{Error, Result};
-use crate::settings::{ConsoleMode, CustomMount, ResolvConfMode, Settings, StartMode, TimezoneMode};
+use crate::settings::{ConsoleMode, CustomMount, InterfacePair, PortForward, ResolvConfMode, Settings, StartMode, TimezoneMode};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +43,31 @@ pub struct Spec {
     pub properties: Vec<crate::cgroup::Property>,
     /// `--cleanup`: remove leftovers of a crashed run, then exit.
     pub cleanup: bool,
+    pub net: NetSpec,
+}
+
+/// The network options of the command line (nspawn §1.6 plus spawnbox's addressing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetSpec {
+    /// A network namespace of its own (implied by every option below but `namespace_path`).
+    pub private_network: bool,
+    pub interfaces: Vec<InterfacePair>,
+    pub macvlan: Vec<InterfacePair>,
+    pub ipvlan: Vec<InterfacePair>,
+    pub veth: bool,
+    pub veth_extra: Vec<InterfacePair>,
+    pub bridge: Option<String>,
+    pub zone: Option<String>,
+    /// `--network-namespace-path=`: join this namespace instead of creating one.
+    pub namespace_path: Option<PathBuf>,
+    pub ports: Vec<PortForward>,
+}
+
+impl NetSpec {
+    /// True when the container gets a network namespace of its own (created at clone time).
+    pub fn new_namespace(&self) -> bool {
+        self.private_network && self.namespace_path.is_none()
+    }
 }
 
 /// Facts about the caller that the defaults depend on.
@@ -97,6 +122,18 @@ impl Spec {
             keep_unit: settings.keep_unit,
             properties,
             cleanup: settings.cleanup,
+            net: NetSpec {
+                private_network: settings.private_network,
+                interfaces: settings.network_interfaces,
+                macvlan: settings.network_macvlan,
+                ipvlan: settings.network_ipvlan,
+                veth: settings.network_veth,
+                veth_extra: settings.network_veth_extra,
+                bridge: settings.network_bridge,
+                zone: settings.network_zone,
+                namespace_path: settings.network_namespace_path,
+                ports: settings.ports,
+            },
         })
     }
 
