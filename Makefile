@@ -42,9 +42,9 @@ build: $(TARGET_FILE)
 	@t=$$(cat $(TARGET_FILE)); \
 	if [ "$$t" = x86_64-unknown-linux-gnu ]; then export RUSTFLAGS="$$RUSTFLAGS -C target-feature=+crt-static"; fi; \
 	$(CARGO) build --release --locked --target $$t -p spawnbox-init && \
-	mkdir -p $(BUILD) && cp $(TARGET_DIR)/$$t/release/spawnbox-init $(BUILD)/spawnbox-init && \
+	mkdir -p $(BUILD) && cp $(TARGET_DIR)/$$t/release/spawnbox-init $(BUILD)/.spawnbox-init.new && mv -f $(BUILD)/.spawnbox-init.new $(BUILD)/spawnbox-init && \
 	SPAWNBOX_INIT_BINARY=$(CURDIR)/$(BUILD)/spawnbox-init $(CARGO) build --release --locked --target $$t -p spawnbox && \
-	cp $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/spawnbox && \
+	cp $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/.spawnbox.new && mv -f $(BUILD)/.spawnbox.new $(BUILD)/spawnbox && \
 	ln -sf spawnbox $(BUILD)/spawnctl
 	@file -L $(BUILD)/spawnbox $(BUILD)/spawnbox-init | grep -Eq 'statically linked|static-pie linked' || { echo 'binaries are not static' >&2; exit 1; }
 	@ls -l $(BUILD)/spawnbox $(BUILD)/spawnbox-init | awk '{print $$9": "$$5" bytes"}'

@@ -54,6 +54,11 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("unshare", "cgroup namespace", e))?;
     }
 
+    if let Some(path) = &spec.net.namespace_path {
+        let ns = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| Error::path("open network namespace", path, e))?;
+        rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
+            .map_err(|e| Error::path("join network namespace", path, e))?;
+    }
     // Nothing mounted from here on propagates back to the host.
     rustix::mount::mount_change("/", rustix::mount::MountPropagationFlags::DOWNSTREAM | rustix::mount::MountPropagationFlags::REC)
         .map_err(|e| Error::sys("make", "/ a slave mount", e))?;
@@ -61,7 +66,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     let root = rootfs::bind_root(&spec.directory, spec.read_only)?;
 
     // The last moment the host is reachable: open what the mounts need from it.
-    let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs)?;
+    let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, root.as_fd())?;
     let resolv = resolv_install(prep);
     let tz = timezone_install(prep);
 

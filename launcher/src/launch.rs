@@ -168,9 +168,24 @@ pub fn run(spec: &Spec) -> Result<i32> {
         return cleanup(spec);
     }
     let (mut prep, tree) = prepare(spec)?;
+    let net = match crate::network::HostNetwork::prepare(spec) {
+        Ok(n) => n,
+        Err(e) => {
+            overlay::cleanup(&spec.custom_mounts, tree.as_fd());
+            return Err(e);
+        }
+    };
+    if let Some(n) = &net {
+        if spec.resolv_conf == crate::settings::ResolvConfMode::Auto && !n.resolv_conf_copies() {
+            prep.resolv = resolv_conf::decide(spec.resolv_conf, !spec.read_only, true, &|p| p.exists());
+        }
+    }
     let cg = match create_cgroup(spec) {
         Ok(cg) => cg,
         Err(e) => {
+            if let Some(n) = net {
+                n.release();
+            }
             overlay::cleanup(&spec.custom_mounts, tree.as_fd());
             return Err(e);
         }
@@ -178,7 +193,11 @@ pub fn run(spec: &Spec) -> Result<i32> {
     if cg.is_some() {
         prep.cgroup_mount = if spec.start_mode == StartMode::Boot { CgroupMount::Writable } else { CgroupMount::ReadOnly };
     }
-    let result = run_prepared(spec, &prep, cg.as_ref());
+    let mut net = net;
+    let result = run_prepared(spec, &prep, cg.as_ref(), net.as_mut());
+    if let Some(n) = net {
+        n.release();
+    }
     if let Some(cg) = cg {
         if let Err(e) = cg.kill_and_remove() {
             log::warn!("remove cgroup: {e}");
@@ -229,7 +248,7 @@ fn cleanup(spec: &Spec) -> Result<i32> {
     Ok(0)
 }
 
-fn run_prepared(spec: &Spec, prep: &Prepared, cg: Option<&Cgroup>) -> Result<i32> {
+fn run_prepared(spec: &Spec, prep: &Prepared, cg: Option<&Cgroup>, mut net: Option<&mut crate::network::HostNetwork>) -> Result<i32> {
     let old_mask = sys::set_signal_mask(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("block", "signals", e))?;
     sys::ignore_sigpipe(true);
     let sigfd = sys::signalfd(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("create", "signalfd", e))?;
@@ -239,7 +258,11 @@ fn run_prepared(spec: &Spec, prep: &Prepared, cg: Option<&Cgroup>) -> Result<i32
         log::info!("Press Ctrl-] three times within 1s to kill container.");
     }
     let result = loop {
-        match run_once(spec, prep, &sigfd, &mut console, cg) {
+        let end = run_once(spec, prep, &sigfd, &mut console, cg, net.as_deref_mut());
+        if let Some(n) = net.as_deref_mut() {
+            n.detach();
+        }
+        match end {
             Ok(End::Reboot) => {
                 log::info!("Container {} is being rebooted.", spec.machine);
                 continue;
@@ -254,11 +277,21 @@ fn run_prepared(spec: &Spec, prep: &Prepared, cg: Option<&Cgroup>) -> Result<i32
 }
 
 /// One start: clone, handshake, event loop, reap.
-fn run_once(spec: &Spec, prep: &Prepared, sigfd: &OwnedFd, console: &mut Console, cg: Option<&Cgroup>) -> Result<End> {
+fn run_once(
+    spec: &Spec,
+    prep: &Prepared,
+    sigfd: &OwnedFd,
+    console: &mut Console,
+    cg: Option<&Cgroup>,
+    net: Option<&mut crate::network::HostNetwork>,
+) -> Result<End> {
     let (parent_ch, child_ch) = Channel::pair()?;
     // With a cgroup, the child joins it at clone time and unshares its cgroup namespace itself,
     // so that the namespace is rooted at the container's cgroup.
-    let flags = if cg.is_some() { CLONE_FLAGS & !(libc::CLONE_NEWCGROUP as u64) } else { CLONE_FLAGS };
+    let mut flags = if cg.is_some() { CLONE_FLAGS & !(libc::CLONE_NEWCGROUP as u64) } else { CLONE_FLAGS };
+    if spec.net.new_namespace() {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
     let pid = match sys::clone_process(flags, cg.map(|c| c.dir_fd())).map_err(|e| Error::sys("clone", "container namespaces", e))? {
         Forked::Child => {
             drop(parent_ch);
@@ -288,6 +321,13 @@ fn run_once(spec: &Spec, prep: &Prepared, sigfd: &OwnedFd, console: &mut Console
         }
     }
     if channel_open {
+        if let Some(n) = net {
+            if let Err(e) = n.attach(pid) {
+                let _ = sys::kill(pid, libc::SIGKILL);
+                let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+                return Err(e);
+            }
+        }
         log::debug!("container ready, sending go");
         parent_ch.send(Msg::Go)?;
         console.start();

@@ -15,6 +15,7 @@ mod id128;
 mod launch;
 mod mount_plan;
 mod mounts;
+mod network;
 mod overlay;
 mod resolv_conf;
 mod rootfs;

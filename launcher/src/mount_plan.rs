@@ -21,6 +21,8 @@ pub enum Step {
     Fs { target: &'static str, fstype: &'static str, options: &'static str, attrs: u32 },
     /// `target` bind-mounted onto itself read-only; skipped if it does not exist.
     ReadOnlySelf { target: &'static str },
+    /// `target` bind-mounted onto itself writable (`/proc/sys/net` of a private network).
+    WritableSelf { target: &'static str },
     /// `target` over-mounted read-only by an inaccessible inode of its type; skipped if absent.
     Mask { target: &'static str },
     /// `/run/host`: os-release, container-manager, container-uuid, inaccessible nodes; then
@@ -87,6 +89,10 @@ pub enum CgroupMount {
 /// by destination (so a `--bind` onto `/tmp/x` lands on top of the tmpfs).
 pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
     let mut steps: Vec<Step> = API_MOUNTS.to_vec();
+    if spec.net.private_network || spec.net.namespace_path.is_some() {
+        let after = steps.iter().position(|s| *s == Step::ReadOnlySelf { target: "/proc/sys" }).map_or(0, |i| i + 1);
+        steps.insert(after, Step::WritableSelf { target: "/proc/sys/net" });
+    }
     let after_sys = steps.iter().position(|s| matches!(s, Step::Fs { target: "/sys", .. })).map_or(steps.len(), |i| i + 1);
     match cgroup {
         CgroupMount::None => {}
@@ -125,6 +131,7 @@ mod tests {
             .map(|s| match s {
                 Step::Fs { target, fstype, attrs, .. } => format!("{fstype} {target} {attrs:#x}"),
                 Step::ReadOnlySelf { target } => format!("ro {target}"),
+                Step::WritableSelf { target } => format!("rw {target}"),
                 Step::Mask { target } => format!("mask {target}"),
                 Step::RunHost => "run-host".into(),
                 Step::DevNodes => "dev-nodes".into(),

@@ -21,12 +21,14 @@ pub enum HostSource {
     None,
     /// A detached copy of the bind source, already read-only if asked.
     Bind { tree: OwnedFd, is_dir: bool },
-    /// O_PATH handles of host overlay layers (`None` for `+` layers, resolved later).
-    Overlay { lower: Vec<Option<OwnedFd>>, upper: Option<OwnedFd>, work: Option<OwnedFd> },
+    /// The overlay itself, detached: built before the switch, while every layer (host or `+`
+    /// in the tree) is a mount of this namespace, as overlayfs requires.
+    Overlay { mnt: OwnedFd },
 }
 
-/// Opens the host sides of `mounts` (run before the switch into the tree).
-pub fn open_host_sources(mounts: &[CustomMount], workdirs: &[Option<PathBuf>]) -> Result<Vec<HostSource>> {
+/// Opens the host sides of `mounts` (run before the switch into the tree); `root` is the bound
+/// tree, against which `+` paths resolve (inside it, never following a symlink out).
+pub fn open_host_sources(mounts: &[CustomMount], workdirs: &[Option<PathBuf>], root: BorrowedFd<'_>) -> Result<Vec<HostSource>> {
     mounts
         .iter()
         .zip(workdirs)
@@ -37,24 +39,52 @@ pub fn open_host_sources(mounts: &[CustomMount], workdirs: &[Option<PathBuf>]) -
                 let tree = clone_tree(rustix::fs::CWD, src, *recursive, *read_only).map_err(|e| e.context(ctx()))?;
                 Ok(HostSource::Bind { tree, is_dir: st.st_mode & S_IFMT == S_IFDIR })
             }
-            CustomMount::Overlay { lower, upper, .. } => {
-                let open = |s: &MountSource| -> Result<Option<OwnedFd>> {
-                    match s {
-                        MountSource::Host(p) => open_dir_path(p).map(Some),
-                        MountSource::InRoot(_) => Ok(None),
-                    }
-                };
-                let lower = lower.iter().map(open).collect::<Result<Vec<_>>>()?;
-                let upper = upper.as_ref().map(open).transpose()?.flatten();
-                let work = match (work, &upper) {
-                    (Some(w), Some(_)) => Some(open_dir_path(w)?),
-                    _ => None,
-                };
-                Ok(HostSource::Overlay { lower, upper, work })
+            CustomMount::Overlay { lower, upper, destination, read_only } => {
+                let mnt = build_overlay(root, lower, upper.as_ref(), work.as_deref(), *read_only)
+                    .map_err(|e| e.context(format!("mount overlay on {}", destination.display())))?;
+                Ok(HostSource::Overlay { mnt })
             }
             _ => Ok(HostSource::None),
         })
         .collect()
+}
+
+/// A detached overlayfs: layers are opened first (host paths as given, `+` paths inside the
+/// tree) and handed to the kernel as `/proc/self/fd/N`, so no path is looked up twice.
+fn build_overlay(root: BorrowedFd<'_>, lower: &[MountSource], upper: Option<&MountSource>, work: Option<&Path>, read_only: bool) -> Result<OwnedFd> {
+    let mut fds = Vec::new();
+    let mut open = |s: &MountSource| -> Result<String> {
+        let fd = match s {
+            MountSource::Host(p) => open_dir_path(p)?,
+            MountSource::InRoot(p) => rootfs::open_path(root, p, Follow::InRoot).map_err(|e| Error::path("open", p, e))?,
+        };
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        fds.push(fd);
+        Ok(path)
+    };
+    // overlayfs stacks lowerdir left (top) to right (bottom); nspawn's arguments go bottom-up.
+    let mut lowers = Vec::new();
+    for l in lower.iter().rev() {
+        lowers.push(open(l)?);
+    }
+    let mut options = vec![("lowerdir", lowers.join(":"))];
+    if let Some(u) = upper {
+        let work = match (u, work) {
+            (_, Some(w)) => MountSource::Host(w.to_path_buf()),
+            (MountSource::InRoot(p), None) => MountSource::InRoot(crate::overlay::workdir_for(p)),
+            (MountSource::Host(p), None) => return Err(Error::msg(format!("no work directory for {}", p.display()))),
+        };
+        options.push(("upperdir", open(u)?));
+        options.push(("workdir", open(&work)?));
+    }
+    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| Error::sys("open file system", "overlay", e))?;
+    options.insert(0, ("source", "overlay".to_string()));
+    for (k, v) in &options {
+        fsconfig_set_string(&fs, *k, v.as_str()).map_err(|e| Error::sys("overlay option", k, e))?;
+    }
+    fsconfig_create(&fs).map_err(|e| Error::sys("create", "overlay", e))?;
+    let attrs = if read_only { attr::RDONLY } else { 0 };
+    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::from_bits_retain(attrs)).map_err(|e| Error::sys("mount", "overlay", e))
 }
 
 fn open_dir_path(p: &Path) -> Result<OwnedFd> {
@@ -119,6 +149,14 @@ impl Mounter<'_> {
         self.attach(&tree, &at, "read-only bind", target)
     }
 
+    /// `target` bound onto itself writable (under a read-only parent mount).
+    pub fn writable_self(&self, target: &Path) -> Result<()> {
+        let at = rootfs::open_path(self.root.as_fd(), target, Follow::Never).map_err(|e| Error::path("open", &self.shown(target), e))?;
+        let tree = clone_tree(at.as_fd(), Path::new(""), true, false)?;
+        crate::sys::mount_setattr(tree.as_fd(), 0, attr::RDONLY as u64, true).map_err(|e| Error::path("make writable", target, e))?;
+        self.attach(&tree, &at, "writable bind", target)
+    }
+
     /// Over-mounts `target` with the inaccessible inode of its type; a missing target is skipped.
     pub fn mask(&self, target: &Path, follow: Follow) -> Result<()> {
         let at = match rootfs::open_path(self.root.as_fd(), target, follow) {
@@ -164,73 +202,21 @@ impl Mounter<'_> {
                 let at = rootfs::mount_point(self.root.as_fd(), destination, NodeKind::Directory, Follow::InRoot)?;
                 self.attach(&mnt, &at, "tmpfs", destination)
             }
-            (CustomMount::Overlay { lower, upper, destination, read_only }, HostSource::Overlay { lower: lfd, upper: ufd, work }) => {
-                self.overlay(lower, lfd, upper.as_ref(), ufd.as_ref(), work.as_ref(), destination, *read_only)
+            (CustomMount::Overlay { destination, .. }, HostSource::Overlay { mnt }) => {
+                let at = rootfs::mount_point(self.root.as_fd(), destination, NodeKind::Directory, Follow::InRoot)?;
+                self.attach(mnt, &at, "overlay", destination)
             }
             (CustomMount::Inaccessible { destination }, _) => self.mask(destination, Follow::InRoot),
             _ => Err(Error::msg(format!("mount {}: host side was not prepared", m.destination().display()))),
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn overlay(
-        &self,
-        lower: &[MountSource],
-        lower_fds: &[Option<OwnedFd>],
-        upper: Option<&MountSource>,
-        upper_fd: Option<&OwnedFd>,
-        work_fd: Option<&OwnedFd>,
-        destination: &Path,
-        read_only: bool,
-    ) -> Result<()> {
-        // In-tree (`+`) layers are opened now, inside the tree; host layers were opened before.
-        let mut keep = Vec::new();
-        let mut layer_path = |s: &MountSource, fd: Option<&OwnedFd>| -> Result<String> {
-            let raw = match (s, fd) {
-                (_, Some(fd)) => fd.as_raw_fd(),
-                (MountSource::InRoot(p), None) => {
-                    let fd = rootfs::open_path(self.root.as_fd(), p, Follow::InRoot).map_err(|e| Error::path("open", p, e))?;
-                    let raw = fd.as_raw_fd();
-                    keep.push(fd);
-                    raw
-                }
-                (MountSource::Host(p), None) => return Err(Error::msg(format!("overlay layer {} was not opened", p.display()))),
-            };
-            Ok(format!("/proc/self/fd/{raw}"))
-        };
-        // overlayfs stacks lowerdir left (top) to right (bottom); nspawn's arguments go bottom-up.
-        let mut lowers = Vec::new();
-        for (s, fd) in lower.iter().zip(lower_fds).rev() {
-            lowers.push(layer_path(s, fd.as_ref())?);
-        }
-        let mut options = format!("lowerdir={}", lowers.join(":"));
-        if let Some(u) = upper {
-            let work = match (u, work_fd) {
-                (_, Some(w)) => format!("/proc/self/fd/{}", w.as_raw_fd()),
-                (MountSource::InRoot(p), None) => layer_path(&MountSource::InRoot(crate::overlay::workdir_for(p)), None)?,
-                (MountSource::Host(p), None) => return Err(Error::msg(format!("overlay workdir for {} missing", p.display()))),
-            };
-            options.push_str(&format!(",upperdir={},workdir={work}", layer_path(u, upper_fd)?));
-        }
-        let attrs = if read_only { attr::RDONLY } else { 0 };
-        let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| Error::sys("open file system", "overlay", e))?;
-        for opt in options.split(',') {
-            if let Some((k, v)) = opt.split_once('=') {
-                fsconfig_set_string(&fs, k, v).map_err(|e| Error::sys("overlay option", k, e).context(format!("mount overlay on {}", destination.display())))?;
-            }
-        }
-        fsconfig_create(&fs).map_err(|e| Error::path("mount overlay on", destination, e))?;
-        let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::from_bits_retain(attrs))
-            .map_err(|e| Error::path("mount overlay on", destination, e))?;
-        drop(keep);
-        let at = rootfs::mount_point(self.root.as_fd(), destination, NodeKind::Directory, Follow::InRoot)?;
-        self.attach(&mnt, &at, "overlay", destination)
     }
 }
 
 /// fsopen + fsconfig + fsmount: a detached new file system.
 pub fn new_fs(fstype: &str, options: &str, attrs: u32) -> Result<OwnedFd> {
     let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| Error::sys("open file system", fstype, e))?;
+    // The source column of mountinfo names the file system, as mount(8) and nspawn show it.
+    fsconfig_set_string(&fs, "source", fstype).map_err(|e| Error::sys("set source of", fstype, e))?;
     for opt in options.split(',').filter(|o| !o.is_empty()) {
         let r = match opt.split_once('=') {
             Some((k, v)) => fsconfig_set_string(&fs, k, v),
@@ -282,6 +268,7 @@ pub fn mount_all(m: &Mounter<'_>, steps: &[Step], hooks: &mut dyn FnMut(&Step, &
                 m.mount_fs(target, fstype, options, *attrs)?;
             }
             Step::ReadOnlySelf { target } => m.read_only_self(Path::new(target))?,
+            Step::WritableSelf { target } => m.writable_self(Path::new(target))?,
             Step::Mask { target } => m.mask(Path::new(target), Follow::Never)?,
             Step::Custom(cm) => {
                 let host = m.host_sources.get(custom).unwrap_or(&HostSource::None);
@@ -298,6 +285,7 @@ fn describe_step(step: &Step) -> String {
     match step {
         Step::Fs { target, fstype, options, .. } => format!("{fstype} on {target} ({options})"),
         Step::ReadOnlySelf { target } => format!("read-only {target}"),
+        Step::WritableSelf { target } => format!("writable {target}"),
         Step::Mask { target } => format!("mask {target}"),
         Step::RunHost => "/run/host".into(),
         Step::DevNodes => "/dev nodes".into(),

@@ -6,6 +6,7 @@ use crate::rootfs::{self, Follow};
 use crate::settings::{CustomMount, MountSource};
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{mkdirat, openat, unlinkat, AtFlags, Mode, OFlags};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// The work directory of upper directory `upper`: `.#<name>.spawnbox-work` beside it.
@@ -71,15 +72,29 @@ pub fn cleanup(mounts: &[CustomMount], root: BorrowedFd<'_>) {
     }
 }
 
-/// Removes directory `name` under `parent` and the empty directories in it, never following
-/// symlinks.
+/// Removes directory `name` under `parent` with everything in it (overlayfs leaves whiteouts
+/// and scratch directories in `work/`), never following symlinks, at most 8 levels deep.
 fn remove_dir(parent: BorrowedFd<'_>, name: &Path) {
-    if let Ok(dir) = openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
-        if let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) {
-            while let Some(Ok(e)) = entries.next() {
-                let n = e.file_name();
-                if n != c"." && n != c".." {
-                    let _ = unlinkat(&dir, n, AtFlags::REMOVEDIR);
+    remove_tree(parent, name.as_os_str(), 8);
+}
+
+fn remove_tree(parent: BorrowedFd<'_>, name: &std::ffi::OsStr, depth: u32) {
+    if depth > 0 {
+        if let Ok(dir) = openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+            let mut names = Vec::new();
+            if let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) {
+                while let Some(Ok(e)) = entries.next() {
+                    let n = e.file_name();
+                    if n != c"." && n != c".." {
+                        names.push((std::ffi::OsStr::from_bytes(n.to_bytes()).to_owned(), e.file_type() == rustix::fs::FileType::Directory));
+                    }
+                }
+            }
+            for (n, is_dir) in names {
+                if is_dir {
+                    remove_tree(dir.as_fd(), &n, depth - 1);
+                } else {
+                    let _ = unlinkat(&dir, n.as_os_str(), AtFlags::empty());
                 }
             }
         }

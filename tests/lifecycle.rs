@@ -1,0 +1,203 @@
+//! Root integration tests of how a container ends: exit codes 0..255 (133 → 1), PID 1 killed
+//! by a signal, reboot loop, poweroff, `--kill-signal` on SIGTERM/SIGINT, `-b` boot, and
+//! spawnbox itself SIGKILLed (no process of the container survives).
+
+use rustix::process::Signal;
+use spawnbox_tests::host::processes_with_cmdline;
+use spawnbox_tests::{parallel, wait_until, Test};
+use std::fs;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[test]
+fn exit_codes_0_to_255_pass_through_except_133() {
+    let t = Arc::new(Test::new("exit-codes"));
+    let pid = std::process::id();
+    let t2 = t.clone();
+    let results = parallel(256, 4, move |code| {
+        // Machine names must not collide while containers run side by side.
+        let m = format!("exit{code}-{pid}");
+        let out = t2.run(&["-M", &m, "/bin/sh", "-c", &format!("exit {code}")]);
+        (out.code, out.stderr.clone(), out.stdout.clone())
+    });
+    for (code, (got, stderr, stdout)) in results.into_iter().enumerate() {
+        let want = if code == 133 { 1 } else { code as i32 };
+        assert_eq!((got, stderr.as_str(), stdout.as_str()), (Some(want), "", ""), "exit {code}");
+    }
+    drop(Arc::try_unwrap(t).ok().expect("test still shared"));
+}
+
+#[test]
+fn pid_1_killed_by_sigkill_is_reported() {
+    let t = Test::new("sigkill-pid1");
+    let mut run = t.cmd(&["/bin/sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    run.wait_for_stdout("ready\n", Duration::from_secs(10));
+    let pid1 = run.container_pid1();
+    rustix::process::kill_process(rustix::process::Pid::from_raw(pid1).unwrap(), Signal::KILL).unwrap();
+    let out = run.wait();
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.stderr, "spawnbox: container terminated by signal SIGKILL\n");
+    assert_eq!(out.stdout, "ready\n");
+}
+
+#[test]
+fn reboot_restarts_the_container_in_the_same_process() {
+    let t = Test::new("reboot");
+    let state = t.host_dir("state");
+    t.script(
+        "/bin/payload",
+        "n=$(cat /state/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > /state/count\n\
+         echo \"run $n pid $$\"\n\
+         if [ $n -eq 1 ]; then reboot -f; sleep 10; echo not-rebooted; fi\n\
+         exit 7",
+    );
+    let out = t.run(&[&format!("--bind={}:/state", state.display()), "/bin/payload"]);
+    assert_eq!(out.code(7), "run 1 pid 1\nrun 2 pid 1\n", "{out:?}");
+    assert_eq!(out.stderr, "");
+    assert_eq!(fs::read_to_string(state.join("count")).unwrap(), "2\n");
+}
+
+#[test]
+fn reboot_is_announced_when_not_quiet() {
+    let t = Test::new("reboot-msg");
+    let state = t.host_dir("state");
+    t.script("/bin/payload", "if [ -e /state/once ]; then exit 0; fi; touch /state/once; reboot -f; sleep 10");
+    let m = format!("rb-{}", std::process::id());
+    let out = t.cmd(&["--console=read-only", "--timezone=off", "-M", &m, &format!("--bind={}:/state", state.display()), "/bin/payload"]).run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains(&format!("Container {m} is being rebooted.")), "{out:?}");
+}
+
+#[test]
+fn poweroff_exits_0() {
+    let t = Test::new("poweroff");
+    let out = t.sh(&[], "echo before; poweroff -f; sleep 10; echo after");
+    assert_eq!(out.ok(), "before\n");
+    let out = t.sh(&[], "halt -f; sleep 10; exit 3");
+    assert_eq!(out.ok(), "");
+}
+
+#[test]
+fn sigterm_to_spawnbox_kills_pid_1_with_sigkill_by_default() {
+    let t = Test::new("kill-default");
+    // PID 1 traps TERM: the default kill signal (SIGKILL) must be used anyway.
+    let mut run = t.cmd(&["/bin/sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 1; done"]).spawn();
+    run.wait_for_stdout("ready\n", Duration::from_secs(10));
+    run.kill(Signal::TERM);
+    let out = run.wait();
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.stderr, "spawnbox: container terminated by signal SIGKILL\n");
+}
+
+#[test]
+fn kill_signal_is_sent_on_sigterm_and_sigint() {
+    let t = Test::new("kill-signal");
+    for (sig, opt) in [(Signal::TERM, "--kill-signal=SIGTERM"), (Signal::INT, "--kill-signal=TERM"), (Signal::TERM, "--kill-signal=15")] {
+        let mut run = t.cmd(&[opt, "/bin/sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; sleep 1000 & wait"]).spawn();
+        run.wait_for_stdout("ready\n", Duration::from_secs(10));
+        run.kill(sig);
+        let out = run.wait();
+        assert_eq!(out.code(42), "ready\ngot-term\n", "{opt} {sig:?}: {out:?}");
+        assert_eq!(out.stderr, "", "{out:?}");
+    }
+}
+
+#[test]
+fn second_sigterm_escalates_to_sigkill() {
+    let t = Test::new("kill-twice");
+    // PID 1 ignores the first (trapped, no exit) request; the second one is SIGKILL.
+    let mut run = t.cmd(&["--kill-signal=SIGUSR1", "/bin/sh", "-c", "trap 'echo usr1' USR1; echo ready; while :; do sleep 1; done"]).spawn();
+    run.wait_for_stdout("ready\n", Duration::from_secs(10));
+    run.kill(Signal::TERM);
+    run.wait_for_stdout("usr1\n", Duration::from_secs(10));
+    run.kill(Signal::TERM);
+    let out = run.wait();
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.stderr, "spawnbox: container terminated by signal SIGKILL\n");
+}
+
+/// A tree whose /sbin/init is a script that reports how it was started.
+fn boot_tree(tag: &str, init: &str) -> Test {
+    let t = Test::new(tag);
+    fs::remove_file(t.rpath("/sbin/init")).unwrap();
+    t.script("/sbin/init", init);
+    t
+}
+
+#[test]
+fn boot_runs_sbin_init_as_pid_1_with_the_arguments() {
+    let t = boot_tree("boot", "echo \"init $$ $0 $*\"; tr '\\0' ' ' < /proc/1/cmdline; echo; exit 3");
+    let out = t.run(&["-b", "systemd.unit=rescue.target", "quiet"]);
+    assert_eq!(out.code(3), "init 1 /sbin/init systemd.unit=rescue.target quiet\n/bin/sh /sbin/init systemd.unit=rescue.target quiet \n", "{out:?}");
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn boot_prefers_systemd_over_sbin_init() {
+    let t = boot_tree("boot-systemd", "echo sbin-init");
+    t.script("/lib/systemd/systemd", "echo lib-systemd");
+    assert_eq!(t.run(&["--boot"]).ok(), "lib-systemd\n");
+    t.script("/usr/lib/systemd/systemd", "echo usr-lib-systemd");
+    assert_eq!(t.run(&["--boot"]).ok(), "usr-lib-systemd\n");
+}
+
+#[test]
+fn boot_default_kill_signal_is_sigrtmin_plus_3() {
+    // systemd's SIGRTMIN+3 is 37 (glibc numbering); busybox sh traps it by number.
+    let t = boot_tree("boot-kill", "trap 'echo halt-requested; exit 5' 37; echo ready; while :; do sleep 1; done");
+    let mut run = t.cmd(&["-b"]).spawn();
+    run.wait_for_stdout("ready\n", Duration::from_secs(10));
+    run.kill(Signal::TERM);
+    let out = run.wait();
+    assert_eq!(out.code(5), "ready\nhalt-requested\n", "{out:?}");
+}
+
+#[test]
+fn boot_without_os_release_is_refused() {
+    let t = boot_tree("boot-no-osrel", "echo init");
+    fs::remove_file(t.rpath("/etc/os-release")).unwrap();
+    t.run(&["-b"]).error(&format!(
+        "directory {} doesn't look like an OS root directory (os-release file is missing), refusing",
+        t.root.display()
+    ));
+    // /usr/lib/os-release is enough.
+    t.write("/usr/lib/os-release", "ID=test\n");
+    assert_eq!(t.run(&["-b"]).ok(), "init\n");
+}
+
+#[test]
+fn boot_without_init_is_refused() {
+    let t = Test::new("boot-no-init");
+    fs::remove_file(t.rpath("/sbin/init")).unwrap();
+    t.run(&["-b"]).error(&format!(
+        "cannot find an init in {} (tried /usr/lib/systemd/systemd, /lib/systemd/systemd, /sbin/init)",
+        t.root.display()
+    ));
+    // A non-executable file is not an init either.
+    t.write("/sbin/init", "#!/bin/sh\n");
+    t.run(&["-b"]).error(&format!(
+        "cannot find an init in {} (tried /usr/lib/systemd/systemd, /lib/systemd/systemd, /sbin/init)",
+        t.root.display()
+    ));
+}
+
+#[test]
+fn sigkill_to_spawnbox_takes_the_whole_container_down() {
+    let t = Test::new("launcher-kill");
+    // A unique marker in the sleeps' argv finds them on the host.
+    let marker = format!("{}{:05}", 7_000_000 + (std::process::id() % 1_000_000), 4242);
+    let script = format!("sleep {marker}1 & sleep {marker}2 & (sleep {marker}3 &) ; echo ready; exec sleep {marker}0");
+    let mut run = t.cmd(&["/bin/sh", "-c", &script]).spawn();
+    run.wait_for_stdout("ready\n", Duration::from_secs(10));
+    assert!(wait_until(Duration::from_secs(5), || processes_with_cmdline(&format!("sleep {marker}")).len() == 4), "container processes did not start");
+    run.kill(Signal::KILL);
+    let out = run.wait();
+    assert_eq!(out.signal, Some(9), "{out:?}");
+    let gone = wait_until(Duration::from_secs(5), || processes_with_cmdline(&format!("sleep {marker}")).is_empty());
+    assert!(gone, "container processes survived spawnbox: {:?}", processes_with_cmdline(&format!("sleep {marker}")));
+    // A killed spawnbox cannot remove the machine's cgroup; `--cleanup` does.
+    let out = t.bare().arg("--cleanup").run();
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), ""), "{out:?}");
+    let name = t.root.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(spawnbox_tests::cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new(), "cgroup left after --cleanup");
+}
