@@ -25,10 +25,12 @@ pub struct Ready {
     pub kill_requested: bool,
 }
 
-/// Counts hotkey presses within the window.
+/// Counts hotkey presses as nspawn's `look_for_escape()` does: three Ctrl-] within a second
+/// of the first one, with no other byte in between.
 #[derive(Default)]
 pub struct Hotkey {
-    presses: Vec<Instant>,
+    first: Option<Instant>,
+    count: usize,
 }
 
 impl Hotkey {
@@ -36,12 +38,19 @@ impl Hotkey {
     pub fn feed(&mut self, input: &[u8], now: Instant) -> bool {
         for &b in input {
             if b != ESCAPE {
+                self.first = None;
+                self.count = 0;
                 continue;
             }
-            self.presses.retain(|t| now.duration_since(*t) < ESCAPE_WINDOW);
-            self.presses.push(now);
-            if self.presses.len() >= ESCAPE_PRESSES {
-                self.presses.clear();
+            match self.first {
+                Some(t) if now.duration_since(t) <= ESCAPE_WINDOW => self.count += 1,
+                _ => {
+                    self.first = Some(now);
+                    self.count = 1;
+                }
+            }
+            if self.count >= ESCAPE_PRESSES {
+                *self = Hotkey::default();
                 return true;
             }
         }
@@ -156,7 +165,10 @@ impl Console {
                 Ok(0) => self.stdin_open = false,
                 Ok(n) => {
                     ready.kill_requested = self.hotkey.feed(&buf[..n], Instant::now());
-                    self.pending.extend_from_slice(&buf[..n]);
+                    // As nspawn: the read that completes the sequence is not forwarded.
+                    if !ready.kill_requested {
+                        self.pending.extend_from_slice(&buf[..n]);
+                    }
                 }
                 Err(Errno::AGAIN) | Err(Errno::INTR) => {}
                 Err(_) => self.stdin_open = false,
@@ -234,8 +246,16 @@ mod tests {
     fn three_presses_within_a_second_kill() {
         let mut h = Hotkey::default();
         let t0 = Instant::now();
-        assert!(!h.feed(&[ESCAPE, b'a', ESCAPE], t0));
+        assert!(!h.feed(&[ESCAPE, ESCAPE], t0));
         assert!(h.feed(&[ESCAPE], t0 + Duration::from_millis(900)));
+    }
+
+    #[test]
+    fn three_presses_within_a_second_kill_even_across_reads() {
+        let mut h = Hotkey::default();
+        let t0 = Instant::now();
+        assert!(!h.feed(&[ESCAPE, ESCAPE], t0));
+        assert!(h.feed(&[ESCAPE], t0 + Duration::from_millis(999)));
     }
 
     #[test]
@@ -243,8 +263,18 @@ mod tests {
         let mut h = Hotkey::default();
         let t0 = Instant::now();
         assert!(!h.feed(&[ESCAPE, ESCAPE], t0));
+        // The window is counted from the first press: a late third press starts over.
         assert!(!h.feed(&[ESCAPE], t0 + Duration::from_millis(1500)));
         assert!(!h.feed(&[ESCAPE], t0 + Duration::from_millis(1600)));
         assert!(h.feed(&[ESCAPE], t0 + Duration::from_millis(1700)));
+    }
+
+    #[test]
+    fn another_key_in_between_resets() {
+        let mut h = Hotkey::default();
+        let t0 = Instant::now();
+        assert!(!h.feed(&[ESCAPE, ESCAPE, b'a', ESCAPE], t0));
+        assert!(!h.feed(&[ESCAPE], t0));
+        assert!(h.feed(&[ESCAPE], t0));
     }
 }
