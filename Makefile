@@ -38,12 +38,27 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need; \
 	fi
 
+# Release flags of .cargo/config.toml, repeated here because RUSTFLAGS replaces them.
+STATIC_FLAGS := -C relocation-model=static -C target-feature=+crt-static -C link-arg=-Wl,-z,noseparate-code -C link-arg=-Wl,--build-id=none
+# spawnbox is built with its own std (build-std) and panic=immediate-abort: no panic messages,
+# no backtrace machinery, half the size (see docs/BENCHMARKS.md). This needs the rust-src
+# component and RUSTC_BOOTSTRAP on the pinned stable toolchain; without rust-src the plain
+# build is used.
+SIZE_BUILD ?= 1
+
 build: $(TARGET_FILE)
 	@t=$$(cat $(TARGET_FILE)); \
 	if [ "$$t" = x86_64-unknown-linux-gnu ]; then export RUSTFLAGS="$$RUSTFLAGS -C target-feature=+crt-static"; fi; \
 	$(CARGO) build --release --locked --target $$t -p spawnbox-init && \
 	mkdir -p $(BUILD) && cp $(TARGET_DIR)/$$t/release/spawnbox-init $(BUILD)/.spawnbox-init.new && mv -f $(BUILD)/.spawnbox-init.new $(BUILD)/spawnbox-init && \
-	SPAWNBOX_INIT_BINARY=$(CURDIR)/$(BUILD)/spawnbox-init $(CARGO) build --release --locked --target $$t -p spawnbox && \
+	export SPAWNBOX_INIT_BINARY=$(CURDIR)/$(BUILD)/spawnbox-init && \
+	if [ "$(SIZE_BUILD)" = 1 ] && [ "$$t" = x86_64-unknown-linux-musl ] && \
+	   { rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src >&2; }; then \
+		RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(STATIC_FLAGS) -Zunstable-options -Cpanic=immediate-abort" \
+			$(CARGO) build --release --locked --target $$t -p spawnbox -Z build-std=std,panic_abort; \
+	else \
+		$(CARGO) build --release --locked --target $$t -p spawnbox; \
+	fi && \
 	cp $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/.spawnbox.new && mv -f $(BUILD)/.spawnbox.new $(BUILD)/spawnbox && \
 	ln -sf spawnbox $(BUILD)/spawnctl
 	@file -L $(BUILD)/spawnbox $(BUILD)/spawnbox-init | grep -Eq 'statically linked|static-pie linked' || { echo 'binaries are not static' >&2; exit 1; }
