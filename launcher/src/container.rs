@@ -129,7 +129,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         _ => sys::exit_now(1),
     }
 
-    become_payload(spec, &user, slave, cwd.as_deref())?;
+    become_payload(spec, prep, &user, slave, cwd.as_deref())?;
     Err(exec.run(&environment))
 }
 
@@ -206,7 +206,7 @@ fn build_env(spec: &Spec, prep: &Prepared, user: &UserInfo) -> Vec<String> {
 }
 
 /// The payload's own session and console, credentials, working directory and umask.
-fn become_payload(spec: &Spec, user: &UserInfo, slave: Option<OwnedFd>, cwd: Option<&Path>) -> Result<()> {
+fn become_payload(spec: &Spec, prep: &Prepared, user: &UserInfo, slave: Option<OwnedFd>, cwd: Option<&Path>) -> Result<()> {
     let _ = rustix::process::setsid();
     if let Some(slave) = slave {
         rustix::process::ioctl_tiocsctty(&slave).map_err(|e| Error::sys("make", "the console the controlling terminal", e))?;
@@ -214,6 +214,7 @@ fn become_payload(spec: &Spec, user: &UserInfo, slave: Option<OwnedFd>, cwd: Opt
             dup(&slave).map_err(|e| Error::sys("attach", "console", e))?;
         }
     }
+    prep.security.before_credentials()?;
     let groups: Vec<_> = user.groups.iter().map(|&g| rustix::process::Gid::from_raw(g)).collect();
     rustix::thread::set_thread_groups(&groups).map_err(|e| Error::sys("set supplementary groups for", &user.name, e))?;
     let gid = rustix::process::Gid::from_raw(user.gid);
@@ -232,7 +233,7 @@ fn become_payload(spec: &Spec, user: &UserInfo, slave: Option<OwnedFd>, cwd: Opt
     }
     rustix::process::umask(Mode::from_raw_mode(0o022));
     sys::cloexec_from(3);
-    Ok(())
+    prep.security.before_exec()
 }
 
 /// What `execve` runs.

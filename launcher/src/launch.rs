@@ -36,6 +36,8 @@ pub struct Prepared {
     pub workdirs: Vec<Option<PathBuf>>,
     /// The cgroup2 mount the container gets (none when it has no cgroup of its own).
     pub cgroup_mount: CgroupMount,
+    /// Capabilities, seccomp and resource settings of the payload.
+    pub security: crate::security::Security,
     pub term: Option<String>,
     pub colorterm: Option<String>,
     pub no_color: Option<String>,
@@ -106,6 +108,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         .then(|| crate::etc_files::read_host_file(Path::new("/etc/localtime")))
         .flatten();
 
+    let security = crate::security::prepare(spec)?;
     let stub_init = if spec.start_mode == StartMode::Pid2 { Some(stub_init_memfd()?) } else { None };
     let workdirs = overlay::prepare(&spec.custom_mounts, t)?;
     let var = |k: &str| std::env::var(k).ok();
@@ -122,6 +125,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             stub_init,
             workdirs,
             cgroup_mount: CgroupMount::None,
+            security,
             term: var("TERM"),
             colorterm: var("COLORTERM"),
             no_color: var("NO_COLOR"),

@@ -20,6 +20,7 @@ mod overlay;
 mod resolv_conf;
 mod rootfs;
 mod run_host;
+mod security;
 mod settings;
 mod signals;
 mod spec;

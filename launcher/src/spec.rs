@@ -44,6 +44,7 @@ pub struct Spec {
     /// `--cleanup`: remove leftovers of a crashed run, then exit.
     pub cleanup: bool,
     pub net: NetSpec,
+    pub sec: SecSpec,
 }
 
 /// The network options of the command line (nspawn §1.6 plus spawnbox's addressing).
@@ -68,6 +69,24 @@ impl NetSpec {
     pub fn new_namespace(&self) -> bool {
         self.private_network && self.namespace_path.is_none()
     }
+}
+
+/// The security options of the command line (nspawn §1.7, §1.8), as parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecSpec {
+    /// `--capability=` additions (bit mask over capability numbers).
+    pub capability: u64,
+    /// `--drop-capability=`.
+    pub drop_capability: u64,
+    /// `--ambient-capability=`.
+    pub ambient_capability: u64,
+    pub no_new_privileges: Option<bool>,
+    /// `--system-call-filter=` words in order, `~` prefix kept.
+    pub system_call_filter: Vec<String>,
+    pub rlimits: Vec<crate::settings::Rlimit>,
+    pub oom_score_adjust: Option<i32>,
+    pub cpu_affinity: Option<Vec<u32>>,
+    pub personality: Option<String>,
 }
 
 /// Facts about the caller that the defaults depend on.
@@ -122,6 +141,17 @@ impl Spec {
             keep_unit: settings.keep_unit,
             properties,
             cleanup: settings.cleanup,
+            sec: SecSpec {
+                capability: settings.capability,
+                drop_capability: settings.drop_capability,
+                ambient_capability: settings.ambient_capability,
+                no_new_privileges: settings.no_new_privileges,
+                system_call_filter: settings.system_call_filter,
+                rlimits: settings.rlimits,
+                oom_score_adjust: settings.oom_score_adjust,
+                cpu_affinity: settings.cpu_affinity,
+                personality: settings.personality,
+            },
             net: NetSpec {
                 private_network: settings.private_network,
                 interfaces: settings.network_interfaces,
