@@ -1,0 +1,1 @@
+//! network integration tests (root).

@@ -1,0 +1,1 @@
+//! seccomp integration tests (root).
