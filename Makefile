@@ -50,7 +50,7 @@ build: $(TARGET_FILE)
 	@t=$$(cat $(TARGET_FILE)); \
 	if [ "$$t" = x86_64-unknown-linux-gnu ]; then export RUSTFLAGS="$$RUSTFLAGS -C target-feature=+crt-static"; fi; \
 	$(CARGO) build --release --locked --target $$t -p spawnbox-init && \
-	mkdir -p $(BUILD) && cp $(TARGET_DIR)/$$t/release/spawnbox-init $(BUILD)/.spawnbox-init.new && mv -f $(BUILD)/.spawnbox-init.new $(BUILD)/spawnbox-init && \
+	mkdir -p $(BUILD) && { cmp -s $(TARGET_DIR)/$$t/release/spawnbox-init $(BUILD)/spawnbox-init || { cp $(TARGET_DIR)/$$t/release/spawnbox-init $(BUILD)/.spawnbox-init.new && mv -f $(BUILD)/.spawnbox-init.new $(BUILD)/spawnbox-init; }; } && \
 	export SPAWNBOX_INIT_BINARY=$(CURDIR)/$(BUILD)/spawnbox-init && \
 	if [ "$(SIZE_BUILD)" = 1 ] && [ "$$t" = x86_64-unknown-linux-musl ] && \
 	   { rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src >&2; }; then \
@@ -59,7 +59,7 @@ build: $(TARGET_FILE)
 	else \
 		$(CARGO) build --release --locked --target $$t -p spawnbox; \
 	fi && \
-	cp $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/.spawnbox.new && mv -f $(BUILD)/.spawnbox.new $(BUILD)/spawnbox && \
+	{ cmp -s $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/spawnbox || { cp $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/.spawnbox.new && mv -f $(BUILD)/.spawnbox.new $(BUILD)/spawnbox; }; } && \
 	ln -sf spawnbox $(BUILD)/spawnctl
 	@file -L $(BUILD)/spawnbox $(BUILD)/spawnbox-init | grep -Eq 'statically linked|static-pie linked' || { echo 'binaries are not static' >&2; exit 1; }
 	@ls -l $(BUILD)/spawnbox $(BUILD)/spawnbox-init | awk '{print $$9": "$$5" bytes"}'
