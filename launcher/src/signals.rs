@@ -1,22 +1,13 @@
-//! Signal names as messages print them (`SIGSEGV`, `SIGRTMIN+3`), with systemd's numbering
-//! (SIGRTMIN = 34).
-
-use crate::spec::SIGRTMIN;
-
-const NAMES: [&str; 32] = [
-    "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
-    "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP",
-    "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR",
-    "SIGSYS",
-];
+//! Signal names as messages print them (`SIGSEGV`, `SIGRTMIN+3`), from the command line's
+//! signal table (systemd's numbering: SIGRTMIN = 34).
 
 /// The name of signal `sig`.
 pub fn signal_name(sig: i32) -> String {
-    match sig {
-        1..=31 => NAMES[sig as usize].to_string(),
-        s if s == SIGRTMIN => "SIGRTMIN".to_string(),
-        s if (SIGRTMIN + 1..=64).contains(&s) => format!("SIGRTMIN+{}", s - SIGRTMIN),
-        s => format!("signal {s}"),
+    let short = crate::cli::short_signal_name(sig);
+    if short.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("signal {sig}")
+    } else {
+        format!("SIG{short}")
     }
 }
 

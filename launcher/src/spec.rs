@@ -6,8 +6,6 @@ use crate::settings::{ConsoleMode, CustomMount, InterfacePair, PortForward, Reso
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// systemd's numbering: SIGRTMIN is 34 (glibc), so SIGRTMIN+3 is 37.
-pub const SIGRTMIN: i32 = 34;
 /// Longest machine name / hostname (HOST_NAME_MAX).
 pub const HOST_NAME_MAX: usize = 64;
 
@@ -113,7 +111,7 @@ impl Spec {
         let hostname = settings.hostname.clone().unwrap_or_else(|| machine.clone());
         let start_mode = settings.start_mode.unwrap_or(StartMode::Pid1);
         let kill_signal = settings.kill_signal.unwrap_or(match start_mode {
-            StartMode::Boot => SIGRTMIN + 3,
+            StartMode::Boot => crate::cli::SIGRTMIN + 3,
             _ => 9,
         });
         let console = resolve_console(settings.console, caller.stdin_tty, caller.stdout_tty);

@@ -11,6 +11,7 @@ mod help;
 mod mounts;
 mod table;
 mod values;
+pub use values::{signal_name as short_signal_name, SIGRTMIN};
 mod values_net;
 mod values_sec;
 mod verify;
