@@ -16,7 +16,8 @@
 #              CASE_TIMEOUT    seconds before qemu is killed (default $VM_TIMEOUT)
 #              CASE_MEM, CASE_SMP
 #            and define case_prepare ROOT, called with the initramfs root to add anything
-#            else (e.g. copy "$REPO/build/spawnbox" and a busybox rootfs for container tests).
+#            else; `vm_add_spawnbox ROOT` there adds /sbin/spawnbox, a busybox rootfs at
+#            /rootfs and the guest helpers of tests/vm/guest/ (container tests).
 #
 # The initramfs has busybox (every applet linked in /bin), /init and /sbin/spawnbox-init,
 # and /sbin/poweroff, /sbin/reboot, /sbin/halt linked to spawnbox-init. PATH puts /sbin
@@ -282,6 +283,22 @@ vm_build_initramfs() {
     fi
     if declare -F case_prepare >/dev/null; then case_prepare "$root"; fi
     (cd "$root" && find . -print | "$BUSYBOX" cpio -o -H newc 2>/dev/null) | gzip -1 >"$out"
+}
+
+# vm_add_spawnbox ROOT: for container tests, from a case's case_prepare: the launcher
+# ($VM_SPAWNBOX, default $REPO/build/spawnbox) as /sbin/spawnbox, a busybox rootfs
+# (tests/mkrootfs.sh) at /rootfs, and the guest-side helpers tests/vm/guest/*.sh in
+# /etc/vmtest/ (the rc sources them).
+vm_add_spawnbox() {
+    local root=$1 sb=${VM_SPAWNBOX:-$REPO/build/spawnbox} f
+    [ -x "$sb" ] || vm_die "$sb not found: run 'make build' (or set VM_SPAWNBOX)"
+    install -m 0755 "$sb" "$root/sbin/spawnbox"
+    BUSYBOX=$BUSYBOX bash "$REPO/tests/mkrootfs.sh" "$root/rootfs" >&2
+    mkdir -p "$root/etc/vmtest"
+    for f in "$REPO"/tests/vm/guest/*.sh; do
+        [ -f "$f" ] && install -m 0644 "$f" "$root/etc/vmtest/"
+    done
+    return 0
 }
 
 # ------------------------------------------------------------------------------ boot ----
