@@ -279,7 +279,8 @@ fn unknown_options_are_errors() {
     let before = tree_listing(&t.root);
     t.run(&["--frobnicate", "/bin/true"]).error("unrecognized option '--frobnicate'");
     t.run(&["-k", "/bin/true"]).error("invalid option -- 'k'");
-    t.run(&["--network-veth", "/bin/true"]).error("--network-veth: not supported yet");
+    t.run(&["--ephemeral", "/bin/true"]).error("--ephemeral: not supported yet");
+    t.run(&["-U", "/bin/true"]).error("--private-users: not supported yet");
     assert_eq!(tree_listing(&t.root), before);
 }
 

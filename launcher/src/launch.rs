@@ -249,6 +249,9 @@ fn cleanup(spec: &Spec) -> Result<i32> {
             log::info!("removed the left-over cgroup of {}", spec.machine);
         }
     }
+    if crate::network::cleanup(&spec.machine)? {
+        log::info!("removed the left-over network state of {}", spec.machine);
+    }
     Ok(0)
 }
 

@@ -179,6 +179,18 @@ pub struct PortForward {
     pub container_port: u16,
 }
 
+/// `--network-address=` (spawnbox extension): automatic IPv4 addressing of the veth or zone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NetworkAddress {
+    /// No addresses: `host0` is left as nspawn leaves it.
+    Off,
+    /// A subnet from the default pool, 10.0.0.0/8.
+    #[default]
+    Auto,
+    /// A subnet from this pool: network address (host bits clear) and prefix length.
+    Pool(std::net::Ipv4Addr, u8),
+}
+
 /// `HOST[:CONT]` interface pairs (`--network-interface`, `--network-macvlan`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterfacePair {
@@ -268,6 +280,10 @@ pub struct Settings {
     pub network_zone: Option<String>,
     pub network_namespace_path: Option<PathBuf>,
     pub ports: Vec<PortForward>,
+    /// `--network-nat=` (spawnbox extension).
+    pub network_nat: Option<bool>,
+    /// `--network-address=` (spawnbox extension).
+    pub network_address: Option<NetworkAddress>,
 
     // Security (capability numbers as in <linux/capability.h>; bit masks over 0..=63)
     pub capability: u64,

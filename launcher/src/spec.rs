@@ -2,7 +2,7 @@
 //! applied (machine name, hostname, console mode, kill signal). Pure apart from `isatty`.
 
 use crate::error::{Error, Result};
-use crate::settings::{ConsoleMode, CustomMount, InterfacePair, PortForward, ResolvConfMode, Settings, StartMode, TimezoneMode};
+use crate::settings::{ConsoleMode, CustomMount, InterfacePair, NetworkAddress, PortForward, ResolvConfMode, Settings, StartMode, TimezoneMode};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -60,6 +60,11 @@ pub struct NetSpec {
     /// `--network-namespace-path=`: join this namespace instead of creating one.
     pub namespace_path: Option<PathBuf>,
     pub ports: Vec<PortForward>,
+    /// `--network-nat=` (spawnbox): masquerade the container's subnet, enable forwarding.
+    pub nat: bool,
+    /// `--network-address=` (spawnbox): automatic IPv4 addresses for the veth or zone
+    /// (default `Auto`; never used with `--network-bridge`, whose network is the user's).
+    pub address: NetworkAddress,
 }
 
 impl NetSpec {
@@ -161,6 +166,8 @@ impl Spec {
                 zone: settings.network_zone,
                 namespace_path: settings.network_namespace_path,
                 ports: settings.ports,
+                nat: settings.network_nat.unwrap_or(false),
+                address: settings.network_address.unwrap_or(NetworkAddress::Auto),
             },
         })
     }

@@ -234,3 +234,72 @@ pub fn exit_now(code: i32) -> ! {
 pub fn makedev(major: u32, minor: u32) -> u64 {
     libc::makedev(major, minor)
 }
+
+/// `struct rlimit64` of prlimit64(2).
+#[repr(C)]
+struct Rlimit64 {
+    cur: u64,
+    max: u64,
+}
+
+/// setrlimit(2) of resource number `resource` on the calling process (prlimit64 with pid 0),
+/// [`u64::MAX`] meaning RLIM_INFINITY.
+pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
+    let new = Rlimit64 { cur: soft, max: hard };
+    // SAFETY: new is a valid rlimit64, the old-value pointer is null.
+    let r = unsafe { libc::syscall(libc::SYS_prlimit64, 0, resource as libc::c_uint, &new as *const Rlimit64, std::ptr::null_mut::<Rlimit64>()) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// getrlimit(2) of resource number `resource`: (soft, hard).
+pub fn getrlimit(resource: u32) -> Result<(u64, u64), Errno> {
+    let mut old = Rlimit64 { cur: 0, max: 0 };
+    // SAFETY: the new-value pointer is null, old is a valid rlimit64 to fill.
+    let r = unsafe { libc::syscall(libc::SYS_prlimit64, 0, resource as libc::c_uint, std::ptr::null::<Rlimit64>(), &mut old as *mut Rlimit64) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok((old.cur, old.max))
+}
+
+/// personality(2): sets the execution domain; returns the previous one.
+pub fn personality(persona: u32) -> Result<u32, Errno> {
+    // SAFETY: personality has no memory arguments.
+    let r = unsafe { libc::syscall(libc::SYS_personality, persona as libc::c_ulong) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(r as u32)
+}
+
+/// sched_setaffinity(2) of the calling thread to the CPUs `cpus` (any index, the mask grows).
+pub fn sched_setaffinity(cpus: &[u32]) -> Result<(), Errno> {
+    let words = cpus.iter().max().map_or(1, |m| *m as usize / 64 + 1);
+    let mut mask = vec![0u64; words];
+    for &c in cpus {
+        mask[c as usize / 64] |= 1 << (c % 64);
+    }
+    // SAFETY: the mask is `words` u64 values, its size in bytes is passed.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setaffinity, 0, words * 8, mask.as_ptr()) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, 0, prog): installs a classic BPF program (`struct
+/// sock_filter` records, 8 bytes each) on the calling thread.
+pub fn seccomp_set_mode_filter(prog: &[u8]) -> std::result::Result<(), Errno> {
+    const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+    let fprog = libc::sock_fprog { len: (prog.len() / 8) as libc::c_ushort, filter: prog.as_ptr() as *mut libc::sock_filter };
+    // SAFETY: fprog points at `prog`, alive for the call; the kernel copies it and needs no alignment.
+    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0 as libc::c_ulong, &fprog as *const libc::sock_fprog) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}

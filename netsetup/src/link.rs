@@ -17,6 +17,7 @@ const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWLINKPROP: u16 = 108;
+const RTM_DELLINKPROP: u16 = 109;
 
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
@@ -317,6 +318,16 @@ impl<T: Transport> Rtnl<T> {
         m.end_nest(list);
         self.conn
             .ack(m, &format_args!("add altname {altname} to link {link}"))
+    }
+
+    /// Deletes an alternative name (`RTM_DELLINKPROP`, as `ip link property del ... altname`).
+    pub fn delete_altname(&mut self, link: Link<'_>, altname: &str) -> Result<()> {
+        let mut m = link_msg(RTM_DELLINKPROP, 0, link, 0, 0);
+        let list = m.nest(IFLA_PROP_LIST | NLA_F_NESTED);
+        m.put_str(IFLA_ALT_IFNAME, altname);
+        m.end_nest(list);
+        self.conn
+            .ack(m, &format_args!("delete altname {altname} of link {link}"))
     }
 
     /// Lists every link in the namespace (`RTM_GETLINK` dump).

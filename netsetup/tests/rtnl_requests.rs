@@ -292,6 +292,20 @@ const ALTNAME: &str = "
       1300 3500 76652d666f6f6c6f6e676e616d6500 00  # IFLA_ALT_IFNAME \"ve-foolongname\"
 ";
 
+const DEL_ALTNAME: &str = "
+    38000000 6d00 0500 00000000 00000000   # len 56, RTM_DELLINKPROP, REQUEST|ACK
+    00 00 0000 03000000 00000000 00000000  # index 3
+    1800 3480                              # IFLA_PROP_LIST | NLA_F_NESTED (24)
+      1300 3500 76652d666f6f6c6f6e676e616d6500 00  # IFLA_ALT_IFNAME \"ve-foolongname\"
+";
+
+#[test]
+fn delete_altname_matches_the_add_request_with_dellinkprop() {
+    let mut r = rt(1);
+    r.delete_altname(Link::Index(3), "ve-foolongname").unwrap();
+    assert_eq!(sent(&r, 0), hex(DEL_ALTNAME));
+}
+
 #[test]
 fn add_altname_matches_ip() {
     let mut r = rt(1);

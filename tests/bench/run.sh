@@ -57,6 +57,12 @@ define_rows() {
     row spawnbox-a      -                  "spawnbox -a (stub-init as PID 1)"        "$SB -a /bin/true"
     row floor-tini      "$R/sbin/tini-static" "floor + tini-static as PID 1"         "$U chroot $R /sbin/tini-static -- /bin/true"
     row floor-catatonit "$R/sbin/catatonit"   "floor + catatonit as PID 1"           "$U chroot $R /sbin/catatonit -- /bin/true"
+    # Network rows: each run in a fresh network namespace of its own (never the host's
+    # interfaces); spawnbox-netns is their baseline, the same container without networking.
+    row spawnbox-netns  -                  "unshare --net + spawnbox (network baseline)"  "unshare --net $SB /bin/true"
+    row spawnbox-pn     -                  "unshare --net + spawnbox --private-network"   "unshare --net $SB --private-network /bin/true"
+    row spawnbox-veth   -                  "unshare --net + spawnbox -n (veth + addresses)" "unshare --net $SB -n /bin/true"
+    row spawnbox-nat    -                  "unshare --net + spawnbox -n --network-nat=yes -p 8080:80" "unshare --net $SB -n --network-nat=yes -p 8080:80 /bin/true"
 }
 declare -A ROW_NEEDS ROW_LABEL ROW_CMD
 row() {
@@ -366,6 +372,13 @@ report() {
         target "spawnbox faster than bwrap" "$(f2 "${MED[spawnbox]}") vs $(f2 "${MED[bwrap]}") ms" "$res"
     else
         target "spawnbox faster than bwrap" "no measurement" FAIL
+    fi
+    if [ -n "${MED[spawnbox-veth]:-}" ] && [ -n "${MED[spawnbox-netns]:-}" ]; then
+        val=$(awk -v a="${MED[spawnbox-veth]}" -v b="${MED[spawnbox-netns]}" 'BEGIN { printf "%.2f", a - b }')
+        le "$val" 1.5 && res=PASS || res=FAIL
+        target "-n (veth + automatic addresses) adds ≤ 1.5 ms" "+$val ms ($(f2 "${MED[spawnbox-veth]}") vs $(f2 "${MED[spawnbox-netns]}") ms; --private-network alone: $(f2 "${MED[spawnbox-pn]:-0}") ms)" "$res"
+    else
+        target "-n (veth + automatic addresses) adds ≤ 1.5 ms" "no measurement" FAIL
     fi
     local sz
     if [ -f "$SPAWNBOX" ]; then

@@ -6,6 +6,7 @@
 //! The tests need root and fail (never skip) without it.
 
 pub mod host;
+pub mod net;
 pub mod run;
 
 pub use host::{cgroups_of_machine, host_mounts, leftover_processes, parse_mountinfo, tree_listing, MountLine};

@@ -456,6 +456,18 @@ pub fn port(st: &mut State, value: Option<&str>) -> Result<Flow> {
     go()
 }
 
+/// `--network-nat=BOOL` (spawnbox extension): masquerade the container's subnet.
+pub fn network_nat(st: &mut State, value: Option<&str>) -> Result<Flow> {
+    st.settings.network_nat = Some(v::parse_bool(val(value))?);
+    go()
+}
+
+/// `--network-address=off|auto|CIDR` (spawnbox extension).
+pub fn network_address(st: &mut State, value: Option<&str>) -> Result<Flow> {
+    st.settings.network_address = Some(net::parse_network_address(val(value))?);
+    go()
+}
+
 // Security
 
 fn caps(value: Option<&str>) -> Result<std::result::Result<u64, Flow>> {

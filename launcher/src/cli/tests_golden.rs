@@ -153,7 +153,7 @@ fn golden_networked_container_is_recorded_unsupported() {
         private_users: Some(PrivateUsers::Pick),
         private_users_ownership: Some(UserNamespaceOwnership::Auto),
         capability: 1 << 12,
-        unsupported: vec!["network-veth", "port", "private-users", "capability"],
+        unsupported: vec!["private-users"],
         ..Settings::default()
     };
     assert_eq!(s, want);
@@ -223,13 +223,6 @@ fn golden_resources_and_security() {
     assert_eq!(
         s.unsupported,
         [
-            "rlimit",
-            "oom-score-adjust",
-            "cpu-affinity",
-            "personality",
-            "drop-capability",
-            "no-new-privileges",
-            "system-call-filter",
             "selinux-context",
             "selinux-apifs-context",
             "set-credential",
@@ -324,7 +317,6 @@ fn golden_bridged_boot() {
             host_port: 2222,
             container_port: 22,
         }],
-        unsupported: vec!["network-bridge", "port"],
         ..Settings::default()
     };
     assert_eq!(s, want);

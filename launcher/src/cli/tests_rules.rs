@@ -263,7 +263,7 @@ fn user_namespace_rules() {
     );
     let s = run(&["--user", "--private-users=managed", "-n"]);
     assert_eq!(s.user, None);
-    assert_eq!(s.unsupported, ["user", "private-users", "network-veth"]);
+    assert_eq!(s.unsupported, ["user", "private-users"]);
 }
 
 #[test]
@@ -370,7 +370,6 @@ fn unsupported_options_are_recorded_once_in_order() {
     assert_eq!(
         s.unsupported,
         [
-            "network-veth",
             "share-system",
             "system"
         ]

@@ -1,7 +1,9 @@
-//! Value parsers for the networking options: interface names and pairs, port forwards.
+//! Value parsers for the networking options: interface names and pairs, port forwards, and
+//! spawnbox's `--network-address=`.
 
 use crate::error::Error;
-use crate::settings::{InterfacePair, PortForward};
+use crate::settings::{InterfacePair, NetworkAddress, PortForward};
+use std::net::Ipv4Addr;
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -92,6 +94,32 @@ pub fn parse_port(s: &str, existing: &[PortForward]) -> Result<PortForward> {
     })
 }
 
+/// `--network-address=off|auto|A.B.C.D/N`: the pool must be a prefix of length 8..=30 with
+/// its host bits clear (containers get /28 subnets of it, or the whole pool if smaller).
+pub fn parse_network_address(s: &str) -> Result<NetworkAddress> {
+    match s {
+        "off" | "no" => return Ok(NetworkAddress::Off),
+        "auto" | "yes" => return Ok(NetworkAddress::Auto),
+        _ => {}
+    }
+    let bad = || {
+        Error::msg(format!(
+            "invalid address pool (off, auto or A.B.C.D/N): {s:?}"
+        ))
+    };
+    let (a, n) = s.split_once('/').ok_or_else(bad)?;
+    let addr: Ipv4Addr = a.parse().map_err(|_| bad())?;
+    let len: u8 = match n.parse() {
+        Ok(l) if (8..=30).contains(&l) && n.bytes().all(|b| b.is_ascii_digit()) => l,
+        _ => return Err(bad()),
+    };
+    let mask = u32::MAX << (32 - u32::from(len));
+    if u32::from(addr) & !mask != 0 {
+        return Err(Error::msg(format!("address pool {s} has host bits set")));
+    }
+    Ok(NetworkAddress::Pool(addr, len))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +197,30 @@ mod tests {
             "invalid network zone name"
         );
         assert_eq!(err(parse_zone("")), "invalid network zone name");
+    }
+
+    #[test]
+    fn address_pools() {
+        assert_eq!(parse_network_address("off").unwrap(), NetworkAddress::Off);
+        assert_eq!(parse_network_address("auto").unwrap(), NetworkAddress::Auto);
+        assert_eq!(
+            parse_network_address("192.168.77.0/24").unwrap(),
+            NetworkAddress::Pool(Ipv4Addr::new(192, 168, 77, 0), 24)
+        );
+        assert_eq!(
+            err(parse_network_address("192.168.77.1/24")),
+            "address pool 192.168.77.1/24 has host bits set"
+        );
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/31",
+            "10.0.0.0/7",
+            "x/24",
+            "10.0.0.0/+8",
+            "",
+        ] {
+            assert!(parse_network_address(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,20 +2,82 @@
 //! bridge, zone, macvlan/ipvlan, moved interfaces, port forwards, automatic addresses and NAT.
 //!
 //! Life cycle (called by `launch.rs`):
-//! 1. [`HostNetwork::prepare`] once before the first start: validation, locks, leases, zone
-//!    bridge, nft table. `None` when the container shares the host's network.
+//! 1. [`HostNetwork::prepare`] once before the first start: the plan, then under the state
+//!    lock: stale leases reclaimed, a subnet chosen and leased, the zone bridge, nft rules.
+//!    `None` when the container shares the host's network.
 //! 2. [`HostNetwork::attach`] after each clone, before the payload starts: `pid` is the
-//!    container's PID 1, already in its own network namespace (created by clone, or joined
-//!    with `--network-namespace-path`).
-//! 3. [`HostNetwork::detach`] after each stop (PID 1 reaped), before a reboot's next start.
-//! 4. [`HostNetwork::release`] at the end, on every path.
+//!    container's PID 1, already in its own network namespace. Links are created with their
+//!    container side directly in that namespace; `lo`, `host0`'s address and the default route
+//!    are configured through a netlink socket opened inside it.
+//! 3. [`HostNetwork::detach`] after each stop: moved interfaces go back (renamed back). Links
+//!    created in the container's namespace are not deleted: they die with it, and deleting a
+//!    veth would cost 15-20 ms of kernel teardown on the exit path.
+//! 4. [`HostNetwork::release`] at the end, on every path: rules, zone bridge, lease.
+
+mod netns;
+mod plan;
+mod state;
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;
+use netsetup::{
+    first_free_subnet, Ipv4Net, Link, Netns, Nft, PortForward, Proto, Rtnl, RuleHandle, Veth,
+};
+use plan::{Moved, Plan, CONTAINER_IFNAME};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use state::{Lease, StateDir};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+const EEXIST: i32 = 17;
+const ENODEV: i32 = 19;
+
+/// A netsetup error, whose text already names the operation and the object.
+fn ne(e: netsetup::Error) -> Error {
+    Error::msg(e.to_string())
+}
+
+/// The addresses of one container on its subnet.
+#[derive(Debug, Clone, Copy)]
+struct Addrs {
+    subnet: Ipv4Net,
+    /// The host side (`ve-NAME` or the zone bridge): the container's default gateway.
+    gateway: Ipv4Addr,
+    /// `host0`.
+    container: Ipv4Addr,
+}
 
 /// The host side of one container's network, across reboots.
 pub struct HostNetwork {
-    _private: (),
+    machine: String,
+    plan: Plan,
+    /// rtnetlink in the launcher's namespace.
+    rtnl: Option<Rtnl>,
+    state: Option<StateDir>,
+    lease: Option<Lease>,
+    addrs: Option<Addrs>,
+    rules: Vec<RuleHandle>,
+    /// nfnetlink, kept open from the rules' creation to their deletion: closing an nfnetlink
+    /// socket waits for nf_tables' pending transaction cleanup (an RCU grace period, 5-10 ms),
+    /// so it is closed once, at the very end.
+    nft: Option<Nft>,
+    /// The launcher's namespace, where moved interfaces return.
+    own_netns: Option<OwnedFd>,
+    /// The container's namespace, kept from attach to detach while interfaces are moved in.
+    container_netns: Option<OwnedFd>,
+    moved: Vec<Moved>,
+}
+
+/// The host's machine ID, which nspawn hashes MACs from; hosts without one get MACs hashed
+/// from the machine name alone (still stable).
+fn host_machine_id() -> [u8; 16] {
+    ["/etc/machine-id", "/var/lib/dbus/machine-id"]
+        .iter()
+        .find_map(|p| netsetup::read_machine_id(Path::new(p)).ok())
+        .unwrap_or_else(|| {
+            log::debug!("no host machine ID: MACs are derived from the machine name alone");
+            [0; 16]
+        })
 }
 
 impl HostNetwork {
@@ -24,24 +86,528 @@ impl HostNetwork {
         if !spec.net.private_network && spec.net.namespace_path.is_none() {
             return Ok(None);
         }
-        Err(Error::msg("--private-network: not supported yet"))
+        let id = if Plan::needs_machine_id(&spec.net) {
+            host_machine_id()
+        } else {
+            [0; 16]
+        };
+        let plan = plan::plan(&spec.net, &spec.machine, &id)?;
+        let mut n = HostNetwork {
+            machine: spec.machine.clone(),
+            plan,
+            rtnl: None,
+            state: None,
+            lease: None,
+            addrs: None,
+            rules: Vec::new(),
+            nft: None,
+            own_netns: None,
+            container_netns: None,
+            moved: Vec::new(),
+        };
+        if let Err(e) = n.reserve() {
+            n.release();
+            return Err(e);
+        }
+        Ok(Some(n))
+    }
+
+    fn reserve(&mut self) -> Result<()> {
+        let p = &self.plan;
+        let host_ops = p.veth.is_some()
+            || !p.extra.is_empty()
+            || !p.macvlan.is_empty()
+            || !p.ipvlan.is_empty()
+            || !p.interfaces.is_empty();
+        if host_ops || p.needs_state() {
+            self.rtnl = Some(Rtnl::open().map_err(ne)?);
+        }
+        if !p.interfaces.is_empty() {
+            self.own_netns = Some(netns::own_netns()?);
+        }
+        if !p.needs_state() {
+            return Ok(());
+        }
+        let st = StateDir::open(&state::runtime_root(), true)?
+            .ok_or_else(|| Error::msg("state directory vanished"))?;
+        let r = self.reserve_locked(&st);
+        self.state = Some(st);
+        r
+    }
+
+    /// Under the lock: reclaim, choose addresses, lease, zone bridge, nft rules.
+    fn reserve_locked(&mut self, st: &StateDir) -> Result<()> {
+        let g = st.lock()?;
+        let (live, stale): (Vec<Lease>, Vec<Lease>) = g
+            .leases()?
+            .into_iter()
+            .partition(|l| l.is_live(&state::process_start_time));
+        let Some(rtnl) = self.rtnl.as_mut() else {
+            return Err(Error::msg("no rtnetlink connection"));
+        };
+        let zone = self.plan.zone().map(str::to_string);
+        reclaim(&g, rtnl, &stale, &live, zone.as_deref());
+        if let Some(l) = live.iter().find(|l| l.machine == self.machine) {
+            return Err(Error::msg(format!(
+                "machine {} is already running (spawnbox pid {})",
+                self.machine, l.pid
+            )));
+        }
+        let pid = rustix::process::getpid().as_raw_nonzero().get();
+        let mut lease = Lease {
+            machine: self.machine.clone(),
+            pid,
+            start: state::process_start_time(pid)
+                .ok_or_else(|| Error::msg("read /proc/self/stat: no start time"))?,
+            subnet: None,
+            addr: None,
+            zone: zone.clone(),
+            nft: self.plan.nat || !self.plan.ports.is_empty(),
+        };
+        if let Some((pool, len)) = self.plan.addressing {
+            let a = match &zone {
+                Some(z) => zone_addrs(rtnl, z, &live, pool, len)?,
+                None => {
+                    let subnet = allocate(rtnl, &live, pool, len)?;
+                    let (Some(gateway), Some(container)) =
+                        (subnet.host_addr(), subnet.container_addr())
+                    else {
+                        return Err(Error::msg(format!(
+                            "subnet {subnet} has no room for two addresses"
+                        )));
+                    };
+                    Addrs {
+                        subnet,
+                        gateway,
+                        container,
+                    }
+                }
+            };
+            log::debug!(
+                "{}: subnet {}, host {}, container {}",
+                self.machine,
+                a.subnet,
+                a.gateway,
+                a.container
+            );
+            lease.subnet = Some(a.subnet);
+            lease.addr = Some(a.container);
+            self.addrs = Some(a);
+        }
+        g.write(&lease)?;
+        self.lease = Some(lease);
+        if let Some(z) = &zone {
+            ensure_zone_bridge(rtnl, z, self.addrs.as_ref())?;
+        }
+        if self.plan.nat || !self.plan.ports.is_empty() {
+            self.add_rules()?;
+        }
+        Ok(())
+    }
+
+    /// Forwarding on, then the masquerade and port forwards in `ip spawnbox`, re-created at
+    /// every start (a ruleset flush, as Alpine's nftables service does, removes them).
+    fn add_rules(&mut self) -> Result<()> {
+        let Some(a) = self.addrs else { return Ok(()) };
+        netns::enable_ip_forward()?;
+        let nft = self.nft.insert(Nft::open().map_err(ne)?);
+        nft.ensure_table().map_err(ne)?;
+        if self.plan.nat {
+            self.rules
+                .push(nft.add_masquerade(a.subnet, &self.machine).map_err(ne)?);
+        }
+        if !self.plan.ports.is_empty() {
+            let fwds: Vec<PortForward> = self
+                .plan
+                .ports
+                .iter()
+                .map(|p| PortForward {
+                    proto: if p.udp { Proto::Udp } else { Proto::Tcp },
+                    host_port: p.host_port,
+                    addr: a.container,
+                    port: p.container_port,
+                })
+                .collect();
+            self.rules
+                .extend(nft.add_port_forwards(&fwds, &self.machine).map_err(ne)?);
+        }
+        Ok(())
     }
 
     /// Sets up the container's side once its PID 1 (`pid`) exists.
     pub fn attach(&mut self, pid: i32) -> Result<()> {
-        let _ = pid;
+        if !self.plan.own_namespace {
+            return Ok(());
+        }
+        let ns = netns::netns_of(pid)?;
+        let r = self.attach_in(ns.as_fd());
+        if !self.moved.is_empty() {
+            self.container_netns = Some(ns);
+        }
+        r
+    }
+
+    fn attach_in(&mut self, ns: BorrowedFd<'_>) -> Result<()> {
+        let owned = self.lease.is_some();
+        let HostNetwork {
+            plan,
+            rtnl,
+            moved,
+            addrs,
+            ..
+        } = self;
+        if let Some(rtnl) = rtnl.as_mut() {
+            if let Some(v) = &plan.veth {
+                let veth = Veth {
+                    name: &v.host.name,
+                    mac: Some(v.host_mac),
+                    peer: CONTAINER_IFNAME,
+                    peer_mac: Some(v.container_mac),
+                    peer_netns: Some(Netns::Fd(ns)),
+                };
+                create_veth(rtnl, &veth, owned)?;
+            }
+            for e in &plan.extra {
+                let veth = Veth {
+                    name: &e.host,
+                    mac: Some(e.host_mac),
+                    peer: &e.container,
+                    peer_mac: Some(e.container_mac),
+                    peer_netns: Some(Netns::Fd(ns)),
+                };
+                create_veth(rtnl, &veth, owned)?;
+            }
+            for m in &plan.macvlan {
+                rtnl.create_macvlan(
+                    &m.name.name,
+                    Link::Name(&m.parent),
+                    m.mac,
+                    Some(Netns::Fd(ns)),
+                )
+                .map_err(ne)?;
+            }
+            for m in &plan.ipvlan {
+                rtnl.create_ipvlan(&m.name.name, Link::Name(&m.parent), Some(Netns::Fd(ns)))
+                    .map_err(ne)?;
+            }
+            for m in &plan.interfaces {
+                let rename = (m.container != m.host).then_some(m.container.as_str());
+                rtnl.move_link(Link::Name(&m.host), Netns::Fd(ns), rename)
+                    .map_err(ne)?;
+                moved.push(m.clone());
+            }
+            if let Some(v) = &plan.veth {
+                let h = Link::Name(&v.host.name);
+                if let Some(alt) = &v.host.altname {
+                    // As nspawn: a kernel without altnames (before 5.5) only costs the altname.
+                    if let Err(e) = rtnl.add_altname(h, alt) {
+                        log::warn!("{e}");
+                    }
+                }
+                match (&v.master, addrs.as_ref()) {
+                    (Some(m), _) => rtnl
+                        .set_master(h, Some(Link::Name(&m.bridge())))
+                        .map_err(ne)?,
+                    (None, Some(a)) => rtnl
+                        .add_address(h, a.gateway.into(), a.subnet.prefix_len())
+                        .map_err(ne)?,
+                    (None, None) => {}
+                }
+                rtnl.set_link_up(h, true).map_err(ne)?;
+            }
+        }
+        // Inside the container's namespace.
+        let mut c = netns::rtnl_in(ns)?;
+        c.set_link_up(Link::Name("lo"), true)
+            .map_err(|e| ne(e).context("in the container"))?;
+        for m in plan.macvlan.iter().chain(&plan.ipvlan) {
+            if let Some(alt) = &m.name.altname {
+                if let Err(e) = c.add_altname(Link::Name(&m.name.name), alt) {
+                    log::warn!("{e}");
+                }
+            }
+        }
+        if let (Some(_), Some(a)) = (&plan.veth, addrs.as_ref()) {
+            let h0 = Link::Name(CONTAINER_IFNAME);
+            let inside = |e: netsetup::Error| ne(e).context("in the container");
+            c.add_address(h0, a.container.into(), a.subnet.prefix_len())
+                .map_err(inside)?;
+            c.set_link_up(h0, true).map_err(inside)?;
+            c.add_default_route(a.gateway.into(), h0).map_err(inside)?;
+        }
         Ok(())
     }
 
-    /// Undoes what [`HostNetwork::attach`] did that does not die with the namespace.
-    pub fn detach(&mut self) {}
+    /// Undoes what [`HostNetwork::attach`] did that does not die with the namespace: moved
+    /// interfaces go back to the launcher's namespace under their old names.
+    pub fn detach(&mut self) {
+        let Some(ns) = self.container_netns.take() else {
+            return;
+        };
+        let Some(own) = self.own_netns.as_ref() else {
+            return;
+        };
+        let mut c = match netns::rtnl_in(ns.as_fd()) {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("move interfaces back: {e}");
+                return;
+            }
+        };
+        while let Some(m) = self.moved.pop() {
+            let rename = (m.container != m.host).then_some(m.host.as_str());
+            if let Err(e) = c.move_link(Link::Name(&m.container), Netns::Fd(own.as_fd()), rename) {
+                log::warn!("--network-interface={}: {e}", m.host);
+            }
+        }
+    }
 
-    /// Releases everything at the end.
-    pub fn release(self) {}
+    /// Releases everything at the end: the rules, the zone bridge when no other container
+    /// uses it, the lease.
+    pub fn release(mut self) {
+        self.detach();
+        let Some(st) = self.state.take() else { return };
+        let g = match st.lock() {
+            Ok(g) => g,
+            Err(e) => {
+                log::warn!("{e}");
+                return;
+            }
+        };
+        if !self.rules.is_empty() {
+            let nft = match self.nft.take() {
+                Some(n) => Ok(n),
+                None => Nft::open(),
+            };
+            let r = nft.and_then(|mut n| {
+                n.delete_rules(&self.rules)
+                    .or_else(|_| n.delete_tagged(&self.machine).map(drop))?;
+                delete_table_if_empty(&mut n)
+            });
+            if let Err(e) = r {
+                log::warn!("{e}");
+            }
+        }
+        if let (Some(z), Some(rtnl)) = (self.plan.zone(), self.rtnl.as_mut()) {
+            let others = g.leases().map(|ls| {
+                ls.iter().any(|l| {
+                    l.machine != self.machine
+                        && l.zone.as_deref() == Some(z)
+                        && l.is_live(&state::process_start_time)
+                })
+            });
+            if !others.unwrap_or(true) {
+                delete_zone_bridge(rtnl, z);
+            }
+        }
+        if self.lease.is_some() {
+            if let Err(e) = g.remove(&self.machine) {
+                log::warn!("{e}");
+            }
+        }
+    }
 
     /// `--resolv-conf=auto` copies the host's file (true) or leaves the tree's alone (false,
-    /// nspawn's choice for private networks without a way out).
+    /// nspawn's choice for private networks without a way out). NAT is a way out.
     pub fn resolv_conf_copies(&self) -> bool {
-        false
+        self.plan.nat
     }
+}
+
+/// Creates a veth. When the host name is taken by a veth that can only be a leftover of this
+/// machine (we hold the machine's lease), typically the previous run's link that the kernel
+/// is still tearing down with its namespace, that link is renamed out of the way (and its
+/// altnames dropped), which is fast, rather than deleted, which waits for the teardown.
+fn create_veth(rtnl: &mut Rtnl, v: &Veth<'_>, owned: bool) -> Result<()> {
+    match rtnl.create_veth(v) {
+        Err(e) if e.errno() == Some(EEXIST) && owned => {
+            let links = rtnl.list_links().map_err(ne)?;
+            let Some(old) = links
+                .iter()
+                .find(|l| l.name == v.name && l.kind.as_deref() == Some("veth"))
+            else {
+                return Err(ne(e));
+            };
+            retire_link(rtnl, old)?;
+            rtnl.create_veth(v).map_err(ne)
+        }
+        r => r.map_err(ne),
+    }
+}
+
+/// Renames a dying left-over link to `sbx-gone<index>`; it disappears with its namespace.
+fn retire_link(rtnl: &mut Rtnl, old: &netsetup::LinkInfo) -> Result<()> {
+    const EBUSY: i32 = 16;
+    log::debug!("renaming the left-over link {} out of the way", old.name);
+    let link = Link::Index(old.index);
+    for alt in &old.altnames {
+        let _ = rtnl.delete_altname(link, alt);
+    }
+    let name = format!("sbx-gone{}", old.index);
+    let r = match rtnl.rename_link(link, &name) {
+        // Kernels before 6.2 rename only links that are down.
+        Err(e) if e.errno() == Some(EBUSY) => rtnl
+            .set_link_up(link, false)
+            .and_then(|()| rtnl.rename_link(link, &name)),
+        r => r,
+    };
+    match r {
+        Err(e) if e.errno() != Some(ENODEV) => Err(ne(e)),
+        _ => Ok(()),
+    }
+}
+
+/// The first free subnet of the pool: not routed on the host, not leased.
+fn allocate(rtnl: &mut Rtnl, live: &[Lease], pool: Ipv4Net, len: u8) -> Result<Ipv4Net> {
+    let mut taken = rtnl.routed_subnets_v4().map_err(ne)?;
+    taken.extend(live.iter().filter_map(|l| l.subnet));
+    first_free_subnet(pool, len, &taken)
+        .ok_or_else(|| Error::msg(format!("no free /{len} subnet left in {pool}")))
+}
+
+/// A zone's subnet (its live members', else the existing bridge's, else a new one) and the
+/// first address in it that no member uses.
+fn zone_addrs(
+    rtnl: &mut Rtnl,
+    zone: &str,
+    live: &[Lease],
+    pool: Ipv4Net,
+    len: u8,
+) -> Result<Addrs> {
+    let members: Vec<&Lease> = live
+        .iter()
+        .filter(|l| l.zone.as_deref() == Some(zone))
+        .collect();
+    let subnet = match members.iter().find_map(|l| l.subnet) {
+        Some(s) => s,
+        None => match bridge_subnet(rtnl, &plan::zone_bridge(zone))? {
+            Some(s) => s,
+            None => allocate(rtnl, live, pool, len)?,
+        },
+    };
+    let gateway = subnet
+        .host_addr()
+        .ok_or_else(|| Error::msg(format!("zone {zone}: subnet {subnet} is too small")))?;
+    let used: Vec<Ipv4Addr> = members.iter().filter_map(|l| l.addr).collect();
+    let container = (u32::from(gateway) + 1..u32::from(subnet.broadcast()))
+        .map(Ipv4Addr::from)
+        .find(|a| !used.contains(a))
+        .ok_or_else(|| Error::msg(format!("zone {zone}: no free address left in {subnet}")))?;
+    Ok(Addrs {
+        subnet,
+        gateway,
+        container,
+    })
+}
+
+/// The IPv4 subnet of an existing bridge's first address, if the bridge exists and has one.
+fn bridge_subnet(rtnl: &mut Rtnl, bridge: &str) -> Result<Option<Ipv4Net>> {
+    let index = match rtnl.link_index(bridge) {
+        Ok(i) => i,
+        Err(e) if e.errno() == Some(ENODEV) => return Ok(None),
+        Err(e) => return Err(ne(e)),
+    };
+    Ok(rtnl
+        .list_addresses()
+        .map_err(ne)?
+        .into_iter()
+        .find_map(|a| match a.addr {
+            std::net::IpAddr::V4(v4) if a.index == index => Ipv4Net::new(v4, a.prefix_len),
+            _ => None,
+        }))
+}
+
+/// The last container's rules gone, `ip spawnbox` goes too (callers hold the state lock, so
+/// no other spawnbox is adding rules meanwhile).
+fn delete_table_if_empty(nft: &mut Nft) -> netsetup::Result<()> {
+    if nft.list_rules()?.is_empty() {
+        nft.delete_table()?;
+    }
+    Ok(())
+}
+
+/// Creates `vz-ZONE` if missing, gives it the gateway address, brings it up.
+fn ensure_zone_bridge(rtnl: &mut Rtnl, zone: &str, addrs: Option<&Addrs>) -> Result<()> {
+    let br = plan::zone_bridge(zone);
+    match rtnl.create_bridge(&br) {
+        Err(e) if e.errno() != Some(EEXIST) => return Err(ne(e)),
+        _ => {}
+    }
+    if let Some(a) = addrs {
+        match rtnl.add_address(Link::Name(&br), a.gateway.into(), a.subnet.prefix_len()) {
+            Err(e) if e.errno() != Some(EEXIST) => return Err(ne(e)),
+            _ => {}
+        }
+    }
+    rtnl.set_link_up(Link::Name(&br), true).map_err(ne)
+}
+
+fn delete_zone_bridge(rtnl: &mut Rtnl, zone: &str) {
+    let br = plan::zone_bridge(zone);
+    match rtnl.delete_link(Link::Name(&br)) {
+        Err(e) if e.errno() != Some(ENODEV) => log::warn!("{e}"),
+        _ => log::debug!("removed zone bridge {br}"),
+    }
+}
+
+/// Removes what the launchers of stale leases left: their tagged rules, their lease, and the
+/// bridges of zones no live container uses (except `keep_zone`, about to be joined).
+fn reclaim(
+    g: &state::Locked<'_>,
+    rtnl: &mut Rtnl,
+    stale: &[Lease],
+    live: &[Lease],
+    keep_zone: Option<&str>,
+) {
+    for l in stale {
+        log::debug!(
+            "reclaiming the lease of {} (spawnbox pid {} is gone)",
+            l.machine,
+            l.pid
+        );
+        if l.nft {
+            if let Err(e) = Nft::open().and_then(|mut n| {
+                n.delete_tagged(&l.machine)
+                    .and_then(|_| delete_table_if_empty(&mut n))
+            }) {
+                log::warn!("{e}");
+            }
+        }
+        if let Err(e) = g.remove(&l.machine) {
+            log::warn!("{e}");
+        }
+    }
+    let mut zones: Vec<&str> = stale.iter().filter_map(|l| l.zone.as_deref()).collect();
+    zones.sort_unstable();
+    zones.dedup();
+    for z in zones {
+        if Some(z) != keep_zone && !live.iter().any(|l| l.zone.as_deref() == Some(z)) {
+            delete_zone_bridge(rtnl, z);
+        }
+    }
+}
+
+/// `--cleanup`: reclaims the leases of launchers that are gone (their rules, zone bridges and
+/// lease files). Returns whether `machine` had one. A running `machine` is left alone.
+pub fn cleanup(machine: &str) -> Result<bool> {
+    let Some(st) = StateDir::open(&state::runtime_root(), false)? else {
+        return Ok(false);
+    };
+    let g = st.lock()?;
+    let (live, stale): (Vec<Lease>, Vec<Lease>) = g
+        .leases()?
+        .into_iter()
+        .partition(|l| l.is_live(&state::process_start_time));
+    if let Some(l) = live.iter().find(|l| l.machine == machine) {
+        log::info!(
+            "machine {machine} is running (spawnbox pid {}): its network is left alone",
+            l.pid
+        );
+    }
+    if stale.is_empty() {
+        return Ok(false);
+    }
+    let mut rtnl = Rtnl::open().map_err(ne)?;
+    reclaim(&g, &mut rtnl, &stale, &live, None);
+    Ok(stale.iter().any(|l| l.machine == machine))
 }

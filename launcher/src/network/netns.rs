@@ -1,0 +1,59 @@
+//! Reaching into network namespaces: namespace files, an rtnetlink socket opened inside the
+//! container's namespace, and the forwarding sysctl.
+//!
+//! A netlink socket stays bound to the namespace it was created in, so a short-lived thread
+//! joins the container's namespace, opens the socket and hands it back; the launcher's own
+//! threads never change namespace.
+
+use crate::error::{Error, Result};
+use netsetup::Rtnl;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use std::path::Path;
+
+fn open_ns(path: &Path) -> Result<OwnedFd> {
+    rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::path("open network namespace", path, e))
+}
+
+/// The network namespace of process `pid` (`/proc/PID/ns/net`).
+pub fn netns_of(pid: i32) -> Result<OwnedFd> {
+    open_ns(Path::new(&format!("/proc/{pid}/ns/net")))
+}
+
+/// The calling thread's network namespace (where moved interfaces return to).
+pub fn own_netns() -> Result<OwnedFd> {
+    open_ns(Path::new("/proc/thread-self/ns/net"))
+}
+
+/// An rtnetlink connection inside the namespace `ns`: the (single-threaded) launcher joins
+/// it just long enough to open the socket, then returns to its own namespace.
+pub fn rtnl_in(ns: BorrowedFd<'_>) -> Result<Rtnl> {
+    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType::Network};
+    let own = own_netns()?;
+    move_into_link_name_space(ns, Some(Network))
+        .map_err(|e| Error::sys("join", "the container's network namespace", e))?;
+    let r = Rtnl::open().map_err(|e| Error::msg(e.to_string()));
+    if let Err(e) = move_into_link_name_space(own.as_fd(), Some(Network)) {
+        // Every later step would act on the wrong namespace: stop here.
+        log::error!(
+            "return to the launcher's network namespace: {}",
+            crate::error::errno_text(e.raw_os_error())
+        );
+        std::process::abort();
+    }
+    r
+}
+
+/// Sets `net.ipv4.ip_forward=1` (in the launcher's namespace) unless it already is.
+pub fn enable_ip_forward() -> Result<()> {
+    let p = Path::new("/proc/sys/net/ipv4/ip_forward");
+    let fd = rustix::fs::open(p, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::path("open", p, e))?;
+    let mut b = [0u8; 1];
+    if rustix::io::read(&fd, &mut b).is_ok_and(|n| n == 1) && b[0] == b'1' {
+        return Ok(());
+    }
+    rustix::io::pwrite(&fd, b"1\n", 0).map_err(|e| Error::path("write", p, e))?;
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Capabilities of the payload: nspawn's default retained set (one table), the pure
+//! computation of the retained and ambient sets from the options, and the two steps that apply
+//! them in the container child (bounding set while still root, the other four sets after the
+//! uid change).
+
+use crate::error::{Error, Result};
+use rustix::thread::{CapabilitySet, CapabilitySets};
+
+/// Capability names as in `<linux/capability.h>`, indexed by number, lowercase without `cap_`.
+pub const NAMES: [&str; 41] = [
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+];
+
+pub const CAP_NET_BIND_SERVICE: u32 = 10;
+pub const CAP_NET_ADMIN: u32 = 12;
+pub const CAP_MKNOD: u32 = 27;
+
+/// nspawn's `arg_caps_retain`: the 26 capabilities a container keeps by default.
+pub const DEFAULT_RETAINED: [u32; 26] = [
+    30, // audit_control
+    29, // audit_write
+    0,  // chown
+    1,  // dac_override
+    2,  // dac_read_search
+    3,  // fowner
+    4,  // fsetid
+    15, // ipc_owner
+    5,  // kill
+    28, // lease
+    9,  // linux_immutable
+    27, // mknod
+    10, // net_bind_service
+    11, // net_broadcast
+    13, // net_raw
+    31, // setfcap
+    6,  // setgid
+    8,  // setpcap
+    7,  // setuid
+    21, // sys_admin
+    22, // sys_boot
+    18, // sys_chroot
+    23, // sys_nice
+    19, // sys_ptrace
+    24, // sys_resource
+    26, // sys_tty_config
+];
+
+/// [`DEFAULT_RETAINED`] as a bit mask.
+pub const fn default_mask() -> u64 {
+    let mut m = 0u64;
+    let mut i = 0;
+    while i < DEFAULT_RETAINED.len() {
+        m |= 1 << DEFAULT_RETAINED[i];
+        i += 1;
+    }
+    m
+}
+
+/// `cap_sys_admin` for capability 21, `cap_63` past the table.
+pub fn name(cap: u32) -> String {
+    match NAMES.get(cap as usize) {
+        Some(n) => format!("cap_{n}"),
+        None => format!("cap_{cap}"),
+    }
+}
+
+/// The names of the bits of `mask`, comma-separated.
+pub fn names(mask: u64) -> String {
+    (0..64u32).filter(|c| mask & (1 << c) != 0).map(name).collect::<Vec<_>>().join(",")
+}
+
+/// What the options and the host say about capabilities (plain data, no syscalls).
+#[derive(Debug, Clone, Copy)]
+pub struct Request {
+    /// `--capability=` (`all` is every bit).
+    pub add: u64,
+    /// `--drop-capability=`.
+    pub drop: u64,
+    /// `--ambient-capability=`.
+    pub ambient: u64,
+    /// A network namespace of its own (private or joined): CAP_NET_ADMIN is retained.
+    pub private_network: bool,
+    /// A user namespace. Not implemented yet: always false until `--private-users` lands.
+    pub userns: bool,
+    /// Whether a device policy keeps mknod'ed nodes from being opened; without one CAP_MKNOD
+    /// is not retained unless asked for explicitly.
+    pub device_policy: bool,
+    /// `/proc/sys/kernel/cap_last_cap`.
+    pub last_cap: u32,
+    /// The capabilities spawnbox itself may hand on: its bounding set and permitted set.
+    pub host: u64,
+}
+
+/// The capability sets of the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// The bounding set; also the effective, permitted and inheritable sets of a root payload.
+    pub retained: u64,
+    /// The ambient set (also inheritable and permitted for a non-root payload).
+    pub ambient: u64,
+    /// Capabilities asked for but absent from spawnbox's own sets, dropped with one warning.
+    pub missing: u64,
+    /// CAP_MKNOD was left out for want of a device policy.
+    pub mknod_dropped: bool,
+}
+
+/// Every valid capability bit up to `last_cap`.
+pub fn all_mask(last_cap: u32) -> u64 {
+    if last_cap >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last_cap + 1)) - 1
+    }
+}
+
+/// nspawn's rule: (default | `--capability` | NET_ADMIN with a private network) minus
+/// `--drop-capability`; NET_BIND_SERVICE dropped under userns without a private network; then
+/// reduced to what the host allows (nspawn's `capability_quintet_mangle`).
+pub fn plan(req: &Request) -> Result<Plan> {
+    let valid = all_mask(req.last_cap);
+    let net_admin = if req.private_network { 1 << CAP_NET_ADMIN } else { 0 };
+    let mut retained = (default_mask() | req.add | net_admin) & !req.drop & valid;
+    if req.userns && !req.private_network {
+        // Binding low ports in the host's network namespace is not the container's to decide.
+        retained &= !(1 << CAP_NET_BIND_SERVICE);
+    }
+    let mknod_dropped = !req.device_policy && retained & (1 << CAP_MKNOD) != 0 && req.add & (1 << CAP_MKNOD) == 0;
+    if mknod_dropped {
+        retained &= !(1 << CAP_MKNOD);
+    }
+    if req.ambient & !retained != 0 {
+        return Err(Error::msg(format!(
+            "--ambient-capability= is not fully covered by the retained capabilities ({} not retained)",
+            names(req.ambient & !retained)
+        )));
+    }
+    let missing = retained & !req.host;
+    Ok(Plan { retained: retained & req.host, ambient: req.ambient & req.host, missing, mknod_dropped })
+}
+
+/// The effective, permitted and inheritable sets after the uid change (nspawn's
+/// `drop_capabilities()`): the retained set for root; for anyone else only the ambient set
+/// (effective stays empty, exec makes the ambient capabilities effective).
+pub fn process_sets(plan: &Plan, uid_is_root: bool) -> CapabilitySets {
+    let set = CapabilitySet::from_bits_retain;
+    if uid_is_root {
+        CapabilitySets { effective: set(plan.retained), permitted: set(plan.retained), inheritable: set(plan.retained) }
+    } else {
+        CapabilitySets { effective: set(0), permitted: set(plan.ambient), inheritable: set(plan.ambient) }
+    }
+}
+
+/// The capabilities spawnbox may pass on: in its bounding set and in its permitted set.
+pub fn host_mask(last_cap: u32) -> Result<u64> {
+    let permitted = rustix::thread::capabilities(None).map_err(|e| Error::sys("read", "capabilities of spawnbox", e))?.permitted.bits();
+    let mut bounding = 0u64;
+    for cap in 0..=last_cap.min(63) {
+        if rustix::thread::capability_is_in_bounding_set(CapabilitySet::from_bits_retain(1 << cap)).unwrap_or(false) {
+            bounding |= 1 << cap;
+        }
+    }
+    Ok(bounding & permitted)
+}
+
+/// `/proc/sys/kernel/cap_last_cap` (CAP_CHECKPOINT_RESTORE, 40, if unreadable).
+pub fn read_last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40).min(63)
+}
+
+/// In the child as root: drops every capability 0..=`last_cap` not retained from the bounding
+/// set (needs CAP_SETPCAP, so before the uid change), and with ambient capabilities asks the
+/// kernel to keep the permitted set across setresuid (the ambient set itself is always cleared
+/// by a change away from uid 0 and is raised again in [`apply_after_uid_change`]).
+pub fn apply_bounding(plan: &Plan, last_cap: u32) -> Result<()> {
+    for cap in 0..=last_cap.min(63) {
+        if plan.retained & (1 << cap) != 0 {
+            continue;
+        }
+        rustix::thread::remove_capability_from_bounding_set(CapabilitySet::from_bits_retain(1 << cap))
+            .map_err(|e| Error::sys("drop", format!("{} from the bounding set", name(cap)), e))?;
+    }
+    if plan.ambient != 0 {
+        rustix::thread::set_keep_capabilities(true).map_err(|e| Error::sys("set", "keep-capabilities flag", e))?;
+    }
+    Ok(())
+}
+
+/// In the child after setresuid: the effective, permitted and inheritable sets, then the
+/// ambient set (raising needs the capability in both permitted and inheritable).
+pub fn apply_after_uid_change(plan: &Plan) -> Result<()> {
+    if plan.ambient != 0 {
+        rustix::thread::set_keep_capabilities(false).map_err(|e| Error::sys("clear", "keep-capabilities flag", e))?;
+    }
+    let root = rustix::process::getuid().is_root();
+    rustix::thread::set_capabilities(None, process_sets(plan, root)).map_err(|e| Error::sys("set", "capabilities of the payload", e))?;
+    // Root keeps spawnbox's own ambient set across the (no-op) uid change: start from empty.
+    rustix::thread::clear_ambient_capability_set().map_err(|e| Error::sys("clear", "ambient capabilities", e))?;
+    for cap in 0..64u32 {
+        if plan.ambient & (1 << cap) != 0 {
+            rustix::thread::configure_capability_in_ambient_set(CapabilitySet::from_bits_retain(1 << cap), true)
+                .map_err(|e| Error::sys("raise", format!("ambient capability {}", name(cap)), e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "caps_tests.rs"]
+mod tests;

@@ -1,0 +1,87 @@
+//! Per-process settings of the payload: OOM score, CPU affinity, personality, no_new_privs,
+//! and the dumpable flag of the launcher and the child.
+
+use crate::error::{Error, Result};
+use crate::sys;
+use rustix::fs::{Mode, OFlags};
+use rustix::process::DumpableBehavior;
+use std::path::Path;
+
+/// PER_LINUX (native) and PER_LINUX32 (`linux32`), `<linux/personality.h>`.
+pub const PER_LINUX: u32 = 0x0000;
+pub const PER_LINUX32: u32 = 0x0008;
+
+/// The personality(2) value of `--personality=`, for this build's architecture.
+pub fn persona(name: &str) -> Result<u32> {
+    match (name, cfg!(target_arch = "x86_64"), cfg!(target_arch = "x86")) {
+        ("x86-64", true, _) => Ok(PER_LINUX),
+        ("x86", true, _) => Ok(PER_LINUX32),
+        ("x86", _, true) => Ok(PER_LINUX),
+        _ => Err(Error::msg(format!("--personality={name}: not supported on this architecture"))),
+    }
+}
+
+/// The CPUs of `wanted` that `allowed` contains (`--cpu-affinity=` must name one of them).
+pub fn usable_cpus(wanted: &[u32], allowed: &dyn Fn(u32) -> bool) -> Vec<u32> {
+    wanted.iter().copied().filter(|c| allowed(*c)).collect()
+}
+
+/// Checks `--cpu-affinity=` against the CPUs spawnbox may run on.
+pub fn check_cpu_affinity(cpus: &[u32]) -> Result<()> {
+    let own = rustix::thread::sched_getaffinity(None).map_err(|e| Error::sys("read", "CPU affinity of spawnbox", e))?;
+    let max = rustix::thread::CpuSet::MAX_CPU as u32;
+    if usable_cpus(cpus, &|c| c < max && own.is_set(c as usize)).is_empty() {
+        return Err(Error::msg("--cpu-affinity=: none of the CPUs is available to spawnbox"));
+    }
+    Ok(())
+}
+
+/// Makes the calling process non-dumpable: no core dumps, no ptrace or /proc/PID/mem access
+/// without CAP_SYS_PTRACE.
+pub fn set_non_dumpable() -> Result<()> {
+    rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable).map_err(|e| Error::sys("make", "spawnbox non-dumpable", e))
+}
+
+/// Writes `/proc/self/oom_score_adj` (the container's procfs, mounted by spawnbox).
+pub fn set_oom_score_adjust(value: i32) -> Result<()> {
+    let path = Path::new("/proc/self/oom_score_adj");
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| Error::path("open", path, e))?;
+    let text = format!("{value}\n");
+    rustix::io::write(&fd, text.as_bytes()).map_err(|e| Error::path("write", path, e))?;
+    Ok(())
+}
+
+/// sched_setaffinity(2) for `--cpu-affinity=`.
+pub fn set_cpu_affinity(cpus: &[u32]) -> Result<()> {
+    sys::sched_setaffinity(cpus).map_err(|e| Error::sys("set", "CPU affinity", e))
+}
+
+/// personality(2) for `--personality=`.
+pub fn set_personality(persona: u32) -> Result<()> {
+    sys::personality(persona).map(|_| ()).map_err(|e| Error::sys("set", "personality", e))
+}
+
+/// PR_SET_NO_NEW_PRIVS: exec can no longer grant privileges (setuid bits, file capabilities).
+pub fn set_no_new_privs() -> Result<()> {
+    rustix::thread::set_no_new_privs(true).map_err(|e| Error::sys("set", "no_new_privs", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn personalities_of_x86_64() {
+        assert_eq!(persona("x86-64").unwrap(), 0);
+        assert_eq!(persona("x86").unwrap(), 8);
+        assert_eq!(persona("arm64").unwrap_err().to_string(), "--personality=arm64: not supported on this architecture");
+    }
+
+    #[test]
+    fn cpu_affinity_needs_one_allowed_cpu() {
+        let two = |c: u32| c < 2;
+        assert_eq!(usable_cpus(&[1, 5, 7], &two), [1]);
+        assert!(usable_cpus(&[2, 3], &two).is_empty());
+    }
+}
