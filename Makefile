@@ -10,7 +10,7 @@ ROOTFS := $(BUILD)/demo-rootfs
 # Set by `setup`: the musl target when rustup can install it, else glibc with +crt-static.
 TARGET_FILE := $(BUILD)/.target
 
-.PHONY: all setup deps build install demo test test-unit test-integration test-vm bench clean fmt
+.PHONY: all setup deps build install demo test test-unit test-integration test-vm fuzz bench clean fmt
 
 all: build
 
@@ -76,8 +76,8 @@ demo: deps build
 		'echo "PID 1: $$(cat /proc/1/comm) (I am $$$$)"; echo "hostname: $$(hostname)"; echo "mounts:"; cat /proc/self/mountinfo | cut -d" " -f5,6,9'
 
 # Every test the project has: unit tests (no root), integration tests (root, real containers),
-# and the VM tests (stub-init as a real init, cgroup v2).
-test: deps build test-unit test-integration test-vm
+# the VM tests (stub-init as a real init, cgroup v2), and bounded fuzzing of the parsers.
+test: deps build test-unit test-integration test-vm fuzz
 
 test-unit:
 	$(CARGO) test --locked --workspace --exclude spawnbox-tests
@@ -89,6 +89,10 @@ test-integration: deps build
 test-vm: deps build
 	bash tests/vm/run.sh
 
+# Bounded fuzzing (20 s per target; needs rustup's nightly toolchain, installs cargo-fuzz).
+fuzz:
+	bash tests/fuzz/run.sh
+
 bench: deps build
 	bash tests/bench/run.sh
 
@@ -96,4 +100,4 @@ fmt:
 	$(CARGO) fmt --all
 
 clean:
-	rm -rf $(BUILD) target
+	rm -rf $(BUILD) target fuzz/target
