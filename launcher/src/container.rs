@@ -129,7 +129,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         _ => sys::exit_now(1),
     }
 
-    become_payload(spec, prep, &user, slave, cwd.as_deref())?;
+    become_payload(root.as_fd(), spec, prep, &user, slave, cwd.as_deref())?;
     Err(exec.run(&environment))
 }
 
@@ -206,7 +206,7 @@ fn build_env(spec: &Spec, prep: &Prepared, user: &UserInfo) -> Vec<String> {
 }
 
 /// The payload's own session and console, credentials, working directory and umask.
-fn become_payload(spec: &Spec, prep: &Prepared, user: &UserInfo, slave: Option<OwnedFd>, cwd: Option<&Path>) -> Result<()> {
+fn become_payload(root: BorrowedFd<'_>, spec: &Spec, prep: &Prepared, user: &UserInfo, slave: Option<OwnedFd>, cwd: Option<&Path>) -> Result<()> {
     let _ = rustix::process::setsid();
     if let Some(slave) = slave {
         rustix::process::ioctl_tiocsctty(&slave).map_err(|e| Error::sys("make", "the console the controlling terminal", e))?;
@@ -225,15 +225,26 @@ fn become_payload(spec: &Spec, prep: &Prepared, user: &UserInfo, slave: Option<O
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
         .map_err(|e| Error::sys("set", "parent death signal", e))?;
     if let Some(dir) = cwd {
-        match rustix::process::chdir(dir) {
+        match change_directory(root, dir) {
             Ok(()) => {}
             Err(e) if spec.chdir.is_some() => return Err(Error::path("change directory to", dir, e)),
-            Err(_) => rustix::process::chdir("/").map_err(|e| Error::path("change directory to", Path::new("/"), e))?,
+            Err(_) => change_directory(root, Path::new("/")).map_err(|e| Error::path("change directory to", Path::new("/"), e))?,
         }
     }
     rustix::process::umask(Mode::from_raw_mode(0o022));
     sys::cloexec_from(3);
     prep.security.before_exec()
+}
+
+/// chdir(2) to `dir` resolved inside the container (never through a magic link such as
+/// `/proc/self/fd/N`, which could lead to a descriptor the launcher still holds: the
+/// CVE-2024-21626 class), with the permission checks of the payload's credentials.
+fn change_directory(root: BorrowedFd<'_>, dir: &Path) -> rustix::io::Result<()> {
+    let fd = rootfs::open_path(root, dir, Follow::InRoot)?;
+    if rustix::fs::fstat(&fd)?.st_mode & 0o170000 != 0o040000 {
+        return Err(Errno::NOTDIR);
+    }
+    rustix::process::fchdir(&fd)
 }
 
 /// What `execve` runs.
