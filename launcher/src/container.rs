@@ -14,7 +14,7 @@ use crate::spec::Spec;
 use crate::sys;
 use crate::user::{self, UserInfo};
 use crate::{dev, env, resolv_conf, run_host, timezone};
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use std::convert::Infallible;
@@ -48,6 +48,15 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
         .map_err(|e| Error::sys("set", "parent death signal", e))?;
     exit_if_orphaned(ch);
+    // Nothing the launcher holds on the host (the tree, the cgroup directory, netlink and state
+    // descriptors) may stay reachable through /proc/self/fd: keep only what the child uses.
+    let keep = |extra: &[i32]| -> Vec<i32> {
+        let mut k = vec![ch.fd().as_raw_fd()];
+        k.extend(prep.stub_init.as_ref().map(|f| f.as_raw_fd()));
+        k.extend_from_slice(extra);
+        k
+    };
+    sys::close_all_except(&keep(&[]));
     rustix::process::umask(Mode::empty());
     if prep.cgroup_mount != mount_plan::CgroupMount::None {
         // Started inside the container's cgroup (CLONE_INTO_CGROUP): root the namespace here.
@@ -130,6 +139,10 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     }
 
     become_payload(root.as_fd(), spec, prep, &user, slave, cwd.as_deref())?;
+    // The exec lookup follows magic links: no descriptor but the channel (closed by the exec)
+    // and spawnbox-init's memfd may be open now.
+    drop(root);
+    sys::close_all_except(&keep(&[]));
     Err(exec.run(&environment))
 }
 

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::rootfs::{self, libc_mode::*, Follow, NodeKind};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{fstat, ftruncate, openat, openat2, readlinkat, renameat, symlinkat, unlinkat, AtFlags, Mode, OFlags, ResolveFlags};
+use rustix::fs::{fstat, ftruncate, openat, readlinkat, renameat, symlinkat, unlinkat, AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::mount::{move_mount, MoveMountFlags};
 use std::path::{Path, PathBuf};
@@ -62,7 +62,7 @@ fn delete(etc: BorrowedFd<'_>, name: &str) -> rustix::io::Result<()> {
 /// Writes `content` into the file at `path`, following symlinks only inside the tree; refuses
 /// anything but a regular file with a single link (a hard link could reach a host file).
 fn copy_through(root: BorrowedFd<'_>, path: &Path, content: &[u8]) -> Result<()> {
-    let fd = openat2(
+    let fd = rootfs::openat2_retry(
         root,
         rootfs::relative(path),
         OFlags::WRONLY | OFlags::CREATE | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,

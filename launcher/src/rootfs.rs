@@ -38,7 +38,21 @@ pub fn relative(path: &Path) -> &Path {
 pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlags, follow: Follow) -> rustix::io::Result<OwnedFd> {
     // openat2 refuses O_PATH together with anything but O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC.
     let extra = if flags.contains(OFlags::PATH) { OFlags::CLOEXEC } else { OFlags::CLOEXEC | OFlags::NOCTTY };
-    openat2(root, relative(path), flags | extra, Mode::empty(), resolve_flags(follow))
+    openat2_retry(root, relative(path), flags | extra, Mode::empty(), resolve_flags(follow))
+}
+
+/// openat2(2), retried when the kernel answers EAGAIN: with RESOLVE_IN_ROOT a `..` step that
+/// races a rename or mount anywhere on the host fails that way and asks the caller to retry.
+pub fn openat2_retry(root: BorrowedFd<'_>, path: &Path, flags: OFlags, mode: Mode, resolve: ResolveFlags) -> rustix::io::Result<OwnedFd> {
+    const TRIES: usize = 64;
+    let mut last = Errno::AGAIN;
+    for _ in 0..TRIES {
+        match openat2(root, path, flags, mode, resolve) {
+            Err(Errno::AGAIN) => last = Errno::AGAIN,
+            r => return r,
+        }
+    }
+    Err(last)
 }
 
 /// Opens `path` inside the tree as an O_PATH handle.

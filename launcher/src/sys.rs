@@ -189,6 +189,27 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) 
 }
 
 
+/// Closes every descriptor from 3 up except those in `keep` (close_range(2) over the gaps).
+pub fn close_all_except(keep: &[RawFd]) {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= 3).collect();
+    keep.sort_unstable();
+    let mut first: libc::c_uint = 3;
+    for fd in keep.into_iter().chain(std::iter::once(RawFd::MAX)) {
+        let fd = fd as libc::c_uint;
+        if fd > first {
+            // SAFETY: these descriptors are not used after this point (the kept ones are).
+            let r = unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0) };
+            if r < 0 {
+                for n in first..fd.min(1024) {
+                    // SAFETY: as above.
+                    unsafe { libc::close(n as RawFd) };
+                }
+            }
+        }
+        first = fd.saturating_add(1);
+    }
+}
+
 /// Marks every descriptor from `first` up close-on-exec (close_range(CLOSE_RANGE_CLOEXEC)).
 pub fn cloexec_from(first: RawFd) {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 4;
