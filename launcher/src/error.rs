@@ -59,58 +59,9 @@ impl std::error::Error for Error {}
 
 
 /// Lowercase errno text as glibc words it, without "(os error N)", the same whatever libc the
-/// binary is linked with (tests assert exact strings).
+/// binary is linked with (tests assert exact strings). One table for the whole project: netsetup's.
 pub fn errno_text(errno: i32) -> String {
-    let text = match errno {
-        1 => "operation not permitted",
-        2 => "no such file or directory",
-        3 => "no such process",
-        4 => "interrupted system call",
-        5 => "input/output error",
-        6 => "no such device or address",
-        7 => "argument list too long",
-        8 => "exec format error",
-        9 => "bad file descriptor",
-        10 => "no child processes",
-        11 => "resource temporarily unavailable",
-        12 => "cannot allocate memory",
-        13 => "permission denied",
-        14 => "bad address",
-        15 => "block device required",
-        16 => "device or resource busy",
-        17 => "file exists",
-        18 => "invalid cross-device link",
-        19 => "no such device",
-        20 => "not a directory",
-        21 => "is a directory",
-        22 => "invalid argument",
-        23 => "too many open files in system",
-        24 => "too many open files",
-        25 => "inappropriate ioctl for device",
-        26 => "text file busy",
-        27 => "file too large",
-        28 => "no space left on device",
-        29 => "illegal seek",
-        30 => "read-only file system",
-        31 => "too many links",
-        32 => "broken pipe",
-        34 => "numerical result out of range",
-        36 => "file name too long",
-        38 => "function not implemented",
-        39 => "directory not empty",
-        40 => "too many levels of symbolic links",
-        61 => "no data available",
-        75 => "value too large for defined data type",
-        95 => "operation not supported",
-        97 => "address family not supported by protocol",
-        98 => "address already in use",
-        105 => "no buffer space available",
-        110 => "connection timed out",
-        111 => "connection refused",
-        122 => "disk quota exceeded",
-        _ => return format!("errno {errno}"),
-    };
-    text.to_string()
+    netsetup::errno_text(errno)
 }
 
 #[cfg(test)]
