@@ -275,6 +275,8 @@ vm_build_initramfs() {
     [ -f "$case_dir/rc" ] && install -m 0755 "$case_dir/rc" "$root/etc/spawnbox-init.rc"
     [ -d "$case_dir/files" ] && cp -a "$case_dir/files/." "$root/"
     if [ -n "${CASE_MODULES:-}" ]; then
+        # vm_module_order runs in a subshell below: build the module index out here first.
+        vm_index_modules
         # shellcheck disable=SC2086 # a word list
         for m in $(vm_module_order $CASE_MODULES); do
             vm_mod_cat "${VM_MOD_PATH[$m]}" >"$root/lib/modules/$m.ko"
