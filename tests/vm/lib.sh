@@ -387,3 +387,33 @@ vm_run_case() {
         fi
     )
 }
+
+# vm_add_host_libs ROOT ELF...: every shared library that ldd lists for the host's ELF files,
+# and the dynamic loader, at their host paths in the initramfs ROOT.
+vm_add_host_libs() {
+    local root=$1 f lib
+    shift
+    for f in "$@"; do
+        for lib in $(ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+            [ -e "$root$lib" ] && continue
+            mkdir -p "$root${lib%/*}"
+            cp -L "$lib" "$root$lib"
+        done
+    done
+}
+
+# vm_add_host_bins ROOT PROG...: the host's dynamically linked programs PROG (paths, or names
+# looked up in PATH) at their host paths in the initramfs ROOT, with their libraries and the
+# loader (vm_add_host_libs), so that they run in the guest as on the host.
+vm_add_host_bins() {
+    local root=$1 p bin
+    shift
+    for p in "$@"; do
+        bin=$(command -v "$p") || vm_die "$p is missing on the host"
+        mkdir -p "$root${bin%/*}"
+        # Not through a busybox applet link of the same name.
+        rm -f "$root$bin"
+        cp -L "$bin" "$root$bin"
+        vm_add_host_libs "$root" "$bin"
+    done
+}
