@@ -1,6 +1,8 @@
 //! security integration tests (root): the capability sets, no_new_privs, rlimits, OOM score,
-//! CPU affinity and personality the payload sees from inside; read-only /proc/sys and /sys; no
-//! mknod'ed block device; fds, session and tty of the payload; the launcher non-dumpable.
+//! CPU affinity and personality the payload sees from inside; read-only /proc/sys and /sys; the
+//! device policy (no host disk or other device outside the allow list, whether mknod'ed, shipped
+//! in the tree or reached through devtmpfs); fds, session and tty of the payload; the launcher
+//! non-dumpable.
 
 use spawnbox_tests::{Output, Test};
 use std::fs;
@@ -40,9 +42,24 @@ fn all_caps() -> u64 {
     (1u64 << (last + 1)) - 1
 }
 
-/// The default retained set on this host: nspawn's 26 without CAP_MKNOD (no device policy).
+/// Whether spawnbox gives a container started by the tests a cgroup (a cgroup2 hierarchy,
+/// hybrid or unified) and so a device program: the tests run as root, where it can be attached.
+fn device_policy_expected() -> bool {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines().any(|l| l.split(" - ").nth(1).is_some_and(|r| r.starts_with("cgroup2 ")))
+}
+
+/// Whether `--keep-unit` leaves the container without a cgroup: this process (and so
+/// spawnbox) is in the root cgroup of the cgroup2 hierarchy.
+fn keep_unit_has_no_cgroup() -> bool {
+    fs::read_to_string("/proc/self/cgroup").unwrap().lines().any(|l| l == "0::/")
+}
+
+/// The default retained set on this host: nspawn's 26, without CAP_MKNOD where no device
+/// program can be attached.
 fn default_caps() -> u64 {
-    NSPAWN_DEFAULT & !MKNOD & host_caps()
+    let mknod = if device_policy_expected() { MKNOD } else { 0 };
+    (NSPAWN_DEFAULT & !MKNOD | mknod) & host_caps()
 }
 
 /// The payload's /proc/self/status after `opts`.
@@ -56,10 +73,32 @@ fn caps(s: &str) -> [u64; 5] {
 }
 
 #[test]
-fn default_capabilities_are_nspawns_without_mknod() {
+fn default_capabilities_are_nspawns_with_mknod_under_the_device_policy() {
+    assert!(device_policy_expected(), "this host has cgroup2: the device policy is expected");
     let t = Test::new("caps-default");
     let d = default_caps();
+    assert_eq!(d & MKNOD, MKNOD & host_caps());
     assert_eq!(caps(&status(&t, &[])), [d, d, d, d, 0]);
+}
+
+#[test]
+fn without_a_cgroup_mknod_is_not_retained_and_said_once() {
+    let t = Test::new("caps-no-policy");
+    if !keep_unit_has_no_cgroup() {
+        eprintln!("spawnbox would get a cgroup with --keep-unit here: nothing to test");
+        return;
+    }
+    // --console=read-only: not quiet, so the warning is printed.
+    let out = t.bare().args(&["--keep-unit", "--console=read-only", "/bin/sh", "-c", "grep CapBnd /proc/self/status"]).run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let bnd = u64::from_str_radix(out.stdout.trim().trim_start_matches("CapBnd:").trim(), 16).unwrap();
+    assert_eq!(bnd, NSPAWN_DEFAULT & !MKNOD & host_caps(), "{out:?}");
+    let warned: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no device policy")).collect();
+    assert_eq!(warned.len(), 1, "{out:?}");
+    assert!(warned[0].contains("no device policy (the container has no cgroup of its own): cap_mknod is not retained"), "{out:?}");
+    // --ambient-capability=CAP_MKNOD cannot be honoured then.
+    t.run(&["--keep-unit", "--ambient-capability=CAP_MKNOD", "/bin/true"])
+        .error("--ambient-capability= is not fully covered by the retained capabilities (cap_mknod not retained)");
 }
 
 #[test]
@@ -129,8 +168,11 @@ fn root_with_ambient_capabilities() {
 #[test]
 fn ambient_capabilities_must_be_retained() {
     let t = Test::new("caps-ambient-bad");
-    t.run(&["--ambient-capability=CAP_MKNOD", "/bin/true"])
-        .error("--ambient-capability= is not fully covered by the retained capabilities (cap_mknod not retained)");
+    t.run(&["--drop-capability=CAP_CHOWN", "--ambient-capability=CAP_CHOWN", "/bin/true"])
+        .error("--ambient-capability= is not fully covered by the retained capabilities");
+    // CAP_MKNOD is retained under the device policy, so it may be ambient.
+    let d = default_caps();
+    assert_eq!(caps(&status(&t, &["--ambient-capability=CAP_MKNOD"])), [d, d, d, d, MKNOD]);
 }
 
 #[test]
@@ -142,7 +184,8 @@ fn capabilities_outside_the_hosts_sets_are_dropped_with_one_warning() {
     let missing = NSPAWN_DEFAULT & !host_caps();
     let warned = out.stderr.lines().filter(|l| l.contains("not in spawnbox's own capability sets")).count();
     assert_eq!(warned, usize::from(missing != 0), "{out:?}");
-    assert_eq!(out.stderr.lines().filter(|l| l.contains("cap_mknod is not retained")).count(), 1, "{out:?}");
+    let no_policy = out.stderr.lines().filter(|l| l.contains("no device policy")).count();
+    assert_eq!(no_policy, usize::from(!device_policy_expected()), "{out:?}");
 }
 
 #[test]
@@ -288,6 +331,99 @@ fn a_block_device_of_the_host_cannot_be_made_and_opened() {
     // Also as a non-root user with every ambient capability it may have.
     let out = t.sh(&["-u", "alice"], &format!("mknod /tmp/disk b {major} {minor}; echo mknod=$?"));
     assert_eq!(out.stdout, "mknod=1\n", "{out:?}");
+}
+
+/// Creates a device node at container path `p` from the host (as an image could ship it).
+fn host_mknod(t: &Test, p: &str, block: bool, major: u32, minor: u32) {
+    let f = t.rpath(p);
+    fs::create_dir_all(f.parent().unwrap()).unwrap();
+    let ft = if block { rustix::fs::FileType::BlockDevice } else { rustix::fs::FileType::CharacterDevice };
+    let dev = (u64::from(major) << 8 & 0xfff00) | (u64::from(major) >> 12 << 32) | u64::from(minor & 0xff) | (u64::from(minor >> 8) << 20);
+    rustix::fs::mknodat(rustix::fs::CWD, &f, ft, rustix::fs::Mode::from_raw_mode(0o666), dev).unwrap_or_else(|e| panic!("mknod {}: {e}", f.display()));
+}
+
+/// /dev/kmsg (1:11): opening it write-only needs no capability, so without the device policy
+/// root opens it (the control below); it is not on the allow list.
+const KMSG: (u32, u32) = (1, 11);
+
+#[test]
+fn device_nodes_shipped_in_the_tree_cannot_be_opened() {
+    assert!(device_policy_expected());
+    let t = Test::new("dev-shipped");
+    let (major, minor) = host_disk();
+    host_mknod(&t, "/root/disk", true, major, minor);
+    host_mknod(&t, "/root/kmsg", false, KMSG.0, KMSG.1);
+    host_mknod(&t, "/root/null", false, 1, 3);
+    let out = t.sh(&[], "head -c1 /root/disk >/dev/null; echo disk=$?; (: > /root/kmsg); echo kmsg=$?; echo x > /root/null; echo null=$?");
+    assert_eq!(out.stdout, "disk=1\nkmsg=1\nnull=0\n", "{out:?}");
+    assert!(out.stderr.contains("head: /root/disk: Operation not permitted"), "{out:?}");
+    assert!(out.stderr.contains("/root/kmsg: Operation not permitted"), "{out:?}");
+    // Control: /dev/kmsg passed with --bind is allowed, so the EPERM above is the policy's.
+    let out = t.sh(&["--bind=/dev/kmsg:/root/kmsg2"], "(: > /root/kmsg2); echo kmsg2=$?");
+    assert_eq!(out.stdout, "kmsg2=0\n", "{out:?}");
+    // ... and read-only with --bind-ro: opening it for writing fails.
+    let out = t.sh(&["--bind-ro=/dev/kmsg:/root/kmsg2"], "(: > /root/kmsg2); echo kmsg2=$?");
+    assert_eq!(out.stdout, "kmsg2=1\n", "{out:?}");
+}
+
+#[test]
+fn mknod_is_allowed_only_for_the_nodes_on_the_allow_list() {
+    assert!(device_policy_expected());
+    let t = Test::new("dev-mknod");
+    let (major, minor) = host_disk();
+    // /root is in the tree (no nodev); /tmp is a nodev tmpfs.
+    let script = format!(
+        "mknod /root/disk b {major} {minor}; echo disk=$?; head -c1 /root/disk >/dev/null; echo open=$?; \
+         mknod /root/kmsg c {} {}; echo kmsg=$?; \
+         mknod /root/null c 1 3 && echo x > /root/null; echo null=$?; \
+         mknod /root/tun c 10 200; echo tun=$?; mknod /root/pts c 136 0; echo pts=$?",
+        KMSG.0, KMSG.1
+    );
+    let out = t.sh(&[], &script);
+    assert_eq!(out.stdout, "disk=1\nopen=1\nkmsg=1\nnull=0\ntun=0\npts=1\n", "{out:?}");
+    assert!(out.stderr.contains("mknod: /root/disk: Operation not permitted"), "{out:?}");
+    assert!(out.stderr.contains("mknod: /root/kmsg: Operation not permitted"), "{out:?}");
+}
+
+#[test]
+fn devtmpfs_shows_the_hosts_devices_but_they_cannot_be_opened() {
+    assert!(device_policy_expected());
+    let t = Test::new("dev-devtmpfs");
+    let disk = fs::read_to_string("/proc/partitions").unwrap().lines().nth(2).and_then(|l| l.split_whitespace().nth(3).map(str::to_string)).unwrap();
+    let script = format!(
+        "mkdir -p /root/d && mount -t devtmpfs none /root/d || exit 7; \
+         head -c1 /root/d/{disk} >/dev/null; echo disk=$?; (: > /root/d/kmsg); echo kmsg=$?; \
+         echo x > /root/d/null; echo null=$?; head -c4 /root/d/urandom | wc -c"
+    );
+    let out = t.sh(&[], &script);
+    assert_eq!(out.stdout, "disk=1\nkmsg=1\nnull=0\n4\n", "{out:?}");
+    assert!(out.stderr.contains(&format!("head: /root/d/{disk}: Operation not permitted")), "{out:?}");
+    assert!(out.stderr.contains("/root/d/kmsg: Operation not permitted"), "{out:?}");
+}
+
+#[test]
+fn the_allowed_devices_still_work() {
+    let t = Test::new("dev-allowed");
+    let script = "echo x > /dev/null && head -c1 /dev/zero | wc -c && head -c1 /dev/random | wc -c && \
+        head -c1 /dev/urandom | wc -c && (echo x > /dev/full; echo full=$?) && \
+        exec 3<>/dev/ptmx && ls /dev/pts | grep -c '^[0-9]'";
+    let out = t.sh(&[], script);
+    assert_eq!(out.stdout, "1\n1\n1\nfull=1\n1\n", "{out:?}");
+    assert!(out.stderr.contains("No space left on device"), "{out:?}");
+    // The console pty (pts) works: a run with a read-only console.
+    let out = t.bare().args(&["--console=read-only", "/bin/sh", "-c", "tty; echo x > /dev/console; echo console=$?"]).run();
+    assert!(out.stdout.contains("console=0"), "{out:?}");
+}
+
+#[test]
+fn a_bound_dev_net_tun_opens() {
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        eprintln!("no /dev/net/tun on this host: nothing to test");
+        return;
+    }
+    let t = Test::new("dev-tun");
+    let out = t.sh(&["--bind=/dev/net/tun"], "exec 3<>/dev/net/tun && echo open");
+    assert_eq!(out.ok(), "open\n");
 }
 
 #[test]

@@ -198,7 +198,7 @@ pub fn run(spec: &Spec) -> Result<i32> {
         prep.cgroup_mount = if spec.start_mode == StartMode::Boot { CgroupMount::Writable } else { CgroupMount::ReadOnly };
     }
     let mut net = net;
-    let result = run_prepared(spec, &prep, cg.as_ref(), net.as_mut());
+    let result = prep.security.attach_device_policy(cg.as_ref().map(Cgroup::dir_fd)).and_then(|()| run_prepared(spec, &prep, cg.as_ref(), net.as_mut()));
     if let Some(n) = net {
         n.release();
     }

@@ -1,5 +1,5 @@
 //! The syscall seam for what rustix does not offer: clone3, signal masks and signalfd,
-//! mount_setattr, close_range, execve/execveat and raw signals. One thin function each.
+//! mount_setattr, close_range, execve/execveat, raw signals and bpf. One thin function each.
 #![allow(unsafe_code)]
 
 use rustix::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -318,6 +318,97 @@ pub fn seccomp_set_mode_filter(prog: &[u8]) -> std::result::Result<(), Errno> {
     let fprog = libc::sock_fprog { len: (prog.len() / 8) as libc::c_ushort, filter: prog.as_ptr() as *mut libc::sock_filter };
     // SAFETY: fprog points at `prog`, alive for the call; the kernel copies it and needs no alignment.
     let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0 as libc::c_ulong, &fprog as *const libc::sock_fprog) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// `union bpf_attr` for BPF_PROG_LOAD, up to `expected_attach_type` (the kernel zero-fills the
+/// rest).
+#[repr(C)]
+struct BpfProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// `union bpf_attr` for BPF_PROG_ATTACH, up to `replace_bpf_fd`.
+#[repr(C)]
+struct BpfProgAttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+/// bpf(BPF_PROG_LOAD) of an eBPF program (`struct bpf_insn` records, 8 bytes each) of type
+/// `prog_type` named `name` (at most 15 bytes are used); with `log`, the verifier's log
+/// (level 1) is written there. Returns the program's fd (close-on-exec).
+pub fn bpf_prog_load(prog_type: u32, insns: &[u8], license: &CStr, name: &str, log: Option<&mut [u8]>) -> Result<OwnedFd, Errno> {
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    let mut prog_name = [0u8; 16];
+    for (d, s) in prog_name.iter_mut().zip(name.bytes().take(15)) {
+        *d = s;
+    }
+    let (log_level, log_size, log_buf) = match log {
+        Some(buf) if !buf.is_empty() => (1, buf.len().min(u32::MAX as usize) as u32, buf.as_mut_ptr() as u64),
+        _ => (0, 0, 0),
+    };
+    let attr = BpfProgLoadAttr {
+        prog_type,
+        insn_cnt: (insns.len() / 8) as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level,
+        log_size,
+        log_buf,
+        kern_version: 0,
+        prog_flags: 0,
+        prog_name,
+        prog_ifindex: 0,
+        expected_attach_type: 0,
+    };
+    // SAFETY: attr is a fully initialised bpf_attr prefix whose size is passed; insns, license and
+    // the log buffer (with its length) are alive for the call; the kernel copies the program and
+    // writes at most log_size bytes of log. A returned fd is new and owned by nobody else.
+    let r = unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, &attr as *const BpfProgLoadAttr, std::mem::size_of::<BpfProgLoadAttr>() as libc::c_uint)
+    };
+    if r < 0 {
+        return Err(errno());
+    }
+    // SAFETY: r is a new fd (BPF fds are close-on-exec) owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// bpf(BPF_PROG_ATTACH): attaches program `prog` to `target` (a cgroup directory) at
+/// `attach_type` with `flags` (BPF_F_ALLOW_OVERRIDE, BPF_F_ALLOW_MULTI).
+pub fn bpf_prog_attach(target: BorrowedFd<'_>, prog: BorrowedFd<'_>, attach_type: u32, flags: u32) -> Result<(), Errno> {
+    const BPF_PROG_ATTACH: libc::c_long = 8;
+    let attr = BpfProgAttachAttr {
+        target_fd: target.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type,
+        attach_flags: flags,
+        replace_bpf_fd: 0,
+    };
+    // SAFETY: attr is a fully initialised bpf_attr prefix whose size is passed; both fds are
+    // borrowed, alive for the call.
+    let r = unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, &attr as *const BpfProgAttachAttr, std::mem::size_of::<BpfProgAttachAttr>() as libc::c_uint)
+    };
     if r < 0 {
         Err(errno())
     } else {

@@ -3,11 +3,14 @@
 //! the container exists, applied in the container child just before exec.
 //!
 //! Call order (see `container.rs`):
-//! 1. [`prepare`] in the launcher, before the first clone: every error happens here.
-//! 2. [`Security::before_credentials`] in the child, still uid 0 with every capability.
-//! 3. [`Security::before_exec`] in the child after the uid/gid change, right before execve.
+//! 1. [`prepare`] in the launcher, before the first clone: every option error happens here.
+//! 2. [`Security::attach_device_policy`] in the launcher once the container's cgroup exists,
+//!    before the clone: the device program, or CAP_MKNOD dropped where there is none.
+//! 3. [`Security::before_credentials`] in the child, still uid 0 with every capability.
+//! 4. [`Security::before_exec`] in the child after the uid/gid change, right before execve.
 
 pub mod caps;
+pub mod devices;
 pub mod process;
 pub mod rlimits;
 pub mod seccomp;
@@ -15,10 +18,18 @@ pub mod seccomp;
 use crate::error::Result;
 use crate::settings::Rlimit;
 use crate::spec::Spec;
+use rustix::fd::BorrowedFd;
 
 /// The prepared policy of one container.
 pub struct Security {
     caps: caps::Plan,
+    /// What [`caps::plan`] was asked, to plan again without a device policy.
+    caps_request: caps::Request,
+    /// The device program's allow list.
+    device_rules: Vec<devices::Rule>,
+    /// The device program is attached to the container's cgroup.
+    device_policy: bool,
+    quiet: bool,
     last_cap: u32,
     rlimits: Vec<Rlimit>,
     oom_score_adjust: Option<i32>,
@@ -35,7 +46,7 @@ pub fn prepare(spec: &Spec) -> Result<Security> {
     process::set_non_dumpable()?;
     let sec = &spec.sec;
     let last_cap = caps::read_last_cap();
-    let caps = caps::plan(&caps::Request {
+    let caps_request = caps::Request {
         add: sec.capability,
         drop: sec.drop_capability,
         ambient: sec.ambient_capability,
@@ -43,17 +54,15 @@ pub fn prepare(spec: &Spec) -> Result<Security> {
         // User namespaces are not implemented yet: pass the spec's user-namespace mode here
         // when they are (CAP_NET_BIND_SERVICE is then dropped without a private network).
         userns: false,
-        // No device cgroup program yet (docs/SECURITY.md, "Devices"): CAP_MKNOD is not kept.
-        device_policy: false,
+        // Planned with the device program (CAP_MKNOD kept, as nspawn); planned again without
+        // it by `attach_device_policy` if the program cannot be attached.
+        device_policy: true,
         last_cap,
         host: caps::host_mask(last_cap)?,
-    })?;
-    let say = |text: String| if spec.quiet { log::debug!("{text}") } else { log::warn!("{text}") };
+    };
+    let caps = caps::plan(&caps_request)?;
     if caps.missing != 0 {
-        say(format!("not in spawnbox's own capability sets, not retained: {}", caps::names(caps.missing)));
-    }
-    if caps.mknod_dropped {
-        say("no device policy without systemd: cap_mknod is not retained (--capability=CAP_MKNOD keeps it)".to_string());
+        say(spec.quiet, format!("not in spawnbox's own capability sets, not retained: {}", caps::names(caps.missing)));
     }
     if let Some(cpus) = &sec.cpu_affinity {
         process::check_cpu_affinity(cpus)?;
@@ -62,6 +71,10 @@ pub fn prepare(spec: &Spec) -> Result<Security> {
     log::debug!("capabilities: bounding {:#x}, ambient {:#x}", caps.retained, caps.ambient);
     Ok(Security {
         caps,
+        caps_request,
+        device_rules: devices::rules(&spec.custom_mounts),
+        device_policy: false,
+        quiet: spec.quiet,
         last_cap,
         rlimits: rlimits::plan_for_host(&sec.rlimits)?,
         oom_score_adjust: sec.oom_score_adjust,
@@ -72,7 +85,43 @@ pub fn prepare(spec: &Spec) -> Result<Security> {
     })
 }
 
+/// A warning, or debug output with `-q`.
+fn say(quiet: bool, text: String) {
+    if quiet {
+        log::debug!("{text}")
+    } else {
+        log::warn!("{text}")
+    }
+}
+
 impl Security {
+    /// In the launcher, once the container's cgroup exists (`None`: it has none) and before the
+    /// clone, so that the container starts confined: attaches the device program. Where that is
+    /// impossible, plans the capabilities again without CAP_MKNOD (unless `--capability=` names
+    /// it) and says so once; fails only if `--ambient-capability=` then asks for CAP_MKNOD.
+    pub fn attach_device_policy(&mut self, cgroup: Option<BorrowedFd<'_>>) -> Result<()> {
+        let why = match cgroup {
+            None => "the container has no cgroup of its own".to_string(),
+            Some(fd) => match devices::attach(fd, &self.device_rules) {
+                Ok(n) => {
+                    log::debug!("device policy attached: {} rules, {n} instructions", self.device_rules.len());
+                    self.device_policy = true;
+                    return Ok(());
+                }
+                Err(e) => e.to_string(),
+            },
+        };
+        self.device_policy = false;
+        self.caps = caps::plan(&caps::Request { device_policy: false, ..self.caps_request })?;
+        let what = if self.caps.mknod_dropped {
+            "cap_mknod is not retained (--capability=CAP_MKNOD keeps it)"
+        } else {
+            "device nodes are not confined"
+        };
+        say(self.quiet, format!("no device policy ({why}): {what}"));
+        Ok(())
+    }
+
     /// In the child, before the uid/gid change: OOM score, affinity, personality and rlimits
     /// (raising needs CAP_SYS_RESOURCE), the bounding set (needs CAP_SETPCAP), and last the
     /// seccomp filter.

@@ -1,0 +1,179 @@
+//! The device program: golden instruction bytes, and a small interpreter of the instructions
+//! [`assemble`] emits run over a table of (type, major, minor, access) against the rules.
+
+use super::*;
+use crate::settings::BindIdmap;
+use std::path::PathBuf;
+
+fn hex(bytes: &[u8]) -> Vec<String> {
+    bytes.chunks(8).map(|c| c.iter().map(|b| format!("{b:02x}")).collect::<String>()).collect()
+}
+
+const HEADER: [&str; 6] = [
+    "6112000000000000", // r2 = *(u32 *)(r1 + 0)   access_type
+    "bf23000000000000", // r3 = r2
+    "7703000010000000", // r3 >>= 16               access
+    "57020000ffff0000", // r2 &= 0xffff            type
+    "6114040000000000", // r4 = *(u32 *)(r1 + 4)   major
+    "6115080000000000", // r5 = *(u32 *)(r1 + 8)   minor
+];
+const FOOTER: [&str; 2] = ["b700000000000000", "9500000000000000"]; // r0 = 0; exit
+
+#[test]
+fn golden_bytes_of_one_node() {
+    let p = encode(&assemble(&[Rule::node(CHAR, 1, 3, RWM)]));
+    let mut want: Vec<&str> = HEADER.to_vec();
+    want.extend([
+        "5502040002000000", // if r2 != 2 goto +4
+        "5504030001000000", // if r4 != 1 goto +3
+        "5505020003000000", // if r5 != 3 goto +2
+        "b700000001000000", // r0 = 1
+        "9500000000000000", // exit
+    ]);
+    want.extend(FOOTER);
+    assert_eq!(hex(&p), want);
+}
+
+#[test]
+fn golden_bytes_of_a_major_range_with_restricted_access() {
+    let p = encode(&assemble(&[Rule { kind: CHAR, majors: (136, 143), minor: None, access: RW }]));
+    let mut want: Vec<&str> = HEADER.to_vec();
+    want.extend([
+        "5502070002000000", // if r2 != 2 goto +7
+        "bf31000000000000", // r1 = r3
+        "5701000001000000", // r1 &= MKNOD (what the rule does not allow)
+        "5501040000000000", // if r1 != 0 goto +4
+        "a504030088000000", // if r4 < 136 goto +3
+        "250402008f000000", // if r4 > 143 goto +2
+        "b700000001000000",
+        "9500000000000000",
+    ]);
+    want.extend(FOOTER);
+    assert_eq!(hex(&p), want);
+}
+
+#[test]
+fn size_of_the_default_program() {
+    // 6 + 10 nodes × 5 + pts 8 + 2.
+    assert_eq!(assemble(&BASE).len(), 66);
+}
+
+/// Runs `prog` on a `struct bpf_cgroup_dev_ctx`; panics on anything `assemble` never emits.
+fn run(prog: &[Insn], kind: u32, access: u32, major: u32, minor: u32) -> u64 {
+    let ctx = [access << 16 | kind, major, minor];
+    let mut r = [0u64; 11];
+    let mut pc = 0usize;
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        assert!(steps < 10_000, "no exit");
+        let i = prog[pc];
+        pc += 1;
+        let (d, s, imm) = (i.dst as usize, i.src as usize, i.imm as i64 as u64);
+        match i.code {
+            LDX_W => {
+                assert_eq!(s, 1, "loads only from the context");
+                r[d] = u64::from(ctx[i.off as usize / 4]);
+            }
+            MOV_X => r[d] = r[s],
+            MOV_K => r[d] = imm,
+            AND_K => r[d] &= imm,
+            RSH_K => r[d] >>= imm,
+            JNE_K | JLT_K | JGT_K => {
+                let take = match i.code {
+                    JNE_K => r[d] != imm,
+                    JLT_K => r[d] < imm,
+                    _ => r[d] > imm,
+                };
+                if take {
+                    pc = (pc as i64 + i64::from(i.off)) as usize;
+                }
+            }
+            EXIT => return r[0],
+            c => panic!("unexpected opcode {c:#x}"),
+        }
+    }
+}
+
+#[test]
+fn the_default_policy_over_a_table() {
+    let prog = assemble(&BASE);
+    let table: &[(u32, u32, u32, u32, bool)] = &[
+        (CHAR, 1, 3, RW, true),      // /dev/null
+        (CHAR, 1, 3, MKNOD, true),   // mknod /dev/null
+        (CHAR, 1, 5, READ, true),    // zero
+        (CHAR, 1, 7, WRITE, true),   // full
+        (CHAR, 1, 8, READ, true),    // random
+        (CHAR, 1, 9, RW, true),      // urandom
+        (CHAR, 5, 0, RW, true),      // tty
+        (CHAR, 5, 2, RW, true),      // ptmx
+        (CHAR, 10, 200, RWM, true),  // /dev/net/tun
+        (CHAR, 136, 0, RW, true),    // pts/0
+        (CHAR, 143, 1048575, READ, true),
+        (CHAR, 136, 0, MKNOD, false), // pts are never created
+        (CHAR, 135, 0, READ, false),
+        (CHAR, 144, 0, READ, false),
+        (CHAR, 0, 0, MKNOD, true),   // inaccessible/chr, whiteouts
+        (BLOCK, 0, 0, MKNOD, true),  // inaccessible/blk
+        (BLOCK, 8, 0, READ, false),  // a host disk
+        (BLOCK, 8, 0, MKNOD, false),
+        (BLOCK, 253, 0, RW, false),
+        (BLOCK, 1, 3, READ, false),  // block 1:3 is not char 1:3
+        (CHAR, 1, 1, READ, false),   // /dev/mem
+        (CHAR, 1, 2, READ, false),   // /dev/kmem
+        (CHAR, 1, 11, WRITE, false), // /dev/kmsg
+        (CHAR, 1, 4, READ, false),   // /dev/port
+        (CHAR, 5, 1, RW, false),     // the host's /dev/console
+        (CHAR, 4, 0, RW, false),     // tty0
+        (CHAR, 10, 229, RW, false),  // fuse
+        (CHAR, 10, 237, RW, false),  // loop-control
+        (CHAR, 3, 3, RW, false),
+        (CHAR, 2, 0, RW, false),
+        (3, 1, 3, READ, false),      // no such type
+    ];
+    for &(kind, major, minor, access, allowed) in table {
+        assert_eq!(run(&prog, kind, access, major, minor), u64::from(allowed), "type {kind} {major}:{minor} access {access}");
+    }
+}
+
+#[test]
+fn program_and_rules_agree_everywhere_near_the_rules() {
+    let mut rules = BASE.to_vec();
+    rules.push(Rule::node(BLOCK, 8, 16, READ));
+    rules.push(Rule::node(CHAR, 226, 128, RW));
+    let prog = assemble(&rules);
+    for kind in [BLOCK, CHAR, 0, 3] {
+        for major in (0..16).chain(130..150).chain([200, 226, 253, 4095]) {
+            for minor in (0..20).chain([128, 200, 1_048_575]) {
+                for access in 1..=RWM {
+                    let want = rules.iter().any(|r| r.allows(kind, major, minor, access));
+                    assert_eq!(run(&prog, kind, access, major, minor), u64::from(want), "type {kind} {major}:{minor} access {access}");
+                }
+            }
+        }
+    }
+    // Read-only bind: read only.
+    assert_eq!(run(&prog, BLOCK, READ, 8, 16), 1);
+    assert_eq!(run(&prog, BLOCK, RW, 8, 16), 0);
+    assert_eq!(run(&prog, BLOCK, MKNOD, 8, 16), 0);
+}
+
+fn bind(source: MountSource, read_only: bool) -> CustomMount {
+    CustomMount::Bind { source, destination: PathBuf::from("/x"), read_only, recursive: true, idmap: BindIdmap::None }
+}
+
+#[test]
+fn bind_mounted_device_nodes_are_added() {
+    let host = |p: &str| MountSource::Host(PathBuf::from(p));
+    assert_eq!(rules(&[]), BASE.to_vec());
+    // Already allowed: nothing new.
+    assert_eq!(rules(&[bind(host("/dev/null"), false), bind(host("/dev/zero"), true)]), BASE.to_vec());
+    // Others: rw, or r when read-only (never mknod).
+    if std::path::Path::new("/dev/kmsg").exists() {
+        let r = rules(&[bind(host("/dev/kmsg"), true), bind(host("/dev/kmsg"), false)]);
+        assert_eq!(r[BASE.len()..], [Rule::node(CHAR, 1, 11, READ), Rule::node(CHAR, 1, 11, RW)]);
+    }
+    // Not device nodes, missing, or inside the tree: nothing.
+    let none = [bind(host("/tmp"), false), bind(host("/nonexistent/dev"), false), bind(MountSource::InRoot(PathBuf::from("/dev/null")), false)];
+    assert_eq!(rules(&none), BASE.to_vec());
+}
