@@ -6,94 +6,16 @@
 use crate::error::{Error, Result};
 use rustix::thread::{CapabilitySet, CapabilitySets};
 
-/// Capability names as in `<linux/capability.h>`, indexed by number, lowercase without `cap_`.
-pub const NAMES: [&str; 41] = [
-    "chown",
-    "dac_override",
-    "dac_read_search",
-    "fowner",
-    "fsetid",
-    "kill",
-    "setgid",
-    "setuid",
-    "setpcap",
-    "linux_immutable",
-    "net_bind_service",
-    "net_broadcast",
-    "net_admin",
-    "net_raw",
-    "ipc_lock",
-    "ipc_owner",
-    "sys_module",
-    "sys_rawio",
-    "sys_chroot",
-    "sys_ptrace",
-    "sys_pacct",
-    "sys_admin",
-    "sys_boot",
-    "sys_nice",
-    "sys_resource",
-    "sys_time",
-    "sys_tty_config",
-    "mknod",
-    "lease",
-    "audit_write",
-    "audit_control",
-    "setfcap",
-    "mac_override",
-    "mac_admin",
-    "syslog",
-    "wake_alarm",
-    "block_suspend",
-    "audit_read",
-    "perfmon",
-    "bpf",
-    "checkpoint_restore",
-];
+/// Capability names and nspawn's default retained set: one table, the command line's.
+pub use crate::cli::{CAPABILITIES as NAMES, DEFAULT_RETAINED_CAPS};
 
 pub const CAP_NET_BIND_SERVICE: u32 = 10;
 pub const CAP_NET_ADMIN: u32 = 12;
 pub const CAP_MKNOD: u32 = 27;
 
-/// nspawn's `arg_caps_retain`: the 26 capabilities a container keeps by default.
-pub const DEFAULT_RETAINED: [u32; 26] = [
-    30, // audit_control
-    29, // audit_write
-    0,  // chown
-    1,  // dac_override
-    2,  // dac_read_search
-    3,  // fowner
-    4,  // fsetid
-    15, // ipc_owner
-    5,  // kill
-    28, // lease
-    9,  // linux_immutable
-    27, // mknod
-    10, // net_bind_service
-    11, // net_broadcast
-    13, // net_raw
-    31, // setfcap
-    6,  // setgid
-    8,  // setpcap
-    7,  // setuid
-    21, // sys_admin
-    22, // sys_boot
-    18, // sys_chroot
-    23, // sys_nice
-    19, // sys_ptrace
-    24, // sys_resource
-    26, // sys_tty_config
-];
-
-/// [`DEFAULT_RETAINED`] as a bit mask.
+/// nspawn's `arg_caps_retain` (26 capabilities) as a bit mask.
 pub const fn default_mask() -> u64 {
-    let mut m = 0u64;
-    let mut i = 0;
-    while i < DEFAULT_RETAINED.len() {
-        m |= 1 << DEFAULT_RETAINED[i];
-        i += 1;
-    }
-    m
+    DEFAULT_RETAINED_CAPS
 }
 
 /// `cap_sys_admin` for capability 21, `cap_63` past the table.

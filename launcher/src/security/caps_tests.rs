@@ -19,7 +19,7 @@ fn retained(r: Request) -> u64 {
 #[test]
 fn default_is_nspawns_26() {
     assert_eq!(default_mask(), NSPAWN_DEFAULT);
-    assert_eq!(DEFAULT_RETAINED.len(), 26);
+    assert_eq!(DEFAULT_RETAINED_CAPS.count_ones(), 26);
     assert_eq!(plan(&req()).unwrap(), Plan { retained: NSPAWN_DEFAULT, ambient: 0, missing: 0, mknod_dropped: false });
 }
 
