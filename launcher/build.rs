@@ -36,7 +36,8 @@ mod seccomp {
         for f in ["compile.rs", "groups.rs", "syscalls.rs"] {
             println!("cargo:rerun-if-changed=src/security/seccomp/{f}");
         }
-        let prog = compile::compile(groups::NSPAWN_DEFAULT_CAPS, &[]).unwrap_or_else(|e| panic!("default seccomp filter: {e}"));
+        let prog = compile::compile(groups::NSPAWN_DEFAULT_CAPS, &[])
+            .unwrap_or_else(|e| panic!("default seccomp filter: {e}"));
         std::fs::write(out.join("seccomp-default.bpf"), prog).expect("write seccomp-default.bpf");
     }
 }

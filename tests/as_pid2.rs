@@ -10,7 +10,10 @@ use std::time::Duration;
 fn payload_is_pid_2_under_spawnbox_init_from_a_memfd() {
     let t = Test::new("pid2");
     let before = tree_listing(&t.root);
-    let out = t.sh(&["-a", "--resolv-conf=off", "--timezone=off"], "echo \"$$ $(cat /proc/1/comm) $(readlink /proc/1/exe)\"; tr '\\0' ' ' < /proc/1/cmdline; echo");
+    let out = t.sh(
+        &["-a", "--resolv-conf=off", "--timezone=off"],
+        "echo \"$$ $(cat /proc/1/comm) $(readlink /proc/1/exe)\"; tr '\\0' ' ' < /proc/1/cmdline; echo",
+    );
     assert_eq!(
         out.ok(),
         "2 spawnbox-init /memfd:spawnbox-init (deleted)\nspawnbox-init --container -- /bin/sh -c echo \"$$ $(cat /proc/1/comm) $(readlink /proc/1/exe)\"; tr '\\0' ' ' < /proc/1/cmdline; echo \n"

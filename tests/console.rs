@@ -24,7 +24,12 @@ impl Pty {
         grantpt(&master).unwrap();
         unlockpt(&master).unwrap();
         let name = ptsname(&master, Vec::new()).unwrap();
-        let slave = rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, rustix::fs::Mode::empty()).expect("open pty slave");
+        let slave = rustix::fs::open(
+            name.as_c_str(),
+            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .expect("open pty slave");
         let fl = fcntl_getfl(&master).unwrap();
         fcntl_setfl(&master, fl | OFlags::NONBLOCK).unwrap();
         tcsetwinsize(&master, Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 }).unwrap();
@@ -61,7 +66,8 @@ impl Pty {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(!left.is_zero(), "{needle:?} did not arrive within {within:?}; console so far: {:?}", self.text());
             let mut fds = [rustix::event::PollFd::new(&self.master, rustix::event::PollFlags::IN)];
-            let ts = rustix::event::Timespec { tv_sec: 0, tv_nsec: left.min(Duration::from_millis(50)).as_nanos() as i64 };
+            let ts =
+                rustix::event::Timespec { tv_sec: 0, tv_nsec: left.min(Duration::from_millis(50)).as_nanos() as i64 };
             let _ = rustix::event::poll(&mut fds, Some(&ts));
         }
     }
@@ -97,7 +103,8 @@ fn output_arrives_with_the_banner() {
     let t = Test::new("con-output");
     let mut pty = Pty::new(24, 80);
     let m = format!("con-{}", std::process::id());
-    let mut run = spawn(&t, &pty, &["-M", &m, "--timezone=off", "/bin/sh", "-c", "echo hello-from-container; echo \"$TERM\""]);
+    let mut run =
+        spawn(&t, &pty, &["-M", &m, "--timezone=off", "/bin/sh", "-c", "echo hello-from-container; echo \"$TERM\""]);
     let out = run.wait();
     pty.expect("hello-from-container\r\nxterm-256color\r\n", Duration::from_secs(5));
     assert_eq!(out.code, Some(0), "{out:?} console: {:?}", pty.text());
@@ -125,7 +132,8 @@ fn payload_has_its_own_tty_as_console() {
     let t = Test::new("con-tty");
     let mut pty = Pty::new(24, 80);
     // stdin is the pty allocated in the container's own devpts, which is /dev/console.
-    let mut run = spawn(&t, &pty, &["-q", "/bin/sh", "-c", "tty; readlink /dev/console; ls /dev/pts | tr '\\n' ' '; echo"]);
+    let mut run =
+        spawn(&t, &pty, &["-q", "/bin/sh", "-c", "tty; readlink /dev/console; ls /dev/pts | tr '\\n' ' '; echo"]);
     let out = run.wait();
     pty.expect("ptmx \r\n", Duration::from_secs(5));
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -190,7 +198,10 @@ fn terminal_is_raw_while_running_and_restored_on_every_exit() {
     let mut run = spawn(&t, &p, &["-q", "/bin/sh", "-c", "echo ready; read x; exit 3"]);
     p.expect("ready\r\n", Duration::from_secs(10));
     let during = p.termios();
-    assert!(!during.local_modes.contains(LocalModes::ICANON) && !during.local_modes.contains(LocalModes::ECHO), "not raw while running");
+    assert!(
+        !during.local_modes.contains(LocalModes::ICANON) && !during.local_modes.contains(LocalModes::ECHO),
+        "not raw while running"
+    );
     p.write(b"\r");
     assert_eq!(run.wait().code, Some(3));
     assert_eq!(mode(&p.termios()), mode(&before), "after a normal exit");
@@ -220,7 +231,11 @@ fn read_only_console_forwards_output_but_not_input() {
     let t = Test::new("con-readonly");
     let mut pty = Pty::new(24, 80);
     let before = mode(&pty.termios());
-    let mut run = spawn(&t, &pty, &["-q", "--console=read-only", "/bin/sh", "-c", "echo ready; read -t 1 line; echo \"got:$line.\""]);
+    let mut run = spawn(
+        &t,
+        &pty,
+        &["-q", "--console=read-only", "/bin/sh", "-c", "echo ready; read -t 1 line; echo \"got:$line.\""],
+    );
     // The caller's terminal stays as it was (nspawn leaves it alone in read-only mode too), so
     // its own output processing adds a CR to the container's CR LF.
     pty.expect("ready\r\r\n", Duration::from_secs(10));

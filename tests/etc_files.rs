@@ -73,7 +73,12 @@ fn resolv_conf_replace_host_replaces_a_symlink_with_a_file() {
     assert_eq!(tree_resolv(&t), Some(host));
     assert_eq!(fs::read_to_string(t.rpath("/etc/real-resolv.conf")).unwrap(), TREE_RESOLV);
     // No temporary file is left beside it.
-    let stray: Vec<_> = fs::read_dir(t.rpath("/etc")).unwrap().flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with(".#")).collect();
+    let stray: Vec<_> = fs::read_dir(t.rpath("/etc"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".#"))
+        .collect();
     assert!(stray.is_empty(), "{stray:?}");
 }
 
@@ -98,7 +103,10 @@ fn resolv_conf_delete_removes_the_trees_file() {
 fn resolv_conf_auto_copies_on_a_writable_tree_and_binds_on_a_read_only_one() {
     let t = resolv_test("resolv-auto");
     let host = host_resolv();
-    assert_eq!(t.sh(&["--resolv-conf=auto", "--read-only"], SHOW_RESOLV).ok(), format!("regular file {:o} 1\n{host}", host_resolv_mode()));
+    assert_eq!(
+        t.sh(&["--resolv-conf=auto", "--read-only"], SHOW_RESOLV).ok(),
+        format!("regular file {:o} 1\n{host}", host_resolv_mode())
+    );
     assert_eq!(tree_resolv(&t).as_deref(), Some(TREE_RESOLV));
     // auto is the default.
     assert_eq!(t.sh(&[], SHOW_RESOLV).ok(), format!("regular file 644 0\n{host}"));
@@ -134,9 +142,12 @@ fn resolv_conf_other_sources_copy_or_bind_their_file_or_leave_the_tree_alone() {
 
 /// The host's zone (`/etc/localtime -> /usr/share/zoneinfo/ZONE`).
 fn host_zone() -> String {
-    let target = fs::read_link("/etc/localtime").expect("the host's /etc/localtime must be a symlink into /usr/share/zoneinfo");
+    let target =
+        fs::read_link("/etc/localtime").expect("the host's /etc/localtime must be a symlink into /usr/share/zoneinfo");
     let t = target.to_string_lossy().into_owned();
-    t.split_once("/usr/share/zoneinfo/").map(|(_, z)| z.to_string()).expect("the host's /etc/localtime must point into /usr/share/zoneinfo")
+    t.split_once("/usr/share/zoneinfo/")
+        .map(|(_, z)| z.to_string())
+        .expect("the host's /etc/localtime must point into /usr/share/zoneinfo")
 }
 
 const TREE_LOCALTIME: &str = "tree localtime\n";
@@ -212,7 +223,10 @@ fn timezone_delete_removes_the_trees_file() {
 fn timezone_auto_symlinks_on_a_writable_tree_and_binds_on_a_read_only_one() {
     let t = tz_test("tz-auto", true);
     let mode = fs::metadata("/etc/localtime").unwrap().mode() & 0o7777;
-    assert_eq!(t.sh(&["--timezone=auto", "--read-only"], SHOW_TZ).ok(), format!("|regular file {mode:o} 1\n{}", host_localtime()));
+    assert_eq!(
+        t.sh(&["--timezone=auto", "--read-only"], SHOW_TZ).ok(),
+        format!("|regular file {mode:o} 1\n{}", host_localtime())
+    );
     assert_eq!(fs::read_to_string(t.rpath("/etc/localtime")).unwrap(), TREE_LOCALTIME);
     // auto is the default.
     let link = format!("../usr/share/zoneinfo/{}", host_zone());

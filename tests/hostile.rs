@@ -108,7 +108,10 @@ fn ran_or_refused(out: &Output, what: &str) -> bool {
             true
         }
         Some(1) => {
-            assert!(out.stderr.starts_with("spawnbox: ") && out.stderr.lines().count() == 1 && out.stdout.is_empty(), "{what}: unclear refusal: {out:?}");
+            assert!(
+                out.stderr.starts_with("spawnbox: ") && out.stderr.lines().count() == 1 && out.stdout.is_empty(),
+                "{what}: unclear refusal: {out:?}"
+            );
             false
         }
         _ => panic!("{what}: neither ran nor refused: {out:?}"),
@@ -365,7 +368,11 @@ fn mount_targets_symlinked_to_a_host_directory() {
             replace_with_symlink(&t, "/mnt/filelink", &flink);
             let what = format!("{m:?} with /mnt/link -> {dlink}, /mnt/filelink -> {flink}");
             let mut args: Vec<&str> = m.iter().map(String::as_str).collect();
-            args.extend(["/bin/sh", "-c", "ls /mnt/link /mnt/link/sub > /dev/null 2>&1; echo x > /mnt/filelink 2>/dev/null; echo done"]);
+            args.extend([
+                "/bin/sh",
+                "-c",
+                "ls /mnt/link /mnt/link/sub > /dev/null 2>&1; echo x > /mnt/filelink 2>/dev/null; echo done",
+            ]);
             let out = t.run(&args);
             ran_or_refused(&out, &what);
             dir.check(&what);
@@ -407,7 +414,10 @@ fn api_directories_as_symlinks_are_refused() {
                 assert_eq!(tree_listing(&t.root), before, "{p} -> {link}: the tree changed");
             }
             dir.check(&format!("{p} -> {link}"));
-            assert!(!t.path("nowhere-abs").exists() && !t.path("nowhere").exists(), "{p} -> {link}: created on the host");
+            assert!(
+                !t.path("nowhere-abs").exists() && !t.path("nowhere").exists(),
+                "{p} -> {link}: created on the host"
+            );
         }
     }
 }
@@ -440,7 +450,11 @@ fn resolv_conf_loops_and_dangling_links() {
             let _ = fs::remove_file(t.rpath("/resolv-new"));
             let what = format!("{p} -> {link} with --resolv-conf={mode}");
             let climbs = link.starts_with("../");
-            let out = sh_bounded(&t, &[&format!("--resolv-conf={mode}")], &format!("f={p}; {KIND_OF_F}; echo; cat {p} 2>/dev/null; true"));
+            let out = sh_bounded(
+                &t,
+                &[&format!("--resolv-conf={mode}")],
+                &format!("f={p}; {KIND_OF_F}; echo; cat {p} 2>/dev/null; true"),
+            );
             let seen = out.ok();
             match mode {
                 // Written through the link only where it points inside the tree.
@@ -486,7 +500,11 @@ fn resolv_conf_as_a_fifo_or_device() {
                 "delete" => assert!(m.is_err(), "{what}"),
                 _ => {
                     let m = m.unwrap();
-                    assert_eq!((m.mode() & 0o170000, m.len()), (if node == Node::Fifo { 0o010000 } else { 0o020000 }, 0), "{what}");
+                    assert_eq!(
+                        (m.mode() & 0o170000, m.len()),
+                        (if node == Node::Fifo { 0o010000 } else { 0o020000 }, 0),
+                        "{what}"
+                    );
                 }
             }
         }
@@ -531,7 +549,13 @@ fn localtime_loops_and_devices() {
         Link(String),
         Node(Node),
     }
-    let plants = [Plant::Link(self_loop(p)), Plant::Link("nowhere".into()), Plant::Link(climbing(p, "tz-new")), Plant::Node(Node::Fifo), Plant::Node(Node::Zero)];
+    let plants = [
+        Plant::Link(self_loop(p)),
+        Plant::Link("nowhere".into()),
+        Plant::Link(climbing(p, "tz-new")),
+        Plant::Node(Node::Fifo),
+        Plant::Node(Node::Zero),
+    ];
     for plant in &plants {
         for mode in ["copy", "bind", "symlink", "delete", "off", "auto"] {
             let before = match plant {
@@ -541,11 +565,19 @@ fn localtime_loops_and_devices() {
                 }
                 Plant::Node(n) => {
                     replace_with_node(&t, p, *n);
-                    if *n == Node::Fifo { "fifo\n".into() } else { "chr\n".into() }
+                    if *n == Node::Fifo {
+                        "fifo\n".into()
+                    } else {
+                        "chr\n".into()
+                    }
                 }
             };
             let what = format!("{p} = {before:?} with --timezone={mode}");
-            let out = sh_bounded(&t, &[&format!("--timezone={mode}")], &format!("f={p}; if [ -L $f ] && [ -e $f ]; then echo \"link $(readlink $f)\"; else {KIND_OF_F}; fi"));
+            let out = sh_bounded(
+                &t,
+                &[&format!("--timezone={mode}")],
+                &format!("f={p}; if [ -L $f ] && [ -e $f ]; then echo \"link $(readlink $f)\"; else {KIND_OF_F}; fi"),
+            );
             let seen = out.ok();
             match (mode, &zone) {
                 ("off", _) => assert_eq!(seen, before, "{what}"),
@@ -604,7 +636,8 @@ fn machine_id_as_a_fifo_or_device() {
 #[test]
 fn passwd_symlinked_to_a_host_file() {
     let t = Test::new("hostile-passwd");
-    let canary = Canary::with(&t, "canary-passwd", "root:x:0:0:root:/root:/bin/sh\nalice:x:4242:4242:host alice:/:/bin/sh\n");
+    let canary =
+        Canary::with(&t, "canary-passwd", "root:x:0:0:root:/root:/bin/sh\nalice:x:4242:4242:host alice:/:/bin/sh\n");
     let p = "/etc/passwd";
     let [abs, rel] = links_to(p, &canary.path);
     for link in [abs, rel, self_loop(p)] {
@@ -675,9 +708,20 @@ fn run_host_symlinked_out_of_the_tree() {
     for link in [abs, rel, self_loop("/run/host")] {
         replace_with_symlink(&t, "/run/host", &link);
         let before = tree_listing(&t.rpath("/run"));
-        let out = t.sh(&[], "cat /run/host/container-manager; ls /run/host; [ -c /run/host/inaccessible/chr ] && echo masks-ok");
-        let os_release = if Path::new("/etc/os-release").is_file() || Path::new("/usr/lib/os-release").is_file() { "os-release\n" } else { "" };
-        assert_eq!(out.ok(), format!("spawnbox\ncontainer-manager\ncontainer-uuid\ninaccessible\n{os_release}masks-ok\n"), "/run/host -> {link}");
+        let out = t.sh(
+            &[],
+            "cat /run/host/container-manager; ls /run/host; [ -c /run/host/inaccessible/chr ] && echo masks-ok",
+        );
+        let os_release = if Path::new("/etc/os-release").is_file() || Path::new("/usr/lib/os-release").is_file() {
+            "os-release\n"
+        } else {
+            ""
+        };
+        assert_eq!(
+            out.ok(),
+            format!("spawnbox\ncontainer-manager\ncontainer-uuid\ninaccessible\n{os_release}masks-ok\n"),
+            "/run/host -> {link}"
+        );
         assert_eq!(tree_listing(&t.rpath("/run")), before, "/run/host -> {link}: the tree's /run changed");
         dir.check(&format!("/run/host -> {link}"));
     }
@@ -711,7 +755,12 @@ fn mount_targets_through_loops_and_dangling_links() {
     let src = t.host_dir("bind-src");
     fs::write(src.join("payload"), "bind source\n").unwrap();
     let abs_new = t.path("nowhere-abs");
-    let links = [self_loop("/mnt/link"), "nowhere".to_string(), abs_new.display().to_string(), climbing("/mnt/link", "nowhere-climb")];
+    let links = [
+        self_loop("/mnt/link"),
+        "nowhere".to_string(),
+        abs_new.display().to_string(),
+        climbing("/mnt/link", "nowhere-climb"),
+    ];
     for link in &links {
         let looped = !link.contains("nowhere");
         for dst in ["/mnt/link", "/mnt/link/sub"] {
@@ -734,7 +783,10 @@ fn mount_targets_through_loops_and_dangling_links() {
                 };
                 out.error(&want);
                 assert_eq!(tree_listing(&t.root), before, "{what}: the tree changed");
-                assert!(!abs_new.exists() && !t.path("nowhere-climb").exists() && !t.path("nowhere").exists(), "{what}: created on the host");
+                assert!(
+                    !abs_new.exists() && !t.path("nowhere-climb").exists() && !t.path("nowhere").exists(),
+                    "{what}: created on the host"
+                );
             }
         }
     }
@@ -781,11 +833,31 @@ fn overlay_in_root_layers_symlinked_out() {
     let [upper_abs, upper_rel] = links_to("/srv/ul", &upper.path);
     let cases = [
         // A link for a layer resolves inside the tree, where the host directory is not.
-        ("--overlay=+/srv/ll:+/srv/upper:/mnt/ov", lower_abs.clone(), "mount overlay on /mnt/ov: open /srv/ll: no such file or directory"),
-        ("--overlay=+/srv/ll:+/srv/upper:/mnt/ov", lower_rel.clone(), "mount overlay on /mnt/ov: open /srv/ll: no such file or directory"),
-        ("--overlay=+/srv/lower:+/srv/ul:/mnt/ov", upper_abs.clone(), "mount overlay on /mnt/ov: open /srv/ul: no such file or directory"),
-        ("--overlay=+/srv/lower:+/srv/ul:/mnt/ov", upper_rel.clone(), "mount overlay on /mnt/ov: open /srv/ul: no such file or directory"),
-        ("--overlay-ro=+/srv/ll:+/srv/lower:/mnt/ov", lower_abs, "mount overlay on /mnt/ov: open /srv/ll: no such file or directory"),
+        (
+            "--overlay=+/srv/ll:+/srv/upper:/mnt/ov",
+            lower_abs.clone(),
+            "mount overlay on /mnt/ov: open /srv/ll: no such file or directory",
+        ),
+        (
+            "--overlay=+/srv/ll:+/srv/upper:/mnt/ov",
+            lower_rel.clone(),
+            "mount overlay on /mnt/ov: open /srv/ll: no such file or directory",
+        ),
+        (
+            "--overlay=+/srv/lower:+/srv/ul:/mnt/ov",
+            upper_abs.clone(),
+            "mount overlay on /mnt/ov: open /srv/ul: no such file or directory",
+        ),
+        (
+            "--overlay=+/srv/lower:+/srv/ul:/mnt/ov",
+            upper_rel.clone(),
+            "mount overlay on /mnt/ov: open /srv/ul: no such file or directory",
+        ),
+        (
+            "--overlay-ro=+/srv/ll:+/srv/lower:/mnt/ov",
+            lower_abs,
+            "mount overlay on /mnt/ov: open /srv/ll: no such file or directory",
+        ),
         // The work directory is made beside the upper, inside the tree.
         ("--overlay=+/srv/lower:+/srv/ul/up:/mnt/ov", upper_rel, "open /srv/ul: no such file or directory"),
     ];
@@ -798,7 +870,11 @@ fn overlay_in_root_layers_symlinked_out() {
         t.sh(&[opt], "ls /mnt/ov").error(err);
         lower.check(&what);
         upper.check(&what);
-        let stray: Vec<_> = fs::read_dir(&t.dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("spawnbox-work")).collect();
+        let stray: Vec<_> = fs::read_dir(&t.dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("spawnbox-work"))
+            .collect();
         assert!(stray.is_empty(), "{what}: work directory on the host: {stray:?}");
     }
     // The in-tree layers work, and the work directory stays in the tree.
@@ -815,7 +891,10 @@ fn boot_init_symlinked_out_of_the_tree() {
     fs::write(&host_init, format!("#!/bin/sh\necho host init > {}\n", ran.display())).unwrap();
     fs::set_permissions(&host_init, fs::Permissions::from_mode(0o755)).unwrap();
     let canary = Canary { state: file_state(&host_init), path: host_init.clone() };
-    let no_init = format!("cannot find an init in {} (tried /usr/lib/systemd/systemd, /lib/systemd/systemd, /sbin/init)", t.root.display());
+    let no_init = format!(
+        "cannot find an init in {} (tried /usr/lib/systemd/systemd, /lib/systemd/systemd, /sbin/init)",
+        t.root.display()
+    );
     let [abs, rel] = links_to("/sbin/init", &host_init);
     for link in [abs, rel.clone(), self_loop("/sbin/init"), "nowhere".into()] {
         replace_with_symlink(&t, "/sbin/init", &link);
@@ -837,7 +916,10 @@ fn boot_os_release_as_a_fifo() {
     let canary = Canary::with(&t, "canary-os-release", "ID=host-canary\n");
     fs::remove_file(t.rpath("/sbin/init")).unwrap();
     t.script("/sbin/init", "echo init");
-    let refused = format!("directory {} doesn't look like an OS root directory (os-release file is missing), refusing", t.root.display());
+    let refused = format!(
+        "directory {} doesn't look like an OS root directory (os-release file is missing), refusing",
+        t.root.display()
+    );
     replace_with_node(&t, "/etc/os-release", Node::Fifo);
     run_bounded(&t, &["-b"]).error(&refused);
     for link in links_to("/usr/lib/os-release", &canary.path) {
@@ -861,7 +943,10 @@ fn usr_symlinked_out_of_the_tree() {
     fs::create_dir_all(dir.path.join("bin")).unwrap();
     let dir = CanaryDir { listing: tree_listing(&dir.path), state: file_state(&dir.path), path: dir.path };
     fs::rename(t.rpath("/usr"), t.rpath("/usr.real")).unwrap();
-    let refused = format!("directory {} doesn't look like it has an OS tree (/usr/ directory is missing), refusing", t.root.display());
+    let refused = format!(
+        "directory {} doesn't look like it has an OS tree (/usr/ directory is missing), refusing",
+        t.root.display()
+    );
     let [abs, rel] = links_to("/usr", &dir.path);
     for link in [abs, rel, self_loop("/usr"), "nowhere".into()] {
         replace_with_symlink(&t, "/usr", &link);
@@ -910,7 +995,11 @@ fn cwd_escape(out: &Output, canary: &Canary) -> Option<String> {
         bad.push(format!("status {:?}, payload said {:?}", out.code, out.stdout.trim()));
     }
     if file_state(&canary.path) != canary.state {
-        bad.push(format!("host file {} rewritten to {:?}", canary.path.display(), fs::read_to_string(&canary.path).unwrap_or_default()));
+        bad.push(format!(
+            "host file {} rewritten to {:?}",
+            canary.path.display(),
+            fs::read_to_string(&canary.path).unwrap_or_default()
+        ));
     }
     (!bad.is_empty()).then(|| bad.join("; "))
 }
@@ -929,7 +1018,8 @@ fn chdir_through_a_magic_link_stays_inside() {
         let canary = Canary::new(&t, &format!("canary-fd{n}"));
         let p = format!("/fd{n}");
         replace_with_symlink(&t, &p, &format!("/proc/self/fd/{n}"));
-        let out = t.sh(&[&format!("--chdir={p}")], &format!("{CWD_CHECK}; echo escaped > ../canary-fd{n} 2>/dev/null; true"));
+        let out =
+            t.sh(&[&format!("--chdir={p}")], &format!("{CWD_CHECK}; echo escaped > ../canary-fd{n} 2>/dev/null; true"));
         if let Some(e) = cwd_escape(&out, &canary) {
             escapes.push(format!("--chdir={p} (-> /proc/self/fd/{n}): {e}"));
             continue;
@@ -937,7 +1027,8 @@ fn chdir_through_a_magic_link_stays_inside() {
         // An explicit --chdir that cannot be resolved inside the root is refused, naming it.
         let why = ["too many levels of symbolic links", "no such file or directory"];
         assert!(
-            out.code == Some(1) && why.iter().any(|w| out.stderr == format!("spawnbox: change directory to {p}: {w}\n")),
+            out.code == Some(1)
+                && why.iter().any(|w| out.stderr == format!("spawnbox: change directory to {p}: {w}\n")),
             "--chdir={p}: {out:?}"
         );
     }

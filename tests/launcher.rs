@@ -57,7 +57,20 @@ fn hostname_option_wins_over_the_machine_name() {
     let m1 = format!("m1-{}", std::process::id() + 1);
     assert_eq!(t.sh(&["-M", &m1, "--hostname=h1"], "hostname").ok(), "h1\n");
     // The machine name is still m1: it is the one spawnbox reports (non-quiet, pty console).
-    let out = t.cmd(&[]).args(&["--console=read-only", "--timezone=off", "-M", &m1, "--hostname", "h1", "/bin/sh", "-c", "hostname; poweroff -f"]).run();
+    let out = t
+        .cmd(&[])
+        .args(&[
+            "--console=read-only",
+            "--timezone=off",
+            "-M",
+            &m1,
+            "--hostname",
+            "h1",
+            "/bin/sh",
+            "-c",
+            "hostname; poweroff -f",
+        ])
+        .run();
     assert_eq!(out.code(0), "h1\r\n", "{out:?}");
     assert!(out.stderr.contains(&format!("Container {m1} has been shut down.")), "{out:?}");
     assert!(!out.stderr.contains("h1"), "{out:?}");
@@ -97,15 +110,36 @@ fn environ(out: &str) -> Vec<String> {
 fn environment_is_exactly_nspawns() {
     let t = Test::new("env");
     // PID 1 is cat itself: /proc/self/environ is what spawnbox passed to execve.
-    let out = t.cmd(&["/bin/cat", "/proc/self/environ"]).env("TERM", "xterm-256color").env("COLORTERM", "truecolor").env("HOME", "/nope").env("FOO", "leak").run();
+    let out = t
+        .cmd(&["/bin/cat", "/proc/self/environ"])
+        .env("TERM", "xterm-256color")
+        .env("COLORTERM", "truecolor")
+        .env("HOME", "/nope")
+        .env("FOO", "leak")
+        .run();
     assert_eq!(environ(out.ok()), expected_env(&t, "root", "/root", None));
 }
 
 #[test]
 fn setenv_adds_and_overrides() {
     let t = Test::new("env-set");
-    let out = t.run(&["-E", "FOO=bar", "--setenv=TERM=linux", "-E", "PATH=/bin", "-E", "EMPTY=", "-E", "A=b=c", "/bin/cat", "/proc/self/environ"]);
-    let mut want: Vec<String> = expected_env(&t, "root", "/root", None).into_iter().filter(|e| !e.starts_with("TERM=") && !e.starts_with("PATH=")).collect();
+    let out = t.run(&[
+        "-E",
+        "FOO=bar",
+        "--setenv=TERM=linux",
+        "-E",
+        "PATH=/bin",
+        "-E",
+        "EMPTY=",
+        "-E",
+        "A=b=c",
+        "/bin/cat",
+        "/proc/self/environ",
+    ]);
+    let mut want: Vec<String> = expected_env(&t, "root", "/root", None)
+        .into_iter()
+        .filter(|e| !e.starts_with("TERM=") && !e.starts_with("PATH="))
+        .collect();
     want.extend(["FOO=bar", "TERM=linux", "PATH=/bin", "EMPTY=", "A=b=c"].map(String::from));
     assert_eq!(environ(out.ok()), want);
 }
@@ -113,7 +147,10 @@ fn setenv_adds_and_overrides() {
 #[test]
 fn setenv_name_alone_passes_the_callers_value_through() {
     let t = Test::new("env-pass");
-    let out = t.cmd(&["-E", "PASSED", "-E", "UNSET_IN_CALLER", "/bin/cat", "/proc/self/environ"]).env("PASSED", "from caller").run();
+    let out = t
+        .cmd(&["-E", "PASSED", "-E", "UNSET_IN_CALLER", "/bin/cat", "/proc/self/environ"])
+        .env("PASSED", "from caller")
+        .run();
     let env = environ(out.ok());
     assert_eq!(&env[env.len() - 2..], ["PASSED=from caller", "UNSET_IN_CALLER="]);
 }
@@ -145,7 +182,10 @@ fn user_by_number_and_root_by_name() {
     // The container's passwd is used, never the host's NSS: a user only the tree knows.
     fs::write(t.rpath("/etc/passwd"), "root:x:0:0::/root:/bin/sh\nzed:x:4242:4343:Zed:/srv/zed:/bin/ash\n").unwrap();
     fs::write(t.rpath("/etc/group"), "root:x:0:\nstaff:x:50:zed\n").unwrap();
-    assert_eq!(t.sh(&["-u", "zed"], "id -u; id -g; id -G; echo $HOME $SHELL; pwd").ok(), "4242\n4343\n4343 50\n/srv/zed /bin/ash\n/\n");
+    assert_eq!(
+        t.sh(&["-u", "zed"], "id -u; id -g; id -G; echo $HOME $SHELL; pwd").ok(),
+        "4242\n4343\n4343 50\n/srv/zed /bin/ash\n/\n"
+    );
 }
 
 #[test]

@@ -63,7 +63,16 @@ fn reboot_is_announced_when_not_quiet() {
     let state = t.host_dir("state");
     t.script("/bin/payload", "if [ -e /state/once ]; then exit 0; fi; touch /state/once; reboot -f; sleep 10");
     let m = format!("rb-{}", std::process::id());
-    let out = t.cmd(&["--console=read-only", "--timezone=off", "-M", &m, &format!("--bind={}:/state", state.display()), "/bin/payload"]).run();
+    let out = t
+        .cmd(&[
+            "--console=read-only",
+            "--timezone=off",
+            "-M",
+            &m,
+            &format!("--bind={}:/state", state.display()),
+            "/bin/payload",
+        ])
+        .run();
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.contains(&format!("Container {m} is being rebooted.")), "{out:?}");
 }
@@ -92,8 +101,13 @@ fn sigterm_to_spawnbox_kills_pid_1_with_sigkill_by_default() {
 #[test]
 fn kill_signal_is_sent_on_sigterm_and_sigint() {
     let t = Test::new("kill-signal");
-    for (sig, opt) in [(Signal::TERM, "--kill-signal=SIGTERM"), (Signal::INT, "--kill-signal=TERM"), (Signal::TERM, "--kill-signal=15")] {
-        let mut run = t.cmd(&[opt, "/bin/sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; sleep 1000 & wait"]).spawn();
+    for (sig, opt) in [
+        (Signal::TERM, "--kill-signal=SIGTERM"),
+        (Signal::INT, "--kill-signal=TERM"),
+        (Signal::TERM, "--kill-signal=15"),
+    ] {
+        let mut run =
+            t.cmd(&[opt, "/bin/sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; sleep 1000 & wait"]).spawn();
         run.wait_for_stdout("ready\n", Duration::from_secs(10));
         run.kill(sig);
         let out = run.wait();
@@ -106,7 +120,14 @@ fn kill_signal_is_sent_on_sigterm_and_sigint() {
 fn second_sigterm_escalates_to_sigkill() {
     let t = Test::new("kill-twice");
     // PID 1 ignores the first (trapped, no exit) request; the second one is SIGKILL.
-    let mut run = t.cmd(&["--kill-signal=SIGUSR1", "/bin/sh", "-c", "trap 'echo usr1' USR1; echo ready; while :; do sleep 1; done"]).spawn();
+    let mut run = t
+        .cmd(&[
+            "--kill-signal=SIGUSR1",
+            "/bin/sh",
+            "-c",
+            "trap 'echo usr1' USR1; echo ready; while :; do sleep 1; done",
+        ])
+        .spawn();
     run.wait_for_stdout("ready\n", Duration::from_secs(10));
     run.kill(Signal::TERM);
     run.wait_for_stdout("usr1\n", Duration::from_secs(10));
@@ -128,7 +149,11 @@ fn boot_tree(tag: &str, init: &str) -> Test {
 fn boot_runs_sbin_init_as_pid_1_with_the_arguments() {
     let t = boot_tree("boot", "echo \"init $$ $0 $*\"; tr '\\0' ' ' < /proc/1/cmdline; echo; exit 3");
     let out = t.run(&["-b", "systemd.unit=rescue.target", "quiet"]);
-    assert_eq!(out.code(3), "init 1 /sbin/init systemd.unit=rescue.target quiet\n/bin/sh /sbin/init systemd.unit=rescue.target quiet \n", "{out:?}");
+    assert_eq!(
+        out.code(3),
+        "init 1 /sbin/init systemd.unit=rescue.target quiet\n/bin/sh /sbin/init systemd.unit=rescue.target quiet \n",
+        "{out:?}"
+    );
     assert_eq!(out.stderr, "");
 }
 
@@ -189,7 +214,10 @@ fn sigkill_to_spawnbox_takes_the_whole_container_down() {
     let script = format!("sleep {marker}1 & sleep {marker}2 & (sleep {marker}3 &) ; echo ready; exec sleep {marker}0");
     let mut run = t.cmd(&["/bin/sh", "-c", &script]).spawn();
     run.wait_for_stdout("ready\n", Duration::from_secs(10));
-    assert!(wait_until(Duration::from_secs(5), || processes_with_cmdline(&format!("sleep {marker}")).len() == 4), "container processes did not start");
+    assert!(
+        wait_until(Duration::from_secs(5), || processes_with_cmdline(&format!("sleep {marker}")).len() == 4),
+        "container processes did not start"
+    );
     run.kill(Signal::KILL);
     let out = run.wait();
     assert_eq!(out.signal, Some(9), "{out:?}");
@@ -199,5 +227,9 @@ fn sigkill_to_spawnbox_takes_the_whole_container_down() {
     let out = t.bare().arg("--cleanup").run();
     assert_eq!((out.code, out.stdout.as_str()), (Some(0), ""), "{out:?}");
     let name = t.root.file_name().unwrap().to_string_lossy().into_owned();
-    assert_eq!(spawnbox_tests::cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new(), "cgroup left after --cleanup");
+    assert_eq!(
+        spawnbox_tests::cgroups_of_machine(&name),
+        Vec::<std::path::PathBuf>::new(),
+        "cgroup left after --cleanup"
+    );
 }

@@ -96,7 +96,13 @@ fn api_mounts_are_the_same_with_a_pty_console() {
     let t = Test::new("api-mounts-pty");
     let out_dir = t.host_dir("out");
     let out = t
-        .cmd(&["--console=passive", &format!("--bind={}:/out", out_dir.display()), "/bin/sh", "-c", "cat /proc/self/mountinfo > /out/m"])
+        .cmd(&[
+            "--console=passive",
+            &format!("--bind={}:/out", out_dir.display()),
+            "/bin/sh",
+            "-c",
+            "cat /proc/self/mountinfo > /out/m",
+        ])
         .run();
     assert_eq!(out.code(0), "", "{out:?}");
     let m = parse_mountinfo(&fs::read_to_string(out_dir.join("m")).unwrap());
@@ -165,7 +171,10 @@ fn bind_host_directory_read_write() {
     let m = mounts(&t, &[&format!("--bind={}:/mnt/data", src.display())]);
     let l = find(&m, "/mnt/data");
     assert_eq!(l.opts.split(',').next(), Some("rw"), "{l:?}");
-    let out = t.sh(&[&format!("--bind={}:/mnt/data", src.display())], "cat /mnt/data/hello; echo new > /mnt/data/new; stat -c %a /mnt");
+    let out = t.sh(
+        &[&format!("--bind={}:/mnt/data", src.display())],
+        "cat /mnt/data/hello; echo new > /mnt/data/new; stat -c %a /mnt",
+    );
     // The missing mount point was created in the tree, mode 0755.
     assert_eq!(out.ok(), "from host\n755\n");
     assert_eq!(fs::read_to_string(src.join("new")).unwrap(), "new\n");
@@ -193,7 +202,10 @@ fn bind_ro_is_enforced() {
     let arg = format!("--bind-ro={}:/srv/ro", src.display());
     let l = find(&mounts(&t, &[&arg]), "/srv/ro").clone();
     assert_eq!(l.opts.split(',').next(), Some("ro"), "{l:?}");
-    let out = t.sh(&[&arg], "cat /srv/ro/f; echo x > /srv/ro/f; echo rc=$?; touch /srv/ro/g; echo rc=$?; rm /srv/ro/f; echo rc=$?");
+    let out = t.sh(
+        &[&arg],
+        "cat /srv/ro/f; echo x > /srv/ro/f; echo rc=$?; touch /srv/ro/g; echo rc=$?; rm /srv/ro/f; echo rc=$?",
+    );
     assert_eq!(out.code(0), "ro\nrc=1\nrc=1\nrc=1\n");
     assert_eq!(
         out.stderr,
@@ -208,7 +220,10 @@ fn bind_a_file() {
     let t = Test::new("bind-file");
     let src = t.path("hostfile");
     fs::write(&src, "file content\n").unwrap();
-    let out = t.sh(&[&format!("--bind={}:/etc/hostfile", src.display())], "cat /etc/hostfile; echo more >> /etc/hostfile; stat -c %F /etc/hostfile");
+    let out = t.sh(
+        &[&format!("--bind={}:/etc/hostfile", src.display())],
+        "cat /etc/hostfile; echo more >> /etc/hostfile; stat -c %F /etc/hostfile",
+    );
     assert_eq!(out.ok(), "file content\nregular file\n");
     assert_eq!(fs::read_to_string(&src).unwrap(), "file content\nmore\n");
     // The mount point is an empty file in the tree.
@@ -219,7 +234,10 @@ fn bind_a_file() {
 fn bind_with_in_root_source() {
     let t = Test::new("bind-plus");
     t.write("/srv/site/index", "in tree\n");
-    let out = t.sh(&["--bind=+/srv/site:/var/www", "--bind-ro=+/etc/passwd:/mnt/passwd"], "cat /var/www/index; head -1 /mnt/passwd; echo x > /mnt/passwd; echo rc=$?");
+    let out = t.sh(
+        &["--bind=+/srv/site:/var/www", "--bind-ro=+/etc/passwd:/mnt/passwd"],
+        "cat /var/www/index; head -1 /mnt/passwd; echo x > /mnt/passwd; echo rc=$?",
+    );
     assert_eq!(out.code(0), "in tree\nroot:x:0:0:root:/root:/bin/sh\nrc=1\n");
     assert_eq!(out.stderr, "/bin/sh: can't create /mnt/passwd: Read-only file system\n");
 }
@@ -261,7 +279,12 @@ fn bind_norbind_leaves_submounts_out() {
     let src = t.path("rsrc").display().to_string();
     let setup = format!("mount -t tmpfs -o size=1m sub {src}/sub\necho submount > {src}/sub/f");
     let out = t
-        .cmd(&[&format!("--bind={src}:/mnt/r:norbind"), "/bin/sh", "-c", "ls -A /mnt/r/sub | wc -l; cat /mnt/r/top; grep -c ' /mnt/r' /proc/self/mountinfo"])
+        .cmd(&[
+            &format!("--bind={src}:/mnt/r:norbind"),
+            "/bin/sh",
+            "-c",
+            "ls -A /mnt/r/sub | wc -l; cat /mnt/r/top; grep -c ' /mnt/r' /proc/self/mountinfo",
+        ])
         .in_private_mount_ns(&setup)
         .run();
     assert_eq!(out.ok(), "0\ntop\n1\n");
@@ -298,7 +321,8 @@ fn tmpfs_with_default_and_given_options() {
     assert_eq!((b.fstype.as_str(), b.opts.as_str()), ("tmpfs", "ro,nosuid,nodev,noexec"), "{b:?}");
     // 1777 is tmpfs' default mode, which mountinfo does not print; stat shows it below.
     assert!(b.has_super("size=1024k") && !b.super_opts.contains("mode="), "{b:?}");
-    let out = t.sh(&args, "stat -c %a /mnt/t /var/scratch; touch /mnt/t/f && ls /mnt/t; touch /var/scratch/f; echo rc=$?");
+    let out =
+        t.sh(&args, "stat -c %a /mnt/t /var/scratch; touch /mnt/t/f && ls /mnt/t; touch /var/scratch/f; echo rc=$?");
     assert_eq!(out.code(0), "755\n1777\nf\nrc=1\n");
     assert_eq!(out.stderr, "touch: /var/scratch/f: Read-only file system\n");
     // The tree only got the (empty) mount points.
@@ -326,7 +350,12 @@ fn overlay_writes_go_to_the_upper_directory() {
     let wh = fs::symlink_metadata(upper.join("b")).unwrap();
     assert!(std::os::unix::fs::FileTypeExt::is_char_device(&wh.file_type()));
     // The work directory beside the upper one is gone after the exit.
-    let left: Vec<_> = fs::read_dir(&t.dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains("work")).collect();
+    let left: Vec<_> = fs::read_dir(&t.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("work"))
+        .collect();
     assert!(left.is_empty(), "work directory left behind: {left:?}");
 }
 
@@ -339,7 +368,11 @@ fn overlay_with_in_root_layers() {
     assert_eq!(out.ok(), "lower\n");
     assert_eq!(fs::read_to_string(t.rpath("/srv/upper/g")).unwrap(), "up\n");
     assert!(!t.rpath("/srv/lower/g").exists());
-    let mut names: Vec<_> = fs::read_dir(t.rpath("/srv")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<_> = fs::read_dir(t.rpath("/srv"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     assert_eq!(names, ["lower", "merged", "upper"], "work directory left in the tree");
 }
@@ -372,12 +405,16 @@ fn inaccessible_file_and_directory() {
     let d = find(&m, "/srv/secret");
     assert_eq!((d.root.as_str(), d.opts.split(',').next()), ("/host/inaccessible/dir", Some("ro")), "{d:?}");
     // root (with CAP_DAC_OVERRIDE) sees empty inodes of mode 0; alice cannot open them.
-    let out = t.sh(&args, "stat -c '%a %s' /etc/os-release /srv/secret; cat /etc/os-release; ls -A /srv/secret | wc -l");
+    let out =
+        t.sh(&args, "stat -c '%a %s' /etc/os-release /srv/secret; cat /etc/os-release; ls -A /srv/secret | wc -l");
     assert_eq!(out.ok(), "0 0\n0 40\n0\n");
     let mut alice = args.to_vec();
     alice.extend(["-u", "alice"]);
     let out = t.sh(&alice, "cat /etc/os-release; echo rc=$?; ls /srv/secret; echo rc=$?");
     assert_eq!(out.code(0), "rc=1\nrc=1\n");
-    assert_eq!(out.stderr, "cat: can't open '/etc/os-release': Permission denied\nls: can't open '/srv/secret': Permission denied\n");
+    assert_eq!(
+        out.stderr,
+        "cat: can't open '/etc/os-release': Permission denied\nls: can't open '/srv/secret': Permission denied\n"
+    );
     assert_eq!(fs::read_to_string(t.rpath("/srv/secret/key")).unwrap(), "secret\n");
 }

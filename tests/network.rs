@@ -18,17 +18,9 @@ const T: Duration = Duration::from_secs(10);
 /// namespace, asynchronously) and no lease left.
 fn assert_clean(host: &Netns, before: &[String], run: &str) {
     let ok = wait_until(T, || host.links() == before);
-    assert!(
-        ok,
-        "links left behind: before {before:?}, after {:?}",
-        host.links()
-    );
+    assert!(ok, "links left behind: before {before:?}, after {:?}", host.links());
     assert_eq!(leases(run), Vec::<String>::new(), "leases left behind");
-    assert!(
-        !host.ruleset().contains("spawnbox"),
-        "nft table left behind: {}",
-        host.ruleset()
-    );
+    assert!(!host.ruleset().contains("spawnbox"), "nft table left behind: {}", host.ruleset());
 }
 
 fn cmd(t: &Test, run: &str, args: &[&str]) -> Cmd {
@@ -45,10 +37,11 @@ fn sh(t: &Test, run: &str, opts: &[&str], script: &str) -> Output {
 
 /// A veth pair `a` (in `host`, with `a_addr`) and `b` (in `other`, with `b_addr`), both up.
 fn wire(host: &Netns, a: &str, a_addr: &str, other: &Netns, b: &str, b_addr: &str) {
-    host.sh(&format!("ip link add name {a} type veth peer name {b} netns {} && ip addr add {a_addr} dev {a} && ip link set {a} up", other.pid()));
-    other.sh(&format!(
-        "ip addr add {b_addr} dev {b} && ip link set {b} up"
+    host.sh(&format!(
+        "ip link add name {a} type veth peer name {b} netns {} && ip addr add {a_addr} dev {a} && ip link set {a} up",
+        other.pid()
     ));
+    other.sh(&format!("ip addr add {b_addr} dev {b} && ip link set {b} up"));
 }
 
 /// One line from a connection, then the connection is closed (busybox nc keeps its end open
@@ -70,10 +63,7 @@ fn accept(l: &TcpListener) -> (TcpStream, std::net::SocketAddr) {
                 s.set_nonblocking(false).unwrap();
                 return (s, a);
             }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    && std::time::Instant::now() < deadline =>
-            {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(5))
             }
             Err(e) => panic!("accept: {e}"),
@@ -86,20 +76,10 @@ fn private_network_has_only_lo_and_it_is_up() {
     let t = Test::new("net-private");
     let host = Netns::new();
     let run = runtime_dir(&t);
-    let out = host.enter(|| {
-        sh(
-            &t,
-            &run,
-            &["--private-network"],
-            "ip -o link show | cut -d: -f2,3",
-        )
-    });
+    let out = host.enter(|| sh(&t, &run, &["--private-network"], "ip -o link show | cut -d: -f2,3"));
     let stdout = out.ok();
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(
-        stdout.starts_with(" lo: <LOOPBACK,UP,LOWER_UP>"),
-        "{stdout}"
-    );
+    assert!(stdout.starts_with(" lo: <LOOPBACK,UP,LOWER_UP>"), "{stdout}");
 }
 
 #[test]
@@ -154,22 +134,14 @@ fn host_side_is_configured_while_the_container_runs() {
         .spawn();
         r.wait_for_stdout("ready\n", T);
         let ve = format!("ve-{m}");
-        assert!(
-            host.addresses().contains(&format!("{ve} 192.168.201.1/28")),
-            "{:?}",
-            host.addresses()
-        );
+        assert!(host.addresses().contains(&format!("{ve} 192.168.201.1/28")), "{:?}", host.addresses());
         let link = host.sh(&format!("ip -o link show dev {ve}"));
         assert!(link.contains("state UP"), "{link}");
         let lease = std::fs::read_to_string(format!("{run}/net/{m}.lease")).unwrap();
-        assert!(
-            lease.contains("subnet=192.168.201.0/28\naddr=192.168.201.2\n"),
-            "{lease}"
-        );
+        assert!(lease.contains("subnet=192.168.201.0/28\naddr=192.168.201.2\n"), "{lease}");
         let mac = r.stdout_so_far();
         assert!(
-            mac.starts_with(|c: char| c.is_ascii_hexdigit())
-                && mac.len() == "xx:xx:xx:xx:xx:xx\nready\n".len(),
+            mac.starts_with(|c: char| c.is_ascii_hexdigit()) && mac.len() == "xx:xx:xx:xx:xx:xx\nready\n".len(),
             "{mac}"
         );
         r.kill(Signal::TERM);
@@ -186,12 +158,7 @@ fn long_machine_names_are_shortened_with_the_full_name_as_altname() {
     let full = format!("ve-{m}");
     let short = netsetup::shorten_ifname(&full).unwrap();
     host.enter(|| {
-        let mut r = cmd(
-            &t,
-            &run,
-            &["-M", &m, "-n", "/bin/sh", "-c", "echo ready; exec sleep 30"],
-        )
-        .spawn();
+        let mut r = cmd(&t, &run, &["-M", &m, "-n", "/bin/sh", "-c", "echo ready; exec sleep 30"]).spawn();
         r.wait_for_stdout("ready\n", T);
         let link = host.sh(&format!("ip -o link show dev {full}"));
         assert!(link.contains(&format!(": {short}@")), "{link}");
@@ -207,20 +174,24 @@ fn nat_reaches_the_uplink_and_ports_are_forwarded_from_it() {
     let host = Netns::new();
     let uplink = Netns::new();
     let run = runtime_dir(&t);
-    wire(
-        &host,
-        "up0",
-        "192.168.77.1/24",
-        &uplink,
-        "up1",
-        "192.168.77.2/24",
-    );
+    wire(&host, "up0", "192.168.77.1/24", &uplink, "up1", "192.168.77.2/24");
     let before = host.links();
     let listener = uplink.enter(|| TcpListener::bind("192.168.77.2:9000").unwrap());
     host.enter(|| {
-        let mut r = cmd(&t, &run, &["-n", "--network-nat=yes", "-p", "8080:80", "/bin/sh", "-c",
-            "ping -c1 -W2 192.168.77.2 >/dev/null && echo ping-ok; echo via-nat | nc -w 2 192.168.77.2 9000; \
-             echo from-container | nc -l -p 80 & sleep 0.2; echo listening; wait"])
+        let mut r = cmd(
+            &t,
+            &run,
+            &[
+                "-n",
+                "--network-nat=yes",
+                "-p",
+                "8080:80",
+                "/bin/sh",
+                "-c",
+                "ping -c1 -W2 192.168.77.2 >/dev/null && echo ping-ok; echo via-nat | nc -w 2 192.168.77.2 9000; \
+             echo from-container | nc -l -p 80 & sleep 0.2; echo listening; wait",
+            ],
+        )
         .spawn();
         let (s, peer) = accept(&listener);
         // Masqueraded: the uplink sees the host's address, not 10.0.0.2.
@@ -229,7 +200,12 @@ fn nat_reaches_the_uplink_and_ports_are_forwarded_from_it() {
         drop(s);
         r.wait_for_stdout("listening\n", T);
         let rules = host.ruleset();
-        assert!(rules.contains("table ip spawnbox") && rules.contains("masquerade") && rules.contains("dnat to 10.0.0.2:80"), "{rules}");
+        assert!(
+            rules.contains("table ip spawnbox")
+                && rules.contains("masquerade")
+                && rules.contains("dnat to 10.0.0.2:80"),
+            "{rules}"
+        );
         assert_eq!(host.sh("cat /proc/sys/net/ipv4/ip_forward"), "1\n");
         let got = uplink.enter(|| read_line(TcpStream::connect("192.168.77.1:8080").unwrap()));
         assert_eq!(got, "from-container\n");
@@ -244,41 +220,15 @@ fn without_nat_the_uplink_is_unreachable_and_resolv_conf_is_left_alone() {
     let host = Netns::new();
     let uplink = Netns::new();
     let run = runtime_dir(&t);
-    wire(
-        &host,
-        "up0",
-        "192.168.78.1/24",
-        &uplink,
-        "up1",
-        "192.168.78.2/24",
-    );
+    wire(&host, "up0", "192.168.78.1/24", &uplink, "up1", "192.168.78.2/24");
     t.write("/etc/resolv.conf", "nameserver 192.0.2.53 # the tree's\n");
     let out = host.enter(|| {
-        sh(
-            &t,
-            &run,
-            &["-n"],
-            "cat /etc/resolv.conf; ping -c1 -W1 192.168.78.2 >/dev/null || echo unreachable",
-        )
+        sh(&t, &run, &["-n"], "cat /etc/resolv.conf; ping -c1 -W1 192.168.78.2 >/dev/null || echo unreachable")
     });
-    assert_eq!(
-        out.ok(),
-        "nameserver 192.0.2.53 # the tree's\nunreachable\n"
-    );
+    assert_eq!(out.ok(), "nameserver 192.0.2.53 # the tree's\nunreachable\n");
     let host_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap();
-    let out = host.enter(|| {
-        sh(
-            &t,
-            &run,
-            &["-n", "--network-nat=yes"],
-            "cat /etc/resolv.conf",
-        )
-    });
-    assert_eq!(
-        out.ok(),
-        host_conf,
-        "with NAT the host's resolv.conf is copied"
-    );
+    let out = host.enter(|| sh(&t, &run, &["-n", "--network-nat=yes"], "cat /etc/resolv.conf"));
+    assert_eq!(out.ok(), host_conf, "with NAT the host's resolv.conf is copied");
 }
 
 #[test]
@@ -290,14 +240,34 @@ fn zone_members_reach_each_other_and_other_zones_do_not() {
     let run = runtime_dir(&a);
     let before = host.links();
     host.enter(|| {
-        let mut ra = cmd(&a, &run, &["--network-zone=z1", "/bin/sh", "-c", "ip -o -4 addr show host0 | awk '{print $4}'; echo ready; exec sleep 30"]).spawn();
+        let mut ra = cmd(
+            &a,
+            &run,
+            &[
+                "--network-zone=z1",
+                "/bin/sh",
+                "-c",
+                "ip -o -4 addr show host0 | awk '{print $4}'; echo ready; exec sleep 30",
+            ],
+        )
+        .spawn();
         ra.wait_for_stdout("ready\n", T);
         assert_eq!(ra.stdout_so_far(), "10.0.0.2/28\nready\n");
         let links = host.links();
         assert!(links.contains(&"vz-z1 bridge".to_string()), "{links:?}");
-        let out = sh(&b, &run, &["--network-zone=z1"], "ip -o -4 addr show host0 | awk '{print $4}'; ping -c1 -W2 10.0.0.2 >/dev/null && echo reached");
+        let out = sh(
+            &b,
+            &run,
+            &["--network-zone=z1"],
+            "ip -o -4 addr show host0 | awk '{print $4}'; ping -c1 -W2 10.0.0.2 >/dev/null && echo reached",
+        );
         assert_eq!(out.ok(), "10.0.0.3/28\nreached\n");
-        let out = sh(&c, &run, &["--network-zone=z2"], "ip -o -4 addr show host0 | awk '{print $4}'; ping -c1 -W1 10.0.0.2 >/dev/null || echo unreachable");
+        let out = sh(
+            &c,
+            &run,
+            &["--network-zone=z2"],
+            "ip -o -4 addr show host0 | awk '{print $4}'; ping -c1 -W1 10.0.0.2 >/dev/null || echo unreachable",
+        );
         assert_eq!(out.ok(), "10.0.0.18/28\nunreachable\n");
         assert!(!host.links().iter().any(|l| l.starts_with("vz-z2 ")), "zone z2's bridge outlives its last member");
         assert!(host.links().contains(&"vz-z1 bridge".to_string()), "zone z1 still has a member");
@@ -314,21 +284,24 @@ fn bridge_and_macvlan_attach_to_test_links() {
     let peer = Netns::new();
     let run = runtime_dir(&t);
     host.sh("ip link add name brt type bridge && ip addr add 192.168.88.1/24 dev brt && ip link set brt up");
-    wire(
-        &host,
-        "mvp0",
-        "192.168.99.254/32",
-        &peer,
-        "mvp1",
-        "192.168.99.1/24",
-    );
+    wire(&host, "mvp0", "192.168.99.254/32", &peer, "mvp1", "192.168.99.1/24");
     let before = host.links();
     host.enter(|| {
-        let out = sh(&t, &run, &["--network-bridge=brt"], "ip -o -4 addr show host0 | wc -l; ip addr add 192.168.88.5/24 dev host0 && ip link set host0 up && \
-            ping -c1 -W3 192.168.88.1 >/dev/null && echo bridged");
+        let out = sh(
+            &t,
+            &run,
+            &["--network-bridge=brt"],
+            "ip -o -4 addr show host0 | wc -l; ip addr add 192.168.88.5/24 dev host0 && ip link set host0 up && \
+            ping -c1 -W3 192.168.88.1 >/dev/null && echo bridged",
+        );
         assert_eq!(out.ok(), "0\nbridged\n", "no automatic address on the user's bridge");
-        let out = sh(&t, &run, &["--network-macvlan=mvp0"], "ip addr add 192.168.99.5/24 dev mv-mvp0 && ip link set mv-mvp0 up && \
-            ping -c1 -W3 192.168.99.1 >/dev/null && echo macvlan");
+        let out = sh(
+            &t,
+            &run,
+            &["--network-macvlan=mvp0"],
+            "ip addr add 192.168.99.5/24 dev mv-mvp0 && ip link set mv-mvp0 up && \
+            ping -c1 -W3 192.168.99.1 >/dev/null && echo macvlan",
+        );
         assert_eq!(out.ok(), "macvlan\n");
     });
     assert_clean(&host, &before, &run);
@@ -342,18 +315,24 @@ fn network_interface_is_moved_in_and_back_under_its_name() {
     host.sh("ip link add name tif0 type veth peer name tif1");
     let before = host.links();
     host.enter(|| {
-        let mut r = cmd(&t, &run, &["--network-interface=tif0:inside0", "/bin/sh", "-c", "ip -o link show | cut -d: -f2 | cut -d@ -f1 | tr -d ' '; echo ready; exec sleep 30"]).spawn();
+        let mut r = cmd(
+            &t,
+            &run,
+            &[
+                "--network-interface=tif0:inside0",
+                "/bin/sh",
+                "-c",
+                "ip -o link show | cut -d: -f2 | cut -d@ -f1 | tr -d ' '; echo ready; exec sleep 30",
+            ],
+        )
+        .spawn();
         r.wait_for_stdout("ready\n", T);
         assert_eq!(r.stdout_so_far(), "lo\ninside0\nready\n");
         assert!(!host.links().iter().any(|l| l.starts_with("tif0 ")), "tif0 is in the container");
         r.kill(Signal::TERM);
         r.wait();
     });
-    assert_eq!(
-        host.links(),
-        before,
-        "tif0 moved back and renamed back at once"
-    );
+    assert_eq!(host.links(), before, "tif0 moved back and renamed back at once");
 }
 
 #[test]
@@ -425,14 +404,7 @@ fn a_killed_launchers_leftovers_go_with_cleanup_or_the_next_start() {
     let run = runtime_dir(&t);
     let before = host.links();
     let m = format!("k{}", std::process::id());
-    let opts = [
-        "-M",
-        m.as_str(),
-        "--network-zone=zk",
-        "--network-nat=yes",
-        "-p",
-        "8081:80",
-    ];
+    let opts = ["-M", m.as_str(), "--network-zone=zk", "--network-nat=yes", "-p", "8081:80"];
     let start_and_kill = || {
         host.enter(|| {
             let mut a = opts.to_vec();
@@ -491,28 +463,13 @@ fn errors_name_the_operation_and_leave_nothing_behind() {
         let m = format!("e{}", std::process::id());
         cmd(&t, &run, &["-M", &m, "--network-bridge=nobr", "/bin/true"])
             .run()
-            .error(&format!(
-                "add link vb-{m} to bridge nobr: query link nobr: no such device"
-            ));
-        cmd(
-            &t,
-            &run,
-            &["-M", &m, "--network-macvlan=nolink", "/bin/true"],
-        )
-        .run()
-        .error("create macvlan mv-nolink on nolink: query link nolink: no such device");
-        cmd(
-            &t,
-            &run,
-            &[
-                "-n",
-                "--network-nat=yes",
-                "--network-address=off",
-                "/bin/true",
-            ],
-        )
-        .run()
-        .error("--network-nat=yes needs automatic addresses (not with --network-address=off)");
+            .error(&format!("add link vb-{m} to bridge nobr: query link nobr: no such device"));
+        cmd(&t, &run, &["-M", &m, "--network-macvlan=nolink", "/bin/true"])
+            .run()
+            .error("create macvlan mv-nolink on nolink: query link nolink: no such device");
+        cmd(&t, &run, &["-n", "--network-nat=yes", "--network-address=off", "/bin/true"])
+            .run()
+            .error("--network-nat=yes needs automatic addresses (not with --network-address=off)");
         let out = cmd(
             &t,
             &run,

@@ -96,7 +96,10 @@ fn denied_calls_get_eperm_and_new_ones_enosys() {
     assert_eq!(r["getpid"], 1);
     // The host kernel answers differently to the calls the filter stops.
     let host = host_probe(&["keyctl", "bpf", "fchmodat2_bad_flags", "clock_settime_monotonic"]);
-    assert_eq!((host["keyctl"], host["fchmodat2_bad_flags"], host["clock_settime_monotonic"]), (-EINVAL, -EINVAL, -EINVAL));
+    assert_eq!(
+        (host["keyctl"], host["fchmodat2_bad_flags"], host["clock_settime_monotonic"]),
+        (-EINVAL, -EINVAL, -EINVAL)
+    );
 }
 
 #[test]
@@ -123,7 +126,9 @@ fn clock_group_addition_reaches_the_kernel() {
     // whatever the capabilities: EINVAL means the filter let them through, EPERM that it did not.
     let checks = ["clock_settime_monotonic", "settimeofday_bad"];
     assert_results(&probe(&t, &[], &checks), &[("clock_settime_monotonic", EPERM), ("settimeofday_bad", EPERM)]);
-    for opt in ["--system-call-filter=@clock", "--capability=CAP_SYS_TIME", "--system-call-filter=clock_settime settimeofday"] {
+    for opt in
+        ["--system-call-filter=@clock", "--capability=CAP_SYS_TIME", "--system-call-filter=clock_settime settimeofday"]
+    {
         let r = probe(&t, &[opt], &checks);
         assert_results(&r, &[("clock_settime_monotonic", EINVAL), ("settimeofday_bad", EINVAL)]);
     }
@@ -149,7 +154,12 @@ fn netlink_audit_sockets_are_refused() {
     let r = probe(&t, &[], &["netlink_audit", "netlink_audit_high_bits", "netlink_route", "i386_socket_audit"]);
     assert_results(
         &r,
-        &[("netlink_audit", EAFNOSUPPORT), ("netlink_audit_high_bits", EAFNOSUPPORT), ("netlink_route", 0), ("i386_socket_audit", EAFNOSUPPORT)],
+        &[
+            ("netlink_audit", EAFNOSUPPORT),
+            ("netlink_audit_high_bits", EAFNOSUPPORT),
+            ("netlink_route", 0),
+            ("i386_socket_audit", EAFNOSUPPORT),
+        ],
     );
 }
 
@@ -161,7 +171,15 @@ fn x32_never_bypasses_the_allow_list() {
     let r = probe(&t, &[], &checks);
     // x32's own table: denied calls get EPERM (the host kernel: ENOSYS without x32 support, or
     // EINVAL), numbers x32 does not have get ENOSYS, and allowed calls reach the kernel.
-    assert_results(&r, &[("x32_keyctl", EPERM), ("x32_kexec_load", EPERM), ("x32_nr_1000", ENOSYS), ("x32_x86_64_rt_sigaction", ENOSYS)]);
+    assert_results(
+        &r,
+        &[
+            ("x32_keyctl", EPERM),
+            ("x32_kexec_load", EPERM),
+            ("x32_nr_1000", ENOSYS),
+            ("x32_x86_64_rt_sigaction", ENOSYS),
+        ],
+    );
     assert_ne!(host["x32_keyctl"], -EPERM);
     if host["x32_getpid"] == -ENOSYS {
         assert_eq!(r["x32_getpid"], -ENOSYS, "no x32 in this kernel");
@@ -189,14 +207,18 @@ fn payloads_run_under_the_filter() {
     assert_eq!(out.ok(), "Seccomp:\t2\nok\n");
     let out = t.sh(&["-a"], "grep -E '^Seccomp_filters:' /proc/self/status; echo ok");
     assert_eq!(out.ok(), "Seccomp_filters:\t1\nok\n");
-    let out = t.sh(&["--user=nobody", "--system-call-filter=@clock", "--system-call-filter=~@keyring"], "id -u; echo ok");
+    let out =
+        t.sh(&["--user=nobody", "--system-call-filter=@clock", "--system-call-filter=~@keyring"], "id -u; echo ok");
     assert_eq!(out.ok(), "65534\nok\n");
 }
 
 #[test]
 fn unknown_names_are_errors() {
     let t = test("unknown");
-    t.run(&["--system-call-filter=@nonsense", "/bin/true"]).error("--system-call-filter=@nonsense: unknown system call group");
-    t.run(&["--system-call-filter=~@nonsense", "/bin/true"]).error("--system-call-filter=~@nonsense: unknown system call group");
-    t.run(&["--system-call-filter=@clock nosuchcall", "/bin/true"]).error("--system-call-filter=nosuchcall: unknown system call");
+    t.run(&["--system-call-filter=@nonsense", "/bin/true"])
+        .error("--system-call-filter=@nonsense: unknown system call group");
+    t.run(&["--system-call-filter=~@nonsense", "/bin/true"])
+        .error("--system-call-filter=~@nonsense: unknown system call group");
+    t.run(&["--system-call-filter=@clock nosuchcall", "/bin/true"])
+        .error("--system-call-filter=nosuchcall: unknown system call");
 }

@@ -89,13 +89,17 @@ fn without_a_cgroup_mknod_is_not_retained_and_said_once() {
         return;
     }
     // --console=read-only: not quiet, so the warning is printed.
-    let out = t.bare().args(&["--keep-unit", "--console=read-only", "/bin/sh", "-c", "grep CapBnd /proc/self/status"]).run();
+    let out =
+        t.bare().args(&["--keep-unit", "--console=read-only", "/bin/sh", "-c", "grep CapBnd /proc/self/status"]).run();
     assert_eq!(out.code, Some(0), "{out:?}");
     let bnd = u64::from_str_radix(out.stdout.trim().trim_start_matches("CapBnd:").trim(), 16).unwrap();
     assert_eq!(bnd, NSPAWN_DEFAULT & !MKNOD & host_caps(), "{out:?}");
     let warned: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no device policy")).collect();
     assert_eq!(warned.len(), 1, "{out:?}");
-    assert!(warned[0].contains("no device policy (the container has no cgroup of its own): cap_mknod is not retained"), "{out:?}");
+    assert!(
+        warned[0].contains("no device policy (the container has no cgroup of its own): cap_mknod is not retained"),
+        "{out:?}"
+    );
     // --ambient-capability=CAP_MKNOD cannot be honoured then.
     t.run(&["--keep-unit", "--ambient-capability=CAP_MKNOD", "/bin/true"])
         .error("--ambient-capability= is not fully covered by the retained capabilities (cap_mknod not retained)");
@@ -154,7 +158,10 @@ fn non_root_user_keeps_its_ambient_capabilities() {
     let a = NET_RAW | CHOWN;
     assert_eq!(caps(&s), [default_caps(), a, a, a, a]);
     // CAP_CHOWN works for alice: she gives a file of hers away.
-    let out = t.sh(&["-u", "alice", "--ambient-capability=CAP_CHOWN"], "touch /tmp/f && chown 0:0 /tmp/f && stat -c %u /tmp/f");
+    let out = t.sh(
+        &["-u", "alice", "--ambient-capability=CAP_CHOWN"],
+        "touch /tmp/f && chown 0:0 /tmp/f && stat -c %u /tmp/f",
+    );
     assert_eq!(out.ok(), "0\n");
 }
 
@@ -266,7 +273,10 @@ fn rlimit_defaults_are_what_the_kernel_gives_pid_1() {
 #[test]
 fn rlimit_overrides() {
     let t = Test::new("rlimit-set");
-    let out = t.sh(&["--rlimit=RLIMIT_NOFILE=100:200", "--rlimit=CORE=infinity", "--rlimit=LimitRTTIME=5"], "cat /proc/self/limits");
+    let out = t.sh(
+        &["--rlimit=RLIMIT_NOFILE=100:200", "--rlimit=CORE=infinity", "--rlimit=LimitRTTIME=5"],
+        "cat /proc/self/limits",
+    );
     let inside = out.ok();
     assert_eq!(limits(inside, "Max open files"), ("100".into(), "200".into()));
     assert_eq!(limits(inside, "Max core file size"), ("unlimited".into(), "unlimited".into()));
@@ -306,7 +316,12 @@ fn personality() {
 #[test]
 fn proc_sys_and_sys_are_read_only() {
     let t = Test::new("ro-api");
-    for file in ["/proc/sys/vm/drop_caches", "/proc/sys/kernel/hostname", "/proc/sys/fs/protected_regular", "/sys/class/mem/null/uevent"] {
+    for file in [
+        "/proc/sys/vm/drop_caches",
+        "/proc/sys/kernel/hostname",
+        "/proc/sys/fs/protected_regular",
+        "/sys/class/mem/null/uevent",
+    ] {
         let out = t.sh(&[], &format!("echo 1 > {file}"));
         assert_eq!(out.code, Some(1), "{file}: {out:?}");
         assert!(out.stderr.contains("Read-only file system"), "{file}: {out:?}");
@@ -325,7 +340,10 @@ fn host_disk() -> (u32, u32) {
 fn a_block_device_of_the_host_cannot_be_made_and_opened() {
     let t = Test::new("mknod");
     let (major, minor) = host_disk();
-    let out = t.sh(&[], &format!("mknod /tmp/disk b {major} {minor}; echo mknod=$?; head -c1 /tmp/disk >/dev/null; echo open=$?"));
+    let out = t.sh(
+        &[],
+        &format!("mknod /tmp/disk b {major} {minor}; echo mknod=$?; head -c1 /tmp/disk >/dev/null; echo open=$?"),
+    );
     assert_eq!(out.stdout, "mknod=1\nopen=1\n", "{out:?}");
     assert!(out.stderr.contains("mknod: /tmp/disk: Operation not permitted"), "{out:?}");
     // Also as a non-root user with every ambient capability it may have.
@@ -338,8 +356,12 @@ fn host_mknod(t: &Test, p: &str, block: bool, major: u32, minor: u32) {
     let f = t.rpath(p);
     fs::create_dir_all(f.parent().unwrap()).unwrap();
     let ft = if block { rustix::fs::FileType::BlockDevice } else { rustix::fs::FileType::CharacterDevice };
-    let dev = (u64::from(major) << 8 & 0xfff00) | (u64::from(major) >> 12 << 32) | u64::from(minor & 0xff) | (u64::from(minor >> 8) << 20);
-    rustix::fs::mknodat(rustix::fs::CWD, &f, ft, rustix::fs::Mode::from_raw_mode(0o666), dev).unwrap_or_else(|e| panic!("mknod {}: {e}", f.display()));
+    let dev = (u64::from(major) << 8 & 0xfff00)
+        | (u64::from(major) >> 12 << 32)
+        | u64::from(minor & 0xff)
+        | (u64::from(minor >> 8) << 20);
+    rustix::fs::mknodat(rustix::fs::CWD, &f, ft, rustix::fs::Mode::from_raw_mode(0o666), dev)
+        .unwrap_or_else(|e| panic!("mknod {}: {e}", f.display()));
 }
 
 /// /dev/kmsg (1:11): opening it write-only needs no capability, so without the device policy
@@ -389,7 +411,12 @@ fn mknod_is_allowed_only_for_the_nodes_on_the_allow_list() {
 fn devtmpfs_shows_the_hosts_devices_but_they_cannot_be_opened() {
     assert!(device_policy_expected());
     let t = Test::new("dev-devtmpfs");
-    let disk = fs::read_to_string("/proc/partitions").unwrap().lines().nth(2).and_then(|l| l.split_whitespace().nth(3).map(str::to_string)).unwrap();
+    let disk = fs::read_to_string("/proc/partitions")
+        .unwrap()
+        .lines()
+        .nth(2)
+        .and_then(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .unwrap();
     let script = format!(
         "mkdir -p /root/d && mount -t devtmpfs none /root/d || exit 7; \
          head -c1 /root/d/{disk} >/dev/null; echo disk=$?; (: > /root/d/kmsg); echo kmsg=$?; \
@@ -411,7 +438,8 @@ fn the_allowed_devices_still_work() {
     assert_eq!(out.stdout, "1\n1\n1\nfull=1\n1\n", "{out:?}");
     assert!(out.stderr.contains("No space left on device"), "{out:?}");
     // The console pty (pts) works: a run with a read-only console.
-    let out = t.bare().args(&["--console=read-only", "/bin/sh", "-c", "tty; echo x > /dev/console; echo console=$?"]).run();
+    let out =
+        t.bare().args(&["--console=read-only", "/bin/sh", "-c", "tty; echo x > /dev/console; echo console=$?"]).run();
     assert!(out.stdout.contains("console=0"), "{out:?}");
 }
 

@@ -28,19 +28,12 @@ fn init_bin() -> PathBuf {
     let p = std::env::var_os("SPAWNBOX_INIT")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/spawnbox-init"));
-    assert!(
-        p.is_file(),
-        "{}: not found (run `make build` or set SPAWNBOX_INIT)",
-        p.display()
-    );
+    assert!(p.is_file(), "{}: not found (run `make build` or set SPAWNBOX_INIT)", p.display());
     p
 }
 
 fn require_root() {
-    assert!(
-        rustix::process::geteuid().is_root(),
-        "the spawnbox-init tests need root (PID namespaces)"
-    );
+    assert!(rustix::process::geteuid().is_root(), "the spawnbox-init tests need root (PID namespaces)");
 }
 
 /// A scratch directory, removed on drop.
@@ -50,10 +43,7 @@ impl TempDir {
     fn new(tag: &str) -> TempDir {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!(
-            "spawnbox-init-test-{}-{tag}-{n}",
-            std::process::id()
-        ));
+        let p = std::env::temp_dir().join(format!("spawnbox-init-test-{}-{tag}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -83,8 +73,7 @@ impl Drop for TempDir {
 /// namespace (--kill-child).
 fn unshare(extra: &[&str]) -> Command {
     let mut c = Command::new("unshare");
-    c.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-        .args(extra);
+    c.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).args(extra);
     // SAFETY: prctl is async-signal-safe.
     unsafe {
         c.pre_exec(|| {
@@ -115,20 +104,13 @@ impl Ns {
     fn start(mut cmd: Command, dir: &TempDir) -> Ns {
         let stdout = dir.join("init.stdout");
         let stderr = dir.join("init.stderr");
-        cmd.stdin(Stdio::null())
-            .stdout(fs::File::create(&stdout).unwrap())
-            .stderr(fs::File::create(&stderr).unwrap());
+        cmd.stdin(Stdio::null()).stdout(fs::File::create(&stdout).unwrap()).stderr(fs::File::create(&stderr).unwrap());
         Ns::spawn(cmd, stdout, stderr)
     }
 
     fn spawn(mut cmd: Command, stdout: PathBuf, stderr: PathBuf) -> Ns {
         let child = cmd.spawn().expect("spawn unshare (util-linux)");
-        Ns {
-            child,
-            init_pid: None,
-            stdout,
-            stderr,
-        }
+        Ns { child, init_pid: None, stdout, stderr }
     }
 
     /// The init's PID as seen from here (unshare's child).
@@ -175,10 +157,7 @@ impl Ns {
                 return st;
             }
             if t0.elapsed() > limit {
-                panic!(
-                    "init still running after {limit:?}; stderr: {}",
-                    self.stderr_text()
-                );
+                panic!("init still running after {limit:?}; stderr: {}", self.stderr_text());
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -231,11 +210,7 @@ fn stat_field(stat: &str, n: usize) -> Option<&str> {
 fn wait_for_file(path: &Path, limit: Duration) {
     let t0 = Instant::now();
     while !path.exists() {
-        assert!(
-            t0.elapsed() < limit,
-            "{} did not appear within {limit:?}",
-            path.display()
-        );
+        assert!(t0.elapsed() < limit, "{} did not appear within {limit:?}", path.display());
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -248,12 +223,7 @@ fn wait_for_text(path: &Path, needle: &str, limit: Duration) {
         if text.contains(needle) {
             return;
         }
-        assert!(
-            t0.elapsed() < limit,
-            "{:?} never appeared in {}: {text:?}",
-            needle,
-            path.display()
-        );
+        assert!(t0.elapsed() < limit, "{:?} never appeared in {}: {text:?}", needle, path.display());
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -266,12 +236,7 @@ fn wait_for_lines(path: &Path, n: usize, limit: Duration) {
         if text.lines().count() >= n {
             return;
         }
-        assert!(
-            t0.elapsed() < limit,
-            "{} has {} lines, want {n}: {text:?}",
-            path.display(),
-            text.lines().count()
-        );
+        assert!(t0.elapsed() < limit, "{} has {} lines, want {n}: {text:?}", path.display(), text.lines().count());
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -300,11 +265,7 @@ fn death_by_signal_becomes_128_plus_signal() {
     require_root();
     for sig in [SIGHUP, SIGINT, 6, 9, SIGUSR1, 11, SIGTERM] {
         let (st, err) = run_sh(&format!("ulimit -c 0; kill -{sig} $$; sleep 5"));
-        assert_eq!(
-            st.code(),
-            Some(128 + sig),
-            "signal {sig}: {st}; stderr: {err}"
-        );
+        assert_eq!(st.code(), Some(128 + sig), "signal {sig}: {st}; stderr: {err}");
     }
 }
 
@@ -315,11 +276,7 @@ fn exec_failures_use_shell_exit_codes() {
     let noexec = dir.join("not-executable");
     fs::write(&noexec, "#!/bin/sh\n").unwrap();
     let cases: [(&OsStr, i32, &str); 3] = [
-        (
-            OsStr::new("/nonexistent/cmd"),
-            127,
-            "spawnbox-init: exec /nonexistent/cmd: no such file or directory",
-        ),
+        (OsStr::new("/nonexistent/cmd"), 127, "spawnbox-init: exec /nonexistent/cmd: no such file or directory"),
         (
             OsStr::new("no-such-command-on-path"),
             127,
@@ -333,11 +290,7 @@ fn exec_failures_use_shell_exit_codes() {
         let mut ns = Ns::start(c, &dir);
         let st = ns.wait(TEN_S);
         assert_eq!(st.code(), Some(code), "{cmd:?}: {st}");
-        assert!(
-            ns.stderr_text().contains(msg),
-            "{cmd:?}: stderr {:?}",
-            ns.stderr_text()
-        );
+        assert!(ns.stderr_text().contains(msg), "{cmd:?}: stderr {:?}", ns.stderr_text());
     }
 }
 
@@ -347,17 +300,9 @@ fn path_search_uses_the_payload_environment() {
     let dir = TempDir::new("path");
     dir.script("my-payload", "exit 42");
     let mut c = container(&["--", "my-payload"]);
-    c.env(
-        "PATH",
-        format!("/nonexistent:{}:/usr/bin:/bin", dir.0.display()),
-    );
+    c.env("PATH", format!("/nonexistent:{}:/usr/bin:/bin", dir.0.display()));
     let mut ns = Ns::start(c, &dir);
-    assert_eq!(
-        ns.wait(TEN_S).code(),
-        Some(42),
-        "stderr: {}",
-        ns.stderr_text()
-    );
+    assert_eq!(ns.wait(TEN_S).code(), Some(42), "stderr: {}", ns.stderr_text());
 }
 
 #[test]
@@ -365,31 +310,17 @@ fn usage_errors_exit_2() {
     require_root();
     let bin = init_bin();
     let dir = TempDir::new("usage");
-    for args in [
-        &["--container", "--bogus", "true"][..],
-        &["--container"],
-        &["--container", "--grace=x", "true"],
-    ] {
+    for args in [&["--container", "--bogus", "true"][..], &["--container"], &["--container", "--grace=x", "true"]] {
         let mut c = unshare(&[]);
         c.arg(&bin).args(args);
         let mut ns = Ns::start(c, &dir);
         assert_eq!(ns.wait(TEN_S).code(), Some(2), "{args:?}");
-        assert!(
-            ns.stderr_text().starts_with("spawnbox-init: "),
-            "{args:?}: {}",
-            ns.stderr_text()
-        );
+        assert!(ns.stderr_text().starts_with("spawnbox-init: "), "{args:?}: {}", ns.stderr_text());
     }
     // Host mode outside PID 1 is refused (it would mount, kill(-1) and reboot(2)).
-    let out = Command::new(&bin)
-        .args(["--host", "true"])
-        .output()
-        .unwrap();
+    let out = Command::new(&bin).args(["--host", "true"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "spawnbox-init: --host: host mode needs to run as PID 1\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "spawnbox-init: --host: host mode needs to run as PID 1\n");
 }
 
 #[test]
@@ -410,31 +341,15 @@ fn payload_is_pid2_in_its_own_session_with_the_original_mask_and_default_disposi
         });
     }
     let mut ns = Ns::start(c, &dir);
-    assert_eq!(
-        ns.wait(TEN_S).code(),
-        Some(0),
-        "stderr: {}",
-        ns.stderr_text()
-    );
+    assert_eq!(ns.wait(TEN_S).code(), Some(0), "stderr: {}", ns.stderr_text());
     let out = ns.stdout_text();
     let field = |name: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-            .unwrap_or_else(|| panic!("no {name} in {out}"))
+        out.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or_else(|| panic!("no {name} in {out}"))
     };
     assert_eq!(field("Pid:"), "2");
     assert_eq!(field("PPid:"), "1");
-    assert_eq!(
-        field("SigIgn:"),
-        "0000000000000000",
-        "SIG_IGN must not reach the payload"
-    );
-    assert_eq!(
-        field("SigBlk:"),
-        "0000000000000800",
-        "the original mask (SIGUSR2) is restored"
-    );
+    assert_eq!(field("SigIgn:"), "0000000000000000", "SIG_IGN must not reach the payload");
+    assert_eq!(field("SigBlk:"), "0000000000000800", "the original mask (SIGUSR2) is restored");
     let stat = out.lines().last().unwrap();
     assert_eq!(stat_field(stat, 6), Some("2"), "session id: {stat}");
 }
@@ -449,13 +364,11 @@ fn init_closes_inherited_fds_and_renames_itself() {
     let ready = dir.join("ready");
     let fds = dir.join("payload-fds");
     let mut c = unshare(&[]);
-    c.arg(&link)
-        .args(["--container", "--", "sh", "-c"])
-        .arg(format!(
-            "ls /proc/$$/fd > {}; echo > {}; exec sleep 100",
-            fds.display(),
-            ready.display()
-        ));
+    c.arg(&link).args(["--container", "--", "sh", "-c"]).arg(format!(
+        "ls /proc/$$/fd > {}; echo > {}; exec sleep 100",
+        fds.display(),
+        ready.display()
+    ));
     let extra = fs::File::open("/etc/hostname").unwrap();
     let extra: OwnedFd = extra.into();
     // SAFETY: dup2 is async-signal-safe; fd 7 is inherited without CLOEXEC.
@@ -477,10 +390,7 @@ fn init_closes_inherited_fds_and_renames_itself() {
     init_fds.sort();
     assert_eq!(init_fds, ["0", "1", "2"], "init keeps only stdio");
     let payload_fds = fs::read_to_string(&fds).unwrap();
-    assert!(
-        payload_fds.lines().any(|l| l == "7"),
-        "the payload keeps inherited fds: {payload_fds}"
-    );
+    assert!(payload_fds.lines().any(|l| l == "7"), "the payload keeps inherited fds: {payload_fds}");
     ns.signal(SIGRTMIN + 4);
     assert_eq!(ns.wait(TEN_S).signal(), Some(SIGINT));
 }
@@ -520,9 +430,7 @@ fn reaps_1000_orphaned_zombies() {
 fn forwarded_signals() -> Vec<i32> {
     let requests = [SIGINT, 37, 38, 39, 40, 47, 48, 49, 50];
     let not_forwarded = [4, 5, 6, 7, 8, 9, 11, 17, 19, 31, 32, 33];
-    (1..=64)
-        .filter(|s| !requests.contains(s) && !not_forwarded.contains(s))
-        .collect()
+    (1..=64).filter(|s| !requests.contains(s) && !not_forwarded.contains(s)).collect()
 }
 
 #[test]
@@ -533,14 +441,8 @@ fn forwards_every_other_signal_to_the_payload() {
     let ready = dir.join("ready");
     let sigs = forwarded_signals();
     assert_eq!(sigs.len(), 43);
-    let traps: String = sigs
-        .iter()
-        .map(|s| format!("trap 'echo {s} >> {}' {s}\n", got.display()))
-        .collect();
-    let script = format!(
-        "{traps}echo > {}\nwhile :; do sleep 0.01; done",
-        ready.display()
-    );
+    let traps: String = sigs.iter().map(|s| format!("trap 'echo {s} >> {}' {s}\n", got.display())).collect();
+    let script = format!("{traps}echo > {}\nwhile :; do sleep 0.01; done", ready.display());
     let mut ns = Ns::start(container(&["--grace=1", "--", "sh", "-c", &script]), &dir);
     wait_for_file(&ready, TEN_S);
     // One at a time, each confirmed before the next (standard signals do not queue).
@@ -548,15 +450,8 @@ fn forwards_every_other_signal_to_the_payload() {
         ns.signal(s);
         wait_for_lines(&got, i + 1, TEN_S);
     }
-    let lines: Vec<i32> = fs::read_to_string(&got)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
-    assert_eq!(
-        lines, sigs,
-        "each signal reached the payload exactly once, in order"
-    );
+    let lines: Vec<i32> = fs::read_to_string(&got).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(lines, sigs, "each signal reached the payload exactly once, in order");
     assert!(ns.running(), "no forwarded signal is a shutdown request");
     // The payload traps SIGTERM and SIGHUP: the grace period (1 s) ends it.
     ns.signal(SIGRTMIN + 4);
@@ -583,31 +478,15 @@ fn shutdown_requests_end_pid1_with_sigint_or_sighup() {
     for (sig, outcome) in CONTAINER_REQUESTS {
         let dir = TempDir::new("request");
         let ready = dir.join("ready");
-        let mut ns = Ns::start(
-            container(&[
-                "--",
-                "sh",
-                "-c",
-                &format!("echo > {}; exec sleep 100", ready.display()),
-            ]),
-            &dir,
-        );
+        let mut ns =
+            Ns::start(container(&["--", "sh", "-c", &format!("echo > {}; exec sleep 100", ready.display())]), &dir);
         wait_for_file(&ready, TEN_S);
         let t0 = Instant::now();
         ns.signal(sig);
         let st = ns.wait(TEN_S);
-        assert_eq!(
-            st.signal(),
-            Some(outcome),
-            "signal {sig}: {st}; stderr: {}",
-            ns.stderr_text()
-        );
+        assert_eq!(st.signal(), Some(outcome), "signal {sig}: {st}; stderr: {}", ns.stderr_text());
         // sleep dies on SIGTERM: no grace period needed.
-        assert!(
-            t0.elapsed() < Duration::from_secs(3),
-            "signal {sig} took {:?}",
-            t0.elapsed()
-        );
+        assert!(t0.elapsed() < Duration::from_secs(3), "signal {sig} took {:?}", t0.elapsed());
     }
 }
 
@@ -618,26 +497,15 @@ fn grace_period_then_sigkill() {
         let dir = TempDir::new("grace");
         let ready = dir.join("ready");
         // sleep inherits SIG_IGN for TERM and HUP: only SIGKILL ends it.
-        let script = format!(
-            "trap '' TERM HUP; echo > {}; exec sleep 100",
-            ready.display()
-        );
+        let script = format!("trap '' TERM HUP; echo > {}; exec sleep 100", ready.display());
         let mut ns = Ns::start(container(&["--grace=1", "--", "sh", "-c", &script]), &dir);
         wait_for_file(&ready, TEN_S);
         let t0 = Instant::now();
         ns.signal(sig);
         let st = ns.wait(TEN_S);
         let took = t0.elapsed();
-        assert_eq!(
-            st.signal(),
-            Some(outcome),
-            "{st}; stderr: {}",
-            ns.stderr_text()
-        );
-        assert!(
-            took >= Duration::from_millis(950) && took < Duration::from_secs(4),
-            "took {took:?}"
-        );
+        assert_eq!(st.signal(), Some(outcome), "{st}; stderr: {}", ns.stderr_text());
+        assert!(took >= Duration::from_millis(950) && took < Duration::from_secs(4), "took {took:?}");
     }
 }
 
@@ -658,17 +526,9 @@ fn poweroff_reboot_halt_commands_and_symlinks() {
         (format!("{}", dir.join("halt").display()), SIGINT),
     ];
     for (cmd, outcome) in cases {
-        let mut ns = Ns::start(
-            container(&["--", "sh", "-c", &format!("{cmd} && exec sleep 100")]),
-            &dir,
-        );
+        let mut ns = Ns::start(container(&["--", "sh", "-c", &format!("{cmd} && exec sleep 100")]), &dir);
         let st = ns.wait(TEN_S);
-        assert_eq!(
-            st.signal(),
-            Some(outcome),
-            "{cmd}: {st}; stderr: {}",
-            ns.stderr_text()
-        );
+        assert_eq!(st.signal(), Some(outcome), "{cmd}: {st}; stderr: {}", ns.stderr_text());
     }
 }
 
@@ -676,17 +536,13 @@ fn poweroff_reboot_halt_commands_and_symlinks() {
 fn without_pid_namespace_it_is_a_subreaper_and_never_reboots() {
     require_root();
     let dir = TempDir::new("subreaper");
-    let out = Command::new(init_bin())
-        .args(["--", "sh", "-c", "exit 5"])
-        .output()
-        .unwrap();
+    let out = Command::new(init_bin()).args(["--", "sh", "-c", "exit 5"]).output().unwrap();
     assert_eq!(out.status.code(), Some(5));
     // A shutdown request ends the payload; the init then dies by the same signal instead of
     // calling reboot(2) on this machine.
     let ready = dir.join("ready");
     let mut c = Command::new(init_bin());
-    c.args(["--", "sh", "-c"])
-        .arg(format!("echo > {}; exec sleep 100", ready.display()));
+    c.args(["--", "sh", "-c"]).arg(format!("echo > {}; exec sleep 100", ready.display()));
     let mut ns = Ns::start(c, &dir);
     // The process we started is the init itself here.
     ns.init_pid = Some(ns.child.id() as i32);
@@ -703,12 +559,7 @@ fn pty() -> (OwnedFd, OwnedFd) {
     grantpt(&master).unwrap();
     unlockpt(&master).unwrap();
     let name = ptsname(&master, Vec::new()).unwrap();
-    let slave = rustix::fs::open(
-        name.as_c_str(),
-        OFlags::RDWR | OFlags::NOCTTY,
-        Mode::empty(),
-    )
-    .unwrap();
+    let slave = rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).unwrap();
     (master, slave)
 }
 
@@ -727,38 +578,19 @@ fn payload_gets_the_console_as_controlling_terminal() {
             c.args(["setsid", "--ctty"]);
         }
         c.arg(init_bin()).args(["--container", "--", "sh", "-c"]);
-        c.arg(format!(
-            "sleep 0.3; cat /proc/self/stat > {}; exit 0",
-            stat.display()
-        ));
-        c.stdin(slave.try_clone().unwrap())
-            .stdout(slave.try_clone().unwrap())
-            .stderr(slave);
+        c.arg(format!("sleep 0.3; cat /proc/self/stat > {}; exit 0", stat.display()));
+        c.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave);
         let mut ns = Ns::spawn(c, dir.join("none"), dir.join("none"));
         let st = ns.wait(TEN_S);
         // Drain what the terminal got (error messages, if any) for the assertion message.
         rustix::io::ioctl_fionbio(&master, true).unwrap();
         let mut out = [0u8; 4096];
-        let n = std::fs::File::from(master.try_clone().unwrap())
-            .read(&mut out)
-            .unwrap_or(0);
+        let n = std::fs::File::from(master.try_clone().unwrap()).read(&mut out).unwrap_or(0);
         let said = String::from_utf8_lossy(&out[..n]).into_owned();
-        assert_eq!(
-            st.code(),
-            Some(0),
-            "steal={steal}: {st}; terminal: {said:?}"
-        );
+        assert_eq!(st.code(), Some(0), "steal={steal}: {st}; terminal: {said:?}");
         let s = fs::read_to_string(&stat).unwrap();
-        assert_ne!(
-            stat_field(&s, 7),
-            Some("0"),
-            "steal={steal}: no controlling tty: {s}"
-        );
-        assert_eq!(
-            stat_field(&s, 8),
-            Some("2"),
-            "steal={steal}: payload is the foreground group: {s}"
-        );
+        assert_ne!(stat_field(&s, 7), Some("0"), "steal={steal}: no controlling tty: {s}");
+        assert_eq!(stat_field(&s, 8), Some("2"), "steal={steal}: payload is the foreground group: {s}");
     }
 }
 
@@ -803,15 +635,9 @@ fn host_mode_in_namespaces() {
         );
         // PID 1 first bind-mounts a test /etc/hostname (in its own mount namespace), then
         // becomes the init.
-        let wrap = dir.script(
-            "wrap",
-            "mount --bind \"$1\" /etc/hostname && exec \"$2\" --host --grace=1 -- \"$3\"",
-        );
+        let wrap = dir.script("wrap", "mount --bind \"$1\" /etc/hostname && exec \"$2\" --host --grace=1 -- \"$3\"");
         let mut c = unshare(&["--mount", "--uts", "--net"]);
-        c.arg(wrap)
-            .arg(dir.join("hostname"))
-            .arg(init_bin())
-            .arg(rc);
+        c.arg(wrap).arg(dir.join("hostname")).arg(init_bin()).arg(rc);
         let mut ns = Ns::start(c, &dir);
         wait_for_file(&ready, TEN_S);
         wait_for_text(
@@ -831,35 +657,21 @@ fn host_mode_in_namespaces() {
         ns.signal(sig);
         let st = ns.wait(TEN_S);
         let err = ns.stderr_text();
-        assert_eq!(
-            st.signal(),
-            Some(outcome),
-            "signal {sig}: {st}; stderr: {err}"
-        );
+        assert_eq!(st.signal(), Some(outcome), "signal {sig}: {st}; stderr: {err}");
         let name = match outcome {
             SIGHUP => "reboot",
             _ if sig == SIGUSR1 || sig == SIGRTMIN + 3 => "halt",
             _ => "poweroff",
         };
+        assert!(err.contains(&format!("spawnbox-init: {name}: sending SIGTERM to all processes\n")), "{err}");
         assert!(
-            err.contains(&format!(
-                "spawnbox-init: {name}: sending SIGTERM to all processes\n"
-            )),
-            "{err}"
-        );
-        assert!(
-            err.contains(&format!(
-                "spawnbox-init: {name}: not the machine's init, leaving file systems alone\n"
-            )),
+            err.contains(&format!("spawnbox-init: {name}: not the machine's init, leaving file systems alone\n")),
             "{err}"
         );
         let killed = err.contains("sending SIGKILL to all processes");
         assert_eq!(killed, stubborn, "{err}");
         if stubborn {
-            assert!(
-                t0.elapsed() >= Duration::from_millis(950),
-                "grace period skipped"
-            );
+            assert!(t0.elapsed() >= Duration::from_millis(950), "grace period skipped");
         }
     }
 }

@@ -22,9 +22,9 @@ mod parse;
 #[path = "../../launcher/src/cgroup/property.rs"]
 mod property;
 
+use libfuzzer_sys::fuzz_target;
 use parse::parse_cpu_list;
 use property::{parse_property, Amount, Setting, KEYS};
-use libfuzzer_sys::fuzz_target;
 
 fn check_cpu_list(out: &str) {
     assert_eq!(parse_cpu_list(out).as_deref(), Ok(out), "CPU list not normalised");

@@ -18,12 +18,12 @@
 #![no_main]
 #![allow(dead_code, unused_imports)]
 
+#[path = "../../launcher/src/cli/mod.rs"]
+mod cli;
 #[path = "../../launcher/src/error.rs"]
 mod error;
 #[path = "../../launcher/src/settings.rs"]
 mod settings;
-#[path = "../../launcher/src/cli/mod.rs"]
-mod cli;
 
 use libfuzzer_sys::fuzz_target;
 use settings::{BindIdmap, CustomMount, MountSource, Settings};
@@ -57,10 +57,9 @@ fn is_normal_abs(p: &Path) -> bool {
 
 fn check_source(s: &MountSource, what: &str) {
     match s {
-        MountSource::Host(p) => assert!(
-            p.as_os_str().is_empty() || p.is_absolute(),
-            "{what}: host source not absolute: {p:?}"
-        ),
+        MountSource::Host(p) => {
+            assert!(p.as_os_str().is_empty() || p.is_absolute(), "{what}: host source not absolute: {p:?}")
+        }
         MountSource::InRoot(p) => {
             assert!(is_normal_abs(p), "{what}: in-root source not normalised: {p:?}")
         }

@@ -16,12 +16,12 @@
 #![no_main]
 #![allow(dead_code, unused_imports)]
 
+#[path = "../../launcher/src/env.rs"]
+mod env;
 #[path = "../../launcher/src/error.rs"]
 mod error;
 #[path = "../../launcher/src/user.rs"]
 mod user;
-#[path = "../../launcher/src/env.rs"]
-mod env;
 
 use libfuzzer_sys::fuzz_target;
 

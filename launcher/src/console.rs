@@ -72,13 +72,22 @@ pub struct Console {
 impl Console {
     /// A console for `mode` (nothing is touched until [`Console::start`]).
     pub fn new(mode: ConsoleMode) -> Self {
-        Console { mode, master: None, master_open: false, stdin_open: true, saved: None, pending: Vec::new(), hotkey: Hotkey::default() }
+        Console {
+            mode,
+            master: None,
+            master_open: false,
+            stdin_open: true,
+            saved: None,
+            pending: Vec::new(),
+            hotkey: Hotkey::default(),
+        }
     }
 
     /// Takes the pty master the container sent (a new one after each reboot).
     pub fn attach(&mut self, master: OwnedFd) -> Result<()> {
         let flags = rustix::fs::fcntl_getfl(&master).map_err(|e| Error::sys("get flags of", "console", e))?;
-        rustix::fs::fcntl_setfl(&master, flags | rustix::fs::OFlags::NONBLOCK).map_err(|e| Error::sys("set flags of", "console", e))?;
+        rustix::fs::fcntl_setfl(&master, flags | rustix::fs::OFlags::NONBLOCK)
+            .map_err(|e| Error::sys("set flags of", "console", e))?;
         self.master = Some(master);
         self.master_open = true;
         self.pending.clear();

@@ -64,13 +64,17 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     }
 
     if let Some(path) = &spec.net.namespace_path {
-        let ns = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| Error::path("open network namespace", path, e))?;
+        let ns = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::path("open network namespace", path, e))?;
         rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
             .map_err(|e| Error::path("join network namespace", path, e))?;
     }
     // Nothing mounted from here on propagates back to the host.
-    rustix::mount::mount_change("/", rustix::mount::MountPropagationFlags::DOWNSTREAM | rustix::mount::MountPropagationFlags::REC)
-        .map_err(|e| Error::sys("make", "/ a slave mount", e))?;
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::DOWNSTREAM | rustix::mount::MountPropagationFlags::REC,
+    )
+    .map_err(|e| Error::sys("make", "/ a slave mount", e))?;
     log::debug!("binding {} (read-only: {})", spec.directory.display(), spec.read_only);
     let root = rootfs::bind_root(&spec.directory, spec.read_only)?;
 
@@ -195,7 +199,9 @@ fn checked_zone(root: BorrowedFd<'_>, install: Install) -> Install {
 
 fn lookup_user(root: BorrowedFd<'_>, spec: &Spec) -> Result<UserInfo> {
     let read = |p: &str| -> Result<String> {
-        Ok(rootfs::read_small_file(root, Path::new(p), 1 << 20)?.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default())
+        Ok(rootfs::read_small_file(root, Path::new(p), 1 << 20)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default())
     };
     let passwd = read("/etc/passwd")?;
     match &spec.user {
@@ -219,17 +225,26 @@ fn build_env(spec: &Spec, prep: &Prepared, user: &UserInfo) -> Vec<String> {
 }
 
 /// The payload's own session and console, credentials, working directory and umask.
-fn become_payload(root: BorrowedFd<'_>, spec: &Spec, prep: &Prepared, user: &UserInfo, slave: Option<OwnedFd>, cwd: Option<&Path>) -> Result<()> {
+fn become_payload(
+    root: BorrowedFd<'_>,
+    spec: &Spec,
+    prep: &Prepared,
+    user: &UserInfo,
+    slave: Option<OwnedFd>,
+    cwd: Option<&Path>,
+) -> Result<()> {
     let _ = rustix::process::setsid();
     if let Some(slave) = slave {
-        rustix::process::ioctl_tiocsctty(&slave).map_err(|e| Error::sys("make", "the console the controlling terminal", e))?;
+        rustix::process::ioctl_tiocsctty(&slave)
+            .map_err(|e| Error::sys("make", "the console the controlling terminal", e))?;
         for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
             dup(&slave).map_err(|e| Error::sys("attach", "console", e))?;
         }
     }
     prep.security.before_credentials()?;
     let groups: Vec<_> = user.groups.iter().map(|&g| rustix::process::Gid::from_raw(g)).collect();
-    rustix::thread::set_thread_groups(&groups).map_err(|e| Error::sys("set supplementary groups for", &user.name, e))?;
+    rustix::thread::set_thread_groups(&groups)
+        .map_err(|e| Error::sys("set supplementary groups for", &user.name, e))?;
     let gid = rustix::process::Gid::from_raw(user.gid);
     rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| Error::sys("set gid for", &user.name, e))?;
     let uid = rustix::process::Uid::from_raw(user.uid);
@@ -241,7 +256,8 @@ fn become_payload(root: BorrowedFd<'_>, spec: &Spec, prep: &Prepared, user: &Use
         match change_directory(root, dir) {
             Ok(()) => {}
             Err(e) if spec.chdir.is_some() => return Err(Error::path("change directory to", dir, e)),
-            Err(_) => change_directory(root, Path::new("/")).map_err(|e| Error::path("change directory to", Path::new("/"), e))?,
+            Err(_) => change_directory(root, Path::new("/"))
+                .map_err(|e| Error::path("change directory to", Path::new("/"), e))?,
         }
     }
     rustix::process::umask(Mode::from_raw_mode(0o022));
@@ -273,7 +289,8 @@ enum Exec<'a> {
 }
 
 fn cstring(s: &OsStr) -> Result<CString> {
-    CString::new(s.as_bytes().to_vec()).map_err(|_| Error::msg(format!("argument contains a NUL byte: {}", s.to_string_lossy())))
+    CString::new(s.as_bytes().to_vec())
+        .map_err(|_| Error::msg(format!("argument contains a NUL byte: {}", s.to_string_lossy())))
 }
 
 fn cstrings(v: &[OsString]) -> Result<Vec<CString>> {
@@ -295,7 +312,8 @@ fn exec_plan<'a>(root: BorrowedFd<'_>, spec: &Spec, prep: &'a Prepared, environm
         }
         StartMode::Pid2 => {
             let fd = prep.stub_init.as_ref().ok_or_else(|| Error::msg("-a: spawnbox-init is not available"))?.as_fd();
-            let mut argv: Vec<CString> = ["spawnbox-init", "--container", "--"].iter().map(|s| CString::new(*s).unwrap_or_default()).collect();
+            let mut argv: Vec<CString> =
+                ["spawnbox-init", "--container", "--"].iter().map(|s| CString::new(*s).unwrap_or_default()).collect();
             if params.is_empty() {
                 let shell = SHELLS.iter().find(|(p, _)| rootfs::is_regular_file(root, Path::new(p)));
                 argv.push(CString::new(shell.map_or("/bin/sh", |s| s.0)).unwrap_or_default());
@@ -326,7 +344,10 @@ impl Exec<'_> {
                 for (path, argv) in list {
                     last = sys::execve(path, argv, &envp);
                 }
-                Error::msg(format!("execute shell: no /bin/bash or /bin/sh in the container ({})", crate::error::errno_text(last.raw_os_error())))
+                Error::msg(format!(
+                    "execute shell: no /bin/bash or /bin/sh in the container ({})",
+                    crate::error::errno_text(last.raw_os_error())
+                ))
             }
             Exec::Search { argv } => {
                 let Some(cmd) = argv.first() else { return Error::msg("empty command") };

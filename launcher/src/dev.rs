@@ -7,11 +7,17 @@ use rustix::fs::{mkdirat, mknodat, openat, symlinkat, FileType, Mode, OFlags};
 use std::path::Path;
 
 /// (name, major, minor) of the character devices every container gets, mode 0666.
-pub const NODES: [(&str, u32, u32); 6] = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+pub const NODES: [(&str, u32, u32); 6] =
+    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
 
 /// (link, target) created in `/dev`.
-pub const LINKS: [(&str, &str); 5] =
-    [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")];
+pub const LINKS: [(&str, &str); 5] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
 
 /// Directories that later mounts need.
 const DIRS: [&str; 4] = ["pts", "shm", "mqueue", "char"];
@@ -46,11 +52,13 @@ pub struct Pty {
 /// Allocates a pty in the container's devpts (`/dev/pts`), links `/dev/console` to it, and
 /// gives it the caller's window size.
 pub fn allocate_console(dev: BorrowedFd<'_>, winsize_from: Option<BorrowedFd<'_>>) -> Result<Pty> {
-    let master = openat(dev, "pts/ptmx", OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
-        .map_err(|e| err("open", "pts/ptmx", e))?;
+    let master =
+        openat(dev, "pts/ptmx", OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+            .map_err(|e| err("open", "pts/ptmx", e))?;
     rustix::pty::unlockpt(&master).map_err(|e| err("unlock", "pts/ptmx", e))?;
-    let slave = rustix::pty::ioctl_tiocgptpeer(&master, rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
-        .map_err(|e| err("open pty peer of", "pts/ptmx", e))?;
+    let slave =
+        rustix::pty::ioctl_tiocgptpeer(&master, rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
+            .map_err(|e| err("open pty peer of", "pts/ptmx", e))?;
     let name = rustix::pty::ptsname(&master, Vec::new()).map_err(|e| err("name", "pts/ptmx", e))?;
     let name = name.to_string_lossy();
     let target = name.strip_prefix("/dev/").unwrap_or(&name).to_string();

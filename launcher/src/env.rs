@@ -80,7 +80,11 @@ pub fn parse_os_release(text: &str) -> Vec<(String, String)> {
             }
             let (k, v) = l.split_once('=')?;
             let v = v.trim();
-            let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\''))).unwrap_or(v);
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
             Some((k.to_string(), v.to_string()))
         })
         .collect()
@@ -130,7 +134,14 @@ mod tests {
 
     #[test]
     fn pipe_mode_is_dumb_and_user_sets_shell() {
-        let alice = UserInfo { name: "alice".into(), uid: 1, gid: 1, groups: vec![], home: "/home/a".into(), shell: "/bin/ash".into() };
+        let alice = UserInfo {
+            name: "alice".into(),
+            uid: 1,
+            gid: 1,
+            groups: vec![],
+            home: "/home/a".into(),
+            shell: "/bin/ash".into(),
+        };
         let mut i = input(&alice, &[], &[]);
         i.pipe = true;
         i.explicit_user = true;

@@ -46,7 +46,6 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         self.errno
     }
-
 }
 
 impl fmt::Display for Error {
@@ -56,7 +55,6 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
 
 /// Lowercase errno text as glibc words it, without "(os error N)", the same whatever libc the
 /// binary is linked with (tests assert exact strings). One table for the whole project: netsetup's.

@@ -4,7 +4,9 @@
 use crate::error::{Error, Result};
 use crate::rootfs::{self, libc_mode::*, Follow, NodeKind};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{fstat, ftruncate, openat, readlinkat, renameat, symlinkat, unlinkat, AtFlags, Mode, OFlags, ResolveFlags};
+use rustix::fs::{
+    fstat, ftruncate, openat, readlinkat, renameat, symlinkat, unlinkat, AtFlags, Mode, OFlags, ResolveFlags,
+};
 use rustix::io::Errno;
 use rustix::mount::{move_mount, MoveMountFlags};
 use std::path::{Path, PathBuf};
@@ -38,8 +40,14 @@ pub fn apply(root: BorrowedFd<'_>, name: &str, install: Install) -> Result<()> {
         Install::Replace(content) => replace(etc.as_fd(), name, &content).map_err(|e| Error::path("replace", &path, e)),
         Install::Bind(tree) => {
             let at = rootfs::mount_point(root, &path, NodeKind::File, Follow::InRoot)?;
-            move_mount(&tree, "", &at, "", MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH)
-                .map_err(|e| Error::path("bind onto", &path, e))
+            move_mount(
+                &tree,
+                "",
+                &at,
+                "",
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+            )
+            .map_err(|e| Error::path("bind onto", &path, e))
         }
         Install::Symlink(target) => {
             if readlinkat(&etc, name, Vec::new()).is_ok_and(|t| t.as_bytes() == target.as_bytes()) {
@@ -82,8 +90,14 @@ fn copy_through(root: BorrowedFd<'_>, path: &Path, content: &[u8]) -> Result<()>
 fn replace(etc: BorrowedFd<'_>, name: &str, content: &[u8]) -> rustix::io::Result<()> {
     let tmp = format!(".#{name}.spawnbox");
     let _ = unlinkat(etc, tmp.as_str(), AtFlags::empty());
-    let fd = openat(etc, tmp.as_str(), OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::from_raw_mode(0o644))?;
-    let written = crate::run_host::write_all(fd.as_fd(), content).and_then(|()| rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644)));
+    let fd = openat(
+        etc,
+        tmp.as_str(),
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )?;
+    let written = crate::run_host::write_all(fd.as_fd(), content)
+        .and_then(|()| rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644)));
     drop(fd);
     match written.and_then(|()| renameat(etc, tmp.as_str(), etc, name)) {
         Ok(()) => Ok(()),
@@ -102,7 +116,8 @@ pub fn clone_host_file(path: &Path) -> Result<OwnedFd> {
         rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
     )
     .map_err(|e| Error::path("clone mount", path, e))?;
-    crate::sys::mount_setattr(tree.as_fd(), crate::sys::MOUNT_ATTR_RDONLY, 0, false).map_err(|e| Error::path("make read-only", path, e))?;
+    crate::sys::mount_setattr(tree.as_fd(), crate::sys::MOUNT_ATTR_RDONLY, 0, false)
+        .map_err(|e| Error::path("make read-only", path, e))?;
     Ok(tree)
 }
 

@@ -68,7 +68,13 @@ mod tests {
 
     #[test]
     fn reject_bad_ids() {
-        for bad in ["", "00000000000000000000000000000000", "0123", "0123456789abcdef0123456789abcdeg", "01234567-89ab-cdef-0123+456789abcdef"] {
+        for bad in [
+            "",
+            "00000000000000000000000000000000",
+            "0123",
+            "0123456789abcdef0123456789abcdeg",
+            "01234567-89ab-cdef-0123+456789abcdef",
+        ] {
             assert_eq!(Id128::parse(bad), None, "{bad}");
         }
     }

@@ -4,9 +4,9 @@
 
 use crate::cgroup::{self, Cgroup, Placement};
 use crate::channel::{Channel, Msg};
-use crate::mount_plan::CgroupMount;
 use crate::console::Console;
 use crate::error::{Error, Result};
+use crate::mount_plan::CgroupMount;
 use crate::rootfs;
 use crate::settings::{Id128, StartMode};
 use crate::signals::signal_name;
@@ -60,16 +60,26 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
     let t = tree.as_fd();
     let mut init = None;
     if spec.start_mode == StartMode::Boot {
-        if !rootfs::is_regular_file(t, Path::new("/etc/os-release")) && !rootfs::is_regular_file(t, Path::new("/usr/lib/os-release")) {
+        if !rootfs::is_regular_file(t, Path::new("/etc/os-release"))
+            && !rootfs::is_regular_file(t, Path::new("/usr/lib/os-release"))
+        {
             return Err(Error::msg(format!(
                 "directory {} doesn't look like an OS root directory (os-release file is missing), refusing",
                 dir.display()
             )));
         }
-        let found = INITS.iter().find(|p| rootfs::stat_in_root(t, Path::new(p)).is_some_and(|m| m & 0o170000 == 0o100000 && m & 0o111 != 0));
+        let found = INITS.iter().find(|p| {
+            rootfs::stat_in_root(t, Path::new(p)).is_some_and(|m| m & 0o170000 == 0o100000 && m & 0o111 != 0)
+        });
         match found {
             Some(p) => init = Some(PathBuf::from(p)),
-            None => return Err(Error::msg(format!("cannot find an init in {} (tried {})", dir.display(), INITS.join(", ")))),
+            None => {
+                return Err(Error::msg(format!(
+                    "cannot find an init in {} (tried {})",
+                    dir.display(),
+                    INITS.join(", ")
+                )))
+            }
         }
     } else if rootfs::stat_in_root(t, Path::new("/usr")).is_none_or(|m| m & 0o170000 != 0o040000) {
         return Err(Error::msg(format!(
@@ -85,12 +95,15 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         .unwrap_or_else(Id128::random);
 
     let os_release = etc_text("/etc/os-release").or_else(|| etc_text("/usr/lib/os-release"));
-    let os_release_ids = os_release.as_deref().map(|b| env::parse_os_release(&String::from_utf8_lossy(b))).unwrap_or_default();
+    let os_release_ids =
+        os_release.as_deref().map(|b| env::parse_os_release(&String::from_utf8_lossy(b))).unwrap_or_default();
 
     let writable = !spec.read_only;
     let resolv = resolv_conf::decide(spec.resolv_conf, writable, false, &|p| p.exists());
     let resolv_content = match &resolv {
-        resolv_conf::Action::Copy(p) | resolv_conf::Action::Replace(p) | resolv_conf::Action::Bind(p) => crate::etc_files::read_host_file(p),
+        resolv_conf::Action::Copy(p) | resolv_conf::Action::Replace(p) | resolv_conf::Action::Bind(p) => {
+            crate::etc_files::read_host_file(p)
+        }
         _ => None,
     };
     let host_zone = match std::fs::read_link("/etc/localtime") {
@@ -154,7 +167,8 @@ fn stub_init_memfd() -> Result<OwnedFd> {
 }
 
 /// The namespaces every container gets (the network namespace stays the host's).
-const CLONE_FLAGS: u64 = (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP) as u64;
+const CLONE_FLAGS: u64 =
+    (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP) as u64;
 /// Signals the launcher handles through its signalfd.
 const HANDLED: [i32; 4] = [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGWINCH];
 
@@ -195,10 +209,14 @@ pub fn run(spec: &Spec) -> Result<i32> {
         }
     };
     if cg.is_some() {
-        prep.cgroup_mount = if spec.start_mode == StartMode::Boot { CgroupMount::Writable } else { CgroupMount::ReadOnly };
+        prep.cgroup_mount =
+            if spec.start_mode == StartMode::Boot { CgroupMount::Writable } else { CgroupMount::ReadOnly };
     }
     let mut net = net;
-    let result = prep.security.attach_device_policy(cg.as_ref().map(Cgroup::dir_fd)).and_then(|()| run_prepared(spec, &prep, cg.as_ref(), net.as_mut()));
+    let result = prep
+        .security
+        .attach_device_policy(cg.as_ref().map(Cgroup::dir_fd))
+        .and_then(|()| run_prepared(spec, &prep, cg.as_ref(), net.as_mut()));
     if let Some(n) = net {
         n.release();
     }
@@ -226,7 +244,10 @@ fn create_cgroup(spec: &Spec) -> Result<Option<Cgroup>> {
         let own = cgroup::read_own_cgroup()?;
         if own.as_os_str().is_empty() {
             if let Some(p) = spec.properties.first() {
-                return Err(Error::msg(format!("--property={}: --keep-unit from the root cgroup leaves no cgroup to limit", p.raw)));
+                return Err(Error::msg(format!(
+                    "--property={}: --keep-unit from the root cgroup leaves no cgroup to limit",
+                    p.raw
+                )));
             }
             log::debug!("--keep-unit in the root cgroup: the container stays there");
             return Ok(None);
@@ -255,7 +276,12 @@ fn cleanup(spec: &Spec) -> Result<i32> {
     Ok(0)
 }
 
-fn run_prepared(spec: &Spec, prep: &Prepared, cg: Option<&Cgroup>, mut net: Option<&mut crate::network::HostNetwork>) -> Result<i32> {
+fn run_prepared(
+    spec: &Spec,
+    prep: &Prepared,
+    cg: Option<&Cgroup>,
+    mut net: Option<&mut crate::network::HostNetwork>,
+) -> Result<i32> {
     let old_mask = sys::set_signal_mask(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("block", "signals", e))?;
     sys::ignore_sigpipe(true);
     let sigfd = sys::signalfd(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("create", "signalfd", e))?;
@@ -299,7 +325,9 @@ fn run_once(
     if spec.net.new_namespace() {
         flags |= libc::CLONE_NEWNET as u64;
     }
-    let pid = match sys::clone_process(flags, cg.map(|c| c.dir_fd())).map_err(|e| Error::sys("clone", "container namespaces", e))? {
+    let pid = match sys::clone_process(flags, cg.map(|c| c.dir_fd()))
+        .map_err(|e| Error::sys("clone", "container namespaces", e))?
+    {
         Forked::Child => {
             drop(parent_ch);
             crate::container::run(spec, prep, child_ch)
@@ -364,7 +392,9 @@ fn run_once(
                 _ => {}
             }
         }
-        if let Some((_, st)) = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::NOHANG).map_err(|e| Error::sys("wait for", "container", e))? {
+        if let Some((_, st)) = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::NOHANG)
+            .map_err(|e| Error::sys("wait for", "container", e))?
+        {
             break st;
         }
     };

@@ -42,7 +42,12 @@ const API_MOUNTS: &[Step] = &[
     Step::Fs { target: "/proc", fstype: "proc", options: "", attrs: NOSUID | NOEXEC | NODEV },
     // Kernel tunables are not the container's to change.
     Step::ReadOnlySelf { target: "/proc/sys" },
-    Step::Fs { target: "/run", fstype: "tmpfs", options: "mode=0755,size=20%,nr_inodes=800k", attrs: NOSUID | NODEV | STRICTATIME },
+    Step::Fs {
+        target: "/run",
+        fstype: "tmpfs",
+        options: "mode=0755,size=20%,nr_inodes=800k",
+        attrs: NOSUID | NODEV | STRICTATIME,
+    },
     Step::RunHost,
     // Files that leak or poke at the host kernel, masked as nspawn does.
     Step::Mask { target: "/proc/kallsyms" },
@@ -61,21 +66,42 @@ const API_MOUNTS: &[Step] = &[
     // The host network namespace is shared: sysfs read-only.
     Step::Fs { target: "/sys", fstype: "sysfs", options: "", attrs: RDONLY | NOSUID | NOEXEC | NODEV },
     // A small private /dev with copies of the safe host nodes.
-    Step::Fs { target: "/dev", fstype: "tmpfs", options: "mode=0755,size=4m,nr_inodes=64k", attrs: NOSUID | STRICTATIME },
+    Step::Fs {
+        target: "/dev",
+        fstype: "tmpfs",
+        options: "mode=0755,size=4m,nr_inodes=64k",
+        attrs: NOSUID | STRICTATIME,
+    },
     Step::DevNodes,
-    Step::Fs { target: "/dev/pts", fstype: "devpts", options: "newinstance,ptmxmode=0666,mode=0620,gid=5", attrs: NOSUID | NOEXEC },
-    Step::Fs { target: "/dev/shm", fstype: "tmpfs", options: "mode=01777,size=10%,nr_inodes=400k", attrs: NOSUID | NODEV | STRICTATIME },
+    Step::Fs {
+        target: "/dev/pts",
+        fstype: "devpts",
+        options: "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        attrs: NOSUID | NOEXEC,
+    },
+    Step::Fs {
+        target: "/dev/shm",
+        fstype: "tmpfs",
+        options: "mode=01777,size=10%,nr_inodes=400k",
+        attrs: NOSUID | NODEV | STRICTATIME,
+    },
     Step::Fs { target: "/dev/mqueue", fstype: "mqueue", options: "", attrs: NOSUID | NOEXEC | NODEV },
 ];
 
 /// `/tmp`, after the console so that the console setup never depends on it.
-const TMP: Step =
-    Step::Fs { target: "/tmp", fstype: "tmpfs", options: "mode=01777,size=10%,nr_inodes=400k", attrs: NOSUID | NODEV | STRICTATIME };
+const TMP: Step = Step::Fs {
+    target: "/tmp",
+    fstype: "tmpfs",
+    options: "mode=01777,size=10%,nr_inodes=400k",
+    attrs: NOSUID | NODEV | STRICTATIME,
+};
 
 /// The container's own cgroup (its cgroup namespace root), read-only ...
-const CGROUP_RO: Step = Step::Fs { target: "/sys/fs/cgroup", fstype: "cgroup2", options: "", attrs: RDONLY | NOSUID | NOEXEC | NODEV };
+const CGROUP_RO: Step =
+    Step::Fs { target: "/sys/fs/cgroup", fstype: "cgroup2", options: "", attrs: RDONLY | NOSUID | NOEXEC | NODEV };
 /// ... or writable when it is delegated to an init (`-b`).
-const CGROUP_RW: Step = Step::Fs { target: "/sys/fs/cgroup", fstype: "cgroup2", options: "", attrs: NOSUID | NOEXEC | NODEV };
+const CGROUP_RW: Step =
+    Step::Fs { target: "/sys/fs/cgroup", fstype: "cgroup2", options: "", attrs: NOSUID | NOEXEC | NODEV };
 
 /// Whether the container gets a cgroup2 mount of its own cgroup at `/sys/fs/cgroup`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +119,8 @@ pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
         let after = steps.iter().position(|s| *s == Step::ReadOnlySelf { target: "/proc/sys" }).map_or(0, |i| i + 1);
         steps.insert(after, Step::WritableSelf { target: "/proc/sys/net" });
     }
-    let after_sys = steps.iter().position(|s| matches!(s, Step::Fs { target: "/sys", .. })).map_or(steps.len(), |i| i + 1);
+    let after_sys =
+        steps.iter().position(|s| matches!(s, Step::Fs { target: "/sys", .. })).map_or(steps.len(), |i| i + 1);
     match cgroup {
         CgroupMount::None => {}
         CgroupMount::ReadOnly => steps.insert(after_sys, CGROUP_RO),
@@ -106,7 +133,6 @@ pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
     steps.extend(spec.custom_mounts.iter().cloned().map(Step::Custom));
     steps
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -198,5 +224,4 @@ mod tests {
             assert_eq!(got[i + 1], format!("cgroup2 /sys/fs/cgroup {attrs}"));
         }
     }
-
 }

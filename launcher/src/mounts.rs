@@ -28,7 +28,11 @@ pub enum HostSource {
 
 /// Opens the host sides of `mounts` (run before the switch into the tree); `root` is the bound
 /// tree, against which `+` paths resolve (inside it, never following a symlink out).
-pub fn open_host_sources(mounts: &[CustomMount], workdirs: &[Option<PathBuf>], root: BorrowedFd<'_>) -> Result<Vec<HostSource>> {
+pub fn open_host_sources(
+    mounts: &[CustomMount],
+    workdirs: &[Option<PathBuf>],
+    root: BorrowedFd<'_>,
+) -> Result<Vec<HostSource>> {
     mounts
         .iter()
         .zip(workdirs)
@@ -51,12 +55,20 @@ pub fn open_host_sources(mounts: &[CustomMount], workdirs: &[Option<PathBuf>], r
 
 /// A detached overlayfs: layers are opened first (host paths as given, `+` paths inside the
 /// tree) and handed to the kernel as `/proc/self/fd/N`, so no path is looked up twice.
-fn build_overlay(root: BorrowedFd<'_>, lower: &[MountSource], upper: Option<&MountSource>, work: Option<&Path>, read_only: bool) -> Result<OwnedFd> {
+fn build_overlay(
+    root: BorrowedFd<'_>,
+    lower: &[MountSource],
+    upper: Option<&MountSource>,
+    work: Option<&Path>,
+    read_only: bool,
+) -> Result<OwnedFd> {
     let mut fds = Vec::new();
     let mut open = |s: &MountSource| -> Result<String> {
         let fd = match s {
             MountSource::Host(p) => open_dir_path(p)?,
-            MountSource::InRoot(p) => rootfs::open_path(root, p, Follow::InRoot).map_err(|e| Error::path("open", p, e))?,
+            MountSource::InRoot(p) => {
+                rootfs::open_path(root, p, Follow::InRoot).map_err(|e| Error::path("open", p, e))?
+            }
         };
         let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
         fds.push(fd);
@@ -77,19 +89,25 @@ fn build_overlay(root: BorrowedFd<'_>, lower: &[MountSource], upper: Option<&Mou
         options.push(("upperdir", open(u)?));
         options.push(("workdir", open(&work)?));
     }
-    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| Error::sys("open file system", "overlay", e))?;
+    let fs =
+        fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| Error::sys("open file system", "overlay", e))?;
     options.insert(0, ("source", "overlay".to_string()));
     for (k, v) in &options {
         fsconfig_set_string(&fs, *k, v.as_str()).map_err(|e| Error::sys("overlay option", k, e))?;
     }
     fsconfig_create(&fs).map_err(|e| Error::sys("create", "overlay", e))?;
     let attrs = if read_only { attr::RDONLY } else { 0 };
-    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::from_bits_retain(attrs)).map_err(|e| Error::sys("mount", "overlay", e))
+    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::from_bits_retain(attrs))
+        .map_err(|e| Error::sys("mount", "overlay", e))
 }
 
 fn open_dir_path(p: &Path) -> Result<OwnedFd> {
-    rustix::fs::open(p, rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
-        .map_err(|e| Error::path("open", p, e))
+    rustix::fs::open(
+        p,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::path("open", p, e))
 }
 
 /// A detached copy (open_tree(OPEN_TREE_CLONE)) of `path` under `dirfd`, read-only if asked.
@@ -127,7 +145,8 @@ impl Mounter<'_> {
     /// A fresh `fstype` mounted on `target`.
     pub fn mount_fs(&self, target: &str, fstype: &str, options: &str, attrs: u32) -> Result<OwnedFd> {
         let target = Path::new(target);
-        let mnt = new_fs(fstype, options, attrs).map_err(|e| e.context(format!("mount {fstype} on {}", self.shown(target).display())))?;
+        let mnt = new_fs(fstype, options, attrs)
+            .map_err(|e| e.context(format!("mount {fstype} on {}", self.shown(target).display())))?;
         let at = rootfs::mount_point(self.root.as_fd(), target, NodeKind::Directory, Follow::Never)?;
         self.attach(&mnt, &at, fstype, target)?;
         Ok(mnt)
@@ -151,9 +170,11 @@ impl Mounter<'_> {
 
     /// `target` bound onto itself writable (under a read-only parent mount).
     pub fn writable_self(&self, target: &Path) -> Result<()> {
-        let at = rootfs::open_path(self.root.as_fd(), target, Follow::Never).map_err(|e| Error::path("open", &self.shown(target), e))?;
+        let at = rootfs::open_path(self.root.as_fd(), target, Follow::Never)
+            .map_err(|e| Error::path("open", &self.shown(target), e))?;
         let tree = clone_tree(at.as_fd(), Path::new(""), true, false)?;
-        crate::sys::mount_setattr(tree.as_fd(), 0, attr::RDONLY as u64, true).map_err(|e| Error::path("make writable", target, e))?;
+        crate::sys::mount_setattr(tree.as_fd(), 0, attr::RDONLY as u64, true)
+            .map_err(|e| Error::path("make writable", target, e))?;
         self.attach(&tree, &at, "writable bind", target)
     }
 
@@ -175,7 +196,8 @@ impl Mounter<'_> {
             _ => return Err(Error::msg(format!("cannot mask {}: unknown file type", target.display()))),
         };
         let src = PathBuf::from(crate::run_host::INACCESSIBLE).join(name);
-        let src_fd = rootfs::open_path(self.root.as_fd(), &src, Follow::Never).map_err(|e| Error::path("open", &src, e))?;
+        let src_fd =
+            rootfs::open_path(self.root.as_fd(), &src, Follow::Never).map_err(|e| Error::path("open", &src, e))?;
         let tree = clone_tree(src_fd.as_fd(), Path::new(""), false, true)?;
         self.attach(&tree, &at, "inaccessible node", target)
     }
@@ -183,14 +205,19 @@ impl Mounter<'_> {
     /// Runs one custom mount; `host` is what [`open_host_sources`] opened for it.
     pub fn custom(&self, m: &CustomMount, host: &HostSource) -> Result<()> {
         match (m, host) {
-            (CustomMount::Bind { source: MountSource::Host(_), destination, .. }, HostSource::Bind { tree, is_dir }) => {
+            (
+                CustomMount::Bind { source: MountSource::Host(_), destination, .. },
+                HostSource::Bind { tree, is_dir },
+            ) => {
                 let kind = if *is_dir { NodeKind::Directory } else { NodeKind::File };
                 let at = rootfs::mount_point(self.root.as_fd(), destination, kind, Follow::InRoot)?;
                 self.attach(tree, &at, "bind", destination)
             }
             (CustomMount::Bind { source: MountSource::InRoot(src), destination, read_only, recursive, .. }, _) => {
-                let src_fd = rootfs::open_path(self.root.as_fd(), src, Follow::InRoot).map_err(|e| Error::path("open", src, e))?;
-                let is_dir = rustix::fs::fstat(&src_fd).map_err(|e| Error::path("stat", src, e))?.st_mode & S_IFMT == S_IFDIR;
+                let src_fd = rootfs::open_path(self.root.as_fd(), src, Follow::InRoot)
+                    .map_err(|e| Error::path("open", src, e))?;
+                let is_dir =
+                    rustix::fs::fstat(&src_fd).map_err(|e| Error::path("stat", src, e))?.st_mode & S_IFMT == S_IFDIR;
                 let tree = clone_tree(src_fd.as_fd(), Path::new(""), *recursive, *read_only)?;
                 let kind = if is_dir { NodeKind::Directory } else { NodeKind::File };
                 let at = rootfs::mount_point(self.root.as_fd(), destination, kind, Follow::InRoot)?;
@@ -225,7 +252,8 @@ pub fn new_fs(fstype: &str, options: &str, attrs: u32) -> Result<OwnedFd> {
         r.map_err(|e| Error::sys(&format!("{fstype} option"), opt, e))?;
     }
     fsconfig_create(&fs).map_err(|e| Error::sys("create", fstype, e))?;
-    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::from_bits_retain(attrs)).map_err(|e| Error::sys("mount", fstype, e))
+    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::from_bits_retain(attrs))
+        .map_err(|e| Error::sys("mount", fstype, e))
 }
 
 /// Splits `--tmpfs` options into mount attributes and file-system options; nspawn's defaults
@@ -257,7 +285,11 @@ pub fn tmpfs_options(options: &str) -> Result<(u32, String)> {
 }
 
 /// Runs the whole plan (the API file systems, `/run/host`, `/dev`, the console, custom mounts).
-pub fn mount_all(m: &Mounter<'_>, steps: &[Step], hooks: &mut dyn FnMut(&Step, &Mounter<'_>) -> Result<()>) -> Result<()> {
+pub fn mount_all(
+    m: &Mounter<'_>,
+    steps: &[Step],
+    hooks: &mut dyn FnMut(&Step, &Mounter<'_>) -> Result<()>,
+) -> Result<()> {
     let mut custom = 0;
     for step in steps {
         if log::log_enabled!(log::Level::Debug) {

@@ -30,14 +30,21 @@ pub fn prepare(mounts: &[CustomMount], root: BorrowedFd<'_>) -> Result<Vec<Optio
                 match std::fs::create_dir(&w) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(Error::msg(format!("create {}: {}", w.display(), crate::error::errno_text(e.raw_os_error().unwrap_or(5))))),
+                    Err(e) => {
+                        return Err(Error::msg(format!(
+                            "create {}: {}",
+                            w.display(),
+                            crate::error::errno_text(e.raw_os_error().unwrap_or(5))
+                        )))
+                    }
                 }
                 out.push(Some(w));
             }
             MountSource::InRoot(p) => {
                 let w = workdir_for(p);
                 let parent = w.parent().unwrap_or(Path::new("/"));
-                let pfd = rootfs::open_path(root, parent, Follow::InRoot).map_err(|e| Error::path("open", parent, e))?;
+                let pfd =
+                    rootfs::open_path(root, parent, Follow::InRoot).map_err(|e| Error::path("open", parent, e))?;
                 let name = w.file_name().unwrap_or_default();
                 match mkdirat(&pfd, name, Mode::from_raw_mode(0o700)) {
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
@@ -57,7 +64,9 @@ pub fn cleanup(mounts: &[CustomMount], root: BorrowedFd<'_>) {
         let (parent, name) = match upper {
             MountSource::Host(p) => {
                 let w = workdir_for(p);
-                let parent = w.parent().map(|d| rustix::fs::open(d, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()));
+                let parent = w
+                    .parent()
+                    .map(|d| rustix::fs::open(d, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()));
                 (parent, w)
             }
             MountSource::InRoot(p) => {
@@ -80,13 +89,18 @@ fn remove_dir(parent: BorrowedFd<'_>, name: &Path) {
 
 fn remove_tree(parent: BorrowedFd<'_>, name: &std::ffi::OsStr, depth: u32) {
     if depth > 0 {
-        if let Ok(dir) = openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+        if let Ok(dir) =
+            openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+        {
             let mut names = Vec::new();
             if let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) {
                 while let Some(Ok(e)) = entries.next() {
                     let n = e.file_name();
                     if n != c"." && n != c".." {
-                        names.push((std::ffi::OsStr::from_bytes(n.to_bytes()).to_owned(), e.file_type() == rustix::fs::FileType::Directory));
+                        names.push((
+                            std::ffi::OsStr::from_bytes(n.to_bytes()).to_owned(),
+                            e.file_type() == rustix::fs::FileType::Directory,
+                        ));
                     }
                 }
             }

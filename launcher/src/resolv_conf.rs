@@ -25,7 +25,12 @@ pub fn source_path(src: ResolvConfSource) -> &'static Path {
 }
 
 /// Resolves `mode`; `writable` is false with `--read-only`; `private_network` turns `auto` off.
-pub fn decide(mode: ResolvConfMode, writable: bool, private_network: bool, host_exists: &dyn Fn(&Path) -> bool) -> Action {
+pub fn decide(
+    mode: ResolvConfMode,
+    writable: bool,
+    private_network: bool,
+    host_exists: &dyn Fn(&Path) -> bool,
+) -> Action {
     match mode {
         ResolvConfMode::Off => Action::Off,
         ResolvConfMode::Delete => Action::Delete,
@@ -64,9 +69,18 @@ mod tests {
     #[test]
     fn explicit_modes_name_their_source() {
         let yes = |_: &Path| true;
-        assert_eq!(decide(ResolvConfMode::Copy(ResolvConfSource::Stub), true, false, &yes), Action::Copy("/run/systemd/resolve/stub-resolv.conf".into()));
-        assert_eq!(decide(ResolvConfMode::Replace(ResolvConfSource::Static), false, false, &yes), Action::Replace("/usr/lib/systemd/resolv.conf".into()));
-        assert_eq!(decide(ResolvConfMode::Bind(ResolvConfSource::Uplink), true, false, &yes), Action::Bind("/run/systemd/resolve/resolv.conf".into()));
+        assert_eq!(
+            decide(ResolvConfMode::Copy(ResolvConfSource::Stub), true, false, &yes),
+            Action::Copy("/run/systemd/resolve/stub-resolv.conf".into())
+        );
+        assert_eq!(
+            decide(ResolvConfMode::Replace(ResolvConfSource::Static), false, false, &yes),
+            Action::Replace("/usr/lib/systemd/resolv.conf".into())
+        );
+        assert_eq!(
+            decide(ResolvConfMode::Bind(ResolvConfSource::Uplink), true, false, &yes),
+            Action::Bind("/run/systemd/resolve/resolv.conf".into())
+        );
         assert_eq!(decide(ResolvConfMode::Delete, false, false, &yes), Action::Delete);
         assert_eq!(decide(ResolvConfMode::Off, true, false, &yes), Action::Off);
     }

@@ -43,7 +43,13 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlags, follow: Fo
 
 /// openat2(2), retried when the kernel answers EAGAIN: with RESOLVE_IN_ROOT a `..` step that
 /// races a rename or mount anywhere on the host fails that way and asks the caller to retry.
-pub fn openat2_retry(root: BorrowedFd<'_>, path: &Path, flags: OFlags, mode: Mode, resolve: ResolveFlags) -> rustix::io::Result<OwnedFd> {
+pub fn openat2_retry(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlags,
+    mode: Mode,
+    resolve: ResolveFlags,
+) -> rustix::io::Result<OwnedFd> {
     const TRIES: usize = 64;
     let mut last = Errno::AGAIN;
     for _ in 0..TRIES {
@@ -83,7 +89,9 @@ pub fn mount_point(root: BorrowedFd<'_>, path: &Path, kind: NodeKind, follow: Fo
     let is_dir = st.st_mode & libc_mode::S_IFMT == libc_mode::S_IFDIR;
     match (kind, is_dir) {
         (NodeKind::Directory, false) => Err(Error::msg(format!("mount point {} is not a directory", path.display()))),
-        (NodeKind::File, true) => Err(Error::msg(format!("mount point {} is a directory, source is not", path.display()))),
+        (NodeKind::File, true) => {
+            Err(Error::msg(format!("mount point {} is a directory, source is not", path.display())))
+        }
         _ => Ok(fd),
     }
 }
@@ -198,7 +206,8 @@ pub fn switch_root(root: BorrowedFd<'_>, directory: &Path) -> Result<()> {
                 .map_err(|e| Error::sys("detach", "old root", e))?;
         }
         Err(Errno::INVAL) => {
-            rustix::mount::mount_move(".", "/").map_err(|e| Error::path("move", directory, e).context("switch root"))?;
+            rustix::mount::mount_move(".", "/")
+                .map_err(|e| Error::path("move", directory, e).context("switch root"))?;
             rustix::process::chroot(".").map_err(|e| Error::path("chroot", directory, e))?;
         }
         Err(e) => return Err(Error::path("pivot_root", directory, e)),

@@ -14,21 +14,33 @@ pub const INACCESSIBLE: &str = "/run/host/inaccessible";
 pub fn populate(run: BorrowedFd<'_>, os_release: Option<&[u8]>, uuid: &str) -> Result<()> {
     let err = |op: &str, name: &str, e| Error::path(op, &Path::new("/run/host").join(name), e);
     mkdirat(run, "host", Mode::from_raw_mode(0o755)).map_err(|e| err("create", "", e))?;
-    let host = openat(run, "host", OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| err("open", "", e))?;
+    let host =
+        openat(run, "host", OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| err("open", "", e))?;
     if let Some(text) = os_release {
         write_new(host.as_fd(), "os-release", text, 0o444).map_err(|e| err("write", "os-release", e))?;
     }
-    write_new(host.as_fd(), "container-manager", b"spawnbox\n", 0o444).map_err(|e| err("write", "container-manager", e))?;
+    write_new(host.as_fd(), "container-manager", b"spawnbox\n", 0o444)
+        .map_err(|e| err("write", "container-manager", e))?;
     write_new(host.as_fd(), "container-uuid", format!("{uuid}\n").as_bytes(), 0o444)
         .map_err(|e| err("write", "container-uuid", e))?;
     mkdirat(&host, "inaccessible", Mode::from_raw_mode(0o755)).map_err(|e| err("create", "inaccessible", e))?;
-    let dir = openat(&host, "inaccessible", OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| err("open", "inaccessible", e))?;
+    let dir = openat(
+        &host,
+        "inaccessible",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| err("open", "inaccessible", e))?;
     let none = Mode::empty();
     write_new(dir.as_fd(), "reg", b"", 0).map_err(|e| err("create", "inaccessible/reg", e))?;
     mkdirat(&dir, "dir", none).map_err(|e| err("create", "inaccessible/dir", e))?;
-    let nodes = [("fifo", FileType::Fifo), ("sock", FileType::Socket), ("chr", FileType::CharacterDevice), ("blk", FileType::BlockDevice)];
+    let nodes = [
+        ("fifo", FileType::Fifo),
+        ("sock", FileType::Socket),
+        ("chr", FileType::CharacterDevice),
+        ("blk", FileType::BlockDevice),
+    ];
     for (name, ft) in nodes {
         mknodat(&dir, name, ft, none, 0).map_err(|e| err("create", &format!("inaccessible/{name}"), e))?;
     }

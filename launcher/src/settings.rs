@@ -100,7 +100,10 @@ pub enum PrivateUsers {
     Identity,
     Managed,
     /// Explicit base and size (`N` or `N:M`, default size 65536).
-    Fixed { base: u32, size: u32 },
+    Fixed {
+        base: u32,
+        size: u32,
+    },
 }
 
 /// `--private-users-ownership=`.
@@ -156,7 +159,9 @@ pub enum CustomMount {
         destination: PathBuf,
         read_only: bool,
     },
-    Inaccessible { destination: PathBuf },
+    Inaccessible {
+        destination: PathBuf,
+    },
 }
 
 impl CustomMount {

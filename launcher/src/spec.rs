@@ -2,7 +2,10 @@
 //! applied (machine name, hostname, console mode, kill signal). Pure apart from `isatty`.
 
 use crate::error::{Error, Result};
-use crate::settings::{ConsoleMode, CustomMount, InterfacePair, NetworkAddress, PortForward, ResolvConfMode, Settings, StartMode, TimezoneMode};
+use crate::settings::{
+    ConsoleMode, CustomMount, InterfacePair, NetworkAddress, PortForward, ResolvConfMode, Settings, StartMode,
+    TimezoneMode,
+};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -120,7 +123,8 @@ impl Spec {
             _ => 9,
         });
         let console = resolve_console(settings.console, caller.stdin_tty, caller.stdout_tty);
-        let properties = settings.properties.iter().map(|p| crate::cgroup::parse_property(p)).collect::<Result<Vec<_>>>()?;
+        let properties =
+            settings.properties.iter().map(|p| crate::cgroup::parse_property(p)).collect::<Result<Vec<_>>>()?;
         let mut custom_mounts = settings.custom_mounts;
         custom_mounts.sort_by(|a, b| path_order(a.destination(), b.destination()));
         Ok(Spec {
@@ -220,10 +224,7 @@ pub fn derive_machine_name(directory: &Path, host_hostname: &str) -> Result<Stri
     };
     let name = hostname_cleanup(&base);
     if name.is_empty() {
-        return Err(Error::msg(format!(
-            "cannot derive a machine name from {}: please use -M",
-            directory.display()
-        )));
+        return Err(Error::msg(format!("cannot derive a machine name from {}: please use -M", directory.display())));
     }
     Ok(name)
 }
@@ -326,7 +327,10 @@ mod tests {
     fn hostname_and_machine_and_cwd_default() {
         let s = Settings { machine: Some("m1".into()), hostname: Some("h1".into()), ..Default::default() };
         let spec = Spec::resolve(s, &caller(Path::new("/srv/cwd"))).unwrap();
-        assert_eq!((spec.directory.to_str(), spec.machine.as_str(), spec.hostname.as_str()), (Some("/srv/cwd"), "m1", "h1"));
+        assert_eq!(
+            (spec.directory.to_str(), spec.machine.as_str(), spec.hostname.as_str()),
+            (Some("/srv/cwd"), "m1", "h1")
+        );
     }
 
     #[test]

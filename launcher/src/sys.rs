@@ -49,13 +49,19 @@ pub fn clone_process(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Forke
     }
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork(2); the launcher is
     // single-threaded, so the child's copy of the heap and locks is consistent.
-    let mut ret = unsafe {
-        libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>())
-    };
+    let mut ret =
+        unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) };
     if ret < 0 && errno() == Errno::NOSYS && cgroup.is_none() {
         // SAFETY: as above, the classic clone(2) with a null stack is fork(2) with flags.
         ret = unsafe {
-            libc::syscall(libc::SYS_clone, flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+            libc::syscall(
+                libc::SYS_clone,
+                flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
         };
     }
     match ret {
@@ -188,7 +194,6 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) 
     Ok(())
 }
 
-
 /// Closes every descriptor from 3 up except those in `keep` (close_range(2) over the gaps).
 pub fn close_all_except(keep: &[RawFd]) {
     let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= 3).collect();
@@ -214,7 +219,8 @@ pub fn close_all_except(keep: &[RawFd]) {
 pub fn cloexec_from(first: RawFd) {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 4;
     // SAFETY: only descriptor flags change; descriptors stay valid until exec.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    let r =
+        unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
     if r < 0 {
         for fd in first..1024 {
             // SAFETY: F_SETFD on a possibly-closed descriptor fails harmlessly with EBADF.
@@ -268,7 +274,15 @@ struct Rlimit64 {
 pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
     let new = Rlimit64 { cur: soft, max: hard };
     // SAFETY: new is a valid rlimit64, the old-value pointer is null.
-    let r = unsafe { libc::syscall(libc::SYS_prlimit64, 0, resource as libc::c_uint, &new as *const Rlimit64, std::ptr::null_mut::<Rlimit64>()) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_prlimit64,
+            0,
+            resource as libc::c_uint,
+            &new as *const Rlimit64,
+            std::ptr::null_mut::<Rlimit64>(),
+        )
+    };
     if r < 0 {
         return Err(errno());
     }
@@ -279,7 +293,15 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
 pub fn getrlimit(resource: u32) -> Result<(u64, u64), Errno> {
     let mut old = Rlimit64 { cur: 0, max: 0 };
     // SAFETY: the new-value pointer is null, old is a valid rlimit64 to fill.
-    let r = unsafe { libc::syscall(libc::SYS_prlimit64, 0, resource as libc::c_uint, std::ptr::null::<Rlimit64>(), &mut old as *mut Rlimit64) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_prlimit64,
+            0,
+            resource as libc::c_uint,
+            std::ptr::null::<Rlimit64>(),
+            &mut old as *mut Rlimit64,
+        )
+    };
     if r < 0 {
         return Err(errno());
     }
@@ -315,9 +337,12 @@ pub fn sched_setaffinity(cpus: &[u32]) -> Result<(), Errno> {
 /// sock_filter` records, 8 bytes each) on the calling thread.
 pub fn seccomp_set_mode_filter(prog: &[u8]) -> std::result::Result<(), Errno> {
     const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
-    let fprog = libc::sock_fprog { len: (prog.len() / 8) as libc::c_ushort, filter: prog.as_ptr() as *mut libc::sock_filter };
+    let fprog =
+        libc::sock_fprog { len: (prog.len() / 8) as libc::c_ushort, filter: prog.as_ptr() as *mut libc::sock_filter };
     // SAFETY: fprog points at `prog`, alive for the call; the kernel copies it and needs no alignment.
-    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0 as libc::c_ulong, &fprog as *const libc::sock_fprog) };
+    let r = unsafe {
+        libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0 as libc::c_ulong, &fprog as *const libc::sock_fprog)
+    };
     if r < 0 {
         Err(errno())
     } else {
@@ -356,7 +381,13 @@ struct BpfProgAttachAttr {
 /// bpf(BPF_PROG_LOAD) of an eBPF program (`struct bpf_insn` records, 8 bytes each) of type
 /// `prog_type` named `name` (at most 15 bytes are used); with `log`, the verifier's log
 /// (level 1) is written there. Returns the program's fd (close-on-exec).
-pub fn bpf_prog_load(prog_type: u32, insns: &[u8], license: &CStr, name: &str, log: Option<&mut [u8]>) -> Result<OwnedFd, Errno> {
+pub fn bpf_prog_load(
+    prog_type: u32,
+    insns: &[u8],
+    license: &CStr,
+    name: &str,
+    log: Option<&mut [u8]>,
+) -> Result<OwnedFd, Errno> {
     const BPF_PROG_LOAD: libc::c_long = 5;
     let mut prog_name = [0u8; 16];
     for (d, s) in prog_name.iter_mut().zip(name.bytes().take(15)) {
@@ -384,7 +415,12 @@ pub fn bpf_prog_load(prog_type: u32, insns: &[u8], license: &CStr, name: &str, l
     // the log buffer (with its length) are alive for the call; the kernel copies the program and
     // writes at most log_size bytes of log. A returned fd is new and owned by nobody else.
     let r = unsafe {
-        libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, &attr as *const BpfProgLoadAttr, std::mem::size_of::<BpfProgLoadAttr>() as libc::c_uint)
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const BpfProgLoadAttr,
+            std::mem::size_of::<BpfProgLoadAttr>() as libc::c_uint,
+        )
     };
     if r < 0 {
         return Err(errno());
@@ -395,7 +431,12 @@ pub fn bpf_prog_load(prog_type: u32, insns: &[u8], license: &CStr, name: &str, l
 
 /// bpf(BPF_PROG_ATTACH): attaches program `prog` to `target` (a cgroup directory) at
 /// `attach_type` with `flags` (BPF_F_ALLOW_OVERRIDE, BPF_F_ALLOW_MULTI).
-pub fn bpf_prog_attach(target: BorrowedFd<'_>, prog: BorrowedFd<'_>, attach_type: u32, flags: u32) -> Result<(), Errno> {
+pub fn bpf_prog_attach(
+    target: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+    flags: u32,
+) -> Result<(), Errno> {
     const BPF_PROG_ATTACH: libc::c_long = 8;
     let attr = BpfProgAttachAttr {
         target_fd: target.as_raw_fd() as u32,
@@ -407,7 +448,12 @@ pub fn bpf_prog_attach(target: BorrowedFd<'_>, prog: BorrowedFd<'_>, attach_type
     // SAFETY: attr is a fully initialised bpf_attr prefix whose size is passed; both fds are
     // borrowed, alive for the call.
     let r = unsafe {
-        libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, &attr as *const BpfProgAttachAttr, std::mem::size_of::<BpfProgAttachAttr>() as libc::c_uint)
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            &attr as *const BpfProgAttachAttr,
+            std::mem::size_of::<BpfProgAttachAttr>() as libc::c_uint,
+        )
     };
     if r < 0 {
         Err(errno())

@@ -66,7 +66,8 @@ mod tests {
     use super::*;
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\nalice:x:1000:1000:Alice:/home/alice:/bin/ash\nbob:x:1001:100::/home/bob:\n";
-    const GROUP: &str = "root:x:0:\nusers:x:100:alice\nwheel:x:10:root,alice\nalice:x:1000:alice\naudio:x:29:bob,alice\nbad\n";
+    const GROUP: &str =
+        "root:x:0:\nusers:x:100:alice\nwheel:x:10:root,alice\nalice:x:1000:alice\naudio:x:29:bob,alice\nbad\n";
 
     #[test]
     fn looks_up_by_name_and_uid() {

@@ -56,13 +56,7 @@ fn ifaddrmsg(family: u8, prefix_len: u8, index: u32) -> [u8; 8] {
 }
 
 impl<T: Transport> Rtnl<T> {
-    fn addr_request(
-        &mut self,
-        add: bool,
-        link: Link<'_>,
-        addr: IpAddr,
-        prefix_len: u8,
-    ) -> Result<()> {
+    fn addr_request(&mut self, add: bool, link: Link<'_>, addr: IpAddr, prefix_len: u8) -> Result<()> {
         let what = if add {
             format!("add address {addr}/{prefix_len} to {link}")
         } else {
@@ -73,11 +67,7 @@ impl<T: Transport> Rtnl<T> {
             Link::Name(n) => self.link_index(n).map_err(|e| e.context(&what))?,
         };
         let (bytes, len, family) = addr_bytes(&addr);
-        let (ty, flags) = if add {
-            (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
-        } else {
-            (RTM_DELADDR, 0)
-        };
+        let (ty, flags) = if add { (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL) } else { (RTM_DELADDR, 0) };
         let mut m = Msg::new(ty, flags);
         m.header(&ifaddrmsg(family, prefix_len, index));
         m.put(IFA_LOCAL, &bytes[..len]);
@@ -136,11 +126,7 @@ pub fn parse_addr(p: &[u8]) -> Option<AddrInfo> {
             _ => {}
         }
     }
-    Some(AddrInfo {
-        index,
-        addr: local.or(address)?,
-        prefix_len,
-    })
+    Some(AddrInfo { index, addr: local.or(address)?, prefix_len })
 }
 
 #[cfg(test)]

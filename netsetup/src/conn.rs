@@ -2,10 +2,7 @@
 //! nfnetlink batches, and `NLMSG_ERROR` turned into an [`Error`] naming the operation.
 
 use crate::error::{Error, Result};
-use crate::nl::{
-    self, Header, Msg, NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP_INTR,
-    NLM_F_REQUEST,
-};
+use crate::nl::{self, Header, Msg, NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP_INTR, NLM_F_REQUEST};
 use crate::socket::Transport;
 use std::fmt::Display;
 
@@ -42,13 +39,8 @@ enum Reply {
 fn classify(h: &Header<'_>, what: &dyn Display) -> Result<Reply> {
     match h.ty {
         NLMSG_ERROR => {
-            let err = nl::read_i32(h.payload, 0)
-                .ok_or_else(|| Error::msg(what, "malformed netlink error reply"))?;
-            Ok(if err == 0 {
-                Reply::Ack
-            } else {
-                Reply::Errno(err.saturating_neg())
-            })
+            let err = nl::read_i32(h.payload, 0).ok_or_else(|| Error::msg(what, "malformed netlink error reply"))?;
+            Ok(if err == 0 { Reply::Ack } else { Reply::Errno(err.saturating_neg()) })
         }
         NLMSG_DONE => match nl::read_i32(h.payload, 0) {
             Some(err) if err < 0 => Ok(Reply::Errno(err.saturating_neg())),
@@ -62,11 +54,7 @@ fn classify(h: &Header<'_>, what: &dyn Display) -> Result<Reply> {
 impl<T: Transport> Conn<T> {
     /// A connection over `transport`; sequence numbers start at 1.
     pub fn new(transport: T) -> Conn<T> {
-        Conn {
-            transport,
-            seq: 0,
-            rbuf: Vec::new(),
-        }
+        Conn { transport, seq: 0, rbuf: Vec::new() }
     }
 
     /// The transport (tests read a [`crate::Replay`]'s recorded requests through this).
@@ -88,21 +76,15 @@ impl<T: Transport> Conn<T> {
     }
 
     fn send(&mut self, bytes: &[u8], what: &dyn Display) -> Result<()> {
-        self.transport.send(bytes).map_err(|e| {
-            Error::sys(
-                format_args!("{what}: send netlink request"),
-                e.raw_os_error(),
-            )
-        })
+        self.transport
+            .send(bytes)
+            .map_err(|e| Error::sys(format_args!("{what}: send netlink request"), e.raw_os_error()))
     }
 
     fn recv(&mut self, what: &dyn Display) -> Result<()> {
-        self.transport.recv(&mut self.rbuf).map_err(|e| {
-            Error::sys(
-                format_args!("{what}: receive netlink reply"),
-                e.raw_os_error(),
-            )
-        })
+        self.transport
+            .recv(&mut self.rbuf)
+            .map_err(|e| Error::sys(format_args!("{what}: receive netlink reply"), e.raw_os_error()))
     }
 
     /// Sends `msg` with `NLM_F_ACK`; calls `on_data` for each data message answering it and
@@ -197,10 +179,7 @@ impl<T: Transport> Conn<T> {
             self.rbuf = rbuf;
             match outcome {
                 Some(Ok(())) if interrupted => {
-                    return Err(Error::sys(
-                        format_args!("{what}: dump interrupted by a concurrent change"),
-                        EAGAIN,
-                    ))
+                    return Err(Error::sys(format_args!("{what}: dump interrupted by a concurrent change"), EAGAIN))
                 }
                 Some(o) => return o,
                 None => {}
@@ -351,15 +330,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_operation() {
-        for (errno, text) in [
-            (17, "file exists"),
-            (19, "no such device"),
-            (1, "operation not permitted"),
-        ] {
+        for (errno, text) in [(17, "file exists"), (19, "no such device"), (1, "operation not permitted")] {
             let mut c = conn(vec![err(1, errno)]);
-            let e = c
-                .ack(Msg::new(16, 0), &"create veth ve-foo/host0")
-                .unwrap_err();
+            let e = c.ack(Msg::new(16, 0), &"create veth ve-foo/host0").unwrap_err();
             assert_eq!(e.to_string(), format!("create veth ve-foo/host0: {text}"));
             assert_eq!(e.errno(), Some(errno));
         }
@@ -396,9 +369,7 @@ mod tests {
         let mut d = msg(16, 2 | NLM_F_DUMP_INTR, 1, &[1]);
         d.extend_from_slice(&done(1));
         let mut c = conn(vec![d]);
-        let e = c
-            .dump(Msg::new(18, 0x300), &"list links", &mut |_| Ok(()))
-            .unwrap_err();
+        let e = c.dump(Msg::new(18, 0x300), &"list links", &mut |_| Ok(())).unwrap_err();
         assert_eq!(
             e.to_string(),
             "list links: dump interrupted by a concurrent change: resource temporarily unavailable"
@@ -416,10 +387,7 @@ mod tests {
     fn missing_reply_is_an_error_not_a_hang() {
         let mut c = conn(vec![]);
         let e = c.ack(Msg::new(16, 0), &"set link up ve-foo").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "set link up ve-foo: receive netlink reply: resource temporarily unavailable"
-        );
+        assert_eq!(e.to_string(), "set link up ve-foo: receive netlink reply: resource temporarily unavailable");
     }
 
     #[test]
@@ -446,10 +414,7 @@ mod tests {
     fn batch_sequence_numbers_never_wrap_inside_a_batch() {
         let mut c = conn(vec![[ack(2), ack(3)].concat()]);
         c.seq = u32::MAX - 2;
-        let msgs = vec![
-            (Msg::new(0x0a00, 0), "a".to_string()),
-            (Msg::new(0x0a00, 0), "b".to_string()),
-        ];
+        let msgs = vec![(Msg::new(0x0a00, 0), "a".to_string()), (Msg::new(0x0a00, 0), "b".to_string())];
         c.batch(msgs, &mut |_, _| Ok(())).unwrap();
         assert_eq!(&c.transport().sent[0][8..12], &1u32.to_ne_bytes());
     }
@@ -459,9 +424,6 @@ mod tests {
         let mut c = conn(vec![err(1, 1)]);
         let msgs = vec![(Msg::new(0x0a00, 0), "add table ip spawnbox".to_string())];
         let e = c.batch(msgs, &mut |_, _| Ok(())).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "add table ip spawnbox: operation not permitted"
-        );
+        assert_eq!(e.to_string(), "add table ip spawnbox: operation not permitted");
     }
 }

@@ -19,18 +19,12 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// `<what>: <errno text>`, e.g. `create veth ve-foo/host0: file exists`.
     pub fn sys(what: impl fmt::Display, errno: i32) -> Self {
-        Error {
-            message: format!("{what}: {}", errno_text(errno)),
-            errno: Some(errno),
-        }
+        Error { message: format!("{what}: {}", errno_text(errno)), errno: Some(errno) }
     }
 
     /// `<what>: <detail>` for a problem found in user space (no errno), e.g. a malformed reply.
     pub fn msg(what: impl fmt::Display, detail: &str) -> Self {
-        Error {
-            message: format!("{what}: {detail}"),
-            errno: None,
-        }
+        Error { message: format!("{what}: {detail}"), errno: None }
     }
 
     /// Prepends context: `ctx: message`.
@@ -134,10 +128,7 @@ mod tests {
     #[test]
     fn context_prepends_and_msg_has_no_errno() {
         let e = Error::msg("parse link dump", "truncated attribute").context("--network-veth");
-        assert_eq!(
-            e.to_string(),
-            "--network-veth: parse link dump: truncated attribute"
-        );
+        assert_eq!(e.to_string(), "--network-veth: parse link dump: truncated attribute");
         assert_eq!(e.errno(), None);
     }
 

@@ -28,8 +28,8 @@ pub use conn::Conn;
 pub use error::{errno_text, Error, Result};
 pub use link::{is_no_device, LinkInfo, Veth, IFF_UP};
 pub use naming::{
-    derive_ifname, generate_mac, ifname_valid, parse_machine_id, read_machine_id, shorten_ifname,
-    IfName, MacKey, ALTIFNAMSIZ, IFNAMSIZ,
+    derive_ifname, generate_mac, ifname_valid, parse_machine_id, read_machine_id, shorten_ifname, IfName, MacKey,
+    ALTIFNAMSIZ, IFNAMSIZ,
 };
 pub use nft::{Chain, Nft, PortForward, Proto, RuleHandle, RuleInfo, TABLE};
 pub use pool::{first_free_subnet, Ipv4Net, DEFAULT_POOL, DEFAULT_PREFIX_LEN};

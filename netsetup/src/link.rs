@@ -171,8 +171,7 @@ impl<T: Transport> Rtnl<T> {
         m.end_nest(peer);
         m.end_nest(data);
         m.end_nest(info);
-        self.conn
-            .ack(m, &format_args!("create veth {}/{}", v.name, v.peer))
+        self.conn.ack(m, &format_args!("create veth {}/{}", v.name, v.peer))
     }
 
     /// Creates a bridge called `name`.
@@ -214,12 +213,7 @@ impl<T: Transport> Rtnl<T> {
     }
 
     /// Creates an ipvlan in L2 mode on `parent`, optionally in another netns.
-    pub fn create_ipvlan(
-        &mut self,
-        name: &str,
-        parent: Link<'_>,
-        netns: Option<Netns<'_>>,
-    ) -> Result<()> {
+    pub fn create_ipvlan(&mut self, name: &str, parent: Link<'_>, netns: Option<Netns<'_>>) -> Result<()> {
         let what = format!("create ipvlan {name} on {parent}");
         let parent_index = self.resolve(parent).map_err(|e| e.context(&what))?;
         let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
@@ -261,12 +255,7 @@ impl<T: Transport> Rtnl<T> {
 
     /// Moves a link into `netns`, renaming it there to `new_name` if given (the rename needs
     /// the index, so a link given by name is looked up first).
-    pub fn move_link(
-        &mut self,
-        link: Link<'_>,
-        netns: Netns<'_>,
-        new_name: Option<&str>,
-    ) -> Result<()> {
+    pub fn move_link(&mut self, link: Link<'_>, netns: Netns<'_>, new_name: Option<&str>) -> Result<()> {
         let what = format!("move link {link} to {netns}");
         let target = match new_name {
             Some(_) => Link::Index(self.resolve(link).map_err(|e| e.context(&what))?),
@@ -299,25 +288,17 @@ impl<T: Transport> Rtnl<T> {
     pub fn set_mac(&mut self, link: Link<'_>, mac: [u8; 6]) -> Result<()> {
         let mut m = link_msg(RTM_NEWLINK, 0, link, 0, 0);
         m.put(IFLA_ADDRESS, &mac);
-        self.conn
-            .ack(m, &format_args!("set MAC of link {link} to {}", Mac(mac)))
+        self.conn.ack(m, &format_args!("set MAC of link {link} to {}", Mac(mac)))
     }
 
     /// Adds an alternative name (`RTM_NEWLINKPROP`, Linux 5.5+), as nspawn does for the full
     /// name of a shortened interface.
     pub fn add_altname(&mut self, link: Link<'_>, altname: &str) -> Result<()> {
-        let mut m = link_msg(
-            RTM_NEWLINKPROP,
-            NLM_F_CREATE | NLM_F_EXCL | NLM_F_APPEND,
-            link,
-            0,
-            0,
-        );
+        let mut m = link_msg(RTM_NEWLINKPROP, NLM_F_CREATE | NLM_F_EXCL | NLM_F_APPEND, link, 0, 0);
         let list = m.nest(IFLA_PROP_LIST | NLA_F_NESTED);
         m.put_str(IFLA_ALT_IFNAME, altname);
         m.end_nest(list);
-        self.conn
-            .ack(m, &format_args!("add altname {altname} to link {link}"))
+        self.conn.ack(m, &format_args!("add altname {altname} to link {link}"))
     }
 
     /// Deletes an alternative name (`RTM_DELLINKPROP`, as `ip link property del ... altname`).
@@ -326,8 +307,7 @@ impl<T: Transport> Rtnl<T> {
         let list = m.nest(IFLA_PROP_LIST | NLA_F_NESTED);
         m.put_str(IFLA_ALT_IFNAME, altname);
         m.end_nest(list);
-        self.conn
-            .ack(m, &format_args!("delete altname {altname} of link {link}"))
+        self.conn.ack(m, &format_args!("delete altname {altname} of link {link}"))
     }
 
     /// Lists every link in the namespace (`RTM_GETLINK` dump).

@@ -13,9 +13,8 @@ pub const IFNAMSIZ: usize = 16;
 pub const ALTIFNAMSIZ: usize = 128;
 
 /// `SHORTEN_IFNAME_HASH_KEY` e190a404a8ef4b518cccc33a9f11fca2.
-const SHORTEN_IFNAME_HASH_KEY: [u8; 16] = [
-    0xe1, 0x90, 0xa4, 0x04, 0xa8, 0xef, 0x4b, 0x51, 0x8c, 0xcc, 0xc3, 0x3a, 0x9f, 0x11, 0xfc, 0xa2,
-];
+const SHORTEN_IFNAME_HASH_KEY: [u8; 16] =
+    [0xe1, 0x90, 0xa4, 0x04, 0xa8, 0xef, 0x4b, 0x51, 0x8c, 0xcc, 0xc3, 0x3a, 0x9f, 0x11, 0xfc, 0xa2];
 
 /// Which of nspawn's fixed MAC hash keys to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,26 +35,21 @@ impl MacKey {
     /// The 16 key bytes, as `SD_ID128_MAKE(...)` lists them.
     pub fn bytes(self) -> [u8; 16] {
         match self {
-            MacKey::Host => [
-                0x1a, 0x37, 0x6f, 0xc7, 0x46, 0xec, 0x45, 0x0b, 0xad, 0xa3, 0xd5, 0x31, 0x06, 0x60,
-                0x5d, 0xb1,
-            ],
-            MacKey::Container => [
-                0xc3, 0xc4, 0xf9, 0x19, 0xb5, 0x57, 0xb2, 0x1c, 0xe6, 0xcf, 0x14, 0x27, 0x03, 0x9c,
-                0xee, 0xa2,
-            ],
-            MacKey::VethExtraHost => [
-                0x48, 0xc7, 0xf6, 0xb7, 0xea, 0x9d, 0x4c, 0x9e, 0xb7, 0x28, 0xd4, 0xde, 0x91, 0xd5,
-                0xbf, 0x66,
-            ],
-            MacKey::VethExtraContainer => [
-                0xaf, 0x50, 0x17, 0x61, 0xce, 0xf9, 0x4d, 0x35, 0x84, 0x0d, 0x2b, 0x20, 0x54, 0xbe,
-                0xce, 0x59,
-            ],
-            MacKey::Macvlan => [
-                0x00, 0x13, 0x6d, 0xbc, 0x66, 0x83, 0x44, 0x81, 0xbb, 0x0c, 0xf9, 0x51, 0x1f, 0x24,
-                0xa6, 0x6f,
-            ],
+            MacKey::Host => {
+                [0x1a, 0x37, 0x6f, 0xc7, 0x46, 0xec, 0x45, 0x0b, 0xad, 0xa3, 0xd5, 0x31, 0x06, 0x60, 0x5d, 0xb1]
+            }
+            MacKey::Container => {
+                [0xc3, 0xc4, 0xf9, 0x19, 0xb5, 0x57, 0xb2, 0x1c, 0xe6, 0xcf, 0x14, 0x27, 0x03, 0x9c, 0xee, 0xa2]
+            }
+            MacKey::VethExtraHost => {
+                [0x48, 0xc7, 0xf6, 0xb7, 0xea, 0x9d, 0x4c, 0x9e, 0xb7, 0x28, 0xd4, 0xde, 0x91, 0xd5, 0xbf, 0x66]
+            }
+            MacKey::VethExtraContainer => {
+                [0xaf, 0x50, 0x17, 0x61, 0xce, 0xf9, 0x4d, 0x35, 0x84, 0x0d, 0x2b, 0x20, 0x54, 0xbe, 0xce, 0x59]
+            }
+            MacKey::Macvlan => {
+                [0x00, 0x13, 0x6d, 0xbc, 0x66, 0x83, 0x44, 0x81, 0xbb, 0x0c, 0xf9, 0x51, 0x1f, 0x24, 0xa6, 0x6f]
+            }
         }
     }
 }
@@ -105,14 +99,8 @@ pub struct IfName {
 pub fn derive_ifname(prefix: &str, name: &str) -> IfName {
     let full = format!("{prefix}{name}");
     match shorten_ifname(&full) {
-        Some(short) => IfName {
-            name: short,
-            altname: (full.len() < ALTIFNAMSIZ).then_some(full),
-        },
-        None => IfName {
-            name: full,
-            altname: None,
-        },
+        Some(short) => IfName { name: short, altname: (full.len() < ALTIFNAMSIZ).then_some(full) },
+        None => IfName { name: full, altname: None },
     }
 }
 
@@ -160,8 +148,7 @@ pub fn parse_machine_id(s: &str) -> Option<[u8; 16]> {
 /// Reads the host's machine ID (normally `/etc/machine-id`), the input nspawn hashes MACs from.
 pub fn read_machine_id(path: &Path) -> Result<[u8; 16]> {
     let what = format!("read machine ID {}", path.display());
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::sys(&what, e.raw_os_error().unwrap_or(5)))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::sys(&what, e.raw_os_error().unwrap_or(5)))?;
     parse_machine_id(&text).ok_or_else(|| Error::msg(&what, "not a valid machine ID"))
 }
 
@@ -177,8 +164,7 @@ pub fn ifname_valid(name: &str, alternative: bool) -> bool {
     if matches!(name, "." | ".." | "all" | "default") || name.bytes().all(|c| c.is_ascii_digit()) {
         return false;
     }
-    name.bytes()
-        .all(|c| c > 32 && c < 127 && !matches!(c, b':' | b'/' | b'%'))
+    name.bytes().all(|c| c > 32 && c < 127 && !matches!(c, b':' | b'/' | b'%'))
 }
 
 #[cfg(test)]
@@ -199,9 +185,7 @@ mod tests {
         let s = shorten_ifname("ve-1234567890123").unwrap();
         assert_eq!(s.len(), 15);
         assert!(s.starts_with("ve-12345678"));
-        assert!(s[11..]
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(s[11..].bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         // Multi-byte characters never split.
         let s = shorten_ifname("ve-abcdefgé0123456").unwrap();
         assert!(s.starts_with("ve-abcdefg"));
@@ -225,26 +209,14 @@ mod tests {
             let m = generate_mac(&id, "foo", key, 0);
             assert_eq!(m[0] & 0x03, 0x02);
         }
-        assert_ne!(
-            generate_mac(&id, "foo", MacKey::Macvlan, 0),
-            generate_mac(&id, "foo", MacKey::Macvlan, 1)
-        );
+        assert_ne!(generate_mac(&id, "foo", MacKey::Macvlan, 0), generate_mac(&id, "foo", MacKey::Macvlan, 1));
     }
 
     #[test]
     fn machine_ids_parse_like_sd_id128() {
-        let want = [
-            0x3d, 0x12, 0x19, 0xc7, 0xc4, 0xc5, 0x40, 0x4a, 0xa4, 0x8a, 0xdf, 0xda, 0x4a, 0xdf,
-            0xda, 0xa4,
-        ];
-        assert_eq!(
-            parse_machine_id("3d1219c7c4c5404aa48adfda4adfdaa4\n"),
-            Some(want)
-        );
-        assert_eq!(
-            parse_machine_id("3d1219c7-c4c5-404a-a48a-dfda4adfdaa4"),
-            Some(want)
-        );
+        let want = [0x3d, 0x12, 0x19, 0xc7, 0xc4, 0xc5, 0x40, 0x4a, 0xa4, 0x8a, 0xdf, 0xda, 0x4a, 0xdf, 0xda, 0xa4];
+        assert_eq!(parse_machine_id("3d1219c7c4c5404aa48adfda4adfdaa4\n"), Some(want));
+        assert_eq!(parse_machine_id("3d1219c7-c4c5-404a-a48a-dfda4adfdaa4"), Some(want));
         assert_eq!(parse_machine_id("3d1219c7c4c5404aa48adfda4adfdaa"), None);
         assert_eq!(parse_machine_id("3d1219c7c4c5404aa48adfda4adfdaxx"), None);
         assert_eq!(parse_machine_id(&"0".repeat(32)), None);
@@ -253,10 +225,7 @@ mod tests {
     #[test]
     fn read_machine_id_errors_name_the_file() {
         let e = read_machine_id(Path::new("/nonexistent/machine-id")).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "read machine ID /nonexistent/machine-id: no such file or directory"
-        );
+        assert_eq!(e.to_string(), "read machine ID /nonexistent/machine-id: no such file or directory");
     }
 
     #[test]

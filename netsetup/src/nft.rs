@@ -187,9 +187,7 @@ impl Nft<Socket> {
 impl<T: Transport> Nft<T> {
     /// An nftables connection over any transport (tests pass a [`crate::Replay`]).
     pub fn with_transport(transport: T) -> Nft<T> {
-        Nft {
-            conn: Conn::new(transport),
-        }
+        Nft { conn: Conn::new(transport) }
     }
 
     /// The underlying transport.
@@ -225,10 +223,7 @@ impl<T: Transport> Nft<T> {
     pub fn delete_table(&mut self) -> Result<()> {
         let mut m = nft_msg(NFT_MSG_DELTABLE, 0);
         m.put_str(NFTA_TABLE_NAME, TABLE);
-        match self.conn.batch(
-            vec![(m, format!("delete table ip {TABLE}"))],
-            &mut |_, _| Ok(()),
-        ) {
+        match self.conn.batch(vec![(m, format!("delete table ip {TABLE}"))], &mut |_, _| Ok(())) {
             Err(e) if e.errno() == Some(ENOENT) => Ok(()),
             r => r,
         }
@@ -238,10 +233,7 @@ impl<T: Transport> Nft<T> {
     pub fn flush_table(&mut self) -> Result<()> {
         let mut m = nft_msg(NFT_MSG_DELRULE, 0);
         m.put_str(NFTA_RULE_TABLE, TABLE);
-        self.conn
-            .batch(vec![(m, format!("flush table ip {TABLE}"))], &mut |_, _| {
-                Ok(())
-            })
+        self.conn.batch(vec![(m, format!("flush table ip {TABLE}"))], &mut |_, _| Ok(()))
     }
 
     /// Sends rules as one batch and returns their handles, read from the kernel's echo.
@@ -282,21 +274,11 @@ impl<T: Transport> Nft<T> {
     /// For each forward, `fib daddr type local PROTO dport HOST dnat to ADDR:PORT` in
     /// prerouting and the same, excluding 127.0.0.0/8 destinations, in output (as nspawn:
     /// `localhost:PORT` is not forwarded). One batch; handles in the same order.
-    pub fn add_port_forwards(
-        &mut self,
-        fwds: &[PortForward],
-        tag: &str,
-    ) -> Result<Vec<RuleHandle>> {
+    pub fn add_port_forwards(&mut self, fwds: &[PortForward], tag: &str) -> Result<Vec<RuleHandle>> {
         let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8);
         let mut rules = Vec::with_capacity(fwds.len() * 2);
         for f in fwds {
-            let what = format!(
-                "forward {} port {} to {}:{}",
-                f.proto.name(),
-                f.host_port,
-                f.addr,
-                f.port
-            );
+            let what = format!("forward {} port {} to {}:{}", f.proto.name(), f.host_port, f.addr, f.port);
             for chain in [Chain::Prerouting, Chain::Output] {
                 let m = rule_msg(chain, tag, &|m| {
                     if let (Chain::Output, Some(lo)) = (chain, loopback) {
@@ -351,12 +333,8 @@ impl<T: Transport> Nft<T> {
 
     /// Deletes every rule tagged `tag` (leftovers of a killed run); returns how many.
     pub fn delete_tagged(&mut self, tag: &str) -> Result<usize> {
-        let rules: Vec<RuleHandle> = self
-            .list_rules()?
-            .into_iter()
-            .filter(|r| r.tag.as_deref() == Some(tag))
-            .map(|r| r.rule)
-            .collect();
+        let rules: Vec<RuleHandle> =
+            self.list_rules()?.into_iter().filter(|r| r.tag.as_deref() == Some(tag)).map(|r| r.rule).collect();
         if !rules.is_empty() {
             self.delete_rules(&rules)?;
         }
@@ -393,10 +371,7 @@ fn parse_rule(p: &[u8]) -> Option<Option<RuleInfo>> {
     let Some(chain) = Chain::from_name(chain?) else {
         return Some(None);
     };
-    Some(Some(RuleInfo {
-        rule: RuleHandle { chain, handle },
-        tag,
-    }))
+    Some(Some(RuleInfo { rule: RuleHandle { chain, handle }, tag }))
 }
 
 /// The comment in nft's rule userdata TLVs (`{u8 type, u8 len, value}`).
@@ -419,10 +394,7 @@ mod tests {
     #[test]
     fn comments_parse_from_userdata() {
         assert_eq!(parse_comment(b"\x00\x04foo\x00").as_deref(), Some("foo"));
-        assert_eq!(
-            parse_comment(b"\x01\x02ab\x00\x02x\x00").as_deref(),
-            Some("x")
-        );
+        assert_eq!(parse_comment(b"\x01\x02ab\x00\x02x\x00").as_deref(), Some("x"));
         assert_eq!(parse_comment(b"\x00\x09foo"), None);
         assert_eq!(parse_comment(b""), None);
     }

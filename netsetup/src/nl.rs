@@ -68,10 +68,7 @@ impl Msg {
         buf.extend_from_slice(&ty.to_ne_bytes());
         buf.extend_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
         buf.extend_from_slice(&[0; 8]); // seq and pid, set when sent
-        Msg {
-            buf,
-            overflow: false,
-        }
+        Msg { buf, overflow: false }
     }
 
     /// Appends the family header (`ifinfomsg`, `rtmsg`, `nfgenmsg`, ...), padded to 4 bytes.
@@ -268,10 +265,7 @@ pub fn read_i32(b: &[u8], off: usize) -> Option<i32> {
 
 /// The string in a NUL-terminated attribute payload, if it is UTF-8.
 pub fn attr_str(payload: &[u8]) -> Option<&str> {
-    let end = payload
-        .iter()
-        .position(|&c| c == 0)
-        .unwrap_or(payload.len());
+    let end = payload.iter().position(|&c| c == 0).unwrap_or(payload.len());
     std::str::from_utf8(&payload[..end]).ok()
 }
 
@@ -307,10 +301,7 @@ mod tests {
         m.end_nest(outer);
         let b = m.finish().unwrap();
         assert_eq!(&b[16..20], &[28, 0, 18, 0]);
-        assert_eq!(
-            &b[20..32],
-            &[9, 0, 1, 0, b'v', b'e', b't', b'h', 0, 0, 0, 0]
-        );
+        assert_eq!(&b[20..32], &[9, 0, 1, 0, b'v', b'e', b't', b'h', 0, 0, 0, 0]);
         assert_eq!(&b[32..44], &[12, 0, 2, 0x80, 6, 0, 1, 0, 0, 0, 0, 0]);
     }
 
@@ -337,10 +328,7 @@ mod tests {
         assert_eq!(got, vec![(1, &[1u8, 2, 3, 4][..])]);
         assert_eq!(attrs(&[3, 0, 1, 0]).count(), 0);
         // A message whose length is shorter than a header.
-        assert_eq!(
-            messages(&[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).count(),
-            0
-        );
+        assert_eq!(messages(&[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).count(), 0);
     }
 
     #[test]
@@ -351,9 +339,7 @@ mod tests {
         b.header(&[1, 2, 3]);
         let b = b.finish().unwrap();
         a.extend_from_slice(&b);
-        let got: Vec<_> = messages(&a)
-            .map(|h| (h.ty, h.seq, h.payload.len()))
-            .collect();
+        let got: Vec<_> = messages(&a).map(|h| (h.ty, h.seq, h.payload.len())).collect();
         assert_eq!(got, vec![(3, 7, 0), (2, 0, 4)]);
         assert_eq!(attr_str(b"eth0\0\0"), Some("eth0"));
     }

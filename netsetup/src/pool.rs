@@ -13,10 +13,7 @@ pub struct Ipv4Net {
 }
 
 /// The default pool spawnbox carves container subnets from.
-pub const DEFAULT_POOL: Ipv4Net = Ipv4Net {
-    addr: Ipv4Addr::new(10, 0, 0, 0),
-    prefix_len: 8,
-};
+pub const DEFAULT_POOL: Ipv4Net = Ipv4Net { addr: Ipv4Addr::new(10, 0, 0, 0), prefix_len: 8 };
 
 /// The default size of one container's subnet: /28 (14 usable addresses, room for a zone).
 pub const DEFAULT_PREFIX_LEN: u8 = 28;
@@ -36,10 +33,7 @@ impl Ipv4Net {
         if prefix_len > 32 {
             return None;
         }
-        Some(Ipv4Net {
-            addr: Ipv4Addr::from(u32::from(addr) & mask(prefix_len)),
-            prefix_len,
-        })
+        Some(Ipv4Net { addr: Ipv4Addr::from(u32::from(addr) & mask(prefix_len)), prefix_len })
     }
 
     /// The network address.
@@ -125,11 +119,8 @@ pub fn first_free_subnet(pool: Ipv4Net, prefix_len: u8, taken: &[Ipv4Net]) -> Op
     let align_up = |a: u64| a.div_ceil(size) * size;
     // Sweep the taken prefixes in address order, jumping past each one that blocks the
     // current candidate: O(n log n) however many leases exist.
-    let mut blocks: Vec<(u64, u64)> = taken
-        .iter()
-        .filter(|t| t.overlaps(&pool))
-        .map(|t| (u64::from(t.first()), u64::from(t.last())))
-        .collect();
+    let mut blocks: Vec<(u64, u64)> =
+        taken.iter().filter(|t| t.overlaps(&pool)).map(|t| (u64::from(t.first()), u64::from(t.last()))).collect();
     blocks.sort_unstable();
     let mut cand = u64::from(pool.first());
     for (first, last) in blocks {
@@ -169,34 +160,19 @@ mod tests {
     #[test]
     fn skips_leases_and_routes_of_any_size() {
         let taken = [net("10.0.0.0/28"), net("10.0.0.16/28")];
-        assert_eq!(
-            first_free_subnet(DEFAULT_POOL, 28, &taken),
-            Some(net("10.0.0.32/28"))
-        );
+        assert_eq!(first_free_subnet(DEFAULT_POOL, 28, &taken), Some(net("10.0.0.32/28")));
         // A host LAN covering the start of the pool.
         let taken = [net("10.0.0.0/24"), net("10.0.1.0/28")];
-        assert_eq!(
-            first_free_subnet(DEFAULT_POOL, 28, &taken),
-            Some(net("10.0.1.16/28"))
-        );
+        assert_eq!(first_free_subnet(DEFAULT_POOL, 28, &taken), Some(net("10.0.1.16/28")));
         // A /32 route inside the first candidate.
         let taken = [net("10.0.0.5/32")];
-        assert_eq!(
-            first_free_subnet(DEFAULT_POOL, 28, &taken),
-            Some(net("10.0.0.16/28"))
-        );
+        assert_eq!(first_free_subnet(DEFAULT_POOL, 28, &taken), Some(net("10.0.0.16/28")));
         // A hole between two leases is reused.
         let taken = [net("10.0.0.0/28"), net("10.0.0.32/28")];
-        assert_eq!(
-            first_free_subnet(DEFAULT_POOL, 28, &taken),
-            Some(net("10.0.0.16/28"))
-        );
+        assert_eq!(first_free_subnet(DEFAULT_POOL, 28, &taken), Some(net("10.0.0.16/28")));
         // Routes outside the pool do not matter.
         let taken = [net("192.168.1.0/24"), net("172.16.0.0/12")];
-        assert_eq!(
-            first_free_subnet(DEFAULT_POOL, 28, &taken),
-            Some(net("10.0.0.0/28"))
-        );
+        assert_eq!(first_free_subnet(DEFAULT_POOL, 28, &taken), Some(net("10.0.0.0/28")));
     }
 
     #[test]
@@ -204,44 +180,28 @@ mod tests {
         let pool = net("10.9.0.0/27");
         let taken = [net("10.9.0.0/28"), net("10.9.0.16/28")];
         assert_eq!(first_free_subnet(pool, 28, &taken), None);
-        assert_eq!(
-            first_free_subnet(DEFAULT_POOL, 28, &[net("10.0.0.0/8")]),
-            None
-        );
-        assert_eq!(
-            first_free_subnet(DEFAULT_POOL, 28, &[net("0.0.0.0/1")]),
-            None
-        );
+        assert_eq!(first_free_subnet(DEFAULT_POOL, 28, &[net("10.0.0.0/8")]), None);
+        assert_eq!(first_free_subnet(DEFAULT_POOL, 28, &[net("0.0.0.0/1")]), None);
         assert_eq!(first_free_subnet(DEFAULT_POOL, 7, &[]), None);
         assert_eq!(first_free_subnet(DEFAULT_POOL, 31, &[]), None);
         // The very last subnet of the address space is usable.
         let pool = net("255.255.255.0/24");
         let taken = [net("255.255.255.0/25"), net("255.255.255.128/26")];
-        assert_eq!(
-            first_free_subnet(pool, 26, &taken),
-            Some(net("255.255.255.192/26"))
-        );
+        assert_eq!(first_free_subnet(pool, 26, &taken), Some(net("255.255.255.192/26")));
     }
 
     #[test]
     fn many_leases_are_skipped_quickly() {
-        let taken: Vec<Ipv4Net> = (0..20_000u32)
-            .map(|i| Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + i * 16), 28).unwrap())
-            .collect();
+        let taken: Vec<Ipv4Net> =
+            (0..20_000u32).map(|i| Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + i * 16), 28).unwrap()).collect();
         let got = first_free_subnet(DEFAULT_POOL, 28, &taken).unwrap();
-        assert_eq!(
-            got,
-            Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + 20_000 * 16), 28).unwrap()
-        );
+        assert_eq!(got, Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + 20_000 * 16), 28).unwrap());
     }
 
     #[test]
     fn parse_and_display_round_trip() {
         assert_eq!(net("10.0.0.16/28").to_string(), "10.0.0.16/28");
-        assert!("10.0.0.1/8"
-            .parse::<Ipv4Net>()
-            .unwrap_err()
-            .contains("10.0.0.0/8"));
+        assert!("10.0.0.1/8".parse::<Ipv4Net>().unwrap_err().contains("10.0.0.0/8"));
         assert!("10.0.0.0/33".parse::<Ipv4Net>().is_err());
         assert!("10.0.0.0".parse::<Ipv4Net>().is_err());
         assert!(net("10.0.0.16/28").contains(Ipv4Addr::new(10, 0, 0, 31)));

@@ -101,35 +101,14 @@ impl<T: Transport> Rtnl<T> {
         let dst_len = r.dst.map_or(0, |d| d.1);
         // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
         let hdr: [u8; 12] = if add {
-            let scope = if r.gateway.is_some() {
-                RT_SCOPE_UNIVERSE
-            } else {
-                RT_SCOPE_LINK
-            };
+            let scope = if r.gateway.is_some() { RT_SCOPE_UNIVERSE } else { RT_SCOPE_LINK };
             let p = RTPROT_BOOT;
-            [
-                family,
-                dst_len,
-                0,
-                0,
-                RT_TABLE_MAIN,
-                p,
-                scope,
-                RTN_UNICAST,
-                0,
-                0,
-                0,
-                0,
-            ]
+            [family, dst_len, 0, 0, RT_TABLE_MAIN, p, scope, RTN_UNICAST, 0, 0, 0, 0]
         } else {
             let s = RT_SCOPE_NOWHERE;
             [family, dst_len, 0, 0, RT_TABLE_MAIN, 0, s, 0, 0, 0, 0, 0]
         };
-        let (ty, flags) = if add {
-            (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL)
-        } else {
-            (RTM_DELROUTE, 0)
-        };
+        let (ty, flags) = if add { (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL) } else { (RTM_DELROUTE, 0) };
         let mut m = Msg::new(ty, flags);
         m.header(&hdr);
         if let Some((dst, len)) = r.dst {
@@ -158,11 +137,7 @@ impl<T: Transport> Rtnl<T> {
 
     /// Adds the default route via `gateway` on `link` (what the container's `host0` gets).
     pub fn add_default_route(&mut self, gateway: IpAddr, link: Link<'_>) -> Result<()> {
-        self.add_route(&RouteSpec {
-            dst: None,
-            gateway: Some(gateway),
-            link,
-        })
+        self.add_route(&RouteSpec { dst: None, gateway: Some(gateway), link })
     }
 
     /// Lists the IPv4 routes of every table (`RTM_GETROUTE` dump).
@@ -197,12 +172,7 @@ pub fn routed_subnets(routes: &[RouteInfo]) -> Vec<Ipv4Net> {
     routes
         .iter()
         .filter(|r| r.dst.prefix_len() > 0 && r.table != RT_TABLE_LOCAL)
-        .filter(|r| {
-            !matches!(
-                r.kind,
-                RTN_LOCAL | RTN_BROADCAST | RTN_ANYCAST | RTN_MULTICAST
-            )
-        })
+        .filter(|r| !matches!(r.kind, RTN_LOCAL | RTN_BROADCAST | RTN_ANYCAST | RTN_MULTICAST))
         .map(|r| r.dst)
         .collect()
 }
@@ -228,11 +198,5 @@ pub fn parse_route_v4(p: &[u8]) -> Option<RouteInfo> {
             _ => {}
         }
     }
-    Some(RouteInfo {
-        dst: Ipv4Net::new(dst, dst_len)?,
-        table,
-        kind,
-        oif,
-        gateway,
-    })
+    Some(RouteInfo { dst: Ipv4Net::new(dst, dst_len)?, table, kind, oif, gateway })
 }

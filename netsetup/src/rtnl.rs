@@ -23,9 +23,7 @@ impl Rtnl<Socket> {
 impl<T: Transport> Rtnl<T> {
     /// An rtnetlink connection over any transport (tests pass a [`crate::Replay`]).
     pub fn with_transport(transport: T) -> Rtnl<T> {
-        Rtnl {
-            conn: Conn::new(transport),
-        }
+        Rtnl { conn: Conn::new(transport) }
     }
 
     /// The underlying transport.
@@ -86,11 +84,7 @@ pub struct Mac(pub [u8; 6]);
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
+        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
     }
 }
 
@@ -103,9 +97,6 @@ mod tests {
         assert_eq!(Link::Name("ve-foo").to_string(), "ve-foo");
         assert_eq!(Link::Index(7).to_string(), "ifindex 7");
         assert_eq!(Netns::Pid(42).to_string(), "netns of pid 42");
-        assert_eq!(
-            Mac([0x02, 0xab, 0, 1, 0x10, 0xff]).to_string(),
-            "02:ab:00:01:10:ff"
-        );
+        assert_eq!(Mac([0x02, 0xab, 0, 1, 0x10, 0xff]).to_string(), "02:ab:00:01:10:ff");
     }
 }

@@ -100,11 +100,7 @@ mod tests {
         let key: [u8; 16] = std::array::from_fn(|i| i as u8);
         let msg: Vec<u8> = (0..64).collect();
         for (i, want) in VECTORS.iter().enumerate() {
-            assert_eq!(
-                siphash24(&msg[..i], &key).to_le_bytes(),
-                *want,
-                "length {i}"
-            );
+            assert_eq!(siphash24(&msg[..i], &key).to_le_bytes(), *want, "length {i}");
         }
     }
 

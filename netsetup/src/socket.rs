@@ -8,9 +8,7 @@ use crate::error::{Error, Result};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::netlink::{self, SocketAddrNetlink};
-use rustix::net::{
-    bind, recv, send, socket_with, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
-};
+use rustix::net::{bind, recv, send, socket_with, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use std::collections::VecDeque;
 
 /// Sends netlink request bytes and receives reply datagrams.
@@ -45,13 +43,8 @@ impl Socket {
             Family::Route => (None, "open rtnetlink socket"),
             Family::Netfilter => (Some(netlink::NETFILTER), "open nfnetlink socket"),
         };
-        let fd = socket_with(
-            AddressFamily::NETLINK,
-            SocketType::RAW,
-            SocketFlags::CLOEXEC,
-            proto,
-        )
-        .map_err(|e| Error::sys(what, e.raw_os_error()))?;
+        let fd = socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, proto)
+            .map_err(|e| Error::sys(what, e.raw_os_error()))?;
         bind(&fd, &SocketAddrNetlink::new(0, 0)).map_err(|e| Error::sys(what, e.raw_os_error()))?;
         Ok(Socket { fd })
     }
@@ -107,10 +100,7 @@ pub struct Replay {
 impl Replay {
     /// A fake that will answer with `replies`, one datagram per `recv`.
     pub fn new(replies: Vec<Vec<u8>>) -> Replay {
-        Replay {
-            sent: Vec::new(),
-            replies: replies.into(),
-        }
+        Replay { sent: Vec::new(), replies: replies.into() }
     }
 
     /// Queues one more reply datagram.

@@ -32,12 +32,10 @@ fn veth_into_a_second_netns_with_bridge_address_and_default_route() {
         })
         .unwrap();
         rt.create_bridge("vz-zone").unwrap();
-        rt.set_master(Link::Name("ve-test"), Some(Link::Name("vz-zone")))
-            .unwrap();
+        rt.set_master(Link::Name("ve-test"), Some(Link::Name("vz-zone"))).unwrap();
         rt.set_link_up(Link::Name("ve-test"), true).unwrap();
         rt.set_link_up(Link::Name("vz-zone"), true).unwrap();
-        rt.add_address(Link::Name("vz-zone"), v4(10, 0, 0, 1), 28)
-            .unwrap();
+        rt.add_address(Link::Name("vz-zone"), v4(10, 0, 0, 1), 28).unwrap();
 
         let links = rt.list_links().unwrap();
         let br = find(&links, "vz-zone").expect("bridge listed");
@@ -47,18 +45,11 @@ fn veth_into_a_second_netns_with_bridge_address_and_default_route() {
         assert_eq!(ve.master, Some(br.index));
         assert_eq!(ve.mac, Some(host_mac));
         assert!(ve.is_up() && br.is_up());
-        assert!(
-            find(&links, "host0").is_none(),
-            "peer must be in the other netns"
-        );
+        assert!(find(&links, "host0").is_none(), "peer must be in the other netns");
         assert_eq!(rt.link_index("vz-zone").unwrap(), br.index);
 
         let addrs = rt.list_addresses().unwrap();
-        assert!(addrs.contains(&AddrInfo {
-            index: br.index,
-            addr: v4(10, 0, 0, 1),
-            prefix_len: 28
-        }));
+        assert!(addrs.contains(&AddrInfo { index: br.index, addr: v4(10, 0, 0, 1), prefix_len: 28 }));
         let routed = rt.routed_subnets_v4().unwrap();
         let subnet: Ipv4Net = "10.0.0.0/28".parse().unwrap();
         assert!(routed.contains(&subnet), "{routed:?}");
@@ -72,56 +63,28 @@ fn veth_into_a_second_netns_with_bridge_address_and_default_route() {
             assert_eq!(host0.mac, Some(peer_mac));
             ct.set_link_up(Link::Name("lo"), true).unwrap();
             ct.set_link_up(Link::Name("host0"), true).unwrap();
-            ct.add_address(Link::Name("host0"), v4(10, 0, 0, 2), 28)
-                .unwrap();
-            ct.add_default_route(v4(10, 0, 0, 1), Link::Name("host0"))
-                .unwrap();
+            ct.add_address(Link::Name("host0"), v4(10, 0, 0, 2), 28).unwrap();
+            ct.add_default_route(v4(10, 0, 0, 1), Link::Name("host0")).unwrap();
             let routes = ct.list_routes_v4().unwrap();
             assert!(routes.iter().any(|r| r.dst.prefix_len() == 0
                 && r.gateway == Some(Ipv4Addr::new(10, 0, 0, 1))
                 && r.oif == Some(host0.index)));
             // The default route is not a "routed subnet" that would block the whole pool.
-            assert!(!ct
-                .routed_subnets_v4()
-                .unwrap()
-                .iter()
-                .any(|s| s.prefix_len() == 0));
-            let e = ct
-                .add_default_route(v4(10, 0, 0, 1), Link::Name("host0"))
-                .unwrap_err();
-            assert_eq!(
-                e.to_string(),
-                "add route default via 10.0.0.1 dev host0: file exists"
-            );
-            ct.delete_route(&RouteSpec {
-                dst: None,
-                gateway: Some(v4(10, 0, 0, 1)),
-                link: Link::Name("host0"),
-            })
-            .unwrap();
-            ct.add_address(Link::Name("host0"), "fd00::2".parse().unwrap(), 64)
+            assert!(!ct.routed_subnets_v4().unwrap().iter().any(|s| s.prefix_len() == 0));
+            let e = ct.add_default_route(v4(10, 0, 0, 1), Link::Name("host0")).unwrap_err();
+            assert_eq!(e.to_string(), "add route default via 10.0.0.1 dev host0: file exists");
+            ct.delete_route(&RouteSpec { dst: None, gateway: Some(v4(10, 0, 0, 1)), link: Link::Name("host0") })
                 .unwrap();
-            ct.delete_address(Link::Name("host0"), v4(10, 0, 0, 2), 28)
-                .unwrap();
-            let left: Vec<IpAddr> = ct
-                .list_addresses()
-                .unwrap()
-                .iter()
-                .map(|a| a.addr)
-                .collect();
+            ct.add_address(Link::Name("host0"), "fd00::2".parse().unwrap(), 64).unwrap();
+            ct.delete_address(Link::Name("host0"), v4(10, 0, 0, 2), 28).unwrap();
+            let left: Vec<IpAddr> = ct.list_addresses().unwrap().iter().map(|a| a.addr).collect();
             assert!(left.contains(&"fd00::2".parse().unwrap()));
             assert!(!left.contains(&v4(10, 0, 0, 2)));
         });
 
         // Errors carry the operation, the object and the kernel's errno.
         let e = rt
-            .create_veth(&Veth {
-                name: "ve-test",
-                mac: None,
-                peer: "host9",
-                peer_mac: None,
-                peer_netns: None,
-            })
+            .create_veth(&Veth { name: "ve-test", mac: None, peer: "host9", peer_mac: None, peer_netns: None })
             .unwrap_err();
         assert_eq!(e.to_string(), "create veth ve-test/host9: file exists");
         assert_eq!(e.errno(), Some(17));
@@ -135,20 +98,11 @@ fn veth_into_a_second_netns_with_bridge_address_and_default_route() {
         rt.delete_link(Link::Name("ve-test")).unwrap();
         rt.delete_link(Link::Name("vz-zone")).unwrap();
         let links = rt.list_links().unwrap();
-        assert_eq!(
-            links.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
-            ["lo"]
-        );
+        assert_eq!(links.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["lo"]);
     });
     // Deleting the host side removed the peer too.
     in_netns(&container, || {
-        let names: Vec<String> = Rtnl::open()
-            .unwrap()
-            .list_links()
-            .unwrap()
-            .into_iter()
-            .map(|l| l.name)
-            .collect();
+        let names: Vec<String> = Rtnl::open().unwrap().list_links().unwrap().into_iter().map(|l| l.name).collect();
         assert_eq!(names, ["lo"]);
     });
 }
@@ -160,14 +114,7 @@ fn rename_altname_mac_move_and_move_back() {
         let mut rt = Rtnl::open().unwrap();
         let name = derive_ifname("ve-", "a-very-long-machine-name");
         assert_eq!(name.name.len(), 15);
-        rt.create_veth(&Veth {
-            name: &name.name,
-            mac: None,
-            peer: "host0",
-            peer_mac: None,
-            peer_netns: None,
-        })
-        .unwrap();
+        rt.create_veth(&Veth { name: &name.name, mac: None, peer: "host0", peer_mac: None, peer_netns: None }).unwrap();
         let alt = name.altname.as_deref().unwrap();
         rt.add_altname(Link::Name(&name.name), alt).unwrap();
         // The altname resolves like a name.
@@ -176,20 +123,14 @@ fn rename_altname_mac_move_and_move_back() {
         let e = rt.add_altname(Link::Index(index), alt).unwrap_err();
         assert_eq!(e.errno(), Some(17));
 
-        rt.set_mac(Link::Name("host0"), [0x02, 1, 2, 3, 4, 5])
-            .unwrap();
+        rt.set_mac(Link::Name("host0"), [0x02, 1, 2, 3, 4, 5]).unwrap();
         rt.rename_link(Link::Name("host0"), "eth-test").unwrap();
         let links = rt.list_links().unwrap();
         let l = find(&links, "eth-test").unwrap();
         assert_eq!(l.mac, Some([0x02, 1, 2, 3, 4, 5]));
         assert!(find(&links, alt).is_some());
 
-        rt.move_link(
-            Link::Name("eth-test"),
-            Netns::Fd(other.as_fd()),
-            Some("moved0"),
-        )
-        .unwrap();
+        rt.move_link(Link::Name("eth-test"), Netns::Fd(other.as_fd()), Some("moved0")).unwrap();
         assert!(find(&rt.list_links().unwrap(), "eth-test").is_none());
         // Move it back by name from inside the other netns, restoring the old name.
         let here = rustix::fs::open(
@@ -201,12 +142,7 @@ fn rename_altname_mac_move_and_move_back() {
         in_netns(&other, || {
             let mut o = Rtnl::open().unwrap();
             assert!(find(&o.list_links().unwrap(), "moved0").is_some());
-            o.move_link(
-                Link::Name("moved0"),
-                Netns::Fd(here.as_fd()),
-                Some("eth-test"),
-            )
-            .unwrap();
+            o.move_link(Link::Name("moved0"), Netns::Fd(here.as_fd()), Some("eth-test")).unwrap();
         });
         assert!(find(&rt.list_links().unwrap(), "eth-test").is_some());
         rt.delete_link(Link::Name(alt)).unwrap();
@@ -218,29 +154,11 @@ fn macvlan_and_ipvlan_on_a_parent_link() {
     let container = new_netns_fd();
     in_new_netns(|| {
         let mut rt = Rtnl::open().unwrap();
-        rt.create_veth(&Veth {
-            name: "up0",
-            mac: None,
-            peer: "up1",
-            peer_mac: None,
-            peer_netns: None,
-        })
-        .unwrap();
+        rt.create_veth(&Veth { name: "up0", mac: None, peer: "up1", peer_mac: None, peer_netns: None }).unwrap();
         let mac = generate_mac(&[7; 16], "foo", MacKey::Macvlan, 0);
-        rt.create_macvlan(
-            "mv-up0",
-            Link::Name("up0"),
-            Some(mac),
-            Some(Netns::Fd(container.as_fd())),
-        )
-        .unwrap();
-        let e = rt
-            .create_macvlan("mv-x", Link::Name("nope"), None, None)
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "create macvlan mv-x on nope: query link nope: no such device"
-        );
+        rt.create_macvlan("mv-up0", Link::Name("up0"), Some(mac), Some(Netns::Fd(container.as_fd()))).unwrap();
+        let e = rt.create_macvlan("mv-x", Link::Name("nope"), None, None).unwrap_err();
+        assert_eq!(e.to_string(), "create macvlan mv-x on nope: query link nope: no such device");
         in_netns(&container, || {
             let links = Rtnl::open().unwrap().list_links().unwrap();
             let mv = find(&links, "mv-up0").expect("macvlan in container");
@@ -251,18 +169,12 @@ fn macvlan_and_ipvlan_on_a_parent_link() {
         // exists (the VM harness) the link must really be created.
         match rt.create_ipvlan("iv-up0", Link::Name("up0"), None) {
             Err(e) => {
-                assert_eq!(
-                    e.to_string(),
-                    "create ipvlan iv-up0 on up0: operation not supported"
-                );
+                assert_eq!(e.to_string(), "create ipvlan iv-up0 on up0: operation not supported");
                 assert_eq!(e.errno(), Some(95));
             }
             Ok(()) => {
                 let links = rt.list_links().unwrap();
-                assert_eq!(
-                    find(&links, "iv-up0").unwrap().kind.as_deref(),
-                    Some("ipvlan")
-                );
+                assert_eq!(find(&links, "iv-up0").unwrap().kind.as_deref(), Some("ipvlan"));
             }
         }
     });
@@ -279,47 +191,26 @@ fn nftables_table_masquerade_port_forwards_and_cleanup() {
         let masq = nft.add_masquerade(subnet, "foo").unwrap();
         assert_eq!(masq.chain, Chain::Postrouting);
         let fwds = [
-            PortForward {
-                proto: Proto::Tcp,
-                host_port: 8080,
-                addr: Ipv4Addr::new(10, 0, 0, 18),
-                port: 80,
-            },
-            PortForward {
-                proto: Proto::Udp,
-                host_port: 53,
-                addr: Ipv4Addr::new(10, 0, 0, 18),
-                port: 5353,
-            },
+            PortForward { proto: Proto::Tcp, host_port: 8080, addr: Ipv4Addr::new(10, 0, 0, 18), port: 80 },
+            PortForward { proto: Proto::Udp, host_port: 53, addr: Ipv4Addr::new(10, 0, 0, 18), port: 5353 },
         ];
         let fw = nft.add_port_forwards(&fwds, "foo").unwrap();
         assert_eq!(fw.len(), 4);
         assert_eq!(
             fw.iter().map(|r| r.chain).collect::<Vec<_>>(),
-            [
-                Chain::Prerouting,
-                Chain::Output,
-                Chain::Prerouting,
-                Chain::Output
-            ]
+            [Chain::Prerouting, Chain::Output, Chain::Prerouting, Chain::Output]
         );
-        nft.add_masquerade("10.0.0.32/28".parse().unwrap(), "bar")
-            .unwrap();
+        nft.add_masquerade("10.0.0.32/28".parse().unwrap(), "bar").unwrap();
 
         let rules = nft.list_rules().unwrap();
         assert_eq!(rules.len(), 6);
         for r in std::iter::once(&masq).chain(&fw) {
-            assert!(rules.contains(&RuleInfo {
-                rule: *r,
-                tag: Some("foo".into())
-            }));
+            assert!(rules.contains(&RuleInfo { rule: *r, tag: Some("foo".into()) }));
         }
         if std::path::Path::new("/usr/sbin/nft").exists() {
             // Cross-check with the nft tool where it is installed (the library never runs it).
-            let out = std::process::Command::new("/usr/sbin/nft")
-                .args(["list", "table", "ip", "spawnbox"])
-                .output()
-                .unwrap();
+            let out =
+                std::process::Command::new("/usr/sbin/nft").args(["list", "table", "ip", "spawnbox"]).output().unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
             for want in [
                 "ip saddr 10.0.0.16/28 masquerade comment \"foo\"",
@@ -331,15 +222,9 @@ fn nftables_table_masquerade_port_forwards_and_cleanup() {
         }
 
         // A failing message aborts the whole batch and is named in the error.
-        let bogus = RuleHandle {
-            chain: Chain::Postrouting,
-            handle: 9999,
-        };
+        let bogus = RuleHandle { chain: Chain::Postrouting, handle: 9999 };
         let e = nft.delete_rules(&[masq, bogus]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "delete rule 9999 from chain postrouting: no such file or directory"
-        );
+        assert_eq!(e.to_string(), "delete rule 9999 from chain postrouting: no such file or directory");
         assert_eq!(nft.list_rules().unwrap().len(), 6, "batch must be atomic");
 
         assert_eq!(nft.delete_tagged("foo").unwrap(), 5);
@@ -353,9 +238,6 @@ fn nftables_table_masquerade_port_forwards_and_cleanup() {
         nft.delete_table().unwrap();
         nft.delete_table().unwrap(); // already gone: fine
         let e = nft.add_masquerade(subnet, "foo").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "add masquerade for 10.0.0.16/28: no such file or directory"
-        );
+        assert_eq!(e.to_string(), "add masquerade for 10.0.0.16/28: no such file or directory");
     });
 }

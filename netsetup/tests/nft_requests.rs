@@ -16,14 +16,13 @@ const NLM_F_ECHO: u16 = 0x8;
 /// The message nft sent, by name, sequence number zeroed.
 fn nft_tool(name: &str) -> Vec<u8> {
     let data = include_str!("data/nft-requests.txt");
-    let line = data
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .unwrap_or_else(|| panic!("no capture {name}"));
+    let line =
+        data.lines().find(|l| l.split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("no capture {name}"));
     hex(line.split_whitespace().nth(1).unwrap())
 }
 
-const BEGIN: &str = "14000000 1000 0100 00000000 00000000  00 00 000a  # NFNL_MSG_BATCH_BEGIN, res_id NFNL_SUBSYS_NFTABLES (be16)";
+const BEGIN: &str =
+    "14000000 1000 0100 00000000 00000000  00 00 000a  # NFNL_MSG_BATCH_BEGIN, res_id NFNL_SUBSYS_NFTABLES (be16)";
 const END: &str = "14000000 1100 0100 00000000 00000000  00 00 000a    # NFNL_MSG_BATCH_END";
 
 /// Splits a sent batch into its messages (BEGIN and END included), sequence numbers zeroed.
@@ -90,15 +89,7 @@ fn ensure_table_is_one_batch_matching_nft() {
     let mut nft = Nft::with_transport(Replay::new(vec![[ack(2), ack(3), ack(4), ack(5)].concat()]));
     nft.ensure_table().unwrap();
     let parts = split(&nft.transport().sent[0]);
-    let want = [
-        BEGIN,
-        TABLE,
-        CHAIN_POSTROUTING,
-        CHAIN_PREROUTING,
-        CHAIN_OUTPUT,
-        END,
-    ]
-    .map(hex);
+    let want = [BEGIN, TABLE, CHAIN_POSTROUTING, CHAIN_PREROUTING, CHAIN_OUTPUT, END].map(hex);
     assert_eq!(parts, want);
     assert_eq!(clear_flags(hex(TABLE), NLM_F_ACK), nft_tool("add_table"));
     for (g, name) in [
@@ -148,26 +139,16 @@ fn masquerade_rule_matches_nft_and_returns_the_echoed_handle() {
     let mut nft = Nft::with_transport(Replay::new(vec![echo(2, 4), ack(2)]));
     let subnet: Ipv4Net = "10.0.0.16/28".parse().unwrap();
     let h = nft.add_masquerade(subnet, "spawnbox:foo").unwrap();
-    assert_eq!(
-        h,
-        RuleHandle {
-            chain: Chain::Postrouting,
-            handle: 4
-        }
-    );
+    assert_eq!(h, RuleHandle { chain: Chain::Postrouting, handle: 4 });
     let parts = split(&nft.transport().sent[0]);
     assert_eq!(parts, [BEGIN, RULE_MASQUERADE, END].map(hex));
-    assert_eq!(
-        clear_flags(hex(RULE_MASQUERADE), NLM_F_ACK | NLM_F_ECHO),
-        nft_tool("rule_masquerade")
-    );
+    assert_eq!(clear_flags(hex(RULE_MASQUERADE), NLM_F_ACK | NLM_F_ECHO), nft_tool("rule_masquerade"));
 }
 
 #[test]
 fn byte_aligned_prefixes_skip_the_bitwise_as_nft_does() {
     let mut nft = Nft::with_transport(Replay::new(vec![echo(2, 9), ack(2)]));
-    nft.add_masquerade("10.1.0.0/16".parse().unwrap(), "x")
-        .unwrap();
+    nft.add_masquerade("10.1.0.0/16".parse().unwrap(), "x").unwrap();
     let rule = &split(&nft.transport().sent[0])[1];
     // nft --debug=netlink: [ payload load 2b @ network header + 12 => reg 1 ]
     //                      [ cmp eq reg 1 0x0000010a ] [ masq ]
@@ -272,56 +253,22 @@ const RULE_DNAT_OUTPUT: &str = "
 
 #[test]
 fn port_forwards_match_nft_for_prerouting_and_output() {
-    let replies = vec![[
-        echo(2, 5),
-        ack(2),
-        echo(3, 6),
-        ack(3),
-        echo(4, 7),
-        ack(4),
-        echo(5, 8),
-        ack(5),
-    ]
-    .concat()];
+    let replies = vec![[echo(2, 5), ack(2), echo(3, 6), ack(3), echo(4, 7), ack(4), echo(5, 8), ack(5)].concat()];
     let mut nft = Nft::with_transport(Replay::new(replies));
     let fwds = [
-        PortForward {
-            proto: Proto::Tcp,
-            host_port: 8080,
-            addr: Ipv4Addr::new(10, 0, 0, 18),
-            port: 80,
-        },
-        PortForward {
-            proto: Proto::Udp,
-            host_port: 53,
-            addr: Ipv4Addr::new(10, 0, 0, 18),
-            port: 5353,
-        },
+        PortForward { proto: Proto::Tcp, host_port: 8080, addr: Ipv4Addr::new(10, 0, 0, 18), port: 80 },
+        PortForward { proto: Proto::Udp, host_port: 53, addr: Ipv4Addr::new(10, 0, 0, 18), port: 5353 },
     ];
     let handles = nft.add_port_forwards(&fwds, "spawnbox:foo").unwrap();
     let got: Vec<(Chain, u64)> = handles.iter().map(|h| (h.chain, h.handle)).collect();
-    assert_eq!(
-        got,
-        [
-            (Chain::Prerouting, 5),
-            (Chain::Output, 6),
-            (Chain::Prerouting, 7),
-            (Chain::Output, 8)
-        ]
-    );
+    assert_eq!(got, [(Chain::Prerouting, 5), (Chain::Output, 6), (Chain::Prerouting, 7), (Chain::Output, 8)]);
     let parts = split(&nft.transport().sent[0]);
     assert_eq!(parts.len(), 6);
     assert_eq!(parts[1], hex(RULE_DNAT_PREROUTING));
     assert_eq!(parts[4], hex(RULE_DNAT_OUTPUT));
     let f = NLM_F_ACK | NLM_F_ECHO;
-    assert_eq!(
-        clear_flags(hex(RULE_DNAT_PREROUTING), f),
-        nft_tool("rule_dnat_prerouting")
-    );
-    assert_eq!(
-        clear_flags(hex(RULE_DNAT_OUTPUT), f),
-        nft_tool("rule_dnat_output")
-    );
+    assert_eq!(clear_flags(hex(RULE_DNAT_PREROUTING), f), nft_tool("rule_dnat_prerouting"));
+    assert_eq!(clear_flags(hex(RULE_DNAT_OUTPUT), f), nft_tool("rule_dnat_output"));
 }
 
 const DELETE_RULE: &str = "
@@ -350,11 +297,7 @@ const LIST_RULES: &str = "
 #[test]
 fn deletes_flush_and_list_match_nft() {
     let mut nft = Nft::with_transport(Replay::new(vec![ack(2), ack(5), ack(8), common::done(10)]));
-    nft.delete_rules(&[RuleHandle {
-        chain: Chain::Postrouting,
-        handle: 4,
-    }])
-    .unwrap();
+    nft.delete_rules(&[RuleHandle { chain: Chain::Postrouting, handle: 4 }]).unwrap();
     nft.flush_table().unwrap();
     nft.delete_table().unwrap();
     assert!(nft.list_rules().unwrap().is_empty());
@@ -363,11 +306,7 @@ fn deletes_flush_and_list_match_nft() {
     assert_eq!(split(&sent[1]), [BEGIN, FLUSH_TABLE, END].map(hex));
     assert_eq!(split(&sent[2]), [BEGIN, DELETE_TABLE, END].map(hex));
     assert_eq!(unseq(sent[3].clone()), hex(LIST_RULES));
-    for (g, name) in [
-        (DELETE_RULE, "delete_rule"),
-        (FLUSH_TABLE, "flush_table"),
-        (DELETE_TABLE, "delete_table"),
-    ] {
+    for (g, name) in [(DELETE_RULE, "delete_rule"), (FLUSH_TABLE, "flush_table"), (DELETE_TABLE, "delete_table")] {
         assert_eq!(clear_flags(hex(g), NLM_F_ACK), nft_tool(name), "{name}");
     }
     assert_eq!(hex(LIST_RULES), nft_tool("list_rules"));

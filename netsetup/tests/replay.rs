@@ -64,34 +64,20 @@ fn lookup_reads_the_index_then_the_ack() {
 
 #[test]
 fn kernel_errors_become_one_line_with_the_errno() {
-    let veth = Veth {
-        name: "ve-foo",
-        mac: None,
-        peer: "host0",
-        peer_mac: None,
-        peer_netns: None,
-    };
+    let veth = Veth { name: "ve-foo", mac: None, peer: "host0", peer_mac: None, peer_netns: None };
     let mut r = rt(vec![reply("error_eexist", 1)]);
     let e = r.create_veth(&veth).unwrap_err();
     assert_eq!(e.to_string(), "create veth ve-foo/host0: file exists");
     assert_eq!(e.errno(), Some(17));
 
     let mut r = rt(vec![reply("error_enodev", 1)]);
-    let e = r
-        .delete_address(Link::Name("nonexist"), "10.0.0.1".parse().unwrap(), 28)
-        .unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "delete address 10.0.0.1/28 from nonexist: query link nonexist: no such device"
-    );
+    let e = r.delete_address(Link::Name("nonexist"), "10.0.0.1".parse().unwrap(), 28).unwrap_err();
+    assert_eq!(e.to_string(), "delete address 10.0.0.1/28 from nonexist: query link nonexist: no such device");
     assert_eq!(e.errno(), Some(19));
 
     let mut r = rt(vec![reply("error_eperm", 1)]);
     let e = r.create_bridge("vz-zone").unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "create bridge vz-zone: operation not permitted"
-    );
+    assert_eq!(e.to_string(), "create bridge vz-zone: operation not permitted");
     assert_eq!(e.errno(), Some(1));
 }
 
@@ -102,9 +88,7 @@ fn nft_echo_newgen_and_ack_yield_the_rule_handle() {
         reply("nft_newgen", 2),
         reply("nft_rule_ack", 2),
     ]));
-    let h = nft
-        .add_masquerade("10.0.0.16/28".parse().unwrap(), "foo")
-        .unwrap();
+    let h = nft.add_masquerade("10.0.0.16/28".parse().unwrap(), "foo").unwrap();
     assert_eq!(h.chain, Chain::Postrouting);
     assert_eq!(h.handle, 4);
     assert_eq!(nft.transport().unread(), 0);
@@ -112,15 +96,10 @@ fn nft_echo_newgen_and_ack_yield_the_rule_handle() {
 
 #[test]
 fn nft_rule_dump_lists_handles_and_tags() {
-    let mut nft = Nft::with_transport(Replay::new(vec![
-        reply("nft_rule_dump", 1),
-        reply("nft_rule_dump_done", 1),
-    ]));
+    let mut nft = Nft::with_transport(Replay::new(vec![reply("nft_rule_dump", 1), reply("nft_rule_dump_done", 1)]));
     let rules = nft.list_rules().unwrap();
-    let got: Vec<(Chain, u64, Option<&str>)> = rules
-        .iter()
-        .map(|r| (r.rule.chain, r.rule.handle, r.tag.as_deref()))
-        .collect();
+    let got: Vec<(Chain, u64, Option<&str>)> =
+        rules.iter().map(|r| (r.rule.chain, r.rule.handle, r.tag.as_deref())).collect();
     assert_eq!(
         got,
         [

@@ -12,10 +12,8 @@ use std::net::IpAddr;
 /// The request iproute2 sent, by name, sequence number zeroed.
 fn iproute2(name: &str) -> Vec<u8> {
     let data = include_str!("data/iproute2-requests.txt");
-    let line = data
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .unwrap_or_else(|| panic!("no capture {name}"));
+    let line =
+        data.lines().find(|l| l.split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("no capture {name}"));
     hex(line.split_whitespace().nth(1).unwrap())
 }
 
@@ -95,14 +93,8 @@ fn create_veth_with_peer_in_netns_by_fd() {
     let fd = rustix::fd::AsFd::as_fd(&f);
     let n = rustix::fd::AsRawFd::as_raw_fd(&fd) as u32;
     let mut r = rt(1);
-    r.create_veth(&Veth {
-        name: "ve-foo",
-        mac: None,
-        peer: "host0",
-        peer_mac: None,
-        peer_netns: Some(Netns::Fd(fd)),
-    })
-    .unwrap();
+    r.create_veth(&Veth { name: "ve-foo", mac: None, peer: "host0", peer_mac: None, peer_netns: Some(Netns::Fd(fd)) })
+        .unwrap();
     // As above with IFLA_NET_NS_FD (28) carrying the descriptor number.
     let mut want = hex(VETH_PEER_NETNS_PID);
     want[80..84].copy_from_slice(&[8, 0, 28, 0]);
@@ -142,8 +134,7 @@ const MACVLAN: &str = "
 fn create_macvlan_matches_ip() {
     let mut r = rt(1);
     let mac = [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee];
-    r.create_macvlan("mv-x", Link::Index(3), Some(mac), None)
-        .unwrap();
+    r.create_macvlan("mv-x", Link::Index(3), Some(mac), None).unwrap();
     assert_eq!(sent(&r, 0), hex(MACVLAN));
     assert_eq!(hex(MACVLAN), iproute2("macvlan"));
 }
@@ -163,8 +154,7 @@ const IPVLAN_IN_NETNS: &str = "
 #[test]
 fn create_ipvlan_in_netns() {
     let mut r = rt(1);
-    r.create_ipvlan("iv-x", Link::Index(3), Some(Netns::Pid(42)))
-        .unwrap();
+    r.create_ipvlan("iv-x", Link::Index(3), Some(Netns::Pid(42))).unwrap();
     assert_eq!(sent(&r, 0), hex(IPVLAN_IN_NETNS));
     // ip also sends IFLA_IPVLAN_FLAGS 0 and no netns; nspawn, like us, sends the mode only.
     // Everything else matches ip's request once the netns attribute is taken out.
@@ -207,11 +197,9 @@ fn links_by_name_use_ifname_or_alt_ifname() {
     let want_up = hex("2c000000 1000 0500 00000000 00000000
          00 00 0000 00000000 01000000 01000000   # index 0: the kernel looks the name up
          0b00 0300 76652d666f6f00 00             # IFLA_IFNAME \"ve-foo\"");
-    let want_del = hex(
-        "38000000 1100 0500 00000000 00000000    # RTM_DELLINK
+    let want_del = hex("38000000 1100 0500 00000000 00000000    # RTM_DELLINK
          00 00 0000 00000000 00000000 00000000
-         1800 3500 76652d612d766572792d6c6f6e672d6e616d6500  # IFLA_ALT_IFNAME (too long for IFLA_IFNAME)",
-    );
+         1800 3500 76652d612d766572792d6c6f6e672d6e616d6500  # IFLA_ALT_IFNAME (too long for IFLA_IFNAME)");
     assert_eq!(sent(&r, 0), want_up);
     assert_eq!(sent(&r, 1), want_del);
 }
@@ -267,12 +255,10 @@ const MOVE_NETNS_PID: &str = "
 #[test]
 fn set_mac_rename_and_move_match_ip() {
     let mut r = rt(4);
-    r.set_mac(Link::Index(3), [0x02, 0x11, 0x22, 0x33, 0x44, 0x55])
-        .unwrap();
+    r.set_mac(Link::Index(3), [0x02, 0x11, 0x22, 0x33, 0x44, 0x55]).unwrap();
     r.rename_link(Link::Index(3), "ve-bar").unwrap();
     r.move_link(Link::Index(5), Netns::Pid(6325), None).unwrap();
-    r.move_link(Link::Index(5), Netns::Pid(6325), Some("eth1"))
-        .unwrap();
+    r.move_link(Link::Index(5), Netns::Pid(6325), Some("eth1")).unwrap();
     assert_eq!(sent(&r, 0), hex(SET_MAC));
     assert_eq!(sent(&r, 1), hex(RENAME));
     assert_eq!(sent(&r, 2), hex(MOVE_NETNS_PID));
@@ -338,8 +324,7 @@ const ADDR_ADD_V6: &str = "
 fn addresses_match_ip() {
     let mut r = rt(3);
     r.add_address(Link::Index(3), ip("10.0.0.17"), 28).unwrap();
-    r.delete_address(Link::Index(3), ip("10.0.0.17"), 28)
-        .unwrap();
+    r.delete_address(Link::Index(3), ip("10.0.0.17"), 28).unwrap();
     r.add_address(Link::Index(3), ip("fd00::1"), 64).unwrap();
     assert_eq!(sent(&r, 0), hex(ADDR_ADD_V4));
     assert_eq!(sent(&r, 1), hex(ADDR_DEL_V4));
@@ -373,20 +358,10 @@ const ROUTE_DEL_DEFAULT: &str = "
 #[test]
 fn routes_match_ip() {
     let mut r = rt(3);
-    r.add_route(&RouteSpec {
-        dst: Some((ip("10.1.0.0"), 16)),
-        gateway: Some(ip("10.0.0.18")),
-        link: Link::Index(3),
-    })
-    .unwrap();
-    r.add_default_route(ip("10.0.0.18"), Link::Index(3))
+    r.add_route(&RouteSpec { dst: Some((ip("10.1.0.0"), 16)), gateway: Some(ip("10.0.0.18")), link: Link::Index(3) })
         .unwrap();
-    r.delete_route(&RouteSpec {
-        dst: None,
-        gateway: Some(ip("10.0.0.18")),
-        link: Link::Index(3),
-    })
-    .unwrap();
+    r.add_default_route(ip("10.0.0.18"), Link::Index(3)).unwrap();
+    r.delete_route(&RouteSpec { dst: None, gateway: Some(ip("10.0.0.18")), link: Link::Index(3) }).unwrap();
     assert_eq!(sent(&r, 0), hex(ROUTE_ADD));
     assert_eq!(sent(&r, 1), hex(ROUTE_ADD_DEFAULT));
     assert_eq!(sent(&r, 2), hex(ROUTE_DEL_DEFAULT));
@@ -398,12 +373,7 @@ fn routes_match_ip() {
 #[test]
 fn link_route_without_gateway_has_link_scope() {
     let mut r = rt(1);
-    r.add_route(&RouteSpec {
-        dst: Some((ip("10.0.0.16"), 28)),
-        gateway: None,
-        link: Link::Index(7),
-    })
-    .unwrap();
+    r.add_route(&RouteSpec { dst: Some((ip("10.0.0.16"), 28)), gateway: None, link: Link::Index(7) }).unwrap();
     let want = hex("2c000000 1800 0506 00000000 00000000
          02 1c 00 00 fe 03 fd 01 00000000      # RT_SCOPE_LINK (253)
          0800 0100 0a000010                    # RTA_DST 10.0.0.16
@@ -430,11 +400,9 @@ fn dump_and_lookup_requests() {
     assert!(r.list_routes_v4().unwrap().is_empty());
     assert!(r.list_links().unwrap().is_empty());
     assert_eq!(sent(&r, 0), iproute2("route_dump"));
-    let want = hex(
-        "28000000 1200 0103 00000000 00000000   # RTM_GETLINK, REQUEST|DUMP
+    let want = hex("28000000 1200 0103 00000000 00000000   # RTM_GETLINK, REQUEST|DUMP
          00 00 0000 00000000 00000000 00000000
-         0800 1d00 08000000                     # IFLA_EXT_MASK RTEXT_FILTER_SKIP_STATS",
-    );
+         0800 1d00 08000000                     # IFLA_EXT_MASK RTEXT_FILTER_SKIP_STATS");
     assert_eq!(sent(&r, 1), want);
 }
 
@@ -445,8 +413,7 @@ fn enslaving_by_name_looks_up_only_the_bridge() {
     info[4] = 4;
     let replies = vec![common::msg(16, 0, 1, &info), ack(1), ack(2)];
     let mut r = Rtnl::with_transport(Replay::new(replies));
-    r.set_master(Link::Name("ve-foo"), Some(Link::Name("br0")))
-        .unwrap();
+    r.set_master(Link::Name("ve-foo"), Some(Link::Name("br0"))).unwrap();
     assert_eq!(r.transport().sent.len(), 2);
     assert_eq!(
         sent(&r, 0),
@@ -456,11 +423,9 @@ fn enslaving_by_name_looks_up_only_the_bridge() {
     );
     assert_eq!(
         sent(&r, 1),
-        hex(
-            "34000000 1000 0500 00000000 00000000   # RTM_NEWLINK, index 0
+        hex("34000000 1000 0500 00000000 00000000   # RTM_NEWLINK, index 0
              00 00 0000 00000000 00000000 00000000
              0b00 0300 76652d666f6f00 00            # IFLA_IFNAME \"ve-foo\" names the link
-             0800 0a00 04000000                     # IFLA_MASTER 4"
-        )
+             0800 0a00 04000000                     # IFLA_MASTER 4")
     );
 }

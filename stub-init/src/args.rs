@@ -85,16 +85,8 @@ mod tests {
 
     #[test]
     fn lookup_finds_exact_names() {
-        let env: [&[u8]; 4] = [
-            b"PATHX=no",
-            b"PATH=/bin:/usr/bin",
-            b"container=",
-            b"TERM=linux",
-        ];
-        assert_eq!(
-            lookup(env.iter().copied(), b"PATH"),
-            Some(&b"/bin:/usr/bin"[..])
-        );
+        let env: [&[u8]; 4] = [b"PATHX=no", b"PATH=/bin:/usr/bin", b"container=", b"TERM=linux"];
+        assert_eq!(lookup(env.iter().copied(), b"PATH"), Some(&b"/bin:/usr/bin"[..]));
         assert_eq!(lookup(env.iter().copied(), b"container"), Some(&b""[..]));
         assert_eq!(lookup(env.iter().copied(), b"TER"), None);
         assert_eq!(lookup(env.iter().copied(), b"HOME"), None);

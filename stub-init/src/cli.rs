@@ -91,11 +91,7 @@ where
             return parse_request(r, it);
         }
     }
-    let mut out = InitArgs {
-        mode: ModeFlag::Auto,
-        grace_secs: DEFAULT_GRACE_SECS,
-        command: None,
-    };
+    let mut out = InitArgs { mode: ModeFlag::Auto, grace_secs: DEFAULT_GRACE_SECS, command: None };
     let mut first = true;
     while let Some((i, a)) = it.next() {
         if first && !pid1 {
@@ -112,41 +108,22 @@ where
             b"-h" | b"--help" => return Ok(Invocation::Help),
             b"--version" => return Ok(Invocation::Version),
             b"--container" | b"--host" => {
-                let m = if a == b"--host" {
-                    ModeFlag::Host
-                } else {
-                    ModeFlag::Container
-                };
+                let m = if a == b"--host" { ModeFlag::Host } else { ModeFlag::Container };
                 if out.mode != ModeFlag::Auto && out.mode != m {
-                    return Err(CliError {
-                        what: b"--container and --host exclude each other",
-                        arg: i,
-                    });
+                    return Err(CliError { what: b"--container and --host exclude each other", arg: i });
                 }
                 out.mode = m;
             }
             b"--grace" => {
-                let (j, v) = it.next().ok_or(CliError {
-                    what: b"option needs a value",
-                    arg: i,
-                })?;
-                out.grace_secs = parse_secs(v).ok_or(CliError {
-                    what: b"invalid number of seconds",
-                    arg: j,
-                })?;
+                let (j, v) = it.next().ok_or(CliError { what: b"option needs a value", arg: i })?;
+                out.grace_secs = parse_secs(v).ok_or(CliError { what: b"invalid number of seconds", arg: j })?;
             }
             _ if a.starts_with(b"--grace=") => {
                 let v = a.get(8..).unwrap_or(b"");
-                out.grace_secs = parse_secs(v).ok_or(CliError {
-                    what: b"invalid number of seconds",
-                    arg: i,
-                })?;
+                out.grace_secs = parse_secs(v).ok_or(CliError { what: b"invalid number of seconds", arg: i })?;
             }
             _ if a.len() > 1 && a.starts_with(b"-") => {
-                return Err(CliError {
-                    what: b"unknown option",
-                    arg: i,
-                });
+                return Err(CliError { what: b"unknown option", arg: i });
             }
             _ => {
                 out.command = Some(i);
@@ -166,12 +143,7 @@ where
         match a {
             b"-f" | b"--force" => force = true,
             b"-h" | b"--help" => return Ok(Invocation::Help),
-            _ => {
-                return Err(CliError {
-                    what: b"unknown argument",
-                    arg: i,
-                })
-            }
+            _ => return Err(CliError { what: b"unknown argument", arg: i }),
         }
     }
     Ok(Invocation::Request { request, force })
@@ -185,63 +157,33 @@ mod tests {
         parse(args.iter().map(|a| a.as_bytes()), pid1)
     }
 
-    fn init(
-        mode: ModeFlag,
-        grace_secs: u32,
-        command: Option<usize>,
-    ) -> Result<Invocation, CliError> {
-        Ok(Invocation::Init(InitArgs {
-            mode,
-            grace_secs,
-            command,
-        }))
+    fn init(mode: ModeFlag, grace_secs: u32, command: Option<usize>) -> Result<Invocation, CliError> {
+        Ok(Invocation::Init(InitArgs { mode, grace_secs, command }))
     }
 
     #[test]
     fn launcher_contract() {
         assert_eq!(
-            p(
-                &[
-                    "spawnbox-init",
-                    "--container",
-                    "--",
-                    "/bin/sh",
-                    "-c",
-                    "exit 7"
-                ],
-                true
-            ),
+            p(&["spawnbox-init", "--container", "--", "/bin/sh", "-c", "exit 7"], true),
             init(ModeFlag::Container, 90, Some(3))
         );
         assert_eq!(
-            p(
-                &["3", "--grace=5", "--container", "--", "--weird-payload"],
-                true
-            ),
+            p(&["3", "--grace=5", "--container", "--", "--weird-payload"], true),
             init(ModeFlag::Container, 5, Some(4))
         );
     }
 
     #[test]
     fn command_without_dashes() {
-        assert_eq!(
-            p(&["init", "sleep", "--grace=1"], true),
-            init(ModeFlag::Auto, 90, Some(1))
-        );
-        assert_eq!(
-            p(&["init", "--grace", "0", "true"], true),
-            init(ModeFlag::Auto, 0, Some(3))
-        );
+        assert_eq!(p(&["init", "sleep", "--grace=1"], true), init(ModeFlag::Auto, 90, Some(1)));
+        assert_eq!(p(&["init", "--grace", "0", "true"], true), init(ModeFlag::Auto, 0, Some(3)));
         assert_eq!(p(&["init", "-"], true), init(ModeFlag::Auto, 90, Some(1)));
     }
 
     #[test]
     fn kernel_command_line() {
         // init=/sbin/spawnbox-init -- /etc/rc.local: the kernel drops the "--".
-        assert_eq!(
-            p(&["/sbin/spawnbox-init", "/etc/rc.local"], true),
-            init(ModeFlag::Auto, 90, Some(1))
-        );
+        assert_eq!(p(&["/sbin/spawnbox-init", "/etc/rc.local"], true), init(ModeFlag::Auto, 90, Some(1)));
         assert_eq!(p(&["/init"], true), init(ModeFlag::Auto, 90, None));
         assert_eq!(p(&["/init", "--"], true), init(ModeFlag::Auto, 90, None));
         assert_eq!(p(&[], true), init(ModeFlag::Auto, 90, None));
@@ -249,29 +191,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_argument() {
-        assert_eq!(
-            p(&["i", "--grace=x", "true"], true),
-            Err(CliError {
-                what: b"invalid number of seconds",
-                arg: 1
-            })
-        );
+        assert_eq!(p(&["i", "--grace=x", "true"], true), Err(CliError { what: b"invalid number of seconds", arg: 1 }));
         assert_eq!(p(&["i", "--grace=", "true"], true).unwrap_err().arg, 1);
-        assert_eq!(
-            p(&["i", "--grace"], true),
-            Err(CliError {
-                what: b"option needs a value",
-                arg: 1
-            })
-        );
+        assert_eq!(p(&["i", "--grace"], true), Err(CliError { what: b"option needs a value", arg: 1 }));
         assert_eq!(p(&["i", "--grace", "-1"], true).unwrap_err().arg, 2);
-        assert_eq!(
-            p(&["i", "--bogus", "true"], true),
-            Err(CliError {
-                what: b"unknown option",
-                arg: 1
-            })
-        );
+        assert_eq!(p(&["i", "--bogus", "true"], true), Err(CliError { what: b"unknown option", arg: 1 }));
         assert_eq!(p(&["i", "--host", "--container"], true).unwrap_err().arg, 2);
         assert_eq!(p(&["i", "--grace=99999999"], true).unwrap_err().arg, 1);
     }
@@ -285,45 +209,21 @@ mod tests {
 
     #[test]
     fn request_commands() {
-        let poweroff = Ok(Invocation::Request {
-            request: Request::Poweroff,
-            force: false,
-        });
+        let poweroff = Ok(Invocation::Request { request: Request::Poweroff, force: false });
         assert_eq!(p(&["spawnbox-init", "poweroff"], false), poweroff);
         assert_eq!(p(&["/sbin/poweroff"], false), poweroff);
         assert_eq!(p(&["poweroff"], false), poweroff);
-        assert_eq!(
-            p(&["reboot", "-f"], false),
-            Ok(Invocation::Request {
-                request: Request::Reboot,
-                force: true
-            })
-        );
+        assert_eq!(p(&["reboot", "-f"], false), Ok(Invocation::Request { request: Request::Reboot, force: true }));
         assert_eq!(
             p(&["x/spawnbox-init", "halt", "--force"], false),
-            Ok(Invocation::Request {
-                request: Request::Halt,
-                force: true
-            })
+            Ok(Invocation::Request { request: Request::Halt, force: true })
         );
-        assert_eq!(
-            p(&["halt", "now"], false),
-            Err(CliError {
-                what: b"unknown argument",
-                arg: 1
-            })
-        );
+        assert_eq!(p(&["halt", "now"], false), Err(CliError { what: b"unknown argument", arg: 1 }));
         // As PID 1 these are ordinary commands to run.
-        assert_eq!(
-            p(&["spawnbox-init", "reboot"], true),
-            init(ModeFlag::Auto, 90, Some(1))
-        );
+        assert_eq!(p(&["spawnbox-init", "reboot"], true), init(ModeFlag::Auto, 90, Some(1)));
         assert_eq!(p(&["reboot"], true), init(ModeFlag::Auto, 90, None));
         // Only the first argument can be a request.
-        assert_eq!(
-            p(&["i", "--container", "reboot"], false),
-            init(ModeFlag::Container, 90, Some(2))
-        );
+        assert_eq!(p(&["i", "--container", "reboot"], false), init(ModeFlag::Container, 90, Some(2)));
     }
 
     #[test]

@@ -41,10 +41,7 @@ pub fn supervise(payload: Pid, grace_secs: u32, pid1: bool, set: &SigSet) -> ! {
             Ok(info) => match signals::classify(Mode::Container, info.signo) {
                 Action::Shutdown(request) if stopping.is_none() => {
                     ask_to_stop(payload);
-                    stopping = Some(Stopping {
-                        request,
-                        deadline: Deadline::after(grace_secs),
-                    });
+                    stopping = Some(Stopping { request, deadline: Deadline::after(grace_secs) });
                 }
                 Action::Forward if !info.sent_by(me) => {
                     let _ = sys::kill(payload, info.signo);
@@ -83,27 +80,15 @@ fn kill_remaining(payload: Pid, pid1: bool) {
 /// End the container so that the launcher sees the request: reboot(2) in a PID namespace
 /// kills its init with SIGHUP (RESTART) or SIGINT (POWER_OFF, HALT).
 fn finish(request: Request, pid1: bool) -> ! {
-    let sig = if request == Request::Reboot {
-        signals::SIGHUP
-    } else {
-        signals::SIGINT
-    };
+    let sig = if request == Request::Reboot { signals::SIGHUP } else { signals::SIGINT };
     if !pid1 {
         // Not a namespace init: reboot(2) would act on the machine. Die by the same signal.
         sys::die_by_signal(sig);
     }
-    let cmd = if request == Request::Reboot {
-        RebootCommand::Restart
-    } else {
-        RebootCommand::PowerOff
-    };
+    let cmd = if request == Request::Reboot { RebootCommand::Restart } else { RebootCommand::PowerOff };
     if let Err(e) = rustix::system::reboot(cmd) {
         // No CAP_SYS_BOOT, or a seccomp filter: the next best thing is the shell encoding.
-        Line::new()
-            .s(b"reboot(2): ")
-            .err(e)
-            .s(b"; exiting with 128+signal")
-            .emit();
+        Line::new().s(b"reboot(2): ").err(e).s(b"; exiting with 128+signal").emit();
     }
     sys::exit(128 + sig)
 }

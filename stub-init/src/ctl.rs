@@ -18,22 +18,14 @@ pub fn run(request: Request, force: bool) -> i32 {
             Request::Reboot => RebootCommand::Restart,
         };
         if let Err(e) = rustix::system::reboot(cmd) {
-            Line::new()
-                .s(request.name())
-                .s(b": reboot(2): ")
-                .err(e)
-                .emit();
+            Line::new().s(request.name()).s(b": reboot(2): ").err(e).emit();
         }
         return 1;
     }
     match sys::kill(Pid::INIT, request.signal()) {
         Ok(()) => 0,
         Err(e) => {
-            Line::new()
-                .s(request.name())
-                .s(b": signal PID 1: ")
-                .err(e)
-                .emit();
+            Line::new().s(request.name()).s(b": signal PID 1: ").err(e).emit();
             1
         }
     }

@@ -11,10 +11,7 @@ pub struct Deadline {
     timer: Option<OwnedFd>,
 }
 
-const ZERO: Timespec = Timespec {
-    tv_sec: 0,
-    tv_nsec: 0,
-};
+const ZERO: Timespec = Timespec { tv_sec: 0, tv_nsec: 0 };
 
 impl Deadline {
     /// A deadline `secs` seconds from now ([timerfd_create(2)]). Zero seconds, or a timer
@@ -25,25 +22,13 @@ impl Deadline {
         if secs == 0 {
             return Deadline { timer: None };
         }
-        let spec = Itimerspec {
-            it_interval: ZERO,
-            it_value: Timespec {
-                tv_sec: i64::from(secs),
-                tv_nsec: 0,
-            },
-        };
+        let spec = Itimerspec { it_interval: ZERO, it_value: Timespec { tv_sec: i64::from(secs), tv_nsec: 0 } };
         let timer = rustix::time::timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)
-            .and_then(|fd| {
-                rustix::time::timerfd_settime(&fd, TimerfdTimerFlags::empty(), &spec).map(|_| fd)
-            });
+            .and_then(|fd| rustix::time::timerfd_settime(&fd, TimerfdTimerFlags::empty(), &spec).map(|_| fd));
         match timer {
             Ok(fd) => Deadline { timer: Some(fd) },
             Err(e) => {
-                Line::new()
-                    .s(b"grace period timer: ")
-                    .err(e)
-                    .s(b"; not waiting")
-                    .emit();
+                Line::new().s(b"grace period timer: ").err(e).s(b"; not waiting").emit();
                 Deadline { timer: None }
             }
         }
@@ -53,9 +38,7 @@ impl Deadline {
     pub fn remaining(&self) -> Timespec {
         match &self.timer {
             // An expired one-shot timer reads back as zero.
-            Some(fd) => rustix::time::timerfd_gettime(fd)
-                .map(|t| t.it_value)
-                .unwrap_or(ZERO),
+            Some(fd) => rustix::time::timerfd_gettime(fd).map(|t| t.it_value).unwrap_or(ZERO),
             None => ZERO,
         }
     }

@@ -31,12 +31,7 @@ pub fn join<'b>(dir: &[u8], name: &[u8], buf: &'b mut [u8; PATH_MAX]) -> Option<
 /// Execute `file` with `argv`/`envp`, searching `path` when `file` has no slash, as
 /// execvpe(3) does: EACCES from one directory does not stop the search, but is what is
 /// reported if nothing else is found. Returns only on failure.
-pub fn execvpe(
-    file: &CStr,
-    argv: *const *const c_char,
-    envp: *const *const c_char,
-    path: &[u8],
-) -> Errno {
+pub fn execvpe(file: &CStr, argv: *const *const c_char, envp: *const *const c_char, path: &[u8]) -> Errno {
     let name = file.to_bytes();
     if name.is_empty() {
         return Errno::NOENT;
@@ -82,19 +77,13 @@ mod tests {
     #[test]
     fn joins() {
         let mut b = [0u8; PATH_MAX];
-        assert_eq!(
-            join(b"/usr/bin", b"sh", &mut b).unwrap().to_bytes(),
-            b"/usr/bin/sh"
-        );
+        assert_eq!(join(b"/usr/bin", b"sh", &mut b).unwrap().to_bytes(), b"/usr/bin/sh");
         assert_eq!(join(b"", b"sh", &mut b).unwrap().to_bytes(), b"sh");
         assert_eq!(join(b"/", b"sh", &mut b).unwrap().to_bytes(), b"//sh");
         let long = [b'd'; PATH_MAX - 3];
         assert!(join(&long, b"sh", &mut b).is_none());
         let fits = [b'd'; PATH_MAX - 4];
-        assert_eq!(
-            join(&fits, b"sh", &mut b).unwrap().to_bytes().len(),
-            PATH_MAX - 1
-        );
+        assert_eq!(join(&fits, b"sh", &mut b).unwrap().to_bytes().len(), PATH_MAX - 1);
     }
 
     #[test]

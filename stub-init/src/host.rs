@@ -20,8 +20,7 @@ use rustix::mount::MountFlags;
 use rustix::process::Pid;
 
 /// `PATH=` added to the rc command's environment when the kernel gave none.
-pub const DEFAULT_PATH_ENV: &CStr =
-    c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The rc script run when no command is given.
 pub const DEFAULT_RC: &CStr = c"/etc/spawnbox-init.rc";
 
@@ -38,27 +37,9 @@ fn api_mounts() -> [ApiMount; 6] {
     let nosuid_nodev = MountFlags::NOSUID | MountFlags::NODEV;
     let strict = nosuid_nodev | MountFlags::NOEXEC;
     [
-        ApiMount {
-            target: c"/proc",
-            parent: c"/",
-            fstype: c"proc",
-            flags: strict,
-            data: c"",
-        },
-        ApiMount {
-            target: c"/sys",
-            parent: c"/",
-            fstype: c"sysfs",
-            flags: strict,
-            data: c"",
-        },
-        ApiMount {
-            target: c"/dev",
-            parent: c"/",
-            fstype: c"devtmpfs",
-            flags: MountFlags::NOSUID,
-            data: c"mode=0755",
-        },
+        ApiMount { target: c"/proc", parent: c"/", fstype: c"proc", flags: strict, data: c"" },
+        ApiMount { target: c"/sys", parent: c"/", fstype: c"sysfs", flags: strict, data: c"" },
+        ApiMount { target: c"/dev", parent: c"/", fstype: c"devtmpfs", flags: MountFlags::NOSUID, data: c"mode=0755" },
         ApiMount {
             target: c"/dev/pts",
             parent: c"/dev",
@@ -66,20 +47,8 @@ fn api_mounts() -> [ApiMount; 6] {
             flags: MountFlags::NOSUID | MountFlags::NOEXEC,
             data: c"gid=5,mode=0620,ptmxmode=0666",
         },
-        ApiMount {
-            target: c"/dev/shm",
-            parent: c"/dev",
-            fstype: c"tmpfs",
-            flags: nosuid_nodev,
-            data: c"mode=1777",
-        },
-        ApiMount {
-            target: c"/run",
-            parent: c"/",
-            fstype: c"tmpfs",
-            flags: nosuid_nodev,
-            data: c"mode=0755",
-        },
+        ApiMount { target: c"/dev/shm", parent: c"/dev", fstype: c"tmpfs", flags: nosuid_nodev, data: c"mode=1777" },
+        ApiMount { target: c"/run", parent: c"/", fstype: c"tmpfs", flags: nosuid_nodev, data: c"mode=0755" },
     ]
 }
 
@@ -98,14 +67,7 @@ fn mount_api_filesystems() {
         }
         let _ = rustix::fs::mkdir(m.target, FileMode::from_raw_mode(0o755));
         if let Err(e) = rustix::mount::mount(m.fstype, m.target, m.fstype, m.flags, m.data) {
-            Line::new()
-                .s(b"mount ")
-                .s(m.fstype.to_bytes())
-                .s(b" on ")
-                .s(m.target.to_bytes())
-                .s(b": ")
-                .err(e)
-                .emit();
+            Line::new().s(b"mount ").s(m.fstype.to_bytes()).s(b" on ").s(m.target.to_bytes()).s(b": ").err(e).emit();
         }
     }
 }
@@ -117,11 +79,7 @@ fn ensure_console() {
         return;
     }
     use rustix::fs::OFlags;
-    if let Ok(fd) = rustix::fs::open(
-        c"/dev/console",
-        OFlags::RDWR | OFlags::NOCTTY,
-        FileMode::empty(),
-    ) {
+    if let Ok(fd) = rustix::fs::open(c"/dev/console", OFlags::RDWR | OFlags::NOCTTY, FileMode::empty()) {
         let _ = rustix::stdio::dup2_stdin(&fd);
         let _ = rustix::stdio::dup2_stdout(&fd);
         let _ = rustix::stdio::dup2_stderr(&fd);
@@ -147,12 +105,7 @@ fn set_hostname() {
     };
     if let Some(name) = parse_hostname(text) {
         if let Err(e) = rustix::system::sethostname(name) {
-            Line::new()
-                .s(b"sethostname ")
-                .s(name)
-                .s(b": ")
-                .err(e)
-                .emit();
+            Line::new().s(b"sethostname ").s(name).s(b": ").err(e).emit();
         }
     }
 }
@@ -170,14 +123,7 @@ fn prepare() {
 }
 
 /// Run host mode. `command` is the index of COMMAND in argv (else the default rc script).
-pub fn run(
-    command: Option<usize>,
-    grace_secs: u32,
-    argv: CArray,
-    envp: CArray,
-    set: &SigSet,
-    mask: &SigSet,
-) -> ! {
+pub fn run(command: Option<usize>, grace_secs: u32, argv: CArray, envp: CArray, set: &SigSet, mask: &SigSet) -> ! {
     prepare();
 
     // The kernel's environment (HOME, TERM, words with '=' from its command line) plus PATH;
@@ -192,18 +138,12 @@ pub fn run(
     }
     let _ = env.push(core::ptr::null());
 
-    let default_argv: [*const c_char; 3] =
-        [c"/bin/sh".as_ptr(), DEFAULT_RC.as_ptr(), core::ptr::null()];
+    let default_argv: [*const c_char; 3] = [c"/bin/sh".as_ptr(), DEFAULT_RC.as_ptr(), core::ptr::null()];
     let (file, argvp) = match command.and_then(|i| Some((argv.get(i)?, argv.tail_ptr(i)))) {
         Some(c) => c,
         None => (c"/bin/sh", default_argv.as_ptr()),
     };
-    let payload = Payload {
-        file,
-        argv: argvp,
-        envp: env.as_ptr(),
-        path: path.unwrap_or(DEFAULT_PATH),
-    };
+    let payload = Payload { file, argv: argvp, envp: env.as_ptr(), path: path.unwrap_or(DEFAULT_PATH) };
     let pid = match spawn::spawn(&payload, mask) {
         Ok(pid) => Some(pid),
         Err(e) => {
@@ -247,19 +187,13 @@ mod tests {
     #[test]
     fn hostname_file() {
         assert_eq!(parse_hostname(b"box\n"), Some(&b"box"[..]));
-        assert_eq!(
-            parse_hostname(b"# comment\n\n  board-7 \n"),
-            Some(&b"board-7"[..])
-        );
+        assert_eq!(parse_hostname(b"# comment\n\n  board-7 \n"), Some(&b"board-7"[..]));
         assert_eq!(parse_hostname(b""), None);
         assert_eq!(parse_hostname(&[b'h'; 65]), None);
     }
 
     #[test]
     fn default_path_matches() {
-        assert_eq!(
-            DEFAULT_PATH_ENV.to_bytes().strip_prefix(b"PATH="),
-            Some(DEFAULT_PATH)
-        );
+        assert_eq!(DEFAULT_PATH_ENV.to_bytes().strip_prefix(b"PATH="), Some(DEFAULT_PATH));
     }
 }

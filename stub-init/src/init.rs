@@ -26,10 +26,7 @@ pub fn run(argv: CArray, envp: CArray) -> i32 {
             0
         }
         Ok(Invocation::Version) => {
-            Line::bare()
-                .s(b"spawnbox-init ")
-                .s(env!("CARGO_PKG_VERSION").as_bytes())
-                .emit();
+            Line::bare().s(b"spawnbox-init ").s(env!("CARGO_PKG_VERSION").as_bytes()).emit();
             0
         }
         Ok(Invocation::Request { request, force }) => ctl::run(request, force),
@@ -64,22 +61,12 @@ fn start(a: cli::InitArgs, pid: i32, argv: CArray, envp: CArray) -> i32 {
     match decision.mode {
         mode::Mode::Host => host::run(a.command, a.grace_secs, argv, envp, &set, &mask),
         mode::Mode::Container => {
-            let Some((file, argvp)) = a
-                .command
-                .and_then(|i| Some((argv.get(i)?, argv.tail_ptr(i))))
-            else {
-                Line::new()
-                    .s(b"no command given (see 'spawnbox-init --help')")
-                    .emit();
+            let Some((file, argvp)) = a.command.and_then(|i| Some((argv.get(i)?, argv.tail_ptr(i)))) else {
+                Line::new().s(b"no command given (see 'spawnbox-init --help')").emit();
                 return EXIT_USAGE;
             };
             let path = args::lookup(envp.iter(), b"PATH").unwrap_or(DEFAULT_PATH);
-            let payload = Payload {
-                file,
-                argv: argvp,
-                envp: envp.as_ptr(),
-                path,
-            };
+            let payload = Payload { file, argv: argvp, envp: envp.as_ptr(), path };
             let child = match spawn::spawn(&payload, &mask) {
                 Ok(child) => child,
                 Err(e) => {

@@ -52,9 +52,6 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 // asks for libc, so link it here.
 #[cfg(all(not(test), panic = "abort"))]
 #[allow(unsafe_code)]
-#[cfg_attr(
-    target_env = "musl",
-    link(name = "c", kind = "static", modifiers = "-bundle")
-)]
+#[cfg_attr(target_env = "musl", link(name = "c", kind = "static", modifiers = "-bundle"))]
 #[cfg_attr(not(target_env = "musl"), link(name = "c"))]
 extern "C" {}

@@ -65,20 +65,13 @@ mod tests {
     use super::*;
 
     fn probe(pid: i32, container_env: bool, pid2_exists: bool) -> Probe {
-        Probe {
-            pid,
-            container_env,
-            pid2_exists,
-        }
+        Probe { pid, container_env, pid2_exists }
     }
 
     #[test]
     fn flags_win() {
         let p = probe(1, false, true);
-        assert_eq!(
-            decide(ModeFlag::Container, p).unwrap().mode,
-            Mode::Container
-        );
+        assert_eq!(decide(ModeFlag::Container, p).unwrap().mode, Mode::Container);
         let p = probe(1, true, false);
         assert_eq!(decide(ModeFlag::Host, p).unwrap().mode, Mode::Host);
     }
@@ -91,44 +84,20 @@ mod tests {
     #[test]
     fn not_pid1_is_a_container_subreaper() {
         let d = decide(ModeFlag::Auto, probe(42, false, true)).unwrap();
-        assert_eq!(
-            d,
-            Decision {
-                mode: Mode::Container,
-                pid1: false
-            }
-        );
+        assert_eq!(d, Decision { mode: Mode::Container, pid1: false });
     }
 
     #[test]
     fn container_env_means_container() {
         let d = decide(ModeFlag::Auto, probe(1, true, true)).unwrap();
-        assert_eq!(
-            d,
-            Decision {
-                mode: Mode::Container,
-                pid1: true
-            }
-        );
+        assert_eq!(d, Decision { mode: Mode::Container, pid1: true });
     }
 
     #[test]
     fn kthreadd_means_machine() {
         let d = decide(ModeFlag::Auto, probe(1, false, true)).unwrap();
-        assert_eq!(
-            d,
-            Decision {
-                mode: Mode::Host,
-                pid1: true
-            }
-        );
+        assert_eq!(d, Decision { mode: Mode::Host, pid1: true });
         let d = decide(ModeFlag::Auto, probe(1, false, false)).unwrap();
-        assert_eq!(
-            d,
-            Decision {
-                mode: Mode::Container,
-                pid1: true
-            }
-        );
+        assert_eq!(d, Decision { mode: Mode::Container, pid1: true });
     }
 }

@@ -37,9 +37,7 @@ pub fn unescape<'b>(raw: &[u8], buf: &'b mut [u8; 4096]) -> Option<&'b CStr> {
             if !oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
                 return None;
             }
-            let v = oct
-                .iter()
-                .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+            let v = oct.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
             b = u8::try_from(v).ok()?;
             i += 3;
         }
@@ -100,27 +98,9 @@ mod tests {
     fn newest_first() {
         let v: Vec<_> = entries_rev(SAMPLE).collect();
         assert_eq!(v.len(), 5);
-        assert_eq!(
-            v[0],
-            MountEntry {
-                point: b"/mnt/my\\040disk/ov",
-                fstype: b"overlay"
-            }
-        );
-        assert_eq!(
-            v[1],
-            MountEntry {
-                point: b"/mnt/my\\040disk",
-                fstype: b"ext4"
-            }
-        );
-        assert_eq!(
-            v[4],
-            MountEntry {
-                point: b"/",
-                fstype: b"rootfs"
-            }
-        );
+        assert_eq!(v[0], MountEntry { point: b"/mnt/my\\040disk/ov", fstype: b"overlay" });
+        assert_eq!(v[1], MountEntry { point: b"/mnt/my\\040disk", fstype: b"ext4" });
+        assert_eq!(v[4], MountEntry { point: b"/", fstype: b"rootfs" });
     }
 
     #[test]
@@ -133,14 +113,8 @@ mod tests {
     #[test]
     fn escapes() {
         let mut b = [0u8; 4096];
-        assert_eq!(
-            unescape(b"/mnt/my\\040disk", &mut b).unwrap().to_bytes(),
-            b"/mnt/my disk"
-        );
-        assert_eq!(
-            unescape(b"/a\\134b\\011c", &mut b).unwrap().to_bytes(),
-            b"/a\\b\tc"
-        );
+        assert_eq!(unescape(b"/mnt/my\\040disk", &mut b).unwrap().to_bytes(), b"/mnt/my disk");
+        assert_eq!(unescape(b"/a\\134b\\011c", &mut b).unwrap().to_bytes(), b"/a\\b\tc");
         assert!(unescape(b"/bad\\04", &mut b).is_none());
         assert!(unescape(b"/nul\\000", &mut b).is_none());
         assert!(unescape(&[b'a'; 4096], &mut b).is_none());

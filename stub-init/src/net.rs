@@ -24,11 +24,7 @@ const SIOCSIFFLAGS: Opcode = linux_raw_sys::ioctl::SIOCSIFFLAGS as Opcode;
 /// [netdevice(7)]: https://man7.org/linux/man-pages/man7/netdevice.7.html
 pub fn loopback_up() -> Result<(), Errno> {
     let sock = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, None)?;
-    let mut req = IfReq {
-        name: [0; 16],
-        flags: 0,
-        pad: [0; 22],
-    };
+    let mut req = IfReq { name: [0; 16], flags: 0, pad: [0; 22] };
     if let Some(n) = req.name.get_mut(..2) {
         n.copy_from_slice(b"lo");
     }

@@ -19,10 +19,7 @@ impl Line {
 
     /// An empty line.
     pub fn bare() -> Line {
-        Line {
-            buf: [0; CAP],
-            len: 0,
-        }
+        Line { buf: [0; CAP], len: 0 }
     }
 
     /// Append bytes.
@@ -133,10 +130,7 @@ mod tests {
     #[test]
     fn lines() {
         let l = Line::new().s(b"exec ").s(b"foo").s(b": ").err(Errno::NOENT);
-        assert_eq!(
-            l.as_bytes(),
-            b"spawnbox-init: exec foo: no such file or directory"
-        );
+        assert_eq!(l.as_bytes(), b"spawnbox-init: exec foo: no such file or directory");
         let l = Line::bare().err(Errno::from_raw_os_error(200));
         assert_eq!(l.as_bytes(), b"errno 200");
         let long = [b'x'; 1000];

@@ -35,10 +35,7 @@ pub fn reap_one() -> Reaped {
     let opts = WaitOptions::NOHANG | WaitOptions::from_bits_retain(linux_raw_sys::general::__WALL);
     loop {
         return match rustix::process::wait(opts) {
-            Ok(Some((pid, st))) => Reaped::Child {
-                pid,
-                status: status_code(WaitStatus::as_raw(st)),
-            },
+            Ok(Some((pid, st))) => Reaped::Child { pid, status: status_code(WaitStatus::as_raw(st)) },
             Ok(None) => Reaped::Running,
             Err(Errno::CHILD) => Reaped::NoChildren,
             Err(Errno::INTR) => continue,

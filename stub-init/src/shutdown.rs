@@ -36,9 +36,7 @@ pub fn run(request: Request, grace_secs: u32, set: &SigSet) -> ! {
     } else {
         // --host in a PID namespace (tests): the mounts are shared with a real machine, and
         // remounting them read-only would change the host's superblocks.
-        line(request)
-            .s(b"not the machine's init, leaving file systems alone")
-            .emit();
+        line(request).s(b"not the machine's init, leaving file systems alone").emit();
     }
     let (cmd, what): (RebootCommand, &[u8]) = match request {
         Request::Halt => (RebootCommand::Halt, b"halting system"),
@@ -118,12 +116,7 @@ fn unmount_all() {
         }
         if let Some(p) = mountinfo::unescape(m.point, &mut path) {
             if let Err(e) = rustix::mount::mount_remount(p, MountFlags::RDONLY, c"") {
-                Line::new()
-                    .s(b"remount ")
-                    .s(p.to_bytes())
-                    .s(b" read-only: ")
-                    .err(e)
-                    .emit();
+                Line::new().s(b"remount ").s(p.to_bytes()).s(b" read-only: ").err(e).emit();
             }
         }
     }

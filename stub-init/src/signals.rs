@@ -48,9 +48,7 @@ impl Request {
 
     /// Parse `halt`, `poweroff` or `reboot`.
     pub fn from_name(name: &[u8]) -> Option<Request> {
-        [Request::Halt, Request::Poweroff, Request::Reboot]
-            .into_iter()
-            .find(|r| r.name() == name)
+        [Request::Halt, Request::Poweroff, Request::Reboot].into_iter().find(|r| r.name() == name)
     }
 
     /// The signal `spawnbox-init poweroff|reboot|halt` sends to PID 1: systemd's, which both
@@ -114,10 +112,7 @@ const fn mode_bit(mode: Mode) -> u8 {
 
 /// The shutdown request a signal means in `mode`, if any.
 pub fn request(mode: Mode, sig: i32) -> Option<Request> {
-    REQUESTS
-        .iter()
-        .find(|(s, _, modes)| *s == sig && modes & mode_bit(mode) != 0)
-        .map(|(_, r, _)| *r)
+    REQUESTS.iter().find(|(s, _, modes)| *s == sig && modes & mode_bit(mode) != 0).map(|(_, r, _)| *r)
 }
 
 /// Classify a received signal.
@@ -156,10 +151,7 @@ mod tests {
     fn container_requests_match_nspawn_stub() {
         let c = Mode::Container;
         for s in [37, 38, 47, 48] {
-            assert!(
-                matches!(request(c, s), Some(Request::Halt | Request::Poweroff)),
-                "{s}"
-            );
+            assert!(matches!(request(c, s), Some(Request::Halt | Request::Poweroff)), "{s}");
         }
         for s in [SIGINT, 39, 40, 49, 50] {
             assert_eq!(request(c, s), Some(Request::Reboot), "{s}");
@@ -183,11 +175,7 @@ mod tests {
             };
             assert_eq!(classify(Mode::Container, s), want, "signal {s}");
         }
-        for s in [
-            SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, 28, /* WINCH */
-            SIGCONT, 3, /* QUIT */
-            14,
-        ] {
+        for s in [SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, 28 /* WINCH */, SIGCONT, 3 /* QUIT */, 14] {
             assert_eq!(classify(Mode::Container, s), Action::Forward, "{s}");
         }
     }

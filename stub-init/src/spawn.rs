@@ -37,11 +37,6 @@ fn exec_child(payload: &Payload<'_>, mask: &SigSet) -> ! {
     }
     sys::set_mask(mask);
     let e = exec::execvpe(payload.file, payload.argv, payload.envp, payload.path);
-    Line::new()
-        .s(b"exec ")
-        .s(payload.file.to_bytes())
-        .s(b": ")
-        .err(e)
-        .emit();
+    Line::new().s(b"exec ").s(payload.file.to_bytes()).s(b": ").err(e).emit();
     sys::exit(exec::exit_code_for(e))
 }

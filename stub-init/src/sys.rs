@@ -77,10 +77,7 @@ pub fn reset_dispositions() {
         if s == signals::SIGKILL || s == signals::SIGSTOP {
             continue;
         }
-        let act = rt::KernelSigaction {
-            sa_handler_kernel: rt::KERNEL_SIG_DFL,
-            ..Default::default()
-        };
+        let act = rt::KernelSigaction { sa_handler_kernel: rt::KERNEL_SIG_DFL, ..Default::default() };
         // SAFETY: SIG_DFL needs no handler or restorer.
         let _ = unsafe { rt::kernel_sigaction(signal(s), Some(act)) };
     }
@@ -159,10 +156,7 @@ pub fn pid_exists(pid: i32) -> bool {
 /// Die by `sig` with its default action, so that our parent sees the same wait status as
 /// from a PID namespace's init calling reboot(2). Used when we are not PID 1.
 pub fn die_by_signal(sig: i32) -> ! {
-    let act = rt::KernelSigaction {
-        sa_handler_kernel: rt::KERNEL_SIG_DFL,
-        ..Default::default()
-    };
+    let act = rt::KernelSigaction { sa_handler_kernel: rt::KERNEL_SIG_DFL, ..Default::default() };
     // SAFETY: SIG_DFL needs no handler.
     let _ = unsafe { rt::kernel_sigaction(signal(sig), Some(act)) };
     let _ = rustix::process::kill_process(rustix::process::getpid(), signal(sig));
@@ -178,11 +172,9 @@ pub fn die_by_signal(sig: i32) -> ! {
 ///
 /// [close(2)]: https://man7.org/linux/man-pages/man2/close.2.html
 pub fn close_inherited_fds() {
-    if let Ok(dir) = rustix::fs::open(
-        c"/proc/self/fd",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
+    if let Ok(dir) =
+        rustix::fs::open(c"/proc/self/fd", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    {
         let dirfd = dir.as_raw_fd();
         let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
         let mut entries = rustix::fs::RawDir::new(dir.as_fd(), &mut buf);
@@ -242,19 +234,14 @@ pub fn stderr() -> rustix::fd::BorrowedFd<'static> {
 ///
 /// [TIOCNOTTY(2const)]: https://man7.org/linux/man-pages/man2/TIOCNOTTY.2const.html
 pub fn tiocnotty<Fd: AsFd>(fd: Fd) -> Result<(), Errno> {
-    const TIOCNOTTY: rustix::ioctl::Opcode =
-        linux_raw_sys::ioctl::TIOCNOTTY as rustix::ioctl::Opcode;
+    const TIOCNOTTY: rustix::ioctl::Opcode = linux_raw_sys::ioctl::TIOCNOTTY as rustix::ioctl::Opcode;
     // SAFETY: TIOCNOTTY takes no argument.
     unsafe { rustix::ioctl::ioctl(fd, rustix::ioctl::NoArg::<TIOCNOTTY>::new()) }
 }
 
 /// Read up to `buf.len()` bytes of a small file; returns the bytes read.
 pub fn read_file<'b>(path: &CStr, buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
-        Mode::empty(),
-    )?;
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
     let mut len = 0;
     while len < buf.len() {
         let rest = buf.get_mut(len..).unwrap_or(&mut []);
@@ -283,23 +270,11 @@ mod tests {
 
     #[test]
     fn own_signals_are_recognised() {
-        let tiocnotty_hup = SigInfo {
-            signo: 1,
-            code: 0,
-            pid: 1,
-        };
+        let tiocnotty_hup = SigInfo { signo: 1, code: 0, pid: 1 };
         assert!(tiocnotty_hup.sent_by(1));
-        let from_launcher = SigInfo {
-            signo: 1,
-            code: 0,
-            pid: 0,
-        };
+        let from_launcher = SigInfo { signo: 1, code: 0, pid: 0 };
         assert!(!from_launcher.sent_by(1));
-        let kernel = SigInfo {
-            signo: 2,
-            code: 0x80,
-            pid: 0,
-        };
+        let kernel = SigInfo { signo: 2, code: 0x80, pid: 0 };
         assert!(!kernel.sent_by(1));
     }
 }

@@ -33,10 +33,12 @@ pub fn require_root() {
 pub fn spawnbox_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let p = std::env::var_os("SPAWNBOX")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace().join("build/spawnbox"));
-        assert!(p.is_file(), "spawnbox binary {} not found: run `make build` or set SPAWNBOX=/path/to/spawnbox", p.display());
+        let p = std::env::var_os("SPAWNBOX").map(PathBuf::from).unwrap_or_else(|| workspace().join("build/spawnbox"));
+        assert!(
+            p.is_file(),
+            "spawnbox binary {} not found: run `make build` or set SPAWNBOX=/path/to/spawnbox",
+            p.display()
+        );
         p
     })
 }
@@ -98,7 +100,14 @@ pub fn unique_uuid() -> String {
     let n = N.fetch_add(1, Ordering::Relaxed) as u64;
     let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     let pid = std::process::id() as u64;
-    format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", pid & 0xffff_ffff, n & 0xffff, (t >> 12) & 0xfff, t & 0xfff, (t >> 24) & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        pid & 0xffff_ffff,
+        n & 0xffff,
+        (t >> 12) & 0xfff,
+        t & 0xfff,
+        (t >> 24) & 0xffff_ffff_ffff
+    )
 }
 
 static N: AtomicUsize = AtomicUsize::new(0);
@@ -218,7 +227,10 @@ impl Drop for Test {
     fn drop(&mut self) {
         let left = self.wait_no_processes(Duration::from_secs(5));
         for (pid, _) in &left {
-            let _ = rustix::process::kill_process(rustix::process::Pid::from_raw(*pid).unwrap(), rustix::process::Signal::KILL);
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_raw(*pid).unwrap(),
+                rustix::process::Signal::KILL,
+            );
         }
         let after = host_mounts();
         let removed = remove_tree_safely(&self.dir);
@@ -262,7 +274,8 @@ pub fn parallel<T: Send + 'static>(n: usize, threads: usize, f: impl Fn(usize) -
             })
         })
         .collect();
-    let mut all: Vec<(usize, T)> = handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect();
+    let mut all: Vec<(usize, T)> =
+        handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect();
     all.sort_by_key(|(i, _)| *i);
     all.into_iter().map(|(_, t)| t).collect()
 }
@@ -284,7 +297,9 @@ pub fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// The `ID=`, `VERSION_ID=`, `BUILD_ID=`, `VARIANT_ID=` values of the host's os-release as
 /// `container_host_*=` assignments, in file order.
 pub fn host_os_release_env() -> Vec<String> {
-    let text = fs::read_to_string("/etc/os-release").or_else(|_| fs::read_to_string("/usr/lib/os-release")).unwrap_or_default();
+    let text = fs::read_to_string("/etc/os-release")
+        .or_else(|_| fs::read_to_string("/usr/lib/os-release"))
+        .unwrap_or_default();
     text.lines()
         .filter_map(|l| {
             let (k, v) = l.trim().split_once('=')?;
@@ -292,7 +307,11 @@ pub fn host_os_release_env() -> Vec<String> {
                 return None;
             }
             let v = v.trim();
-            let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\''))).unwrap_or(v);
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
             Some(format!("container_host_{}={v}", k.to_ascii_lowercase()))
         })
         .collect()

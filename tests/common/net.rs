@@ -26,21 +26,13 @@ impl Netns {
     /// A new namespace with `lo` up.
     pub fn new() -> Netns {
         let mut holder = Command::new("unshare")
-            .args([
-                "--net",
-                "--",
-                "/bin/sh",
-                "-c",
-                "ip link set lo up && echo ready && exec sleep 600",
-            ])
+            .args(["--net", "--", "/bin/sh", "-c", "ip link set lo up && echo ready && exec sleep 600"])
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
             .spawn()
             .expect("run unshare --net");
         let mut line = String::new();
-        BufReader::new(holder.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line, "ready\n", "unshare --net failed");
         let path = PathBuf::from(format!("/proc/{}/ns/net", holder.id()));
         Netns { holder, path }
@@ -62,11 +54,8 @@ impl Netns {
         let ns = std::fs::File::open(&self.path).unwrap();
         std::thread::scope(|s| {
             s.spawn(|| {
-                rustix::thread::move_into_link_name_space(
-                    ns.as_fd(),
-                    Some(rustix::thread::LinkNameSpaceType::Network),
-                )
-                .expect("setns into the test's network namespace");
+                rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
+                    .expect("setns into the test's network namespace");
                 f()
             })
             .join()

@@ -126,7 +126,9 @@ impl Cmd {
                 });
             }
         } else {
-            c.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+            c.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
         }
         let mut child = c.spawn().unwrap_or_else(|e| panic!("start {}: {e}", self.describe()));
         if let (Some(data), Some(mut w)) = (self.stdin.clone(), child.stdin.take()) {
@@ -160,7 +162,16 @@ impl Cmd {
         }
         let pid = child.id() as i32;
         let pidfd = pidfd_open(Pid::from_raw(pid).unwrap(), PidfdFlags::empty()).expect("pidfd_open");
-        Running { child, pidfd, stdout, stderr, done, readers, deadline: Instant::now() + self.timeout, desc: self.describe() }
+        Running {
+            child,
+            pidfd,
+            stdout,
+            stderr,
+            done,
+            readers,
+            deadline: Instant::now() + self.timeout,
+            desc: self.describe(),
+        }
     }
 
     /// Runs spawnbox to its end.

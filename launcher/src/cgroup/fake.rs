@@ -18,14 +18,7 @@ const ORDER: &[&str] = &["cpuset", "cpu", "io", "memory", "hugetlb", "pids"];
 /// Interface files a controller adds to a child cgroup.
 fn files_of(controller: &str) -> &'static [&'static str] {
     match controller {
-        "memory" => &[
-            "memory.min",
-            "memory.low",
-            "memory.high",
-            "memory.max",
-            "memory.swap.max",
-            "memory.reclaim",
-        ],
+        "memory" => &["memory.min", "memory.low", "memory.high", "memory.max", "memory.swap.max", "memory.reclaim"],
         "cpu" => &["cpu.weight", "cpu.max", "cpu.idle"],
         "cpuset" => &["cpuset.cpus", "cpuset.mems"],
         "io" => &["io.weight", "io.max"],
@@ -104,18 +97,12 @@ impl FakeKernel {
     }
 
     fn read_words(&self, file: &Path) -> Vec<String> {
-        std::fs::read_to_string(file)
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(String::from)
-            .collect()
+        std::fs::read_to_string(file).unwrap_or_default().split_whitespace().map(String::from).collect()
     }
 
     fn children(&self, dir: &Path) -> Vec<PathBuf> {
         match std::fs::read_dir(dir) {
-            Ok(rd) => {
-                rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.path()).collect()
-            }
+            Ok(rd) => rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.path()).collect(),
             Err(_) => Vec::new(),
         }
     }
@@ -186,9 +173,10 @@ impl FakeKernel {
                     enabled.push(c.to_string());
                 }
             } else {
-                let used = self.children(dir).iter().any(|ch| {
-                    self.read_words(&ch.join("cgroup.subtree_control")).iter().any(|x| x == c)
-                });
+                let used = self
+                    .children(dir)
+                    .iter()
+                    .any(|ch| self.read_words(&ch.join("cgroup.subtree_control")).iter().any(|x| x == c));
                 if used {
                     return Err(Errno::BUSY);
                 }
@@ -219,9 +207,7 @@ impl Fs for FakeKernel {
     fn mkdir(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir(dir).map_err(|e| Error::path("mkdir", dir, errno(&e)))?;
         self.record(format!("mkdir {}", self.rel(dir)));
-        let put = |f: &str, v: &str| {
-            std::fs::write(dir.join(f), v).map_err(|e| Error::path("mkdir", dir, errno(&e)))
-        };
+        let put = |f: &str, v: &str| std::fs::write(dir.join(f), v).map_err(|e| Error::path("mkdir", dir, errno(&e)));
         put("cgroup.procs", "")?;
         put("cgroup.events", "populated 0\nfrozen 0\n")?;
         put("cgroup.freeze", "0")?;

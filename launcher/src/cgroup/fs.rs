@@ -64,10 +64,8 @@ impl Fs for RealFs {
         // O_NONBLOCK: memory.max/high then skip synchronous reclaim on kernels that support it
         // (as systemd's cg_set_attribute()); elsewhere it is ignored.
         let flags = OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let fd = rustix::fs::open(file, flags, Mode::empty())
-            .map_err(|e| Error::path("write", file, e))?;
-        let n =
-            rustix::io::write(&fd, value.as_bytes()).map_err(|e| Error::path("write", file, e))?;
+        let fd = rustix::fs::open(file, flags, Mode::empty()).map_err(|e| Error::path("write", file, e))?;
+        let n = rustix::io::write(&fd, value.as_bytes()).map_err(|e| Error::path("write", file, e))?;
         if n != value.len() {
             return Err(Error::path("write", file, Errno::IO));
         }
@@ -105,8 +103,7 @@ impl Fs for RealFs {
     }
 
     fn subdirs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| super::hierarchy::io_error("read directory", dir, &e))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| super::hierarchy::io_error("read directory", dir, &e))?;
         Ok(entries
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
@@ -127,11 +124,7 @@ impl Fs for RealFs {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Error::msg(format!(
-                    "{}: still populated after {} ms",
-                    dir.display(),
-                    timeout.as_millis()
-                )));
+                return Err(Error::msg(format!("{}: still populated after {} ms", dir.display(), timeout.as_millis())));
             }
             let ts = Timespec { tv_sec: left.as_secs() as _, tv_nsec: left.subsec_nanos() as _ };
             let mut fds = [PollFd::new(&fd, PollFlags::PRI)];

@@ -88,11 +88,7 @@ impl Cgroup {
 
     pub(crate) fn open_with(h: &Hierarchy, path: &Path, fs: Box<dyn Fs>) -> Result<Cgroup> {
         if !path.starts_with(&h.root) || path == h.root {
-            return Err(Error::msg(format!(
-                "{}: not a cgroup below {}",
-                path.display(),
-                h.root.display()
-            )));
+            return Err(Error::msg(format!("{}: not a cgroup below {}", path.display(), h.root.display())));
         }
         let dir = fs.open_dir(path)?;
         Ok(Cgroup {
@@ -148,9 +144,7 @@ impl Cgroup {
     /// The root and every directory down to the cgroup's parent.
     fn ancestors(&self) -> Vec<PathBuf> {
         let mut out = vec![self.hierarchy.root.clone()];
-        if let Some(parent) =
-            self.path.parent().and_then(|p| p.strip_prefix(&self.hierarchy.root).ok())
-        {
+        if let Some(parent) = self.path.parent().and_then(|p| p.strip_prefix(&self.hierarchy.root).ok()) {
             let mut dir = self.hierarchy.root.clone();
             for part in parent.components() {
                 dir.push(part);
@@ -182,11 +176,7 @@ impl Cgroup {
             Err(e) if errno_is(&e, &[Errno::EXIST]) => {}
             Err(e) => return Err(e.context("--keep-unit")),
         }
-        self.supervisor = Some(Supervisor {
-            path: sup.to_path_buf(),
-            own: self.boundary.clone(),
-            added: Vec::new(),
-        });
+        self.supervisor = Some(Supervisor { path: sup.to_path_buf(), own: self.boundary.clone(), added: Vec::new() });
         self.fs.write(&sup.join("cgroup.procs"), "0").map_err(|e| e.context("--keep-unit"))
     }
 

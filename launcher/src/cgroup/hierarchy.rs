@@ -103,9 +103,7 @@ pub fn find_hierarchy(mountinfo: &str) -> Option<Cgroup2Mount> {
         };
         let fields: Vec<&str> = left.split(' ').collect();
         let mut right = right.split(' ');
-        let (Some(fstype), Some(_source), Some(superopts)) =
-            (right.next(), right.next(), right.next())
-        else {
+        let (Some(fstype), Some(_source), Some(superopts)) = (right.next(), right.next(), right.next()) else {
             continue;
         };
         let (Some(root), Some(mount_point)) = (fields.get(3), fields.get(4)) else {
@@ -146,9 +144,7 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let oct = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match oct {
             Some(d) => {
                 out.push((d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0'));
@@ -199,7 +195,8 @@ mod tests {
 
     #[test]
     fn named_v1_only_is_not_hybrid() {
-        let text = "40 31 0:37 / /run/cg rw - cgroup cg rw,name=elogind\n50 1 0:40 / /mnt/my\\040cg rw - cgroup2 none rw\n";
+        let text =
+            "40 31 0:37 / /run/cg rw - cgroup cg rw,name=elogind\n50 1 0:40 / /mnt/my\\040cg rw - cgroup2 none rw\n";
         let m = find_hierarchy(text).expect("cgroup2 found");
         assert_eq!(m, Cgroup2Mount { path: "/mnt/my cg".into(), hybrid: false });
     }
@@ -207,10 +204,7 @@ mod tests {
     #[test]
     fn no_cgroup2_or_only_a_subtree() {
         assert_eq!(find_hierarchy("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"), None);
-        assert_eq!(
-            find_hierarchy("30 23 0:26 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"),
-            None
-        );
+        assert_eq!(find_hierarchy("30 23 0:26 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"), None);
     }
 
     #[test]
@@ -222,8 +216,7 @@ mod tests {
 
     #[test]
     fn describe_names_hybrid() {
-        let h =
-            Hierarchy { root: "/sys/fs/cgroup/unified".into(), hybrid: true, controllers: vec![] };
+        let h = Hierarchy { root: "/sys/fs/cgroup/unified".into(), hybrid: true, controllers: vec![] };
         assert_eq!(h.describe(), "/sys/fs/cgroup/unified (hybrid hierarchy)");
     }
 }

@@ -33,8 +33,7 @@ impl Host for SystemHost {
     }
 
     fn tasks_max(&self) -> Result<u64> {
-        let read =
-            |p: &str| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+        let read = |p: &str| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
         let threads = read("/proc/sys/kernel/threads-max").unwrap_or(TASKS_MAX);
         // PID 0 is not a valid pid, so pid_max allows pid_max - 1 tasks.
         let pids = read("/proc/sys/kernel/pid_max").map_or(TASKS_MAX, |p| p.saturating_sub(1));
@@ -45,10 +44,7 @@ impl Host for SystemHost {
         let st = stat(path).map_err(|e| Error::path("stat", path, e))?;
         let dev = match FileType::from_raw_mode(st.st_mode) {
             FileType::CharacterDevice => {
-                return Err(Error::msg(format!(
-                    "{} is a character device, a block device is needed",
-                    path.display()
-                )))
+                return Err(Error::msg(format!("{} is a character device, a block device is needed", path.display())))
             }
             FileType::BlockDevice => st.st_rdev,
             _ if major(st.st_dev) != 0 => st.st_dev,

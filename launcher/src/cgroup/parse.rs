@@ -105,8 +105,7 @@ pub fn parse_timespan(s: &str) -> Result<u64, String> {
         let end = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
         let (number, tail) = rest.split_at(end);
         let tail = tail.trim_start();
-        let unit_len =
-            tail.find(|c: char| c.is_ascii_digit() || c.is_whitespace()).unwrap_or(tail.len());
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c.is_whitespace()).unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let factor = if unit.is_empty() {
             1_000_000
@@ -156,10 +155,8 @@ pub fn parse_cpu_list(s: &str) -> Result<String, String> {
             _ => merged.push((a, b)),
         }
     }
-    let parts: Vec<String> = merged
-        .iter()
-        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
-        .collect();
+    let parts: Vec<String> =
+        merged.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
     Ok(parts.join(","))
 }
 

@@ -72,9 +72,7 @@ pub fn cg_escape(name: &str) -> String {
     let clash = name.starts_with(['_', '.'])
         || matches!(name, "notify_on_release" | "release_agent" | "tasks")
         || name.starts_with("cgroup.")
-        || SYSTEMD_CONTROLLERS
-            .iter()
-            .any(|c| name.strip_prefix(c).is_some_and(|rest| rest.starts_with('.')));
+        || SYSTEMD_CONTROLLERS.iter().any(|c| name.strip_prefix(c).is_some_and(|rest| rest.starts_with('.')));
     if clash {
         format!("_{name}")
     } else {
@@ -89,8 +87,7 @@ pub fn scope_name(machine: &str) -> String {
 
 /// systemd's `cg_slice_to_path()`: `a-b.slice` → `a.slice/a-b.slice`; `-.slice` is the root.
 pub fn slice_path(slice: &str) -> Result<PathBuf, String> {
-    let bad =
-        || format!("invalid slice name \"{slice}\" (expected NAME.slice, e.g. machine.slice)");
+    let bad = || format!("invalid slice name \"{slice}\" (expected NAME.slice, e.g. machine.slice)");
     if slice == "-.slice" {
         return Ok(PathBuf::new());
     }
@@ -113,11 +110,7 @@ pub fn slice_path(slice: &str) -> Result<PathBuf, String> {
 }
 
 /// The cgroup paths of `placement` for `machine`.
-pub(crate) fn layout(
-    h: &Hierarchy,
-    placement: &Placement,
-    machine: &str,
-) -> Result<Layout, String> {
+pub(crate) fn layout(h: &Hierarchy, placement: &Placement, machine: &str) -> Result<Layout, String> {
     match placement {
         Placement::Machine { slice } => {
             if machine.is_empty() {
@@ -125,17 +118,11 @@ pub(crate) fn layout(
             }
             let scope = scope_name(machine);
             if scope.len() >= UNIT_NAME_MAX {
-                return Err(format!(
-                    "machine name \"{machine}\" is too long for a scope unit name"
-                ));
+                return Err(format!("machine name \"{machine}\" is too long for a scope unit name"));
             }
             let slice = slice.as_deref().unwrap_or(MACHINE_SLICE);
             let parent = slice_path(slice).map_err(|e| format!("--slice={slice}: {e}"))?;
-            Ok(Layout {
-                leaf: parent.join(cg_escape(&scope)),
-                supervisor: None,
-                boundary: PathBuf::new(),
-            })
+            Ok(Layout { leaf: parent.join(cg_escape(&scope)), supervisor: None, boundary: PathBuf::new() })
         }
         Placement::KeepUnit { own } => {
             if own.as_os_str().is_empty() {
@@ -145,16 +132,10 @@ pub(crate) fn layout(
                     h.describe()
                 ));
             }
-            if own.is_absolute()
-                || own.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
+            if own.is_absolute() || own.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
                 return Err(format!("--keep-unit: invalid own cgroup path \"{}\"", own.display()));
             }
-            Ok(Layout {
-                leaf: own.join("payload"),
-                supervisor: Some(own.join("supervisor")),
-                boundary: own.clone(),
-            })
+            Ok(Layout { leaf: own.join("payload"), supervisor: Some(own.join("supervisor")), boundary: own.clone() })
         }
     }
 }
@@ -196,16 +177,7 @@ mod tests {
         assert_eq!(slice_path("-.slice"), Ok(PathBuf::new()));
         // "io.slice" looks like an io controller file: cg_escape() prefixes it.
         assert_eq!(slice_path("io-x.slice"), Ok("_io.slice/io-x.slice".into()));
-        for bad in [
-            "foo",
-            ".slice",
-            "-a.slice",
-            "a-.slice",
-            "a--b.slice",
-            "a/b.slice",
-            "a@b.slice",
-            "a b.slice",
-        ] {
+        for bad in ["foo", ".slice", "-a.slice", "a-.slice", "a--b.slice", "a/b.slice", "a@b.slice", "a b.slice"] {
             assert!(slice_path(bad).is_err(), "{bad}");
         }
     }
@@ -231,14 +203,9 @@ mod tests {
 
     #[test]
     fn layout_errors() {
-        let e = layout(&hier(), &Placement::Machine { slice: Some("web".into()) }, "foo")
-            .expect_err("bad slice");
-        assert_eq!(
-            e,
-            "--slice=web: invalid slice name \"web\" (expected NAME.slice, e.g. machine.slice)"
-        );
-        let e =
-            layout(&hier(), &Placement::KeepUnit { own: PathBuf::new() }, "foo").expect_err("root");
+        let e = layout(&hier(), &Placement::Machine { slice: Some("web".into()) }, "foo").expect_err("bad slice");
+        assert_eq!(e, "--slice=web: invalid slice name \"web\" (expected NAME.slice, e.g. machine.slice)");
+        let e = layout(&hier(), &Placement::KeepUnit { own: PathBuf::new() }, "foo").expect_err("root");
         assert_eq!(
             e,
             "--keep-unit: spawnbox runs in the root cgroup of /sys/fs/cgroup; there is no unit to keep \

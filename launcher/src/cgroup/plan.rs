@@ -9,8 +9,7 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// Controllers in the order the kernel lists them (`cgroup.controllers`).
-const CONTROLLER_ORDER: &[&str] =
-    &["cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc"];
+const CONTROLLER_ORDER: &[&str] = &["cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc"];
 
 /// systemd's `CGROUP_CPU_QUOTA_DEFAULT_PERIOD_USEC`.
 const DEFAULT_PERIOD_US: u64 = 100_000;
@@ -178,9 +177,7 @@ pub(crate) fn resolve(cgroup: &Path, props: &[Property], host: &dyn Host) -> Res
             file => {
                 let Some(p) = last(key.name) else { continue };
                 match &p.setting {
-                    Setting::Memory(a) => {
-                        push(file, amount(p, *a, || host.memory_total())?, p, false)
-                    }
+                    Setting::Memory(a) => push(file, amount(p, *a, || host.memory_total())?, p, false),
                     Setting::Tasks(a) => push(file, amount(p, *a, || host.tasks_max())?, p, false),
                     Setting::CpuWeight(Some(w)) => {
                         push(file, w.to_string(), p, false);
@@ -237,8 +234,7 @@ fn io_max<'p>(props: &'p [Property], host: &dyn Host) -> Result<Vec<(String, &'p
         let Setting::Io { limit, device, value } = &p.setting else {
             continue;
         };
-        let dev =
-            host.block_device(device).map_err(|e| e.context(format!("--property={}", p.raw)))?;
+        let dev = host.block_device(device).map_err(|e| e.context(format!("--property={}", p.raw)))?;
         let slot = match limit {
             IoLimit::ReadBandwidth => 0,
             IoLimit::WriteBandwidth => 1,
@@ -287,9 +283,7 @@ mod tests {
         fn block_device(&self, path: &Path) -> Result<(u32, u32)> {
             match path.to_str() {
                 Some("/dev/vdb") => Ok((254, 16)),
-                Some("/dev/missing") => {
-                    Err(Error::msg("stat /dev/missing: no such file or directory"))
-                }
+                Some("/dev/missing") => Err(Error::msg("stat /dev/missing: no such file or directory")),
                 _ => Ok((8, 0)),
             }
         }
@@ -299,9 +293,7 @@ mod tests {
         Hierarchy {
             root: "/cg".into(),
             hybrid: false,
-            controllers: ["cpuset", "cpu", "io", "memory", "hugetlb", "pids"]
-                .map(String::from)
-                .to_vec(),
+            controllers: ["cpuset", "cpu", "io", "memory", "hugetlb", "pids"].map(String::from).to_vec(),
         }
     }
 
@@ -315,9 +307,7 @@ mod tests {
         resolve(Path::new("/cg/x"), &ps, &FakeHost)
             .expect("resolves")
             .into_iter()
-            .map(|w| {
-                (w.file.strip_prefix("/cg/x").expect("in cgroup").display().to_string(), w.value)
-            })
+            .map(|w| (w.file.strip_prefix("/cg/x").expect("in cgroup").display().to_string(), w.value))
             .collect()
     }
 
@@ -350,17 +340,11 @@ mod tests {
         assert_eq!(one(&["CPUQuota=20%", "CPUQuotaPeriodSec=10ms"]), pair("cpu.max", "2000 10000"));
         // Period raised so that the quota is at least 1 ms (systemd's clamping).
         assert_eq!(one(&["CPUQuota=1%", "CPUQuotaPeriodSec=10ms"]), pair("cpu.max", "1000 100000"));
-        assert_eq!(
-            one(&["CPUQuota=50%", "CPUQuotaPeriodSec=5s"]),
-            pair("cpu.max", "500000 1000000")
-        );
+        assert_eq!(one(&["CPUQuota=50%", "CPUQuotaPeriodSec=5s"]), pair("cpu.max", "500000 1000000"));
         assert_eq!(one(&["CPUQuota=50%", "CPUQuotaPeriodSec=100us"]), pair("cpu.max", "1000 2000"));
         assert_eq!(one(&["CPUQuota="]), pair("cpu.max", "max 100000"));
         assert_eq!(one(&["CPUQuotaPeriodSec=20ms"]), pair("cpu.max", "max 100000"));
-        assert_eq!(
-            golden(&["CPUWeight=500"]),
-            vec![pair("cpu.weight", "500"), pair("cpu.idle", "0")]
-        );
+        assert_eq!(golden(&["CPUWeight=500"]), vec![pair("cpu.weight", "500"), pair("cpu.idle", "0")]);
         assert_eq!(one(&["CPUWeight=idle"]), pair("cpu.idle", "1"));
         assert_eq!(one(&["AllowedCPUs=0-1 3"]), pair("cpuset.cpus", "0-1,3"));
         assert_eq!(one(&["AllowedMemoryNodes=0"]), pair("cpuset.mems", "0"));
@@ -374,15 +358,8 @@ mod tests {
         assert_eq!(one(&["IOReadIOPSMax=/dev/sda 100"]), pair("io.max", "8:0 riops=100"));
         assert_eq!(one(&["IOWriteIOPSMax=/dev/sda infinity"]), pair("io.max", "8:0 wiops=max"));
         assert_eq!(
-            golden(&[
-                "IOReadBandwidthMax=/dev/sda 1M",
-                "IOWriteIOPSMax=/dev/vdb 50",
-                "IOWriteBandwidthMax=/ 5M"
-            ]),
-            vec![
-                pair("io.max", "8:0 rbps=1000000 wbps=5000000"),
-                pair("io.max", "254:16 wiops=50")
-            ]
+            golden(&["IOReadBandwidthMax=/dev/sda 1M", "IOWriteIOPSMax=/dev/vdb 50", "IOWriteBandwidthMax=/ 5M"]),
+            vec![pair("io.max", "8:0 rbps=1000000 wbps=5000000"), pair("io.max", "254:16 wiops=50")]
         );
         assert_eq!(one(&["TasksMax=4"]), pair("pids.max", "4"));
         assert_eq!(one(&["TasksMax=infinity"]), pair("pids.max", "max"));
@@ -393,11 +370,7 @@ mod tests {
     fn later_property_wins_and_order_is_the_table() {
         assert_eq!(
             golden(&["TasksMax=9", "MemoryMax=1G", "MemoryMin=1M", "MemoryMax=2G"]),
-            vec![
-                pair("memory.min", "1048576"),
-                pair("memory.max", "2147483648"),
-                pair("pids.max", "9")
-            ]
+            vec![pair("memory.min", "1048576"), pair("memory.max", "2147483648"), pair("pids.max", "9")]
         );
     }
 
@@ -415,8 +388,7 @@ mod tests {
     fn plan_default_placement() {
         let ps = props(&["MemoryMax=32M", "TasksMax=4"]);
         let placement = Placement::Machine { slice: None };
-        let req =
-            Request { machine: "web-1", placement: &placement, properties: &ps, delegate: None };
+        let req = Request { machine: "web-1", placement: &placement, properties: &ps, delegate: None };
         let p = plan(&all_controllers(), &req, &FakeHost).expect("plan");
         let scope = PathBuf::from("/cg/machine.slice/machine-web\\x2d1.scope");
         assert_eq!(p.cgroup, scope);
@@ -442,10 +414,7 @@ mod tests {
                 .map(PathBuf::from)
                 .to_vec()
         );
-        assert_eq!(
-            p.enable,
-            ["/cg", "/cg/a.slice", "/cg/a.slice/a-b.slice"].map(PathBuf::from).to_vec()
-        );
+        assert_eq!(p.enable, ["/cg", "/cg/a.slice", "/cg/a.slice/a-b.slice"].map(PathBuf::from).to_vec());
 
         let placement = Placement::KeepUnit { own: "svc/web".into() };
         let req = Request { machine: "m", placement: &placement, properties: &ps, delegate: None };
@@ -468,12 +437,7 @@ mod tests {
     #[test]
     fn plan_delegation_enables_everything() {
         let placement = Placement::Machine { slice: None };
-        let req = Request {
-            machine: "m",
-            placement: &placement,
-            properties: &[],
-            delegate: Some((100000, 100000)),
-        };
+        let req = Request { machine: "m", placement: &placement, properties: &[], delegate: Some((100000, 100000)) };
         let p = plan(&all_controllers(), &req, &FakeHost).expect("plan");
         assert_eq!(p.controllers, vec!["cpuset", "cpu", "io", "memory", "hugetlb", "pids"]);
         assert_eq!(p.enable.len(), 2);
@@ -484,22 +448,15 @@ mod tests {
         let ps = props(&["TasksMax=4", "MemoryMax=32M"]);
         let placement = Placement::Machine { slice: None };
         let req = Request { machine: "m", placement: &placement, properties: &ps, delegate: None };
-        let hybrid = Hierarchy {
-            root: "/sys/fs/cgroup/unified".into(),
-            hybrid: true,
-            controllers: vec!["pids".into()],
-        };
+        let hybrid =
+            Hierarchy { root: "/sys/fs/cgroup/unified".into(), hybrid: true, controllers: vec!["pids".into()] };
         let e = plan(&hybrid, &req, &FakeHost).expect_err("no memory controller");
         assert_eq!(
             e.to_string(),
             "--property=MemoryMax=32M: memory controller not available in /sys/fs/cgroup/unified (hybrid hierarchy)"
         );
-        let unified =
-            Hierarchy { root: "/sys/fs/cgroup".into(), hybrid: false, controllers: vec![] };
+        let unified = Hierarchy { root: "/sys/fs/cgroup".into(), hybrid: false, controllers: vec![] };
         let e = plan(&unified, &req, &FakeHost).expect_err("no pids controller");
-        assert_eq!(
-            e.to_string(),
-            "--property=TasksMax=4: pids controller not available in /sys/fs/cgroup"
-        );
+        assert_eq!(e.to_string(), "--property=TasksMax=4: pids controller not available in /sys/fs/cgroup");
     }
 }

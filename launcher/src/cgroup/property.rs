@@ -99,18 +99,9 @@ pub(crate) const KEYS: &[Key] = &[
 pub fn parse_property(s: &str) -> Result<Property> {
     let fail = |why: String| Error::msg(format!("--property={s}: {why}"));
     let (name, value) = s.split_once('=').ok_or_else(|| fail("expected NAME=VALUE".into()))?;
-    let key = KEYS
-        .iter()
-        .find(|k| k.name == name)
-        .ok_or_else(|| fail(format!("unsupported property \"{name}\"")))?;
+    let key = KEYS.iter().find(|k| k.name == name).ok_or_else(|| fail(format!("unsupported property \"{name}\"")))?;
     let setting = (key.parse)(value).map_err(fail)?;
-    Ok(Property {
-        raw: s.to_string(),
-        name: key.name,
-        controller: key.controller,
-        file: key.file,
-        setting,
-    })
+    Ok(Property { raw: s.to_string(), name: key.name, controller: key.controller, file: key.file, setting })
 }
 
 /// `MemoryMax=` and friends: bytes (K/M/G/T base 1024), `N%` of RAM, `infinity`; empty resets
@@ -129,18 +120,14 @@ fn memory_floor(v: &str) -> std::result::Result<Setting, String> {
 
 /// `TasksMax=`: a count, `N%` of the system's task limit, `infinity`.
 fn tasks(v: &str) -> std::result::Result<Setting, String> {
-    let a =
-        amount(v, |v| v.trim().parse::<u64>().map_err(|_| format!("invalid task count \"{v}\"")))?;
+    let a = amount(v, |v| v.trim().parse::<u64>().map_err(|_| format!("invalid task count \"{v}\"")))?;
     if matches!(a, Amount::Value(0) | Amount::Permyriad(0)) {
         return Err("task limit must be positive".into());
     }
     Ok(Setting::Tasks(a))
 }
 
-fn amount(
-    v: &str,
-    absolute: impl Fn(&str) -> std::result::Result<u64, String>,
-) -> std::result::Result<Amount, String> {
+fn amount(v: &str, absolute: impl Fn(&str) -> std::result::Result<u64, String>) -> std::result::Result<Amount, String> {
     let t = v.trim();
     if t.is_empty() || t == "infinity" {
         return Ok(Amount::Max);
@@ -161,10 +148,9 @@ fn cpu_quota(v: &str) -> std::result::Result<Setting, String> {
     match parse_permyriad(t) {
         Some(Ok(0)) => Err("CPU quota too small".into()),
         // permyriad × 1 s / 10000, as systemd's CPUQuotaPerSecUSec.
-        Some(Ok(p)) => p
-            .checked_mul(100)
-            .map(|us| Setting::CpuQuota(Some(us)))
-            .ok_or_else(|| "CPU quota too large".into()),
+        Some(Ok(p)) => {
+            p.checked_mul(100).map(|us| Setting::CpuQuota(Some(us))).ok_or_else(|| "CPU quota too large".into())
+        }
         Some(Err(e)) => Err(e),
         None => Err(format!("CPU quota must be a percentage, got \"{t}\"")),
     }
@@ -228,9 +214,8 @@ fn io_wiops(v: &str) -> std::result::Result<Setting, String> {
 /// (systemd.resource-control(5) documents base 1000 for both bandwidth and IOPS).
 fn io(v: &str, limit: IoLimit) -> std::result::Result<Setting, String> {
     let t = v.trim();
-    let (device, value) = t
-        .split_once(char::is_whitespace)
-        .ok_or_else(|| format!("expected \"DEVICE VALUE\", got \"{t}\""))?;
+    let (device, value) =
+        t.split_once(char::is_whitespace).ok_or_else(|| format!("expected \"DEVICE VALUE\", got \"{t}\""))?;
     if !device.starts_with('/') {
         return Err(format!("device must be an absolute path, got \"{device}\""));
     }
@@ -284,11 +269,7 @@ mod tests {
     fn io_and_tasks_values() {
         assert_eq!(
             setting("IOReadBandwidthMax=/dev/sda 1M"),
-            Setting::Io {
-                limit: IoLimit::ReadBandwidth,
-                device: "/dev/sda".into(),
-                value: Some(1_000_000)
-            }
+            Setting::Io { limit: IoLimit::ReadBandwidth, device: "/dev/sda".into(), value: Some(1_000_000) }
         );
         assert_eq!(
             setting("IOWriteIOPSMax=/dev/vda infinity"),
@@ -313,28 +294,13 @@ mod tests {
     fn errors_name_the_property() {
         assert_eq!(error("MemoryMax"), "--property=MemoryMax: expected NAME=VALUE");
         assert_eq!(error("Foo=1"), "--property=Foo=1: unsupported property \"Foo\"");
-        assert_eq!(
-            error("memorymax=1"),
-            "--property=memorymax=1: unsupported property \"memorymax\""
-        );
+        assert_eq!(error("memorymax=1"), "--property=memorymax=1: unsupported property \"memorymax\"");
         assert_eq!(error("MemoryMax=abc"), "--property=MemoryMax=abc: invalid size \"abc\"");
-        assert_eq!(
-            error("MemoryMax=150%"),
-            "--property=MemoryMax=150%: percentage out of range \"150%\""
-        );
+        assert_eq!(error("MemoryMax=150%"), "--property=MemoryMax=150%: percentage out of range \"150%\"");
         assert_eq!(error("CPUQuota=0%"), "--property=CPUQuota=0%: CPU quota too small");
-        assert_eq!(
-            error("CPUQuota=2"),
-            "--property=CPUQuota=2: CPU quota must be a percentage, got \"2\""
-        );
-        assert_eq!(
-            error("CPUWeight=0"),
-            "--property=CPUWeight=0: weight must be 1..10000, got \"0\""
-        );
-        assert_eq!(
-            error("IOWeight=10001"),
-            "--property=IOWeight=10001: weight must be 1..10000, got \"10001\""
-        );
+        assert_eq!(error("CPUQuota=2"), "--property=CPUQuota=2: CPU quota must be a percentage, got \"2\"");
+        assert_eq!(error("CPUWeight=0"), "--property=CPUWeight=0: weight must be 1..10000, got \"0\"");
+        assert_eq!(error("IOWeight=10001"), "--property=IOWeight=10001: weight must be 1..10000, got \"10001\"");
         assert_eq!(error("TasksMax=0"), "--property=TasksMax=0: task limit must be positive");
         assert_eq!(error("TasksMax=lots"), "--property=TasksMax=lots: invalid task count \"lots\"");
         assert_eq!(
@@ -345,13 +311,7 @@ mod tests {
             error("IOReadBandwidthMax=sda 1M"),
             "--property=IOReadBandwidthMax=sda 1M: device must be an absolute path, got \"sda\""
         );
-        assert_eq!(
-            error("AllowedCPUs=3-1"),
-            "--property=AllowedCPUs=3-1: invalid CPU or NUMA node list entry \"3-1\""
-        );
-        assert_eq!(
-            error("CPUQuotaPeriodSec=fast"),
-            "--property=CPUQuotaPeriodSec=fast: invalid time span \"fast\""
-        );
+        assert_eq!(error("AllowedCPUs=3-1"), "--property=AllowedCPUs=3-1: invalid CPU or NUMA node list entry \"3-1\"");
+        assert_eq!(error("CPUQuotaPeriodSec=fast"), "--property=CPUQuotaPeriodSec=fast: invalid time span \"fast\"");
     }
 }

@@ -154,12 +154,7 @@ pub fn cleanup(h: &Hierarchy, slice: Option<&str>, machine: &str) -> Result<bool
     cleanup_with(h, slice, machine, Box::new(RealFs))
 }
 
-pub(crate) fn cleanup_with(
-    h: &Hierarchy,
-    slice: Option<&str>,
-    machine: &str,
-    fs: Box<dyn Fs>,
-) -> Result<bool> {
+pub(crate) fn cleanup_with(h: &Hierarchy, slice: Option<&str>, machine: &str, fs: Box<dyn Fs>) -> Result<bool> {
     let placement = Placement::Machine { slice: slice.map(str::to_string) };
     let l = layout(h, &placement, machine).map_err(Error::msg)?;
     let path = h.root.join(&l.leaf);

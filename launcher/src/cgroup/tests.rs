@@ -16,8 +16,7 @@ impl TempTree {
     fn new(tag: &str) -> TempTree {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("spawnbox-cg-{}-{tag}-{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("spawnbox-cg-{}-{tag}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         TempTree(dir)
@@ -64,15 +63,8 @@ impl Setup {
         &self.tree.0
     }
 
-    fn plan(
-        &self,
-        machine: &str,
-        placement: Placement,
-        props: &[&str],
-        delegate: Option<(u32, u32)>,
-    ) -> Plan {
-        let props: Vec<Property> =
-            props.iter().map(|p| parse_property(p).expect("property")).collect();
+    fn plan(&self, machine: &str, placement: Placement, props: &[&str], delegate: Option<(u32, u32)>) -> Plan {
+        let props: Vec<Property> = props.iter().map(|p| parse_property(p).expect("property")).collect();
         let req = Request { machine, placement: &placement, properties: &props, delegate };
         plan(&self.hierarchy, &req, &FakeHost).expect("plan")
     }
@@ -91,12 +83,7 @@ impl Setup {
         fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
             for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 if e.path().is_dir() {
-                    out.push(
-                        e.path()
-                            .strip_prefix(base)
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default(),
-                    );
+                    out.push(e.path().strip_prefix(base).map(|p| p.display().to_string()).unwrap_or_default());
                     walk(base, &e.path(), out);
                 }
             }
@@ -161,12 +148,8 @@ fn create_every_property_golden() {
     ];
     let cg = s.create("all", machine(None), &props);
     let scope = cg.path().to_path_buf();
-    let written: Vec<String> = s
-        .kernel
-        .log()
-        .into_iter()
-        .filter(|l| l.starts_with("write machine.slice/machine-all"))
-        .collect();
+    let written: Vec<String> =
+        s.kernel.log().into_iter().filter(|l| l.starts_with("write machine.slice/machine-all")).collect();
     let p = "write machine.slice/machine-all.scope/";
     assert_eq!(
         written,
@@ -186,10 +169,7 @@ fn create_every_property_golden() {
             format!("{p}pids.max 100"),
         ]
     );
-    assert_eq!(
-        std::fs::read_to_string(scope.join("io.weight")).ok().as_deref(),
-        Some("default 300")
-    );
+    assert_eq!(std::fs::read_to_string(scope.join("io.weight")).ok().as_deref(), Some("default 300"));
     assert_eq!(s.read("cgroup.subtree_control"), "cpuset cpu io memory pids");
 }
 
@@ -205,10 +185,7 @@ fn no_properties_is_one_mkdir_when_the_slice_exists() {
     // The slice was not ours: it stays.
     assert_eq!(
         s.kernel.log(),
-        lines(&[
-            "write machine.slice/machine-m.scope/cgroup.kill 1",
-            "rmdir machine.slice/machine-m.scope"
-        ])
+        lines(&["write machine.slice/machine-m.scope/cgroup.kill 1", "rmdir machine.slice/machine-m.scope"])
     );
     assert_eq!(s.dirs(), lines(&["machine.slice"]));
 }
@@ -333,10 +310,7 @@ fn keep_unit_with_other_processes_fails_and_restores() {
     let e = Cgroup::create_with(&p, s.kernel.boxed()).expect_err("process 77 is in the way");
     assert_eq!(
         e.to_string(),
-        format!(
-            "enable memory: write {}/svc/cgroup.subtree_control: device or resource busy",
-            s.root().display()
-        )
+        format!("enable memory: write {}/svc/cgroup.subtree_control: device or resource busy", s.root().display())
     );
     assert_eq!(s.dirs(), lines(&["svc"]));
     assert_eq!(s.read("svc/cgroup.procs"), "77\n4242\n");
@@ -355,10 +329,7 @@ fn failed_write_removes_everything_created() {
     let e = Cgroup::create_with(&p, s.kernel.boxed()).expect_err("io refused");
     assert_eq!(
         e.to_string(),
-        format!(
-            "enable io: write {}/cgroup.subtree_control: no such file or directory",
-            s.root().display()
-        )
+        format!("enable io: write {}/cgroup.subtree_control: no such file or directory", s.root().display())
     );
     assert!(s.dirs().is_empty());
 }
@@ -390,9 +361,7 @@ fn delegation_chowns_and_enables_all() {
     let p = s.plan("m", machine(None), &[], Some((100000, 100000)));
     let cg = Cgroup::create_with(&p, s.kernel.boxed()).expect("create");
     let log = s.kernel.log();
-    assert!(log.contains(
-        &"write machine.slice/cgroup.subtree_control +cpuset +cpu +io +memory +pids".to_string()
-    ));
+    assert!(log.contains(&"write machine.slice/cgroup.subtree_control +cpuset +cpu +io +memory +pids".to_string()));
     let chowns: Vec<&String> = log.iter().filter(|l| l.starts_with("chown")).collect();
     assert_eq!(
         chowns,
@@ -414,10 +383,7 @@ fn set_properties_on_a_live_cgroup() {
     let s = setup("setprop", ALL, true);
     let mut cg = s.create("m", machine(None), &[]);
     s.kernel.clear_log();
-    let props = vec![
-        parse_property("MemoryHigh=512M").expect("p"),
-        parse_property("CPUWeight=idle").expect("p"),
-    ];
+    let props = vec![parse_property("MemoryHigh=512M").expect("p"), parse_property("CPUWeight=idle").expect("p")];
     cg.set_properties(&props, &FakeHost).expect("set");
     assert_eq!(
         s.kernel.log(),
@@ -434,10 +400,7 @@ fn set_properties_on_a_live_cgroup() {
     let e = cg.set_properties(&bad, &FakeHost).expect_err("no memory");
     assert_eq!(
         e.to_string(),
-        format!(
-            "--property=MemoryMax=1G: memory controller not available in {}",
-            s.root().display()
-        )
+        format!("--property=MemoryMax=1G: memory controller not available in {}", s.root().display())
     );
     cg.kill_and_remove().expect("remove");
 }
@@ -457,23 +420,17 @@ fn cleanup_removes_a_crashed_runs_leftovers() {
     let cg = s.create("web", machine(Some("apps.slice")), &["TasksMax=3"]);
     s.kernel.add_process(cg.path(), 900);
     drop(cg);
-    assert!(
-        cleanup_with(&s.hierarchy, Some("apps.slice"), "web", s.kernel.boxed()).expect("cleanup")
-    );
+    assert!(cleanup_with(&s.hierarchy, Some("apps.slice"), "web", s.kernel.boxed()).expect("cleanup"));
     assert!(s.dirs().is_empty());
-    assert!(
-        !cleanup_with(&s.hierarchy, Some("apps.slice"), "web", s.kernel.boxed()).expect("again")
-    );
-    let e =
-        cleanup_with(&s.hierarchy, Some("apps"), "web", s.kernel.boxed()).expect_err("bad slice");
+    assert!(!cleanup_with(&s.hierarchy, Some("apps.slice"), "web", s.kernel.boxed()).expect("again"));
+    let e = cleanup_with(&s.hierarchy, Some("apps"), "web", s.kernel.boxed()).expect_err("bad slice");
     assert!(e.to_string().starts_with("--slice=apps: invalid slice name"), "{e}");
 }
 
 #[test]
 fn open_refuses_paths_outside_the_hierarchy() {
     let s = setup("open", ALL, true);
-    let e =
-        Cgroup::open_with(&s.hierarchy, Path::new("/etc"), s.kernel.boxed()).expect_err("outside");
+    let e = Cgroup::open_with(&s.hierarchy, Path::new("/etc"), s.kernel.boxed()).expect_err("outside");
     assert_eq!(e.to_string(), format!("/etc: not a cgroup below {}", s.root().display()));
 }
 

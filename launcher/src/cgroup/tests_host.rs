@@ -13,10 +13,7 @@ use std::time::{Duration, Instant};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn require_root() {
-    assert!(
-        rustix::process::geteuid().is_root(),
-        "cgroup host tests need root: run `cargo test -p spawnbox` as root"
-    );
+    assert!(rustix::process::geteuid().is_root(), "cgroup host tests need root: run `cargo test -p spawnbox` as root");
 }
 
 fn hierarchy() -> Hierarchy {
@@ -53,8 +50,7 @@ impl HostSnapshot {
         HostSnapshot {
             before: listing(),
             unified: h.root.clone(),
-            subtree_control: std::fs::read_to_string(h.root.join("cgroup.subtree_control"))
-                .unwrap_or_default(),
+            subtree_control: std::fs::read_to_string(h.root.join("cgroup.subtree_control")).unwrap_or_default(),
         }
     }
 
@@ -65,16 +61,11 @@ impl HostSnapshot {
         };
         assert_eq!(v2(&after), v2(&self.before), "cgroup2 tree changed");
         let ours = |p: &&String| {
-            p.contains("sbtest")
-                || p.contains("machine")
-                || p.ends_with("/payload")
-                || p.ends_with("/supervisor")
+            p.contains("sbtest") || p.contains("machine") || p.ends_with("/payload") || p.ends_with("/supervisor")
         };
-        let new_v1: Vec<&String> =
-            after.iter().filter(|p| !self.before.contains(p)).filter(ours).collect();
+        let new_v1: Vec<&String> = after.iter().filter(|p| !self.before.contains(p)).filter(ours).collect();
         assert!(new_v1.is_empty(), "left behind: {new_v1:?}");
-        let stc = std::fs::read_to_string(self.unified.join("cgroup.subtree_control"))
-            .unwrap_or_default();
+        let stc = std::fs::read_to_string(self.unified.join("cgroup.subtree_control")).unwrap_or_default();
         assert_eq!(stc, self.subtree_control, "root cgroup.subtree_control changed");
     }
 }
@@ -109,16 +100,9 @@ fn leftovers(h: &Hierarchy, slice: &str, machines: &'static [&'static str]) -> L
     Leftovers { h: h.clone(), slice: slice.to_string(), machines }
 }
 
-fn make(
-    h: &Hierarchy,
-    machine: &str,
-    placement: Placement,
-    props: &[&str],
-) -> Result<Cgroup, String> {
-    let props: Vec<Property> = props
-        .iter()
-        .map(|p| parse_property(p).map_err(|e| e.to_string()))
-        .collect::<Result<_, _>>()?;
+fn make(h: &Hierarchy, machine: &str, placement: Placement, props: &[&str]) -> Result<Cgroup, String> {
+    let props: Vec<Property> =
+        props.iter().map(|p| parse_property(p).map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
     let req = Request { machine, placement: &placement, properties: &props, delegate: None };
     let p = plan(h, &req, &SystemHost).map_err(|e| e.to_string())?;
     Cgroup::create(&p).map_err(|e| e.to_string())
@@ -140,9 +124,7 @@ fn release_sleeper(child: &mut Child, cgroup: &Path) {
         stdin.write_all(b"go\n").expect("tell sh");
     }
     let deadline = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default().lines().count()
-        < 2
-    {
+    while std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default().lines().count() < 2 {
         assert!(Instant::now() < deadline, "sleeper did not fork");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -178,19 +160,12 @@ fn host_scope_grouping_and_teardown() {
     let snap = HostSnapshot::take(&h);
     let sl = slice("grp");
     let _l = leftovers(&h, &sl, &["probe-1"]);
-    let cg =
-        make(&h, "probe-1", Placement::Machine { slice: Some(sl.clone()) }, &[]).expect("create");
+    let cg = make(&h, "probe-1", Placement::Machine { slice: Some(sl.clone()) }, &[]).expect("create");
     let mut child = spawn_sleeper();
     cg.attach(child.id() as i32).expect("attach");
     release_sleeper(&mut child, cg.path());
     let rel = cg.path().strip_prefix(&h.root).expect("below root").display().to_string();
-    assert!(
-        rel.starts_with(&format!(
-            "sbtest{}.slice/{sl}/machine-probe\\x2d1.scope",
-            std::process::id()
-        )),
-        "{rel}"
-    );
+    assert!(rel.starts_with(&format!("sbtest{}.slice/{sl}/machine-probe\\x2d1.scope", std::process::id())), "{rel}");
     assert_eq!(cgroup_of(child.id()), format!("/{rel}"));
     let procs = std::fs::read_to_string(cg.path().join("cgroup.procs")).expect("procs");
     assert_eq!(procs.lines().count(), 2, "sh and its background sleep: {procs}");
@@ -229,12 +204,8 @@ fn host_missing_controller_error_creates_nothing() {
     let h = hierarchy();
     let snap = HostSnapshot::take(&h);
     let _l = leftovers(&h, &slice("ctl"), &["m"]);
-    let e = make(&h, "m", Placement::Machine { slice: Some(slice("ctl")) }, &["MemoryMax=32M"])
-        .expect_err("no memory");
-    assert_eq!(
-        e,
-        format!("--property=MemoryMax=32M: memory controller not available in {}", h.describe())
-    );
+    let e = make(&h, "m", Placement::Machine { slice: Some(slice("ctl")) }, &["MemoryMax=32M"]).expect_err("no memory");
+    assert_eq!(e, format!("--property=MemoryMax=32M: memory controller not available in {}", h.describe()));
     if h.root == Path::new("/sys/fs/cgroup/unified") {
         assert_eq!(
             e,
@@ -337,9 +308,7 @@ fn host_clone_into_cgroup_with_dir_fd() {
     // SAFETY: a fork-like clone3 (no CLONE_VM, no new stack); the child only calls the
     // async-signal-safe pause(2) until it is killed, so the test harness's other threads and
     // locks do not matter in it.
-    let pid = unsafe {
-        libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>())
-    };
+    let pid = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) };
     if pid == 0 {
         loop {
             // SAFETY: pause(2) has no preconditions.
@@ -367,8 +336,7 @@ fn host_cleanup_after_a_crash() {
     let snap = HostSnapshot::take(&h);
     let sl = slice("crash");
     let _l = leftovers(&h, &sl, &["crashed"]);
-    let cg =
-        make(&h, "crashed", Placement::Machine { slice: Some(sl.clone()) }, &[]).expect("create");
+    let cg = make(&h, "crashed", Placement::Machine { slice: Some(sl.clone()) }, &[]).expect("create");
     let mut child = spawn_sleeper();
     cg.attach(child.id() as i32).expect("attach");
     release_sleeper(&mut child, cg.path());
@@ -457,10 +425,7 @@ fn host_wait_empty_wakes_on_the_event_not_the_timeout() {
     let t = Instant::now();
     super::fs::RealFs.wait_empty(cg.path(), Duration::from_secs(5)).expect("emptied");
     let waited = t.elapsed();
-    assert!(
-        waited >= Duration::from_millis(100) && waited < Duration::from_secs(2),
-        "waited {waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(100) && waited < Duration::from_secs(2), "waited {waited:?}");
     let _ = killer.join();
     assert_killed(child);
     let e = super::fs::RealFs.wait_empty(cg.path(), Duration::from_millis(1));

@@ -8,8 +8,7 @@ use super::values_sec::{self as sec, CapSpec, RlimitSpec};
 use super::Parsed;
 use crate::error::Error;
 use crate::settings::{
-    LinkJournal, PrivateUsers, Settings, SettingsMode, StartMode, UserNamespaceOwnership,
-    VolatileMode,
+    LinkJournal, PrivateUsers, Settings, SettingsMode, StartMode, UserNamespaceOwnership, VolatileMode,
 };
 use std::path::Path;
 
@@ -228,12 +227,7 @@ pub fn setenv(st: &mut State, value: Option<&str>) -> Result<Flow> {
     };
     let prefix_len = entry.find('=').map_or(entry.len(), |i| i + 1);
     let prefix = entry[..prefix_len].to_string();
-    match st
-        .settings
-        .setenv
-        .iter_mut()
-        .find(|e| e.starts_with(&prefix))
-    {
+    match st.settings.setenv.iter_mut().find(|e| e.starts_with(&prefix)) {
         Some(slot) => *slot = entry,
         None => st.settings.setenv.push(entry),
     }
@@ -303,11 +297,7 @@ pub fn slice(st: &mut State, value: Option<&str>) -> Result<Flow> {
     if s.is_empty() || s.contains('/') || s.bytes().any(|b| b.is_ascii_whitespace()) {
         return Err(Error::msg("invalid slice name"));
     }
-    let name = if s.ends_with(".slice") {
-        s.to_string()
-    } else {
-        format!("{s}.slice")
-    };
+    let name = if s.ends_with(".slice") { s.to_string() } else { format!("{s}.slice") };
     st.settings.slice = Some(name);
     go()
 }
@@ -386,27 +376,21 @@ pub fn private_network(st: &mut State, _: Option<&str>) -> Result<Flow> {
 
 /// `--network-interface=HOST[:CONT]`.
 pub fn network_interface(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    st.settings
-        .network_interfaces
-        .push(net::parse_interface_pair(val(value))?);
+    st.settings.network_interfaces.push(net::parse_interface_pair(val(value))?);
     st.settings.private_network = true;
     go()
 }
 
 /// `--network-macvlan=HOST[:CONT]`.
 pub fn network_macvlan(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    st.settings
-        .network_macvlan
-        .push(net::parse_interface_pair(val(value))?);
+    st.settings.network_macvlan.push(net::parse_interface_pair(val(value))?);
     st.settings.private_network = true;
     go()
 }
 
 /// `--network-ipvlan=HOST[:CONT]`.
 pub fn network_ipvlan(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    st.settings
-        .network_ipvlan
-        .push(net::parse_interface_pair(val(value))?);
+    st.settings.network_ipvlan.push(net::parse_interface_pair(val(value))?);
     st.settings.private_network = true;
     go()
 }
@@ -420,9 +404,7 @@ pub fn network_veth(st: &mut State, _: Option<&str>) -> Result<Flow> {
 
 /// `--network-veth-extra=HOST[:CONT]`.
 pub fn network_veth_extra(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    st.settings
-        .network_veth_extra
-        .push(net::parse_interface_pair(val(value))?);
+    st.settings.network_veth_extra.push(net::parse_interface_pair(val(value))?);
     st.settings.private_network = true;
     go()
 }
@@ -512,9 +494,7 @@ pub fn no_new_privileges(st: &mut State, value: Option<&str>) -> Result<Flow> {
 
 /// `--system-call-filter=`.
 pub fn system_call_filter(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    st.settings
-        .system_call_filter
-        .extend(sec::parse_syscall_filter(val(value))?);
+    st.settings.system_call_filter.extend(sec::parse_syscall_filter(val(value))?);
     go()
 }
 
@@ -538,12 +518,7 @@ pub fn rlimit(st: &mut State, value: Option<&str>) -> Result<Flow> {
         RlimitSpec::Help => return list(sec::rlimit_list()),
         RlimitSpec::Limit(l) => l,
     };
-    match st
-        .settings
-        .rlimits
-        .iter_mut()
-        .find(|r| r.resource == limit.resource)
-    {
+    match st.settings.rlimits.iter_mut().find(|r| r.resource == limit.resource) {
         Some(slot) => *slot = limit,
         None => st.settings.rlimits.push(limit),
     }
@@ -652,17 +627,13 @@ pub fn bind_ro(st: &mut State, value: Option<&str>) -> Result<Flow> {
 
 /// `--inaccessible=`.
 pub fn inaccessible(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    st.settings
-        .custom_mounts
-        .push(mounts::parse_inaccessible(val(value))?);
+    st.settings.custom_mounts.push(mounts::parse_inaccessible(val(value))?);
     go()
 }
 
 /// `--tmpfs=`.
 pub fn tmpfs(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    st.settings
-        .custom_mounts
-        .push(mounts::parse_tmpfs(val(value))?);
+    st.settings.custom_mounts.push(mounts::parse_tmpfs(val(value))?);
     go()
 }
 

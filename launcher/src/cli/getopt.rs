@@ -39,21 +39,12 @@ fn os(b: &[u8]) -> OsString {
 impl<'a> Getopt<'a> {
     /// A cursor at the start of `args`.
     pub fn new(args: &'a [OsString], table: &'static [OptSpec]) -> Self {
-        Getopt {
-            args,
-            table,
-            index: 0,
-            cluster: None,
-            operands: None,
-        }
+        Getopt { args, table, index: 0, cluster: None, operands: None }
     }
 
     /// The operands (the payload's argv), valid once `next_option` returned `None`.
     pub fn operands(&self) -> &'a [OsString] {
-        let start = self
-            .operands
-            .unwrap_or(self.args.len())
-            .min(self.args.len());
+        let start = self.operands.unwrap_or(self.args.len()).min(self.args.len());
         &self.args[start..]
     }
 
@@ -99,18 +90,10 @@ impl<'a> Getopt<'a> {
         let c = arg[off];
         let rest = &arg[off + 1..];
         self.cluster = None;
-        let spec = self
-            .table
-            .iter()
-            .find(|s| c.is_ascii() && s.short == Some(char::from(c)))
-            .ok_or_else(|| {
-                let shown = if c.is_ascii() {
-                    char::from(c).to_string()
-                } else {
-                    format!("\\x{c:02x}")
-                };
-                Error::msg(format!("invalid option -- '{shown}'"))
-            })?;
+        let spec = self.table.iter().find(|s| c.is_ascii() && s.short == Some(char::from(c))).ok_or_else(|| {
+            let shown = if c.is_ascii() { char::from(c).to_string() } else { format!("\\x{c:02x}") };
+            Error::msg(format!("invalid option -- '{shown}'"))
+        })?;
         let value = match spec.arg {
             ArgKind::None => {
                 if !rest.is_empty() {
@@ -122,12 +105,9 @@ impl<'a> Getopt<'a> {
                 if !rest.is_empty() {
                     Some(os(rest))
                 } else {
-                    let v = self.take_next().ok_or_else(|| {
-                        Error::msg(format!(
-                            "option requires an argument -- '{}'",
-                            char::from(c)
-                        ))
-                    })?;
+                    let v = self
+                        .take_next()
+                        .ok_or_else(|| Error::msg(format!("option requires an argument -- '{}'", char::from(c))))?;
                     Some(v)
                 }
             }
@@ -142,12 +122,7 @@ impl<'a> Getopt<'a> {
             None => (body, None),
         };
         let named = |s: &&OptSpec| !s.long.is_empty();
-        let spec = match self
-            .table
-            .iter()
-            .filter(named)
-            .find(|s| s.long.as_bytes() == name)
-        {
+        let spec = match self.table.iter().filter(named).find(|s| s.long.as_bytes() == name) {
             Some(exact) => exact,
             None => {
                 let candidates: Vec<&'static OptSpec> = self
@@ -157,16 +132,10 @@ impl<'a> Getopt<'a> {
                     .filter(|s| !name.is_empty() && s.long.as_bytes().starts_with(name))
                     .collect();
                 match candidates.as_slice() {
-                    [] => {
-                        return Err(Error::msg(format!(
-                            "unrecognized option '{}'",
-                            lossy(whole)
-                        )))
-                    }
+                    [] => return Err(Error::msg(format!("unrecognized option '{}'", lossy(whole)))),
                     [one] => *one,
                     many => {
-                        let list: Vec<String> =
-                            many.iter().map(|s| format!("'--{}'", s.long)).collect();
+                        let list: Vec<String> = many.iter().map(|s| format!("'--{}'", s.long)).collect();
                         return Err(Error::msg(format!(
                             "option '{}' is ambiguous; possibilities: {}",
                             lossy(whole),
@@ -179,18 +148,16 @@ impl<'a> Getopt<'a> {
         let value = match spec.arg {
             ArgKind::None => {
                 if attached.is_some() {
-                    return Err(Error::msg(format!(
-                        "option '--{}' doesn't allow an argument",
-                        spec.long
-                    )));
+                    return Err(Error::msg(format!("option '--{}' doesn't allow an argument", spec.long)));
                 }
                 None
             }
             ArgKind::Required => match attached {
                 Some(v) => Some(v),
-                None => Some(self.take_next().ok_or_else(|| {
-                    Error::msg(format!("option '--{}' requires an argument", spec.long))
-                })?),
+                None => Some(
+                    self.take_next()
+                        .ok_or_else(|| Error::msg(format!("option '--{}' requires an argument", spec.long)))?,
+                ),
             },
             ArgKind::Optional => attached,
             // `--user NAME`: the next word is taken when it does not look like an option.
@@ -218,18 +185,11 @@ mod tests {
         let mut g = Getopt::new(&args, OPTIONS);
         let mut found = Vec::new();
         while let Some(f) = g.next_option().unwrap() {
-            let name = if f.spec.long.is_empty() {
-                format!("-{}", f.spec.short.unwrap())
-            } else {
-                f.spec.long.to_string()
-            };
+            let name =
+                if f.spec.long.is_empty() { format!("-{}", f.spec.short.unwrap()) } else { f.spec.long.to_string() };
             found.push((name, f.value.map(|v| v.into_string().unwrap())));
         }
-        let ops = g
-            .operands()
-            .iter()
-            .map(|o| o.to_str().unwrap().to_string())
-            .collect();
+        let ops = g.operands().iter().map(|o| o.to_str().unwrap().to_string()).collect();
         (found, ops)
     }
 
@@ -240,50 +200,27 @@ mod tests {
     #[test]
     fn cluster_then_separate_value() {
         let (found, ops) = walk(&["-bUD", "dir", "cmd"]);
-        assert_eq!(
-            found,
-            [
-                opt("boot", None),
-                opt("-U", None),
-                opt("directory", Some("dir"))
-            ]
-        );
+        assert_eq!(found, [opt("boot", None), opt("-U", None), opt("directory", Some("dir"))]);
         assert_eq!(ops, ["cmd"]);
     }
 
     #[test]
     fn attached_short_value_ends_the_cluster() {
         let (found, ops) = walk(&["-qD/r-b", "-b"]);
-        assert_eq!(
-            found,
-            [
-                opt("quiet", None),
-                opt("directory", Some("/r-b")),
-                opt("boot", None)
-            ]
-        );
+        assert_eq!(found, [opt("quiet", None), opt("directory", Some("/r-b")), opt("boot", None)]);
         assert!(ops.is_empty());
     }
 
     #[test]
     fn required_value_may_look_like_an_option() {
         let (found, _) = walk(&["-D", "-b", "--machine", "--quiet"]);
-        assert_eq!(
-            found,
-            [
-                opt("directory", Some("-b")),
-                opt("machine", Some("--quiet"))
-            ]
-        );
+        assert_eq!(found, [opt("directory", Some("-b")), opt("machine", Some("--quiet"))]);
     }
 
     #[test]
     fn empty_attached_values() {
         let (found, _) = walk(&["--directory=", "--volatile="]);
-        assert_eq!(
-            found,
-            [opt("directory", Some("")), opt("volatile", Some(""))]
-        );
+        assert_eq!(found, [opt("directory", Some("")), opt("volatile", Some(""))]);
     }
 
     #[test]
@@ -309,19 +246,13 @@ mod tests {
     fn non_ascii_short_option() {
         let args = vec![OsString::from_vec(vec![b'-', 0xc3, 0xa4])];
         let mut g = Getopt::new(&args, OPTIONS);
-        assert_eq!(
-            g.next_option().unwrap_err().to_string(),
-            "invalid option -- '\\xc3'"
-        );
+        assert_eq!(g.next_option().unwrap_err().to_string(), "invalid option -- '\\xc3'");
     }
 
     #[test]
     fn non_utf8_long_option_is_shown_lossily() {
         let args = vec![OsString::from_vec(b"--fo\xff".to_vec())];
         let mut g = Getopt::new(&args, OPTIONS);
-        assert_eq!(
-            g.next_option().unwrap_err().to_string(),
-            "unrecognized option '--fo\u{fffd}'"
-        );
+        assert_eq!(g.next_option().unwrap_err().to_string(), "unrecognized option '--fo\u{fffd}'");
     }
 }

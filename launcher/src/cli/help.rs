@@ -45,10 +45,7 @@ pub fn help_text() -> String {
 
 /// The `--version` text.
 pub fn version_text() -> String {
-    format!(
-        "spawnbox {} (systemd-nspawn compatible)",
-        env!("CARGO_PKG_VERSION")
-    )
+    format!("spawnbox {} (systemd-nspawn compatible)", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]
@@ -68,9 +65,7 @@ mod tests {
         assert!(line("     --volatile[=MODE]").is_some());
         assert!(line("  -U ").unwrap().ends_with(" *"));
         assert!(!line("  -n --network-veth").unwrap().ends_with(" *"));
-        assert!(line("     --bind=PATH[:PATH[:OPTIONS]]")
-            .unwrap()
-            .ends_with("container"));
+        assert!(line("     --bind=PATH[:PATH[:OPTIONS]]").unwrap().ends_with("container"));
         // Hidden as in nspawn.
         assert!(!h.contains("--share-system"));
         assert!(!h.contains("--private-users-chown"));

@@ -47,31 +47,16 @@ pub enum Parsed {
 
 /// Parses spawnbox's arguments (without argv[0]) as systemd-nspawn does. `getenv` looks up
 /// spawnbox's own environment (for `-E NAME`); `cwd` makes relative paths absolute.
-pub fn parse(
-    args: &[OsString],
-    getenv: &dyn Fn(&str) -> Option<String>,
-    cwd: &Path,
-) -> Result<Parsed, Error> {
-    let mut st = State {
-        settings: Settings::default(),
-        seen: Seen::default(),
-        getenv,
-        cwd,
-    };
+pub fn parse(args: &[OsString], getenv: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Result<Parsed, Error> {
+    let mut st = State { settings: Settings::default(), seen: Seen::default(), getenv, cwd };
     let mut opts = getopt::Getopt::new(args, table::OPTIONS);
     while let Some(found) = opts.next_option()? {
         let spec = found.spec;
-        let name = if spec.long.is_empty() {
-            format!("-{}", spec.short.unwrap_or('?'))
-        } else {
-            format!("--{}", spec.long)
-        };
+        let name =
+            if spec.long.is_empty() { format!("-{}", spec.short.unwrap_or('?')) } else { format!("--{}", spec.long) };
         let value = match &found.value {
             None => None,
-            Some(os) => Some(
-                os.to_str()
-                    .ok_or_else(|| Error::msg(format!("{name}: value is not valid UTF-8")))?,
-            ),
+            Some(os) => Some(os.to_str().ok_or_else(|| Error::msg(format!("{name}: value is not valid UTF-8")))?),
         };
         let flow = (spec.apply)(&mut st, value).map_err(|e| match value {
             Some(v) => e.context(format!("{name}={v}")),

@@ -42,15 +42,11 @@ fn parse_source(word: &str, cwd: &Path) -> Result<MountSource> {
     }
     if let Some(inner) = word.strip_prefix('+') {
         if !inner.starts_with('/') {
-            return Err(Error::msg(format!(
-                "source must be an absolute path: {word:?}"
-            )));
+            return Err(Error::msg(format!("source must be an absolute path: {word:?}")));
         }
         let p = simplify_path(Path::new(inner));
         if has_dotdot(&p) {
-            return Err(Error::msg(format!(
-                "source must be a normalized path: {word:?}"
-            )));
+            return Err(Error::msg(format!("source must be a normalized path: {word:?}")));
         }
         return Ok(MountSource::InRoot(p));
     }
@@ -60,15 +56,11 @@ fn parse_source(word: &str, cwd: &Path) -> Result<MountSource> {
 /// A container path: absolute, simplified, without `..`.
 fn parse_destination(word: &str) -> Result<PathBuf> {
     if !word.starts_with('/') {
-        return Err(Error::msg(format!(
-            "destination must be an absolute path: {word:?}"
-        )));
+        return Err(Error::msg(format!("destination must be an absolute path: {word:?}")));
     }
     let p = simplify_path(Path::new(word));
     if has_dotdot(&p) {
-        return Err(Error::msg(format!(
-            "destination must be a normalized path: {word:?}"
-        )));
+        return Err(Error::msg(format!("destination must be a normalized path: {word:?}")));
     }
     Ok(p)
 }
@@ -99,12 +91,7 @@ pub fn parse_bind(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount> {
     let destination = parse_destination(dst)?;
     let mut recursive = true;
     let mut idmap = BindIdmap::None;
-    for opt in opts
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .filter(|o| !o.is_empty())
-    {
+    for opt in opts.as_deref().unwrap_or("").split(',').filter(|o| !o.is_empty()) {
         match opt {
             "rbind" => recursive = true,
             "norbind" => recursive = false,
@@ -116,13 +103,7 @@ pub fn parse_bind(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount> {
         }
     }
     let unsupported = temporary || idmap != BindIdmap::None;
-    let mount = CustomMount::Bind {
-        source,
-        destination,
-        read_only,
-        recursive,
-        idmap,
-    };
+    let mount = CustomMount::Bind { source, destination, read_only, recursive, idmap };
     Ok(ParsedMount { mount, unsupported })
 }
 
@@ -133,10 +114,7 @@ pub fn parse_tmpfs(s: &str) -> Result<CustomMount> {
     if destination == Path::new("/") {
         return Err(Error::msg("cannot mount a tmpfs on /"));
     }
-    Ok(CustomMount::Tmpfs {
-        destination,
-        options: opts.unwrap_or_default(),
-    })
+    Ok(CustomMount::Tmpfs { destination, options: opts.unwrap_or_default() })
 }
 
 /// `--overlay=LOWER...:[UPPER]:DST` and `--overlay-ro=LOWER...:DST`. With two paths the second
@@ -148,9 +126,7 @@ pub fn parse_overlay(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount
     if k < 2 {
         return Err(Error::msg("needs at least two colon-separated paths"));
     }
-    let sources = |ws: &[String]| -> Result<Vec<MountSource>> {
-        ws.iter().map(|w| parse_source(w, cwd)).collect()
-    };
+    let sources = |ws: &[String]| -> Result<Vec<MountSource>> { ws.iter().map(|w| parse_source(w, cwd)).collect() };
     let (lower, upper, destination, unsupported) = if k == 2 {
         let top = parse_source(&words[1], cwd)?;
         let destination = match &top {
@@ -158,9 +134,7 @@ pub fn parse_overlay(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount
         };
         if has_dotdot(&destination) {
             let word = &words[1];
-            return Err(Error::msg(format!(
-                "destination must be a normalized path: {word:?}"
-            )));
+            return Err(Error::msg(format!("destination must be a normalized path: {word:?}")));
         }
         if read_only {
             (sources(&words)?, None, destination, false)
@@ -178,12 +152,7 @@ pub fn parse_overlay(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount
             (sources(&words[..k - 2])?, Some(upper), destination, false)
         }
     };
-    let mount = CustomMount::Overlay {
-        lower,
-        upper,
-        destination,
-        read_only,
-    };
+    let mount = CustomMount::Overlay { lower, upper, destination, read_only };
     Ok(ParsedMount { mount, unsupported })
 }
 
@@ -192,9 +161,7 @@ pub fn parse_inaccessible(s: &str) -> Result<CustomMount> {
     if !s.starts_with('/') {
         return Err(Error::msg(format!("path must be an absolute path: {s:?}")));
     }
-    Ok(CustomMount::Inaccessible {
-        destination: parse_destination(s)?,
-    })
+    Ok(CustomMount::Inaccessible { destination: parse_destination(s)? })
 }
 
 /// `--pivot-root=NEW[:OLD]`: both absolute, normalised container paths.
@@ -203,10 +170,7 @@ pub fn parse_pivot_root(s: &str) -> Result<(PathBuf, Option<PathBuf>)> {
         Some((n, o)) => (n, Some(o)),
         None => (s, None),
     };
-    Ok((
-        parse_destination(new)?,
-        old.map(parse_destination).transpose()?,
-    ))
+    Ok((parse_destination(new)?, old.map(parse_destination).transpose()?))
 }
 
 #[cfg(test)]
@@ -220,13 +184,7 @@ mod tests {
     }
 
     fn b(source: MountSource, dst: &str, recursive: bool, idmap: BindIdmap) -> CustomMount {
-        CustomMount::Bind {
-            source,
-            destination: dst.into(),
-            read_only: false,
-            recursive,
-            idmap,
-        }
+        CustomMount::Bind { source, destination: dst.into(), read_only: false, recursive, idmap }
     }
 
     fn host(p: &str) -> MountSource {
@@ -245,47 +203,17 @@ mod tests {
     fn bind_forms() {
         let ok = |s| bind(s).unwrap().mount;
         assert_eq!(ok("/srv"), b(host("/srv"), "/srv", true, BindIdmap::None));
-        assert_eq!(
-            ok("/srv:/data"),
-            b(host("/srv"), "/data", true, BindIdmap::None)
-        );
-        assert_eq!(
-            ok("/a//b/./:/c/"),
-            b(host("/a/b"), "/c", true, BindIdmap::None)
-        );
-        assert_eq!(
-            ok("data:/data"),
-            b(host("/home/u/data"), "/data", true, BindIdmap::None)
-        );
-        assert_eq!(
-            ok("../x:/x"),
-            b(host("/home/u/../x"), "/x", true, BindIdmap::None)
-        );
-        assert_eq!(
-            ok("+/srv"),
-            b(in_root("/srv"), "/srv", true, BindIdmap::None)
-        );
-        assert_eq!(
-            ok("+/srv:/x"),
-            b(in_root("/srv"), "/x", true, BindIdmap::None)
-        );
-        assert_eq!(
-            ok("/a\\:b:/c\\:d"),
-            b(host("/a:b"), "/c:d", true, BindIdmap::None)
-        );
-        assert_eq!(
-            ok("/a:/b:norbind"),
-            b(host("/a"), "/b", false, BindIdmap::None)
-        );
+        assert_eq!(ok("/srv:/data"), b(host("/srv"), "/data", true, BindIdmap::None));
+        assert_eq!(ok("/a//b/./:/c/"), b(host("/a/b"), "/c", true, BindIdmap::None));
+        assert_eq!(ok("data:/data"), b(host("/home/u/data"), "/data", true, BindIdmap::None));
+        assert_eq!(ok("../x:/x"), b(host("/home/u/../x"), "/x", true, BindIdmap::None));
+        assert_eq!(ok("+/srv"), b(in_root("/srv"), "/srv", true, BindIdmap::None));
+        assert_eq!(ok("+/srv:/x"), b(in_root("/srv"), "/x", true, BindIdmap::None));
+        assert_eq!(ok("/a\\:b:/c\\:d"), b(host("/a:b"), "/c:d", true, BindIdmap::None));
+        assert_eq!(ok("/a:/b:norbind"), b(host("/a"), "/b", false, BindIdmap::None));
         assert_eq!(ok("/a:/b:"), b(host("/a"), "/b", true, BindIdmap::None));
-        assert_eq!(
-            ok("/a:/b:norbind,rbind"),
-            b(host("/a"), "/b", true, BindIdmap::None)
-        );
-        assert_eq!(
-            ok("/a:/b:noidmap,,norbind"),
-            b(host("/a"), "/b", false, BindIdmap::None)
-        );
+        assert_eq!(ok("/a:/b:norbind,rbind"), b(host("/a"), "/b", true, BindIdmap::None));
+        assert_eq!(ok("/a:/b:noidmap,,norbind"), b(host("/a"), "/b", false, BindIdmap::None));
         assert!(!bind("/a:/b:norbind").unwrap().unsupported);
     }
 
@@ -294,14 +222,8 @@ mod tests {
         let r = bind("/a:/b:idmap").unwrap();
         assert_eq!(r.mount, b(host("/a"), "/b", true, BindIdmap::Idmap));
         assert!(r.unsupported);
-        assert_eq!(
-            bind("/a:/b:rootidmap").unwrap().mount,
-            b(host("/a"), "/b", true, BindIdmap::RootIdmap)
-        );
-        assert_eq!(
-            bind("/a:/b:owneridmap").unwrap().mount,
-            b(host("/a"), "/b", true, BindIdmap::OwnerIdmap)
-        );
+        assert_eq!(bind("/a:/b:rootidmap").unwrap().mount, b(host("/a"), "/b", true, BindIdmap::RootIdmap));
+        assert_eq!(bind("/a:/b:owneridmap").unwrap().mount, b(host("/a"), "/b", true, BindIdmap::OwnerIdmap));
         let t = bind(":/scratch").unwrap();
         assert_eq!(t.mount, b(host(""), "/scratch", true, BindIdmap::None));
         assert!(t.unsupported);
@@ -309,51 +231,24 @@ mod tests {
 
     #[test]
     fn bind_errors() {
-        assert_eq!(
-            err(bind("a:b")),
-            "destination must be an absolute path: \"b\""
-        );
-        assert_eq!(
-            err(bind("data")),
-            "destination must be an absolute path: \"data\""
-        );
+        assert_eq!(err(bind("a:b")), "destination must be an absolute path: \"b\"");
+        assert_eq!(err(bind("data")), "destination must be an absolute path: \"data\"");
         assert_eq!(err(bind("")), "destination must be an absolute path: \"\"");
-        assert_eq!(
-            err(bind("/a:")),
-            "destination must be an absolute path: \"\""
-        );
-        assert_eq!(
-            err(bind("/a:/b/../c")),
-            "destination must be a normalized path: \"/b/../c\""
-        );
-        assert_eq!(
-            err(bind("+srv:/x")),
-            "source must be an absolute path: \"+srv\""
-        );
-        assert_eq!(
-            err(bind("+/a/../b:/x")),
-            "source must be a normalized path: \"+/a/../b\""
-        );
+        assert_eq!(err(bind("/a:")), "destination must be an absolute path: \"\"");
+        assert_eq!(err(bind("/a:/b/../c")), "destination must be a normalized path: \"/b/../c\"");
+        assert_eq!(err(bind("+srv:/x")), "source must be an absolute path: \"+srv\"");
+        assert_eq!(err(bind("+/a/../b:/x")), "source must be a normalized path: \"+/a/../b\"");
         assert_eq!(err(bind("/a:/b:ro")), "unknown bind mount option: \"ro\"");
         assert_eq!(err(bind("/a\\")), "trailing backslash");
     }
 
     #[test]
     fn tmpfs() {
-        let t = |d: &str, o: &str| CustomMount::Tmpfs {
-            destination: d.into(),
-            options: o.into(),
-        };
+        let t = |d: &str, o: &str| CustomMount::Tmpfs { destination: d.into(), options: o.into() };
         assert_eq!(parse_tmpfs("/tmp").unwrap(), t("/tmp", ""));
-        assert_eq!(
-            parse_tmpfs("/run/x/:mode=0700,size=1M").unwrap(),
-            t("/run/x", "mode=0700,size=1M")
-        );
+        assert_eq!(parse_tmpfs("/run/x/:mode=0700,size=1M").unwrap(), t("/run/x", "mode=0700,size=1M"));
         assert_eq!(parse_tmpfs("/a:b:c").unwrap(), t("/a", "b:c"));
-        assert_eq!(
-            err(parse_tmpfs("tmp")),
-            "destination must be an absolute path: \"tmp\""
-        );
+        assert_eq!(err(parse_tmpfs("tmp")), "destination must be an absolute path: \"tmp\"");
         assert_eq!(err(parse_tmpfs("/")), "cannot mount a tmpfs on /");
         assert_eq!(err(parse_tmpfs("//.")), "cannot mount a tmpfs on /");
     }
@@ -363,46 +258,18 @@ mod tests {
     }
 
     fn ov(lower: Vec<MountSource>, upper: Option<MountSource>, dst: &str, ro: bool) -> CustomMount {
-        CustomMount::Overlay {
-            lower,
-            upper,
-            destination: dst.into(),
-            read_only: ro,
-        }
+        CustomMount::Overlay { lower, upper, destination: dst.into(), read_only: ro }
     }
 
     #[test]
     fn overlay_forms() {
         let ok = |s, ro| overlay(s, ro).unwrap().mount;
-        assert_eq!(
-            ok("/lo:/up", false),
-            ov(vec![host("/lo")], Some(host("/up")), "/up", false)
-        );
-        assert_eq!(
-            ok("/l1:/l2:/up:/dst", false),
-            ov(
-                vec![host("/l1"), host("/l2")],
-                Some(host("/up")),
-                "/dst",
-                false
-            )
-        );
-        assert_eq!(
-            ok("+/l:up:/dst", false),
-            ov(vec![in_root("/l")], Some(host("/home/u/up")), "/dst", false)
-        );
-        assert_eq!(
-            ok("/lo:+/up", false),
-            ov(vec![host("/lo")], Some(in_root("/up")), "/up", false)
-        );
-        assert_eq!(
-            ok("/lo:/top", true),
-            ov(vec![host("/lo"), host("/top")], None, "/top", true)
-        );
-        assert_eq!(
-            ok("/l1:/l2:/dst", true),
-            ov(vec![host("/l1"), host("/l2")], None, "/dst", true)
-        );
+        assert_eq!(ok("/lo:/up", false), ov(vec![host("/lo")], Some(host("/up")), "/up", false));
+        assert_eq!(ok("/l1:/l2:/up:/dst", false), ov(vec![host("/l1"), host("/l2")], Some(host("/up")), "/dst", false));
+        assert_eq!(ok("+/l:up:/dst", false), ov(vec![in_root("/l")], Some(host("/home/u/up")), "/dst", false));
+        assert_eq!(ok("/lo:+/up", false), ov(vec![host("/lo")], Some(in_root("/up")), "/up", false));
+        assert_eq!(ok("/lo:/top", true), ov(vec![host("/lo"), host("/top")], None, "/top", true));
+        assert_eq!(ok("/l1:/l2:/dst", true), ov(vec![host("/l1"), host("/l2")], None, "/dst", true));
         let t = overlay("/l1::/dst", false).unwrap();
         assert_eq!(t.mount, ov(vec![host("/l1")], None, "/dst", false));
         assert!(t.unsupported);
@@ -411,58 +278,26 @@ mod tests {
 
     #[test]
     fn overlay_errors() {
-        assert_eq!(
-            err(overlay("/a", false)),
-            "needs at least two colon-separated paths"
-        );
-        assert_eq!(
-            err(overlay("/a:/b:dst", false)),
-            "destination must be an absolute path: \"dst\""
-        );
-        assert_eq!(
-            err(overlay(":/u:/dst", false)),
-            "source path must not be empty"
-        );
-        assert_eq!(
-            err(overlay("/l::/dst", true)),
-            "source path must not be empty"
-        );
-        assert_eq!(
-            err(overlay("/l:+up", false)),
-            "source must be an absolute path: \"+up\""
-        );
-        assert_eq!(
-            err(overlay("/l:../up", false)),
-            "destination must be a normalized path: \"../up\""
-        );
+        assert_eq!(err(overlay("/a", false)), "needs at least two colon-separated paths");
+        assert_eq!(err(overlay("/a:/b:dst", false)), "destination must be an absolute path: \"dst\"");
+        assert_eq!(err(overlay(":/u:/dst", false)), "source path must not be empty");
+        assert_eq!(err(overlay("/l::/dst", true)), "source path must not be empty");
+        assert_eq!(err(overlay("/l:+up", false)), "source must be an absolute path: \"+up\"");
+        assert_eq!(err(overlay("/l:../up", false)), "destination must be a normalized path: \"../up\"");
     }
 
     #[test]
     fn inaccessible_and_pivot_root() {
         assert_eq!(
             parse_inaccessible("/etc//shadow").unwrap(),
-            CustomMount::Inaccessible {
-                destination: "/etc/shadow".into()
-            }
+            CustomMount::Inaccessible { destination: "/etc/shadow".into() }
         );
-        assert_eq!(
-            err(parse_inaccessible("etc")),
-            "path must be an absolute path: \"etc\""
-        );
-        assert_eq!(
-            parse_pivot_root("/sysroot").unwrap(),
-            (PathBuf::from("/sysroot"), None)
-        );
+        assert_eq!(err(parse_inaccessible("etc")), "path must be an absolute path: \"etc\"");
+        assert_eq!(parse_pivot_root("/sysroot").unwrap(), (PathBuf::from("/sysroot"), None));
         assert_eq!(
             parse_pivot_root("/sysroot:/sysroot/old").unwrap(),
-            (
-                PathBuf::from("/sysroot"),
-                Some(PathBuf::from("/sysroot/old"))
-            )
+            (PathBuf::from("/sysroot"), Some(PathBuf::from("/sysroot/old")))
         );
-        assert_eq!(
-            err(parse_pivot_root("x")),
-            "destination must be an absolute path: \"x\""
-        );
+        assert_eq!(err(parse_pivot_root("x")), "destination must be an absolute path: \"x\"");
     }
 }

@@ -106,16 +106,7 @@ const fn o(
     supported: bool,
     apply: Apply,
 ) -> OptSpec {
-    OptSpec {
-        long,
-        short,
-        arg,
-        metavar,
-        group,
-        help,
-        supported,
-        apply,
-    }
+    OptSpec { long, short, arg, metavar, group, help, supported, apply }
 }
 
 use ArgKind::{None as N, Optional as O, OptionalOrNext as ON, Required as R};
@@ -240,24 +231,13 @@ mod tests {
         let mut longs = HashSet::new();
         let mut shorts = HashSet::new();
         for o in OPTIONS {
-            assert!(
-                o.long.is_empty() || longs.insert(o.long),
-                "duplicate --{}",
-                o.long
-            );
+            assert!(o.long.is_empty() || longs.insert(o.long), "duplicate --{}", o.long);
             if let Some(c) = o.short {
                 assert!(shorts.insert(c), "duplicate -{c}");
             }
-            assert!(
-                !o.long.is_empty() || o.short.is_some(),
-                "row without a name"
-            );
+            assert!(!o.long.is_empty() || o.short.is_some(), "row without a name");
         }
-        assert_eq!(
-            OPTIONS.len(),
-            longs.len() + 2,
-            "only -U and -j lack a long name"
-        );
+        assert_eq!(OPTIONS.len(), longs.len() + 2, "only -U and -j lack a long name");
     }
 
     #[test]
@@ -265,13 +245,7 @@ mod tests {
         for o in OPTIONS {
             let takes_value = o.arg != ArgKind::None;
             assert_eq!(takes_value, !o.metavar.is_empty(), "--{} metavar", o.long);
-            assert!(
-                o.long
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
-                "--{}",
-                o.long
-            );
+            assert!(o.long.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "--{}", o.long);
         }
         // Groups appear in --help order, each in one block.
         let mut order: Vec<Group> = OPTIONS.iter().map(|o| o.group).collect();
@@ -304,10 +278,7 @@ mod tests {
         ] {
             assert!(has(l), "--{l}");
         }
-        for c in [
-            'Z', 'L', 'j', 'U', 'u', 'x', 'i', 'n', 'p', 'S', 'P', 'E', 'M', 'D', 'a', 'b', 'q',
-            'h',
-        ] {
+        for c in ['Z', 'L', 'j', 'U', 'u', 'x', 'i', 'n', 'p', 'S', 'P', 'E', 'M', 'D', 'a', 'b', 'q', 'h'] {
             assert!(OPTIONS.iter().any(|o| o.short == Some(c)), "-{c}");
         }
     }
@@ -316,18 +287,11 @@ mod tests {
     fn docs_cover_every_long_option() {
         let doc = include_str!("../../../docs/CLI.md");
         for o in OPTIONS.iter().filter(|o| !o.long.is_empty()) {
-            assert!(
-                doc.contains(&format!("`--{}", o.long)),
-                "docs/CLI.md lacks --{}",
-                o.long
-            );
+            assert!(doc.contains(&format!("`--{}", o.long)), "docs/CLI.md lacks --{}", o.long);
         }
         for o in OPTIONS.iter().filter(|o| o.long.is_empty()) {
             let short = o.short.map(String::from).unwrap_or_default();
-            assert!(
-                doc.contains(&format!("`-{short}`")),
-                "docs/CLI.md lacks -{short}"
-            );
+            assert!(doc.contains(&format!("`-{short}`")), "docs/CLI.md lacks -{short}");
         }
     }
 }

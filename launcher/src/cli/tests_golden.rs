@@ -5,15 +5,7 @@ use crate::settings::*;
 
 #[test]
 fn golden_boot_with_bind_ro() {
-    let s = run(&[
-        "-bD",
-        "/var/lib/machines/deb",
-        "-M",
-        "deb",
-        "--bind-ro=/etc/ssl:/etc/ssl:norbind",
-        "-E",
-        "FOO=bar",
-    ]);
+    let s = run(&["-bD", "/var/lib/machines/deb", "-M", "deb", "--bind-ro=/etc/ssl:/etc/ssl:norbind", "-E", "FOO=bar"]);
     let want = Settings {
         start_mode: Some(StartMode::Boot),
         directory: dir("/var/lib/machines/deb"),
@@ -58,10 +50,7 @@ fn golden_command_with_mounts_and_user() {
         custom_mounts: vec![
             bind(MountSource::Host("/srv/data".into()), "/data"),
             bind(MountSource::InRoot("/var/cache".into()), "/var/cache"),
-            CustomMount::Tmpfs {
-                destination: "/tmp".into(),
-                options: "mode=1777".into(),
-            },
+            CustomMount::Tmpfs { destination: "/tmp".into(), options: "mode=1777".into() },
         ],
         user: Some("alice".into()),
         chdir: dir("/home/alice"),
@@ -115,9 +104,7 @@ fn golden_integration_options() {
                 destination: "/opt".into(),
                 read_only: false,
             },
-            CustomMount::Inaccessible {
-                destination: "/etc/shadow".into(),
-            },
+            CustomMount::Inaccessible { destination: "/etc/shadow".into() },
         ],
         console: Some(ConsoleMode::Pipe),
         background: Some("44".into()),
@@ -129,27 +116,13 @@ fn golden_integration_options() {
 
 #[test]
 fn golden_networked_container_is_recorded_unsupported() {
-    let s = run(&[
-        "-D",
-        "r",
-        "-M",
-        "web",
-        "-n",
-        "-p",
-        "8080:80",
-        "-U",
-        "--capability=CAP_NET_ADMIN",
-    ]);
+    let s = run(&["-D", "r", "-M", "web", "-n", "-p", "8080:80", "-U", "--capability=CAP_NET_ADMIN"]);
     let want = Settings {
         directory: dir("/work/here/r"),
         machine: Some("web".into()),
         private_network: true,
         network_veth: true,
-        ports: vec![PortForward {
-            udp: false,
-            host_port: 8080,
-            container_port: 80,
-        }],
+        ports: vec![PortForward { udp: false, host_port: 8080, container_port: 80 }],
         private_users: Some(PrivateUsers::Pick),
         private_users_ownership: Some(UserNamespaceOwnership::Auto),
         capability: 1 << 12,
@@ -178,57 +151,23 @@ fn golden_resources_and_security() {
         "--set-credential=pw:secret",
         "--load-credential=key:/etc/key",
     ]);
-    assert_eq!(
-        s.rlimits,
-        [
-            Rlimit {
-                resource: 7,
-                soft: 2048,
-                hard: 2048
-            },
-            Rlimit {
-                resource: 4,
-                soft: 0,
-                hard: 0
-            }
-        ]
-    );
+    assert_eq!(s.rlimits, [Rlimit { resource: 7, soft: 2048, hard: 2048 }, Rlimit { resource: 4, soft: 0, hard: 0 }]);
     assert_eq!(s.oom_score_adjust, Some(-500));
     assert_eq!(s.cpu_affinity, Some(vec![0, 2, 3]));
     assert_eq!(s.personality.as_deref(), Some("x86"));
     assert_eq!(s.drop_capability, (1 << 21) | (1 << 27));
     assert_eq!(s.no_new_privileges, Some(true));
     assert_eq!(s.system_call_filter, ["~@clock"]);
-    assert_eq!(
-        s.selinux_context.as_deref(),
-        Some("system_u:system_r:svirt_t:s0")
-    );
-    assert_eq!(
-        s.selinux_apifs_context.as_deref(),
-        Some("system_u:object_r:svirt_file_t:s0")
-    );
+    assert_eq!(s.selinux_context.as_deref(), Some("system_u:system_r:svirt_t:s0"));
+    assert_eq!(s.selinux_apifs_context.as_deref(), Some("system_u:object_r:svirt_file_t:s0"));
     assert_eq!(
         s.credentials,
         [
-            Credential::Set {
-                id: "pw".into(),
-                value: b"secret".to_vec()
-            },
-            Credential::Load {
-                id: "key".into(),
-                path: "/etc/key".into()
-            },
+            Credential::Set { id: "pw".into(), value: b"secret".to_vec() },
+            Credential::Load { id: "key".into(), path: "/etc/key".into() },
         ]
     );
-    assert_eq!(
-        s.unsupported,
-        [
-            "selinux-context",
-            "selinux-apifs-context",
-            "set-credential",
-            "load-credential",
-        ]
-    );
+    assert_eq!(s.unsupported, ["selinux-context", "selinux-apifs-context", "set-credential", "load-credential",]);
 }
 
 #[test]
@@ -244,42 +183,17 @@ fn golden_image_options() {
     ]);
     assert_eq!(s.image, dir("/work/here/img.raw"));
     assert_eq!(s.image_policy.as_deref(), Some("root=verity"));
-    assert_eq!(
-        s.root_hash.as_deref(),
-        Some("0123456789abcdef0123456789abcdef")
-    );
+    assert_eq!(s.root_hash.as_deref(), Some("0123456789abcdef0123456789abcdef"));
     assert_eq!(s.root_hash_sig.as_deref(), Some("base64:AAAA"));
     assert_eq!(s.verity_data, dir("/work/here/img.verity"));
-    assert_eq!(
-        s.pivot_root,
-        Some(("/sysroot".into(), Some("/sysroot/old".into())))
-    );
-    assert_eq!(
-        s.unsupported,
-        [
-            "image",
-            "image-policy",
-            "root-hash",
-            "root-hash-sig",
-            "verity-data",
-            "pivot-root"
-        ]
-    );
+    assert_eq!(s.pivot_root, Some(("/sysroot".into(), Some("/sysroot/old".into()))));
+    assert_eq!(s.unsupported, ["image", "image-policy", "root-hash", "root-hash-sig", "verity-data", "pivot-root"]);
 }
 
 #[test]
 fn golden_x11_forwarding() {
     // ArchWiki: run a graphical program with the host's X server.
-    let s = run(&[
-        "-D",
-        "/home/u/MyContainer",
-        "--bind-ro=/tmp/.X11-unix",
-        "-E",
-        "DISPLAY",
-        "-E",
-        "FOO",
-        "firefox",
-    ]);
+    let s = run(&["-D", "/home/u/MyContainer", "--bind-ro=/tmp/.X11-unix", "-E", "DISPLAY", "-E", "FOO", "firefox"]);
     let want = Settings {
         directory: dir("/home/u/MyContainer"),
         custom_mounts: vec![CustomMount::Bind {
@@ -299,24 +213,14 @@ fn golden_x11_forwarding() {
 
 #[test]
 fn golden_bridged_boot() {
-    let s = run(&[
-        "-bD",
-        "/var/lib/machines/arch",
-        "--network-bridge=br0",
-        "-p",
-        "tcp:2222:22",
-    ]);
+    let s = run(&["-bD", "/var/lib/machines/arch", "--network-bridge=br0", "-p", "tcp:2222:22"]);
     let want = Settings {
         start_mode: Some(StartMode::Boot),
         directory: dir("/var/lib/machines/arch"),
         private_network: true,
         network_veth: true,
         network_bridge: Some("br0".into()),
-        ports: vec![PortForward {
-            udp: false,
-            host_port: 2222,
-            container_port: 22,
-        }],
+        ports: vec![PortForward { udp: false, host_port: 2222, container_port: 22 }],
         ..Settings::default()
     };
     assert_eq!(s, want);

@@ -7,10 +7,7 @@ use std::path::PathBuf;
 
 #[test]
 fn boot_excludes_as_pid2() {
-    assert_eq!(
-        fail(&["-b", "-a"]),
-        "--boot and --as-pid2 may not be combined"
-    );
+    assert_eq!(fail(&["-b", "-a"]), "--boot and --as-pid2 may not be combined");
     assert_eq!(fail(&["-ab"]), "--boot and --as-pid2 may not be combined");
     assert_eq!(run(&["-b", "-b"]).start_mode, Some(StartMode::Boot));
     assert_eq!(run(&["-a"]).start_mode, Some(StartMode::Pid2));
@@ -26,47 +23,26 @@ fn image_sources_exclude_each_other() {
 
 #[test]
 fn template_rules() {
-    assert_eq!(
-        fail(&["--template=/t"]),
-        "--template= needs --directory= or --machine="
-    );
+    assert_eq!(fail(&["--template=/t"]), "--template= needs --directory= or --machine=");
     assert_eq!(
         fail(&["--template=/t", "-i", "/x.raw", "-M", "m"]),
         "--template= and --image=/--mstack= may not be combined"
     );
-    assert_eq!(
-        fail(&["-x", "--template=/t", "-D", "/r"]),
-        "--ephemeral and --template= may not be combined"
-    );
+    assert_eq!(fail(&["-x", "--template=/t", "-D", "/r"]), "--ephemeral and --template= may not be combined");
     // -x --template=X without -D is -x -D X.
     let s = run(&["-x", "--template=/t"]);
     assert_eq!((s.directory, s.template), (Some(PathBuf::from("/t")), None));
     assert_eq!(s.unsupported, ["ephemeral", "template"]);
-    assert_eq!(
-        run(&["--template=/t", "-M", "m"]).template,
-        Some(PathBuf::from("/t"))
-    );
+    assert_eq!(run(&["--template=/t", "-M", "m"]).template, Some(PathBuf::from("/t")));
 }
 
 #[test]
 fn ephemeral_rules() {
-    assert_eq!(
-        fail(&["-x", "--link-journal=host"]),
-        "--ephemeral and --link-journal=host|guest may not be combined"
-    );
-    assert_eq!(
-        fail(&["-x", "--link-journal=guest"]),
-        "--ephemeral and --link-journal=host|guest may not be combined"
-    );
-    assert_eq!(
-        run(&["-x", "--link-journal=try-guest"]).link_journal,
-        Some(LinkJournal::TryGuest)
-    );
+    assert_eq!(fail(&["-x", "--link-journal=host"]), "--ephemeral and --link-journal=host|guest may not be combined");
+    assert_eq!(fail(&["-x", "--link-journal=guest"]), "--ephemeral and --link-journal=host|guest may not be combined");
+    assert_eq!(run(&["-x", "--link-journal=try-guest"]).link_journal, Some(LinkJournal::TryGuest));
     assert_eq!(run(&["-x", "-j"]).link_journal, Some(LinkJournal::TryGuest));
-    assert_eq!(
-        fail(&["-x", "--mstack=/m"]),
-        "--ephemeral and --mstack= may not be combined"
-    );
+    assert_eq!(fail(&["-x", "--mstack=/m"]), "--ephemeral and --mstack= may not be combined");
 }
 
 #[test]
@@ -75,10 +51,7 @@ fn root_directory_needs_ephemeral_or_volatile() {
     assert_eq!(fail(&["-D", "/"]), msg);
     assert_eq!(fail(&["-D", "/", "--volatile=overlay"]), msg);
     assert_eq!(run(&["-D", "/", "-x"]).directory, Some(PathBuf::from("/")));
-    assert_eq!(
-        run(&["-D", "/", "--volatile"]).volatile,
-        Some(VolatileMode::Yes)
-    );
+    assert_eq!(run(&["-D", "/", "--volatile"]).volatile, Some(VolatileMode::Yes));
 }
 
 #[test]
@@ -96,9 +69,7 @@ fn chown_ownership_rules() {
         fail(&["--private-users-ownership=chown", "--bind=/srv:/"]),
         "--read-only and --private-users-ownership=chown may not be combined"
     );
-    assert!(run(&["--private-users-ownership=chown"])
-        .unsupported
-        .contains(&"private-users-ownership"));
+    assert!(run(&["--private-users-ownership=chown"]).unsupported.contains(&"private-users-ownership"));
 }
 
 #[test]
@@ -112,19 +83,13 @@ fn network_rules() {
         "--network-namespace-path= cannot be combined with other network options"
     );
     let s = run(&["--network-namespace-path=/run/netns/a", "--private-network"]);
-    assert_eq!(
-        s.network_namespace_path,
-        Some(PathBuf::from("/run/netns/a"))
-    );
+    assert_eq!(s.network_namespace_path, Some(PathBuf::from("/run/netns/a")));
     assert!(s.private_network);
     assert_eq!(
         fail(&["--network-bridge=br0", "--network-zone=z"]),
         "--network-bridge= and --network-zone= may not be combined"
     );
-    assert_eq!(
-        fail(&["-p", "80"]),
-        "cannot use --port= without private networking"
-    );
+    assert_eq!(fail(&["-p", "80"]), "cannot use --port= without private networking");
     assert_eq!(
         fail(&["-p", "80", "--network-namespace-path=/run/netns/a"]),
         "cannot use --port= without private networking"
@@ -155,48 +120,27 @@ fn network_options_imply_private_network() {
     assert_eq!(s.network_zone.as_deref(), Some("lab"));
     let s = run(&["--network-macvlan=eth0:mv0", "--network-ipvlan=eth1"]);
     assert!(s.private_network && !s.network_veth);
-    assert_eq!(
-        s.network_macvlan,
-        [InterfacePair {
-            host: "eth0".into(),
-            container: Some("mv0".into())
-        }]
-    );
-    assert_eq!(
-        s.network_ipvlan,
-        [InterfacePair {
-            host: "eth1".into(),
-            container: None
-        }]
-    );
+    assert_eq!(s.network_macvlan, [InterfacePair { host: "eth0".into(), container: Some("mv0".into()) }]);
+    assert_eq!(s.network_ipvlan, [InterfacePair { host: "eth1".into(), container: None }]);
     assert!(!run(&["--network-namespace-path=/run/netns/a"]).private_network);
 }
 
 #[test]
 fn ambient_capability_rules() {
-    assert_eq!(
-        fail(&["--ambient-capability=all"]),
-        "--ambient-capability= does not support the value all"
-    );
+    assert_eq!(fail(&["--ambient-capability=all"]), "--ambient-capability= does not support the value all");
     assert_eq!(
         fail(&["--ambient-capability=CAP_SYS_TIME"]),
         "--ambient-capability= is not fully covered by the retained capabilities"
     );
     assert_eq!(
-        fail(&[
-            "--ambient-capability=CAP_CHOWN",
-            "--drop-capability=CAP_CHOWN"
-        ]),
+        fail(&["--ambient-capability=CAP_CHOWN", "--drop-capability=CAP_CHOWN"]),
         "--ambient-capability= is not fully covered by the retained capabilities"
     );
     assert_eq!(
         fail(&["-b", "--ambient-capability=CAP_CHOWN"]),
         "--ambient-capability= may not be combined with --boot"
     );
-    let s = run(&[
-        "--capability=CAP_SYS_TIME",
-        "--ambient-capability=CAP_SYS_TIME",
-    ]);
+    let s = run(&["--capability=CAP_SYS_TIME", "--ambient-capability=CAP_SYS_TIME"]);
     assert_eq!(s.ambient_capability, 1 << 25);
     // --private-network retains CAP_NET_ADMIN.
     run(&["--private-network", "--ambient-capability=CAP_NET_ADMIN"]);
@@ -204,35 +148,18 @@ fn ambient_capability_rules() {
 
 #[test]
 fn bind_user_rules() {
-    assert_eq!(
-        fail(&["--bind-user-shell=/bin/zsh"]),
-        "cannot use --bind-user-shell= without --bind-user="
-    );
-    assert_eq!(
-        fail(&["--bind-user-group=wheel"]),
-        "cannot use --bind-user-group= without --bind-user="
-    );
-    let s = run(&[
-        "--bind-user=alice",
-        "--bind-user=alice",
-        "--bind-user-group=wheel",
-        "--bind-user-shell=no",
-    ]);
+    assert_eq!(fail(&["--bind-user-shell=/bin/zsh"]), "cannot use --bind-user-shell= without --bind-user=");
+    assert_eq!(fail(&["--bind-user-group=wheel"]), "cannot use --bind-user-group= without --bind-user=");
+    let s = run(&["--bind-user=alice", "--bind-user=alice", "--bind-user-group=wheel", "--bind-user-shell=no"]);
     assert_eq!(s.bind_user, ["alice"]);
     assert_eq!(s.bind_user_group, ["wheel"]);
     assert_eq!(s.bind_user_shell.as_deref(), Some("no"));
-    assert_eq!(
-        s.unsupported,
-        ["bind-user", "bind-user-group", "bind-user-shell"]
-    );
+    assert_eq!(s.unsupported, ["bind-user", "bind-user-group", "bind-user-shell"]);
 }
 
 #[test]
 fn idmapped_binds_need_user_namespaces() {
-    assert_eq!(
-        fail(&["--bind=/a:/b:idmap"]),
-        "idmapped bind mount on /b requires user namespacing (--private-users)"
-    );
+    assert_eq!(fail(&["--bind=/a:/b:idmap"]), "idmapped bind mount on /b requires user namespacing (--private-users)");
     assert_eq!(
         fail(&["--bind-ro=/a:/b:rootidmap", "--private-users=no"]),
         "idmapped bind mount on /b requires user namespacing (--private-users)"
@@ -243,24 +170,11 @@ fn idmapped_binds_need_user_namespaces() {
 
 #[test]
 fn user_namespace_rules() {
-    assert_eq!(
-        fail(&["--private-users=managed"]),
-        "--private-users=managed requires private networking"
-    );
-    assert_eq!(
-        fail(&["--private-users-delegate=2"]),
-        "--private-users-delegate= requires --private-users=managed"
-    );
-    let s = run(&[
-        "--private-users=managed",
-        "--private-network",
-        "--private-users-delegate=2",
-    ]);
+    assert_eq!(fail(&["--private-users=managed"]), "--private-users=managed requires private networking");
+    assert_eq!(fail(&["--private-users-delegate=2"]), "--private-users-delegate= requires --private-users=managed");
+    let s = run(&["--private-users=managed", "--private-network", "--private-users-delegate=2"]);
     assert_eq!(s.private_users_delegate, Some(2));
-    assert_eq!(
-        fail(&["--user"]),
-        "--user (user scope) requires --private-users=managed"
-    );
+    assert_eq!(fail(&["--user"]), "--user (user scope) requires --private-users=managed");
     let s = run(&["--user", "--private-users=managed", "-n"]);
     assert_eq!(s.user, None);
     assert_eq!(s.unsupported, ["user", "private-users"]);
@@ -271,23 +185,14 @@ fn forward_journal_limits_need_forward_journal() {
     let msg = "--forward-journal-max-use=/--forward-journal-keep-free=/--forward-journal-max-file-size=/--forward-journal-max-files= require --forward-journal=";
     assert_eq!(fail(&["--forward-journal-max-use=1G"]), msg);
     assert_eq!(fail(&["--forward-journal-max-files=3"]), msg);
-    let s = run(&[
-        "--forward-journal=journal",
-        "--forward-journal-keep-free=1G",
-    ]);
+    let s = run(&["--forward-journal=journal", "--forward-journal-keep-free=1G"]);
     assert_eq!(s.forward_journal, Some(PathBuf::from("/work/here/journal")));
-    assert_eq!(
-        s.unsupported,
-        ["forward-journal", "forward-journal-keep-free"]
-    );
+    assert_eq!(s.unsupported, ["forward-journal", "forward-journal-keep-free"]);
 }
 
 #[test]
 fn cleanup_needs_a_machine() {
-    assert_eq!(
-        fail(&["--cleanup"]),
-        "--cleanup needs --machine=, --directory= or --image="
-    );
+    assert_eq!(fail(&["--cleanup"]), "--cleanup needs --machine=, --directory= or --image=");
     assert!(run(&["--cleanup", "-M", "m"]).unsupported.is_empty());
 }
 
@@ -358,22 +263,8 @@ fn unsupported_values_of_supported_options() {
 
 #[test]
 fn unsupported_options_are_recorded_once_in_order() {
-    let s = run(&[
-        "-n",
-        "-S",
-        "machine",
-        "-n",
-        "--property=CPUQuota=50%",
-        "--share-system",
-        "--system",
-    ]);
-    assert_eq!(
-        s.unsupported,
-        [
-            "share-system",
-            "system"
-        ]
-    );
+    let s = run(&["-n", "-S", "machine", "-n", "--property=CPUQuota=50%", "--share-system", "--system"]);
+    assert_eq!(s.unsupported, ["share-system", "system"]);
     assert_eq!(s.slice.as_deref(), Some("machine.slice"));
     assert_eq!(s.properties, ["CPUQuota=50%"]);
     assert!(s.share_system);

@@ -5,8 +5,8 @@
 
 use crate::error::Error;
 use crate::settings::{
-    ConsoleMode, Id128, LinkJournal, PrivateUsers, ResolvConfMode, ResolvConfSource, SettingsMode,
-    TimezoneMode, UserNamespaceOwnership, VolatileMode,
+    ConsoleMode, Id128, LinkJournal, PrivateUsers, ResolvConfMode, ResolvConfSource, SettingsMode, TimezoneMode,
+    UserNamespaceOwnership, VolatileMode,
 };
 use std::path::{Component, Path, PathBuf};
 
@@ -37,9 +37,7 @@ pub fn parse_tristate(s: &str) -> Result<Option<bool>> {
     if s == "auto" {
         return Ok(None);
     }
-    bool_word(s)
-        .map(Some)
-        .ok_or_else(|| Error::msg("invalid value, expected a boolean or \"auto\""))
+    bool_word(s).map(Some).ok_or_else(|| Error::msg("invalid value, expected a boolean or \"auto\""))
 }
 
 /// systemd's (glibc's) SIGRTMIN; the kernel says 32 and musl 35, systemd's tables say 34.
@@ -192,10 +190,7 @@ pub fn hostname_is_valid(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -219,9 +214,7 @@ pub fn parse_hostname(s: &str) -> Result<Option<String>> {
 
 /// Drops `.` components, repeated and trailing slashes (systemd's `path_simplify()`); keeps `..`.
 pub fn simplify_path(p: &Path) -> PathBuf {
-    p.components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .collect()
+    p.components().filter(|c| !matches!(c, Component::CurDir)).collect()
 }
 
 /// Whether a path has a `..` component.
@@ -247,10 +240,7 @@ pub fn parse_chdir(s: &str) -> Result<PathBuf> {
     if has_dotdot(&p) {
         return Err(Error::msg("working directory path is not normalized"));
     }
-    if ["/proc", "/sys", "/dev"]
-        .iter()
-        .any(|api| p.starts_with(api))
-    {
+    if ["/proc", "/sys", "/dev"].iter().any(|api| p.starts_with(api)) {
         return Err(Error::msg("working directory is below an API file system"));
     }
     Ok(p)
@@ -259,9 +249,7 @@ pub fn parse_chdir(s: &str) -> Result<PathBuf> {
 /// systemd's `env_name_is_valid()`: `[A-Za-z0-9_]+`, not starting with a digit.
 pub fn env_name_is_valid(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty()
-        && !b[0].is_ascii_digit()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    !b.is_empty() && !b[0].is_ascii_digit() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 /// `-E NAME=VALUE` or `-E NAME` (takes `getenv(NAME)`; `None` when that is unset).
@@ -392,9 +380,7 @@ pub fn parse_settings_mode(s: &str) -> Result<SettingsMode> {
         (Some(false), _) => Ok(SettingsMode::No),
         (None, "override") => Ok(SettingsMode::Override),
         (None, "trusted") => Ok(SettingsMode::Trusted),
-        _ => Err(Error::msg(
-            "invalid value, expected a boolean, \"override\" or \"trusted\"",
-        )),
+        _ => Err(Error::msg("invalid value, expected a boolean, \"override\" or \"trusted\"")),
     }
 }
 
@@ -434,9 +420,7 @@ pub fn parse_private_users(s: Option<&str>) -> Result<PrivateUsers> {
         },
     };
     if size == 0 || u64::from(base) + u64::from(size) > u64::from(u32::MAX) {
-        return Err(Error::msg(
-            "UID range cannot be empty or go beyond 4294967295",
-        ));
+        return Err(Error::msg("UID range cannot be empty or go beyond 4294967295"));
     }
     Ok(PrivateUsers::Fixed { base, size })
 }
@@ -516,10 +500,7 @@ mod tests {
         assert_eq!(err(parse_bool("")), "invalid boolean");
         assert_eq!(parse_tristate("auto").unwrap(), None);
         assert_eq!(parse_tristate("no").unwrap(), Some(false));
-        assert_eq!(
-            err(parse_tristate("x")),
-            "invalid value, expected a boolean or \"auto\""
-        );
+        assert_eq!(err(parse_tristate("x")), "invalid value, expected a boolean or \"auto\"");
     }
 
     #[test]
@@ -563,35 +544,15 @@ mod tests {
 
     #[test]
     fn uuids() {
-        let want = Id128([
-            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
-            0xcd, 0xef,
-        ]);
-        assert_eq!(
-            parse_uuid("0123456789abcdef0123456789ABCDEF").unwrap(),
-            want
-        );
-        assert_eq!(
-            parse_uuid("01234567-89ab-cdef-0123-456789abcdef").unwrap(),
-            want
-        );
+        let want =
+            Id128([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+        assert_eq!(parse_uuid("0123456789abcdef0123456789ABCDEF").unwrap(), want);
+        assert_eq!(parse_uuid("01234567-89ab-cdef-0123-456789abcdef").unwrap(), want);
         assert_eq!(err(parse_uuid("0123456789abcdef")), "invalid UUID");
-        assert_eq!(
-            err(parse_uuid("0123456789abcdef0123456789abcdeg")),
-            "invalid UUID"
-        );
-        assert_eq!(
-            err(parse_uuid("01234567-89ab-cdef-0123-456789abcdef0")),
-            "invalid UUID"
-        );
-        assert_eq!(
-            err(parse_uuid("0123456789-ab-cdef-0123-456789abcdef")),
-            "invalid UUID"
-        );
-        assert_eq!(
-            err(parse_uuid("00000000000000000000000000000000")),
-            "machine UUID may not be all zeroes"
-        );
+        assert_eq!(err(parse_uuid("0123456789abcdef0123456789abcdeg")), "invalid UUID");
+        assert_eq!(err(parse_uuid("01234567-89ab-cdef-0123-456789abcdef0")), "invalid UUID");
+        assert_eq!(err(parse_uuid("0123456789-ab-cdef-0123-456789abcdef")), "invalid UUID");
+        assert_eq!(err(parse_uuid("00000000000000000000000000000000")), "machine UUID may not be all zeroes");
     }
 
     #[test]
@@ -599,16 +560,7 @@ mod tests {
         for ok in ["deb", "a.b-c_d", "x", &"a".repeat(64)] {
             assert!(hostname_is_valid(ok), "{ok}");
         }
-        for bad in [
-            "",
-            ".a",
-            "a.",
-            "a..b",
-            "foo bar",
-            "ä",
-            &"a".repeat(65),
-            "a/b",
-        ] {
+        for bad in ["", ".a", "a.", "a..b", "foo bar", "ä", &"a".repeat(65), "a/b"] {
             assert!(!hostname_is_valid(bad), "{bad}");
         }
         assert_eq!(parse_machine_name("").unwrap(), None);
@@ -619,28 +571,13 @@ mod tests {
     #[test]
     fn paths() {
         let cwd = Path::new("/home/u");
-        assert_eq!(
-            parse_path_arg("r", cwd).unwrap(),
-            PathBuf::from("/home/u/r")
-        );
-        assert_eq!(
-            parse_path_arg("/a//b/./c/", cwd).unwrap(),
-            PathBuf::from("/a/b/c")
-        );
+        assert_eq!(parse_path_arg("r", cwd).unwrap(), PathBuf::from("/home/u/r"));
+        assert_eq!(parse_path_arg("/a//b/./c/", cwd).unwrap(), PathBuf::from("/a/b/c"));
         assert_eq!(parse_path_arg("", cwd), None);
         assert_eq!(parse_chdir("/srv//x/./").unwrap(), PathBuf::from("/srv/x"));
-        assert_eq!(
-            err(parse_chdir("srv")),
-            "working directory must be an absolute path"
-        );
-        assert_eq!(
-            err(parse_chdir("/a/../b")),
-            "working directory path is not normalized"
-        );
-        assert_eq!(
-            err(parse_chdir("/proc/1")),
-            "working directory is below an API file system"
-        );
+        assert_eq!(err(parse_chdir("srv")), "working directory must be an absolute path");
+        assert_eq!(err(parse_chdir("/a/../b")), "working directory path is not normalized");
+        assert_eq!(err(parse_chdir("/proc/1")), "working directory is below an API file system");
         assert_eq!(parse_chdir("/process").unwrap(), PathBuf::from("/process"));
     }
 
@@ -649,16 +586,10 @@ mod tests {
         let env = |n: &str| (n == "HOME").then(|| "/root".to_string());
         assert_eq!(parse_setenv("A=b=c", &env).unwrap(), Some("A=b=c".into()));
         assert_eq!(parse_setenv("A=", &env).unwrap(), Some("A=".into()));
-        assert_eq!(
-            parse_setenv("HOME", &env).unwrap(),
-            Some("HOME=/root".into())
-        );
+        assert_eq!(parse_setenv("HOME", &env).unwrap(), Some("HOME=/root".into()));
         assert_eq!(parse_setenv("UNSET", &env).unwrap(), Some("UNSET=".into()));
         for bad in ["1A=x", "=x", "A-B=x", "", "A B"] {
-            assert_eq!(
-                err(parse_setenv(bad, &env)),
-                "invalid environment variable name"
-            );
+            assert_eq!(err(parse_setenv(bad, &env)), "invalid environment variable name");
         }
     }
 
@@ -669,44 +600,20 @@ mod tests {
         for w in RESOLV_CONF_WORDS {
             assert!(parse_resolv_conf(w).is_ok(), "{w}");
         }
-        assert_eq!(
-            parse_resolv_conf("bind-stub").unwrap(),
-            ResolvConfMode::Bind(ResolvConfSource::Stub)
-        );
-        assert_eq!(
-            err(parse_resolv_conf("copy-foo")),
-            "invalid /etc/resolv.conf mode"
-        );
-        assert_eq!(
-            err(parse_resolv_conf("move-host")),
-            "invalid /etc/resolv.conf mode"
-        );
+        assert_eq!(parse_resolv_conf("bind-stub").unwrap(), ResolvConfMode::Bind(ResolvConfSource::Stub));
+        assert_eq!(err(parse_resolv_conf("copy-foo")), "invalid /etc/resolv.conf mode");
+        assert_eq!(err(parse_resolv_conf("move-host")), "invalid /etc/resolv.conf mode");
         for w in TIMEZONE_WORDS {
             assert!(parse_timezone(w).is_ok(), "{w}");
         }
         assert_eq!(err(parse_timezone("utc")), "invalid /etc/localtime mode");
-        assert_eq!(
-            parse_link_journal("try-guest").unwrap(),
-            LinkJournal::TryGuest
-        );
+        assert_eq!(parse_link_journal("try-guest").unwrap(), LinkJournal::TryGuest);
         assert_eq!(err(parse_link_journal("yes")), "invalid link journal mode");
-        assert_eq!(
-            parse_settings_mode("trusted").unwrap(),
-            SettingsMode::Trusted
-        );
+        assert_eq!(parse_settings_mode("trusted").unwrap(), SettingsMode::Trusted);
         assert_eq!(parse_settings_mode("0").unwrap(), SettingsMode::No);
-        assert_eq!(
-            err(parse_settings_mode("x")),
-            "invalid value, expected a boolean, \"override\" or \"trusted\""
-        );
-        assert_eq!(
-            parse_ownership("foreign").unwrap(),
-            UserNamespaceOwnership::Foreign
-        );
-        assert_eq!(
-            err(parse_ownership("x")),
-            "invalid user namespace ownership mode"
-        );
+        assert_eq!(err(parse_settings_mode("x")), "invalid value, expected a boolean, \"override\" or \"trusted\"");
+        assert_eq!(parse_ownership("foreign").unwrap(), UserNamespaceOwnership::Foreign);
+        assert_eq!(err(parse_ownership("x")), "invalid user namespace ownership mode");
     }
 
     #[test]
@@ -715,10 +622,7 @@ mod tests {
         assert_eq!(parse_volatile(Some("no")).unwrap(), VolatileMode::No);
         assert_eq!(parse_volatile(Some("true")).unwrap(), VolatileMode::Yes);
         assert_eq!(parse_volatile(Some("state")).unwrap(), VolatileMode::State);
-        assert_eq!(
-            parse_volatile(Some("overlay")).unwrap(),
-            VolatileMode::Overlay
-        );
+        assert_eq!(parse_volatile(Some("overlay")).unwrap(), VolatileMode::Overlay);
         assert_eq!(err(parse_volatile(Some("tmpfs"))), "invalid volatile mode");
     }
 
@@ -732,37 +636,13 @@ mod tests {
         assert_eq!(parse_private_users(Some("identity")).unwrap(), Identity);
         assert_eq!(parse_private_users(Some("managed")).unwrap(), Managed);
         // Digit strings are ranges, never booleans.
-        assert_eq!(
-            parse_private_users(Some("1")).unwrap(),
-            Fixed {
-                base: 1,
-                size: 65536
-            }
-        );
-        assert_eq!(
-            parse_private_users(Some("0")).unwrap(),
-            Fixed {
-                base: 0,
-                size: 65536
-            }
-        );
-        assert_eq!(
-            parse_private_users(Some("524288:65536")).unwrap(),
-            Fixed {
-                base: 524288,
-                size: 65536
-            }
-        );
+        assert_eq!(parse_private_users(Some("1")).unwrap(), Fixed { base: 1, size: 65536 });
+        assert_eq!(parse_private_users(Some("0")).unwrap(), Fixed { base: 0, size: 65536 });
+        assert_eq!(parse_private_users(Some("524288:65536")).unwrap(), Fixed { base: 524288, size: 65536 });
         assert_eq!(err(parse_private_users(Some("x"))), "invalid UID base");
         assert_eq!(err(parse_private_users(Some("65535"))), "invalid UID base");
-        assert_eq!(
-            err(parse_private_users(Some("5:x"))),
-            "invalid UID range size"
-        );
-        assert_eq!(
-            err(parse_private_users(Some("5:0"))),
-            "UID range cannot be empty or go beyond 4294967295"
-        );
+        assert_eq!(err(parse_private_users(Some("5:x"))), "invalid UID range size");
+        assert_eq!(err(parse_private_users(Some("5:0"))), "UID range cannot be empty or go beyond 4294967295");
         assert_eq!(
             err(parse_private_users(Some("4294901760:65536"))),
             "UID range cannot be empty or go beyond 4294967295"

@@ -96,10 +96,7 @@ fn capability_from_name(word: &str) -> Option<u32> {
     }
     let lower = word.to_ascii_lowercase();
     let name = lower.strip_prefix("cap_").unwrap_or(&lower);
-    CAPABILITIES
-        .iter()
-        .position(|c| *c == name)
-        .and_then(|i| u32::try_from(i).ok())
+    CAPABILITIES.iter().position(|c| *c == name).and_then(|i| u32::try_from(i).ok())
 }
 
 /// `--capability=CAP[,CAP...]|all|help`: names with or without `CAP_`, any case, or numbers.
@@ -113,8 +110,7 @@ pub fn parse_capabilities(s: &str) -> Result<CapSpec> {
             mask = u64::MAX;
             continue;
         }
-        let n = capability_from_name(word)
-            .ok_or_else(|| Error::msg(format!("unknown capability: {word:?}")))?;
+        let n = capability_from_name(word).ok_or_else(|| Error::msg(format!("unknown capability: {word:?}")))?;
         mask |= 1u64 << n;
     }
     Ok(CapSpec::Mask(mask))
@@ -146,9 +142,7 @@ pub const RLIMITS: [&str; 16] = [
 ];
 
 /// Resources whose limits are byte sizes (accepting `K`, `M`, ... suffixes).
-const RLIMIT_BYTES: [&str; 8] = [
-    "FSIZE", "DATA", "STACK", "CORE", "RSS", "MEMLOCK", "AS", "MSGQUEUE",
-];
+const RLIMIT_BYTES: [&str; 8] = ["FSIZE", "DATA", "STACK", "CORE", "RSS", "MEMLOCK", "AS", "MSGQUEUE"];
 
 /// A parsed `--rlimit=`, or the request to list the names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,8 +158,7 @@ pub fn rlimit_list() -> String {
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
 }
 
 /// `--rlimit=NAME=SOFT[:HARD]`: NAME as `RLIMIT_NOFILE`, `NOFILE` or `LimitNOFILE` (any case);
@@ -174,9 +167,7 @@ pub fn parse_rlimit(s: &str) -> Result<RlimitSpec> {
     if s == "help" {
         return Ok(RlimitSpec::Help);
     }
-    let (name, value) = s
-        .split_once('=')
-        .ok_or_else(|| Error::msg("expects an '=' assignment"))?;
+    let (name, value) = s.split_once('=').ok_or_else(|| Error::msg("expects an '=' assignment"))?;
     let short = strip_prefix_ci(name, "RLIMIT_")
         .or_else(|| strip_prefix_ci(name, "Limit"))
         .unwrap_or(name)
@@ -207,22 +198,14 @@ pub fn parse_rlimit(s: &str) -> Result<RlimitSpec> {
         return Err(Error::msg("soft resource limit is above the hard limit"));
     }
     let resource = u32::try_from(resource).map_err(|_| Error::msg("bad resource"))?;
-    Ok(RlimitSpec::Limit(Rlimit {
-        resource,
-        soft,
-        hard,
-    }))
+    Ok(RlimitSpec::Limit(Rlimit { resource, soft, hard }))
 }
 
 /// `--oom-score-adjust=`: -1000..1000.
 pub fn parse_oom_score_adjust(s: &str) -> Result<i32> {
-    let n: i32 = s
-        .parse()
-        .map_err(|_| Error::msg("invalid OOM score adjustment value"))?;
+    let n: i32 = s.parse().map_err(|_| Error::msg("invalid OOM score adjustment value"))?;
     if !(-1000..=1000).contains(&n) {
-        return Err(Error::msg(
-            "OOM score adjustment value out of range -1000..1000",
-        ));
+        return Err(Error::msg("OOM score adjustment value out of range -1000..1000"));
     }
     Ok(n)
 }
@@ -235,17 +218,13 @@ const MAX_CPUS: u32 = 8192;
 pub fn parse_cpu_affinity(s: &str) -> Result<Option<Vec<u32>>> {
     let mut cpus = Vec::new();
     let index = |w: &str| -> Result<u32> {
-        let n = super::values::parse_u32(w)
-            .map_err(|_| Error::msg(format!("invalid CPU index: {w:?}")))?;
+        let n = super::values::parse_u32(w).map_err(|_| Error::msg(format!("invalid CPU index: {w:?}")))?;
         if n >= MAX_CPUS {
             return Err(Error::msg(format!("CPU index out of range: {n}")));
         }
         Ok(n)
     };
-    for word in s
-        .split(|c: char| c == ',' || c.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
-    {
+    for word in s.split(|c: char| c == ',' || c.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
         match word.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (index(a)?, index(b)?);
@@ -280,18 +259,10 @@ pub fn parse_syscall_filter(s: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for word in list.split_ascii_whitespace() {
         let body = word.strip_prefix('@').unwrap_or(word);
-        if body.is_empty()
-            || !body
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
+        if body.is_empty() || !body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             return Err(Error::msg(format!("invalid system call name: {word:?}")));
         }
-        out.push(if deny {
-            format!("~{word}")
-        } else {
-            word.to_string()
-        });
+        out.push(if deny { format!("~{word}") } else { word.to_string() });
     }
     Ok(out)
 }
@@ -302,21 +273,16 @@ pub fn user_group_name_valid(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 31
         && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
 }
 
 /// `--bind-user-shell=BOOL|PATH`: kept as given once validated.
 pub fn parse_bind_user_shell(s: &str) -> Result<String> {
     let p = Path::new(s);
     let ok = super::values::bool_word(s).is_some()
-        || (s.starts_with('/')
-            && super::values::simplify_path(p) == p
-            && !super::values::has_dotdot(p));
+        || (s.starts_with('/') && super::values::simplify_path(p) == p && !super::values::has_dotdot(p));
     if !ok {
-        return Err(Error::msg(
-            "expected a boolean or an absolute, normalized path",
-        ));
+        return Err(Error::msg("expected a boolean or an absolute, normalized path"));
     }
     Ok(s.to_string())
 }
@@ -327,9 +293,7 @@ pub fn credential_name_valid(s: &str) -> bool {
 }
 
 fn credential_id<'a>(s: &'a str, existing: &[Credential]) -> Result<(&'a str, &'a str)> {
-    let (id, rest) = s
-        .split_once(':')
-        .ok_or_else(|| Error::msg("expected ID:VALUE"))?;
+    let (id, rest) = s.split_once(':').ok_or_else(|| Error::msg("expected ID:VALUE"))?;
     if !credential_name_valid(id) {
         return Err(Error::msg(format!("invalid credential name: {id:?}")));
     }
@@ -345,10 +309,7 @@ fn credential_id<'a>(s: &'a str, existing: &[Credential]) -> Result<(&'a str, &'
 /// `--set-credential=ID:VALUE`; VALUE takes C escapes (`\n`, `\x00`, ...).
 pub fn parse_set_credential(s: &str, existing: &[Credential]) -> Result<Credential> {
     let (id, value) = credential_id(s, existing)?;
-    Ok(Credential::Set {
-        id: id.to_string(),
-        value: cunescape(value)?,
-    })
+    Ok(Credential::Set { id: id.to_string(), value: cunescape(value)? })
 }
 
 /// `--load-credential=ID:PATH`; PATH is absolute, or the name of a credential spawnbox itself
@@ -361,14 +322,9 @@ pub fn parse_load_credential(s: &str, existing: &[Credential]) -> Result<Credent
     } else if credential_name_valid(path) {
         PathBuf::from(path)
     } else {
-        return Err(Error::msg(
-            "credential source is neither an absolute path nor a credential name",
-        ));
+        return Err(Error::msg("credential source is neither an absolute path nor a credential name"));
     };
-    Ok(Credential::Load {
-        id: id.to_string(),
-        path,
-    })
+    Ok(Credential::Load { id: id.to_string(), path })
 }
 
 /// C-style unescaping as systemd's `cunescape()`: `\a \b \f \n \r \t \v \\ \" \' \s`, `\xHH`,
@@ -460,24 +416,15 @@ mod tests {
     #[test]
     fn capabilities() {
         let m = |s| parse_capabilities(s).unwrap();
-        assert_eq!(
-            m("CAP_SYS_ADMIN,CAP_NET_ADMIN"),
-            CapSpec::Mask((1 << 21) | (1 << 12))
-        );
+        assert_eq!(m("CAP_SYS_ADMIN,CAP_NET_ADMIN"), CapSpec::Mask((1 << 21) | (1 << 12)));
         assert_eq!(m("sys_admin"), CapSpec::Mask(1 << 21));
-        assert_eq!(
-            m("cap_sys_time,,Net_Raw"),
-            CapSpec::Mask((1 << 25) | (1 << 13))
-        );
+        assert_eq!(m("cap_sys_time,,Net_Raw"), CapSpec::Mask((1 << 25) | (1 << 13)));
         assert_eq!(m("all"), CapSpec::Mask(u64::MAX));
         assert_eq!(m("CHECKPOINT_RESTORE"), CapSpec::Mask(1 << 40));
         assert_eq!(m("12"), CapSpec::Mask(1 << 12));
         assert_eq!(m(""), CapSpec::Mask(0));
         assert_eq!(m("CAP_CHOWN,help"), CapSpec::Help);
-        assert_eq!(
-            err(parse_capabilities("CAP_FOO")),
-            "unknown capability: \"CAP_FOO\""
-        );
+        assert_eq!(err(parse_capabilities("CAP_FOO")), "unknown capability: \"CAP_FOO\"");
         assert_eq!(err(parse_capabilities("64")), "unknown capability: \"64\"");
         assert!(capability_list().starts_with("cap_chown\ncap_dac_override\n"));
         assert_eq!(DEFAULT_RETAINED_CAPS.count_ones(), 26);
@@ -485,46 +432,19 @@ mod tests {
 
     #[test]
     fn rlimits() {
-        let l = |resource, soft, hard| {
-            RlimitSpec::Limit(Rlimit {
-                resource,
-                soft,
-                hard,
-            })
-        };
-        assert_eq!(
-            parse_rlimit("RLIMIT_NOFILE=1024:4096").unwrap(),
-            l(7, 1024, 4096)
-        );
+        let l = |resource, soft, hard| RlimitSpec::Limit(Rlimit { resource, soft, hard });
+        assert_eq!(parse_rlimit("RLIMIT_NOFILE=1024:4096").unwrap(), l(7, 1024, 4096));
         assert_eq!(parse_rlimit("NOFILE=1024").unwrap(), l(7, 1024, 1024));
-        assert_eq!(
-            parse_rlimit("rlimit_nproc=infinity").unwrap(),
-            l(6, u64::MAX, u64::MAX)
-        );
-        assert_eq!(
-            parse_rlimit("LimitCORE=0:infinity").unwrap(),
-            l(4, 0, u64::MAX)
-        );
+        assert_eq!(parse_rlimit("rlimit_nproc=infinity").unwrap(), l(6, u64::MAX, u64::MAX));
+        assert_eq!(parse_rlimit("LimitCORE=0:infinity").unwrap(), l(4, 0, u64::MAX));
         assert_eq!(parse_rlimit("MEMLOCK=64K").unwrap(), l(8, 65536, 65536));
         assert_eq!(parse_rlimit("RTTIME=5").unwrap(), l(15, 5, 5));
         assert_eq!(parse_rlimit("help").unwrap(), RlimitSpec::Help);
         assert_eq!(err(parse_rlimit("NOFILE")), "expects an '=' assignment");
-        assert_eq!(
-            err(parse_rlimit("FOO=1")),
-            "unknown resource limit: \"FOO\""
-        );
-        assert_eq!(
-            err(parse_rlimit("NOFILE=x")),
-            "invalid resource limit value: \"x\""
-        );
-        assert_eq!(
-            err(parse_rlimit("NOFILE=1K")),
-            "invalid resource limit value: \"1K\""
-        );
-        assert_eq!(
-            err(parse_rlimit("NOFILE=5:4")),
-            "soft resource limit is above the hard limit"
-        );
+        assert_eq!(err(parse_rlimit("FOO=1")), "unknown resource limit: \"FOO\"");
+        assert_eq!(err(parse_rlimit("NOFILE=x")), "invalid resource limit value: \"x\"");
+        assert_eq!(err(parse_rlimit("NOFILE=1K")), "invalid resource limit value: \"1K\"");
+        assert_eq!(err(parse_rlimit("NOFILE=5:4")), "soft resource limit is above the hard limit");
         assert!(rlimit_list().starts_with("RLIMIT_CPU\n"));
     }
 
@@ -532,48 +452,24 @@ mod tests {
     fn oom_and_cpus_and_personality() {
         assert_eq!(parse_oom_score_adjust("-1000").unwrap(), -1000);
         assert_eq!(parse_oom_score_adjust("500").unwrap(), 500);
-        assert_eq!(
-            err(parse_oom_score_adjust("1001")),
-            "OOM score adjustment value out of range -1000..1000"
-        );
-        assert_eq!(
-            err(parse_oom_score_adjust("x")),
-            "invalid OOM score adjustment value"
-        );
+        assert_eq!(err(parse_oom_score_adjust("1001")), "OOM score adjustment value out of range -1000..1000");
+        assert_eq!(err(parse_oom_score_adjust("x")), "invalid OOM score adjustment value");
         assert_eq!(parse_cpu_affinity("0,2-3").unwrap(), Some(vec![0, 2, 3]));
         assert_eq!(parse_cpu_affinity("3 1,1").unwrap(), Some(vec![1, 3]));
         assert_eq!(parse_cpu_affinity("").unwrap(), None);
         assert_eq!(err(parse_cpu_affinity("3-1")), "invalid CPU range: \"3-1\"");
         assert_eq!(err(parse_cpu_affinity("a")), "invalid CPU index: \"a\"");
-        assert_eq!(
-            err(parse_cpu_affinity("8192")),
-            "CPU index out of range: 8192"
-        );
+        assert_eq!(err(parse_cpu_affinity("8192")), "CPU index out of range: 8192");
         assert_eq!(parse_personality("x86").unwrap(), "x86");
-        assert_eq!(
-            err(parse_personality("arm")),
-            "unknown or unsupported personality"
-        );
+        assert_eq!(err(parse_personality("arm")), "unknown or unsupported personality");
     }
 
     #[test]
     fn syscall_filters() {
-        assert_eq!(
-            parse_syscall_filter("@mount  swapon").unwrap(),
-            vec!["@mount", "swapon"]
-        );
-        assert_eq!(
-            parse_syscall_filter("~@clock kexec_load").unwrap(),
-            vec!["~@clock", "~kexec_load"]
-        );
-        assert_eq!(
-            err(parse_syscall_filter("a;b")),
-            "invalid system call name: \"a;b\""
-        );
-        assert_eq!(
-            err(parse_syscall_filter("@")),
-            "invalid system call name: \"@\""
-        );
+        assert_eq!(parse_syscall_filter("@mount  swapon").unwrap(), vec!["@mount", "swapon"]);
+        assert_eq!(parse_syscall_filter("~@clock kexec_load").unwrap(), vec!["~@clock", "~kexec_load"]);
+        assert_eq!(err(parse_syscall_filter("a;b")), "invalid system call name: \"a;b\"");
+        assert_eq!(err(parse_syscall_filter("@")), "invalid system call name: \"@\"");
     }
 
     #[test]
@@ -585,59 +481,23 @@ mod tests {
         assert!(!user_group_name_valid(&"a".repeat(32)));
         assert_eq!(parse_bind_user_shell("no").unwrap(), "no");
         assert_eq!(parse_bind_user_shell("/bin/zsh").unwrap(), "/bin/zsh");
-        assert_eq!(
-            err(parse_bind_user_shell("zsh")),
-            "expected a boolean or an absolute, normalized path"
-        );
-        assert_eq!(
-            err(parse_bind_user_shell("/bin/../zsh")),
-            "expected a boolean or an absolute, normalized path"
-        );
+        assert_eq!(err(parse_bind_user_shell("zsh")), "expected a boolean or an absolute, normalized path");
+        assert_eq!(err(parse_bind_user_shell("/bin/../zsh")), "expected a boolean or an absolute, normalized path");
     }
 
     #[test]
     fn credentials() {
         let c = parse_set_credential("pw:a\\nb\\x00:c", &[]).unwrap();
-        assert_eq!(
-            c,
-            Credential::Set {
-                id: "pw".into(),
-                value: b"a\nb\0:c".to_vec()
-            }
-        );
+        assert_eq!(c, Credential::Set { id: "pw".into(), value: b"a\nb\0:c".to_vec() });
         let l = parse_load_credential("key:/etc//key", std::slice::from_ref(&c)).unwrap();
-        assert_eq!(
-            l,
-            Credential::Load {
-                id: "key".into(),
-                path: "/etc/key".into()
-            }
-        );
+        assert_eq!(l, Credential::Load { id: "key".into(), path: "/etc/key".into() });
         let n = parse_load_credential("k2:hostkey", &[]).unwrap();
-        assert_eq!(
-            n,
-            Credential::Load {
-                id: "k2".into(),
-                path: "hostkey".into()
-            }
-        );
-        assert_eq!(
-            err(parse_set_credential("pw:x", &[c])),
-            "duplicate credential \"pw\""
-        );
+        assert_eq!(n, Credential::Load { id: "k2".into(), path: "hostkey".into() });
+        assert_eq!(err(parse_set_credential("pw:x", &[c])), "duplicate credential \"pw\"");
         assert_eq!(err(parse_set_credential("pw", &[])), "expected ID:VALUE");
-        assert_eq!(
-            err(parse_set_credential("a/b:x", &[])),
-            "invalid credential name: \"a/b\""
-        );
-        assert_eq!(
-            err(parse_set_credential(":x", &[])),
-            "invalid credential name: \"\""
-        );
-        assert_eq!(
-            err(parse_set_credential("a:\\q", &[])),
-            "invalid escape sequence"
-        );
+        assert_eq!(err(parse_set_credential("a/b:x", &[])), "invalid credential name: \"a/b\"");
+        assert_eq!(err(parse_set_credential(":x", &[])), "invalid credential name: \"\"");
+        assert_eq!(err(parse_set_credential("a:\\q", &[])), "invalid escape sequence");
         assert_eq!(
             err(parse_load_credential("a:x/y", &[])),
             "credential source is neither an absolute path nor a credential name"
@@ -657,15 +517,9 @@ mod tests {
     fn root_hash_and_background() {
         let h = "0123456789abcdef0123456789abcdef";
         assert_eq!(parse_root_hash(h).unwrap(), h);
-        assert_eq!(
-            err(parse_root_hash("0123")),
-            "root hash must be at least 128-bit long"
-        );
+        assert_eq!(err(parse_root_hash("0123")), "root hash must be at least 128-bit long");
         assert_eq!(err(parse_root_hash("xyz")), "invalid root hash");
-        assert_eq!(
-            parse_background("48;2;0;0;80").unwrap(),
-            Some("48;2;0;0;80".into())
-        );
+        assert_eq!(parse_background("48;2;0;0;80").unwrap(), Some("48;2;0;0;80".into()));
         assert_eq!(parse_background("").unwrap(), None);
         assert_eq!(err(parse_background("blue")), "not an ANSI color code");
     }

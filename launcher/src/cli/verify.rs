@@ -5,8 +5,7 @@ use super::apply::Seen;
 use super::values_sec::{CAP_NET_ADMIN, DEFAULT_RETAINED_CAPS};
 use crate::error::Error;
 use crate::settings::{
-    BindIdmap, CustomMount, LinkJournal, PrivateUsers, Settings, StartMode, UserNamespaceOwnership,
-    VolatileMode,
+    BindIdmap, CustomMount, LinkJournal, PrivateUsers, Settings, StartMode, UserNamespaceOwnership, VolatileMode,
 };
 use std::path::Path;
 
@@ -25,11 +24,7 @@ fn fail<T>(msg: &str) -> Result<T> {
 
 /// The bounding set nspawn would retain for these settings.
 pub fn retained_capabilities(s: &Settings) -> u64 {
-    let net = if s.private_network {
-        1u64 << CAP_NET_ADMIN
-    } else {
-        0
-    };
+    let net = if s.private_network { 1u64 << CAP_NET_ADMIN } else { 0 };
     (DEFAULT_RETAINED_CAPS | s.capability | net) & !s.drop_capability
 }
 
@@ -85,10 +80,7 @@ pub fn verify(s: &Settings, seen: &Seen) -> Result<()> {
     }
 
     // --volatile and a custom mount on / make the root read-only, as in nspawn.
-    let root_mount = s
-        .custom_mounts
-        .iter()
-        .any(|m| m.destination() == Path::new("/"));
+    let root_mount = s.custom_mounts.iter().any(|m| m.destination() == Path::new("/"));
     let read_only = s.read_only || volatile != VolatileMode::No || root_mount;
     let chown = s.private_users_ownership == Some(UserNamespaceOwnership::Chown);
     if chown && read_only {
@@ -135,10 +127,7 @@ pub fn verify(s: &Settings, seen: &Seen) -> Result<()> {
     }
 
     for m in &s.custom_mounts {
-        if let CustomMount::Bind {
-            idmap, destination, ..
-        } = m
-        {
+        if let CustomMount::Bind { idmap, destination, .. } = m {
             if *idmap != BindIdmap::None && !userns {
                 return Err(Error::msg(format!(
                     "idmapped bind mount on {} requires user namespacing (--private-users)",
@@ -157,17 +146,10 @@ mod tests {
 
     #[test]
     fn ephemeral_template_becomes_directory() {
-        let mut s = Settings {
-            ephemeral: true,
-            template: Some(PathBuf::from("/t")),
-            ..Settings::default()
-        };
+        let mut s = Settings { ephemeral: true, template: Some(PathBuf::from("/t")), ..Settings::default() };
         finish(&mut s);
         assert_eq!((s.directory, s.template), (Some(PathBuf::from("/t")), None));
-        let mut s = Settings {
-            template: Some(PathBuf::from("/t")),
-            ..Settings::default()
-        };
+        let mut s = Settings { template: Some(PathBuf::from("/t")), ..Settings::default() };
         finish(&mut s);
         assert_eq!((s.directory, s.template), (None, Some(PathBuf::from("/t"))));
     }
@@ -176,12 +158,8 @@ mod tests {
     fn retained_capabilities_follow_nspawn() {
         let s = Settings::default();
         assert_eq!(retained_capabilities(&s), DEFAULT_RETAINED_CAPS);
-        let s = Settings {
-            private_network: true,
-            capability: 1 << 25,
-            drop_capability: 1 << 21,
-            ..Settings::default()
-        };
+        let s =
+            Settings { private_network: true, capability: 1 << 25, drop_capability: 1 << 21, ..Settings::default() };
         let want = (DEFAULT_RETAINED_CAPS | (1 << 12) | (1 << 25)) & !(1 << 21);
         assert_eq!(retained_capabilities(&s), want);
     }

@@ -20,9 +20,7 @@ mod state;
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;
-use netsetup::{
-    first_free_subnet, Ipv4Net, Link, Netns, Nft, PortForward, Proto, Rtnl, RuleHandle, Veth,
-};
+use netsetup::{first_free_subnet, Ipv4Net, Link, Netns, Nft, PortForward, Proto, Rtnl, RuleHandle, Veth};
 use plan::{Moved, Plan, CONTAINER_IFNAME};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use state::{Lease, StateDir};
@@ -86,11 +84,7 @@ impl HostNetwork {
         if !spec.net.private_network && spec.net.namespace_path.is_none() {
             return Ok(None);
         }
-        let id = if Plan::needs_machine_id(&spec.net) {
-            host_machine_id()
-        } else {
-            [0; 16]
-        };
+        let id = if Plan::needs_machine_id(&spec.net) { host_machine_id() } else { [0; 16] };
         let plan = plan::plan(&spec.net, &spec.machine, &id)?;
         let mut n = HostNetwork {
             machine: spec.machine.clone(),
@@ -128,8 +122,7 @@ impl HostNetwork {
         if !p.needs_state() {
             return Ok(());
         }
-        let st = StateDir::open(&state::runtime_root(), true)?
-            .ok_or_else(|| Error::msg("state directory vanished"))?;
+        let st = StateDir::open(&state::runtime_root(), true)?.ok_or_else(|| Error::msg("state directory vanished"))?;
         let r = self.reserve_locked(&st);
         self.state = Some(st);
         r
@@ -138,27 +131,21 @@ impl HostNetwork {
     /// Under the lock: reclaim, choose addresses, lease, zone bridge, nft rules.
     fn reserve_locked(&mut self, st: &StateDir) -> Result<()> {
         let g = st.lock()?;
-        let (live, stale): (Vec<Lease>, Vec<Lease>) = g
-            .leases()?
-            .into_iter()
-            .partition(|l| l.is_live(&state::process_start_time));
+        let (live, stale): (Vec<Lease>, Vec<Lease>) =
+            g.leases()?.into_iter().partition(|l| l.is_live(&state::process_start_time));
         let Some(rtnl) = self.rtnl.as_mut() else {
             return Err(Error::msg("no rtnetlink connection"));
         };
         let zone = self.plan.zone().map(str::to_string);
         reclaim(&g, rtnl, &stale, &live, zone.as_deref());
         if let Some(l) = live.iter().find(|l| l.machine == self.machine) {
-            return Err(Error::msg(format!(
-                "machine {} is already running (spawnbox pid {})",
-                self.machine, l.pid
-            )));
+            return Err(Error::msg(format!("machine {} is already running (spawnbox pid {})", self.machine, l.pid)));
         }
         let pid = rustix::process::getpid().as_raw_nonzero().get();
         let mut lease = Lease {
             machine: self.machine.clone(),
             pid,
-            start: state::process_start_time(pid)
-                .ok_or_else(|| Error::msg("read /proc/self/stat: no start time"))?,
+            start: state::process_start_time(pid).ok_or_else(|| Error::msg("read /proc/self/stat: no start time"))?,
             subnet: None,
             addr: None,
             zone: zone.clone(),
@@ -169,27 +156,13 @@ impl HostNetwork {
                 Some(z) => zone_addrs(rtnl, z, &live, pool, len)?,
                 None => {
                     let subnet = allocate(rtnl, &live, pool, len)?;
-                    let (Some(gateway), Some(container)) =
-                        (subnet.host_addr(), subnet.container_addr())
-                    else {
-                        return Err(Error::msg(format!(
-                            "subnet {subnet} has no room for two addresses"
-                        )));
+                    let (Some(gateway), Some(container)) = (subnet.host_addr(), subnet.container_addr()) else {
+                        return Err(Error::msg(format!("subnet {subnet} has no room for two addresses")));
                     };
-                    Addrs {
-                        subnet,
-                        gateway,
-                        container,
-                    }
+                    Addrs { subnet, gateway, container }
                 }
             };
-            log::debug!(
-                "{}: subnet {}, host {}, container {}",
-                self.machine,
-                a.subnet,
-                a.gateway,
-                a.container
-            );
+            log::debug!("{}: subnet {}, host {}, container {}", self.machine, a.subnet, a.gateway, a.container);
             lease.subnet = Some(a.subnet);
             lease.addr = Some(a.container);
             self.addrs = Some(a);
@@ -213,8 +186,7 @@ impl HostNetwork {
         let nft = self.nft.insert(Nft::open().map_err(ne)?);
         nft.ensure_table().map_err(ne)?;
         if self.plan.nat {
-            self.rules
-                .push(nft.add_masquerade(a.subnet, &self.machine).map_err(ne)?);
+            self.rules.push(nft.add_masquerade(a.subnet, &self.machine).map_err(ne)?);
         }
         if !self.plan.ports.is_empty() {
             let fwds: Vec<PortForward> = self
@@ -228,8 +200,7 @@ impl HostNetwork {
                     port: p.container_port,
                 })
                 .collect();
-            self.rules
-                .extend(nft.add_port_forwards(&fwds, &self.machine).map_err(ne)?);
+            self.rules.extend(nft.add_port_forwards(&fwds, &self.machine).map_err(ne)?);
         }
         Ok(())
     }
@@ -249,13 +220,7 @@ impl HostNetwork {
 
     fn attach_in(&mut self, ns: BorrowedFd<'_>) -> Result<()> {
         let owned = self.lease.is_some();
-        let HostNetwork {
-            plan,
-            rtnl,
-            moved,
-            addrs,
-            ..
-        } = self;
+        let HostNetwork { plan, rtnl, moved, addrs, .. } = self;
         if let Some(rtnl) = rtnl.as_mut() {
             if let Some(v) = &plan.veth {
                 let veth = Veth {
@@ -278,22 +243,14 @@ impl HostNetwork {
                 create_veth(rtnl, &veth, owned)?;
             }
             for m in &plan.macvlan {
-                rtnl.create_macvlan(
-                    &m.name.name,
-                    Link::Name(&m.parent),
-                    m.mac,
-                    Some(Netns::Fd(ns)),
-                )
-                .map_err(ne)?;
+                rtnl.create_macvlan(&m.name.name, Link::Name(&m.parent), m.mac, Some(Netns::Fd(ns))).map_err(ne)?;
             }
             for m in &plan.ipvlan {
-                rtnl.create_ipvlan(&m.name.name, Link::Name(&m.parent), Some(Netns::Fd(ns)))
-                    .map_err(ne)?;
+                rtnl.create_ipvlan(&m.name.name, Link::Name(&m.parent), Some(Netns::Fd(ns))).map_err(ne)?;
             }
             for m in &plan.interfaces {
                 let rename = (m.container != m.host).then_some(m.container.as_str());
-                rtnl.move_link(Link::Name(&m.host), Netns::Fd(ns), rename)
-                    .map_err(ne)?;
+                rtnl.move_link(Link::Name(&m.host), Netns::Fd(ns), rename).map_err(ne)?;
                 moved.push(m.clone());
             }
             if let Some(v) = &plan.veth {
@@ -305,12 +262,8 @@ impl HostNetwork {
                     }
                 }
                 match (&v.master, addrs.as_ref()) {
-                    (Some(m), _) => rtnl
-                        .set_master(h, Some(Link::Name(&m.bridge())))
-                        .map_err(ne)?,
-                    (None, Some(a)) => rtnl
-                        .add_address(h, a.gateway.into(), a.subnet.prefix_len())
-                        .map_err(ne)?,
+                    (Some(m), _) => rtnl.set_master(h, Some(Link::Name(&m.bridge()))).map_err(ne)?,
+                    (None, Some(a)) => rtnl.add_address(h, a.gateway.into(), a.subnet.prefix_len()).map_err(ne)?,
                     (None, None) => {}
                 }
                 rtnl.set_link_up(h, true).map_err(ne)?;
@@ -318,8 +271,7 @@ impl HostNetwork {
         }
         // Inside the container's namespace.
         let mut c = netns::rtnl_in(ns)?;
-        c.set_link_up(Link::Name("lo"), true)
-            .map_err(|e| ne(e).context("in the container"))?;
+        c.set_link_up(Link::Name("lo"), true).map_err(|e| ne(e).context("in the container"))?;
         for m in plan.macvlan.iter().chain(&plan.ipvlan) {
             if let Some(alt) = &m.name.altname {
                 if let Err(e) = c.add_altname(Link::Name(&m.name.name), alt) {
@@ -330,8 +282,7 @@ impl HostNetwork {
         if let (Some(_), Some(a)) = (&plan.veth, addrs.as_ref()) {
             let h0 = Link::Name(CONTAINER_IFNAME);
             let inside = |e: netsetup::Error| ne(e).context("in the container");
-            c.add_address(h0, a.container.into(), a.subnet.prefix_len())
-                .map_err(inside)?;
+            c.add_address(h0, a.container.into(), a.subnet.prefix_len()).map_err(inside)?;
             c.set_link_up(h0, true).map_err(inside)?;
             c.add_default_route(a.gateway.into(), h0).map_err(inside)?;
         }
@@ -380,8 +331,7 @@ impl HostNetwork {
                 None => Nft::open(),
             };
             let r = nft.and_then(|mut n| {
-                n.delete_rules(&self.rules)
-                    .or_else(|_| n.delete_tagged(&self.machine).map(drop))?;
+                n.delete_rules(&self.rules).or_else(|_| n.delete_tagged(&self.machine).map(drop))?;
                 delete_table_if_empty(&mut n)
             });
             if let Err(e) = r {
@@ -391,9 +341,7 @@ impl HostNetwork {
         if let (Some(z), Some(rtnl)) = (self.plan.zone(), self.rtnl.as_mut()) {
             let others = g.leases().map(|ls| {
                 ls.iter().any(|l| {
-                    l.machine != self.machine
-                        && l.zone.as_deref() == Some(z)
-                        && l.is_live(&state::process_start_time)
+                    l.machine != self.machine && l.zone.as_deref() == Some(z) && l.is_live(&state::process_start_time)
                 })
             });
             if !others.unwrap_or(true) {
@@ -422,10 +370,7 @@ fn create_veth(rtnl: &mut Rtnl, v: &Veth<'_>, owned: bool) -> Result<()> {
     match rtnl.create_veth(v) {
         Err(e) if e.errno() == Some(EEXIST) && owned => {
             let links = rtnl.list_links().map_err(ne)?;
-            let Some(old) = links
-                .iter()
-                .find(|l| l.name == v.name && l.kind.as_deref() == Some("veth"))
-            else {
+            let Some(old) = links.iter().find(|l| l.name == v.name && l.kind.as_deref() == Some("veth")) else {
                 return Err(ne(e));
             };
             retire_link(rtnl, old)?;
@@ -446,9 +391,9 @@ fn retire_link(rtnl: &mut Rtnl, old: &netsetup::LinkInfo) -> Result<()> {
     let name = format!("sbx-gone{}", old.index);
     let r = match rtnl.rename_link(link, &name) {
         // Kernels before 6.2 rename only links that are down.
-        Err(e) if e.errno() == Some(EBUSY) => rtnl
-            .set_link_up(link, false)
-            .and_then(|()| rtnl.rename_link(link, &name)),
+        Err(e) if e.errno() == Some(EBUSY) => {
+            rtnl.set_link_up(link, false).and_then(|()| rtnl.rename_link(link, &name))
+        }
         r => r,
     };
     match r {
@@ -461,23 +406,13 @@ fn retire_link(rtnl: &mut Rtnl, old: &netsetup::LinkInfo) -> Result<()> {
 fn allocate(rtnl: &mut Rtnl, live: &[Lease], pool: Ipv4Net, len: u8) -> Result<Ipv4Net> {
     let mut taken = rtnl.routed_subnets_v4().map_err(ne)?;
     taken.extend(live.iter().filter_map(|l| l.subnet));
-    first_free_subnet(pool, len, &taken)
-        .ok_or_else(|| Error::msg(format!("no free /{len} subnet left in {pool}")))
+    first_free_subnet(pool, len, &taken).ok_or_else(|| Error::msg(format!("no free /{len} subnet left in {pool}")))
 }
 
 /// A zone's subnet (its live members', else the existing bridge's, else a new one) and the
 /// first address in it that no member uses.
-fn zone_addrs(
-    rtnl: &mut Rtnl,
-    zone: &str,
-    live: &[Lease],
-    pool: Ipv4Net,
-    len: u8,
-) -> Result<Addrs> {
-    let members: Vec<&Lease> = live
-        .iter()
-        .filter(|l| l.zone.as_deref() == Some(zone))
-        .collect();
+fn zone_addrs(rtnl: &mut Rtnl, zone: &str, live: &[Lease], pool: Ipv4Net, len: u8) -> Result<Addrs> {
+    let members: Vec<&Lease> = live.iter().filter(|l| l.zone.as_deref() == Some(zone)).collect();
     let subnet = match members.iter().find_map(|l| l.subnet) {
         Some(s) => s,
         None => match bridge_subnet(rtnl, &plan::zone_bridge(zone))? {
@@ -485,19 +420,13 @@ fn zone_addrs(
             None => allocate(rtnl, live, pool, len)?,
         },
     };
-    let gateway = subnet
-        .host_addr()
-        .ok_or_else(|| Error::msg(format!("zone {zone}: subnet {subnet} is too small")))?;
+    let gateway = subnet.host_addr().ok_or_else(|| Error::msg(format!("zone {zone}: subnet {subnet} is too small")))?;
     let used: Vec<Ipv4Addr> = members.iter().filter_map(|l| l.addr).collect();
     let container = (u32::from(gateway) + 1..u32::from(subnet.broadcast()))
         .map(Ipv4Addr::from)
         .find(|a| !used.contains(a))
         .ok_or_else(|| Error::msg(format!("zone {zone}: no free address left in {subnet}")))?;
-    Ok(Addrs {
-        subnet,
-        gateway,
-        container,
-    })
+    Ok(Addrs { subnet, gateway, container })
 }
 
 /// The IPv4 subnet of an existing bridge's first address, if the bridge exists and has one.
@@ -507,14 +436,10 @@ fn bridge_subnet(rtnl: &mut Rtnl, bridge: &str) -> Result<Option<Ipv4Net>> {
         Err(e) if e.errno() == Some(ENODEV) => return Ok(None),
         Err(e) => return Err(ne(e)),
     };
-    Ok(rtnl
-        .list_addresses()
-        .map_err(ne)?
-        .into_iter()
-        .find_map(|a| match a.addr {
-            std::net::IpAddr::V4(v4) if a.index == index => Ipv4Net::new(v4, a.prefix_len),
-            _ => None,
-        }))
+    Ok(rtnl.list_addresses().map_err(ne)?.into_iter().find_map(|a| match a.addr {
+        std::net::IpAddr::V4(v4) if a.index == index => Ipv4Net::new(v4, a.prefix_len),
+        _ => None,
+    }))
 }
 
 /// The last container's rules gone, `ip spawnbox` goes too (callers hold the state lock, so
@@ -552,24 +477,13 @@ fn delete_zone_bridge(rtnl: &mut Rtnl, zone: &str) {
 
 /// Removes what the launchers of stale leases left: their tagged rules, their lease, and the
 /// bridges of zones no live container uses (except `keep_zone`, about to be joined).
-fn reclaim(
-    g: &state::Locked<'_>,
-    rtnl: &mut Rtnl,
-    stale: &[Lease],
-    live: &[Lease],
-    keep_zone: Option<&str>,
-) {
+fn reclaim(g: &state::Locked<'_>, rtnl: &mut Rtnl, stale: &[Lease], live: &[Lease], keep_zone: Option<&str>) {
     for l in stale {
-        log::debug!(
-            "reclaiming the lease of {} (spawnbox pid {} is gone)",
-            l.machine,
-            l.pid
-        );
+        log::debug!("reclaiming the lease of {} (spawnbox pid {} is gone)", l.machine, l.pid);
         if l.nft {
-            if let Err(e) = Nft::open().and_then(|mut n| {
-                n.delete_tagged(&l.machine)
-                    .and_then(|_| delete_table_if_empty(&mut n))
-            }) {
+            if let Err(e) =
+                Nft::open().and_then(|mut n| n.delete_tagged(&l.machine).and_then(|_| delete_table_if_empty(&mut n)))
+            {
                 log::warn!("{e}");
             }
         }
@@ -594,15 +508,10 @@ pub fn cleanup(machine: &str) -> Result<bool> {
         return Ok(false);
     };
     let g = st.lock()?;
-    let (live, stale): (Vec<Lease>, Vec<Lease>) = g
-        .leases()?
-        .into_iter()
-        .partition(|l| l.is_live(&state::process_start_time));
+    let (live, stale): (Vec<Lease>, Vec<Lease>) =
+        g.leases()?.into_iter().partition(|l| l.is_live(&state::process_start_time));
     if let Some(l) = live.iter().find(|l| l.machine == machine) {
-        log::info!(
-            "machine {machine} is running (spawnbox pid {}): its network is left alone",
-            l.pid
-        );
+        log::info!("machine {machine} is running (spawnbox pid {}): its network is left alone", l.pid);
     }
     if stale.is_empty() {
         return Ok(false);

@@ -36,10 +36,7 @@ pub fn rtnl_in(ns: BorrowedFd<'_>) -> Result<Rtnl> {
     let r = Rtnl::open().map_err(|e| Error::msg(e.to_string()));
     if let Err(e) = move_into_link_name_space(own.as_fd(), Some(Network)) {
         // Every later step would act on the wrong namespace: stop here.
-        log::error!(
-            "return to the launcher's network namespace: {}",
-            crate::error::errno_text(e.raw_os_error())
-        );
+        log::error!("return to the launcher's network namespace: {}", crate::error::errno_text(e.raw_os_error()));
         std::process::abort();
     }
     r
@@ -48,8 +45,8 @@ pub fn rtnl_in(ns: BorrowedFd<'_>) -> Result<Rtnl> {
 /// Sets `net.ipv4.ip_forward=1` (in the launcher's namespace) unless it already is.
 pub fn enable_ip_forward() -> Result<()> {
     let p = Path::new("/proc/sys/net/ipv4/ip_forward");
-    let fd = rustix::fs::open(p, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::path("open", p, e))?;
+    let fd =
+        rustix::fs::open(p, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(|e| Error::path("open", p, e))?;
     let mut b = [0u8; 1];
     if rustix::io::read(&fd, &mut b).is_ok_and(|n| n == 1) && b[0] == b'1' {
         return Ok(());

@@ -5,9 +5,7 @@
 use crate::error::{Error, Result};
 use crate::settings::{InterfacePair, NetworkAddress, PortForward};
 use crate::spec::NetSpec;
-use netsetup::{
-    derive_ifname, generate_mac, IfName, Ipv4Net, MacKey, DEFAULT_POOL, DEFAULT_PREFIX_LEN,
-};
+use netsetup::{derive_ifname, generate_mac, IfName, Ipv4Net, MacKey, DEFAULT_POOL, DEFAULT_PREFIX_LEN};
 
 /// What the main veth's host side is attached to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,11 +90,7 @@ impl Plan {
     /// container with a veth holds a lease: it also proves that no other running spawnbox has
     /// the machine's name, so a `ve-NAME` already there is a leftover of ours.
     pub fn needs_state(&self) -> bool {
-        self.veth.is_some()
-            || !self.extra.is_empty()
-            || self.addressing.is_some()
-            || self.nat
-            || !self.ports.is_empty()
+        self.veth.is_some() || !self.extra.is_empty() || self.addressing.is_some() || self.nat || !self.ports.is_empty()
     }
 
     /// The zone, with `--network-zone`.
@@ -115,10 +109,7 @@ impl Plan {
 
 fn container_name(p: &InterfacePair, prefix: &str) -> IfName {
     match &p.container {
-        Some(c) => IfName {
-            name: c.clone(),
-            altname: None,
-        },
+        Some(c) => IfName { name: c.clone(), altname: None },
         None => derive_ifname(prefix, &p.host),
     }
 }
@@ -128,18 +119,13 @@ pub fn address_pool(a: NetworkAddress) -> Option<(Ipv4Net, u8)> {
     match a {
         NetworkAddress::Off => None,
         NetworkAddress::Auto => Some((DEFAULT_POOL, DEFAULT_PREFIX_LEN)),
-        NetworkAddress::Pool(addr, len) => {
-            Ipv4Net::new(addr, len).map(|n| (n, len.max(DEFAULT_PREFIX_LEN)))
-        }
+        NetworkAddress::Pool(addr, len) => Ipv4Net::new(addr, len).map(|n| (n, len.max(DEFAULT_PREFIX_LEN))),
     }
 }
 
 /// Builds the plan; `machine_id` is the host's (MACs are hashed from it, as nspawn does).
 pub fn plan(net: &NetSpec, machine: &str, machine_id: &[u8; 16]) -> Result<Plan> {
-    let mut p = Plan {
-        own_namespace: net.new_namespace(),
-        ..Plan::default()
-    };
+    let mut p = Plan { own_namespace: net.new_namespace(), ..Plan::default() };
     if !p.own_namespace {
         return Ok(p);
     }
@@ -177,17 +163,11 @@ pub fn plan(net: &NetSpec, machine: &str, machine_id: &[u8; 16]) -> Result<Plan>
         });
     }
     for m in &net.ipvlan {
-        p.ipvlan.push(Sublink {
-            parent: m.host.clone(),
-            name: container_name(m, "iv-"),
-            mac: None,
-        });
+        p.ipvlan.push(Sublink { parent: m.host.clone(), name: container_name(m, "iv-"), mac: None });
     }
     for m in &net.interfaces {
-        p.interfaces.push(Moved {
-            host: m.host.clone(),
-            container: m.container.clone().unwrap_or_else(|| m.host.clone()),
-        });
+        p.interfaces
+            .push(Moved { host: m.host.clone(), container: m.container.clone().unwrap_or_else(|| m.host.clone()) });
     }
     p.nat = net.nat;
     p.ports = net.ports.clone();
@@ -200,9 +180,7 @@ pub fn plan(net: &NetSpec, machine: &str, machine_id: &[u8; 16]) -> Result<Plan>
             "use --network-veth or --network-zone"
         };
         if p.nat {
-            return Err(Error::msg(format!(
-                "--network-nat=yes needs automatic addresses ({why})"
-            )));
+            return Err(Error::msg(format!("--network-nat=yes needs automatic addresses ({why})")));
         }
         if let Some(f) = p.ports.first() {
             let proto = if f.udp { "udp" } else { "tcp" };
@@ -217,18 +195,11 @@ pub fn plan(net: &NetSpec, machine: &str, machine_id: &[u8; 16]) -> Result<Plan>
         names.push(CONTAINER_IFNAME);
     }
     names.extend(p.extra.iter().map(|e| e.container.as_str()));
-    names.extend(
-        p.macvlan
-            .iter()
-            .chain(&p.ipvlan)
-            .map(|s| s.name.name.as_str()),
-    );
+    names.extend(p.macvlan.iter().chain(&p.ipvlan).map(|s| s.name.name.as_str()));
     names.extend(p.interfaces.iter().map(|m| m.container.as_str()));
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) || *n == "lo" {
-            return Err(Error::msg(format!(
-                "network interface {n} would exist twice in the container"
-            )));
+            return Err(Error::msg(format!("network interface {n} would exist twice in the container")));
         }
     }
     Ok(p)
@@ -242,19 +213,13 @@ mod tests {
     const ID: [u8; 16] = [0x11; 16];
 
     fn net(f: impl FnOnce(&mut NetSpec)) -> NetSpec {
-        let mut n = NetSpec {
-            private_network: true,
-            ..NetSpec::default()
-        };
+        let mut n = NetSpec { private_network: true, ..NetSpec::default() };
         f(&mut n);
         n
     }
 
     fn pair(h: &str, c: Option<&str>) -> InterfacePair {
-        InterfacePair {
-            host: h.into(),
-            container: c.map(Into::into),
-        }
+        InterfacePair { host: h.into(), container: c.map(Into::into) }
     }
 
     #[test]
@@ -265,11 +230,7 @@ mod tests {
 
     #[test]
     fn namespace_path_touches_nothing() {
-        let n = NetSpec {
-            namespace_path: Some("/run/netns/x".into()),
-            private_network: true,
-            ..NetSpec::default()
-        };
+        let n = NetSpec { namespace_path: Some("/run/netns/x".into()), private_network: true, ..NetSpec::default() };
         assert_eq!(plan(&n, "foo", &ID).unwrap(), Plan::default());
     }
 
@@ -277,18 +238,9 @@ mod tests {
     fn veth_names_macs_and_default_pool() {
         let p = plan(&net(|n| n.veth = true), "foo", &ID).unwrap();
         let v = p.veth.unwrap();
-        assert_eq!(
-            v.host,
-            IfName {
-                name: "ve-foo".into(),
-                altname: None
-            }
-        );
+        assert_eq!(v.host, IfName { name: "ve-foo".into(), altname: None });
         assert_eq!(v.host_mac, generate_mac(&ID, "foo", MacKey::Host, 0));
-        assert_eq!(
-            v.container_mac,
-            generate_mac(&ID, "foo", MacKey::Container, 0)
-        );
+        assert_eq!(v.container_mac, generate_mac(&ID, "foo", MacKey::Container, 0));
         assert_eq!(p.addressing, Some((DEFAULT_POOL, 28)));
     }
 
@@ -298,10 +250,7 @@ mod tests {
         let v = p.veth.unwrap();
         assert_eq!(v.host.name.len(), 15);
         assert!(v.host.name.starts_with("ve-a-very-l"));
-        assert_eq!(
-            v.host.altname.as_deref(),
-            Some("ve-a-very-long-machine-name")
-        );
+        assert_eq!(v.host.altname.as_deref(), Some("ve-a-very-long-machine-name"));
     }
 
     #[test]
@@ -354,42 +303,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.extra[1].container, "yh");
-        assert_eq!(
-            p.extra[1].host_mac,
-            generate_mac(&ID, "foo", MacKey::VethExtraHost, 1)
-        );
+        assert_eq!(p.extra[1].host_mac, generate_mac(&ID, "foo", MacKey::VethExtraHost, 1));
         assert_eq!(p.macvlan[0].name.name, "mv-eth0");
         assert_eq!(p.macvlan[1].name.name, "lan");
-        assert_eq!(
-            p.macvlan[1].mac,
-            Some(generate_mac(&ID, "foo", MacKey::Macvlan, 1))
-        );
-        assert_eq!(
-            p.ipvlan[0].name.altname.as_deref(),
-            Some("iv-a-long-interface")
-        );
-        assert_eq!(
-            p.interfaces[0],
-            Moved {
-                host: "dummy0".into(),
-                container: "d0".into()
-            }
-        );
+        assert_eq!(p.macvlan[1].mac, Some(generate_mac(&ID, "foo", MacKey::Macvlan, 1)));
+        assert_eq!(p.ipvlan[0].name.altname.as_deref(), Some("iv-a-long-interface"));
+        assert_eq!(p.interfaces[0], Moved { host: "dummy0".into(), container: "d0".into() });
         assert!(p.needs_state(), "the extra veths need the machine's lease");
     }
 
     #[test]
     fn nat_and_ports_need_addresses() {
-        let port = PortForward {
-            udp: false,
-            host_port: 8080,
-            container_port: 80,
-        };
+        let port = PortForward { udp: false, host_port: 8080, container_port: 80 };
         let e = plan(&net(|n| n.nat = true), "foo", &ID).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "--network-nat=yes needs automatic addresses (use --network-veth or --network-zone)"
-        );
+        assert_eq!(e.to_string(), "--network-nat=yes needs automatic addresses (use --network-veth or --network-zone)");
         let e = plan(
             &net(|n| {
                 n.veth = true;
@@ -428,9 +355,6 @@ mod tests {
             &ID,
         )
         .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "network interface host0 would exist twice in the container"
-        );
+        assert_eq!(e.to_string(), "network interface host0 would exist twice in the container");
     }
 }

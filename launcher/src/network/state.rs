@@ -59,15 +59,8 @@ impl Lease {
 
     /// Parses a lease file; `None` if it is not one of ours.
     pub fn parse(machine: &str, text: &str) -> Option<Lease> {
-        let mut l = Lease {
-            machine: machine.to_string(),
-            pid: 0,
-            start: 0,
-            subnet: None,
-            addr: None,
-            zone: None,
-            nft: false,
-        };
+        let mut l =
+            Lease { machine: machine.to_string(), pid: 0, start: 0, subnet: None, addr: None, zone: None, nft: false };
         for line in text.lines() {
             let (k, v) = line.split_once('=')?;
             match k {
@@ -104,9 +97,7 @@ pub fn valid_state_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// `net/` below the runtime directory, opened (and created if missing).
@@ -121,12 +112,7 @@ pub struct Locked<'a> {
     _lock: OwnedFd,
 }
 
-fn open_private_dir(
-    parent: Option<&OwnedFd>,
-    path: &Path,
-    name: &Path,
-    create: bool,
-) -> Result<Option<OwnedFd>> {
+fn open_private_dir(parent: Option<&OwnedFd>, path: &Path, name: &Path, create: bool) -> Result<Option<OwnedFd>> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let open = || match parent {
         Some(p) => rustix::fs::openat(p, name, flags, Mode::empty()),
@@ -192,10 +178,7 @@ impl StateDir {
                 Ok(()) => break,
             }
         }
-        Ok(Locked {
-            state: self,
-            _lock: fd,
-        })
+        Ok(Locked { state: self, _lock: fd })
     }
 }
 
@@ -204,13 +187,8 @@ impl Locked<'_> {
     pub fn leases(&self) -> Result<Vec<Lease>> {
         let dir = &self.state.dir;
         let what = &self.state.path;
-        let fd = rustix::fs::openat(
-            dir,
-            ".",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::path("open", what, e))?;
+        let fd = rustix::fs::openat(dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::path("open", what, e))?;
         let mut rd = rustix::fs::Dir::read_from(&fd).map_err(|e| Error::path("read", what, e))?;
         let mut out = Vec::new();
         while let Some(ent) = rd.read() {
@@ -260,11 +238,9 @@ impl Locked<'_> {
         )
         .map_err(|e| Error::path("create", &path, e))?;
         let text = lease.format();
-        crate::run_host::write_all(fd.as_fd(), text.as_bytes())
-            .map_err(|e| Error::path("write", &path, e))?;
+        crate::run_host::write_all(fd.as_fd(), text.as_bytes()).map_err(|e| Error::path("write", &path, e))?;
         drop(fd);
-        rustix::fs::renameat(dir, tmp.as_str(), dir, name.as_str())
-            .map_err(|e| Error::path("rename", &path, e))
+        rustix::fs::renameat(dir, tmp.as_str(), dir, name.as_str()).map_err(|e| Error::path("rename", &path, e))
     }
 
     /// Removes `machine`'s lease; a missing one is not an error.
@@ -279,9 +255,7 @@ impl Locked<'_> {
 
 fn lease_name(machine: &str) -> Result<String> {
     if !valid_state_name(machine) {
-        return Err(Error::msg(format!(
-            "machine name {machine:?} cannot name a lease file"
-        )));
+        return Err(Error::msg(format!("machine name {machine:?} cannot name a lease file")));
     }
     Ok(format!("{machine}.lease"))
 }
@@ -306,10 +280,7 @@ mod tests {
     #[test]
     fn lease_text_round_trips() {
         let l = lease();
-        assert_eq!(
-            l.format(),
-            "pid=42\nstart=4711\nsubnet=10.0.0.16/28\naddr=10.0.0.18\nzone=lab\nnft=1\n"
-        );
+        assert_eq!(l.format(), "pid=42\nstart=4711\nsubnet=10.0.0.16/28\naddr=10.0.0.18\nzone=lab\nnft=1\n");
         assert_eq!(Lease::parse("web", &l.format()), Some(l));
         assert_eq!(Lease::parse("web", "garbage"), None);
         assert_eq!(Lease::parse("web", "pid=x\n"), None);
@@ -343,10 +314,7 @@ mod tests {
         assert!(StateDir::open(&root, false).unwrap().is_none());
         let st = StateDir::open(&root, true).unwrap().unwrap();
         for d in [&root, &root.join("net")] {
-            assert_eq!(
-                std::fs::metadata(d).unwrap().permissions().mode() & 0o777,
-                0o700
-            );
+            assert_eq!(std::fs::metadata(d).unwrap().permissions().mode() & 0o777, 0o700);
         }
         let g = st.lock().unwrap();
         g.write(&lease()).unwrap();
@@ -365,10 +333,7 @@ mod tests {
         drop(g);
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
         let e = StateDir::open(&root, true).err().unwrap().to_string();
-        assert!(
-            e.starts_with(&format!("refusing state directory {}", root.display())),
-            "{e}"
-        );
+        assert!(e.starts_with(&format!("refusing state directory {}", root.display())), "{e}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -114,7 +114,10 @@ pub fn process_sets(plan: &Plan, uid_is_root: bool) -> CapabilitySets {
 
 /// The capabilities spawnbox may pass on: in its bounding set and in its permitted set.
 pub fn host_mask(last_cap: u32) -> Result<u64> {
-    let permitted = rustix::thread::capabilities(None).map_err(|e| Error::sys("read", "capabilities of spawnbox", e))?.permitted.bits();
+    let permitted = rustix::thread::capabilities(None)
+        .map_err(|e| Error::sys("read", "capabilities of spawnbox", e))?
+        .permitted
+        .bits();
     let mut bounding = 0u64;
     for cap in 0..=last_cap.min(63) {
         if rustix::thread::capability_is_in_bounding_set(CapabilitySet::from_bits_retain(1 << cap)).unwrap_or(false) {
@@ -126,7 +129,11 @@ pub fn host_mask(last_cap: u32) -> Result<u64> {
 
 /// `/proc/sys/kernel/cap_last_cap` (CAP_CHECKPOINT_RESTORE, 40, if unreadable).
 pub fn read_last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40).min(63)
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+        .min(63)
 }
 
 /// In the child as root: drops every capability 0..=`last_cap` not retained from the bounding
@@ -154,7 +161,8 @@ pub fn apply_after_uid_change(plan: &Plan) -> Result<()> {
         rustix::thread::set_keep_capabilities(false).map_err(|e| Error::sys("clear", "keep-capabilities flag", e))?;
     }
     let root = rustix::process::getuid().is_root();
-    rustix::thread::set_capabilities(None, process_sets(plan, root)).map_err(|e| Error::sys("set", "capabilities of the payload", e))?;
+    rustix::thread::set_capabilities(None, process_sets(plan, root))
+        .map_err(|e| Error::sys("set", "capabilities of the payload", e))?;
     // Root keeps spawnbox's own ambient set across the (no-op) uid change: start from empty.
     rustix::thread::clear_ambient_capability_set().map_err(|e| Error::sys("clear", "ambient capabilities", e))?;
     for cap in 0..64u32 {

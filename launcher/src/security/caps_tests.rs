@@ -9,7 +9,16 @@ const NET_ADMIN: u64 = 1 << 12;
 const ALL_40: u64 = 0x1ff_ffff_ffff;
 
 fn req() -> Request {
-    Request { add: 0, drop: 0, ambient: 0, private_network: false, userns: false, device_policy: true, last_cap: 40, host: ALL_40 }
+    Request {
+        add: 0,
+        drop: 0,
+        ambient: 0,
+        private_network: false,
+        userns: false,
+        device_policy: true,
+        last_cap: 40,
+        host: ALL_40,
+    }
 }
 
 fn retained(r: Request) -> u64 {
@@ -75,16 +84,25 @@ fn ambient_must_be_retained() {
     let p = plan(&Request { ambient: 1 << 13, ..req() }).unwrap();
     assert_eq!((p.retained, p.ambient), (NSPAWN_DEFAULT, 1 << 13));
     let e = plan(&Request { ambient: (1 << 25) | (1 << 13), ..req() }).unwrap_err();
-    assert_eq!(e.to_string(), "--ambient-capability= is not fully covered by the retained capabilities (cap_sys_time not retained)");
+    assert_eq!(
+        e.to_string(),
+        "--ambient-capability= is not fully covered by the retained capabilities (cap_sys_time not retained)"
+    );
     let e = plan(&Request { ambient: MKNOD, device_policy: false, ..req() }).unwrap_err();
-    assert_eq!(e.to_string(), "--ambient-capability= is not fully covered by the retained capabilities (cap_mknod not retained)");
+    assert_eq!(
+        e.to_string(),
+        "--ambient-capability= is not fully covered by the retained capabilities (cap_mknod not retained)"
+    );
 }
 
 #[test]
 fn process_sets_for_root_and_others() {
     let p = Plan { retained: NSPAWN_DEFAULT, ambient: 1 << 13, missing: 0, mknod_dropped: false };
     let root = process_sets(&p, true);
-    assert_eq!((root.effective.bits(), root.permitted.bits(), root.inheritable.bits()), (NSPAWN_DEFAULT, NSPAWN_DEFAULT, NSPAWN_DEFAULT));
+    assert_eq!(
+        (root.effective.bits(), root.permitted.bits(), root.inheritable.bits()),
+        (NSPAWN_DEFAULT, NSPAWN_DEFAULT, NSPAWN_DEFAULT)
+    );
     let user = process_sets(&p, false);
     assert_eq!((user.effective.bits(), user.permitted.bits(), user.inheritable.bits()), (0, 1 << 13, 1 << 13));
 }

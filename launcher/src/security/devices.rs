@@ -96,7 +96,11 @@ pub fn rules(mounts: &[CustomMount]) -> Vec<Rule> {
         let rdev = st.rdev();
         let (major, minor) = (rustix::fs::major(rdev), rustix::fs::minor(rdev));
         let access = if *read_only { READ } else { RW };
-        log::debug!("device policy: --bind of {} allows {} {major}:{minor}", src.display(), if kind == CHAR { "char" } else { "block" });
+        log::debug!(
+            "device policy: --bind of {} allows {} {major}:{minor}",
+            src.display(),
+            if kind == CHAR { "char" } else { "block" }
+        );
         if !v.iter().any(|r| r.allows(kind, major, minor, access)) {
             v.push(Rule::node(kind, major, minor, access));
         }
@@ -144,12 +148,12 @@ const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 /// return 1 at its end; finally return 0.
 pub fn assemble(rules: &[Rule]) -> Vec<Insn> {
     let mut p = vec![
-        insn(LDX_W, 2, 1, 0, 0), // r2 = ctx->access_type
-        insn(MOV_X, 3, 2, 0, 0), // r3 = r2
-        insn(RSH_K, 3, 0, 0, 16), // r3 >>= 16: access
+        insn(LDX_W, 2, 1, 0, 0),      // r2 = ctx->access_type
+        insn(MOV_X, 3, 2, 0, 0),      // r3 = r2
+        insn(RSH_K, 3, 0, 0, 16),     // r3 >>= 16: access
         insn(AND_K, 2, 0, 0, 0xffff), // r2 &= 0xffff: type
-        insn(LDX_W, 4, 1, 4, 0), // r4 = ctx->major
-        insn(LDX_W, 5, 1, 8, 0), // r5 = ctx->minor
+        insn(LDX_W, 4, 1, 4, 0),      // r4 = ctx->major
+        insn(LDX_W, 5, 1, 8, 0),      // r5 = ctx->minor
     ];
     for r in rules {
         // Jumps carry the index of the block's first instruction in `off` until the block's
@@ -196,8 +200,13 @@ pub fn attach(cgroup: BorrowedFd<'_>, rules: &[Rule]) -> Result<usize> {
     let prog = assemble(rules);
     let bytes = encode(&prog);
     let fd = load(&bytes)?;
-    let dir = rustix::fs::openat(cgroup, ".", rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
-        .map_err(|e| Error::sys("open", "the container's cgroup", e))?;
+    let dir = rustix::fs::openat(
+        cgroup,
+        ".",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open", "the container's cgroup", e))?;
     use rustix::fd::AsFd;
     crate::sys::bpf_prog_attach(dir.as_fd(), fd.as_fd(), ATTACH_CGROUP_DEVICE, F_ALLOW_MULTI)
         .map_err(|e| Error::sys("attach", "the device program to the container's cgroup", e))?;
@@ -212,7 +221,8 @@ fn load(bytes: &[u8]) -> Result<OwnedFd> {
         Err(e) => {
             let mut log = vec![0u8; 16 * 1024];
             let _ = crate::sys::bpf_prog_load(PROG_TYPE_CGROUP_DEVICE, bytes, license, "spawnbox_dev", Some(&mut log));
-            let text = String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(log.len())]).into_owned();
+            let text =
+                String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(log.len())]).into_owned();
             let last = text.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim).unwrap_or("");
             let err = Error::sys("load", "the device program", e);
             Err(if last.is_empty() { err } else { Error::msg(format!("{err} (verifier: {last})")) })

@@ -99,23 +99,23 @@ fn run(prog: &[Insn], kind: u32, access: u32, major: u32, minor: u32) -> u64 {
 fn the_default_policy_over_a_table() {
     let prog = assemble(&BASE);
     let table: &[(u32, u32, u32, u32, bool)] = &[
-        (CHAR, 1, 3, RW, true),      // /dev/null
-        (CHAR, 1, 3, MKNOD, true),   // mknod /dev/null
-        (CHAR, 1, 5, READ, true),    // zero
-        (CHAR, 1, 7, WRITE, true),   // full
-        (CHAR, 1, 8, READ, true),    // random
-        (CHAR, 1, 9, RW, true),      // urandom
-        (CHAR, 5, 0, RW, true),      // tty
-        (CHAR, 5, 2, RW, true),      // ptmx
-        (CHAR, 10, 200, RWM, true),  // /dev/net/tun
-        (CHAR, 136, 0, RW, true),    // pts/0
+        (CHAR, 1, 3, RW, true),     // /dev/null
+        (CHAR, 1, 3, MKNOD, true),  // mknod /dev/null
+        (CHAR, 1, 5, READ, true),   // zero
+        (CHAR, 1, 7, WRITE, true),  // full
+        (CHAR, 1, 8, READ, true),   // random
+        (CHAR, 1, 9, RW, true),     // urandom
+        (CHAR, 5, 0, RW, true),     // tty
+        (CHAR, 5, 2, RW, true),     // ptmx
+        (CHAR, 10, 200, RWM, true), // /dev/net/tun
+        (CHAR, 136, 0, RW, true),   // pts/0
         (CHAR, 143, 1048575, READ, true),
         (CHAR, 136, 0, MKNOD, false), // pts are never created
         (CHAR, 135, 0, READ, false),
         (CHAR, 144, 0, READ, false),
-        (CHAR, 0, 0, MKNOD, true),   // inaccessible/chr, whiteouts
-        (BLOCK, 0, 0, MKNOD, true),  // inaccessible/blk
-        (BLOCK, 8, 0, READ, false),  // a host disk
+        (CHAR, 0, 0, MKNOD, true),  // inaccessible/chr, whiteouts
+        (BLOCK, 0, 0, MKNOD, true), // inaccessible/blk
+        (BLOCK, 8, 0, READ, false), // a host disk
         (BLOCK, 8, 0, MKNOD, false),
         (BLOCK, 253, 0, RW, false),
         (BLOCK, 1, 3, READ, false),  // block 1:3 is not char 1:3
@@ -129,10 +129,14 @@ fn the_default_policy_over_a_table() {
         (CHAR, 10, 237, RW, false),  // loop-control
         (CHAR, 3, 3, RW, false),
         (CHAR, 2, 0, RW, false),
-        (3, 1, 3, READ, false),      // no such type
+        (3, 1, 3, READ, false), // no such type
     ];
     for &(kind, major, minor, access, allowed) in table {
-        assert_eq!(run(&prog, kind, access, major, minor), u64::from(allowed), "type {kind} {major}:{minor} access {access}");
+        assert_eq!(
+            run(&prog, kind, access, major, minor),
+            u64::from(allowed),
+            "type {kind} {major}:{minor} access {access}"
+        );
     }
 }
 
@@ -147,7 +151,11 @@ fn program_and_rules_agree_everywhere_near_the_rules() {
             for minor in (0..20).chain([128, 200, 1_048_575]) {
                 for access in 1..=RWM {
                     let want = rules.iter().any(|r| r.allows(kind, major, minor, access));
-                    assert_eq!(run(&prog, kind, access, major, minor), u64::from(want), "type {kind} {major}:{minor} access {access}");
+                    assert_eq!(
+                        run(&prog, kind, access, major, minor),
+                        u64::from(want),
+                        "type {kind} {major}:{minor} access {access}"
+                    );
                 }
             }
         }
@@ -174,6 +182,10 @@ fn bind_mounted_device_nodes_are_added() {
         assert_eq!(r[BASE.len()..], [Rule::node(CHAR, 1, 11, READ), Rule::node(CHAR, 1, 11, RW)]);
     }
     // Not device nodes, missing, or inside the tree: nothing.
-    let none = [bind(host("/tmp"), false), bind(host("/nonexistent/dev"), false), bind(MountSource::InRoot(PathBuf::from("/dev/null")), false)];
+    let none = [
+        bind(host("/tmp"), false),
+        bind(host("/nonexistent/dev"), false),
+        bind(MountSource::InRoot(PathBuf::from("/dev/null")), false),
+    ];
     assert_eq!(rules(&none), BASE.to_vec());
 }

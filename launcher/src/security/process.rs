@@ -39,13 +39,15 @@ pub fn check_cpu_affinity(cpus: &[u32]) -> Result<()> {
 /// Makes the calling process non-dumpable: no core dumps, no ptrace or /proc/PID/mem access
 /// without CAP_SYS_PTRACE.
 pub fn set_non_dumpable() -> Result<()> {
-    rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable).map_err(|e| Error::sys("make", "spawnbox non-dumpable", e))
+    rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable)
+        .map_err(|e| Error::sys("make", "spawnbox non-dumpable", e))
 }
 
 /// Writes `/proc/self/oom_score_adj` (the container's procfs, mounted by spawnbox).
 pub fn set_oom_score_adjust(value: i32) -> Result<()> {
     let path = Path::new("/proc/self/oom_score_adj");
-    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| Error::path("open", path, e))?;
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+        .map_err(|e| Error::path("open", path, e))?;
     let text = format!("{value}\n");
     rustix::io::write(&fd, text.as_bytes()).map_err(|e| Error::path("write", path, e))?;
     Ok(())
@@ -75,7 +77,10 @@ mod tests {
     fn personalities_of_x86_64() {
         assert_eq!(persona("x86-64").unwrap(), 0);
         assert_eq!(persona("x86").unwrap(), 8);
-        assert_eq!(persona("arm64").unwrap_err().to_string(), "--personality=arm64: not supported on this architecture");
+        assert_eq!(
+            persona("arm64").unwrap_err().to_string(),
+            "--personality=arm64: not supported on this architecture"
+        );
     }
 
     #[test]

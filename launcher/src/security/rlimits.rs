@@ -76,8 +76,9 @@ pub fn plan(overrides: &[Rlimit], pid1_limits: &str, nr_open: u64) -> Result<Vec
         let (soft, hard) = match *default {
             Default::Fixed(s, h) => (s, h),
             Default::Nofile => (1024, nr_open.min(HIGH_NOFILE)),
-            Default::HostPid1(label) => parse_proc_limits(pid1_limits, label)
-                .ok_or_else(|| Error::msg(format!("read {} of PID 1: no \"{label}\" line in /proc/1/limits", name(resource))))?,
+            Default::HostPid1(label) => parse_proc_limits(pid1_limits, label).ok_or_else(|| {
+                Error::msg(format!("read {} of PID 1: no \"{label}\" line in /proc/1/limits", name(resource)))
+            })?,
         };
         out.push(Rlimit { resource, soft, hard });
     }
@@ -89,11 +90,17 @@ pub fn plan(overrides: &[Rlimit], pid1_limits: &str, nr_open: u64) -> Result<Vec
 pub fn plan_for_host(overrides: &[Rlimit]) -> Result<Vec<Rlimit>> {
     let needs_pid1 = [RLIMIT_NPROC, RLIMIT_SIGPENDING].iter().any(|r| !overrides.iter().any(|o| o.resource == *r));
     let pid1 = if needs_pid1 {
-        std::fs::read_to_string("/proc/1/limits").map_err(|e| Error::msg(format!("read /proc/1/limits: {}", crate::error::errno_text(e.raw_os_error().unwrap_or(libc::EIO)))))?
+        std::fs::read_to_string("/proc/1/limits").map_err(|e| {
+            Error::msg(format!(
+                "read /proc/1/limits: {}",
+                crate::error::errno_text(e.raw_os_error().unwrap_or(libc::EIO))
+            ))
+        })?
     } else {
         String::new()
     };
-    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(1024 * 1024);
+    let nr_open =
+        std::fs::read_to_string("/proc/sys/fs/nr_open").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(1024 * 1024);
     plan(overrides, &pid1, nr_open)
 }
 

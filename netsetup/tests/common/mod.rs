@@ -44,17 +44,10 @@ pub fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s
         .lines()
         .map(|l| l.split('#').next().unwrap_or(""))
-        .flat_map(|l| {
-            l.bytes()
-                .filter(|b| b.is_ascii_hexdigit())
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|l| l.bytes().filter(|b| b.is_ascii_hexdigit()).collect::<Vec<_>>())
         .collect();
     assert!(digits.len() % 2 == 0, "odd number of hex digits");
-    digits
-        .chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-        .collect()
+    digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect()
 }
 
 /// Walks the messages of a datagram, calling `f(offset_of_header)`.
@@ -107,8 +100,7 @@ pub fn in_new_netns<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     std::thread::scope(|s| {
         s.spawn(|| {
             // SAFETY: CLONE_NEWNET does not unshare the file descriptor table.
-            unsafe { unshare_unsafe(UnshareFlags::NEWNET) }
-                .expect("unshare(CLONE_NEWNET) (these tests need root)");
+            unsafe { unshare_unsafe(UnshareFlags::NEWNET) }.expect("unshare(CLONE_NEWNET) (these tests need root)");
             f()
         })
         .join()
@@ -119,12 +111,8 @@ pub fn in_new_netns<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// A fresh network namespace, held open by the returned fd.
 pub fn new_netns_fd() -> OwnedFd {
     in_new_netns(|| {
-        open(
-            "/proc/thread-self/ns/net",
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .expect("open /proc/thread-self/ns/net")
+        open("/proc/thread-self/ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .expect("open /proc/thread-self/ns/net")
     })
 }
 
@@ -133,8 +121,7 @@ pub fn in_netns<R: Send>(ns: &OwnedFd, f: impl FnOnce() -> R + Send) -> R {
     use rustix::fd::AsFd;
     std::thread::scope(|s| {
         s.spawn(|| {
-            move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))
-                .expect("setns(CLONE_NEWNET)");
+            move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).expect("setns(CLONE_NEWNET)");
             f()
         })
         .join()

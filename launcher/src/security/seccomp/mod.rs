@@ -69,5 +69,4 @@ impl Program {
             Err(e) => Err(Error::sys("install", "seccomp filter", e)),
         }
     }
-
 }

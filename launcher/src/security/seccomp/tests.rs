@@ -58,7 +58,11 @@ fn check_exhaustive(actions: &[Action]) {
     for nr in 0..=600u32 {
         for args in [[0; 6], [16, 3, 9, 0, 0, 0], [0x1_0000_0010, 3, 0x1_0000_0009, 0, 0, 0], [16, 3, 0, 0, 0, 0]] {
             assert_eq!(run(&p, AUDIT_ARCH_X86_64, nr, args), expected(lookup(0, nr), args), "x86_64 {nr}");
-            assert_eq!(run(&p, AUDIT_ARCH_X86_64, nr | X32_SYSCALL_BIT, args), expected(lookup(2, nr), args), "x32 {nr}");
+            assert_eq!(
+                run(&p, AUDIT_ARCH_X86_64, nr | X32_SYSCALL_BIT, args),
+                expected(lookup(2, nr), args),
+                "x32 {nr}"
+            );
             assert_eq!(run(&p, AUDIT_ARCH_I386, nr, args), expected(lookup(1, nr), args), "i386 {nr}");
         }
     }
@@ -90,10 +94,47 @@ fn the_default_build_time_program_is_what_the_runtime_compiler_makes() {
 fn nspawn_policy_decisions() {
     let a = resolve(NSPAWN_DEFAULT_CAPS, &[]).unwrap();
     let act = |n: &str| a[name_index(n)];
-    for n in ["read", "execve", "execveat", "setresuid", "setgroups", "prctl", "capset", "close_range", "chdir", "umask", "seccomp", "reboot", "ptrace", "vhangup", "mount"] {
+    for n in [
+        "read",
+        "execve",
+        "execveat",
+        "setresuid",
+        "setgroups",
+        "prctl",
+        "capset",
+        "close_range",
+        "chdir",
+        "umask",
+        "seccomp",
+        "reboot",
+        "ptrace",
+        "vhangup",
+        "mount",
+    ] {
         assert_eq!(act(n), Action::Allow, "{n}");
     }
-    for n in ["kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "keyctl", "add_key", "bpf", "swapon", "open_by_handle_at", "perf_event_open", "clock_settime", "settimeofday", "syslog", "acct", "quotactl", "mlock", "iopl", "pkey_alloc", "modify_ldt"] {
+    for n in [
+        "kexec_load",
+        "kexec_file_load",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "keyctl",
+        "add_key",
+        "bpf",
+        "swapon",
+        "open_by_handle_at",
+        "perf_event_open",
+        "clock_settime",
+        "settimeofday",
+        "syslog",
+        "acct",
+        "quotactl",
+        "mlock",
+        "iopl",
+        "pkey_alloc",
+        "modify_ldt",
+    ] {
         assert_eq!(act(n), Action::Errno(1), "{n}");
     }
     for n in ["fchmodat2", "landlock_create_ruleset", "statmount", "mseal"] {
@@ -117,7 +158,10 @@ fn unknown_words_are_errors() {
     assert_eq!(resolve(0, &["@nonsense"]).unwrap_err(), "--system-call-filter=@nonsense: unknown system call group");
     assert_eq!(resolve(0, &["~@nonsense"]).unwrap_err(), "--system-call-filter=~@nonsense: unknown system call group");
     assert_eq!(resolve(0, &["nosuchcall"]).unwrap_err(), "--system-call-filter=nosuchcall: unknown system call");
-    assert!(resolve(0, &["arm_fadvise64_64", "s390_runtime_instr"]).is_ok(), "names of other architectures are accepted");
+    assert!(
+        resolve(0, &["arm_fadvise64_64", "s390_runtime_instr"]).is_ok(),
+        "names of other architectures are accepted"
+    );
 }
 
 #[test]
