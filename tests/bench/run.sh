@@ -500,6 +500,9 @@ fi
 [ "$(id -u)" = 0 ] || die "must run as root"
 W=$(mktemp -d /tmp/spawnbox-bench.XXXXXX)
 ROOT=$W/rootfs
+# spawnbox's registry (network leases and their lock) lives in the bench's temp dir, not in
+# the host's /run/spawnbox.
+export SPAWNBOX_RUNTIME_DIR=$W/run
 CG2='' CGDIR=''
 cleanup() {
     local rc=$?
