@@ -45,7 +45,11 @@ pub fn spawnbox_bin() -> &'static Path {
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    // SPAWNBOX_WORKSPACE: where tests/mkrootfs.sh is when the binary runs elsewhere (the VM).
+    match std::env::var_os("SPAWNBOX_WORKSPACE") {
+        Some(w) => PathBuf::from(w),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf(),
+    }
 }
 
 /// The per-process scratch directory (`$TMPDIR/spawnbox-tests-PID`), removed at exit.
