@@ -282,41 +282,14 @@ fn host_clone_into_cgroup_with_dir_fd() {
     let snap = HostSnapshot::take(&h);
     let _l = leftovers(&h, &slice("c3"), &["c3"]);
     let cg = make(&h, "c3", Placement::Machine { slice: Some(slice("c3")) }, &[]).expect("create");
-    #[repr(C)]
-    #[derive(Default)]
-    struct CloneArgs {
-        flags: u64,
-        pidfd: u64,
-        child_tid: u64,
-        parent_tid: u64,
-        exit_signal: u64,
-        stack: u64,
-        stack_size: u64,
-        tls: u64,
-        set_tid: u64,
-        set_tid_size: u64,
-        cgroup: u64,
-    }
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-    use std::os::fd::AsRawFd;
-    let args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cg.dir_fd().as_raw_fd() as u64,
-        ..Default::default()
-    };
-    // SAFETY: a fork-like clone3 (no CLONE_VM, no new stack); the child only calls the
-    // async-signal-safe pause(2) until it is killed, so the test harness's other threads and
-    // locks do not matter in it.
-    let pid = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) };
-    if pid == 0 {
-        loop {
-            // SAFETY: pause(2) has no preconditions.
+    // The launcher's own seam: clone3(CLONE_INTO_CGROUP) with the cgroup's directory fd.
+    let pid = match crate::sys::clone_process(0, Some(cg.dir_fd())).expect("clone3") {
+        crate::sys::Forked::Child => loop {
+            // SAFETY: pause(2) has no preconditions; the child only waits to be killed.
             unsafe { libc::pause() };
-        }
-    }
-    assert!(pid > 0, "clone3 failed: {}", std::io::Error::last_os_error());
-    let pid = pid as i32;
+        },
+        crate::sys::Forked::Parent { pid } => pid,
+    };
     let rel = cg.path().strip_prefix(&h.root).expect("below root").display().to_string();
     assert_eq!(cgroup_of(pid as u32), format!("/{rel}"));
     cg.kill_and_remove().expect("remove");
