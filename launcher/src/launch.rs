@@ -99,7 +99,10 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         os_release.as_deref().map(|b| env::parse_os_release(&String::from_utf8_lossy(b))).unwrap_or_default();
 
     let writable = !spec.read_only;
-    let resolv = resolv_conf::decide(spec.resolv_conf, writable, false, &|p| p.exists());
+    // `auto` leaves the tree's file alone in a network namespace of its own, unless NAT gives
+    // the container a way out (then the host's file is useful and copied).
+    let isolated = (spec.net.private_network || spec.net.namespace_path.is_some()) && !spec.net.nat;
+    let resolv = resolv_conf::decide(spec.resolv_conf, writable, isolated, &|p| p.exists());
     let resolv_content = match &resolv {
         resolv_conf::Action::Copy(p) | resolv_conf::Action::Replace(p) | resolv_conf::Action::Bind(p) => {
             crate::etc_files::read_host_file(p)
@@ -193,11 +196,6 @@ pub fn run(spec: &Spec) -> Result<i32> {
             return Err(e);
         }
     };
-    if let Some(n) = &net {
-        if spec.resolv_conf == crate::settings::ResolvConfMode::Auto && !n.resolv_conf_copies() {
-            prep.resolv = resolv_conf::decide(spec.resolv_conf, !spec.read_only, true, &|p| p.exists());
-        }
-    }
     let cg = match create_cgroup(spec) {
         Ok(cg) => cg,
         Err(e) => {

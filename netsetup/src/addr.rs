@@ -37,7 +37,8 @@ pub fn broadcast(addr: Ipv4Addr, prefix_len: u8) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(u32::from(addr) | host_mask))
 }
 
-fn addr_bytes(a: &IpAddr) -> ([u8; 16], usize, u8) {
+/// The address bytes (padded to 16), their length and the address family.
+pub(crate) fn addr_bytes(a: &IpAddr) -> ([u8; 16], usize, u8) {
     let mut b = [0u8; 16];
     match a {
         IpAddr::V4(v4) => {

@@ -63,17 +63,6 @@ pub struct RouteInfo {
     pub gateway: Option<Ipv4Addr>,
 }
 
-fn ip_bytes(a: &IpAddr) -> ([u8; 16], usize, u8) {
-    let mut b = [0u8; 16];
-    match a {
-        IpAddr::V4(v4) => {
-            b[..4].copy_from_slice(&v4.octets());
-            (b, 4, AF_INET)
-        }
-        IpAddr::V6(v6) => (v6.octets(), 16, AF_INET6),
-    }
-}
-
 impl std::fmt::Display for RouteSpec<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.dst {
@@ -113,12 +102,12 @@ impl<T: Transport> Rtnl<T> {
         m.header(&hdr);
         if let Some((dst, len)) = r.dst {
             if len > 0 {
-                let (b, n, _) = ip_bytes(&dst);
+                let (b, n, _) = crate::addr::addr_bytes(&dst);
                 m.put(RTA_DST, &b[..n]);
             }
         }
         if let Some(gw) = r.gateway {
-            let (b, n, _) = ip_bytes(&gw);
+            let (b, n, _) = crate::addr::addr_bytes(&gw);
             m.put(RTA_GATEWAY, &b[..n]);
         }
         m.put_u32(RTA_OIF, oif);

@@ -354,12 +354,6 @@ impl HostNetwork {
             }
         }
     }
-
-    /// `--resolv-conf=auto` copies the host's file (true) or leaves the tree's alone (false,
-    /// nspawn's choice for private networks without a way out). NAT is a way out.
-    pub fn resolv_conf_copies(&self) -> bool {
-        self.plan.nat
-    }
 }
 
 /// Creates a veth. When the host name is taken by a veth that can only be a leftover of this
