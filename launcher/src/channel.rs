@@ -1,5 +1,6 @@
 //! The launcher ↔ container-child channel: a SOCK_SEQPACKET pair carrying a few typed
-//! messages (the console pty, "ready", "go", an error line), not numbered barriers.
+//! messages (the console pty, "ready", "go", an error line, "uid map written"), not numbered
+//! barriers.
 
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -22,12 +23,15 @@ pub enum Msg {
     Go,
     /// Child → launcher: setup or exec failed; the line to print.
     Error(String),
+    /// Launcher → child: the user namespace's uid_map and gid_map are written.
+    Mapped,
 }
 
 const TAG_PTY: u8 = 1;
 const TAG_READY: u8 = 2;
 const TAG_GO: u8 = 3;
 const TAG_ERROR: u8 = 4;
+const TAG_MAPPED: u8 = 5;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
 
@@ -59,6 +63,7 @@ impl Channel {
             }
             Msg::Ready => self.send_bytes(&[TAG_READY]),
             Msg::Go => self.send_bytes(&[TAG_GO]),
+            Msg::Mapped => self.send_bytes(&[TAG_MAPPED]),
             Msg::Error(text) => {
                 let mut buf = vec![TAG_ERROR];
                 buf.extend(text.as_bytes().iter().take(MAX_MSG));
@@ -97,6 +102,7 @@ impl Channel {
             }
             TAG_READY => Msg::Ready,
             TAG_GO => Msg::Go,
+            TAG_MAPPED => Msg::Mapped,
             TAG_ERROR => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
             t => return Err(Error::msg(format!("unexpected message {t} from the container"))),
         };

@@ -13,6 +13,7 @@ use crate::settings::StartMode;
 use crate::spec::Spec;
 use crate::sys;
 use crate::user::{self, UserInfo};
+use crate::userns::outer::Outer;
 use crate::{dev, env, resolv_conf, run_host, timezone};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
@@ -23,8 +24,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// Entry point of the cloned child; never returns.
-pub fn run(spec: &Spec, prep: &Prepared, ch: Channel) -> ! {
-    let err = match setup_and_exec(spec, prep, &ch) {
+pub fn run(spec: &Spec, prep: &Prepared, ch: Channel, outer: Option<Outer>) -> ! {
+    let err = match setup_and_exec(spec, prep, &ch, outer) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -42,7 +43,7 @@ fn exit_if_orphaned(ch: &Channel) {
     }
 }
 
-fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
+fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, outer: Option<Outer>) -> Result<Infallible> {
     sys::set_signal_mask(&sys::SigSet::empty()).map_err(|e| Error::sys("reset", "signal mask", e))?;
     sys::ignore_sigpipe(false);
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
@@ -56,7 +57,10 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         k.extend_from_slice(extra);
         k
     };
-    sys::close_all_except(&keep(&[]));
+    sys::close_all_except(&keep(&outer.as_ref().map(Outer::fds).unwrap_or_default()));
+    if outer.is_some() {
+        become_root_of_user_namespace(ch)?;
+    }
     rustix::process::umask(Mode::empty());
     if prep.cgroup_mount != mount_plan::CgroupMount::None {
         // Started inside the container's cgroup (CLONE_INTO_CGROUP): root the namespace here.
@@ -75,11 +79,35 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         rustix::mount::MountPropagationFlags::DOWNSTREAM | rustix::mount::MountPropagationFlags::REC,
     )
     .map_err(|e| Error::sys("make", "/ a slave mount", e))?;
-    log::debug!("binding {} (read-only: {})", spec.directory.display(), spec.read_only);
-    let root = rootfs::bind_root(&spec.directory, spec.read_only)?;
-
-    // The last moment the host is reachable: open what the mounts need from it.
-    let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, root.as_fd())?;
+    let (root, host_sources, premade) = match outer {
+        Some(o) => {
+            // The launcher made the tree's mount: attach it (on top of `/`, the one directory
+            // sure to be reachable with the container's credentials) and switch into it below.
+            rustix::mount::move_mount(
+                &o.root,
+                "",
+                rustix::fs::CWD,
+                "/",
+                rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+            )
+            .map_err(|e| Error::path("attach", &spec.directory, e))?;
+            // procfs (and sysfs of the container's own network) can be mounted from a user
+            // namespace only while fully visible instances exist in the mount namespace: now.
+            let mut premade = o.premade;
+            premade.push(("/proc", userns_api_fs("/proc")?));
+            if spec.net.private_network {
+                premade.push(("/sys", userns_api_fs("/sys")?));
+            }
+            (o.root, o.host_sources, premade)
+        }
+        None => {
+            log::debug!("binding {} (read-only: {})", spec.directory.display(), spec.read_only);
+            let root = rootfs::bind_root(&spec.directory, spec.read_only)?;
+            // The last moment the host is reachable: open what the mounts need from it.
+            let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, root.as_fd())?;
+            (root, host_sources, Vec::new())
+        }
+    };
     let resolv = resolv_install(prep);
     let tz = timezone_install(prep);
 
@@ -89,11 +117,13 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     let root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open", Path::new("/"), e))?;
 
-    let mounter = Mounter { root, directory: &spec.directory, host_sources };
+    let mounter = Mounter { root, directory: &spec.directory, host_sources, premade };
     let steps = mount_plan::plan(spec, prep.cgroup_mount);
     let mut pty = None;
     let uuid = prep.uuid.uuid_string();
     mounts::mount_all(&mounter, &steps, &mut |step, m| match step {
+        Step::RunHost if m.is_premade("/run") => m.read_only_self(Path::new("/run/host")),
+        Step::DevNodes if m.is_premade("/dev") => Ok(()),
         Step::RunHost => {
             let run = run_host::open_run(m.root.as_fd())?;
             run_host::populate(run.as_fd(), prep.os_release.as_deref(), &uuid)?;
@@ -148,6 +178,31 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     drop(root);
     sys::close_all_except(&keep(&[]));
     Err(exec.run(&environment))
+}
+
+/// In a new user namespace: waits until the launcher has written its maps, then becomes its
+/// root (uid and gid 0, no supplementary groups).
+fn become_root_of_user_namespace(ch: &Channel) -> Result<()> {
+    match ch.recv()? {
+        Some(Msg::Mapped) => {}
+        _ => sys::exit_now(1),
+    }
+    let root_gid = rustix::process::Gid::from_raw(0);
+    let root_uid = rustix::process::Uid::from_raw(0);
+    rustix::thread::set_thread_groups(&[]).map_err(|e| Error::sys("drop", "supplementary groups", e))?;
+    rustix::thread::set_thread_res_gid(root_gid, root_gid, root_gid)
+        .map_err(|e| Error::sys("become", "gid 0 of the user namespace", e))?;
+    rustix::thread::set_thread_res_uid(root_uid, root_uid, root_uid)
+        .map_err(|e| Error::sys("become", "uid 0 of the user namespace", e))?;
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| Error::sys("set", "parent death signal", e))
+}
+
+/// A detached API file system of the container's own namespaces (procfs, sysfs).
+fn userns_api_fs(target: &str) -> Result<OwnedFd> {
+    let (fstype, options, attrs) =
+        mount_plan::api_fs(target).ok_or_else(|| Error::msg(format!("no API file system for {target}")))?;
+    mounts::new_fs(fstype, options, attrs).map_err(|e| e.context(format!("mount {fstype} on {target}")))
 }
 
 fn open_dev(root: BorrowedFd<'_>) -> Result<OwnedFd> {

@@ -13,7 +13,7 @@ use crate::signals::signal_name;
 use crate::spec::Spec;
 use crate::sys::{self, Forked, SigSet};
 use crate::{env, overlay, resolv_conf, timezone};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 use std::path::{Path, PathBuf};
@@ -41,6 +41,8 @@ pub struct Prepared {
     pub term: Option<String>,
     pub colorterm: Option<String>,
     pub no_color: Option<String>,
+    /// The user namespace's range and the tree's view of it (`-U`, `--private-users=`).
+    pub userns: Option<crate::userns::UserNs>,
 }
 
 /// The init candidates of `-b`, in nspawn's order.
@@ -127,6 +129,16 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
     let security = crate::security::prepare(spec)?;
     let stub_init = if spec.start_mode == StartMode::Pid2 { Some(stub_init_memfd()?) } else { None };
     let workdirs = overlay::prepare(&spec.custom_mounts, t)?;
+    if spec.userns() {
+        if let Some(m) = spec.custom_mounts.iter().find(|m| matches!(m, crate::settings::CustomMount::Overlay { .. })) {
+            return Err(Error::msg(format!("{}: not supported with --private-users yet", crate::mounts::describe(m))));
+        }
+        if spec.net.namespace_path.is_some() {
+            return Err(Error::msg("--network-namespace-path=: not supported with --private-users yet"));
+        }
+    }
+    // Last: with --private-users-ownership=chown this re-owns the tree.
+    let userns = crate::userns::prepare(spec, t)?;
     let var = |k: &str| std::env::var(k).ok();
     Ok((
         Prepared {
@@ -145,6 +157,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             term: var("TERM"),
             colorterm: var("COLORTERM"),
             no_color: var("NO_COLOR"),
+            userns,
         },
         tree,
     ))
@@ -196,7 +209,8 @@ pub fn run(spec: &Spec) -> Result<i32> {
             return Err(e);
         }
     };
-    let cg = match create_cgroup(spec) {
+    let shift = prep.userns.as_ref().map(|u| u.shift);
+    let cg = match create_cgroup(spec, shift) {
         Ok(cg) => cg,
         Err(e) => {
             if let Some(n) = net {
@@ -214,7 +228,7 @@ pub fn run(spec: &Spec) -> Result<i32> {
     let result = prep
         .security
         .attach_device_policy(cg.as_ref().map(Cgroup::dir_fd))
-        .and_then(|()| run_prepared(spec, &prep, cg.as_ref(), net.as_mut()));
+        .and_then(|()| run_prepared(spec, &prep, tree.as_fd(), cg.as_ref(), net.as_mut()));
     if let Some(n) = net {
         n.release();
     }
@@ -230,7 +244,8 @@ pub fn run(spec: &Spec) -> Result<i32> {
 /// The container's cgroup: `machine.slice/machine-NAME.scope` (or `-S`), or below spawnbox's
 /// own cgroup with `--keep-unit`. `None` on hosts without cgroup2, or with `--keep-unit` when
 /// spawnbox runs in the root cgroup.
-fn create_cgroup(spec: &Spec) -> Result<Option<Cgroup>> {
+/// With a user namespace, a delegated cgroup belongs to the container's root (host uid `shift`).
+fn create_cgroup(spec: &Spec, shift: Option<u32>) -> Result<Option<Cgroup>> {
     let Some(h) = cgroup::Hierarchy::detect()? else {
         if let Some(p) = spec.properties.first() {
             return Err(Error::msg(format!("--property={}: no cgroup2 hierarchy on this host", p.raw)));
@@ -254,7 +269,8 @@ fn create_cgroup(spec: &Spec) -> Result<Option<Cgroup>> {
     } else {
         Placement::Machine { slice: spec.slice.clone() }
     };
-    let delegate = (spec.start_mode == StartMode::Boot).then_some((0, 0));
+    let root = shift.unwrap_or(0);
+    let delegate = (spec.start_mode == StartMode::Boot).then_some((root, root));
     let req = cgroup::Request { machine: &spec.machine, placement: &placement, properties: &spec.properties, delegate };
     let plan = cgroup::plan(&h, &req, &cgroup::SystemHost)?;
     log::debug!("cgroup {}", plan.cgroup.display());
@@ -277,6 +293,7 @@ fn cleanup(spec: &Spec) -> Result<i32> {
 fn run_prepared(
     spec: &Spec,
     prep: &Prepared,
+    tree: BorrowedFd<'_>,
     cg: Option<&Cgroup>,
     mut net: Option<&mut crate::network::HostNetwork>,
 ) -> Result<i32> {
@@ -289,7 +306,7 @@ fn run_prepared(
         log::info!("Press Ctrl-] three times within 1s to kill container.");
     }
     let result = loop {
-        let end = run_once(spec, prep, &sigfd, &mut console, cg, net.as_deref_mut());
+        let end = run_once(spec, prep, tree, &sigfd, &mut console, cg, net.as_deref_mut());
         if let Some(n) = net.as_deref_mut() {
             n.detach();
         }
@@ -311,6 +328,7 @@ fn run_prepared(
 fn run_once(
     spec: &Spec,
     prep: &Prepared,
+    tree: BorrowedFd<'_>,
     sigfd: &OwnedFd,
     console: &mut Console,
     cg: Option<&Cgroup>,
@@ -323,17 +341,38 @@ fn run_once(
     if spec.net.new_namespace() {
         flags |= libc::CLONE_NEWNET as u64;
     }
+    // In a user namespace the child can no longer reach the host: what it needs from there is
+    // made now and inherited, and every namespace it gets belongs to its user namespace.
+    let outer = match &prep.userns {
+        Some(ns) => {
+            flags |= libc::CLONE_NEWUSER as u64;
+            Some(crate::userns::outer::make(spec, prep, tree, ns)?)
+        }
+        None => None,
+    };
     let pid = match sys::clone_process(flags, cg.map(|c| c.dir_fd()))
         .map_err(|e| Error::sys("clone", "container namespaces", e))?
     {
         Forked::Child => {
             drop(parent_ch);
-            crate::container::run(spec, prep, child_ch)
+            crate::container::run(spec, prep, child_ch, outer)
         }
         Forked::Parent { pid } => pid,
     };
+    drop(outer);
     drop(child_ch);
     log::debug!("container PID 1 is {pid} on the host");
+    if let Some(ns) = &prep.userns {
+        let mapped = ns
+            .write_maps(pid)
+            .and_then(|()| prep.security.apply_to_child(pid))
+            .and_then(|()| parent_ch.send(Msg::Mapped));
+        if let Err(e) = mapped {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+            return Err(e);
+        }
+    }
     let mut child_error: Option<String> = None;
     let mut channel_open = true;
 
@@ -347,7 +386,7 @@ fn run_once(
                 channel_open = false;
                 break;
             }
-            Ok(Some(Msg::Go)) | Ok(None) | Err(_) => {
+            Ok(Some(Msg::Go | Msg::Mapped)) | Ok(None) | Err(_) => {
                 channel_open = false;
                 break;
             }

@@ -27,6 +27,7 @@ mod spec;
 mod sys;
 mod timezone;
 mod user;
+mod userns;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

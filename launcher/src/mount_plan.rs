@@ -103,6 +103,14 @@ const CGROUP_RO: Step =
 const CGROUP_RW: Step =
     Step::Fs { target: "/sys/fs/cgroup", fstype: "cgroup2", options: "", attrs: NOSUID | NOEXEC | NODEV };
 
+/// The API file system nspawn mounts on `target` (fstype, options, attributes).
+pub fn api_fs(target: &str) -> Option<(&'static str, &'static str, u32)> {
+    API_MOUNTS.iter().find_map(|s| match s {
+        Step::Fs { target: t, fstype, options, attrs } if *t == target => Some((*fstype, *options, *attrs)),
+        _ => None,
+    })
+}
+
 /// Whether the container gets a cgroup2 mount of its own cgroup at `/sys/fs/cgroup`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CgroupMount {

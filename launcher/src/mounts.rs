@@ -134,22 +134,34 @@ pub struct Mounter<'a> {
     /// The tree's host path, for messages.
     pub directory: &'a Path,
     pub host_sources: Vec<HostSource>,
+    /// File systems made before the switch (by the launcher, or by the child while the host's
+    /// procfs and sysfs were still visible), by API mount target.
+    pub premade: Vec<(&'static str, OwnedFd)>,
 }
 
 impl Mounter<'_> {
+    /// Whether `target`'s file system was made before the switch.
+    pub fn is_premade(&self, target: &str) -> bool {
+        self.premade.iter().any(|(t, _)| *t == target)
+    }
+
     /// How a container path reads in messages: as the host sees it before the switch.
     fn shown(&self, path: &Path) -> PathBuf {
         self.directory.join(rootfs::relative(path))
     }
 
     /// A fresh `fstype` mounted on `target`.
-    pub fn mount_fs(&self, target: &str, fstype: &str, options: &str, attrs: u32) -> Result<OwnedFd> {
+    pub fn mount_fs(&self, target: &str, fstype: &str, options: &str, attrs: u32) -> Result<()> {
+        if let Some((_, mnt)) = self.premade.iter().find(|(t, _)| *t == target) {
+            let target = Path::new(target);
+            let at = rootfs::mount_point(self.root.as_fd(), target, NodeKind::Directory, Follow::Never)?;
+            return self.attach(mnt, &at, fstype, target);
+        }
         let target = Path::new(target);
         let mnt = new_fs(fstype, options, attrs)
             .map_err(|e| e.context(format!("mount {fstype} on {}", self.shown(target).display())))?;
         let at = rootfs::mount_point(self.root.as_fd(), target, NodeKind::Directory, Follow::Never)?;
-        self.attach(&mnt, &at, fstype, target)?;
-        Ok(mnt)
+        self.attach(&mnt, &at, fstype, target)
     }
 
     fn attach(&self, mnt: &OwnedFd, at: &OwnedFd, what: &str, target: &Path) -> Result<()> {

@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::settings::{
-    ConsoleMode, CustomMount, InterfacePair, NetworkAddress, PortForward, ResolvConfMode, Settings, StartMode,
-    TimezoneMode,
+    ConsoleMode, CustomMount, InterfacePair, NetworkAddress, PortForward, PrivateUsers, ResolvConfMode, Settings,
+    StartMode, TimezoneMode, UserNamespaceOwnership,
 };
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -46,6 +46,10 @@ pub struct Spec {
     pub cleanup: bool,
     pub net: NetSpec,
     pub sec: SecSpec,
+    /// `--private-users=` (`No` without a user namespace; `Managed` is refused by the parser).
+    pub private_users: PrivateUsers,
+    /// `--private-users-ownership=`, defaulted as nspawn does: `auto` with `pick`, else `off`.
+    pub ownership: UserNamespaceOwnership,
 }
 
 /// The network options of the command line (nspawn §1.6 plus spawnbox's addressing).
@@ -125,6 +129,11 @@ impl Spec {
         let console = resolve_console(settings.console, caller.stdin_tty, caller.stdout_tty);
         let properties =
             settings.properties.iter().map(|p| crate::cgroup::parse_property(p)).collect::<Result<Vec<_>>>()?;
+        let private_users = settings.private_users.unwrap_or(PrivateUsers::No);
+        let ownership = settings.private_users_ownership.unwrap_or(match private_users {
+            PrivateUsers::Pick => UserNamespaceOwnership::Auto,
+            _ => UserNamespaceOwnership::Off,
+        });
         let mut custom_mounts = settings.custom_mounts;
         custom_mounts.sort_by(|a, b| path_order(a.destination(), b.destination()));
         Ok(Spec {
@@ -148,6 +157,8 @@ impl Spec {
             keep_unit: settings.keep_unit,
             properties,
             cleanup: settings.cleanup,
+            private_users,
+            ownership,
             sec: SecSpec {
                 capability: settings.capability,
                 drop_capability: settings.drop_capability,
@@ -174,6 +185,11 @@ impl Spec {
                 address: settings.network_address.unwrap_or(NetworkAddress::Auto),
             },
         })
+    }
+
+    /// True when the container runs in a user namespace of its own.
+    pub fn userns(&self) -> bool {
+        self.private_users != PrivateUsers::No
     }
 
     /// True when the console is a pty allocated inside the container.

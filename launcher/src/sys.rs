@@ -172,7 +172,21 @@ pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 
 /// mount_setattr(2) on the mount `fd` refers to (AT_EMPTY_PATH), recursively if asked.
 pub fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) -> Result<(), Errno> {
-    let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 };
+    setattr(fd, &MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 }, recursive)
+}
+
+/// `MOUNT_ATTR_IDMAP`.
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// mount_setattr(2) with MOUNT_ATTR_IDMAP: the detached mount `fd` (recursively if asked) shows
+/// ownership through the mapping of the user namespace `userns`.
+pub fn mount_setattr_idmap(fd: BorrowedFd<'_>, userns: BorrowedFd<'_>, recursive: bool) -> Result<(), Errno> {
+    let attr =
+        MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
+    setattr(fd, &attr, recursive)
+}
+
+fn setattr(fd: BorrowedFd<'_>, attr: &MountAttr, recursive: bool) -> Result<(), Errno> {
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;
@@ -184,7 +198,7 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) 
             fd.as_raw_fd(),
             c"".as_ptr(),
             flags,
-            &attr as *const MountAttr,
+            attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
@@ -269,15 +283,14 @@ struct Rlimit64 {
     max: u64,
 }
 
-/// setrlimit(2) of resource number `resource` on the calling process (prlimit64 with pid 0),
-/// [`u64::MAX`] meaning RLIM_INFINITY.
-pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
+/// prlimit64(2) setting resource number `resource` of process `pid` (0: the caller).
+pub fn prlimit(pid: i32, resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
     let new = Rlimit64 { cur: soft, max: hard };
     // SAFETY: new is a valid rlimit64, the old-value pointer is null.
     let r = unsafe {
         libc::syscall(
             libc::SYS_prlimit64,
-            0,
+            pid,
             resource as libc::c_uint,
             &new as *const Rlimit64,
             std::ptr::null_mut::<Rlimit64>(),
@@ -289,14 +302,14 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
     Ok(())
 }
 
-/// getrlimit(2) of resource number `resource`: (soft, hard).
-pub fn getrlimit(resource: u32) -> Result<(u64, u64), Errno> {
+/// prlimit64(2) reading resource number `resource` of process `pid` (0: the caller).
+pub fn prlimit_get(pid: i32, resource: u32) -> Result<(u64, u64), Errno> {
     let mut old = Rlimit64 { cur: 0, max: 0 };
     // SAFETY: the new-value pointer is null, old is a valid rlimit64 to fill.
     let r = unsafe {
         libc::syscall(
             libc::SYS_prlimit64,
-            0,
+            pid,
             resource as libc::c_uint,
             std::ptr::null::<Rlimit64>(),
             &mut old as *mut Rlimit64,

@@ -326,10 +326,10 @@ pub fn keep_unit(st: &mut State, _: Option<&str>) -> Result<Flow> {
 
 // User namespacing
 
-/// `--private-users[=MODE]`: only `no` is supported.
+/// `--private-users[=MODE]`: every mode but `managed` (which needs systemd-nsresourced).
 pub fn private_users(st: &mut State, value: Option<&str>) -> Result<Flow> {
     let mode = v::parse_private_users(value)?;
-    if mode != PrivateUsers::No {
+    if mode == PrivateUsers::Managed {
         st.unsupported("private-users");
     }
     st.settings.private_users = Some(mode);
@@ -362,7 +362,6 @@ pub fn private_users_delegate(st: &mut State, value: Option<&str>) -> Result<Flo
 pub fn userns_pick(st: &mut State, _: Option<&str>) -> Result<Flow> {
     st.settings.private_users = Some(PrivateUsers::Pick);
     st.settings.private_users_ownership = Some(UserNamespaceOwnership::Auto);
-    st.unsupported("private-users");
     go()
 }
 

@@ -63,7 +63,8 @@ mod tests {
         let dir = line("  -D --directory=PATH").unwrap();
         assert!(dir.ends_with("Root directory for the container"), "{dir}");
         assert!(line("     --volatile[=MODE]").is_some());
-        assert!(line("  -U ").unwrap().ends_with(" *"));
+        assert!(!line("  -U ").unwrap().ends_with(" *"));
+        assert!(line("     --private-users-delegate=N").unwrap().ends_with(" *"));
         assert!(!line("  -n --network-veth").unwrap().ends_with(" *"));
         assert!(line("     --bind=PATH[:PATH[:OPTIONS]]").unwrap().ends_with("container"));
         // Hidden as in nspawn.

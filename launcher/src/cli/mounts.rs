@@ -102,7 +102,7 @@ pub fn parse_bind(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount> {
             _ => return Err(Error::msg(format!("unknown bind mount option: {opt:?}"))),
         }
     }
-    let unsupported = temporary || idmap != BindIdmap::None;
+    let unsupported = temporary;
     let mount = CustomMount::Bind { source, destination, read_only, recursive, idmap };
     Ok(ParsedMount { mount, unsupported })
 }
@@ -218,10 +218,10 @@ mod tests {
     }
 
     #[test]
-    fn bind_idmap_and_temporary_are_unsupported() {
+    fn bind_idmap_is_supported_and_temporary_is_not() {
         let r = bind("/a:/b:idmap").unwrap();
         assert_eq!(r.mount, b(host("/a"), "/b", true, BindIdmap::Idmap));
-        assert!(r.unsupported);
+        assert!(!r.unsupported);
         assert_eq!(bind("/a:/b:rootidmap").unwrap().mount, b(host("/a"), "/b", true, BindIdmap::RootIdmap));
         assert_eq!(bind("/a:/b:owneridmap").unwrap().mount, b(host("/a"), "/b", true, BindIdmap::OwnerIdmap));
         let t = bind(":/scratch").unwrap();

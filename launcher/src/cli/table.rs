@@ -158,10 +158,10 @@ pub static OPTIONS: &[OptSpec] = &[
     o("keep-unit", None, N, "", G::Properties, "Do not register a scope for the machine, reuse the service unit nspawn is running in", Y, a::keep_unit),
 
     o("private-users", None, O, "MODE", G::UserNamespacing, "Run within user namespace, configure UID/GID range", Y, a::private_users),
-    o("private-users-ownership", None, R, "MODE", G::UserNamespacing, "Adjust ('chown') or map ('map') OS tree ownership to private UID/GID range", X, a::private_users_ownership),
-    o("private-users-chown", None, O, "MODE", G::UserNamespacing, "", X, a::private_users_chown),
+    o("private-users-ownership", None, R, "MODE", G::UserNamespacing, "Adjust ('chown') or map ('map') OS tree ownership to private UID/GID range", Y, a::private_users_ownership),
+    o("private-users-chown", None, O, "MODE", G::UserNamespacing, "", Y, a::private_users_chown),
     o("private-users-delegate", None, R, "N", G::UserNamespacing, "Delegate N additional 64K UID/GID ranges for use by nested containers", X, a::private_users_delegate),
-    o("", Some('U'), N, "", G::UserNamespacing, "Equivalent to --private-users=pick and --private-users-ownership=auto", X, a::userns_pick),
+    o("", Some('U'), N, "", G::UserNamespacing, "Equivalent to --private-users=pick and --private-users-ownership=auto", Y, a::userns_pick),
 
     o("private-network", None, N, "", G::Networking, "Disable network in container", Y, a::private_network),
     o("network-interface", None, R, "HOSTIF[:CONTAINERIF]", G::Networking, "Assign an existing network interface to the container", Y, a::network_interface),

@@ -115,7 +115,7 @@ fn golden_integration_options() {
 }
 
 #[test]
-fn golden_networked_container_is_recorded_unsupported() {
+fn golden_networked_container_in_a_user_namespace() {
     let s = run(&["-D", "r", "-M", "web", "-n", "-p", "8080:80", "-U", "--capability=CAP_NET_ADMIN"]);
     let want = Settings {
         directory: dir("/work/here/r"),
@@ -126,7 +126,6 @@ fn golden_networked_container_is_recorded_unsupported() {
         private_users: Some(PrivateUsers::Pick),
         private_users_ownership: Some(UserNamespaceOwnership::Auto),
         capability: 1 << 12,
-        unsupported: vec!["private-users"],
         ..Settings::default()
     };
     assert_eq!(s, want);

@@ -16,7 +16,7 @@
 
 mod netns;
 mod plan;
-mod state;
+pub mod state;
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;

@@ -37,6 +37,9 @@ pub struct Security {
     persona: Option<u32>,
     no_new_privileges: bool,
     seccomp: seccomp::Program,
+    /// The payload runs in a user namespace: OOM score and rlimits are set by the launcher,
+    /// which keeps the privileges to raise them.
+    userns: bool,
 }
 
 /// Checks the security options and prepares the policy (compiles the seccomp filter). Makes the
@@ -51,9 +54,8 @@ pub fn prepare(spec: &Spec) -> Result<Security> {
         drop: sec.drop_capability,
         ambient: sec.ambient_capability,
         private_network: spec.net.private_network || spec.net.namespace_path.is_some(),
-        // User namespaces are not implemented yet: pass the spec's user-namespace mode here
-        // when they are (CAP_NET_BIND_SERVICE is then dropped without a private network).
-        userns: false,
+        // CAP_NET_BIND_SERVICE is dropped in a user namespace without a private network.
+        userns: spec.userns(),
         // Planned with the device program (CAP_MKNOD kept, as nspawn); planned again without
         // it by `attach_device_policy` if the program cannot be attached.
         device_policy: true,
@@ -82,6 +84,7 @@ pub fn prepare(spec: &Spec) -> Result<Security> {
         persona,
         no_new_privileges: sec.no_new_privileges.unwrap_or(false),
         seccomp: seccomp::prepare(spec)?,
+        userns: spec.userns(),
     })
 }
 
@@ -126,7 +129,7 @@ impl Security {
     /// (raising needs CAP_SYS_RESOURCE), the bounding set (needs CAP_SETPCAP), and last the
     /// seccomp filter.
     pub fn before_credentials(&self) -> Result<()> {
-        if let Some(v) = self.oom_score_adjust {
+        if let (Some(v), false) = (self.oom_score_adjust, self.userns) {
             process::set_oom_score_adjust(v)?;
         }
         if let Some(cpus) = &self.cpu_affinity {
@@ -135,9 +138,20 @@ impl Security {
         if let Some(p) = self.persona {
             process::set_personality(p)?;
         }
-        rlimits::apply(&self.rlimits)?;
+        if !self.userns {
+            rlimits::apply(&self.rlimits)?;
+        }
         caps::apply_bounding(&self.caps, self.last_cap)?;
         self.seccomp.install()
+    }
+
+    /// In the launcher, for a child in a user namespace (whose root has no privilege over the
+    /// host's limits): its OOM score and rlimits.
+    pub fn apply_to_child(&self, pid: i32) -> Result<()> {
+        if let Some(v) = self.oom_score_adjust {
+            process::set_oom_score_adjust_of(pid, v)?;
+        }
+        rlimits::apply_to(pid, &self.rlimits)
     }
 
     /// In the child, after the uid/gid change, right before execve: the capability sets,

@@ -45,7 +45,15 @@ pub fn set_non_dumpable() -> Result<()> {
 
 /// Writes `/proc/self/oom_score_adj` (the container's procfs, mounted by spawnbox).
 pub fn set_oom_score_adjust(value: i32) -> Result<()> {
-    let path = Path::new("/proc/self/oom_score_adj");
+    write_oom_score_adjust(Path::new("/proc/self/oom_score_adj"), value)
+}
+
+/// Writes `/proc/PID/oom_score_adj` of the host's procfs (the launcher, for its child).
+pub fn set_oom_score_adjust_of(pid: i32, value: i32) -> Result<()> {
+    write_oom_score_adjust(&std::path::PathBuf::from(format!("/proc/{pid}/oom_score_adj")), value)
+}
+
+fn write_oom_score_adjust(path: &Path, value: i32) -> Result<()> {
     let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
         .map_err(|e| Error::path("open", path, e))?;
     let text = format!("{value}\n");

@@ -111,22 +111,28 @@ pub fn closest(want: (u64, u64), cur_hard: u64) -> (u64, u64) {
     (want.0.min(hard), hard)
 }
 
-/// Sets every limit of `limits` on the calling process; a hard limit above the current one is
-/// lowered to it when raising is not permitted.
-pub fn apply(limits: &[Rlimit]) -> Result<()> {
+/// Sets every limit of `limits` on process `pid` (the launcher, for a child in a user namespace,
+/// whose root could not raise them); 0 is the calling process. A hard limit above the current
+/// one is lowered to it when raising is not permitted.
+pub fn apply_to(pid: i32, limits: &[Rlimit]) -> Result<()> {
     for l in limits {
         let err = |e| Error::sys("set", name(l.resource), e);
-        match sys::setrlimit(l.resource, l.soft, l.hard) {
+        match sys::prlimit(pid, l.resource, l.soft, l.hard) {
             Ok(()) => {}
             Err(rustix::io::Errno::PERM) => {
-                let (_, cur_hard) = sys::getrlimit(l.resource).map_err(err)?;
+                let (_, cur_hard) = sys::prlimit_get(pid, l.resource).map_err(err)?;
                 let (soft, hard) = closest((l.soft, l.hard), cur_hard);
-                sys::setrlimit(l.resource, soft, hard).map_err(err)?;
+                sys::prlimit(pid, l.resource, soft, hard).map_err(err)?;
             }
             Err(e) => return Err(err(e)),
         }
     }
     Ok(())
+}
+
+/// Sets every limit of `limits` on the calling process.
+pub fn apply(limits: &[Rlimit]) -> Result<()> {
+    apply_to(0, limits)
 }
 
 #[cfg(test)]

@@ -1,0 +1,108 @@
+//! Mappings: uid_map/gid_map writes, user namespaces that exist only to carry a mapping, and
+//! idmapped mounts made with them (mount_setattr(MOUNT_ATTR_IDMAP) on detached trees).
+
+use crate::error::{Error, Result};
+use crate::sys::{self, Forked};
+use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use rustix::mount::{open_tree, OpenTreeFlags};
+use rustix::process::{Pid, WaitOptions};
+use std::path::{Path, PathBuf};
+
+/// Writes `uid` and `gid` (map texts) to `/proc/PID/uid_map` and `gid_map`, each in one write
+/// as the kernel requires.
+pub fn write_maps(pid: i32, uid: &str, gid: &str) -> Result<()> {
+    for (name, text) in [("uid_map", uid), ("gid_map", gid)] {
+        let path = PathBuf::from(format!("/proc/{pid}/{name}"));
+        let fd = rustix::fs::open(&path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::path("open", &path, e))?;
+        match rustix::io::write(&fd, text.as_bytes()) {
+            Ok(n) if n == text.len() => {}
+            Ok(_) => return Err(Error::path("write", &path, rustix::io::Errno::IO)),
+            Err(e) => return Err(Error::path("write", &path, e).context(hint(e))),
+        }
+    }
+    Ok(())
+}
+
+fn hint(e: rustix::io::Errno) -> &'static str {
+    match e {
+        rustix::io::Errno::INVAL => "the range overlaps itself or goes beyond 4294967295",
+        _ => "user namespaces may be disabled (see /proc/sys/user/max_user_namespaces)",
+    }
+}
+
+/// A user namespace with the given mappings, held by descriptor: a helper child unshares it,
+/// the launcher writes its maps and opens `/proc/PID/ns/user`, then the helper exits.
+pub fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::sys("create", "pipe for the mapping helper", e))?;
+    let pid = match sys::clone_process(libc::CLONE_NEWUSER as u64, None)
+        .map_err(|e| Error::sys("create", "user namespace", e).context(hint(e)))?
+    {
+        Forked::Child => {
+            drop(w);
+            // Wait until the launcher has what it needs (the pipe closes), then go.
+            let mut b = [0u8; 1];
+            let _ = rustix::io::read(&r, &mut b);
+            sys::exit_now(0)
+        }
+        Forked::Parent { pid } => pid,
+    };
+    drop(r);
+    let result = write_maps(pid, uid_map, gid_map).and_then(|()| {
+        let path = PathBuf::from(format!("/proc/{pid}/ns/user"));
+        rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::path("open", &path, e))
+    });
+    drop(w);
+    let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+    result
+}
+
+/// A detached copy of the tree `dir` refers to (its submounts too if `recursive`).
+pub fn clone_tree(dir: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_EMPTY_PATH;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    open_tree(dir, "", flags).map_err(|e| Error::sys("clone", "mount", e))
+}
+
+/// Makes the detached mount `mnt` show ownership through `userns`; `shown` names it in errors.
+pub fn apply(mnt: BorrowedFd<'_>, userns: BorrowedFd<'_>, recursive: bool, shown: &Path) -> Result<()> {
+    sys::mount_setattr_idmap(mnt, userns, recursive).map_err(|e| {
+        let e = Error::path("make idmapped mount of", shown, e);
+        match e.errno() {
+            Some(libc::EINVAL) => e.context("the file system may not support idmapped mounts"),
+            _ => e,
+        }
+    })
+}
+
+/// The one-id mapping line `FROM TO 1`.
+pub fn single(from: u32, to: u32) -> String {
+    format!("{from} {to} 1\n")
+}
+
+/// A fresh namespace mapping host owner `(uid, gid)` of a bind source to container ids
+/// `shift + (to_uid, to_gid)` (`rootidmap`: 0; `owneridmap`: the target's owner).
+pub fn owner_ns(owner: (u32, u32), shift: u32, to: (u32, u32)) -> Result<OwnedFd> {
+    userns_with(&single(owner.0, shift + to.0), &single(owner.1, shift + to.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_lines() {
+        assert_eq!(single(1234, 524288), "1234 524288 1\n");
+    }
+
+    #[test]
+    fn hints_name_the_likely_cause() {
+        assert_eq!(hint(rustix::io::Errno::INVAL), "the range overlaps itself or goes beyond 4294967295");
+        assert!(hint(rustix::io::Errno::PERM).contains("max_user_namespaces"));
+    }
+}

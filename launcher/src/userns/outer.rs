@@ -1,0 +1,166 @@
+//! What the launcher makes outside the user namespace for a container inside one (nspawn's
+//! "outer child" work): the tree (idmapped or as it is), the bind sources with their idmap
+//! options, and the file systems whose inodes must belong to the host's namespace — `/dev` with
+//! its device nodes, `/run` with `/run/host`'s inaccessible nodes, `/sys` of the host's network
+//! — owned by the container's root. The child, which cannot do any of this, attaches them.
+
+use super::{idmap, UserNs};
+use crate::error::{Error, Result};
+use crate::launch::Prepared;
+use crate::mounts::{self, HostSource};
+use crate::rootfs::{self, Follow};
+use crate::settings::{BindIdmap, CustomMount, MountSource};
+use crate::spec::Spec;
+use crate::{dev, mount_plan, run_host, sys};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::process::{Gid, Uid};
+use std::path::Path;
+
+/// Detached mounts for one start of a user-namespaced container.
+pub struct Outer {
+    /// The tree, to become the container's `/`.
+    pub root: OwnedFd,
+    /// One entry per custom mount, as [`mounts::open_host_sources`] gives them.
+    pub host_sources: Vec<HostSource>,
+    /// Fresh file systems by API mount target.
+    pub premade: Vec<(&'static str, OwnedFd)>,
+}
+
+impl Outer {
+    /// The descriptors the child must keep open.
+    pub fn fds(&self) -> Vec<RawFd> {
+        let mut v = vec![self.root.as_raw_fd()];
+        for s in &self.host_sources {
+            match s {
+                HostSource::Bind { tree, .. } => v.push(tree.as_raw_fd()),
+                HostSource::Overlay { mnt } => v.push(mnt.as_raw_fd()),
+                HostSource::None => {}
+            }
+        }
+        v.extend(self.premade.iter().map(|(_, fd)| fd.as_raw_fd()));
+        v
+    }
+}
+
+/// Makes the mounts of one start; `tree` is the launcher's handle on the container directory.
+pub fn make(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, ns: &UserNs) -> Result<Outer> {
+    let dir = &spec.directory;
+    let root = idmap::clone_tree(tree, true).map_err(|e| e.context(format!("bind {}", dir.display())))?;
+    if let Some(userns) = ns.tree_ns()? {
+        idmap::apply(root.as_fd(), userns, true, dir)?;
+    }
+    if spec.read_only {
+        sys::mount_setattr(root.as_fd(), sys::MOUNT_ATTR_RDONLY, 0, true)
+            .map_err(|e| Error::path("make read-only", dir, e))?;
+    }
+    let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, tree)?;
+    for (m, src) in spec.custom_mounts.iter().zip(&host_sources) {
+        idmap_bind(m, src, tree, ns).map_err(|e| e.context(mounts::describe(m)))?;
+    }
+
+    // Modes exactly as asked (the child creates its nodes with umask 0 too).
+    let umask = rustix::process::umask(Mode::empty());
+    let premade = api_file_systems(spec, prep, ns);
+    rustix::process::umask(umask);
+    Ok(Outer { root, host_sources, premade: premade? })
+}
+
+/// `/sys` (without a private network), `/dev` and `/run`, filled and owned by the container's root.
+fn api_file_systems(spec: &Spec, prep: &Prepared, ns: &UserNs) -> Result<Vec<(&'static str, OwnedFd)>> {
+    let dir = &spec.directory;
+    let mut premade = Vec::new();
+    if !spec.net.private_network {
+        // sysfs shows the network namespace of whoever mounts it: the host's, made here.
+        premade.push(("/sys", fresh("/sys")?));
+    }
+    let shown = |p: &str| dir.join(p);
+    let dev = fresh("/dev")?;
+    dev::populate(dev.as_fd())?;
+    give_to_root(dev.as_fd(), ns.shift).map_err(|e| Error::path("change owner of", &shown("dev"), e))?;
+    premade.push(("/dev", dev));
+    let run = fresh("/run")?;
+    run_host::populate(run.as_fd(), prep.os_release.as_deref(), &prep.uuid.uuid_string())?;
+    give_to_root(run.as_fd(), ns.shift).map_err(|e| Error::path("change owner of", &shown("run"), e))?;
+    premade.push(("/run", run));
+    Ok(premade)
+}
+
+/// A detached instance of the API file system nspawn mounts on `target`.
+fn fresh(target: &str) -> Result<OwnedFd> {
+    let (fstype, options, attrs) =
+        mount_plan::api_fs(target).ok_or_else(|| Error::msg(format!("no API file system for {target}")))?;
+    mounts::new_fs(fstype, options, attrs).map_err(|e| e.context(format!("mount {fstype} for {target}")))
+}
+
+/// Applies a `--bind` option `idmap`, `rootidmap` or `owneridmap` to the cloned source.
+fn idmap_bind(m: &CustomMount, src: &HostSource, tree: BorrowedFd<'_>, ns: &UserNs) -> Result<()> {
+    let CustomMount::Bind { source, destination, recursive, idmap: kind, .. } = m else {
+        return Ok(());
+    };
+    if *kind == BindIdmap::None {
+        return Ok(());
+    }
+    let (MountSource::Host(path), HostSource::Bind { tree: mnt, .. }) = (source, src) else {
+        return Err(Error::msg("idmap options need a host source"));
+    };
+    let owner = || -> Result<(u32, u32)> {
+        let st = rustix::fs::fstat(mnt).map_err(|e| Error::path("stat", path, e))?;
+        Ok((st.st_uid, st.st_gid))
+    };
+    let own;
+    let userns = match kind {
+        BindIdmap::None => return Ok(()),
+        BindIdmap::Idmap => ns.mapping_ns()?,
+        BindIdmap::RootIdmap => {
+            own = idmap::owner_ns(owner()?, ns.shift, (0, 0))?;
+            own.as_fd()
+        }
+        BindIdmap::OwnerIdmap => {
+            let target = target_owner(tree, destination, ns);
+            own = idmap::owner_ns(owner()?, ns.shift, target)?;
+            own.as_fd()
+        }
+    };
+    idmap::apply(mnt.as_fd(), userns, *recursive, path)
+}
+
+/// The container ids owning `destination` in the tree (root's when it does not exist yet: the
+/// mount point is then created by the container's root).
+fn target_owner(tree: BorrowedFd<'_>, destination: &Path, ns: &UserNs) -> (u32, u32) {
+    const NOBODY: u32 = 65534;
+    match rootfs::open_path(tree, destination, Follow::InRoot).and_then(rustix::fs::fstat) {
+        Ok(st) => (ns.container_id(st.st_uid).unwrap_or(NOBODY), ns.container_id(st.st_gid).unwrap_or(NOBODY)),
+        Err(_) => (0, 0),
+    }
+}
+
+/// Re-owns every inode of a file system spawnbox just filled (trusted: nothing else can reach
+/// it yet) to the container's root, host uid and gid `shift`.
+fn give_to_root(mnt: BorrowedFd<'_>, shift: u32) -> rustix::io::Result<()> {
+    let dir = rustix::fs::openat(mnt, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let (uid, gid) = (Some(Uid::from_raw(shift)), Some(Gid::from_raw(shift)));
+    rustix::fs::chownat(&dir, "", uid, gid, AtFlags::EMPTY_PATH)?;
+    let mut subdirs = Vec::new();
+    for entry in rustix::fs::Dir::read_from(&dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        rustix::fs::chownat(&dir, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)?;
+        if entry.file_type() == rustix::fs::FileType::Directory {
+            subdirs.push(name.to_owned());
+        }
+    }
+    for name in subdirs {
+        let sub = rustix::fs::openat(
+            &dir,
+            name.as_c_str(),
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        give_to_root(sub.as_fd(), shift)?;
+    }
+    Ok(())
+}
