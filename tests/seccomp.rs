@@ -222,3 +222,84 @@ fn unknown_names_are_errors() {
     t.run(&["--system-call-filter=@clock nosuchcall", "/bin/true"])
         .error("--system-call-filter=nosuchcall: unknown system call");
 }
+
+#[test]
+fn systemd_seccomp_0_turns_the_filter_off() {
+    let t = test("systemd-seccomp");
+    // Each denied by the filter (EPERM, or ENOSYS for fchmodat2, newer than the policy) and
+    // answered by the kernel with another errno for container root with nspawn's capabilities.
+    let checks = ["keyctl", "fchmodat2_bad_flags", "clock_settime_monotonic", "bpf", "perf_event_open", "getpid"];
+    let filtered =
+        [("keyctl", EPERM), ("fchmodat2_bad_flags", ENOSYS), ("clock_settime_monotonic", EPERM), ("bpf", EPERM)];
+    let kernel =
+        [("keyctl", EINVAL), ("fchmodat2_bad_flags", EINVAL), ("clock_settime_monotonic", EINVAL), ("bpf", EINVAL)];
+    let run = |value: Option<&str>, args: &[&str]| {
+        let mut c = t.cmd(args);
+        c.env("SPAWNBOX_LOG", "warn");
+        if let Some(v) = value {
+            c.env("SYSTEMD_SECCOMP", v);
+        }
+        c.run()
+    };
+    // Our own lines on stderr (the rest is the rootfs's, e.g. its missing time zone).
+    let said = |out: &spawnbox_tests::Output| -> Vec<String> {
+        out.stderr.lines().filter(|l| l.contains("SYSTEMD_SECCOMP")).map(str::to_string).collect()
+    };
+    let mut args = vec!["/probe"];
+    args.extend(checks);
+
+    // Unset, true or not a boolean: the filter stays.
+    for value in [None, Some("1"), Some("yes"), Some("maybe")] {
+        let out = run(value, &args);
+        let r = parse(out.code(0));
+        assert_results(&r, &filtered);
+        assert_results(&r, &[("perf_event_open", EPERM)]);
+        assert_eq!(r["getpid"], 1);
+        let want: Vec<String> = match value {
+            Some("maybe") => vec!["SYSTEMD_SECCOMP=maybe: not a boolean, the seccomp filter stays".into()],
+            _ => vec![],
+        };
+        assert!(
+            said(&out).len() == want.len() && said(&out).iter().zip(&want).all(|(l, w)| l.ends_with(w.as_str())),
+            "SYSTEMD_SECCOMP={value:?}: {out:?}"
+        );
+    }
+
+    // A false boolean: no filter, the kernel's own answers (perf_event_open's NULL attr: EFAULT),
+    // and one warning.
+    for value in ["0", "no"] {
+        let out = run(Some(value), &args);
+        let r = parse(out.code(0));
+        assert_results(&r, &kernel);
+        assert_results(&r, &[("perf_event_open", EFAULT)]);
+        assert_eq!(r["getpid"], 1);
+        let lines = said(&out);
+        assert!(
+            lines.len() == 1 && lines[0].ends_with(&format!("seccomp filter disabled by SYSTEMD_SECCOMP={value}")),
+            "{out:?}"
+        );
+    }
+    // The host kernel agrees: those answers are not the filter's.
+    let host = host_probe(&checks[..5]);
+    assert_results(&host, &kernel);
+    assert_results(&host, &[("perf_event_open", EFAULT)]);
+
+    // Only the filter goes: the kernel reports no seccomp mode, the bounding set is unchanged.
+    let status = "grep -E '^(Seccomp|Seccomp_filters|CapBnd):' /proc/self/status";
+    let on = run(None, &["/bin/sh", "-c", status]);
+    let off = run(Some("0"), &["/bin/sh", "-c", status]);
+    let field = |out: &spawnbox_tests::Output, k: &str| -> String {
+        let text = out.code(0);
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}:\t")))
+            .unwrap_or_else(|| panic!("no {k}: {out:?}"))
+            .into()
+    };
+    assert_eq!((field(&on, "Seccomp"), field(&on, "Seccomp_filters")), ("2".into(), "1".into()), "{on:?}");
+    assert_eq!((field(&off, "Seccomp"), field(&off, "Seccomp_filters")), ("0".into(), "0".into()), "{off:?}");
+    assert_eq!(field(&on, "CapBnd"), field(&off, "CapBnd"));
+
+    // Whether a --system-call-filter= word is an error does not depend on the environment.
+    run(Some("0"), &["--system-call-filter=@nonsense", "/bin/true"])
+        .error("--system-call-filter=@nonsense: unknown system call group");
+}

@@ -3,12 +3,13 @@
 #
 # Times `/bin/true` in a busybox-static rootfs with spawnbox, the unshare+chroot floor,
 # bubblewrap and Debian's systemd-nspawn, all in ONE hyperfine invocation. It also measures
-# binary sizes, peak RSS and the idle RSS of the launcher and stub-init, checks the targets of
-# issues 2 and 3, and rewrites the generated part of docs/BENCHMARKS.md. The method is
-# described in docs/BENCHMARKS.md.
+# binary sizes, peak RSS and the idle RSS of the launcher and stub-init, the cost of the
+# security layer (issue 6: a with/without row pair, and the device program's bpf(2) calls
+# timed with perf trace), checks the targets of issues 2 and 3, and rewrites the generated
+# part of docs/BENCHMARKS.md. The method is described in docs/BENCHMARKS.md.
 #
 # Run as root:  make bench        (or: bash tests/bench/run.sh)
-# Env knobs:    RUNS=100 WARMUP=3 RSS_REPS=5
+# Env knobs:    RUNS=100 WARMUP=3 RSS_REPS=5 TRACE_REPS=20
 #               SPAWNBOX=build/spawnbox SPAWNBOX_INIT=build/spawnbox-init
 #               NSPAWN=auto|0     0: leave systemd-nspawn out (never installs it)
 #               NO_INSTALL=1      never call apt-get
@@ -27,7 +28,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 SELF=$HERE/run.sh
 
-export RUNS=${RUNS:-100} WARMUP=${WARMUP:-3} RSS_REPS=${RSS_REPS:-5}
+export RUNS=${RUNS:-100} WARMUP=${WARMUP:-3} RSS_REPS=${RSS_REPS:-5} TRACE_REPS=${TRACE_REPS:-20}
 export SPAWNBOX=${SPAWNBOX:-$REPO/build/spawnbox}
 export SPAWNBOX_INIT=${SPAWNBOX_INIT:-$REPO/build/spawnbox-init}
 export NSPAWN=${NSPAWN:-auto} NO_INSTALL=${NO_INSTALL:-0}
@@ -48,6 +49,7 @@ die() { log "FATAL: $*"; exit 1; }
 # Rows run in this order, inside the namespace wrapper (see docs/BENCHMARKS.md).
 define_rows() {
     local R=$ROOT SB="$SPAWNBOX -D $ROOT -q --console=pipe" U="unshare --mount --uts --ipc --pid --fork"
+    local BB; BB=$(command -v busybox || echo /bin/busybox)
     ROW_IDS=()
     row floor           -                  "floor: unshare -m -u -i -p -f + chroot"  "$U chroot $R /bin/true"
     row spawnbox        -                  "spawnbox"                                "$SB /bin/true"
@@ -63,6 +65,12 @@ define_rows() {
     row spawnbox-pn     -                  "unshare --net + spawnbox --private-network"   "unshare --net $SB --private-network /bin/true"
     row spawnbox-veth   -                  "unshare --net + spawnbox -n (veth + addresses)" "unshare --net $SB -n /bin/true"
     row spawnbox-nat    -                  "unshare --net + spawnbox -n --network-nat=yes -p 8080:80" "unshare --net $SB -n --network-nat=yes -p 8080:80 /bin/true"
+    # Security layer (issue 6): the same container with and without the seccomp filter and the
+    # bounding-set drops. Both --keep-unit from the wrapper's root cgroup, so neither has a
+    # cgroup, hence neither a device program (timed apart: sec_trace); both behind the host's
+    # static busybox env, one exec each, to set SYSTEMD_SECCOMP. sec_state checks what each got.
+    row sec-on          -                  "busybox env + spawnbox --keep-unit (issue 6: with seccomp + cap drops)" "$BB env SYSTEMD_SECCOMP=1 $SB --keep-unit /bin/true"
+    row sec-off         -                  "busybox env + spawnbox --keep-unit, SYSTEMD_SECCOMP=0 --capability=all (issue 6: without)" "$BB env SYSTEMD_SECCOMP=0 $SB --keep-unit --capability=all /bin/true"
 }
 declare -A ROW_NEEDS ROW_LABEL ROW_CMD
 row() {
@@ -117,9 +125,10 @@ ensure_packages() {
         log "installing: ${need[*]}"
         apt_get update && apt_get install "${need[@]}" || die "apt-get install ${need[*]} failed"
     fi
-    # optional: static stub inits for the "floor + init" rows
+    # optional: static stub inits for the "floor + init" rows; perf for sec_trace
     need=()
     for p in tini catatonit; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+    command -v perf >/dev/null 2>&1 || need+=(linux-perf)
     if [ ${#need[@]} -gt 0 ] && [ "$NO_INSTALL" != 1 ]; then
         log "installing (optional): ${need[*]}"
         apt_get install "${need[@]}" || log "could not install ${need[*]}; their rows are skipped"
@@ -264,7 +273,54 @@ inner() {
     done
     echo "$best" > "$W/rss-floor"
     idle_rss > "$W/idle.tsv" || true
+    sec_state
+    sec_trace
     loadavg > "$W/load-end"
+}
+
+# What the rows of the security comparison really got, from one extra run of each with
+# /bin/cat /proc/self/status as the payload and the launcher's debug log: the payload's seccomp
+# mode and bounding set, and whether a device program was attached.
+# Writes $W/secstate.tsv: ID <tab> Seccomp <tab> CapBnd <tab> device program
+sec_state() {
+    local id out dev
+    : > "$W/secstate.tsv"
+    for id in spawnbox sec-on sec-off; do
+        grep -q "^$id"$'\tOK' "$W/status.tsv" || continue
+        out=$(SPAWNBOX_LOG=debug timeout 30 bash -c "exec ${ROW_CMD[$id]% /bin/true} /bin/cat /proc/self/status" </dev/null 2>&1) || continue
+        case $out in
+            *"device policy attached"*) dev=attached ;;
+            *"no device policy"*) dev="none ($(sed -n 's/.*no device policy (\([^)]*\)).*/\1/p' <<<"$out" | head -n 1))" ;;
+            *) dev='?' ;;
+        esac
+        printf '%s\t%s\t%s\t%s\n' "$id" "$(awk '/^Seccomp:/ {print $2}' <<<"$out")" \
+            "$(awk '/^CapBnd:/ {print $2}' <<<"$out")" "$dev" >> "$W/secstate.tsv"
+    done
+}
+
+# The security layer's own system calls in TRACE_REPS default starts (the spawnbox row), timed
+# by the kernel's syscall tracepoints through `perf trace`: the device program (bpf PROG_LOAD and
+# PROG_ATTACH, in the launcher), the filter install (seccomp), the bounding-set drops (prctl
+# CAPBSET_DROP). Each duration includes the tracing overhead of one call, estimated by the mean
+# duration of prctl(CAPBSET_READ), which only reads a bit (the launcher reads every capability).
+# Writes $W/sectrace.tsv, one line per start:
+#   load_ms attach_ms seccomp_ms drop_count drop_ms read_mean_ms
+sec_trace() {
+    : > "$W/sectrace.tsv"
+    grep -q $'^spawnbox\tOK' "$W/status.tsv" || return 0
+    if ! perf trace -e bpf -o /dev/null -- /bin/true >/dev/null 2>&1; then
+        echo "perf trace does not work here (install linux-perf)" > "$W/sectrace.note"; return 0
+    fi
+    local i words
+    read -ra words <<<"${ROW_CMD[spawnbox]}"
+    for ((i = 0; i < TRACE_REPS; i++)); do
+        perf trace -e bpf,seccomp,prctl -o "$W/trace.txt" -- "${words[@]}" </dev/null >/dev/null 2>&1 || continue
+        awk 'match($0, /\( *[0-9.]+ ms\)/) { d = substr($0, RSTART + 1, RLENGTH - 5) + 0 }
+             /bpf\(cmd: PROG_LOAD/ { load += d }  /bpf\(cmd: PROG_ATTACH/ { att += d }
+             / seccomp\(/ { sc += d }  /CAPBSET_DROP/ { dn++; ds += d }  /CAPBSET_READ/ { rn++; rs += d }
+             END { printf "%.4f\t%.4f\t%.4f\t%d\t%.4f\t%.4f\n", load, att, sc, dn, ds, rn ? rs / rn : 0 }' \
+            "$W/trace.txt" >> "$W/sectrace.tsv"
+    done
 }
 
 # Idle RSS: start `spawnbox [-a] ... /bin/sleep 3`, and after 1 s read VmRSS and VmHWM (the
@@ -319,10 +375,11 @@ report() {
     lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
     local floor=${MED[floor]:-} out=$W/report.md cmdline knobs='' k
-    for k in RUNS WARMUP RSS_REPS NSPAWN NO_INSTALL; do
-        case "$k=${!k}" in RUNS=100|WARMUP=3|RSS_REPS=5|NSPAWN=auto|NO_INSTALL=0) ;; *) knobs="$knobs$k=${!k} " ;; esac
+    for k in RUNS WARMUP RSS_REPS TRACE_REPS NSPAWN NO_INSTALL; do
+        case "$k=${!k}" in RUNS=100|WARMUP=3|RSS_REPS=5|TRACE_REPS=20|NSPAWN=auto|NO_INSTALL=0) ;; *) knobs="$knobs$k=${!k} " ;; esac
     done
     [ "$SPAWNBOX" = "$REPO/build/spawnbox" ] || knobs="${knobs}SPAWNBOX=$SPAWNBOX "
+    [ "$SPAWNBOX_INIT" = "$REPO/build/spawnbox-init" ] || knobs="${knobs}SPAWNBOX_INIT=$SPAWNBOX_INIT "
     if [ -n "${MAKELEVEL:-}" ]; then cmdline="${knobs}make bench"; else cmdline="${knobs}bash tests/bench/run.sh"; fi
     local sbver sbrev
     sbver=$({ [ -x "$SPAWNBOX" ] && "$SPAWNBOX" --version 2>/dev/null | head -n 1; } || echo "n/a")
@@ -355,6 +412,8 @@ report() {
         for id in "${ROW_IDS[@]}"; do
             printf -- '- %s: `%s`\n' "$id" "$(sed "s|$ROOT|ROOT|g; s|$REPO/||g" <<<"${ROW_CMD[$id]}")"
         done
+        echo
+        security_report
     } > "$out"
 
     # ---- targets
@@ -448,6 +507,46 @@ report() {
     } >> "$out"
 }
 
+# The security layer (issue 6): the sec-on/sec-off pair, the device program's bpf(2) calls from
+# sec_trace, and what each row got (sec_state).
+security_report() {
+    local n=0 on=${MED[sec-on]:-} off=${MED[sec-off]:-} d='' dev='' whole=''
+    [ -s "$W/sectrace.tsv" ] && n=$(wc -l < "$W/sectrace.tsv")
+    colmed() { cut -f"$1" "$W/sectrace.tsv" | sort -n | awk '{a[NR] = $1} END {if (NR) printf "%.3f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+    echo "**Security layer (issue 6).** Start time with the default seccomp filter, capabilities and device policy against without them."
+    echo
+    echo "| part | with ms | without ms | cost | how |"
+    echo "|---|---|---|---|---|"
+    if [ -n "$on" ] && [ -n "$off" ]; then
+        d=$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%+.2f", a - b}')
+        echo "| seccomp filter + bounding-set drops | $(f2 "$on") | $(f2 "$off") | $d ms ($(ratio "$on" "$off") ×) | medians of rows sec-on and sec-off above (same hyperfine run; both without a cgroup, so without a device program) |"
+    else
+        echo "| seccomp filter + bounding-set drops | - | - | - | sec-on or sec-off did not run |"
+    fi
+    if [ "$n" -gt 0 ]; then
+        dev=$(awk -v a="$(colmed 1)" -v b="$(colmed 2)" 'BEGIN {printf "%.2f", a + b}')
+        echo "| device program: bpf(PROG_LOAD) + bpf(PROG_ATTACH) in the launcher | - | - | +$dev ms ($(colmed 1) + $(colmed 2)) | perf trace of the spawnbox row, median of $n starts; an upper bound: each call's duration includes about $(colmed 6) ms of tracing overhead |"
+    else
+        echo "| device program | - | - | - | not measured: $(cat "$W/sectrace.note" 2>/dev/null || echo "the spawnbox row did not run") |"
+    fi
+    if [ -n "$d" ] && [ -n "$dev" ] && [ -n "${MED[spawnbox]:-}" ]; then
+        whole=$(awk -v a="$d" -v b="$dev" 'BEGIN {printf "%+.2f", a + b}')
+        echo "| the whole layer (sum of the two) | - | - | $whole ms (upper bound) | $(awk -v w="$whole" -v s="${MED[spawnbox]}" 'BEGIN {printf "%.0f", 100 * w / s}') % of the spawnbox row's median ($(f2 "${MED[spawnbox]}") ms) |"
+    fi
+    echo
+    if [ "$n" -gt 0 ]; then
+        echo "In the same traced starts (medians, tracing overhead included): seccomp() $(colmed 3) ms; $(colmed 4 | cut -d. -f1) × prctl(CAPBSET_DROP) $(colmed 5) ms in all. The overhead is the mean duration of prctl(CAPBSET_READ), which only reads one bit."
+        echo
+    fi
+    if [ -s "$W/secstate.tsv" ]; then
+        echo "What the rows got in this run (payload's \`/proc/self/status\`, launcher's debug log):"
+        echo
+        echo "| row | Seccomp | CapBnd | device program |"
+        echo "|---|---|---|---|"
+        awk -F'\t' '{printf "| %s | %s | 0x%s | %s |\n", $1, $2, $3, $4}' "$W/secstate.tsv"
+    fi
+}
+
 # A few sentences drawn from the numbers of this run.
 interpret() {
     local floor=${MED[floor]:-} s=''
@@ -464,6 +563,8 @@ interpret() {
     else
         s="spawnbox did not run, so only the peers were measured."
     fi
+    [ -n "${MED[sec-on]:-}" ] && [ -n "${MED[sec-off]:-}" ] &&
+        s="$s The seccomp filter and the bounding-set drops cost $(awk -v a="${MED[sec-on]}" -v b="${MED[sec-off]}" 'BEGIN{printf "%+.2f", a-b}') ms (sec-on against sec-off; the device program is in the security table above)."
     [ -n "${MED[nspawn]:-}" ] && s="$s systemd-nspawn is $(ratio "${MED[nspawn]}" "$floor") × the floor; most of its time goes into compiling its seccomp filter with libseccomp at every start (perf-anchors.md)."
     local l1 l2
     l1=$(cut -d' ' -f1 "$W/load-start"); l2=$(cut -d' ' -f1 "$W/load-end")

@@ -1,6 +1,7 @@
 //! The seccomp filter of the payload: nspawn's allow-list policy, compiled to classic BPF. The
 //! default filter is compiled by build.rs (`OUT_DIR/seccomp-default.bpf`); other policies
 //! (`--system-call-filter=`, capability changes) are compiled here, in the launcher.
+//! `SYSTEMD_SECCOMP=0` in the environment turns the filter off, as for systemd-nspawn.
 
 mod compile;
 mod groups;
@@ -11,6 +12,7 @@ mod tests;
 use crate::error::{Error, Result};
 use crate::spec::Spec;
 use std::borrow::Cow;
+use std::ffi::OsStr;
 
 /// The default policy (nspawn's default capabilities, no `--system-call-filter=`), compiled by
 /// build.rs.
@@ -47,12 +49,56 @@ pub fn prepare(spec: &Spec) -> Result<Program> {
         return Ok(Program(None));
     }
     let caps = seccomp_retained_caps(spec);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    if let Some(value) = disabled_by_env() {
+        // The names are still checked: whether a typo is an error must not depend on the
+        // environment.
+        if !words.is_empty() {
+            compile::resolve(caps, &words).map_err(Error::msg)?;
+        }
+        log::warn!("seccomp filter disabled by SYSTEMD_SECCOMP={value}");
+        return Ok(Program(None));
+    }
     let gates = gating_caps();
     if words.is_empty() && caps & gates == groups::NSPAWN_DEFAULT_CAPS & gates {
         return Ok(Program(Some(Cow::Borrowed(DEFAULT_PROGRAM))));
     }
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     compile::compile(caps, &words).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg)
+}
+
+/// systemd's `parse_boolean()`: `Some(true)` for 1/yes/y/true/t/on, `Some(false)` for
+/// 0/no/n/false/f/off (any case), `None` for anything else.
+fn parse_boolean(value: &OsStr) -> Option<bool> {
+    let v = value.to_str()?.to_ascii_lowercase();
+    match v.as_str() {
+        "1" | "yes" | "y" | "true" | "t" | "on" => Some(true),
+        "0" | "no" | "n" | "false" | "f" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// The value of `SYSTEMD_SECCOMP` when it turns the filter off: a false boolean, read as
+/// systemd's `getenv_bool_secure()` reads it (systemd's docs/ENVIRONMENT.md: "if set, seccomp
+/// filters will not be enforced"). Unset, true, or not a boolean: the filter stays (the last
+/// with a warning). Ignored when spawnbox runs set-user-ID or set-group-ID, as
+/// `secure_getenv()` would.
+fn disabled_by_env() -> Option<String> {
+    let raw = std::env::var_os("SYSTEMD_SECCOMP")?;
+    match parse_boolean(&raw) {
+        Some(false) => {
+            use rustix::process::{getegid, geteuid, getgid, getuid};
+            if getuid() != geteuid() || getgid() != getegid() {
+                log::warn!("SYSTEMD_SECCOMP ignored in a set-user-ID or set-group-ID run");
+                return None;
+            }
+            Some(raw.to_string_lossy().into_owned())
+        }
+        Some(true) => None,
+        None => {
+            log::warn!("SYSTEMD_SECCOMP={}: not a boolean, the seccomp filter stays", raw.to_string_lossy());
+            None
+        }
+    }
 }
 
 impl Program {

@@ -276,3 +276,17 @@ fn install_on_a_thread() {
     assert_eq!((out.1, out.2, out.3, out.4), (libc::EPERM, libc::ENOSYS, libc::EPERM, libc::EAFNOSUPPORT));
     assert_eq!(out.5, std::process::id() as libc::c_long);
 }
+
+#[test]
+fn systemd_seccomp_is_read_as_systemds_booleans() {
+    use std::ffi::OsStr;
+    for v in ["0", "no", "n", "false", "f", "off", "OFF", "No"] {
+        assert_eq!(super::parse_boolean(OsStr::new(v)), Some(false), "{v}");
+    }
+    for v in ["1", "yes", "y", "true", "t", "on", "TRUE"] {
+        assert_eq!(super::parse_boolean(OsStr::new(v)), Some(true), "{v}");
+    }
+    for v in ["", "2", "disable", " 0", "0 "] {
+        assert_eq!(super::parse_boolean(OsStr::new(v)), None, "{v:?}");
+    }
+}
