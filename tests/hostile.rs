@@ -8,6 +8,8 @@
 //! and status 1 (the exact message where it is stable). Every run has a deadline: a fifo in
 //! the tree must never block the launcher.
 //!
+//! Tests 1, 16, 19 and 20 try every tree twice: without and with a user namespace (`USERNS`).
+//!
 //! Link kinds used below: *abs* = absolute path of a host canary, *rel* = `../..` climbing out
 //! of the tree to the canary, *loop* = a link to itself, *dangling* = a link to nothing,
 //! *climb-in* = `..` climbing out of the tree to a name that exists only inside it.
@@ -54,6 +56,16 @@ use std::fs;
 use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Every hostile tree of the tests below that take them is tried without and with a user
+/// namespace (where the launcher makes `/dev`, `/run` and the tree's mount, and the child only
+/// attaches them).
+const USERNS: [&[&str]; 2] = [&[], &["--private-users=524288", "--private-users-ownership=map"]];
+
+/// `a` then `b`.
+fn joined<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<&'a str> {
+    a.iter().chain(b).copied().collect()
+}
 
 /// A host file outside the tree that must never change.
 struct Canary {
@@ -238,11 +250,11 @@ const POKE: &str = "cat /etc/resolv.conf /etc/localtime >/dev/null 2>&1; echo do
 fn resolv_conf_symlinked_to_a_host_file() {
     let t = Test::new("hostile-resolv");
     let canary = Canary::new(&t, "canary-resolv");
-    for link in links_to("/etc/resolv.conf", &canary.path) {
+    for (link, userns) in links_to("/etc/resolv.conf", &canary.path).iter().flat_map(|l| USERNS.map(|u| (l, u))) {
         for mode in RESOLV_MODES {
-            replace_with_symlink(&t, "/etc/resolv.conf", &link);
-            let what = format!("/etc/resolv.conf -> {link} with {mode:?}");
-            let out = t.sh(mode, POKE);
+            replace_with_symlink(&t, "/etc/resolv.conf", link);
+            let what = format!("/etc/resolv.conf -> {link} with {mode:?} {userns:?}");
+            let out = t.sh(&joined(mode, userns), POKE);
             if ran_or_refused(&out, &what) {
                 assert_eq!(out.stdout, "done\n", "{what}");
             }
@@ -362,12 +374,14 @@ fn mount_targets_symlinked_to_a_host_directory() {
         vec!["--inaccessible=/mnt/filelink".into()],
         vec!["--bind=+/etc/passwd:/mnt/filelink".into()],
     ];
-    for (dlink, flink) in links_to("/mnt/link", &dir.path).into_iter().zip(links_to("/mnt/filelink", &file.path)) {
+    let links = links_to("/mnt/link", &dir.path).into_iter().zip(links_to("/mnt/filelink", &file.path));
+    for ((dlink, flink), userns) in links.flat_map(|l| USERNS.map(|u| (l.clone(), u))) {
         for m in &mounts {
             replace_with_symlink(&t, "/mnt/link", &dlink);
             replace_with_symlink(&t, "/mnt/filelink", &flink);
-            let what = format!("{m:?} with /mnt/link -> {dlink}, /mnt/filelink -> {flink}");
-            let mut args: Vec<&str> = m.iter().map(String::as_str).collect();
+            let what = format!("{m:?} {userns:?} with /mnt/link -> {dlink}, /mnt/filelink -> {flink}");
+            let mut args: Vec<&str> = userns.to_vec();
+            args.extend(m.iter().map(String::as_str));
             args.extend([
                 "/bin/sh",
                 "-c",
@@ -398,14 +412,16 @@ fn in_root_bind_source_symlinked_out_of_the_tree_stays_in_the_tree() {
 
 #[test]
 fn api_directories_as_symlinks_are_refused() {
-    for p in ["/proc", "/sys", "/dev", "/run", "/tmp", "/dev/pts"] {
+    for (p, userns) in
+        ["/proc", "/sys", "/dev", "/run", "/tmp", "/dev/pts"].iter().flat_map(|p| USERNS.map(|u| (*p, u)))
+    {
         let t = Test::new("hostile-api");
         let dir = CanaryDir::new(&t, "canary-api");
         let [abs, rel] = links_to(p, &dir.path);
         for link in [abs, rel, self_loop(p), "nowhere".to_string(), t.path("nowhere-abs").display().to_string()] {
             replace_with_symlink(&t, p, &link);
             let before = tree_listing(&t.root);
-            let out = t.run(&["/bin/true"]);
+            let out = t.run(&joined(userns, &["/bin/true"]));
             // /dev/pts sits on the fresh /dev tmpfs: a link in the tree never matters.
             if p == "/dev/pts" {
                 out.ok();
@@ -705,11 +721,11 @@ fn run_host_symlinked_out_of_the_tree() {
     fs::create_dir_all(dir.path.join("inaccessible")).unwrap();
     let dir = CanaryDir { listing: tree_listing(&dir.path), state: file_state(&dir.path), path: dir.path };
     let [abs, rel] = links_to("/run/host", &dir.path);
-    for link in [abs, rel, self_loop("/run/host")] {
-        replace_with_symlink(&t, "/run/host", &link);
+    for (link, userns) in [abs, rel, self_loop("/run/host")].iter().flat_map(|l| USERNS.map(|u| (l, u))) {
+        replace_with_symlink(&t, "/run/host", link);
         let before = tree_listing(&t.rpath("/run"));
         let out = t.sh(
-            &[],
+            userns,
             "cat /run/host/container-manager; ls /run/host; [ -c /run/host/inaccessible/chr ] && echo masks-ok",
         );
         let os_release = if Path::new("/etc/os-release").is_file() || Path::new("/usr/lib/os-release").is_file() {
