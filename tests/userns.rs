@@ -359,3 +359,19 @@ fn bad_combinations_are_refused_before_anything_changes() {
     assert_eq!(owner(&t.rpath("/etc/passwd")), (0, 0));
     assert_eq!(owner(&t.root), (0, 0));
 }
+
+#[test]
+fn cleanup_removes_range_locks_nobody_holds() {
+    let t = Test::new("userns-cleanup");
+    let runtime = t.host_dir("runtime");
+    let locks = runtime.join("uid");
+    fs::create_dir_all(&locks).unwrap();
+    fs::set_permissions(&runtime, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(locks.join("589824"), "").unwrap();
+    let held = fs::File::create(locks.join("655360")).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    let out = run_env(&t, &runtime, &["--cleanup"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!locks.join("589824").exists(), "a stale lock was kept");
+    assert!(locks.join("655360").exists(), "a held lock was removed");
+}

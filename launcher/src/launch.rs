@@ -284,6 +284,10 @@ fn cleanup(spec: &Spec) -> Result<i32> {
             log::info!("removed the left-over cgroup of {}", spec.machine);
         }
     }
+    let stale = crate::userns::pick::remove_stale(&crate::userns::lock_dir())?;
+    if stale > 0 {
+        log::info!("removed {stale} stale UID range lock(s)");
+    }
     if crate::network::cleanup(&spec.machine)? {
         log::info!("removed the left-over network state of {}", spec.machine);
     }

@@ -65,6 +65,10 @@ define_rows() {
     row spawnbox-pn     -                  "unshare --net + spawnbox --private-network"   "unshare --net $SB --private-network /bin/true"
     row spawnbox-veth   -                  "unshare --net + spawnbox -n (veth + addresses)" "unshare --net $SB -n /bin/true"
     row spawnbox-nat    -                  "unshare --net + spawnbox -n --network-nat=yes -p 8080:80" "unshare --net $SB -n --network-nat=yes -p 8080:80 /bin/true"
+    # User namespaces (issue 6): the default container in one; -U picks a range (its lock lives
+    # in the bench's runtime dir) and maps the tree through an idmapped mount.
+    row spawnbox-userns -                  "spawnbox --private-users=identity"       "$SB --private-users=identity /bin/true"
+    row spawnbox-U      -                  "spawnbox -U (pick + idmapped tree)"      "$SB -U /bin/true"
     # Security layer (issue 6): the same container with and without the seccomp filter and the
     # bounding-set drops. Both --keep-unit from the wrapper's root cgroup, so neither has a
     # cgroup, hence neither a device program (timed apart: sec_trace); both behind the host's

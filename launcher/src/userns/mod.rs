@@ -151,7 +151,7 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>) -> Result<Option<UserNs>> {
 }
 
 /// Where `pick` keeps its range locks.
-fn lock_dir() -> PathBuf {
+pub fn lock_dir() -> PathBuf {
     crate::network::state::runtime_root().join("uid")
 }
 

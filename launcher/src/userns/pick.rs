@@ -147,6 +147,24 @@ fn try_lock(lock_dir: &Path, base: u32) -> Result<Option<UidLock>> {
     Ok(None)
 }
 
+/// Removes the lock files no running container holds (left by a killed launcher: its lock
+/// went with it, the file stayed); returns how many.
+pub fn remove_stale(lock_dir: &Path) -> Result<usize> {
+    let entries = match std::fs::read_dir(lock_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::path("read", lock_dir, Errno::from_io_error(&e).unwrap_or(Errno::IO))),
+    };
+    let mut removed = 0;
+    for base in entries.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())) {
+        // Taking the lock proves nobody holds it; dropping it unlinks the file.
+        if try_lock(lock_dir, base)?.is_some() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Whether `path` (not followed) is the inode open as `fd`.
 fn same_inode(fd: &OwnedFd, path: &Path) -> bool {
     match (rustix::fs::fstat(fd), rustix::fs::lstat(path)) {
@@ -355,6 +373,21 @@ mod tests {
         let s = Scratch::new("host");
         let lock = pick(0, "mycontainer", &s.lock_dir()).unwrap();
         assert!(acceptable(lock.base()));
+    }
+
+    #[test]
+    fn remove_stale_takes_only_unheld_locks() {
+        let s = Scratch::new("stale");
+        let dir = s.lock_dir();
+        let held = pick_with(0x0009_0000, "m", &dir, &|_| false, &mut counter()).unwrap();
+        std::fs::write(dir.join("655360"), "").unwrap();
+        std::fs::write(dir.join("not-a-base"), "").unwrap();
+        assert_eq!(remove_stale(&dir).unwrap(), 1);
+        assert!(dir.join("589824").exists(), "a held lock was removed");
+        assert!(!dir.join("655360").exists());
+        assert!(dir.join("not-a-base").exists());
+        drop(held);
+        assert_eq!(remove_stale(&s.lock_dir().join("missing")).unwrap(), 0);
     }
 
     #[test]
