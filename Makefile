@@ -27,10 +27,11 @@ $(TARGET_FILE):
 setup: $(TARGET_FILE)
 
 # Debian packages the demo and the tests use (busybox-static for the rootfs, iproute2 for
-# network-namespace fixtures, file to check static linking).
+# network-namespace fixtures, file to check static linking, e2fsprogs for the ext4 scratch
+# file system of the user-namespace VM case).
 deps:
 	@need=""; \
-	for p in busybox-static file iproute2 util-linux; do \
+	for p in busybox-static file iproute2 util-linux e2fsprogs; do \
 		dpkg -s $$p >/dev/null 2>&1 || need="$$need $$p"; \
 	done; \
 	if [ -n "$$need" ]; then \

@@ -79,6 +79,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, outer: Option<Oute
         rustix::mount::MountPropagationFlags::DOWNSTREAM | rustix::mount::MountPropagationFlags::REC,
     )
     .map_err(|e| Error::sys("make", "/ a slave mount", e))?;
+    let on_slash = outer.is_some();
     let (root, host_sources, premade) = match outer {
         Some(o) => {
             // The launcher made the tree's mount: attach it (on top of `/`, the one directory
@@ -112,7 +113,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, outer: Option<Oute
     let tz = timezone_install(prep);
 
     log::debug!("switching root");
-    rootfs::switch_root(root.as_fd(), &spec.directory)?;
+    rootfs::switch_root(root.as_fd(), &spec.directory, on_slash)?;
     drop(root);
     let root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open", Path::new("/"), e))?;

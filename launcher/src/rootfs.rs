@@ -198,7 +198,7 @@ pub fn bind_root(directory: &Path, read_only: bool) -> Result<OwnedFd> {
 
 /// Makes the tree `/`: pivot_root(".", ".") and detach the old root; on an initramfs, where
 /// pivot_root is refused, MS_MOVE the tree over `/` and chroot into it.
-pub fn switch_root(root: BorrowedFd<'_>, directory: &Path) -> Result<()> {
+pub fn switch_root(root: BorrowedFd<'_>, directory: &Path, on_slash: bool) -> Result<()> {
     rustix::process::fchdir(root).map_err(|e| Error::path("chdir", directory, e))?;
     match rustix::process::pivot_root(".", ".") {
         Ok(()) => {
@@ -206,8 +206,12 @@ pub fn switch_root(root: BorrowedFd<'_>, directory: &Path) -> Result<()> {
                 .map_err(|e| Error::sys("detach", "old root", e))?;
         }
         Err(Errno::INVAL) => {
-            rustix::mount::mount_move(".", "/")
-                .map_err(|e| Error::path("move", directory, e).context("switch root"))?;
+            // `on_slash`: the tree is already mounted on top of `/` (a user namespace's start);
+            // moving it there again would move it onto itself (ELOOP).
+            if !on_slash {
+                rustix::mount::mount_move(".", "/")
+                    .map_err(|e| Error::path("move", directory, e).context("switch root"))?;
+            }
             rustix::process::chroot(".").map_err(|e| Error::path("chroot", directory, e))?;
         }
         Err(e) => return Err(Error::path("pivot_root", directory, e)),
