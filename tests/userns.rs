@@ -287,10 +287,12 @@ fn nodes_spawnbox_creates_belong_to_the_containers_root() {
 #[test]
 fn proc_and_sys_are_the_containers_own() {
     let t = Test::new("userns-api");
-    let script = "cat /proc/1/comm; awk '$5 == \"/proc\"' /proc/self/mountinfo | wc -l; ls /proc | grep -c '^[0-9]'; \
+    let script = "cat /proc/1/comm; awk '$5 == \"/proc\"' /proc/self/mountinfo | wc -l; ls /proc > /tmp/l; grep -c '^[0-9]' /tmp/l; \
                   (echo 60 > /proc/sys/vm/swappiness) 2>/dev/null || echo sysctl read-only; \
                   (touch /sys/x) 2>/dev/null || echo sys read-only";
-    let want = "sh\n1\n3\nsysctl read-only\nsys read-only\n";
+    // Two procfs on /proc: the container's, over the one pinned for it (the kernel lets a user
+    // namespace mount a procfs only where one is fully visible), whose PID namespace is empty.
+    let want = "sh\n2\n2\nsysctl read-only\nsys read-only\n";
     assert_eq!(t.sh(&["--private-users=524288"], script).ok(), want);
     let out = t
         .sh(&["--private-users=524288", "--private-network"], &format!("{script}; ls /sys/class/net"))
@@ -374,4 +376,46 @@ fn cleanup_removes_range_locks_nobody_holds() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(!locks.join("589824").exists(), "a stale lock was kept");
     assert!(locks.join("655360").exists(), "a held lock was removed");
+}
+
+#[test]
+fn the_containers_root_cannot_undo_read_only_mounts_or_uncover_the_pin() {
+    let t = Test::new("userns-locked");
+    let src = t.host_dir("src");
+    fs::write(src.join("secret"), "host\n").unwrap();
+    fs::create_dir_all(t.rpath("/ro")).unwrap();
+    let bind = format!("--bind-ro={}:/ro:idmap", src.display());
+    let script = "(echo x > /ro/secret) 2>/dev/null || echo bind read-only; \
+                  mount -o remount,bind,rw /ro 2>/dev/null || echo remount refused; \
+                  umount /ro 2>/dev/null || echo umount refused; \
+                  mount -o remount,bind,rw / 2>/dev/null || echo root remount refused; \
+                  touch /made 2>/dev/null || echo root read-only; \
+                  umount -l /proc && ls /proc > /tmp/l; grep -c '^[0-9]' /tmp/l; true";
+    let out = t.sh(&["--private-users=524288", "--private-users-ownership=map", "--read-only", &bind], script);
+    assert_eq!(out.ok(), "bind read-only\nremount refused\numount refused\nroot remount refused\nroot read-only\n0\n");
+    assert_eq!(fs::read_to_string(src.join("secret")).unwrap(), "host\n");
+    assert!(!t.rpath("/made").exists());
+}
+
+#[test]
+fn mounts_made_inside_never_reach_a_shared_host_source() {
+    let t = Test::new("userns-shared");
+    let shared = t.host_dir("shared");
+    fs::create_dir_all(shared.join("data/sub")).unwrap();
+    fs::create_dir_all(t.rpath("/data")).unwrap();
+    // The source lives on a shared mount (in spawnbox's own mount namespace, never the host's).
+    let setup =
+        format!("mount -t tmpfs shared {s} && mount --make-shared {s} && mkdir -p {s}/data/sub", s = shared.display());
+    let bind = format!("--bind={}/data:/data", shared.display());
+    let script = "mount -t tmpfs inner /data/sub && echo from-container > /data/sub/f && echo mounted; \
+                  grep -c ' /data ' /proc/self/mountinfo; grep ' /data ' /proc/self/mountinfo | grep -c shared:; true";
+    let out = t
+        .cmd(&["--private-users=524288", &bind, "/bin/sh", "-c", script])
+        .in_private_mount_ns(&format!(
+            "{setup} && echo host-side: $(grep -c ' {}/data/sub ' /proc/self/mountinfo)",
+            shared.display()
+        ))
+        .run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("mounted\n1\n0\n"), "{out:?}");
 }

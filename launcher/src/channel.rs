@@ -25,6 +25,9 @@ pub enum Msg {
     Error(String),
     /// Launcher → child: the user namespace's uid_map and gid_map are written.
     Mapped,
+    /// Outer child → launcher: the host pid of the container's PID 1, cloned into its user
+    /// namespace (the outer child exits, the launcher adopts it as subreaper).
+    Pid(i32),
 }
 
 const TAG_PTY: u8 = 1;
@@ -32,6 +35,7 @@ const TAG_READY: u8 = 2;
 const TAG_GO: u8 = 3;
 const TAG_ERROR: u8 = 4;
 const TAG_MAPPED: u8 = 5;
+const TAG_PID: u8 = 6;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
 
@@ -64,6 +68,11 @@ impl Channel {
             Msg::Ready => self.send_bytes(&[TAG_READY]),
             Msg::Go => self.send_bytes(&[TAG_GO]),
             Msg::Mapped => self.send_bytes(&[TAG_MAPPED]),
+            Msg::Pid(pid) => {
+                let mut buf = vec![TAG_PID];
+                buf.extend(pid.to_le_bytes());
+                self.send_bytes(&buf)
+            }
             Msg::Error(text) => {
                 let mut buf = vec![TAG_ERROR];
                 buf.extend(text.as_bytes().iter().take(MAX_MSG));
@@ -103,6 +112,7 @@ impl Channel {
             TAG_READY => Msg::Ready,
             TAG_GO => Msg::Go,
             TAG_MAPPED => Msg::Mapped,
+            TAG_PID if n == 5 => Msg::Pid(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
             TAG_ERROR => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
             t => return Err(Error::msg(format!("unexpected message {t} from the container"))),
         };
@@ -129,6 +139,10 @@ mod tests {
         assert!(matches!(b.recv().unwrap(), Some(Msg::Pty(_))));
         b.send(Msg::Go).unwrap();
         assert!(matches!(a.recv().unwrap(), Some(Msg::Go)));
+        b.send(Msg::Mapped).unwrap();
+        assert!(matches!(a.recv().unwrap(), Some(Msg::Mapped)));
+        a.send(Msg::Pid(4_194_303)).unwrap();
+        assert!(matches!(b.recv().unwrap(), Some(Msg::Pid(4_194_303))));
         drop(a);
         assert!(b.recv().unwrap().is_none());
     }

@@ -23,9 +23,19 @@ use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-/// Entry point of the cloned child; never returns.
+/// Entry point of the cloned child; never returns. With `outer` (a user namespace), this is
+/// the outer child of [`crate::userns::child`].
 pub fn run(spec: &Spec, prep: &Prepared, ch: Channel, outer: Option<Outer>) -> ! {
-    let err = match setup_and_exec(spec, prep, &ch, outer) {
+    let result = match outer {
+        None => setup_and_exec(spec, prep, &ch),
+        Some(o) => crate::userns::child::outer(spec, prep, &ch, o, prep.userns.as_ref().map_or(0, |u| u.shift)),
+    };
+    fail(&ch, result)
+}
+
+/// Reports the error of a child's setup to the launcher and exits.
+pub fn fail(ch: &Channel, result: Result<Infallible>) -> ! {
+    let err = match result {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -34,7 +44,7 @@ pub fn run(spec: &Spec, prep: &Prepared, ch: Channel, outer: Option<Outer>) -> !
 }
 
 /// Dies at once when the launcher is gone (its end of the channel is closed).
-fn exit_if_orphaned(ch: &Channel) {
+pub fn exit_if_orphaned(ch: &Channel) {
     let fd = ch.fd();
     let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
     let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
@@ -43,25 +53,40 @@ fn exit_if_orphaned(ch: &Channel) {
     }
 }
 
-fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, outer: Option<Outer>) -> Result<Infallible> {
+/// The descriptors a child keeps: the channel, spawnbox-init's memfd, and `extra`.
+pub fn keep_fds(ch: &Channel, prep: &Prepared, extra: &[i32]) -> Vec<i32> {
+    let mut k = vec![ch.fd().as_raw_fd()];
+    k.extend(prep.stub_init.as_ref().map(|f| f.as_raw_fd()));
+    k.extend_from_slice(extra);
+    k
+}
+
+/// The start of every container child: signal mask, parent-death signal, descriptors (nothing
+/// the launcher holds on the host — the tree, the cgroup directory, netlink and state
+/// descriptors — may stay reachable through /proc/self/fd), umask.
+pub fn prologue(prep: &Prepared, ch: &Channel, extra: &[i32]) -> Result<()> {
     sys::set_signal_mask(&sys::SigSet::empty()).map_err(|e| Error::sys("reset", "signal mask", e))?;
     sys::ignore_sigpipe(false);
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
         .map_err(|e| Error::sys("set", "parent death signal", e))?;
     exit_if_orphaned(ch);
-    // Nothing the launcher holds on the host (the tree, the cgroup directory, netlink and state
-    // descriptors) may stay reachable through /proc/self/fd: keep only what the child uses.
-    let keep = |extra: &[i32]| -> Vec<i32> {
-        let mut k = vec![ch.fd().as_raw_fd()];
-        k.extend(prep.stub_init.as_ref().map(|f| f.as_raw_fd()));
-        k.extend_from_slice(extra);
-        k
-    };
-    sys::close_all_except(&keep(&outer.as_ref().map(Outer::fds).unwrap_or_default()));
-    if outer.is_some() {
-        become_root_of_user_namespace(ch)?;
-    }
+    sys::close_all_except(&keep_fds(ch, prep, extra));
     rustix::process::umask(Mode::empty());
+    Ok(())
+}
+
+/// Makes every mount of the child's namespace a slave: nothing mounted from here on
+/// propagates back to the host.
+pub fn make_slave() -> Result<()> {
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::DOWNSTREAM | rustix::mount::MountPropagationFlags::REC,
+    )
+    .map_err(|e| Error::sys("make", "/ a slave mount", e))
+}
+
+fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
+    prologue(prep, ch, &[])?;
     if prep.cgroup_mount != mount_plan::CgroupMount::None {
         // Started inside the container's cgroup (CLONE_INTO_CGROUP): root the namespace here.
         sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("unshare", "cgroup namespace", e))?;
@@ -73,56 +98,35 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, outer: Option<Oute
         rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
             .map_err(|e| Error::path("join network namespace", path, e))?;
     }
-    // Nothing mounted from here on propagates back to the host.
-    rustix::mount::mount_change(
-        "/",
-        rustix::mount::MountPropagationFlags::DOWNSTREAM | rustix::mount::MountPropagationFlags::REC,
-    )
-    .map_err(|e| Error::sys("make", "/ a slave mount", e))?;
-    let on_slash = outer.is_some();
-    let (root, host_sources, premade) = match outer {
-        Some(o) => {
-            // The launcher made the tree's mount: attach it (on top of `/`, the one directory
-            // sure to be reachable with the container's credentials) and switch into it below.
-            rustix::mount::move_mount(
-                &o.root,
-                "",
-                rustix::fs::CWD,
-                "/",
-                rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-            )
-            .map_err(|e| Error::path("attach", &spec.directory, e))?;
-            // procfs (and sysfs of the container's own network) can be mounted from a user
-            // namespace only while fully visible instances exist in the mount namespace: now.
-            let mut premade = o.premade;
-            premade.push(("/proc", userns_api_fs("/proc")?));
-            if spec.net.private_network {
-                premade.push(("/sys", userns_api_fs("/sys")?));
-            }
-            (o.root, o.host_sources, premade)
-        }
-        None => {
-            log::debug!("binding {} (read-only: {})", spec.directory.display(), spec.read_only);
-            let root = rootfs::bind_root(&spec.directory, spec.read_only)?;
-            // The last moment the host is reachable: open what the mounts need from it.
-            let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, root.as_fd())?;
-            (root, host_sources, Vec::new())
-        }
-    };
+    make_slave()?;
+    log::debug!("binding {} (read-only: {})", spec.directory.display(), spec.read_only);
+    let root = rootfs::bind_root(&spec.directory, spec.read_only)?;
+    // The last moment the host is reachable: open what the mounts need from it.
+    let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, root.as_fd())?;
     let resolv = resolv_install(prep);
     let tz = timezone_install(prep);
 
     log::debug!("switching root");
-    rootfs::switch_root(root.as_fd(), &spec.directory, on_slash)?;
+    rootfs::switch_root(root.as_fd(), &spec.directory, false)?;
     drop(root);
-    let root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::path("open", Path::new("/"), e))?;
+    let mounter = Mounter { root: open_root()?, directory: &spec.directory, host_sources, premade: Vec::new() };
+    let pty = mount_steps(&mounter, &mount_plan::plan(spec, prep.cgroup_mount), prep)?;
+    let root = mounter.root;
+    apply_etc_files(root.as_fd(), resolv, tz);
+    finish(spec, prep, ch, root, pty)
+}
 
-    let mounter = Mounter { root, directory: &spec.directory, host_sources, premade };
-    let steps = mount_plan::plan(spec, prep.cgroup_mount);
+/// The new root, by descriptor.
+pub fn open_root() -> Result<OwnedFd> {
+    rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::path("open", Path::new("/"), e))
+}
+
+/// Runs `steps` of the mount plan; the console's pty if one was allocated.
+pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Result<Option<dev::Pty>> {
     let mut pty = None;
     let uuid = prep.uuid.uuid_string();
-    mounts::mount_all(&mounter, &steps, &mut |step, m| match step {
+    mounts::mount_all(mounter, steps, &mut |step, m| match step {
         Step::RunHost if m.is_premade("/run") => m.read_only_self(Path::new("/run/host")),
         Step::DevNodes if m.is_premade("/dev") => Ok(()),
         Step::RunHost => {
@@ -139,14 +143,22 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, outer: Option<Oute
         }
         _ => Ok(()),
     })?;
-    let root = mounter.root;
+    Ok(pty)
+}
 
-    if let Err(e) = etc_files::apply(root.as_fd(), "resolv.conf", resolv) {
+/// `/etc/resolv.conf` and `/etc/localtime` as decided; a failure is a warning.
+pub fn apply_etc_files(root: BorrowedFd<'_>, resolv: Install, tz: Install) {
+    if let Err(e) = etc_files::apply(root, "resolv.conf", resolv) {
         log::warn!("--resolv-conf: {e}, ignoring");
     }
-    if let Err(e) = etc_files::apply(root.as_fd(), "localtime", checked_zone(root.as_fd(), tz)) {
+    if let Err(e) = etc_files::apply(root, "localtime", checked_zone(root, tz)) {
         log::warn!("--timezone: {e}, ignoring");
     }
+}
+
+/// The end of every start, in the container's namespaces: hostname, user, environment, the
+/// console and "ready" to the launcher, then on "go" the payload.
+pub fn finish(spec: &Spec, prep: &Prepared, ch: &Channel, root: OwnedFd, pty: Option<dev::Pty>) -> Result<Infallible> {
     rustix::system::sethostname(spec.hostname.as_bytes()).map_err(|e| Error::sys("set hostname", &spec.hostname, e))?;
 
     let user = lookup_user(root.as_fd(), spec)?;
@@ -177,13 +189,13 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, outer: Option<Oute
     // The exec lookup follows magic links: no descriptor but the channel (closed by the exec)
     // and spawnbox-init's memfd may be open now.
     drop(root);
-    sys::close_all_except(&keep(&[]));
+    sys::close_all_except(&keep_fds(ch, prep, &[]));
     Err(exec.run(&environment))
 }
 
 /// In a new user namespace: waits until the launcher has written its maps, then becomes its
 /// root (uid and gid 0, no supplementary groups).
-fn become_root_of_user_namespace(ch: &Channel) -> Result<()> {
+pub fn become_root_of_user_namespace(ch: &Channel) -> Result<()> {
     match ch.recv()? {
         Some(Msg::Mapped) => {}
         _ => sys::exit_now(1),
@@ -199,18 +211,11 @@ fn become_root_of_user_namespace(ch: &Channel) -> Result<()> {
         .map_err(|e| Error::sys("set", "parent death signal", e))
 }
 
-/// A detached API file system of the container's own namespaces (procfs, sysfs).
-fn userns_api_fs(target: &str) -> Result<OwnedFd> {
-    let (fstype, options, attrs) =
-        mount_plan::api_fs(target).ok_or_else(|| Error::msg(format!("no API file system for {target}")))?;
-    mounts::new_fs(fstype, options, attrs).map_err(|e| e.context(format!("mount {fstype} on {target}")))
-}
-
 fn open_dev(root: BorrowedFd<'_>) -> Result<OwnedFd> {
     rootfs::open_path(root, Path::new("/dev"), Follow::Never).map_err(|e| Error::path("open", Path::new("/dev"), e))
 }
 
-fn resolv_install(prep: &Prepared) -> Install {
+pub fn resolv_install(prep: &Prepared) -> Install {
     match &prep.resolv {
         resolv_conf::Action::Off => Install::Off,
         resolv_conf::Action::Delete => Install::Delete,
@@ -224,7 +229,7 @@ fn resolv_install(prep: &Prepared) -> Install {
     }
 }
 
-fn timezone_install(prep: &Prepared) -> Install {
+pub fn timezone_install(prep: &Prepared) -> Install {
     match &prep.timezone {
         timezone::Action::Off => Install::Off,
         timezone::Action::Delete => Install::Delete,

@@ -136,6 +136,18 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         if spec.net.namespace_path.is_some() {
             return Err(Error::msg("--network-namespace-path=: not supported with --private-users yet"));
         }
+        // Those file systems are mounted inside the user namespace, after the custom mounts.
+        if let Some(m) = spec
+            .custom_mounts
+            .iter()
+            .find(|m| crate::mount_plan::INSIDE_USERNS_TARGETS.iter().any(|t| m.destination().starts_with(t)))
+        {
+            return Err(Error::msg(format!(
+                "{}: mounts on or below {} are not supported with --private-users yet",
+                crate::mounts::describe(m),
+                crate::mount_plan::INSIDE_USERNS_TARGETS.join(", ")
+            )));
+        }
     }
     // Last: with --private-users-ownership=chown this re-owns the tree.
     let userns = crate::userns::prepare(spec, t)?;
@@ -225,6 +237,19 @@ pub fn run(spec: &Spec) -> Result<i32> {
             if spec.start_mode == StartMode::Boot { CgroupMount::Writable } else { CgroupMount::ReadOnly };
     }
     let mut net = net;
+    if prep.userns.is_some() {
+        // PID 1 is cloned by the outer child, which exits: the launcher adopts it.
+        if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+            if let Some(n) = net {
+                n.release();
+            }
+            if let Some(cg) = cg {
+                let _ = cg.kill_and_remove();
+            }
+            overlay::cleanup(&spec.custom_mounts, tree.as_fd());
+            return Err(Error::sys("become", "child subreaper", e));
+        }
+    }
     let result = prep
         .security
         .attach_device_policy(cg.as_ref().map(Cgroup::dir_fd))
@@ -328,6 +353,18 @@ fn run_prepared(
     result
 }
 
+/// The outer child of a user-namespaced start reports the host pid of PID 1 (or an error) and
+/// exits; PID 1, orphaned, is now the launcher's child (it is a child subreaper).
+fn adopt_pid1(ch: &Channel, outer: i32) -> Result<i32> {
+    let got = ch.recv();
+    let _ = rustix::process::waitpid(Pid::from_raw(outer), WaitOptions::empty());
+    match got? {
+        Some(Msg::Pid(pid)) => Ok(pid),
+        Some(Msg::Error(text)) => Err(Error::msg(text)),
+        _ => Err(Error::msg("the container's setup ended before its PID 1 was started")),
+    }
+}
+
 /// One start: clone, handshake, event loop, reap.
 fn run_once(
     spec: &Spec,
@@ -345,11 +382,12 @@ fn run_once(
     if spec.net.new_namespace() {
         flags |= libc::CLONE_NEWNET as u64;
     }
-    // In a user namespace the child can no longer reach the host: what it needs from there is
-    // made now and inherited, and every namespace it gets belongs to its user namespace.
+    // With a user namespace this child is the outer one (a mount namespace of its own, in the
+    // host's user namespace); it clones PID 1 into the other namespaces (userns::child). What
+    // needs the launcher's privileges is made now and inherited.
     let outer = match &prep.userns {
         Some(ns) => {
-            flags |= libc::CLONE_NEWUSER as u64;
+            flags = libc::CLONE_NEWNS as u64;
             Some(crate::userns::outer::make(spec, prep, tree, ns)?)
         }
         None => None,
@@ -365,18 +403,19 @@ fn run_once(
     };
     drop(outer);
     drop(child_ch);
-    log::debug!("container PID 1 is {pid} on the host");
-    if let Some(ns) = &prep.userns {
-        let mapped = ns
-            .write_maps(pid)
-            .and_then(|()| prep.security.apply_to_child(pid))
-            .and_then(|()| parent_ch.send(Msg::Mapped));
-        if let Err(e) = mapped {
-            let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
-            return Err(e);
+    let pid = match &prep.userns {
+        Some(ns) => {
+            let pid1 = adopt_pid1(&parent_ch, pid)?;
+            if let Err(e) = ns.write_maps(pid1).and_then(|()| parent_ch.send(Msg::Mapped)) {
+                let _ = sys::kill(pid1, libc::SIGKILL);
+                let _ = rustix::process::waitpid(Pid::from_raw(pid1), WaitOptions::empty());
+                return Err(e);
+            }
+            pid1
         }
-    }
+        None => pid,
+    };
+    log::debug!("container PID 1 is {pid} on the host");
     let mut child_error: Option<String> = None;
     let mut channel_open = true;
 
@@ -390,13 +429,20 @@ fn run_once(
                 channel_open = false;
                 break;
             }
-            Ok(Some(Msg::Go | Msg::Mapped)) | Ok(None) | Err(_) => {
+            Ok(Some(Msg::Go | Msg::Mapped | Msg::Pid(_))) | Ok(None) | Err(_) => {
                 channel_open = false;
                 break;
             }
         }
     }
     if channel_open {
+        // A user namespace's root could not raise its limits: the launcher sets them, last.
+        let limits = if prep.userns.is_some() { prep.security.apply_to_child(pid) } else { Ok(()) };
+        if let Err(e) = limits {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+            return Err(e);
+        }
         if let Some(n) = net {
             if let Err(e) = n.attach(pid) {
                 let _ = sys::kill(pid, libc::SIGKILL);

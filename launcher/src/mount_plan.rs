@@ -103,6 +103,29 @@ const CGROUP_RO: Step =
 const CGROUP_RW: Step =
     Step::Fs { target: "/sys/fs/cgroup", fstype: "cgroup2", options: "", attrs: NOSUID | NOEXEC | NODEV };
 
+/// For a container in a user namespace: whether `step` is made inside it (nspawn's
+/// MOUNT_IN_USERNS): the file systems of its own namespaces — procfs of its PID namespace and
+/// what lies on it, sysfs of its own network namespace (`own_network`), cgroup2 of its cgroup
+/// namespace, mqueue of its IPC namespace, devpts — and the console. Everything else is made
+/// outside, where the container's root cannot undo it (its copy of those mounts is locked).
+pub fn inside_userns(step: &Step, own_network: bool) -> bool {
+    let proc = |t: &str| t == "/proc" || t.starts_with("/proc/");
+    match step {
+        Step::Fs { target, .. } => {
+            proc(target)
+                || ["/sys/fs/cgroup", "/dev/pts", "/dev/mqueue"].contains(target)
+                || (*target == "/sys" && own_network)
+        }
+        Step::ReadOnlySelf { target } | Step::WritableSelf { target } | Step::Mask { target } => proc(target),
+        Step::Console => true,
+        Step::RunHost | Step::DevNodes | Step::Custom(_) => false,
+    }
+}
+
+/// Mount points the inner child of a user-namespaced start mounts on (custom mounts below them
+/// would be hidden).
+pub const INSIDE_USERNS_TARGETS: [&str; 4] = ["/proc", "/sys/fs/cgroup", "/dev/pts", "/dev/mqueue"];
+
 /// The API file system nspawn mounts on `target` (fstype, options, attributes).
 pub fn api_fs(target: &str) -> Option<(&'static str, &'static str, u32)> {
     API_MOUNTS.iter().find_map(|s| match s {
@@ -221,6 +244,57 @@ mod tests {
         let got = describe(&plan_of(&spec(ConsoleMode::Pipe, vec![t("/tmp/x/y"), t("/tmp/x"), t("/srv")])));
         let n = got.len();
         assert_eq!(&got[n - 4..], ["tmpfs /tmp 0x26", "custom /srv", "custom /tmp/x", "custom /tmp/x/y"]);
+    }
+
+    #[test]
+    fn user_namespace_split_is_nspawns() {
+        let s = spec(
+            ConsoleMode::Interactive,
+            vec![CustomMount::Tmpfs { destination: "/srv".into(), options: String::new() }],
+        );
+        let steps = plan(&s, CgroupMount::ReadOnly);
+        let inside: Vec<String> =
+            describe(&steps.iter().filter(|x| inside_userns(x, false)).cloned().collect::<Vec<_>>());
+        let outside: Vec<String> =
+            describe(&steps.iter().filter(|x| !inside_userns(x, false)).cloned().collect::<Vec<_>>());
+        assert_eq!(
+            inside,
+            [
+                "proc /proc 0xe",
+                "ro /proc/sys",
+                "mask /proc/kallsyms",
+                "mask /proc/kcore",
+                "mask /proc/keys",
+                "mask /proc/sysrq-trigger",
+                "mask /proc/timer_list",
+                "ro /proc/acpi",
+                "ro /proc/apm",
+                "ro /proc/asound",
+                "ro /proc/bus",
+                "ro /proc/fs",
+                "ro /proc/irq",
+                "ro /proc/scsi",
+                "cgroup2 /sys/fs/cgroup 0xf",
+                "devpts /dev/pts 0xa",
+                "mqueue /dev/mqueue 0xe",
+                "console",
+            ]
+        );
+        assert_eq!(
+            outside,
+            [
+                "tmpfs /run 0x26",
+                "run-host",
+                "sysfs /sys 0xf",
+                "tmpfs /dev 0x22",
+                "dev-nodes",
+                "tmpfs /dev/shm 0x26",
+                "tmpfs /tmp 0x26",
+                "custom /srv"
+            ]
+        );
+        let sys = steps.iter().find(|x| matches!(x, Step::Fs { target: "/sys", .. })).unwrap();
+        assert!(!inside_userns(sys, false) && inside_userns(sys, true));
     }
 
     #[test]

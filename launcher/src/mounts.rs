@@ -110,8 +110,9 @@ fn open_dir_path(p: &Path) -> Result<OwnedFd> {
     .map_err(|e| Error::path("open", p, e))
 }
 
-/// A detached copy (open_tree(OPEN_TREE_CLONE)) of `path` under `dirfd`, read-only if asked.
-fn clone_tree(dirfd: BorrowedFd<'_>, path: &Path, recursive: bool, read_only: bool) -> Result<OwnedFd> {
+/// A detached copy (open_tree(OPEN_TREE_CLONE)) of `path` under `dirfd`, a slave (mounts made
+/// below it never reach the source), read-only if asked.
+pub fn clone_tree(dirfd: BorrowedFd<'_>, path: &Path, recursive: bool, read_only: bool) -> Result<OwnedFd> {
     let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
     if recursive {
         flags |= OpenTreeFlags::AT_RECURSIVE;
@@ -120,6 +121,7 @@ fn clone_tree(dirfd: BorrowedFd<'_>, path: &Path, recursive: bool, read_only: bo
         flags |= OpenTreeFlags::AT_EMPTY_PATH;
     }
     let tree = open_tree(dirfd, path, flags).map_err(|e| Error::path("clone mount", path, e))?;
+    crate::sys::mount_make_slave(tree.as_fd(), recursive).map_err(|e| Error::path("make slave", path, e))?;
     if read_only {
         crate::sys::mount_setattr(tree.as_fd(), attr::RDONLY as u64, 0, recursive)
             .map_err(|e| Error::path("make read-only", path, e))?;

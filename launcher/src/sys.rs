@@ -175,6 +175,13 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) 
     setattr(fd, &MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 }, recursive)
 }
 
+/// mount_setattr(2) making the mount `fd` (and its submounts if asked) a slave: a clone of a
+/// shared host mount would otherwise stay in the host's peer group.
+pub fn mount_make_slave(fd: BorrowedFd<'_>, recursive: bool) -> Result<(), Errno> {
+    const MS_SLAVE: u64 = 1 << 19;
+    setattr(fd, &MountAttr { attr_set: 0, attr_clr: 0, propagation: MS_SLAVE, userns_fd: 0 }, recursive)
+}
+
 /// `MOUNT_ATTR_IDMAP`.
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
@@ -263,6 +270,21 @@ pub fn execveat_fd(fd: BorrowedFd<'_>, argv: &[CString], envp: &[CString]) -> Er
         libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), c"".as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH)
     };
     errno()
+}
+
+/// setfsgid(2) and setfsuid(2): the ids new inodes get and file access is checked with.
+/// Both calls report the previous id, never an error: the ids are read back to check them.
+pub fn set_fs_ids(uid: u32, gid: u32) -> Result<(), Errno> {
+    // SAFETY: plain integer syscalls; -1 is never a valid id, so those calls only read back.
+    let (g, u) = unsafe {
+        libc::syscall(libc::SYS_setfsgid, gid);
+        libc::syscall(libc::SYS_setfsuid, uid);
+        (libc::syscall(libc::SYS_setfsgid, -1i32), libc::syscall(libc::SYS_setfsuid, -1i32))
+    };
+    if g as u32 != gid || u as u32 != uid {
+        return Err(Errno::PERM);
+    }
+    Ok(())
 }
 
 /// Leaves the process at once, without running exit handlers (for forked children).

@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::sys::{self, Forked};
 use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
-use rustix::mount::{open_tree, OpenTreeFlags};
 use rustix::process::{Pid, WaitOptions};
 use std::path::{Path, PathBuf};
 
@@ -60,13 +59,9 @@ pub fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
     result
 }
 
-/// A detached copy of the tree `dir` refers to (its submounts too if `recursive`).
+/// A detached copy of the tree `dir` refers to (its submounts too if `recursive`), a slave.
 pub fn clone_tree(dir: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd> {
-    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_EMPTY_PATH;
-    if recursive {
-        flags |= OpenTreeFlags::AT_RECURSIVE;
-    }
-    open_tree(dir, "", flags).map_err(|e| Error::sys("clone", "mount", e))
+    crate::mounts::clone_tree(dir, Path::new(""), recursive, false)
 }
 
 /// Makes the detached mount `mnt` show ownership through `userns`; `shown` names it in errors.

@@ -1,6 +1,7 @@
 //! User namespaces (`-U`, `--private-users=`): the UID/GID range, how the tree's ownership is
 //! adapted to it, and the uid_map/gid_map written for the container.
 
+pub mod child;
 pub mod chown;
 pub mod idmap;
 pub mod outer;

@@ -1,0 +1,142 @@
+//! The two children of a user-namespaced start (nspawn's outer and inner child). The outer one,
+//! still in the host's user namespace, attaches the launcher's mounts, pins a procfs, switches
+//! into the tree, makes every mount the container must not be able to undo, and clones the inner
+//! one — the container's PID 1 — into new user, mount, PID, UTS, IPC, cgroup (and network)
+//! namespaces: the kernel locks the inner child's copy of those mounts (read-only stays
+//! read-only, nothing can be unmounted to uncover what lies below). The outer child reports
+//! PID 1's pid and exits; the launcher, a child subreaper, adopts PID 1.
+
+use super::outer::Outer;
+use crate::channel::{Channel, Msg};
+use crate::container;
+use crate::error::{Error, Result};
+use crate::launch::Prepared;
+use crate::mount_plan::{self, attr, Step};
+use crate::mounts::{self, Mounter};
+use crate::rootfs::{self, Follow, NodeKind};
+use crate::spec::Spec;
+use crate::sys::{self, Forked};
+use rustix::fd::{AsFd, BorrowedFd};
+use rustix::process::{Pid, WaitOptions};
+use std::convert::Infallible;
+use std::path::Path;
+
+/// The outer child: returns only on error.
+pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -> Result<Infallible> {
+    container::prologue(prep, ch, &o.fds())?;
+    create_as_container_root(shift)?;
+    container::make_slave()?;
+    // The tree goes on top of `/`, then becomes `/` (pivot_root, or on an initramfs a chroot).
+    rustix::mount::move_mount(
+        &o.root,
+        "",
+        rustix::fs::CWD,
+        "/",
+        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(|e| Error::path("attach", &spec.directory, e))?;
+    pin_procfs(ch, o.root.as_fd(), &spec.directory)?;
+    let resolv = container::resolv_install(prep);
+    let tz = container::timezone_install(prep);
+    rootfs::switch_root(o.root.as_fd(), &spec.directory, true)?;
+    drop(o.root);
+
+    let mounter = Mounter {
+        root: container::open_root()?,
+        directory: &spec.directory,
+        host_sources: o.host_sources,
+        premade: o.premade,
+    };
+    let steps: Vec<Step> = mount_plan::plan(spec, prep.cgroup_mount)
+        .into_iter()
+        .filter(|s| !mount_plan::inside_userns(s, false))
+        .collect();
+    container::mount_steps(&mounter, &steps, prep)?;
+    container::apply_etc_files(mounter.root.as_fd(), resolv, tz);
+
+    let mut flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWCGROUP;
+    if spec.net.new_namespace() {
+        flags |= libc::CLONE_NEWNET;
+    }
+    match sys::clone_process(flags as u64, None).map_err(|e| Error::sys("clone", "container namespaces", e))? {
+        Forked::Child => {
+            drop(mounter);
+            container::fail(ch, inner(spec, prep, ch))
+        }
+        Forked::Parent { pid } => {
+            ch.send(Msg::Pid(pid))?;
+            sys::exit_now(0)
+        }
+    }
+}
+
+/// Inodes this process makes from now on (mount points, `/etc/resolv.conf`, ...) belong to the
+/// container's root: host uid and gid `shift` (uid 0 on disk through an idmapped tree). The
+/// file-system capabilities the kernel drops with the fsuid change are raised again.
+fn create_as_container_root(shift: u32) -> Result<()> {
+    sys::set_fs_ids(shift, shift).map_err(|e| Error::sys("set", "file-system ids", e))?;
+    let mut caps = rustix::thread::capabilities(None).map_err(|e| Error::sys("read", "capabilities", e))?;
+    caps.effective = caps.permitted;
+    rustix::thread::set_capabilities(None, caps).map_err(|e| Error::sys("raise", "capabilities", e))
+}
+
+/// A procfs on the tree's `/proc` for the inner child: the kernel lets a user namespace mount
+/// a procfs only where a fully visible one exists. It belongs to a PID namespace that is empty
+/// once this returns (its only process made the mount and exited), so it shows no process; the
+/// container's own procfs is mounted over it.
+fn pin_procfs(ch: &Channel, tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
+    let pid = match sys::clone_process(libc::CLONE_NEWPID as u64, None)
+        .map_err(|e| Error::sys("clone", "PID namespace for a procfs", e))?
+    {
+        Forked::Child => {
+            let made = mounts::new_fs("proc", "", attr::NOSUID | attr::NOEXEC | attr::NODEV).and_then(|mnt| {
+                let at = rootfs::mount_point(tree, Path::new("/proc"), NodeKind::Directory, Follow::Never)?;
+                rustix::mount::move_mount(
+                    &mnt,
+                    "",
+                    &at,
+                    "",
+                    rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
+                        | rustix::mount::MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+                )
+                .map_err(|e| Error::path("mount proc on", &dir.join("proc"), e))
+            });
+            if let Err(e) = made {
+                let _ = ch.send(Msg::Error(e.to_string()));
+                sys::exit_now(1);
+            }
+            sys::exit_now(0)
+        }
+        Forked::Parent { pid } => pid,
+    };
+    match rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty()) {
+        Ok(Some((_, st))) if st.exit_status() == Some(0) => Ok(()),
+        _ => Err(Error::msg(format!("mount proc on {}: failed", dir.join("proc").display()))),
+    }
+}
+
+/// The inner child, the container's PID 1: once the launcher has written its maps, becomes
+/// root of its user namespace, mounts what belongs to its own namespaces, and runs the payload.
+fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
+    container::become_root_of_user_namespace(ch)?;
+    container::exit_if_orphaned(ch);
+    sys::close_all_except(&container::keep_fds(ch, prep, &[]));
+    let mounter = Mounter {
+        root: container::open_root()?,
+        directory: &spec.directory,
+        host_sources: Vec::new(),
+        premade: Vec::new(),
+    };
+    let own_network = spec.net.private_network;
+    let steps: Vec<Step> = mount_plan::plan(spec, prep.cgroup_mount)
+        .into_iter()
+        .filter(|s| mount_plan::inside_userns(s, own_network))
+        .collect();
+    let pty = container::mount_steps(&mounter, &steps, prep)?;
+    container::finish(spec, prep, ch, mounter.root, pty)
+}
