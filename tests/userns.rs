@@ -358,8 +358,26 @@ fn bad_combinations_are_refused_before_anything_changes() {
         .error("--read-only and --private-users-ownership=chown may not be combined");
     t.run(&["--private-users=524288:1000", "--private-users-ownership=chown", "/bin/true"])
         .error("--private-users-ownership=chown: only 64K ranges can be chowned, not 1000");
+    // A bind source that does not exist is found before the tree is re-owned.
+    t.run(&["--private-users=524288", "--private-users-ownership=chown", "--bind=/nonexistent/src:/data", "/bin/true"])
+        .error("--bind=/nonexistent/src:/data: stat /nonexistent/src: no such file or directory");
     assert_eq!(owner(&t.rpath("/etc/passwd")), (0, 0));
     assert_eq!(owner(&t.root), (0, 0));
+}
+
+#[test]
+fn a_tree_runs_one_user_namespaced_container_at_a_time() {
+    let t = Test::new("userns-busy");
+    let sig = t.host_dir("sig");
+    let bind = format!("--bind={}:/sig", sig.display());
+    let script = "echo running; while [ ! -e /sig/go ]; do sleep 0.05; done";
+    let mut first = t.cmd(&["--private-users=524288", &bind, "-M", "userns-busy-a", "/bin/sh", "-c", script]).spawn();
+    first.wait_for_stdout("running", Duration::from_secs(20));
+    t.run(&["--private-users=589824", "--private-users-ownership=chown", "-M", "userns-busy-b", "/bin/true"])
+        .error(&format!("directory tree {} is currently busy", t.root.display()));
+    assert_eq!(owner(&t.rpath("/etc/passwd")), (0, 0), "the tree was re-owned under a running container");
+    fs::write(sig.join("go"), "").unwrap();
+    assert_eq!(first.wait().code, Some(0));
 }
 
 #[test]

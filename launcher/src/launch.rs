@@ -149,8 +149,16 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             )));
         }
     }
-    // Last: with --private-users-ownership=chown this re-owns the tree.
-    let userns = crate::userns::prepare(spec, t)?;
+    let userns = if spec.userns() {
+        // One user-namespaced container per tree: a second one could re-own it under the first.
+        let lock = lock_tree(dir)?;
+        // Every bind source must open before the tree may be re-owned below.
+        drop(crate::mounts::open_host_sources(&spec.custom_mounts, &workdirs, t)?);
+        // Last: with --private-users-ownership=chown (or auto) this re-owns the tree.
+        crate::userns::prepare(spec, t)?.map(|u| u.with_tree_lock(lock))
+    } else {
+        None
+    };
     let var = |k: &str| std::env::var(k).ok();
     Ok((
         Prepared {
@@ -173,6 +181,19 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         },
         tree,
     ))
+}
+
+/// An exclusive lock on the tree directory for the container's lifetime (nspawn's image lock).
+fn lock_tree(dir: &Path) -> Result<OwnedFd> {
+    let fd = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::path("open directory", dir, e))?;
+    match rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(fd),
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            Err(Error::msg(format!("directory tree {} is currently busy", dir.display())))
+        }
+        Err(e) => Err(Error::path("lock", dir, e)),
+    }
 }
 
 fn etc_text(p: &str) -> Option<Vec<u8>> {

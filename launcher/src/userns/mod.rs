@@ -40,6 +40,8 @@ pub struct UserNs {
     mapping_ns: OnceCell<OwnedFd>,
     /// The same for a tree in the foreign range.
     tree_ns: OnceCell<OwnedFd>,
+    /// The exclusive lock on the tree directory, held while the container runs.
+    _tree_lock: Option<OwnedFd>,
 }
 
 /// The descriptor in `cell`, made by `make` on first use.
@@ -52,6 +54,12 @@ fn cached<'a>(cell: &'a OnceCell<OwnedFd>, make: impl FnOnce() -> Result<OwnedFd
 }
 
 impl UserNs {
+    /// Keeps `lock` (the tree's lock) as long as the namespace's range.
+    pub fn with_tree_lock(mut self, lock: OwnedFd) -> UserNs {
+        self._tree_lock = Some(lock);
+        self
+    }
+
     /// The uid_map and gid_map text: `0 SHIFT RANGE`.
     pub fn map(&self) -> String {
         format!("0 {} {}\n", self.shift, self.range)
@@ -119,6 +127,7 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>) -> Result<Option<UserNs>> {
         _lock: lock,
         mapping_ns: OnceCell::new(),
         tree_ns: OnceCell::new(),
+        _tree_lock: None,
     };
     ns.view = match spec.ownership {
         UserNamespaceOwnership::Off => TreeView::Direct,
@@ -139,7 +148,7 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>) -> Result<Option<UserNs>> {
             };
             ns.view = want;
             match want {
-                TreeView::Idmapped { .. } if idmap_works(&ns, tree) => want,
+                TreeView::Idmapped { .. } if idmap_works(&ns, tree)? => want,
                 _ => {
                     chown_tree(&ns, tree, dir)?;
                     TreeView::Direct
@@ -156,19 +165,19 @@ pub fn lock_dir() -> PathBuf {
     crate::network::state::runtime_root().join("uid")
 }
 
-/// Whether the tree can be mounted idmapped (the file system supports it).
-fn idmap_works(ns: &UserNs, tree: BorrowedFd<'_>) -> bool {
-    let attempt = || -> Result<()> {
-        let userns = ns.tree_ns()?.ok_or_else(|| Error::msg("no mapping"))?;
-        let mnt = idmap::clone_tree(tree, true)?;
-        idmap::apply(mnt.as_fd(), userns, true, Path::new("/"))
-    };
-    match attempt() {
-        Ok(()) => true,
-        Err(e) => {
+/// Whether the tree can be mounted idmapped: `false` when its file system refuses (EINVAL,
+/// EOPNOTSUPP, ENOSYS); any other failure (no user namespaces, no descriptors) is an error, not
+/// a reason to chown the tree.
+fn idmap_works(ns: &UserNs, tree: BorrowedFd<'_>) -> Result<bool> {
+    let userns = ns.tree_ns()?.ok_or_else(|| Error::msg("no mapping for the tree"))?;
+    let mnt = idmap::clone_tree(tree, true)?;
+    match idmap::apply(mnt.as_fd(), userns, true, Path::new("/")) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS)) => {
             log::debug!("idmapped mount of the tree not possible ({e}), chowning instead");
-            false
+            Ok(false)
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -200,7 +209,16 @@ mod tests {
     use super::*;
 
     fn ns(shift: u32, view: TreeView) -> UserNs {
-        UserNs { shift, range: RANGE, view, _lock: None, mapping_ns: OnceCell::new(), tree_ns: OnceCell::new() }
+        UserNs {
+            shift,
+            range: RANGE,
+            view,
+            _lock: None,
+            mapping_ns: OnceCell::new(),
+            tree_ns: OnceCell::new(),
+            _tree_lock: None,
+            _tree_lock: None,
+        }
     }
 
     #[test]
