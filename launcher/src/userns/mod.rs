@@ -217,7 +217,6 @@ mod tests {
             mapping_ns: OnceCell::new(),
             tree_ns: OnceCell::new(),
             _tree_lock: None,
-            _tree_lock: None,
         }
     }
 
