@@ -374,6 +374,13 @@ fn run_prepared(
     result
 }
 
+/// Kills the container's PID 1 and reaps it after a failed start; `e` is the failure.
+fn abandon(pid: i32, e: Error) -> Error {
+    let _ = sys::kill(pid, libc::SIGKILL);
+    let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+    e
+}
+
 /// The outer child of a user-namespaced start reports the host pid of PID 1 (or an error) and
 /// exits; PID 1, orphaned, is now the launcher's child (it is a child subreaper).
 fn adopt_pid1(ch: &Channel, outer: i32) -> Result<i32> {
@@ -428,9 +435,7 @@ fn run_once(
         Some(ns) => {
             let pid1 = adopt_pid1(&parent_ch, pid)?;
             if let Err(e) = ns.write_maps(pid1).and_then(|()| parent_ch.send(Msg::Mapped)) {
-                let _ = sys::kill(pid1, libc::SIGKILL);
-                let _ = rustix::process::waitpid(Pid::from_raw(pid1), WaitOptions::empty());
-                return Err(e);
+                return Err(abandon(pid1, e));
             }
             pid1
         }
@@ -459,17 +464,8 @@ fn run_once(
     if channel_open {
         // A user namespace's root could not raise its limits: the launcher sets them, last.
         let limits = if prep.userns.is_some() { prep.security.apply_to_child(pid) } else { Ok(()) };
-        if let Err(e) = limits {
-            let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
-            return Err(e);
-        }
-        if let Some(n) = net {
-            if let Err(e) = n.attach(pid) {
-                let _ = sys::kill(pid, libc::SIGKILL);
-                let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
-                return Err(e);
-            }
+        if let Err(e) = limits.and_then(|()| net.map_or(Ok(()), |n| n.attach(pid))) {
+            return Err(abandon(pid, e));
         }
         log::debug!("container ready, sending go");
         parent_ch.send(Msg::Go)?;

@@ -11,7 +11,7 @@ use crate::channel::{Channel, Msg};
 use crate::container;
 use crate::error::{Error, Result};
 use crate::launch::Prepared;
-use crate::mount_plan::{self, attr, Step};
+use crate::mount_plan::{self, Step};
 use crate::mounts::{self, Mounter};
 use crate::rootfs::{self, Follow, NodeKind};
 use crate::spec::Spec;
@@ -94,18 +94,21 @@ fn pin_procfs(ch: &Channel, tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
         .map_err(|e| Error::sys("clone", "PID namespace for a procfs", e))?
     {
         Forked::Child => {
-            let made = mounts::new_fs("proc", "", attr::NOSUID | attr::NOEXEC | attr::NODEV).and_then(|mnt| {
-                let at = rootfs::mount_point(tree, Path::new("/proc"), NodeKind::Directory, Follow::Never)?;
-                rustix::mount::move_mount(
-                    &mnt,
-                    "",
-                    &at,
-                    "",
-                    rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
-                        | rustix::mount::MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-                )
-                .map_err(|e| Error::path("mount proc on", &dir.join("proc"), e))
-            });
+            let made = mount_plan::api_fs("/proc")
+                .ok_or_else(|| Error::msg("no procfs in the mount plan"))
+                .and_then(|(fstype, options, attrs)| mounts::new_fs(fstype, options, attrs))
+                .and_then(|mnt| {
+                    let at = rootfs::mount_point(tree, Path::new("/proc"), NodeKind::Directory, Follow::Never)?;
+                    rustix::mount::move_mount(
+                        &mnt,
+                        "",
+                        &at,
+                        "",
+                        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
+                            | rustix::mount::MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+                    )
+                    .map_err(|e| Error::path("mount proc on", &dir.join("proc"), e))
+                });
             if let Err(e) = made {
                 let _ = ch.send(Msg::Error(e.to_string()));
                 sys::exit_now(1);
