@@ -10,7 +10,7 @@ ROOTFS := $(BUILD)/demo-rootfs
 # Set by `setup`: the musl target when rustup can install it, else glibc with +crt-static.
 TARGET_FILE := $(BUILD)/.target
 
-.PHONY: all setup deps build install demo test test-unit test-integration test-vm fuzz bench clean fmt
+.PHONY: all setup deps build install demo guests test test-unit test-integration test-vm fuzz bench clean fmt
 
 all: build
 
@@ -26,13 +26,39 @@ $(TARGET_FILE):
 
 setup: $(TARGET_FILE)
 
-# Debian packages the demo and the tests use (busybox-static for the rootfs, iproute2 for
-# network-namespace fixtures, file to check static linking, e2fsprogs for the ext4 scratch
-# file system of the user-namespace VM case).
+# Every program the build, the tests and their harnesses run, its Debian package, and who
+# installs it ("deps": this target; "base": in every Debian system, Essential/required or
+# apt's own dependencies, never installed here).
+#   cc (rustc's linker; seccomp.rs builds tests/probe/probe.c with cc -static)
+#                                      -> gcc, libc6-dev (libc.a)          deps
+#   c++ (libfuzzer-sys in `make fuzz`) -> g++                              deps
+#   strip (vm cases 61, 62)            -> binutils                         deps
+#   file (build, mkrootfs.sh, bench, vm 61/62 copy its magic)  -> file    deps
+#   busybox (mkrootfs.sh, stub_init.rs, guests, vm initramfs, bench)
+#                                      -> busybox-static                   deps (+ vm, bench)
+#   unshare nsenter setsid flock (tests/common, stub_init.rs, vm, bench, guests)
+#                                      -> util-linux                       deps
+#   mount (stub_init.rs, Cmd::in_private_mount_ns setups) -> mount        deps
+#   ip (common/net.rs, network.rs, vm 60/61) -> iproute2                  deps
+#   nft (common/net.rs, netsetup/tests/netns_root.rs, vm 61) -> nftables  deps
+#   mke2fs (vm 62)                     -> e2fsprogs                        deps
+#   xz, zstd (vm: vmlinux, compressed modules) -> xz-utils, zstd          deps
+#   ps (bench)                         -> procps                           deps
+#   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps
+#   qemu-system-x86_64 (vm)            -> qemu-system-x86                  tests/vm/lib.sh
+#   hyperfine bwrap /usr/bin/time jq tini catatonit perf systemd-nspawn
+#                                      -> (bench's own list)               tests/bench/run.sh
+#   cargo-fuzz / the nightly toolchain -> cargo install / rustup           tests/fuzz/run.sh / fuzz
+#   rustup, cargo                      -> rustup.rs (see README)           by hand
+#   base: bash, dash (sh), coreutils (cp chown chroot timeout sha256sum du ...), grep, sed,
+#   mawk, findutils, diffutils, gzip, tar, dpkg (dpkg-deb), apt (apt-get; gpgv and
+#   debian-archive-keyring for debootstrap), libc-bin (ldd), passwd (chpasswd, in the guests)
+DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs nftables debootstrap \
+	gcc g++ libc6-dev binutils xz-utils zstd procps
 deps:
 	@need=""; \
-	for p in busybox-static file iproute2 util-linux e2fsprogs; do \
-		dpkg -s $$p >/dev/null 2>&1 || need="$$need $$p"; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q ' installed$$' || need="$$need $$p"; \
 	done; \
 	if [ -n "$$need" ]; then \
 		echo "installing:$$need"; \
@@ -83,15 +109,29 @@ test: deps build test-unit test-integration test-vm fuzz
 test-unit:
 	$(CARGO) test --locked --workspace --exclude spawnbox-tests
 
-test-integration: deps build
+# Stock guest trees for the boot tests (Debian bookworm with systemd, Debian with sysvinit +
+# OpenRC, busybox init), built once and cached outside the repo, in
+# ${SPAWNBOX_GUEST_CACHE:-/var/cache/spawnbox-guests} (tests/guests/mkguest.sh). The tests
+# only read them (and copy them before booting one).
+GUESTS := systemd openrc busybox
+guests: deps
+	@for g in $(GUESTS); do bash tests/guests/mkguest.sh $$g >/dev/null || exit 1; done
+
+test-integration: deps build guests
+	@guest_systemd=$$(bash tests/guests/mkguest.sh systemd) && \
+	guest_openrc=$$(bash tests/guests/mkguest.sh openrc) && \
+	guest_busybox=$$(bash tests/guests/mkguest.sh busybox) && \
+	set -x && \
 	SPAWNBOX=$(CURDIR)/$(BUILD)/spawnbox SPAWNBOX_INIT=$(CURDIR)/$(BUILD)/spawnbox-init \
+	SPAWNBOX_GUEST_SYSTEMD=$$guest_systemd SPAWNBOX_GUEST_OPENRC=$$guest_openrc SPAWNBOX_GUEST_BUSYBOX=$$guest_busybox \
 		$(CARGO) test --locked -p spawnbox-tests
 
 test-vm: deps build
 	bash tests/vm/run.sh
 
 # Bounded fuzzing (20 s per target; needs rustup's nightly toolchain, installs cargo-fuzz).
-fuzz:
+fuzz: deps
+	@rustup run $${FUZZ_TOOLCHAIN:-nightly} rustc --version >/dev/null 2>&1 || rustup toolchain install $${FUZZ_TOOLCHAIN:-nightly} --profile minimal
 	bash tests/fuzz/run.sh
 
 bench: deps build

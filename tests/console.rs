@@ -3,90 +3,11 @@
 //! Output arrives, input reaches the payload, the window size is passed on and follows
 //! resizes, Ctrl-] three times kills the container, and the terminal mode is restored.
 
-use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
 use rustix::process::Signal;
-use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-use rustix::termios::{tcgetattr, tcsetwinsize, LocalModes, Termios, Winsize};
+use rustix::termios::{tcsetwinsize, LocalModes, Termios, Winsize};
+use spawnbox_tests::pty::Pty;
 use spawnbox_tests::Test;
 use std::time::{Duration, Instant};
-
-/// A pty pair; the master is non-blocking and collects what spawnbox writes.
-struct Pty {
-    master: OwnedFd,
-    slave: OwnedFd,
-    seen: Vec<u8>,
-}
-
-impl Pty {
-    fn new(rows: u16, cols: u16) -> Pty {
-        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
-        grantpt(&master).unwrap();
-        unlockpt(&master).unwrap();
-        let name = ptsname(&master, Vec::new()).unwrap();
-        let slave = rustix::fs::open(
-            name.as_c_str(),
-            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .expect("open pty slave");
-        let fl = fcntl_getfl(&master).unwrap();
-        fcntl_setfl(&master, fl | OFlags::NONBLOCK).unwrap();
-        tcsetwinsize(&master, Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 }).unwrap();
-        Pty { master, slave, seen: Vec::new() }
-    }
-
-    fn slave(&self) -> OwnedFd {
-        self.slave.try_clone().unwrap()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.seen).into_owned()
-    }
-
-    /// Reads what is available now.
-    fn pump(&mut self) {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = rustix::io::read(&self.master, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            self.seen.extend_from_slice(&buf[..n]);
-        }
-    }
-
-    /// Reads until the output contains `needle`; fails the test after `within`.
-    fn expect(&mut self, needle: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            self.pump();
-            if self.text().contains(needle) {
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "{needle:?} did not arrive within {within:?}; console so far: {:?}", self.text());
-            let mut fds = [rustix::event::PollFd::new(&self.master, rustix::event::PollFlags::IN)];
-            let ts =
-                rustix::event::Timespec { tv_sec: 0, tv_nsec: left.min(Duration::from_millis(50)).as_nanos() as i64 };
-            let _ = rustix::event::poll(&mut fds, Some(&ts));
-        }
-    }
-
-    fn write(&self, bytes: &[u8]) {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            match rustix::io::write(&self.master, rest) {
-                Ok(n) => rest = &rest[n..],
-                Err(rustix::io::Errno::AGAIN) => std::thread::sleep(Duration::from_millis(1)),
-                Err(e) => panic!("write to pty master: {e}"),
-            }
-        }
-    }
-
-    fn termios(&self) -> Termios {
-        tcgetattr(self.slave.as_fd()).unwrap()
-    }
-}
 
 /// The parts of a termios that raw mode changes.
 fn mode(t: &Termios) -> String {
@@ -131,13 +52,18 @@ fn input_reaches_the_payload() {
 fn payload_has_its_own_tty_as_console() {
     let t = Test::new("con-tty");
     let mut pty = Pty::new(24, 80);
-    // stdin is the pty allocated in the container's own devpts, which is /dev/console.
-    let mut run =
-        spawn(&t, &pty, &["-q", "/bin/sh", "-c", "tty; readlink /dev/console; ls /dev/pts | tr '\\n' ' '; echo"]);
+    // stdin is the pty allocated in the container's own devpts; /dev/console is that pty
+    // bind-mounted on a file, as nspawn makes it (a character device, not a symlink).
+    let script = "tty; stat -c '%F %t:%T' /dev/console /dev/pts/0; \
+                  grep ' /dev/console ' /proc/self/mountinfo | cut -d' ' -f4,5,9; ls /dev/pts | tr '\\n' ' '; echo";
+    let mut run = spawn(&t, &pty, &["-q", "/bin/sh", "-c", script]);
     let out = run.wait();
     pty.expect("ptmx \r\n", Duration::from_secs(5));
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(pty.text(), "/dev/pts/0\r\npts/0\r\n0 ptmx \r\n");
+    assert_eq!(
+        pty.text(),
+        "/dev/pts/0\r\ncharacter special file 88:0\r\ncharacter special file 88:0\r\n/0 /dev/console devpts\r\n0 ptmx \r\n"
+    );
 }
 
 #[test]
@@ -245,4 +171,36 @@ fn read_only_console_forwards_output_but_not_input() {
     let out = run.wait();
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(!pty.text().contains("got:typed"), "{:?}", pty.text());
+}
+
+/// utime + stime of process `pid`, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(')').unwrap().1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_console_nobody_has_open_costs_no_cpu_and_comes_back() {
+    let t = Test::new("con-hangup");
+    let mut pty = Pty::new(24, 80);
+    // PID 1 lets go of every descriptor of its console (no slave is open: the master reads EIO,
+    // as after agetty's vhangup()), then opens /dev/console again.
+    let script = "echo ready; exec </dev/null >/dev/null 2>&1; sleep 3; \
+                  exec </dev/console >/dev/console 2>&1; echo back; read line; echo \"got:$line\"";
+    let mut run = spawn(&t, &pty, &["-q", "/bin/sh", "-c", script]);
+    pty.expect("ready\r\n", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(run.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let spent = cpu_ticks(run.pid()) - before;
+    // A loop on the master's HUP would burn all 200 ticks of the 2 s.
+    assert!(spent <= 2, "the launcher used {spent} ticks of CPU in 2 s with the console closed");
+    pty.expect("back\r\n", Duration::from_secs(10));
+    pty.write(b"hello\r");
+    pty.expect("got:hello\r\n", Duration::from_secs(10));
+    let out = run.wait();
+    assert_eq!(out.code, Some(0), "{out:?}");
 }

@@ -701,12 +701,15 @@ fn dev_console_and_pts_prepopulated() {
         replace_with_symlink(&t, "/dev/null", &null.path.display().to_string());
         replace_with_symlink(&t, "/dev/ptmx", &null.path.display().to_string());
         let before = tree_listing(&t.rpath("/dev"));
-        let script = "f=/dev/console; if [ -L $f ]; then readlink $f; else echo none; fi; [ -c /dev/null ] && echo null-ok; echo x > /dev/null; echo x > /dev/console";
-        // Without a pty there is no console at all; with one, it is the container's own pty.
+        let script =
+            "f=/dev/console; if [ -L $f ]; then readlink $f; elif [ -c $f ]; then echo chr; else echo none; fi; \
+                      [ -c /dev/null ] && echo null-ok; echo x > /dev/null; echo x > /dev/console";
+        // Without a pty there is no console at all; with one, it is the container's own pty
+        // bound on a /dev/console file.
         assert_eq!(t.sh(&[], script).ok(), "none\nnull-ok\n", "console -> {console}");
         let out = t.sh(&["-q", "--console=read-only"], script);
         assert_eq!(out.code, Some(0), "{out:?}");
-        assert_eq!(out.stdout.replace('\r', ""), "pts/0\nnull-ok\nx\n", "{out:?}");
+        assert_eq!(out.stdout.replace('\r', ""), "chr\nnull-ok\nx\n", "{out:?}");
         assert_eq!(tree_listing(&t.rpath("/dev")), before, "the tree's /dev changed");
         canary.check(&console);
         null.check(&console);
@@ -735,7 +738,7 @@ fn run_host_symlinked_out_of_the_tree() {
         };
         assert_eq!(
             out.ok(),
-            format!("spawnbox\ncontainer-manager\ncontainer-uuid\ninaccessible\n{os_release}masks-ok\n"),
+            format!("spawnbox\ncontainer-manager\ncontainer-uuid\ninaccessible\nnotify\n{os_release}masks-ok\n"),
             "/run/host -> {link}"
         );
         assert_eq!(tree_listing(&t.rpath("/run")), before, "/run/host -> {link}: the tree's /run changed");

@@ -90,6 +90,7 @@ fn expected_env(t: &Test, user: &str, home: &str, shell: Option<&str>) -> Vec<St
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
         "container=spawnbox".to_string(),
         format!("container_uuid={}", t.uuid),
+        "NOTIFY_SOCKET=/run/host/notify".to_string(),
         "TERM=dumb".to_string(),
         format!("HOME={home}"),
         format!("USER={user}"),
@@ -250,8 +251,9 @@ fn dev_expected(console: Option<&str>) -> Vec<String> {
     .map(String::from)
     .collect::<Vec<_>>();
     if let Some(pts) = console {
-        // /dev/console sorts after /dev/char; the pty slave sits in the container's own devpts.
-        v.insert(1, format!("/dev/console|symbolic link|777|0:0|0:0|'/dev/console' -> 'pts/{pts}'"));
+        // /dev/console sorts after /dev/char: the pty slave of the container's own devpts,
+        // bind-mounted on it (so it shows the slave's type, mode and owner).
+        v.insert(1, "/dev/console|character special file|620|88:0|0:5|/dev/console".to_string());
         v.push(format!("/dev/pts/{pts}|character special file|620|88:0|0:5|/dev/pts/{pts}"));
     }
     v.push("/dev/pts/ptmx|character special file|666|5:2|0:0|/dev/pts/ptmx".into());

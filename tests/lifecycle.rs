@@ -1,13 +1,14 @@
 //! Root integration tests of how a container ends: exit codes 0..255 (133 → 1), PID 1 killed
 //! by a signal, reboot loop, poweroff, `--kill-signal` on SIGTERM/SIGINT, `-b` boot, and
-//! spawnbox itself SIGKILLed (no process of the container survives).
+//! spawnbox itself SIGKILLed (no process of the container survives), the stop timeout, and a
+//! machine that is still dying when it is started again.
 
 use rustix::process::Signal;
 use spawnbox_tests::host::processes_with_cmdline;
 use spawnbox_tests::{parallel, wait_until, Test};
 use std::fs;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn exit_codes_0_to_255_pass_through_except_133() {
@@ -232,4 +233,64 @@ fn sigkill_to_spawnbox_takes_the_whole_container_down() {
         Vec::<std::path::PathBuf>::new(),
         "cgroup left after --cleanup"
     );
+}
+
+#[test]
+fn boot_guest_that_ignores_the_request_is_killed_after_the_stop_timeout() {
+    // An init with no handler for SIGRTMIN+3: the request is dropped by the kernel.
+    let t = boot_tree("boot-timeout", "echo ready; while :; do sleep 1; done");
+    let mut run =
+        t.cmd(&["-b", "--timezone=off"]).env("SPAWNBOX_STOP_TIMEOUT", "1").env("SPAWNBOX_LOG", "warn").spawn();
+    run.wait_for_stdout("ready\n", Duration::from_secs(10));
+    let asked = Instant::now();
+    run.kill(Signal::TERM);
+    let out = run.wait();
+    let took = asked.elapsed();
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let name = t.root.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        out.stderr,
+        format!(
+            "WARN  [spawnbox::launch] Container {name} did not stop within 1 s, killing it.\n\
+             spawnbox: container terminated by signal SIGKILL\n"
+        )
+    );
+}
+
+#[test]
+fn a_dying_machine_is_waited_for_then_killed_and_a_live_one_refused() {
+    let t = Test::new("dying");
+    let name = t.root.file_name().unwrap().to_string_lossy().into_owned();
+    let mut run = t.cmd(&["/bin/sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    run.wait_for_stdout("ready\n", Duration::from_secs(10));
+    let scope = spawnbox_tests::cgroups_of_machine(&name);
+    assert_eq!(scope.len(), 1, "{scope:?}");
+    // The launcher lives: a second start of the machine is refused, and changes nothing.
+    t.run(&["/bin/true"])
+        .error(&format!("{}: cgroup exists and is in use (is the machine already running?)", scope[0].display()));
+    // A straggler outside the container's PID namespace keeps the cgroup busy after the
+    // launcher is SIGKILLed: the machine is still dying.
+    let mut straggler = std::process::Command::new("sleep").arg("100000").spawn().unwrap();
+    fs::write(scope[0].join("cgroup.procs"), straggler.id().to_string()).unwrap();
+    run.kill(Signal::KILL);
+    assert_eq!(run.wait().signal, Some(9));
+    let started = Instant::now();
+    let out = t.cmd(&["/bin/sh", "-c", "echo second"]).env("SPAWNBOX_LOG", "info").run();
+    let took = started.elapsed();
+    assert_eq!(out.code(0), "second\n");
+    assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(20), "took {took:?}");
+    assert!(out.stderr.contains("Waiting for the previous instance of this machine to finish dying."), "{out:?}");
+    assert!(out.stderr.contains("still has processes after 5 s, killing them"), "{out:?}");
+    let st = straggler.wait().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9), "{st:?}");
+}
+
+#[test]
+fn no_warning_about_default_capabilities_the_host_lacks() {
+    let t = Test::new("caps-quiet");
+    // Not quiet: every message of a default start would show.
+    let out = t.cmd(&["/bin/true"]).env("SPAWNBOX_LOG", "info").run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!out.stderr.contains("not retained"), "{out:?}");
 }

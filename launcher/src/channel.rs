@@ -1,6 +1,6 @@
 //! The launcher ↔ container-child channel: a SOCK_SEQPACKET pair carrying a few typed
-//! messages (the console pty, "ready", "go", an error line, "uid map written"), not numbered
-//! barriers.
+//! messages (the console pty, the notify socket, "ready", "go", an error line, "uid map
+//! written"), not numbered barriers.
 
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -28,6 +28,8 @@ pub enum Msg {
     /// Outer child → launcher: the host pid of the container's PID 1, cloned into its user
     /// namespace (the outer child exits, the launcher adopts it as subreaper).
     Pid(i32),
+    /// Child → launcher: the notify socket bound at `/run/host/notify`.
+    Notify(OwnedFd),
 }
 
 const TAG_PTY: u8 = 1;
@@ -36,6 +38,7 @@ const TAG_GO: u8 = 3;
 const TAG_ERROR: u8 = 4;
 const TAG_MAPPED: u8 = 5;
 const TAG_PID: u8 = 6;
+const TAG_NOTIFY: u8 = 7;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
 
@@ -58,13 +61,8 @@ impl Channel {
     /// Sends `msg`.
     pub fn send(&self, msg: Msg) -> Result<()> {
         let r = match msg {
-            Msg::Pty(fd) => {
-                let fds = [fd.as_fd()];
-                let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
-                let mut anc = SendAncillaryBuffer::new(&mut space);
-                anc.push(SendAncillaryMessage::ScmRights(&fds));
-                sendmsg(&self.0, &[IoSlice::new(&[TAG_PTY])], &mut anc, SendFlags::NOSIGNAL)
-            }
+            Msg::Pty(fd) => self.send_fd(TAG_PTY, fd),
+            Msg::Notify(fd) => self.send_fd(TAG_NOTIFY, fd),
             Msg::Ready => self.send_bytes(&[TAG_READY]),
             Msg::Go => self.send_bytes(&[TAG_GO]),
             Msg::Mapped => self.send_bytes(&[TAG_MAPPED]),
@@ -80,6 +78,14 @@ impl Channel {
             }
         };
         r.map(|_| ()).map_err(|e| Error::sys("send to", "container", e))
+    }
+
+    fn send_fd(&self, tag: u8, fd: OwnedFd) -> rustix::io::Result<usize> {
+        let fds = [fd.as_fd()];
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut anc = SendAncillaryBuffer::new(&mut space);
+        anc.push(SendAncillaryMessage::ScmRights(&fds));
+        sendmsg(&self.0, &[IoSlice::new(&[tag])], &mut anc, SendFlags::NOSIGNAL)
     }
 
     fn send_bytes(&self, b: &[u8]) -> rustix::io::Result<usize> {
@@ -101,14 +107,17 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        let msg = match buf[0] {
-            TAG_PTY => {
-                let fd = anc.drain().find_map(|m| match m {
+        let mut fd = || {
+            anc.drain()
+                .find_map(|m| match m {
                     RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
                     _ => None,
-                });
-                Msg::Pty(fd.ok_or_else(|| Error::msg("container sent a console without its descriptor"))?)
-            }
+                })
+                .ok_or_else(|| Error::msg("container sent a message without its descriptor"))
+        };
+        let msg = match buf[0] {
+            TAG_PTY => Msg::Pty(fd()?),
+            TAG_NOTIFY => Msg::Notify(fd()?),
             TAG_READY => Msg::Ready,
             TAG_GO => Msg::Go,
             TAG_MAPPED => Msg::Mapped,

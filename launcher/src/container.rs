@@ -110,10 +110,10 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     rootfs::switch_root(root.as_fd(), &spec.directory, false)?;
     drop(root);
     let mounter = Mounter { root: open_root()?, directory: &spec.directory, host_sources, premade: Vec::new() };
-    let pty = mount_steps(&mounter, &mount_plan::plan(spec, prep.cgroup_mount), prep)?;
+    let made = mount_steps(&mounter, &mount_plan::plan(spec, prep.cgroup_mount), prep)?;
     let root = mounter.root;
     apply_etc_files(root.as_fd(), resolv, tz);
-    finish(spec, prep, ch, root, pty)
+    finish(spec, prep, ch, root, made)
 }
 
 /// The new root, by descriptor.
@@ -122,9 +122,18 @@ pub fn open_root() -> Result<OwnedFd> {
         .map_err(|e| Error::path("open", Path::new("/"), e))
 }
 
-/// Runs `steps` of the mount plan; the console's pty if one was allocated.
-pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Result<Option<dev::Pty>> {
+/// What the mount steps made that the launcher gets: the console's pty (if one was allocated)
+/// and the notify socket (unless the launcher made `/run` itself).
+#[derive(Default)]
+pub struct Made {
+    pub pty: Option<dev::Pty>,
+    pub notify: Option<OwnedFd>,
+}
+
+/// Runs `steps` of the mount plan.
+pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Result<Made> {
     let mut pty = None;
+    let mut notify = None;
     let uuid = prep.uuid.uuid_string();
     mounts::mount_all(mounter, steps, &mut |step, m| match step {
         Step::RunHost if m.is_premade("/run") => m.read_only_self(Path::new("/run/host")),
@@ -132,6 +141,7 @@ pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Re
         Step::RunHost => {
             let run = run_host::open_run(m.root.as_fd())?;
             run_host::populate(run.as_fd(), prep.os_release.as_deref(), &uuid)?;
+            notify = Some(crate::notify::bind(run.as_fd(), None)?);
             m.read_only_self(Path::new("/run/host"))
         }
         Step::DevNodes => dev::populate(open_dev(m.root.as_fd())?.as_fd()),
@@ -141,9 +151,10 @@ pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Re
             pty = Some(dev::allocate_console(open_dev(m.root.as_fd())?.as_fd(), from)?);
             Ok(())
         }
+        Step::CgroupInitLeaf { unmount } => crate::cgroup::inner::enter_init_leaf(*unmount),
         _ => Ok(()),
     })?;
-    Ok(pty)
+    Ok(Made { pty, notify })
 }
 
 /// `/etc/resolv.conf` and `/etc/localtime` as decided; a failure is a warning.
@@ -158,7 +169,7 @@ pub fn apply_etc_files(root: BorrowedFd<'_>, resolv: Install, tz: Install) {
 
 /// The end of every start, in the container's namespaces: hostname, user, environment, the
 /// console and "ready" to the launcher, then on "go" the payload.
-pub fn finish(spec: &Spec, prep: &Prepared, ch: &Channel, root: OwnedFd, pty: Option<dev::Pty>) -> Result<Infallible> {
+pub fn finish(spec: &Spec, prep: &Prepared, ch: &Channel, root: OwnedFd, made: Made) -> Result<Infallible> {
     rustix::system::sethostname(spec.hostname.as_bytes()).map_err(|e| Error::sys("set hostname", &spec.hostname, e))?;
 
     let user = lookup_user(root.as_fd(), spec)?;
@@ -170,8 +181,11 @@ pub fn finish(spec: &Spec, prep: &Prepared, ch: &Channel, root: OwnedFd, pty: Op
         None => None,
     };
 
-    // Hand the console to the launcher, report ready, wait for "go".
-    let slave = match pty {
+    // Hand the console and the notify socket to the launcher, report ready, wait for "go".
+    if let Some(fd) = made.notify {
+        ch.send(Msg::Notify(fd))?;
+    }
+    let slave = match made.pty {
         Some(p) => {
             ch.send(Msg::Pty(p.master))?;
             Some(p.slave)

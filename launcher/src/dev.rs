@@ -1,9 +1,11 @@
 //! The container's `/dev`: the safe device nodes nspawn copies from the host, the standard
-//! links, and the console pty allocated in the container's own devpts instance.
+//! links, and the console pty allocated in the container's own devpts instance and bound on
+//! `/dev/console`.
 
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{mkdirat, mknodat, openat, symlinkat, FileType, Mode, OFlags};
+use rustix::mount::{move_mount, open_tree, MoveMountFlags, OpenTreeFlags};
 use std::path::Path;
 
 /// (name, major, minor) of the character devices every container gets, mode 0666.
@@ -49,8 +51,9 @@ pub struct Pty {
     pub slave: OwnedFd,
 }
 
-/// Allocates a pty in the container's devpts (`/dev/pts`), links `/dev/console` to it, and
-/// gives it the caller's window size.
+/// Allocates a pty in the container's devpts (`/dev/pts`), makes `/dev/console` that pty (as
+/// nspawn does: an empty file with the slave bind-mounted on it, so that `/dev/console` is a
+/// character device whatever a guest does to resolve it), and gives it the caller's window size.
 pub fn allocate_console(dev: BorrowedFd<'_>, winsize_from: Option<BorrowedFd<'_>>) -> Result<Pty> {
     let master =
         openat(dev, "pts/ptmx", OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
@@ -61,8 +64,25 @@ pub fn allocate_console(dev: BorrowedFd<'_>, winsize_from: Option<BorrowedFd<'_>
             .map_err(|e| err("open pty peer of", "pts/ptmx", e))?;
     let name = rustix::pty::ptsname(&master, Vec::new()).map_err(|e| err("name", "pts/ptmx", e))?;
     let name = name.to_string_lossy();
-    let target = name.strip_prefix("/dev/").unwrap_or(&name).to_string();
-    symlinkat(target.as_str(), dev, "console").map_err(|e| err("create symlink", "console", e))?;
+    let pts = name.strip_prefix("/dev/").unwrap_or(&name).to_string();
+    // The slave of this devpts instance, by the name the kernel gave it under our /dev.
+    let tree = open_tree(dev, pts.as_str(), OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
+        .map_err(|e| err("clone mount", &pts, e))?;
+    let target = openat(
+        dev,
+        "console",
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| err("create", "console", e))?;
+    move_mount(
+        &tree,
+        "",
+        &target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(|e| err("bind console onto", "console", e))?;
     if let Some(ws) = winsize_from.and_then(|fd| rustix::termios::tcgetwinsize(fd).ok()) {
         let _ = rustix::termios::tcsetwinsize(master.as_fd(), ws);
     }

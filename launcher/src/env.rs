@@ -1,5 +1,5 @@
 //! The environment of the container's PID 1, built as nspawn builds it (§3.3): PATH,
-//! `container=`, `container_uuid=`, TERM, HOME/USER/LOGNAME, host os-release ids, then `-E`.
+//! `container=`, `container_uuid=`, NOTIFY_SOCKET, TERM, HOME/USER/LOGNAME, host os-release ids, then `-E`.
 
 use crate::user::UserInfo;
 
@@ -31,6 +31,7 @@ pub fn build(input: &EnvInput<'_>) -> Vec<String> {
         format!("PATH={DEFAULT_PATH}"),
         "container=spawnbox".to_string(),
         format!("container_uuid={}", input.uuid),
+        format!("NOTIFY_SOCKET={}", crate::notify::PATH),
     ];
     let term = match (input.pipe, input.term) {
         (true, _) | (false, Some("dumb")) => "dumb",
@@ -120,6 +121,7 @@ mod tests {
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 "container=spawnbox",
                 "container_uuid=u-u-i-d",
+                "NOTIFY_SOCKET=/run/host/notify",
                 "COLORTERM=truecolor",
                 "HOME=/root",
                 "USER=root",

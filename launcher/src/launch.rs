@@ -4,8 +4,9 @@
 
 use crate::cgroup::{self, Cgroup, Placement};
 use crate::channel::{Channel, Msg};
-use crate::console::Console;
+use crate::console::{Console, Request};
 use crate::error::{Error, Result};
+use crate::guest::Shutdown;
 use crate::mount_plan::CgroupMount;
 use crate::rootfs;
 use crate::settings::{Id128, StartMode};
@@ -17,6 +18,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// What the launcher reads from the host and the tree once, before the first start.
 pub struct Prepared {
@@ -28,8 +30,9 @@ pub struct Prepared {
     pub resolv_content: Option<Vec<u8>>,
     pub timezone: timezone::Action,
     pub localtime_content: Option<Vec<u8>>,
-    /// The init found with `-b`.
+    /// The init found with `-b`, and what kind of init it is.
     pub init: Option<PathBuf>,
+    pub init_kind: crate::guest::InitKind,
     /// spawnbox-init in a sealed memfd, with `-a`.
     pub stub_init: Option<OwnedFd>,
     /// Overlay work directories on the host, per custom mount.
@@ -90,6 +93,11 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         )));
     }
 
+    let init_kind = match &init {
+        Some(p) => crate::guest::identify(t, p),
+        None if spec.start_mode == StartMode::Pid2 => crate::guest::InitKind::SpawnboxInit,
+        None => crate::guest::InitKind::Unknown,
+    };
     let machine_id = rootfs::read_small_file(t, Path::new("/etc/machine-id"), 64).ok().flatten();
     let uuid = machine_id
         .and_then(|b| Id128::parse(String::from_utf8_lossy(&b).trim()))
@@ -170,6 +178,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             timezone,
             localtime_content,
             init,
+            init_kind,
             stub_init,
             workdirs,
             cgroup_mount: CgroupMount::None,
@@ -254,8 +263,11 @@ pub fn run(spec: &Spec) -> Result<i32> {
         }
     };
     if cg.is_some() {
-        prep.cgroup_mount =
-            if spec.start_mode == StartMode::Boot { CgroupMount::Writable } else { CgroupMount::ReadOnly };
+        prep.cgroup_mount = match spec.start_mode {
+            StartMode::Boot if crate::cgroup::inner::guest_mounts_cgroup(tree.as_fd()) => CgroupMount::LeftToGuest,
+            StartMode::Boot => CgroupMount::Writable,
+            _ => CgroupMount::ReadOnly,
+        };
     }
     let mut net = net;
     if prep.userns.is_some() {
@@ -350,10 +362,18 @@ fn run_prepared(
     let old_mask = sys::set_signal_mask(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("block", "signals", e))?;
     sys::ignore_sigpipe(true);
     let sigfd = sys::signalfd(&SigSet::of(&HANDLED)).map_err(|e| Error::sys("create", "signalfd", e))?;
-    let mut console = Console::new(spec.console);
+    let mut console = Console::new(spec.console)?;
+    console.watch_signals(sigfd.as_fd())?;
     if !spec.quiet && spec.console == crate::settings::ConsoleMode::Interactive {
         log::info!("Spawning container {} on {}.", spec.machine, spec.directory.display());
-        log::info!("Press Ctrl-] three times within 1s to kill container.");
+        if spec.start_mode == StartMode::Boot {
+            log::info!(
+                "Press Ctrl-] three times within 1s to kill container; two times followed by r within 1s to \
+                 reboot container; two times followed by p within 1s to poweroff container."
+            );
+        } else {
+            log::info!("Press Ctrl-] three times within 1s to kill container.");
+        }
     }
     let result = loop {
         let end = run_once(spec, prep, tree, &sigfd, &mut console, cg, net.as_deref_mut());
@@ -363,6 +383,9 @@ fn run_prepared(
         match end {
             Ok(End::Reboot) => {
                 log::info!("Container {} is being rebooted.", spec.machine);
+                if let Some(Err(e)) = cg.map(Cgroup::clear_for_restart) {
+                    break Err(e.context("reboot"));
+                }
                 continue;
             }
             Ok(End::Exit(code)) => break Ok(code),
@@ -372,6 +395,64 @@ fn run_prepared(
     console.restore();
     let _ = sys::set_signal_mask(&old_mask);
     result
+}
+
+/// How long a guest has to stop after it was asked to (`$SPAWNBOX_STOP_TIMEOUT`, seconds):
+/// nspawn has no timeout of its own; its unit, systemd-nspawn@.service, has TimeoutSec=2min.
+fn stop_timeout() -> Duration {
+    std::env::var("SPAWNBOX_STOP_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(120), Duration::from_secs)
+}
+
+/// Asks the guest for `what` its own way (or with `--kill-signal=`); the deadline after which
+/// it is killed. `on_signal`: asked because spawnbox got SIGTERM/SIGINT (else: a hotkey).
+fn request_stop(
+    spec: &Spec,
+    prep: &Prepared,
+    pid: i32,
+    what: Shutdown,
+    explicit: Option<i32>,
+    on_signal: bool,
+) -> Option<Instant> {
+    match crate::guest::ask(pid, prep.init_kind, what, explicit) {
+        Ok(how) => {
+            log::debug!("asked {} for {} ({how})", crate::guest::row(prep.init_kind).name, what.word());
+            if on_signal {
+                log::info!(
+                    "Trying to halt container by sending {how} to container PID 1. Send SIGTERM again to trigger \
+                     immediate termination."
+                );
+            } else {
+                log::info!("Sent {how} ({} request) to PID 1 of container.", what.word());
+            }
+            crate::notify::tell_manager("STOPPING=1\nSTATUS=Shutting down...");
+            Some(Instant::now() + stop_timeout())
+        }
+        Err(e) => {
+            log::warn!("Cannot ask container {} to {}: {e}", spec.machine, what.word());
+            None
+        }
+    }
+}
+
+/// What the guest's PID 1 said on the notify socket.
+fn on_note(spec: &Spec, note: crate::notify::Note) {
+    use crate::notify::{tell_manager, Note};
+    match note {
+        Note::Ready => {
+            log::info!("Container {} is ready.", spec.machine);
+            if spec.notify_ready {
+                tell_manager("READY=1\nSTATUS=Container running.");
+            }
+        }
+        Note::Status(s) => {
+            log::debug!("container {} status: {s}", spec.machine);
+            tell_manager(&format!("STATUS=Container running: {s}"));
+        }
+        Note::Stopping => log::debug!("container {} is stopping", spec.machine),
+    }
 }
 
 /// Kills the container's PID 1 and reaps it after a failed start; `e` is the failure.
@@ -420,6 +501,9 @@ fn run_once(
         }
         None => None,
     };
+    let mut outer = outer;
+    // With a user namespace the launcher made `/run` and bound the notify socket itself.
+    let mut notify: Option<OwnedFd> = outer.as_mut().and_then(|o| o.notify.take());
     let pid = match sys::clone_process(flags, cg.map(|c| c.dir_fd()))
         .map_err(|e| Error::sys("clone", "container namespaces", e))?
     {
@@ -449,6 +533,7 @@ fn run_once(
     loop {
         match parent_ch.recv() {
             Ok(Some(Msg::Pty(fd))) => console.attach(fd)?,
+            Ok(Some(Msg::Notify(fd))) => notify = Some(fd),
             Ok(Some(Msg::Ready)) => break,
             Ok(Some(Msg::Error(text))) => {
                 child_error = Some(text);
@@ -470,31 +555,70 @@ fn run_once(
         log::debug!("container ready, sending go");
         parent_ch.send(Msg::Go)?;
         console.start();
+        if !spec.notify_ready {
+            crate::notify::tell_manager("READY=1\nSTATUS=Container running.");
+        }
+    }
+    if let Some(fd) = &notify {
+        console.watch_notify(fd.as_fd())?;
     }
 
+    if channel_open {
+        console.watch_channel(parent_ch.fd())?;
+    }
     let mut kill_requests = 0;
+    let mut deadline: Option<Instant> = None;
     let status = loop {
-        let ready = console.wait(sigfd.as_fd(), channel_open.then(|| parent_ch.fd()))?;
-        if ready.channel {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let ev = console.wait(timeout)?;
+        if ev.channel && channel_open {
             match parent_ch.recv() {
                 Ok(Some(Msg::Error(text))) => child_error = Some(text),
-                _ => channel_open = false,
+                Ok(Some(_)) => {}
+                _ => {
+                    console.unwatch_channel(parent_ch.fd());
+                    channel_open = false;
+                }
             }
         }
-        if ready.kill_requested {
-            let _ = sys::kill(pid, libc::SIGKILL);
+        if ev.notify {
+            for note in notify.as_ref().map(|fd| crate::notify::receive(fd.as_fd(), pid)).unwrap_or_default() {
+                on_note(spec, note);
+            }
+        }
+        match ev.request {
+            Some(Request::Kill) => {
+                let _ = sys::kill(pid, libc::SIGKILL);
+            }
+            Some(r) => {
+                let what = if r == Request::Reboot { Shutdown::Reboot } else { Shutdown::Poweroff };
+                deadline = request_stop(spec, prep, pid, what, None, false).or(deadline);
+            }
+            None => {}
         }
         while let Some(sig) = sys::read_signalfd(sigfd.as_fd()).map_err(|e| Error::sys("read", "signalfd", e))? {
             match sig {
                 libc::SIGTERM | libc::SIGINT => {
                     kill_requests += 1;
-                    let s = if kill_requests == 1 { spec.kill_signal } else { libc::SIGKILL };
-                    log::debug!("sending {} to the container", signal_name(s));
-                    let _ = sys::kill(pid, s);
+                    if kill_requests > 1 || spec.kill_signal == libc::SIGKILL {
+                        let _ = sys::kill(pid, libc::SIGKILL);
+                    } else if spec.start_mode == StartMode::Boot {
+                        let explicit = spec.kill_signal_explicit.then_some(spec.kill_signal);
+                        deadline = request_stop(spec, prep, pid, Shutdown::Halt, explicit, true);
+                    } else {
+                        log::debug!("sending {} to the container", signal_name(spec.kill_signal));
+                        let _ = sys::kill(pid, spec.kill_signal);
+                        deadline = Some(Instant::now() + stop_timeout());
+                    }
                 }
                 libc::SIGWINCH => console.resize(),
                 _ => {}
             }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            log::warn!("Container {} did not stop within {} s, killing it.", spec.machine, stop_timeout().as_secs());
+            let _ = sys::kill(pid, libc::SIGKILL);
+            deadline = None;
         }
         if let Some((_, st)) = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::NOHANG)
             .map_err(|e| Error::sys("wait for", "container", e))?
@@ -503,6 +627,8 @@ fn run_once(
         }
     };
     console.drain();
+    // Whatever is printed from here on must find the terminal as the user left it.
+    console.restore();
     log::debug!("container PID 1 ended: {status:?}");
 
     if let Some(text) = child_error {

@@ -11,11 +11,14 @@ mod dev;
 mod env;
 mod error;
 mod etc_files;
+mod guest;
 mod id128;
 mod launch;
+mod logger;
 mod mount_plan;
 mod mounts;
 mod network;
+mod notify;
 mod overlay;
 mod resolv_conf;
 mod rootfs;
@@ -48,13 +51,14 @@ fn init_logging(quiet: bool) {
     let level = match std::env::var("SPAWNBOX_LOG").ok().as_deref() {
         Some("trace") => log::LevelFilter::Trace,
         Some("debug") => log::LevelFilter::Debug,
+        Some("info") => log::LevelFilter::Info,
         Some("warn") => log::LevelFilter::Warn,
         Some("error") => log::LevelFilter::Error,
         Some("off") => log::LevelFilter::Off,
         _ if quiet => log::LevelFilter::Error,
         _ => log::LevelFilter::Info,
     };
-    let _ = simple_logger::SimpleLogger::new().with_level(level).init();
+    logger::init(level);
 }
 
 fn run(args: &[OsString]) -> i32 {

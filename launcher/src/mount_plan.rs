@@ -32,6 +32,10 @@ pub enum Step {
     DevNodes,
     /// The pty allocated in the container's devpts becomes `/dev/console`.
     Console,
+    /// PID 1 of a booted container moves into `/init.scope` of its writable cgroup, and the
+    /// root's controllers are enabled for the guest (`cgroup::inner`); with `unmount`, the
+    /// cgroup2 mount is then taken away again for a guest that mounts its own.
+    CgroupInitLeaf { unmount: bool },
     /// A `--bind`, `--tmpfs`, `--overlay` or `--inaccessible` mount.
     Custom(CustomMount),
 }
@@ -117,7 +121,7 @@ pub fn inside_userns(step: &Step, own_network: bool) -> bool {
                 || (*target == "/sys" && own_network)
         }
         Step::ReadOnlySelf { target } | Step::WritableSelf { target } | Step::Mask { target } => proc(target),
-        Step::Console => true,
+        Step::Console | Step::CgroupInitLeaf { .. } => true,
         Step::RunHost | Step::DevNodes | Step::Custom(_) => false,
     }
 }
@@ -140,6 +144,9 @@ pub enum CgroupMount {
     None,
     ReadOnly,
     Writable,
+    /// Writable while PID 1 is placed, then unmounted: the guest's init mounts cgroup2 itself
+    /// (OpenRC's `cgroups` service does, and fails with EBUSY on a mount already there).
+    LeftToGuest,
 }
 
 /// The ordered steps for `spec`: API file systems, console, `/tmp`, then custom mounts sorted
@@ -155,7 +162,10 @@ pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
     match cgroup {
         CgroupMount::None => {}
         CgroupMount::ReadOnly => steps.insert(after_sys, CGROUP_RO),
-        CgroupMount::Writable => steps.insert(after_sys, CGROUP_RW),
+        CgroupMount::Writable | CgroupMount::LeftToGuest => {
+            steps.insert(after_sys, CGROUP_RW);
+            steps.insert(after_sys + 1, Step::CgroupInitLeaf { unmount: cgroup == CgroupMount::LeftToGuest });
+        }
     }
     if spec.has_pty() {
         steps.push(Step::Console);
@@ -193,6 +203,7 @@ mod tests {
                 Step::RunHost => "run-host".into(),
                 Step::DevNodes => "dev-nodes".into(),
                 Step::Console => "console".into(),
+                Step::CgroupInitLeaf { unmount } => format!("cgroup-init-leaf unmount={unmount}"),
                 Step::Custom(m) => format!("custom {}", m.destination().display()),
             })
             .collect()
@@ -300,10 +311,19 @@ mod tests {
     #[test]
     fn cgroup_mount_follows_sysfs() {
         let s = spec(ConsoleMode::Pipe, vec![]);
-        for (mode, attrs) in [(CgroupMount::ReadOnly, "0xf"), (CgroupMount::Writable, "0xe")] {
+        for (mode, attrs) in
+            [(CgroupMount::ReadOnly, "0xf"), (CgroupMount::Writable, "0xe"), (CgroupMount::LeftToGuest, "0xe")]
+        {
             let got = describe(&plan(&s, mode));
             let i = got.iter().position(|g| g.starts_with("sysfs /sys")).unwrap();
             assert_eq!(got[i + 1], format!("cgroup2 /sys/fs/cgroup {attrs}"));
         }
+        // A booted init is placed in /init.scope right after the mount.
+        let got = describe(&plan(&s, CgroupMount::Writable));
+        let i = got.iter().position(|g| g.starts_with("cgroup2")).unwrap();
+        assert_eq!(got[i + 1], "cgroup-init-leaf unmount=false");
+        let got = describe(&plan(&s, CgroupMount::LeftToGuest));
+        assert_eq!(got[i + 1], "cgroup-init-leaf unmount=true");
+        assert!(!describe(&plan(&s, CgroupMount::ReadOnly)).iter().any(|d| d.starts_with("cgroup-init-leaf")));
     }
 }

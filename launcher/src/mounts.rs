@@ -321,7 +321,7 @@ pub fn mount_all(
                 m.custom(cm, host).map_err(|e| e.context(describe(cm)))?;
                 custom += 1;
             }
-            Step::RunHost | Step::DevNodes | Step::Console => hooks(step, m)?,
+            Step::RunHost | Step::DevNodes | Step::Console | Step::CgroupInitLeaf { .. } => hooks(step, m)?,
         }
     }
     Ok(())
@@ -336,6 +336,7 @@ fn describe_step(step: &Step) -> String {
         Step::RunHost => "/run/host".into(),
         Step::DevNodes => "/dev nodes".into(),
         Step::Console => "console".into(),
+        Step::CgroupInitLeaf { .. } => "/sys/fs/cgroup/init.scope".into(),
         Step::Custom(m) => describe(m),
     }
 }

@@ -26,6 +26,10 @@ pub struct Spec {
     pub user: Option<String>,
     /// The signal sent to PID 1 when spawnbox gets SIGTERM/SIGINT (SIGKILL unless booting).
     pub kill_signal: i32,
+    /// `--kill-signal=` was given: it replaces the guest init's own shutdown request.
+    pub kill_signal_explicit: bool,
+    /// `--notify-ready=yes`: the launcher is ready when the guest says READY=1.
+    pub notify_ready: bool,
     pub read_only: bool,
     /// Custom mounts sorted by destination (stable: command-line order for equal paths).
     pub custom_mounts: Vec<CustomMount>,
@@ -146,6 +150,8 @@ impl Spec {
             setenv: settings.setenv,
             user: settings.user,
             kill_signal,
+            kill_signal_explicit: settings.kill_signal.is_some(),
+            notify_ready: settings.notify_ready.unwrap_or(false),
             read_only: settings.read_only,
             custom_mounts,
             resolv_conf: settings.resolv_conf.unwrap_or(ResolvConfMode::Auto),

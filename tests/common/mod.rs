@@ -7,6 +7,7 @@
 
 pub mod host;
 pub mod net;
+pub mod pty;
 pub mod run;
 
 pub use host::{cgroups_of_machine, host_mounts, leftover_processes, parse_mountinfo, tree_listing, MountLine};
@@ -143,15 +144,25 @@ impl Test {
         Test::make(tag, N.fetch_add(1, Ordering::Relaxed), name)
     }
 
+    /// A test whose tree is a copy of `tree` (a cached guest) instead of the busybox rootfs.
+    pub fn from_tree(tag: &str, tree: &Path) -> Test {
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        Test::make_from(tag, n, &format!("{tag}-{n}-{}", std::process::id()), tree)
+    }
+
     fn make(tag: &str, n: usize, name: &str) -> Test {
+        Test::make_from(tag, n, name, template())
+    }
+
+    fn make_from(tag: &str, n: usize, name: &str, tree: &Path) -> Test {
         require_root();
         spawnbox_bin();
         let dir = base_dir().join(format!("{tag}-{n}"));
         let mounts_before = host_mounts();
         fs::create_dir_all(&dir).unwrap();
         let root = dir.join(name);
-        let st = Command::new("cp").arg("-a").arg(template()).arg(&root).status().expect("run cp");
-        assert!(st.success(), "cp -a {} {} failed", template().display(), root.display());
+        let st = Command::new("cp").arg("-a").arg(tree).arg(&root).status().expect("run cp");
+        assert!(st.success(), "cp -a {} {} failed", tree.display(), root.display());
         Test { dir, root, uuid: unique_uuid(), mounts_before }
     }
 

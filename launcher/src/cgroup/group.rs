@@ -5,11 +5,14 @@
 use super::fs::{Fs, RealFs};
 use super::plan::{check_controllers, kernel_order, resolve, Plan};
 use super::property::Property;
+use super::teardown::{kill_all, remove_tree, EMPTY_TIMEOUT};
 use super::{Hierarchy, Host};
 use crate::error::{Error, Result};
+use rustix::fs::{FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// `--keep-unit` bookkeeping: the launcher moved itself from `own` into `path`.
 #[derive(Debug)]
@@ -31,6 +34,9 @@ pub struct Cgroup {
     pub(crate) created: Vec<PathBuf>,
     pub(crate) supervisor: Option<Supervisor>,
     pub(crate) dir: OwnedFd,
+    /// An `flock` on the leaf held while the launcher lives: how the next start of the same
+    /// machine tells a running machine (refused) from a dying one (reclaimed).
+    pub(crate) lock: Option<OwnedFd>,
     pub(crate) fs: Box<dyn Fs>,
 }
 
@@ -53,7 +59,7 @@ impl Cgroup {
 
     pub(crate) fn create_with(plan: &Plan, fs: Box<dyn Fs>) -> Result<Cgroup> {
         log::debug!("cgroup: create {}", plan.cgroup.display());
-        let created = make_dirs(&*fs, plan)?;
+        let (created, lock) = make_dirs(&*fs, plan)?;
         let dir = match fs.open_dir(&plan.cgroup) {
             Ok(d) => d,
             Err(e) => {
@@ -70,6 +76,7 @@ impl Cgroup {
             created,
             supervisor: None,
             dir,
+            lock: Some(lock),
             fs,
         };
         if let Err(e) = cg.configure(plan) {
@@ -98,6 +105,7 @@ impl Cgroup {
             created: Vec::new(),
             supervisor: None,
             dir,
+            lock: None,
             fs,
         })
     }
@@ -224,10 +232,57 @@ impl Cgroup {
     }
 }
 
+/// How long a new start waits for the processes of a dying machine (its launcher gone, its
+/// cgroup not yet empty) before it kills them.
+pub const DYING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An exclusive `flock` on the cgroup directory `dir`; `None` when another launcher holds it.
+pub(crate) fn try_lock(dir: &Path) -> Result<Option<OwnedFd>> {
+    let fd = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::path("open", dir, e))?;
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(fd)),
+        Err(Errno::WOULDBLOCK) => Ok(None),
+        Err(e) => Err(Error::path("lock", dir, e)),
+    }
+}
+
+/// An existing leaf: a crashed run's empty one is replaced; one whose launcher still holds its
+/// lock is refused; one with processes but no launcher (still dying) is waited for up to
+/// [`DYING_TIMEOUT`], then killed and removed.
+fn replace_leaf(fs: &dyn Fs, leaf: &Path) -> Result<()> {
+    let in_use =
+        || Error::msg(format!("{}: cgroup exists and is in use (is the machine already running?)", leaf.display()));
+    let lock = match try_lock(leaf) {
+        Ok(Some(l)) => l,
+        Ok(None) => return Err(in_use()),
+        Err(e) if errno_is(&e, &[Errno::NOENT]) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match fs.rmdir(leaf) {
+        Ok(()) => {
+            log::debug!("cgroup: removed stale {}", leaf.display());
+            return Ok(());
+        }
+        Err(r) if errno_is(&r, &[Errno::NOENT]) => return Ok(()),
+        Err(r) if !errno_is(&r, &[Errno::BUSY, Errno::NOTEMPTY]) => return Err(r),
+        Err(_) => {}
+    }
+    log::info!("Waiting for the previous instance of this machine to finish dying.");
+    if fs.wait_empty(leaf, DYING_TIMEOUT).is_err() {
+        log::warn!("{}: still has processes after {} s, killing them", leaf.display(), DYING_TIMEOUT.as_secs());
+        kill_all(fs, leaf)?;
+        fs.wait_empty(leaf, EMPTY_TIMEOUT).map_err(|_| in_use())?;
+    }
+    remove_tree(fs, leaf)?;
+    drop(lock);
+    Ok(())
+}
+
 /// Creates the cgroup directory: the leaf first (one mkdir in the common case), its missing
-/// parents only on ENOENT. An existing empty leaf (a crashed run's) is replaced; a busy one is
-/// refused. Returns what was created, outermost first.
-fn make_dirs(fs: &dyn Fs, plan: &Plan) -> Result<Vec<PathBuf>> {
+/// parents only on ENOENT; an existing leaf goes through [`replace_leaf`]. Returns what was
+/// created, outermost first, and the leaf's lock.
+fn make_dirs(fs: &dyn Fs, plan: &Plan) -> Result<(Vec<PathBuf>, OwnedFd)> {
     let leaf = &plan.cgroup;
     let parents = plan.mkdir.split_last().map_or(&[][..], |(_, p)| p);
     let mut created: Vec<PathBuf> = Vec::new();
@@ -241,22 +296,28 @@ fn make_dirs(fs: &dyn Fs, plan: &Plan) -> Result<Vec<PathBuf>> {
         match fs.mkdir(leaf) {
             Ok(()) => {
                 created.push(leaf.clone());
-                return Ok(created);
-            }
-            Err(e) if errno_is(&e, &[Errno::EXIST]) => match fs.rmdir(leaf) {
-                Ok(()) => log::debug!("cgroup: removed stale {}", leaf.display()),
-                Err(r) if errno_is(&r, &[Errno::BUSY, Errno::NOTEMPTY]) => {
-                    undo(&created);
-                    return Err(Error::msg(format!(
-                        "{}: cgroup exists and is in use (is the machine already running?)",
-                        leaf.display()
-                    )));
+                match try_lock(leaf) {
+                    Ok(Some(lock)) => return Ok((created, lock)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        undo(&created);
+                        return Err(e);
+                    }
                 }
-                Err(r) => {
+                // Another start of this machine got in between: it is its cgroup now.
+                created.pop();
+                undo(&created);
+                return Err(Error::msg(format!(
+                    "{}: cgroup exists and is in use (is the machine already running?)",
+                    leaf.display()
+                )));
+            }
+            Err(e) if errno_is(&e, &[Errno::EXIST]) => {
+                if let Err(r) = replace_leaf(fs, leaf) {
                     undo(&created);
                     return Err(r);
                 }
-            },
+            }
             Err(e) if errno_is(&e, &[Errno::NOENT]) && !parents.is_empty() => {
                 for dir in parents {
                     match fs.mkdir(dir) {

@@ -27,6 +27,7 @@ mod fs;
 mod group;
 mod hierarchy;
 mod host;
+pub mod inner;
 mod parse;
 mod placement;
 mod plan;

@@ -40,6 +40,28 @@ impl Cgroup {
         }
     }
 
+    /// Empties the cgroup for the next start after a reboot: what is left of the guest is
+    /// killed, the cgroups it made below its own are removed and the controllers it (or
+    /// `cgroup::inner`) enabled for them are disabled, so that a new PID 1 may be placed here
+    /// again (cgroup v2 puts no process in a cgroup that enables controllers for children).
+    pub fn clear_for_restart(&self) -> Result<()> {
+        // Not cgroup.kill: it bumps the cgroup's kill sequence, and kernels that compare the
+        // forking parent's sequence with the target's kill every later CLONE_INTO_CGROUP child
+        // at birth (seen on 6.18). PID 1's death took its namespace along; only strays remain.
+        kill_fallback(&*self.fs, &self.path)?;
+        self.fs.wait_empty(&self.path, EMPTY_TIMEOUT)?;
+        for sub in self.fs.subdirs(&self.path)? {
+            remove_tree(&*self.fs, &sub)?;
+        }
+        let control = self.path.join("cgroup.subtree_control");
+        let enabled = self.fs.read(&control)?;
+        let off: Vec<String> = enabled.split_whitespace().map(|c| format!("-{c}")).collect();
+        if !off.is_empty() {
+            self.fs.write(&control, &off.join(" "))?;
+        }
+        Ok(())
+    }
+
     /// Removes empty parents up to (not including) the boundary, as long as this process or
     /// another spawnbox created them; stops at the first one still in use.
     fn prune_parents(&self) -> Result<()> {
@@ -65,7 +87,7 @@ impl Cgroup {
 
 /// `cgroup.kill` (Linux 5.14) kills the whole subtree at once; older kernels take the freezer
 /// route.
-fn kill_all(fs: &dyn Fs, dir: &Path) -> Result<()> {
+pub(crate) fn kill_all(fs: &dyn Fs, dir: &Path) -> Result<()> {
     match fs.write(&dir.join("cgroup.kill"), "1") {
         Ok(()) => Ok(()),
         Err(e) if errno_is(&e, &[Errno::NOENT, Errno::OPNOTSUPP]) => kill_fallback(fs, dir),
@@ -112,7 +134,7 @@ fn collect_pids(fs: &dyn Fs, dir: &Path, out: &mut Vec<i32>) -> Result<()> {
 }
 
 /// rmdir, and when child cgroups (a delegated init's) are in the way, them first.
-fn remove_tree(fs: &dyn Fs, dir: &Path) -> Result<()> {
+pub(crate) fn remove_tree(fs: &dyn Fs, dir: &Path) -> Result<()> {
     match fs.rmdir(dir) {
         Ok(()) => return Ok(()),
         Err(e) if errno_is(&e, &[Errno::NOENT]) => return Ok(()),

@@ -356,6 +356,39 @@ fn stale_leaf_is_replaced_busy_leaf_refused() {
 }
 
 #[test]
+fn dying_leaf_without_launcher_is_killed_and_replaced() {
+    let s = setup("dying", ALL, true);
+    let first = s.create("m", machine(None), &[]);
+    let leaf = first.path().to_path_buf();
+    s.kernel.add_process(&leaf, 600);
+    // The launcher was SIGKILLed: its lock is gone, a process of the machine is still there.
+    drop(first);
+    let again = s.create("m", machine(None), &[]);
+    assert_eq!(again.path(), leaf);
+    let log = s.kernel.log();
+    assert!(log.iter().any(|l| l == "write machine.slice/machine-m.scope/cgroup.kill 1"), "{log:?}");
+    again.kill_and_remove().expect("remove");
+    assert!(s.dirs().is_empty());
+}
+
+#[test]
+fn cleared_for_a_restart_after_the_guest_made_cgroups() {
+    let s = setup("restart", ALL, true);
+    let p = s.plan("m", machine(None), &[], Some((0, 0)));
+    let cg = Cgroup::create_with(&p, s.kernel.boxed()).expect("create");
+    // What a booted init leaves: children with controllers enabled for them.
+    s.kernel.write(&cg.path().join("cgroup.subtree_control"), "+pids +memory").unwrap();
+    let child = cg.path().join("init.scope");
+    s.kernel.mkdir(&child).unwrap();
+    s.kernel.add_process(&child, 700);
+    cg.clear_for_restart().expect("clear");
+    assert!(!child.exists());
+    assert_eq!(std::fs::read_to_string(cg.path().join("cgroup.subtree_control")).unwrap().trim(), "");
+    assert_eq!(s.dirs(), lines(&["machine.slice", "machine.slice/machine-m.scope"]));
+    cg.kill_and_remove().expect("remove");
+}
+
+#[test]
 fn delegation_chowns_and_enables_all() {
     let s = setup("delegate", ALL, true);
     let p = s.plan("m", machine(None), &[], Some((100000, 100000)));

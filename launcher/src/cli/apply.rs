@@ -249,12 +249,9 @@ pub fn kill_signal(st: &mut State, value: Option<&str>) -> Result<Flow> {
     go()
 }
 
-/// `--notify-ready=`: only `no` is supported.
+/// `--notify-ready=`.
 pub fn notify_ready(st: &mut State, value: Option<&str>) -> Result<Flow> {
     let b = v::parse_bool(val(value))?;
-    if b {
-        st.unsupported("notify-ready");
-    }
     st.settings.notify_ready = Some(b);
     go()
 }

@@ -242,12 +242,11 @@ fn supported_options_record_nothing() {
 
 #[test]
 fn unsupported_values_of_supported_options() {
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 11] = [
         (&["--settings=yes"], "settings"),
         (&["--settings=trusted"], "settings"),
         (&["--volatile"], "volatile"),
         (&["--private-users=managed", "-n"], "private-users"),
-        (&["--notify-ready=yes"], "notify-ready"),
         (&["--suppress-sync=yes"], "suppress-sync"),
         (&["--link-journal=try-host"], "link-journal"),
         (&["-j"], "link-journal"),

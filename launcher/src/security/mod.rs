@@ -63,8 +63,14 @@ pub fn prepare(spec: &Spec) -> Result<Security> {
         host: caps::host_mask(last_cap)?,
     };
     let caps = caps::plan(&caps_request)?;
-    if caps.missing != 0 {
-        say(spec.quiet, format!("not in spawnbox's own capability sets, not retained: {}", caps::names(caps.missing)));
+    // As nspawn: a default capability the host lacks is dropped quietly (debug); one the user
+    // asked for by name with --capability= is worth a warning (`all` names none).
+    let asked = if sec.capability == u64::MAX { 0 } else { caps.missing & sec.capability };
+    if asked != 0 {
+        say(spec.quiet, format!("not in spawnbox's own capability sets, not retained: {}", caps::names(asked)));
+    }
+    if caps.missing & !asked != 0 {
+        log::debug!("default capabilities not in spawnbox's own sets, dropped: {}", caps::names(caps.missing & !asked));
     }
     if let Some(cpus) = &sec.cpu_affinity {
         process::check_cpu_affinity(cpus)?;

@@ -140,6 +140,6 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
         .into_iter()
         .filter(|s| mount_plan::inside_userns(s, own_network))
         .collect();
-    let pty = container::mount_steps(&mounter, &steps, prep)?;
-    container::finish(spec, prep, ch, mounter.root, pty)
+    let made = container::mount_steps(&mounter, &steps, prep)?;
+    container::finish(spec, prep, ch, mounter.root, made)
 }

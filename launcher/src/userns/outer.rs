@@ -25,6 +25,8 @@ pub struct Outer {
     pub host_sources: Vec<HostSource>,
     /// Fresh file systems by API mount target.
     pub premade: Vec<(&'static str, OwnedFd)>,
+    /// The notify socket bound in the premade `/run` (the launcher keeps it).
+    pub notify: Option<OwnedFd>,
 }
 
 impl Outer {
@@ -63,11 +65,12 @@ pub fn make(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, ns: &UserNs) -> 
     let umask = rustix::process::umask(Mode::empty());
     let premade = api_file_systems(spec, prep, ns);
     rustix::process::umask(umask);
-    Ok(Outer { root, host_sources, premade: premade? })
+    let (premade, notify) = premade?;
+    Ok(Outer { root, host_sources, premade, notify: Some(notify) })
 }
 
 /// `/sys` (without a private network), `/dev` and `/run`, filled and owned by the container's root.
-fn api_file_systems(spec: &Spec, prep: &Prepared, ns: &UserNs) -> Result<Vec<(&'static str, OwnedFd)>> {
+fn api_file_systems(spec: &Spec, prep: &Prepared, ns: &UserNs) -> Result<(Vec<(&'static str, OwnedFd)>, OwnedFd)> {
     let dir = &spec.directory;
     let mut premade = Vec::new();
     if !spec.net.private_network {
@@ -82,8 +85,9 @@ fn api_file_systems(spec: &Spec, prep: &Prepared, ns: &UserNs) -> Result<Vec<(&'
     let run = fresh("/run")?;
     run_host::populate(run.as_fd(), prep.os_release.as_deref(), &prep.uuid.uuid_string())?;
     give_to_root(run.as_fd(), ns.shift).map_err(|e| Error::path("change owner of", &shown("run"), e))?;
+    let notify = crate::notify::bind(run.as_fd(), Some(ns.shift))?;
     premade.push(("/run", run));
-    Ok(premade)
+    Ok((premade, notify))
 }
 
 /// A detached instance of the API file system nspawn mounts on `target`.

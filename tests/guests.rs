@@ -1,0 +1,195 @@
+//! Stock guests booted with `spawnbox -b` and driven through a real pseudo-terminal, the way a
+//! person does: wait for `login:`, type, read. Debian bookworm with systemd, Debian with
+//! sysvinit + OpenRC, and a busybox-init tree, each built once by `tests/guests/mkguest.sh`
+//! (cached outside the repo; `make guests` exports their paths) and copied per test.
+//! Every test ends with the common checks: no process, mount or cgroup of the test is left.
+
+use rustix::process::Signal;
+use rustix::termios::{tcsetwinsize, Winsize};
+use spawnbox_tests::pty::Pty;
+use spawnbox_tests::{Running, Test};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The cached tree of guest `kind` (`systemd`, `openrc`, `busybox`).
+fn guest(kind: &str) -> PathBuf {
+    let var = format!("SPAWNBOX_GUEST_{}", kind.to_ascii_uppercase());
+    let p = std::env::var_os(&var).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("{var} is not set: run the tests through `make test-integration` (it builds the guests with tests/guests/mkguest.sh)")
+    });
+    assert!(
+        p.join("etc/os-release").exists() || p.join("usr/lib/os-release").exists(),
+        "{} is no guest tree",
+        p.display()
+    );
+    p
+}
+
+/// Long enough for a booting guest on a loaded 2-core machine.
+const BOOT: Duration = Duration::from_secs(120);
+const STEP: Duration = Duration::from_secs(30);
+
+/// `spawnbox -b` on a fresh pty (interactive console: a terminal on stdin and stdout).
+fn boot(t: &Test, pty: &Pty, extra: &[&str]) -> Running {
+    let mut args = vec!["-b"];
+    args.extend_from_slice(extra);
+    t.bare().args(&args).env("TERM", "vt220").timeout(Duration::from_secs(300)).terminal(pty.slave()).spawn()
+}
+
+/// Logs in as root (password `root`) at the `login:` seen after `mark`; the position after the
+/// shell's first prompt.
+fn login(pty: &mut Pty, mark: usize) -> usize {
+    let at = pty.expect_after(mark, "login: ", BOOT);
+    pty.type_line("root");
+    let at = pty.expect_after(at, "Password: ", STEP);
+    pty.type_line("root");
+    pty.expect_after(at, "# ", STEP)
+}
+
+/// Runs `cmd` at the shell prompt and returns what it printed, between two marker lines that
+/// only the shell's arithmetic makes (the terminal's echo of the command line, which the line
+/// editor may wrap, shows them unexpanded).
+fn shell(pty: &mut Pty, cmd: &str) -> String {
+    let m = pty.mark();
+    pty.type_line(&format!("echo BEGIN-OF-$((6*6)); {cmd}; echo END-OF-$((6*7))"));
+    let begin = pty.expect_after(m, "BEGIN-OF-36\r\n", STEP);
+    let end = pty.expect_after(begin, "END-OF-42", STEP);
+    let text = pty.text_after(begin);
+    strip_controls(&text[..end - begin - "END-OF-42".len()])
+}
+
+/// `text` without CSI sequences (`ESC [ ... letter`) and without a CR that starts it.
+fn strip_controls(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out.strip_prefix('\r').map(str::to_string).unwrap_or(out)
+}
+
+#[test]
+fn systemd_guest_logs_in_runs_and_powers_off() {
+    let t = Test::from_tree("g-sd-poweroff", &guest("systemd"));
+    let mut pty = Pty::new(40, 200);
+    let mut run = boot(&t, &pty, &[]);
+    let m = pty.mark();
+    login(&mut pty, m);
+    assert_eq!(shell(&mut pty, "systemctl is-system-running --wait"), "running\r\n");
+    // READY=1 came in on /run/host/notify and was logged.
+    let name = t.root.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(pty.text().contains(&format!("Container {name} is ready.")), "{:?}", pty.text());
+    // /dev/console is the container's pty; PID 1 lives in /init.scope of its own cgroup.
+    assert_eq!(
+        shell(&mut pty, "stat -c '%F %t' /dev/console; grep ^0:: /proc/1/cgroup"),
+        "character special file 88\r\n0::/init.scope\r\n"
+    );
+    pty.type_line("poweroff");
+    let out = run.wait();
+    assert_eq!(out.code, Some(0), "{out:?} console: {:?}", pty.text());
+    pty.expect(&format!("Powering off.\r\r\nINFO  [spawnbox::launch] Container {name} has been shut down.\r\n"), STEP);
+}
+
+#[test]
+fn systemd_guest_reboots_to_a_second_login_then_halts_on_sigterm() {
+    let t = Test::from_tree("g-sd-reboot", &guest("systemd"));
+    let mut pty = Pty::new(40, 200);
+    let mut run = boot(&t, &pty, &[]);
+    let m = pty.mark();
+    login(&mut pty, m);
+    let m = pty.mark();
+    pty.type_line("reboot");
+    let name = t.root.file_name().unwrap().to_string_lossy().into_owned();
+    let at = pty.expect_after(m, &format!("Container {name} is being rebooted."), BOOT);
+    pty.expect_after(at, "login: ", BOOT);
+    // The window size still reaches the console after agetty's vhangup() of both boots.
+    login(&mut pty, at);
+    tcsetwinsize(&pty.master, Winsize { ws_row: 33, ws_col: 101, ws_xpixel: 0, ws_ypixel: 0 }).unwrap();
+    run.kill(Signal::WINCH);
+    assert_eq!(shell(&mut pty, "stty size"), "33 101\r\n");
+    run.kill(Signal::TERM);
+    let out = run.wait();
+    assert_eq!(out.code, Some(0), "{out:?} console: {:?}", pty.text());
+    pty.expect("Trying to halt container by sending SIGRTMIN+3 to container PID 1.", STEP);
+    pty.expect("Halting system.", STEP);
+}
+
+#[test]
+fn systemd_guest_is_killed_by_ctrl_bracket_right_after_login_prompt() {
+    let t = Test::from_tree("g-sd-kill", &guest("systemd"));
+    let mut pty = Pty::new(40, 200);
+    let mut run = boot(&t, &pty, &[]);
+    let m = pty.mark();
+    pty.expect_after(m, "login: ", BOOT);
+    let started = Instant::now();
+    pty.write(&[0x1d, 0x1d, 0x1d]);
+    let out = run.wait();
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert_eq!(out.code, Some(1), "{out:?}");
+    pty.expect("spawnbox: container terminated by signal SIGKILL\r\n", STEP);
+}
+
+#[test]
+fn systemd_guest_powers_off_on_the_hotkey() {
+    let t = Test::from_tree("g-sd-hotkey", &guest("systemd"));
+    let mut pty = Pty::new(40, 200);
+    let mut run = boot(&t, &pty, &[]);
+    let m = pty.mark();
+    let at = pty.expect_after(m, "login: ", BOOT);
+    pty.write(&[0x1d, 0x1d, b'p']);
+    pty.expect_after(at, "Sent SIGRTMIN+4 (power off request) to PID 1 of container.\r\n", STEP);
+    let out = run.wait();
+    assert_eq!(out.code, Some(0), "{out:?} console: {:?}", pty.text());
+    pty.expect_after(at, "Powering off.", STEP);
+}
+
+/// The OpenRC guest's marker service writes `started`/`stopped` to this file in the tree.
+const MARKER: &str = "/var/lib/spawnbox-marker";
+
+#[test]
+fn openrc_guest_boots_with_its_output_and_stops_through_its_scripts() {
+    let t = Test::from_tree("g-openrc", &guest("openrc"));
+    let mut pty = Pty::new(40, 200);
+    let mut run = boot(&t, &pty, &[]);
+    let m = pty.mark();
+    let at = login(&mut pty, m);
+    let boot_text = pty.text_after(m)[..at - m].to_string();
+    assert!(boot_text.contains("INIT: version"), "{boot_text:?}");
+    assert!(boot_text.contains("OpenRC"), "no OpenRC output: {boot_text:?}");
+    assert!(!boot_text.to_lowercase().contains("cgroup") || !boot_text.contains("ERROR"), "{boot_text:?}");
+    assert_eq!(std::fs::read_to_string(t.rpath(MARKER)).unwrap(), "started\n");
+    // OpenRC put the marker's daemon in a cgroup of its own (0.45 names it after the service,
+    // newer releases openrc.NAME), beside PID 1's init.scope.
+    let cg = shell(&mut pty, "grep ^0:: /proc/$(cat /run/spawnbox-sleep.pid)/cgroup; grep ^0:: /proc/1/cgroup");
+    assert_eq!(cg, "0::/spawnbox-marker\r\n0::/init.scope\r\n");
+    run.kill(Signal::TERM);
+    let out = run.wait();
+    assert_eq!(out.code, Some(0), "{out:?} console: {:?}", pty.text_after(at));
+    pty.expect_after(at, "Trying to halt container by sending runlevel 0 via /run/initctl to container PID 1.", STEP);
+    pty.expect_after(at, "Stopping spawnbox-marker", STEP);
+    assert_eq!(std::fs::read_to_string(t.rpath(MARKER)).unwrap(), "stopped\n");
+}
+
+#[test]
+fn busybox_guest_gives_a_shell_and_runs_its_shutdown_actions() {
+    let t = Test::from_tree("g-busybox", &guest("busybox"));
+    let mut pty = Pty::new(40, 200);
+    let mut run = boot(&t, &pty, &[]);
+    let m = pty.mark();
+    pty.expect_after(m, "# ", BOOT);
+    assert_eq!(shell(&mut pty, "cat /run/booted; readlink /proc/1/exe"), "booted\r\n/bin/busybox\r\n");
+    run.kill(Signal::TERM);
+    let out = run.wait();
+    assert_eq!(out.code, Some(0), "{out:?} console: {:?}", pty.text());
+    pty.expect("Trying to halt container by sending SIGUSR1 to container PID 1.", STEP);
+    assert_eq!(std::fs::read_to_string(t.rpath(MARKER)).unwrap(), "shutdown-ran\n");
+}
