@@ -193,3 +193,87 @@ fn busybox_guest_gives_a_shell_and_runs_its_shutdown_actions() {
     pty.expect("Trying to halt container by sending SIGUSR1 to container PID 1.", STEP);
     assert_eq!(std::fs::read_to_string(t.rpath(MARKER)).unwrap(), "shutdown-ran\n");
 }
+
+/// A service manager of the test's own: the datagram socket spawnbox's `$NOTIFY_SOCKET` names.
+struct Manager {
+    sock: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+}
+
+impl Manager {
+    fn new(t: &Test) -> Manager {
+        let path = t.path("notify.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        Manager { sock, path }
+    }
+
+    /// The next datagram within `within`, if one comes.
+    fn next(&self, within: Duration) -> Option<String> {
+        self.sock.set_read_timeout(Some(within)).unwrap();
+        let mut buf = [0u8; 4096];
+        self.sock.recv(&mut buf).ok().map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+}
+
+#[test]
+fn notify_ready_yes_waits_for_the_guests_ready() {
+    // systemd says READY=1 on /run/host/notify; spawnbox passes it on.
+    let t = Test::from_tree("g-sd-notify", &guest("systemd"));
+    let mgr = Manager::new(&t);
+    let mut pty = Pty::new(40, 200);
+    let mut run = t
+        .bare()
+        .args(&["-b", "--notify-ready=yes"])
+        .env("NOTIFY_SOCKET", mgr.path.to_str().unwrap())
+        .timeout(Duration::from_secs(300))
+        .terminal(pty.slave())
+        .spawn();
+    let first = mgr.next(BOOT).expect("READY=1 from spawnbox");
+    assert_eq!(first, "READY=1\nSTATUS=Container running.");
+    let name = t.root.file_name().unwrap().to_string_lossy().into_owned();
+    pty.expect(&format!("Container {name} is ready."), STEP);
+    // The guest's STATUS= lines follow, passed on.
+    assert_eq!(mgr.next(STEP).as_deref(), Some("STATUS=Container running: Ready."));
+    run.kill(Signal::TERM);
+    assert_eq!(mgr.next(STEP).as_deref(), Some("STOPPING=1\nSTATUS=Shutting down..."));
+    assert_eq!(run.wait().code, Some(0));
+
+    // A guest that never notifies (busybox init) is not waited for by default ...
+    let t = Test::from_tree("g-bb-notify", &guest("busybox"));
+    let mgr = Manager::new(&t);
+    let pty = Pty::new(40, 200);
+    let mut run = t.bare().args(&["-b"]).env("NOTIFY_SOCKET", mgr.path.to_str().unwrap()).terminal(pty.slave()).spawn();
+    assert_eq!(mgr.next(STEP).as_deref(), Some("READY=1\nSTATUS=Container running."));
+    run.kill(Signal::TERM);
+    assert_eq!(mgr.next(STEP).as_deref(), Some("STOPPING=1\nSTATUS=Shutting down..."));
+    assert_eq!(run.wait().code, Some(0));
+    // ... and never reported ready with --notify-ready=yes.
+    let mut pty = Pty::new(40, 200);
+    let mut run = t
+        .bare()
+        .args(&["-b", "--notify-ready=yes"])
+        .env("NOTIFY_SOCKET", mgr.path.to_str().unwrap())
+        .terminal(pty.slave())
+        .spawn();
+    let m = pty.mark();
+    pty.expect_after(m, "# ", BOOT);
+    assert_eq!(mgr.next(Duration::from_secs(2)), None);
+    run.kill(Signal::TERM);
+    assert_eq!(mgr.next(STEP).as_deref(), Some("STOPPING=1\nSTATUS=Shutting down..."));
+    assert_eq!(run.wait().code, Some(0));
+}
+
+#[test]
+fn kill_signal_replaces_the_inits_own_request() {
+    // busybox init powers off on SIGUSR2 (it would halt on spawnbox's own choice, SIGUSR1).
+    let t = Test::from_tree("g-bb-killsig", &guest("busybox"));
+    let mut pty = Pty::new(40, 200);
+    let mut run = boot(&t, &pty, &["--kill-signal=SIGUSR2"]);
+    let m = pty.mark();
+    pty.expect_after(m, "# ", BOOT);
+    run.kill(Signal::TERM);
+    let out = run.wait();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    pty.expect("Trying to halt container by sending SIGUSR2 to container PID 1.", STEP);
+    assert_eq!(std::fs::read_to_string(t.rpath(MARKER)).unwrap(), "shutdown-ran\n");
+}

@@ -12,13 +12,14 @@ use crate::rootfs;
 use crate::settings::{Id128, StartMode};
 use crate::signals::signal_name;
 use crate::spec::Spec;
+use crate::stopping::{stop_timeout, Cause, Stopping};
 use crate::sys::{self, Forked, SigSet};
 use crate::{env, overlay, resolv_conf, timezone};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What the launcher reads from the host and the tree once, before the first start.
 pub struct Prepared {
@@ -397,46 +398,6 @@ fn run_prepared(
     result
 }
 
-/// How long a guest has to stop after it was asked to (`$SPAWNBOX_STOP_TIMEOUT`, seconds):
-/// nspawn has no timeout of its own; its unit, systemd-nspawn@.service, has TimeoutSec=2min.
-fn stop_timeout() -> Duration {
-    std::env::var("SPAWNBOX_STOP_TIMEOUT")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(Duration::from_secs(120), Duration::from_secs)
-}
-
-/// Asks the guest for `what` its own way (or with `--kill-signal=`); the deadline after which
-/// it is killed. `on_signal`: asked because spawnbox got SIGTERM/SIGINT (else: a hotkey).
-fn request_stop(
-    spec: &Spec,
-    prep: &Prepared,
-    pid: i32,
-    what: Shutdown,
-    explicit: Option<i32>,
-    on_signal: bool,
-) -> Option<Instant> {
-    match crate::guest::ask(pid, prep.init_kind, what, explicit) {
-        Ok(how) => {
-            log::debug!("asked {} for {} ({how})", crate::guest::row(prep.init_kind).name, what.word());
-            if on_signal {
-                log::info!(
-                    "Trying to halt container by sending {how} to container PID 1. Send SIGTERM again to trigger \
-                     immediate termination."
-                );
-            } else {
-                log::info!("Sent {how} ({} request) to PID 1 of container.", what.word());
-            }
-            crate::notify::tell_manager("STOPPING=1\nSTATUS=Shutting down...");
-            Some(Instant::now() + stop_timeout())
-        }
-        Err(e) => {
-            log::warn!("Cannot ask container {} to {}: {e}", spec.machine, what.word());
-            None
-        }
-    }
-}
-
 /// What the guest's PID 1 said on the notify socket.
 fn on_note(spec: &Spec, note: crate::notify::Note) {
     use crate::notify::{tell_manager, Note};
@@ -567,9 +528,9 @@ fn run_once(
         console.watch_channel(parent_ch.fd())?;
     }
     let mut kill_requests = 0;
-    let mut deadline: Option<Instant> = None;
+    let mut stopping: Option<Stopping> = None;
     let status = loop {
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let timeout = stopping.as_ref().map(|s| s.wake_at().saturating_duration_since(Instant::now()));
         let ev = console.wait(timeout)?;
         if ev.channel && channel_open {
             match parent_ch.recv() {
@@ -586,13 +547,16 @@ fn run_once(
                 on_note(spec, note);
             }
         }
+        let kind = prep.init_kind;
         match ev.request {
             Some(Request::Kill) => {
                 let _ = sys::kill(pid, libc::SIGKILL);
             }
             Some(r) => {
                 let what = if r == Request::Reboot { Shutdown::Reboot } else { Shutdown::Poweroff };
-                deadline = request_stop(spec, prep, pid, what, None, false).or(deadline);
+                if let Some(s) = Stopping::begin(&spec.machine, pid, kind, what, None, Cause::Hotkey) {
+                    stopping = Some(s);
+                }
             }
             None => {}
         }
@@ -604,21 +568,21 @@ fn run_once(
                         let _ = sys::kill(pid, libc::SIGKILL);
                     } else if spec.start_mode == StartMode::Boot {
                         let explicit = spec.kill_signal_explicit.then_some(spec.kill_signal);
-                        deadline = request_stop(spec, prep, pid, Shutdown::Halt, explicit, true);
+                        stopping = Stopping::begin(&spec.machine, pid, kind, Shutdown::Halt, explicit, Cause::Signal);
                     } else {
                         log::debug!("sending {} to the container", signal_name(spec.kill_signal));
                         let _ = sys::kill(pid, spec.kill_signal);
-                        deadline = Some(Instant::now() + stop_timeout());
+                        stopping = Some(Stopping::sent(Shutdown::Halt));
                     }
                 }
                 libc::SIGWINCH => console.resize(),
                 _ => {}
             }
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if stopping.as_mut().is_some_and(|s| s.poll(&spec.machine, pid)) {
             log::warn!("Container {} did not stop within {} s, killing it.", spec.machine, stop_timeout().as_secs());
             let _ = sys::kill(pid, libc::SIGKILL);
-            deadline = None;
+            stopping = None;
         }
         if let Some((_, st)) = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::NOHANG)
             .map_err(|e| Error::sys("wait for", "container", e))?

@@ -27,6 +27,7 @@ mod security;
 mod settings;
 mod signals;
 mod spec;
+mod stopping;
 mod sys;
 mod timezone;
 mod user;

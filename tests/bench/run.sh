@@ -6,7 +6,8 @@
 # binary sizes, peak RSS and the idle RSS of the launcher and stub-init, the cost of the
 # security layer (issue 6: a with/without row pair, and the device program's bpf(2) calls
 # timed with perf trace), checks the targets of issues 2 and 3, and rewrites the generated
-# part of docs/BENCHMARKS.md. The method is described in docs/BENCHMARKS.md.
+# part of docs/BENCHMARKS.md. The method is described in docs/BENCHMARKS.md. Boot-to-ready of a
+# real systemd guest, spawnbox against systemd-nspawn, is tests/bench/boot.sh.
 #
 # Run as root:  make bench        (or: bash tests/bench/run.sh)
 # Env knobs:    RUNS=100 WARMUP=3 RSS_REPS=5 TRACE_REPS=20
@@ -121,7 +122,7 @@ procs_now() { ps --ppid 2 -p 2 --deselect -o comm= | sort -u; }
 
 ensure_packages() {
     local need=() p
-    for p in hyperfine bubblewrap busybox-static util-linux time jq file; do
+    for p in hyperfine bubblewrap busybox-static util-linux time jq file socat debootstrap; do
         dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
     done
     if [ ${#need[@]} -gt 0 ]; then
@@ -279,6 +280,8 @@ inner() {
     idle_rss > "$W/idle.tsv" || true
     sec_state
     sec_trace
+    # boot-to-ready of a real guest (issue 12): its own script, same wrapper
+    SPAWNBOX=$SPAWNBOX NSPAWN_BIN=${NSPAWN_BIN:-} bash "$HERE/boot.sh" "$W" || log "boot-to-ready failed"
     loadavg > "$W/load-end"
 }
 
@@ -418,6 +421,8 @@ report() {
         done
         echo
         security_report
+        echo
+        boot_report
     } > "$out"
 
     # ---- targets
@@ -548,6 +553,36 @@ security_report() {
         echo "| row | Seccomp | CapBnd | device program |"
         echo "|---|---|---|---|"
         awk -F'\t' '{printf "| %s | %s | 0x%s | %s |\n", $1, $2, $3, $4}' "$W/secstate.tsv"
+    fi
+}
+
+# Boot-to-ready of the systemd guest (tests/bench/boot.sh): medians of $W/boot.tsv per launcher.
+boot_report() {
+    local id n b s bad sb='' ns=''
+    echo "**Boot to ready (issue 12).** A stock Debian 12 tree with systemd (\`tests/guests/mkguest.sh systemd\`) booted with \`-b --notify-ready=yes --console=read-only\`; the time from the launcher's start to the READY=1 it sends to \`\$NOTIFY_SOCKET\` (after the guest's systemd said READY=1 on the container's notify socket), then SIGTERM to the launcher's exit (the guest halts). One untimed boot first, then ${BOOT_RUNS:-5} timed ones per launcher."
+    echo
+    if [ ! -s "$W/boot.tsv" ]; then echo "Not measured in this run (see the log)."; return; fi
+    echo "| launcher | boots | boot to READY=1, median ms | min–max ms | stop (SIGTERM → exit), median ms | failed runs |"
+    echo "|---|---|---|---|---|---|"
+    med() { sort -n | awk '{a[NR] = $1} END {if (NR) printf "%.0f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+    for id in spawnbox nspawn; do
+        n=$(awk -F'\t' -v i="$id" '$1 == i && $5 == "OK"' "$W/boot.tsv" | wc -l)
+        bad=$(awk -F'\t' -v i="$id" '$1 == i && $5 != "OK"' "$W/boot.tsv" | wc -l)
+        [ "$n" -gt 0 ] || [ "$bad" -gt 0 ] || continue
+        b=$(awk -F'\t' -v i="$id" '$1 == i && $5 == "OK" {print $3}' "$W/boot.tsv" | med)
+        s=$(awk -F'\t' -v i="$id" '$1 == i && $5 == "OK" {print $4}' "$W/boot.tsv" | med)
+        local lo hi
+        lo=$(awk -F'\t' -v i="$id" '$1 == i && $5 == "OK" {print $3}' "$W/boot.tsv" | sort -n | head -n 1)
+        hi=$(awk -F'\t' -v i="$id" '$1 == i && $5 == "OK" {print $3}' "$W/boot.tsv" | sort -n | tail -n 1)
+        [ "$id" = spawnbox ] && sb=$b
+        [ "$id" = nspawn ] && ns=$b
+        echo "| $( [ "$id" = nspawn ] && echo "systemd-nspawn --register=no --keep-unit" || echo spawnbox) | $n | ${b:--} | ${lo:--}–${hi:--} | ${s:--} | $bad |"
+    done
+    echo
+    if [ -n "$sb" ] && [ -n "$ns" ]; then
+        echo "spawnbox boots the guest to ready in $(awk -v a="$sb" -v b="$ns" 'BEGIN {printf "%.2f", a / b}') × the time systemd-nspawn takes on the same tree, in the same run."
+    elif [ -n "$sb" ]; then
+        echo "systemd-nspawn was not measured in this run."
     fi
 }
 

@@ -254,7 +254,10 @@ impl Drop for Test {
         let name = self.root.file_name().unwrap().to_string_lossy().into_owned();
         let cgroups = cgroups_of_machine(&name);
         for c in cgroups.iter().rev() {
-            let _ = fs::remove_dir(c);
+            // A booted guest's cgroup has children (init.scope, its services): kill, then
+            // remove depth first.
+            let _ = fs::write(c.join("cgroup.kill"), "1");
+            remove_cgroup_tree(c);
         }
         if std::thread::panicking() {
             return;
@@ -268,6 +271,19 @@ impl Drop for Test {
         assert!(removed, "mounts were left below {}", self.dir.display());
         assert!(cgroups.is_empty(), "the container's cgroup was left behind (removed now): {cgroups:?}");
     }
+}
+
+/// Removes cgroup `dir` and every cgroup below it (children first), waiting a little for
+/// killed processes to leave.
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    wait_until(Duration::from_secs(2), || fs::remove_dir(dir).is_ok() || !dir.exists());
 }
 
 /// Runs `f(i)` for `0..n` on `threads` threads and collects the results in order.

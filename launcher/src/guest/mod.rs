@@ -224,7 +224,13 @@ pub fn identify(tree: BorrowedFd<'_>, init: &Path) -> InitKind {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
-    let content = rootfs::read_small_file(tree, init, MAX_SCAN).ok().flatten().unwrap_or_default();
+    // The content only when the name says nothing (or names runit, whose files differ by
+    // distribution): busybox is 2 MB.
+    let named = TABLE.iter().find(|r| r.file_names.contains(&name.as_str())).map(|r| r.kind);
+    let content = match named {
+        Some(k) if k != InitKind::Runit => Vec::new(),
+        _ => rootfs::read_small_file(tree, init, MAX_SCAN).ok().flatten().unwrap_or_default(),
+    };
     let kind = classify(&name, &content);
     log::debug!("init {} is {} ({name})", init.display(), row(kind).name);
     kind
@@ -254,31 +260,81 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     false
 }
 
+/// What came of asking the guest.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// The request went out; how, for the log.
+    Sent(String),
+    /// The init does not listen yet (no handler for the signal, no reader on its FIFO: it is
+    /// still starting, and the kernel would drop the request); ask again in a moment.
+    NotYet(String),
+}
+
 /// Asks the guest whose PID 1 is `pid` (on the host) for `what`, the way `kind` understands;
-/// `signal` overrides it (`--kill-signal=`). Returns how it was asked, for the log.
-pub fn ask(pid: i32, kind: InitKind, what: Shutdown, signal: Option<i32>) -> Result<String> {
+/// `signal` overrides it (`--kill-signal=`).
+pub fn ask(pid: i32, kind: InitKind, what: Shutdown, signal: Option<i32>) -> Result<Asked> {
     if let Some(sig) = signal {
-        return send(pid, sig);
+        return signal_if_heard(pid, sig);
     }
     let mut last = Error::msg(format!("{} has no {} request", row(kind).name, what.word()));
+    let mut not_yet = None;
     for a in asks(kind, what) {
         let r = match *a {
-            Ask::Signal(sig) => send(pid, sig),
-            Ask::Runlevel(level) => {
-                initctl::request_runlevel(pid, level).map(|p| format!("runlevel {} via {p}", level as char))
-            }
+            Ask::Signal(sig) => signal_if_heard(pid, sig),
+            Ask::Runlevel(level) => match initctl::request_runlevel(pid, level) {
+                Ok(p) => Ok(Asked::Sent(format!("runlevel {} via {p}", level as char))),
+                // Nobody reads the FIFO yet, or init has not made it yet.
+                Err(e) if e.errno().is_some_and(|n| n == libc::ENXIO || n == libc::ENOENT) => {
+                    Ok(Asked::NotYet(e.to_string()))
+                }
+                Err(e) => Err(e),
+            },
             Ask::Runit { reboot, stopit, reboot_file } => runit_stop(pid, reboot, stopit, reboot_file),
             Ask::Unsupported => continue,
         };
         match r {
-            Ok(how) => return Ok(how),
+            Ok(Asked::Sent(how)) => return Ok(Asked::Sent(how)),
+            Ok(Asked::NotYet(why)) => {
+                log::debug!("{} request: {why}", what.word());
+                not_yet.get_or_insert(why);
+            }
             Err(e) => {
                 log::debug!("{} request: {e}", what.word());
                 last = e;
             }
         }
     }
-    Err(last)
+    match not_yet {
+        Some(why) => Ok(Asked::NotYet(why)),
+        None => Err(last),
+    }
+}
+
+/// Sends `sig` to `pid` if the process will see it: it has a handler for it or blocks it (to
+/// read it from a signalfd). A PID 1 gets neither from outside its namespace otherwise.
+fn signal_if_heard(pid: i32, sig: i32) -> Result<Asked> {
+    let name = crate::signals::signal_name(sig);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    if !hears(&status, sig) {
+        return Ok(Asked::NotYet(format!("PID 1 neither catches nor blocks {name} yet")));
+    }
+    send(pid, sig).map(Asked::Sent)
+}
+
+/// Whether `/proc/PID/status` text shows that the process set up its signal handling: `sig`
+/// caught or blocked, or, as an init waiting in sigtimedwait(2) shows it (the kernel unblocks
+/// the waited-for set while it waits, and /proc does not show the real mask), anything caught
+/// or blocked at all. A freshly executed init has neither: spawnbox resets both before exec.
+pub fn hears(status: &str, sig: i32) -> bool {
+    let mask = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    let set_up = mask("SigCgt:") | mask("SigBlk:");
+    set_up & (1u64 << (sig - 1)) != 0 || set_up != 0
 }
 
 fn send(pid: i32, sig: i32) -> Result<String> {
@@ -289,7 +345,7 @@ fn send(pid: i32, sig: i32) -> Result<String> {
 
 /// What runit-init does for `init 0` / `init 6`: `stopit` executable by its owner, `reboot`
 /// executable or not, then SIGCONT to PID 1. Both files are made inside the guest's own root.
-fn runit_stop(pid: i32, reboot: bool, stopit: &str, reboot_file: &str) -> Result<String> {
+fn runit_stop(pid: i32, reboot: bool, stopit: &str, reboot_file: &str) -> Result<Asked> {
     let root = initctl::open_guest_root(pid)?;
     for (name, mode) in [(reboot_file, if reboot { 0o100 } else { 0 }), (stopit, 0o100)] {
         let path = Path::new(name);
@@ -312,7 +368,10 @@ fn runit_stop(pid: i32, reboot: bool, stopit: &str, reboot_file: &str) -> Result
         rustix::fs::chmod(initctl::fd_path(fd.as_fd()), Mode::from_raw_mode(mode))
             .map_err(|e| Error::path("chmod", &path, e))?;
     }
-    send(pid, libc::SIGCONT).map(|s| format!("{stopit} and {s}"))
+    Ok(match signal_if_heard(pid, libc::SIGCONT)? {
+        Asked::Sent(s) => Asked::Sent(format!("{stopit} and {s}")),
+        not_yet => not_yet,
+    })
 }
 
 #[cfg(test)]

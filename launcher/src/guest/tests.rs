@@ -70,3 +70,18 @@ fn every_kind_has_one_row() {
         assert_eq!(row(k).kind, k);
     }
 }
+
+#[test]
+fn a_signal_is_heard_when_caught_or_blocked() {
+    // busybox init after start-up: USR1, USR2, TERM, INT ... caught.
+    let status = "Name:\tinit\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000004a03\n";
+    assert!(hears(status, libc::SIGUSR1) && hears(status, libc::SIGTERM) && hears(status, libc::SIGINT));
+    // busybox 1.35 waiting in sigtimedwait: its set shows unblocked, only SIGTSTP caught.
+    assert!(hears("SigBlk:\t0000000000000000\nSigCgt:\t0000000000080000\n", libc::SIGUSR1));
+    // systemd blocks what it reads from its signalfd (RTMIN+3 = 37 is bit 36).
+    let status = "SigBlk:\t0000001000000000\nSigCgt:\t0000000000000000\n";
+    assert!(hears(status, crate::cli::SIGRTMIN + 3));
+    // A process that has not set anything up yet hears nothing from outside.
+    assert!(!hears("SigBlk:\t0000000000000000\nSigCgt:\t0000000000000000\n", libc::SIGTERM));
+    assert!(!hears("", libc::SIGTERM));
+}
