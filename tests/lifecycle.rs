@@ -294,3 +294,37 @@ fn no_warning_about_default_capabilities_the_host_lacks() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(!out.stderr.contains("not retained"), "{out:?}");
 }
+
+#[test]
+fn boot_nested_in_a_cgroup_namespace_whose_root_holds_processes() {
+    // What a user has inside another container: spawnbox runs in the root of its cgroup
+    // namespace, which is not the host's root and holds processes (spawnbox itself), so
+    // controllers cannot be enabled there (EBUSY). A booted container still starts, as with
+    // nspawn, with what can be delegated.
+    let t = boot_tree(
+        "boot-nested",
+        "grep ^0:: /proc/self/cgroup; cat /sys/fs/cgroup/cgroup.controllers >/dev/null && echo cgroup-ok",
+    );
+    let cg2 = fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
+        })
+        .expect("a cgroup2 mount");
+    let outer = std::path::PathBuf::from(&cg2).join(format!("spawnbox-nest-{}", std::process::id()));
+    fs::create_dir(&outer).unwrap();
+    let setup = format!(
+        "echo $$ > {o}/cgroup.procs\n\
+         set -- unshare --cgroup /bin/sh -c 'mount -n -t cgroup2 none /sys/fs/cgroup && exec \"$@\"' sh \"$@\"",
+        o = outer.display()
+    );
+    let out = t.cmd(&["-b"]).in_private_mount_ns(&setup).run();
+    let leftover: Vec<_> =
+        fs::read_dir(&outer).unwrap().flatten().filter(|e| e.path().is_dir()).map(|e| e.path()).collect();
+    let removed = fs::remove_dir(&outer);
+    assert_eq!(out.ok(), "0::/init.scope\ncgroup-ok\n");
+    assert!(leftover.is_empty(), "{leftover:?}");
+    removed.unwrap();
+}

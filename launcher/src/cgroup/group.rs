@@ -134,7 +134,7 @@ impl Cgroup {
         let mut controllers: Vec<String> = props.iter().map(|p| p.controller.to_string()).collect();
         kernel_order(&mut controllers);
         let dirs = self.ancestors();
-        self.enable(&dirs, &controllers)?;
+        self.enable(&dirs, &controllers, &controllers)?;
         for w in &writes {
             self.write_property(&w.file, &w.value, &w.origin, w.optional)?;
         }
@@ -166,7 +166,7 @@ impl Cgroup {
         if let Some(sup) = &plan.supervisor {
             self.enter_supervisor(sup)?;
         }
-        self.enable(&plan.enable, &plan.controllers)?;
+        self.enable(&plan.enable, &plan.controllers, &plan.required)?;
         for w in &plan.writes {
             self.write_property(&w.file, &w.value, &w.origin, w.optional)?;
         }
@@ -188,8 +188,9 @@ impl Cgroup {
         self.fs.write(&sup.join("cgroup.procs"), "0").map_err(|e| e.context("--keep-unit"))
     }
 
-    /// Writes `+c…` into each `cgroup.subtree_control` of `dirs`, top down (one write each).
-    fn enable(&mut self, dirs: &[PathBuf], controllers: &[String]) -> Result<()> {
+    /// Writes `+c…` into each `cgroup.subtree_control` of `dirs`, top down (one write each;
+    /// when that fails, one controller at a time, where only the `required` ones must succeed).
+    fn enable(&mut self, dirs: &[PathBuf], controllers: &[String], required: &[String]) -> Result<()> {
         if controllers.is_empty() {
             return Ok(());
         }
@@ -204,9 +205,17 @@ impl Cgroup {
         let value: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
         let value = value.join(" ");
         for dir in dirs {
-            self.fs
-                .write(&dir.join("cgroup.subtree_control"), &value)
-                .map_err(|e| e.context(format!("enable {}", controllers.join(" "))))?;
+            let control = dir.join("cgroup.subtree_control");
+            if self.fs.write(&control, &value).is_ok() {
+                continue;
+            }
+            for c in controllers {
+                match self.fs.write(&control, &format!("+{c}")) {
+                    Ok(()) => {}
+                    Err(e) if required.contains(c) => return Err(e.context(format!("enable {c}"))),
+                    Err(e) => log::debug!("cgroup: not delegating {c}: {e}"),
+                }
+            }
         }
         Ok(())
     }

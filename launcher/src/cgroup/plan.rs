@@ -64,6 +64,10 @@ pub struct Plan {
     pub enable: Vec<PathBuf>,
     /// Controllers the properties (or delegation) need, in kernel order.
     pub controllers: Vec<String>,
+    /// Those of `controllers` a property needs: enabling them must succeed. The others are
+    /// delegation's, enabled where the kernel lets us (nspawn carries on without them, e.g.
+    /// nested in a cgroup namespace whose root holds processes: EBUSY).
+    pub required: Vec<String>,
     /// Property files of the container's cgroup, in write order.
     pub writes: Vec<Write>,
     /// uid/gid the container's cgroup is handed to.
@@ -77,9 +81,11 @@ pub fn plan(h: &Hierarchy, req: &Request<'_>, host: &dyn Host) -> Result<Plan> {
     let cgroup = h.root.join(&l.leaf);
     let writes = resolve(&cgroup, req.properties, host)?;
 
-    let mut controllers: Vec<String> = match req.delegate {
+    let mut required: Vec<String> = req.properties.iter().map(|p| p.controller.to_string()).collect();
+    kernel_order(&mut required);
+    let mut controllers = match req.delegate {
         Some(_) => h.controllers.clone(),
-        None => req.properties.iter().map(|p| p.controller.to_string()).collect(),
+        None => required.clone(),
     };
     kernel_order(&mut controllers);
 
@@ -107,6 +113,7 @@ pub fn plan(h: &Hierarchy, req: &Request<'_>, host: &dyn Host) -> Result<Plan> {
         mkdir,
         enable,
         controllers,
+        required,
         writes,
         delegate: req.delegate,
     })
