@@ -11,6 +11,11 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Whether `e` was caused by one of `errnos`.
+pub(crate) fn errno_is(e: &Error, errnos: &[Errno]) -> bool {
+    e.errno().is_some_and(|n| errnos.iter().any(|x| x.raw_os_error() == n))
+}
+
 /// Marks directories spawnbox created, so any spawnbox may remove them once empty and none
 /// removes a slice an administrator made. `trusted.*` needs CAP_SYS_ADMIN: the container
 /// cannot forge it on its own subtree, and it is never consulted below the machine's cgroup.

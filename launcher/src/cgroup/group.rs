@@ -2,10 +2,10 @@
 //! one mkdir (parents only when missing), one O_PATH open, then the writes the properties ask
 //! for; a failure half-way removes what was made.
 
-use super::fs::{Fs, RealFs};
+use super::fs::{errno_is, Fs, RealFs};
+use super::kill::{kill_all, remove_tree, EMPTY_TIMEOUT};
 use super::plan::{check_controllers, kernel_order, resolve, Plan};
 use super::property::Property;
-use super::teardown::{kill_all, remove_tree, EMPTY_TIMEOUT};
 use super::{Hierarchy, Host};
 use crate::error::{Error, Result};
 use rustix::fs::{FlockOperation, Mode, OFlags};
@@ -44,10 +44,6 @@ impl std::fmt::Debug for Cgroup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cgroup").field("path", &self.path).field("created", &self.created).finish()
     }
-}
-
-pub(crate) fn errno_is(e: &Error, errnos: &[Errno]) -> bool {
-    e.errno().is_some_and(|n| errnos.iter().any(|x| x.raw_os_error() == n))
 }
 
 impl Cgroup {

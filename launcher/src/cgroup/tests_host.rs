@@ -363,7 +363,7 @@ fn host_freezer_fallback_kills_everything() {
     cg.attach(child.id() as i32).expect("attach");
     release_sleeper(&mut child, cg.path());
     // The pre-5.14 route, on this kernel: freeze, SIGKILL each pid, thaw.
-    super::teardown::kill_fallback(&super::fs::RealFs, cg.path()).expect("fallback kill");
+    super::kill::kill_fallback(&super::fs::RealFs, cg.path()).expect("fallback kill");
     assert_killed(child);
     let events = std::fs::read_to_string(cg.path().join("cgroup.events")).expect("events");
     assert!(events.contains("frozen 0"), "thawed again: {events}");
