@@ -419,3 +419,37 @@ fn inaccessible_file_and_directory() {
     );
     assert_eq!(fs::read_to_string(t.rpath("/srv/secret/key")).unwrap(), "secret\n");
 }
+
+#[test]
+fn rootidmap_and_owneridmap_work_without_a_user_namespace() {
+    // nspawn ≥ 256: the source's owner is the container's root, or the target's owner inside;
+    // without -U container ids are host ids, and everything else shows as nobody.
+    let t = Test::new("bind-idmap-nouserns");
+    let src = t.host_dir("src");
+    fs::write(src.join("f"), "").unwrap();
+    fs::write(src.join("by-other"), "").unwrap();
+    for p in [src.as_path(), &src.join("f")] {
+        std::os::unix::fs::chown(p, Some(1234), Some(1234)).unwrap();
+    }
+    std::os::unix::fs::chown(src.join("by-other"), Some(4321), Some(4321)).unwrap();
+    t.write("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n");
+    t.write("/etc/group", "root:x:0:\nu:x:1000:\n");
+    fs::create_dir_all(t.rpath("/home/u")).unwrap();
+    std::os::unix::fs::chown(t.rpath("/home/u"), Some(1000), Some(1000)).unwrap();
+    let owner = |p: &std::path::Path| {
+        let m = fs::metadata(p).unwrap();
+        (std::os::unix::fs::MetadataExt::uid(&m), std::os::unix::fs::MetadataExt::gid(&m))
+    };
+
+    let b = format!("--bind={}:/mnt:rootidmap", src.display());
+    let out = t.sh(&[&b], "stat -c %u:%g /mnt /mnt/f /mnt/by-other; touch /mnt/by-root");
+    assert_eq!(out.ok(), "0:0\n0:0\n65534:65534\n");
+    assert_eq!(owner(&src.join("by-root")), (1234, 1234));
+
+    let b = format!("--bind={}:/home/u:owneridmap", src.display());
+    let out = t.sh(&[&b, "--user=u"], "id -u; stat -c %u:%g /home/u/f; touch /home/u/by-u");
+    assert_eq!(out.ok(), "1000\n1000:1000\n");
+    assert_eq!(owner(&src.join("by-u")), (1234, 1234));
+    // The host's view of the source is unchanged.
+    assert_eq!(owner(&src.join("f")), (1234, 1234));
+}

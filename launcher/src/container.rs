@@ -57,6 +57,7 @@ pub fn exit_if_orphaned(ch: &Channel) {
 pub fn keep_fds(ch: &Channel, prep: &Prepared, extra: &[i32]) -> Vec<i32> {
     let mut k = vec![ch.fd().as_raw_fd()];
     k.extend(prep.stub_init.as_ref().map(|f| f.as_raw_fd()));
+    k.extend(prep.bind_idmaps.iter().flatten().map(|f| f.as_raw_fd()));
     k.extend_from_slice(extra);
     k
 }
@@ -103,6 +104,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     let root = rootfs::bind_root(&spec.directory, spec.read_only)?;
     // The last moment the host is reachable: open what the mounts need from it.
     let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, root.as_fd())?;
+    apply_bind_idmaps(spec, prep, &host_sources)?;
     let resolv = resolv_install(prep);
     let tz = timezone_install(prep);
 
@@ -114,6 +116,20 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     let root = mounter.root;
     apply_etc_files(root.as_fd(), resolv, tz);
     finish(spec, prep, ch, root, made)
+}
+
+/// `rootidmap` and `owneridmap` without a user namespace: the launcher's mappings applied to
+/// the detached copies of the bind sources, before they are attached.
+fn apply_bind_idmaps(spec: &Spec, prep: &Prepared, sources: &[mounts::HostSource]) -> Result<()> {
+    for ((m, src), ns) in spec.custom_mounts.iter().zip(sources).zip(&prep.bind_idmaps) {
+        if let (Some(ns), mounts::HostSource::Bind { tree, .. }, crate::settings::CustomMount::Bind { recursive, .. }) =
+            (ns, src, m)
+        {
+            crate::userns::idmap::apply(tree.as_fd(), ns.as_fd(), *recursive, m.destination())
+                .map_err(|e| e.context(mounts::describe(m)))?;
+        }
+    }
+    Ok(())
 }
 
 /// The new root, by descriptor.

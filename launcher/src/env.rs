@@ -3,6 +3,10 @@
 
 use crate::user::UserInfo;
 
+/// Where the container's notify socket is (`notify.rs` binds it), nspawn's
+/// NSPAWN_NOTIFY_SOCKET_PATH, and so the value of `$NOTIFY_SOCKET`.
+pub const NOTIFY_SOCKET: &str = "/run/host/notify";
+
 /// nspawn's DEFAULT_PATH_COMPAT.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -31,7 +35,7 @@ pub fn build(input: &EnvInput<'_>) -> Vec<String> {
         format!("PATH={DEFAULT_PATH}"),
         "container=spawnbox".to_string(),
         format!("container_uuid={}", input.uuid),
-        format!("NOTIFY_SOCKET={}", crate::notify::PATH),
+        format!("NOTIFY_SOCKET={NOTIFY_SOCKET}"),
     ];
     let term = match (input.pipe, input.term) {
         (true, _) | (false, Some("dumb")) => "dumb",

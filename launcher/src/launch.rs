@@ -38,6 +38,9 @@ pub struct Prepared {
     pub stub_init: Option<OwnedFd>,
     /// Overlay work directories on the host, per custom mount.
     pub workdirs: Vec<Option<PathBuf>>,
+    /// Without a user namespace: the mapping namespace of each custom mount's `rootidmap` or
+    /// `owneridmap` option (the child applies it to its copy of the source).
+    pub bind_idmaps: Vec<Option<OwnedFd>>,
     /// The cgroup2 mount the container gets (none when it has no cgroup of its own).
     pub cgroup_mount: CgroupMount,
     /// Capabilities, seccomp and resource settings of the payload.
@@ -158,6 +161,8 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             )));
         }
     }
+    let bind_idmaps =
+        if spec.userns() { Vec::new() } else { crate::userns::idmap::host_bind_mappings(&spec.custom_mounts, t)? };
     let userns = if spec.userns() {
         // One user-namespaced container per tree: a second one could re-own it under the first.
         let lock = lock_tree(dir)?;
@@ -182,6 +187,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             init_kind,
             stub_init,
             workdirs,
+            bind_idmaps,
             cgroup_mount: CgroupMount::None,
             security,
             term: var("TERM"),

@@ -14,7 +14,7 @@ use std::io::IoSliceMut;
 use std::mem::MaybeUninit;
 
 /// Where the guest finds the socket, and the value of its `$NOTIFY_SOCKET`.
-pub const PATH: &str = "/run/host/notify";
+pub const PATH: &str = crate::env::NOTIFY_SOCKET;
 
 /// Binds the socket at `host/notify` below the container's `/run` (`run`, a descriptor), with
 /// nspawn's mode 0200 (only PID 1, as root, is meant to write), owned by the container's root

@@ -161,11 +161,14 @@ fn bind_user_rules() {
 fn idmapped_binds_need_user_namespaces() {
     assert_eq!(fail(&["--bind=/a:/b:idmap"]), "idmapped bind mount on /b requires user namespacing (--private-users)");
     assert_eq!(
-        fail(&["--bind-ro=/a:/b:rootidmap", "--private-users=no"]),
+        fail(&["--bind-ro=/a:/b:idmap", "--private-users=no"]),
         "idmapped bind mount on /b requires user namespacing (--private-users)"
     );
     let s = run(&["-U", "--bind=/a:/b:owneridmap"]);
     assert!(s.unsupported.is_empty());
+    // rootidmap and owneridmap need none (nspawn ≥ 256).
+    assert!(run(&["--bind=/a:/b:rootidmap"]).unsupported.is_empty());
+    assert!(run(&["--bind-ro=/a:/b:owneridmap", "--private-users=no"]).unsupported.is_empty());
 }
 
 #[test]

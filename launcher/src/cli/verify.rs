@@ -128,7 +128,8 @@ pub fn verify(s: &Settings, seen: &Seen) -> Result<()> {
 
     for m in &s.custom_mounts {
         if let CustomMount::Bind { idmap, destination, .. } = m {
-            if *idmap != BindIdmap::None && !userns {
+            // rootidmap and owneridmap map the source's owner without one too (nspawn ≥ 256).
+            if *idmap == BindIdmap::Idmap && !userns {
                 return Err(Error::msg(format!(
                     "idmapped bind mount on {} requires user namespacing (--private-users)",
                     destination.display()

@@ -2,6 +2,7 @@
 //! idmapped mounts made with them (mount_setattr(MOUNT_ATTR_IDMAP) on detached trees).
 
 use crate::error::{Error, Result};
+use crate::settings::{BindIdmap, CustomMount, MountSource};
 use crate::sys::{self, Forked};
 use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
@@ -84,6 +85,55 @@ pub fn single(from: u32, to: u32) -> String {
 /// `shift + (to_uid, to_gid)` (`rootidmap`: 0; `owneridmap`: the target's owner).
 pub fn owner_ns(owner: (u32, u32), shift: u32, to: (u32, u32)) -> Result<OwnedFd> {
     userns_with(&single(owner.0, shift + to.0), &single(owner.1, shift + to.1))
+}
+
+/// For a `--bind` with `rootidmap` or `owneridmap` (nspawn ≥ 256): a namespace mapping the
+/// source's host owner `owner` to the container's root, or to the owner of `destination` in
+/// the tree. `ns`: the container's user namespace (none: container ids are host ids).
+pub fn owner_mapping(
+    kind: BindIdmap,
+    owner: (u32, u32),
+    tree: BorrowedFd<'_>,
+    destination: &Path,
+    ns: Option<&super::UserNs>,
+) -> Result<Option<OwnedFd>> {
+    let shift = ns.map_or(0, |n| n.shift);
+    let to = match kind {
+        BindIdmap::RootIdmap => (0, 0),
+        BindIdmap::OwnerIdmap => target_owner(tree, destination, ns),
+        BindIdmap::None | BindIdmap::Idmap => return Ok(None),
+    };
+    owner_ns(owner, shift, to).map(Some)
+}
+
+/// The container ids owning `destination` in the tree (root's when it does not exist yet: the
+/// mount point is then created by the container's root).
+fn target_owner(tree: BorrowedFd<'_>, destination: &Path, ns: Option<&super::UserNs>) -> (u32, u32) {
+    const NOBODY: u32 = 65534;
+    let shown = |id: u32| ns.map_or(Some(id), |n| n.container_id(id)).unwrap_or(NOBODY);
+    match crate::rootfs::open_path(tree, destination, crate::rootfs::Follow::InRoot).and_then(rustix::fs::fstat) {
+        Ok(st) => (shown(st.st_uid), shown(st.st_gid)),
+        Err(_) => (0, 0),
+    }
+}
+
+/// Without a user namespace: the mapping namespace of each custom mount's `rootidmap` or
+/// `owneridmap` option (`None` for the others), made by the launcher, which can still read
+/// `/proc` of its helper; the container child applies them to its copies of the sources.
+pub fn host_bind_mappings(mounts: &[CustomMount], tree: BorrowedFd<'_>) -> Result<Vec<Option<OwnedFd>>> {
+    mounts
+        .iter()
+        .map(|m| match m {
+            CustomMount::Bind { source: MountSource::Host(path), destination, idmap, .. }
+                if matches!(idmap, BindIdmap::RootIdmap | BindIdmap::OwnerIdmap) =>
+            {
+                let st = rustix::fs::stat(path).map_err(|e| Error::path("stat", path, e))?;
+                owner_mapping(*idmap, (st.st_uid, st.st_gid), tree, destination, None)
+                    .map_err(|e| e.context(crate::mounts::describe(m)))
+            }
+            _ => Ok(None),
+        })
+        .collect()
 }
 
 #[cfg(test)]

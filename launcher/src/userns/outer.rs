@@ -8,14 +8,12 @@ use super::{idmap, UserNs};
 use crate::error::{Error, Result};
 use crate::launch::Prepared;
 use crate::mounts::{self, HostSource};
-use crate::rootfs::{self, Follow};
 use crate::settings::{BindIdmap, CustomMount, MountSource};
 use crate::spec::Spec;
 use crate::{dev, mount_plan, run_host, sys};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::process::{Gid, Uid};
-use std::path::Path;
 
 /// Detached mounts for one start of a user-namespaced container.
 pub struct Outer {
@@ -112,31 +110,12 @@ fn idmap_bind(m: &CustomMount, src: &HostSource, tree: BorrowedFd<'_>, ns: &User
         let st = rustix::fs::fstat(mnt).map_err(|e| Error::path("stat", path, e))?;
         Ok((st.st_uid, st.st_gid))
     };
-    let own;
-    let userns = match kind {
-        BindIdmap::None => return Ok(()),
-        BindIdmap::Idmap => ns.mapping_ns()?,
-        BindIdmap::RootIdmap => {
-            own = idmap::owner_ns(owner()?, ns.shift, (0, 0))?;
-            own.as_fd()
-        }
-        BindIdmap::OwnerIdmap => {
-            let target = target_owner(tree, destination, ns);
-            own = idmap::owner_ns(owner()?, ns.shift, target)?;
-            own.as_fd()
-        }
+    let own = idmap::owner_mapping(*kind, owner()?, tree, destination, Some(ns))?;
+    let userns = match &own {
+        Some(fd) => fd.as_fd(),
+        None => ns.mapping_ns()?,
     };
     idmap::apply(mnt.as_fd(), userns, *recursive, path)
-}
-
-/// The container ids owning `destination` in the tree (root's when it does not exist yet: the
-/// mount point is then created by the container's root).
-fn target_owner(tree: BorrowedFd<'_>, destination: &Path, ns: &UserNs) -> (u32, u32) {
-    const NOBODY: u32 = 65534;
-    match rootfs::open_path(tree, destination, Follow::InRoot).and_then(rustix::fs::fstat) {
-        Ok(st) => (ns.container_id(st.st_uid).unwrap_or(NOBODY), ns.container_id(st.st_gid).unwrap_or(NOBODY)),
-        Err(_) => (0, 0),
-    }
 }
 
 /// Re-owns every inode of a file system spawnbox just filled (trusted: nothing else can reach
