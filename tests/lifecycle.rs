@@ -328,3 +328,52 @@ fn boot_nested_in_a_cgroup_namespace_whose_root_holds_processes() {
     assert!(leftover.is_empty(), "{leftover:?}");
     removed.unwrap();
 }
+
+#[test]
+fn boot_inside_a_booted_container() {
+    // An outer booted container whose init runs spawnbox -b on a guest tree inside it: the
+    // inner one gets the controllers the outer one was given, and a --property that needs a
+    // controller the outer one does not have is a clear error.
+    let t = boot_tree(
+        "boot-in-boot",
+        "echo outer: $(grep ^0:: /proc/self/cgroup)\n\
+         /usr/bin/spawnbox -b -D /guest --console=pipe -M inner; echo inner-exit=$?\n\
+         /usr/bin/spawnbox -b -D /guest --console=pipe -M inner --property=TasksMax=5; echo inner-exit=$?\n\
+         ls -d /sys/fs/cgroup/machine.slice 2>&1 | sed 's/.*: //'",
+    );
+    fs::create_dir_all(t.rpath("/usr/bin")).unwrap();
+    fs::copy(spawnbox_tests::spawnbox_bin(), t.rpath("/usr/bin/spawnbox")).unwrap();
+    let st = std::process::Command::new("bash")
+        .arg(spawnbox_tests::workspace().join("tests/mkrootfs.sh"))
+        .arg(t.rpath("/guest"))
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{st:?}");
+    fs::remove_file(t.rpath("/guest/sbin/init")).unwrap();
+    t.script(
+        "/guest/sbin/init",
+        "echo inner: $(grep ^0:: /proc/self/cgroup) $(cat /sys/fs/cgroup/cgroup.controllers)\nexit 7",
+    );
+    let host_controllers = fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
+        })
+        .map(|m| fs::read_to_string(format!("{m}/cgroup.controllers")).unwrap())
+        .unwrap();
+    let out = t.cmd(&["-b"]).run();
+    let inner = host_controllers.trim();
+    let pids = inner.split(' ').any(|c| c == "pids");
+    let second = if pids { format!("inner: 0::/init.scope {inner}\ninner-exit=7") } else { "inner-exit=1".to_string() };
+    assert_eq!(
+        out.code(0),
+        format!(
+            "outer: 0::/init.scope\ninner: 0::/init.scope {inner}\ninner-exit=7\n{second}\nNo such file or directory\n"
+        )
+    );
+    let want_err =
+        if pids { "" } else { "spawnbox: --property=TasksMax=5: pids controller not available in /sys/fs/cgroup\n" };
+    assert_eq!(out.stderr, want_err);
+}
