@@ -277,3 +277,27 @@ fn kill_signal_replaces_the_inits_own_request() {
     pty.expect("Trying to halt container by sending SIGUSR2 to container PID 1.", STEP);
     assert_eq!(std::fs::read_to_string(t.rpath(MARKER)).unwrap(), "shutdown-ran\n");
 }
+
+#[test]
+fn a_systemd_guest_sees_its_credentials() {
+    let t = Test::from_tree("g-sd-creds", &guest("systemd"));
+    let file = t.path("cred-file");
+    std::fs::write(&file, "from a file\n").unwrap();
+    let mut pty = Pty::new(40, 200);
+    let set = "--set-credential=spawnbox.test:hello\\x20world";
+    let load = format!("--load-credential=spawnbox.file:{}", file.display());
+    let mut run = boot(&t, &pty, &[set, &load]);
+    let m = pty.mark();
+    login(&mut pty, m);
+    // systemd imported what nspawn's interface gave it (/run/host/credentials).
+    assert_eq!(
+        shell(&mut pty, "systemd-creds --system cat spawnbox.test; systemd-creds --system cat spawnbox.file"),
+        "hello world\r\nfrom a file\r\n"
+    );
+    assert_eq!(
+        shell(&mut pty, "stat -c '%a %U %n' /run/host/credentials /run/host/credentials/spawnbox.test; touch /run/host/credentials/x"),
+        "500 root /run/host/credentials\r\n400 root /run/host/credentials/spawnbox.test\r\ntouch: cannot touch '/run/host/credentials/x': Read-only file system\r\n"
+    );
+    run.kill(Signal::TERM);
+    assert_eq!(run.wait().code, Some(0));
+}

@@ -437,3 +437,23 @@ fn mounts_made_inside_never_reach_a_shared_host_source() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("mounted\n1\n0\n"), "{out:?}");
 }
+
+#[test]
+fn credentials_belong_to_the_containers_root_and_are_read_only() {
+    let t = Test::new("userns-creds");
+    let file = t.path("cred");
+    fs::write(&file, "loaded\n").unwrap();
+    let load = format!("--load-credential=f:{}", file.display());
+    let script = "echo $CREDENTIALS_DIRECTORY; cat /run/host/credentials/s /run/host/credentials/f; \
+                  stat -c '%a %u:%g' /run/host/credentials /run/host/credentials/s; \
+                  touch /run/host/credentials/x 2>/dev/null || echo read-only";
+    for extra in [&["--private-users=524288", "--private-users-ownership=map"][..], &[][..]] {
+        let mut args = extra.to_vec();
+        args.extend(["--set-credential=s:set\\n", load.as_str()]);
+        assert_eq!(
+            t.sh(&args, script).ok(),
+            "/run/host/credentials\nset\nloaded\n500 0:0\n400 0:0\nread-only\n",
+            "{extra:?}"
+        );
+    }
+}

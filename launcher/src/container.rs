@@ -152,12 +152,16 @@ pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Re
     let mut notify = None;
     let uuid = prep.uuid.uuid_string();
     mounts::mount_all(mounter, steps, &mut |step, m| match step {
-        Step::RunHost if m.is_premade("/run") => m.read_only_self(Path::new("/run/host")),
+        Step::RunHost if m.is_premade("/run") => {
+            install_credentials(m, prep)?;
+            m.read_only_self(Path::new("/run/host"))
+        }
         Step::DevNodes if m.is_premade("/dev") => Ok(()),
         Step::RunHost => {
             let run = run_host::open_run(m.root.as_fd())?;
             run_host::populate(run.as_fd(), prep.os_release.as_deref(), &uuid)?;
             notify = Some(crate::notify::bind(run.as_fd(), None)?);
+            install_credentials(m, prep)?;
             m.read_only_self(Path::new("/run/host"))
         }
         Step::DevNodes => dev::populate(open_dev(m.root.as_fd())?.as_fd()),
@@ -171,6 +175,16 @@ pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Re
         _ => Ok(()),
     })?;
     Ok(Made { pty, notify })
+}
+
+/// `--set-credential=`/`--load-credential=`: their ramfs on `/run/host/credentials`, made by
+/// whoever fills `/run/host` (with a user namespace, the outer child, as the container's root).
+fn install_credentials(m: &Mounter<'_>, prep: &Prepared) -> Result<()> {
+    if prep.credentials.is_empty() {
+        return Ok(());
+    }
+    let mnt = crate::credentials::make_fs(&prep.credentials)?;
+    m.attach_detached(&mnt, Path::new(crate::credentials::DIRECTORY), "credentials")
 }
 
 /// `/etc/resolv.conf` and `/etc/localtime` as decided; a failure is a warning.
@@ -311,6 +325,7 @@ fn build_env(spec: &Spec, prep: &Prepared, user: &UserInfo) -> Vec<String> {
         user,
         explicit_user: spec.user.is_some(),
         host_os_release: &prep.os_release_ids,
+        credentials: !prep.credentials.is_empty(),
         setenv: &spec.setenv,
     })
 }

@@ -7,6 +7,9 @@ use crate::user::UserInfo;
 /// NSPAWN_NOTIFY_SOCKET_PATH, and so the value of `$NOTIFY_SOCKET`.
 pub const NOTIFY_SOCKET: &str = "/run/host/notify";
 
+/// Where the container's credentials are (`credentials.rs` mounts them).
+pub const CREDENTIALS_DIRECTORY: &str = "/run/host/credentials";
+
 /// nspawn's DEFAULT_PATH_COMPAT.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -23,6 +26,8 @@ pub struct EnvInput<'a> {
     pub explicit_user: bool,
     /// `ID=`, `VERSION_ID=`, ... of the host's os-release.
     pub host_os_release: &'a [(String, String)],
+    /// Credentials were passed (`$CREDENTIALS_DIRECTORY` names them).
+    pub credentials: bool,
     /// `-E` assignments in order.
     pub setenv: &'a [String],
 }
@@ -37,6 +42,9 @@ pub fn build(input: &EnvInput<'_>) -> Vec<String> {
         format!("container_uuid={}", input.uuid),
         format!("NOTIFY_SOCKET={NOTIFY_SOCKET}"),
     ];
+    if input.credentials {
+        env.push(format!("CREDENTIALS_DIRECTORY={CREDENTIALS_DIRECTORY}"));
+    }
     let term = match (input.pipe, input.term) {
         (true, _) | (false, Some("dumb")) => "dumb",
         (false, Some(t)) if !t.is_empty() => t,
@@ -109,6 +117,7 @@ mod tests {
             user,
             explicit_user: false,
             host_os_release: rel,
+            credentials: false,
             setenv,
         }
     }

@@ -38,6 +38,8 @@ pub struct Prepared {
     pub stub_init: Option<OwnedFd>,
     /// Overlay work directories on the host, per custom mount.
     pub workdirs: Vec<Option<PathBuf>>,
+    /// `--set-credential=`/`--load-credential=` values, read once.
+    pub credentials: Vec<(String, Vec<u8>)>,
     /// Without a user namespace: the mapping namespace of each custom mount's `rootidmap` or
     /// `owneridmap` option (the child applies it to its copy of the source).
     pub bind_idmaps: Vec<Option<OwnedFd>>,
@@ -161,6 +163,8 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             )));
         }
     }
+    let own_creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    let credentials = crate::credentials::load(&spec.credentials, own_creds.as_deref())?;
     let bind_idmaps =
         if spec.userns() { Vec::new() } else { crate::userns::idmap::host_bind_mappings(&spec.custom_mounts, t)? };
     let userns = if spec.userns() {
@@ -188,6 +192,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             stub_init,
             workdirs,
             bind_idmaps,
+            credentials,
             cgroup_mount: CgroupMount::None,
             security,
             term: var("TERM"),

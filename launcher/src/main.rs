@@ -7,6 +7,7 @@ mod channel;
 mod cli;
 mod console;
 mod container;
+mod credentials;
 mod dev;
 mod env;
 mod error;

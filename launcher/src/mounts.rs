@@ -171,6 +171,12 @@ impl Mounter<'_> {
             .map_err(|e| Error::sys(&format!("mount {what} on"), self.shown(target).display(), e))
     }
 
+    /// Attaches the detached mount `mnt` on `target` (a real directory, made 0700 if missing).
+    pub fn attach_detached(&self, mnt: &OwnedFd, target: &Path, what: &str) -> Result<()> {
+        let at = rootfs::mount_point(self.root.as_fd(), target, NodeKind::Directory, Follow::Never)?;
+        self.attach(mnt, &at, what, target)
+    }
+
     /// `target` bound onto itself read-only (recursively); a missing target is skipped.
     pub fn read_only_self(&self, target: &Path) -> Result<()> {
         let at = match rootfs::open_path(self.root.as_fd(), target, Follow::Never) {

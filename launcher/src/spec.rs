@@ -30,6 +30,8 @@ pub struct Spec {
     pub kill_signal_explicit: bool,
     /// `--notify-ready=yes`: the launcher is ready when the guest says READY=1.
     pub notify_ready: bool,
+    /// `--set-credential=` and `--load-credential=`, in order.
+    pub credentials: Vec<crate::settings::Credential>,
     pub read_only: bool,
     /// Custom mounts sorted by destination (stable: command-line order for equal paths).
     pub custom_mounts: Vec<CustomMount>,
@@ -152,6 +154,7 @@ impl Spec {
             kill_signal,
             kill_signal_explicit: settings.kill_signal.is_some(),
             notify_ready: settings.notify_ready.unwrap_or(false),
+            credentials: settings.credentials.clone(),
             read_only: settings.read_only,
             custom_mounts,
             resolv_conf: settings.resolv_conf.unwrap_or(ResolvConfMode::Auto),

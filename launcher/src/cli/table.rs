@@ -213,8 +213,8 @@ pub static OPTIONS: &[OptSpec] = &[
     o("pipe", Some('P'), N, "", G::InputOutput, "Equivalent to --console=pipe", Y, a::pipe),
     o("background", None, R, "COLOR", G::InputOutput, "Set ANSI color for background", Y, a::background),
 
-    o("set-credential", None, R, "ID:VALUE", G::Credentials, "Pass a credential with literal value to container", X, a::set_credential),
-    o("load-credential", None, R, "ID:PATH", G::Credentials, "Load credential to pass to container from file or AF_UNIX stream socket", X, a::load_credential),
+    o("set-credential", None, R, "ID:VALUE", G::Credentials, "Pass a credential with literal value to container", Y, a::set_credential),
+    o("load-credential", None, R, "ID:PATH", G::Credentials, "Load credential to pass to container from file or AF_UNIX stream socket", Y, a::load_credential),
 
     o("share-system", None, N, "", G::Other, "", X, a::share_system),
     o("user", None, ON, "NAME", G::Other, "Run in the user service manager scope (--user=NAME: deprecated alias of --uid=NAME)", Y, a::user),

@@ -166,7 +166,7 @@ fn golden_resources_and_security() {
             Credential::Load { id: "key".into(), path: "/etc/key".into() },
         ]
     );
-    assert_eq!(s.unsupported, ["selinux-context", "selinux-apifs-context", "set-credential", "load-credential",]);
+    assert_eq!(s.unsupported, ["selinux-context", "selinux-apifs-context"]);
 }
 
 #[test]
