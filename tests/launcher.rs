@@ -257,6 +257,29 @@ fn dev_expected(console: Option<&str>) -> Vec<String> {
         v.push(format!("/dev/pts/{pts}|character special file|620|88:0|0:5|/dev/pts/{pts}"));
     }
     v.push("/dev/pts/ptmx|character special file|666|5:2|0:0|/dev/pts/ptmx".into());
+    // nspawn ≥ 256 also copies /dev/fuse and /dev/net/tun when the host has them and they open
+    // read-write, with the host node's mode.
+    for (name, major, minor) in [("fuse", 10u32, 229u32), ("net/tun", 10, 200)] {
+        let host = std::path::Path::new("/dev").join(name);
+        if fs::OpenOptions::new().read(true).write(true).open(&host).is_err() {
+            continue;
+        }
+        let mode = std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&host).unwrap().permissions()) & 0o7777;
+        match name.split_once('/') {
+            Some((dir, _)) => v.push(format!("/dev/{dir}|directory|755|0:0|0:0|/dev/{dir}")),
+            None => v.push(format!("/dev/{name}|character special file|{mode:o}|{major:x}:{minor:x}|0:0|/dev/{name}")),
+        }
+        v.push(format!(
+            "/dev/char/{major}:{minor}|symbolic link|777|0:0|0:0|'/dev/char/{major}:{minor}' -> '../{name}'"
+        ));
+    }
+    // The shell lists /dev/*, then /dev/char/*, then /dev/pts/*, each sorted by name.
+    let group = |l: &String| match l.split('|').next().unwrap_or("") {
+        p if p.starts_with("/dev/char/") => 1,
+        p if p.starts_with("/dev/pts/") => 2,
+        _ => 0,
+    };
+    v.sort_by(|a, b| (group(a), a.split('|').next()).cmp(&(group(b), b.split('|').next())));
     v
 }
 

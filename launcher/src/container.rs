@@ -164,7 +164,7 @@ pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Re
             install_credentials(m, prep)?;
             m.read_only_self(Path::new("/run/host"))
         }
-        Step::DevNodes => dev::populate(open_dev(m.root.as_fd())?.as_fd()),
+        Step::DevNodes => dev::populate(open_dev(m.root.as_fd())?.as_fd(), &prep.dev_nodes),
         Step::Console => {
             let stdin = rustix::stdio::stdin();
             let from = rustix::termios::isatty(stdin).then_some(stdin);

@@ -24,12 +24,49 @@ pub const LINKS: [(&str, &str); 5] = [
 /// Directories that later mounts need.
 const DIRS: [&str; 4] = ["pts", "shm", "mqueue", "char"];
 
+/// (path below /dev, major, minor) of the nodes nspawn copies only when the host has them and
+/// they can be opened for reading and writing (the device policy allows them too).
+pub const OPTIONAL: [(&str, u32, u32); 2] = [("fuse", 10, 229), ("net/tun", 10, 200)];
+
+/// An optional node as found on the host: its path below /dev, device numbers and mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostNode {
+    pub name: &'static str,
+    pub major: u32,
+    pub minor: u32,
+    pub mode: u32,
+}
+
+/// The [`OPTIONAL`] nodes the host has, as they are there (read by the launcher, which still
+/// sees the host's /dev).
+pub fn host_optional_nodes() -> Vec<HostNode> {
+    OPTIONAL
+        .iter()
+        .filter_map(|&(name, major, minor)| {
+            let path = Path::new("/dev").join(name);
+            let fd = openat(
+                rustix::fs::CWD,
+                &path,
+                OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+                Mode::empty(),
+            )
+            .ok()?;
+            let st = rustix::fs::fstat(&fd).ok()?;
+            let same = st.st_mode & 0o170000 == 0o020000
+                && rustix::fs::major(st.st_rdev) == major
+                && rustix::fs::minor(st.st_rdev) == minor;
+            same.then_some(HostNode { name, major, minor, mode: st.st_mode & 0o7777 })
+        })
+        .collect()
+}
+
 fn err(op: &str, name: &str, e: rustix::io::Errno) -> Error {
     Error::path(op, &Path::new("/dev").join(name), e)
 }
 
-/// Fills the fresh `/dev` tmpfs (`dev` is its mount).
-pub fn populate(dev: BorrowedFd<'_>) -> Result<()> {
+/// Fills the fresh `/dev` tmpfs (`dev` is its mount), with `optional`, the host's nodes of
+/// [`OPTIONAL`].
+pub fn populate(dev: BorrowedFd<'_>, optional: &[HostNode]) -> Result<()> {
     for d in DIRS {
         mkdirat(dev, d, Mode::from_raw_mode(0o755)).map_err(|e| err("create", d, e))?;
     }
@@ -41,6 +78,19 @@ pub fn populate(dev: BorrowedFd<'_>) -> Result<()> {
     }
     for (name, target) in LINKS {
         symlinkat(target, dev, name).map_err(|e| err("create symlink", name, e))?;
+    }
+    for n in optional {
+        if let Some((parent, _)) = n.name.split_once('/') {
+            match mkdirat(dev, parent, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(err("create", parent, e)),
+            }
+        }
+        let dev_t = crate::sys::makedev(n.major, n.minor);
+        mknodat(dev, n.name, FileType::CharacterDevice, Mode::from_raw_mode(n.mode), dev_t)
+            .map_err(|e| err("create device node", n.name, e))?;
+        let link = format!("char/{}:{}", n.major, n.minor);
+        symlinkat(format!("../{}", n.name), dev, link.as_str()).map_err(|e| err("create symlink", &link, e))?;
     }
     Ok(())
 }

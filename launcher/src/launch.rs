@@ -38,6 +38,8 @@ pub struct Prepared {
     pub stub_init: Option<OwnedFd>,
     /// Overlay work directories on the host, per custom mount.
     pub workdirs: Vec<Option<PathBuf>>,
+    /// `/dev/fuse` and `/dev/net/tun` as the host has them (copied into the container's /dev).
+    pub dev_nodes: Vec<crate::dev::HostNode>,
     /// `--set-credential=`/`--load-credential=` values, read once.
     pub credentials: Vec<(String, Vec<u8>)>,
     /// Without a user namespace: the mapping namespace of each custom mount's `rootidmap` or
@@ -193,6 +195,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             workdirs,
             bind_idmaps,
             credentials,
+            dev_nodes: crate::dev::host_optional_nodes(),
             cgroup_mount: CgroupMount::None,
             security,
             term: var("TERM"),

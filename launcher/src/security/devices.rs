@@ -62,10 +62,10 @@ impl Rule {
 
 /// What every container may use: the nodes spawnbox creates in `/dev` (null, zero, full,
 /// random, urandom, tty: rwm, as systemd's closed policy), ptmx (5:2, the devpts instance's),
-/// `/dev/net/tun` (rwm, as nspawn), every pts (majors 136–143, rw, never mknod, as nspawn's
+/// `/dev/net/tun` and `/dev/fuse` (rwm, as nspawn ≥ 256), every pts (majors 136–143, rw, never mknod, as nspawn's
 /// `char-pts rw`), and the 0:0 nodes (`/run/host/inaccessible/{chr,blk}`, overlayfs whiteouts),
 /// which systemd allows too and which no driver backs.
-pub const BASE: [Rule; 11] = [
+pub const BASE: [Rule; 12] = [
     Rule::node(CHAR, 1, 3, RWM),
     Rule::node(CHAR, 1, 5, RWM),
     Rule::node(CHAR, 1, 7, RWM),
@@ -74,6 +74,7 @@ pub const BASE: [Rule; 11] = [
     Rule::node(CHAR, 5, 0, RWM),
     Rule::node(CHAR, 5, 2, RWM),
     Rule::node(CHAR, 10, 200, RWM),
+    Rule::node(CHAR, 10, 229, RWM),
     Rule { kind: CHAR, majors: (136, 143), minor: None, access: RW },
     Rule::node(CHAR, 0, 0, RWM),
     Rule::node(BLOCK, 0, 0, RWM),

@@ -54,8 +54,8 @@ fn golden_bytes_of_a_major_range_with_restricted_access() {
 
 #[test]
 fn size_of_the_default_program() {
-    // 6 + 10 nodes × 5 + pts 8 + 2.
-    assert_eq!(assemble(&BASE).len(), 66);
+    // 6 + 11 nodes × 5 + pts 8 + 2.
+    assert_eq!(assemble(&BASE).len(), 71);
 }
 
 /// Runs `prog` on a `struct bpf_cgroup_dev_ctx`; panics on anything `assemble` never emits.
@@ -125,7 +125,7 @@ fn the_default_policy_over_a_table() {
         (CHAR, 1, 4, READ, false),   // /dev/port
         (CHAR, 5, 1, RW, false),     // the host's /dev/console
         (CHAR, 4, 0, RW, false),     // tty0
-        (CHAR, 10, 229, RW, false),  // fuse
+        (CHAR, 10, 229, RWM, true),  // /dev/fuse (nspawn ≥ 256)
         (CHAR, 10, 237, RW, false),  // loop-control
         (CHAR, 3, 3, RW, false),
         (CHAR, 2, 0, RW, false),

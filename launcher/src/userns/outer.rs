@@ -77,7 +77,7 @@ fn api_file_systems(spec: &Spec, prep: &Prepared, ns: &UserNs) -> Result<(Vec<(&
     }
     let shown = |p: &str| dir.join(p);
     let dev = fresh("/dev")?;
-    dev::populate(dev.as_fd())?;
+    dev::populate(dev.as_fd(), &prep.dev_nodes)?;
     give_to_root(dev.as_fd(), ns.shift).map_err(|e| Error::path("change owner of", &shown("dev"), e))?;
     premade.push(("/dev", dev));
     let run = fresh("/run")?;
