@@ -99,6 +99,7 @@ impl<T: Transport> Conn<T> {
         or_flags(&mut bytes, NLM_F_ACK);
         let seq = self.next_seq();
         nl::set_seq(&mut bytes, seq);
+        injected_fault(what)?;
         self.send(&bytes, what)?;
         loop {
             self.recv(what)?;
@@ -150,6 +151,7 @@ impl<T: Transport> Conn<T> {
         let mut bytes = msg.finish().map_err(|e| e.context(what))?;
         let seq = self.next_seq();
         nl::set_seq(&mut bytes, seq);
+        injected_fault(what)?;
         self.send(&bytes, what)?;
         let mut interrupted = false;
         loop {
@@ -218,6 +220,7 @@ impl<T: Transport> Conn<T> {
         }
         let end_seq = self.next_seq();
         buf.extend_from_slice(&batch_marker(NFNL_MSG_BATCH_END, end_seq));
+        injected_fault(&first_what)?;
         self.send(&buf, &first_what)?;
 
         let mut answered = vec![false; whats.len()];
@@ -273,6 +276,15 @@ impl<T: Transport> Conn<T> {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// The test seam (`fault.rs`): a request the seam fails is not sent and reads as refused.
+#[inline(always)]
+fn injected_fault(what: &dyn Display) -> Result<()> {
+    match crate::fault::check(what) {
+        Some(errno) => Err(Error::sys(what, errno)),
+        None => Ok(()),
     }
 }
 

@@ -10,6 +10,7 @@
 mod addr;
 mod conn;
 mod error;
+mod fault;
 mod link;
 mod naming;
 mod nft;
