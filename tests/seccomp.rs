@@ -303,3 +303,48 @@ fn systemd_seccomp_0_turns_the_filter_off() {
     run(Some("0"), &["--system-call-filter=@nonsense", "/bin/true"])
         .error("--system-call-filter=@nonsense: unknown system call group");
 }
+
+#[test]
+fn suppress_sync_makes_sync_calls_succeed_and_refuses_sync_opens() {
+    let t = test("suppress-sync");
+    let checks = [
+        "fsync_bad_fd",
+        "fdatasync_bad_fd",
+        "syncfs_bad_fd",
+        "sync_file_range_bad_flags",
+        "msync_unaligned",
+        "open_osync",
+        "openat_odsync",
+        "openat_plain",
+    ];
+    // The kernel's answers without the option: the bad arguments are refused.
+    let plain = probe(&t, &[], &checks);
+    let ebadf = libc::EBADF as i64;
+    assert_results(
+        &plain,
+        &[
+            ("fsync_bad_fd", ebadf),
+            ("fdatasync_bad_fd", ebadf),
+            ("syncfs_bad_fd", ebadf),
+            ("sync_file_range_bad_flags", ebadf),
+            ("msync_unaligned", EINVAL),
+        ],
+    );
+    assert_eq!((plain["open_osync"], plain["openat_odsync"], plain["openat_plain"]), (0, 0, 0), "{plain:?}");
+    // nspawn's seccomp_suppress_sync(): the sync family returns 0 without running, and opens
+    // asking for synchronous writes fail with EINVAL.
+    for extra in [&["--suppress-sync=yes"][..], &["--suppress-sync=yes", "--system-call-filter=@clock"][..]] {
+        let r = probe(&t, extra, &checks);
+        for c in &checks[..5] {
+            assert_eq!(r[*c], 0, "{c} with {extra:?}: {r:?}");
+        }
+        assert_results(&r, &[("open_osync", EINVAL), ("openat_odsync", EINVAL)]);
+        assert_eq!(r["openat_plain"], 0, "{r:?}");
+    }
+    // Not a security policy: it stays when SYSTEMD_SECCOMP=0 turns the filter off.
+    let mut args = vec!["--suppress-sync=yes", "/probe"];
+    args.extend(checks);
+    let out = t.cmd(&args).env("SYSTEMD_SECCOMP", "0").run();
+    let r = parse(out.ok());
+    assert_eq!((r["fsync_bad_fd"], r["open_osync"]), (0, -EINVAL), "{r:?}");
+}

@@ -30,6 +30,8 @@ pub struct Spec {
     pub kill_signal_explicit: bool,
     /// `--notify-ready=yes`: the launcher is ready when the guest says READY=1.
     pub notify_ready: bool,
+    /// `--suppress-sync=yes`: sync calls succeed without syncing (seccomp).
+    pub suppress_sync: bool,
     /// `--set-credential=` and `--load-credential=`, in order.
     pub credentials: Vec<crate::settings::Credential>,
     pub read_only: bool,
@@ -155,6 +157,7 @@ impl Spec {
             kill_signal_explicit: settings.kill_signal.is_some(),
             notify_ready: settings.notify_ready.unwrap_or(false),
             credentials: settings.credentials.clone(),
+            suppress_sync: settings.suppress_sync.unwrap_or(false),
             read_only: settings.read_only,
             custom_mounts,
             resolv_conf: settings.resolv_conf.unwrap_or(ResolvConfMode::Auto),

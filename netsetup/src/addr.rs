@@ -13,7 +13,12 @@ const RTM_DELADDR: u16 = 21;
 const RTM_GETADDR: u16 = 22;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
+const IFA_LABEL: u16 = 3;
 const IFA_BROADCAST: u16 = 4;
+const IFA_CACHEINFO: u16 = 6;
+const IFA_FLAGS: u16 = 8;
+const IFA_RT_PRIORITY: u16 = 9;
+const IFA_PROTO: u16 = 11;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
@@ -26,6 +31,51 @@ pub struct AddrInfo {
     pub addr: IpAddr,
     /// Prefix length.
     pub prefix_len: u8,
+}
+
+/// An address as the kernel reported it, to be added again as it was (peer, broadcast, label,
+/// scope, flags, remaining lifetimes, protocol): see [`Rtnl::link_addresses`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedAddr {
+    /// Its index, address and prefix length.
+    pub info: AddrInfo,
+    /// The `RTM_NEWADDR` payload (`ifaddrmsg` and the attributes a request may carry).
+    payload: Vec<u8>,
+}
+
+impl SavedAddr {
+    /// Keeps the attributes of a dumped address that `RTM_NEWADDR` accepts; `None` if the
+    /// payload is not an address.
+    pub fn from_payload(p: &[u8]) -> Option<SavedAddr> {
+        let info = parse_addr(p)?;
+        let mut payload = p.get(..8)?.to_vec();
+        for (ty, v) in nl::attrs(p.get(8..)?) {
+            let keep = matches!(
+                ty,
+                IFA_ADDRESS
+                    | IFA_LOCAL
+                    | IFA_LABEL
+                    | IFA_BROADCAST
+                    | IFA_CACHEINFO
+                    | IFA_FLAGS
+                    | IFA_RT_PRIORITY
+                    | IFA_PROTO
+            );
+            if keep {
+                let len = 4 + v.len();
+                payload.extend_from_slice(&(len as u16).to_ne_bytes());
+                payload.extend_from_slice(&ty.to_ne_bytes());
+                payload.extend_from_slice(v);
+                payload.resize(nl::align(payload.len()), 0);
+            }
+        }
+        Some(SavedAddr { info, payload })
+    }
+
+    /// Whether it is an IPv6 address.
+    pub fn is_v6(&self) -> bool {
+        self.info.addr.is_ipv6()
+    }
 }
 
 /// The IPv4 broadcast address of `addr/prefix_len` (none for /31 and /32, as iproute2).
@@ -91,6 +141,37 @@ impl<T: Transport> Rtnl<T> {
         self.addr_request(false, link, addr, prefix_len)
     }
 
+    /// Every address as the kernel reports it, in its order, to be added again with
+    /// [`Rtnl::restore_address`] (a link that leaves the namespace loses its addresses).
+    pub fn saved_addresses(&mut self) -> Result<Vec<SavedAddr>> {
+        retry_dump(|| {
+            let mut m = Msg::new(RTM_GETADDR, NLM_F_DUMP);
+            m.header(&ifaddrmsg(0, 0, 0));
+            let mut out = Vec::new();
+            self.conn.dump(m, &"list addresses", &mut |h| {
+                if h.ty == RTM_NEWADDR {
+                    out.push(SavedAddr::from_payload(h.payload).ok_or_else(|| malformed(&"list addresses"))?);
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })
+    }
+
+    /// Adds a saved address to link `index` as it was (`RTM_NEWADDR`, `NLM_F_EXCL`).
+    pub fn restore_address(&mut self, index: u32, a: &SavedAddr) -> Result<()> {
+        let what = format!("add address {}/{} to ifindex {index}", a.info.addr, a.info.prefix_len);
+        let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+        let mut header = [0u8; 8];
+        header.copy_from_slice(&a.payload[..8]);
+        header[4..8].copy_from_slice(&index.to_ne_bytes());
+        m.header(&header);
+        for (ty, v) in nl::attrs(&a.payload[8..]) {
+            m.put(ty, v);
+        }
+        self.conn.ack(m, &what)
+    }
+
     /// Lists the addresses of every link (`RTM_GETADDR` dump, both families).
     pub fn list_addresses(&mut self) -> Result<Vec<AddrInfo>> {
         retry_dump(|| {
@@ -133,6 +214,34 @@ pub fn parse_addr(p: &[u8]) -> Option<AddrInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saved_addresses_keep_what_a_request_may_carry() {
+        let mut p = ifaddrmsg(AF_INET, 24, 7).to_vec();
+        p[2] = 0x80; // IFA_F_PERMANENT
+        let mut m = Msg::new(RTM_NEWADDR, 0);
+        m.header(&p);
+        m.put(IFA_ADDRESS, &[10, 9, 0, 2]);
+        m.put(IFA_LOCAL, &[10, 9, 0, 2]);
+        m.put(IFA_BROADCAST, &[10, 9, 0, 255]);
+        m.put_str(IFA_LABEL, "tif0:1");
+        m.put(7, &[0; 4]); // IFA_MULTICAST: dropped
+        m.put_u32(IFA_FLAGS, 0x80);
+        let bytes = m.finish().unwrap();
+        let saved = SavedAddr::from_payload(&bytes[16..]).unwrap();
+        assert_eq!(saved.info, AddrInfo { index: 7, addr: IpAddr::V4(Ipv4Addr::new(10, 9, 0, 2)), prefix_len: 24 });
+        assert!(!saved.is_v6());
+        let kept: Vec<u16> = nl::attrs(&saved.payload[8..]).map(|(t, _)| t).collect();
+        assert_eq!(kept, [IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST, IFA_LABEL, IFA_FLAGS]);
+
+        let mut r = Rtnl::with_transport(crate::Replay::new(vec![crate::testutil::ack(1)]));
+        r.restore_address(9, &saved).unwrap();
+        let sent = &r.transport().sent[0];
+        assert_eq!(&sent[4..8], &[RTM_NEWADDR as u8, 0, 0x05, 0x06], "type, REQUEST|ACK|EXCL|CREATE");
+        assert_eq!(&sent[16..20], &[AF_INET, 24, 0x80, 0]);
+        assert_eq!(&sent[20..24], &9u32.to_ne_bytes());
+        assert_eq!(&sent[24..], &saved.payload[8..]);
+    }
 
     #[test]
     fn broadcast_follows_the_prefix() {

@@ -62,8 +62,8 @@ mod imp {
 
         fn from_env() -> Seam {
             let fault = std::env::var("NETSETUP_FAULT").ok().and_then(|s| parse(&s));
-            let trace = std::env::var_os("NETSETUP_TRACE")
-                .and_then(|p| File::options().create(true).append(true).open(p).ok());
+            let trace =
+                std::env::var_os("NETSETUP_TRACE").and_then(|p| File::options().create(true).append(true).open(p).ok());
             Seam::new(fault, trace)
         }
 

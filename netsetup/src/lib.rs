@@ -24,7 +24,7 @@ mod socket;
 #[cfg(test)]
 mod testutil;
 
-pub use addr::{broadcast, AddrInfo};
+pub use addr::{broadcast, AddrInfo, SavedAddr};
 pub use conn::Conn;
 pub use error::{errno_text, Error, Result};
 pub use link::{is_no_device, LinkInfo, Veth, IFF_UP};

@@ -21,17 +21,20 @@ const RTM_DELLINKPROP: u16 = 109;
 
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
 const IFLA_LINK: u16 = 5;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_NET_NS_PID: u16 = 19;
 const IFLA_NET_NS_FD: u16 = 28;
 const IFLA_EXT_MASK: u16 = 29;
+const IFLA_LINK_NETNSID: u16 = 37;
 const IFLA_PROP_LIST: u16 = 52;
 const IFLA_ALT_IFNAME: u16 = 53;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 const VETH_INFO_PEER: u16 = 1;
+const IFLA_VXLAN_LINK: u16 = 3;
 const IFLA_MACVLAN_MODE: u16 = 1;
 const MACVLAN_MODE_BRIDGE: u32 = 4;
 const IFLA_IPVLAN_MODE: u16 = 1;
@@ -74,6 +77,14 @@ pub struct LinkInfo {
     pub mac: Option<[u8; 6]>,
     /// Alternative names.
     pub altnames: Vec<String>,
+    /// MTU.
+    pub mtu: Option<u32>,
+    /// `IFLA_LINK_NETNSID`: the link's peer or parent lives in another namespace (a veth whose
+    /// other end is in a container reports it; -1 while that namespace is being destroyed).
+    pub link_netnsid: Option<i32>,
+    /// For a vxlan, the index of the link it sends through (`IFLA_VXLAN_LINK`): the kernel
+    /// deletes the vxlan when that link leaves the namespace.
+    pub vxlan_link: Option<u32>,
 }
 
 /// `struct ifinfomsg` (16 bytes): family, type, index, flags, change.
@@ -139,6 +150,21 @@ impl<T: Transport> Rtnl<T> {
             Ok(())
         })?;
         index.ok_or_else(|| malformed(&what))
+    }
+
+    /// Everything [`Rtnl::list_links`] reports about one link (`RTM_GETLINK`).
+    pub fn link_info(&mut self, link: Link<'_>) -> Result<LinkInfo> {
+        let mut m = link_msg(RTM_GETLINK, 0, link, 0, 0);
+        m.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+        let what = format!("query link {link}");
+        let mut info = None;
+        self.conn.request(m, &what, &mut |h| {
+            if h.ty == RTM_NEWLINK {
+                info = Some(parse_link(h.payload).ok_or_else(|| malformed(&what))?);
+            }
+            Ok(())
+        })?;
+        info.ok_or_else(|| malformed(&what))
     }
 
     fn resolve(&mut self, link: Link<'_>) -> Result<u32> {
@@ -284,6 +310,13 @@ impl<T: Transport> Rtnl<T> {
         self.conn.ack(m, &what)
     }
 
+    /// Sets a link's MTU.
+    pub fn set_mtu(&mut self, link: Link<'_>, mtu: u32) -> Result<()> {
+        let mut m = link_msg(RTM_NEWLINK, 0, link, 0, 0);
+        m.put_u32(IFLA_MTU, mtu);
+        self.conn.ack(m, &format_args!("set MTU of link {link} to {mtu}"))
+    }
+
     /// Sets a link's hardware address.
     pub fn set_mac(&mut self, link: Link<'_>, mac: [u8; 6]) -> Result<()> {
         let mut m = link_msg(RTM_NEWLINK, 0, link, 0, 0);
@@ -338,17 +371,29 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
         kind: None,
         mac: None,
         altnames: Vec::new(),
+        mtu: None,
+        link_netnsid: None,
+        vxlan_link: None,
     };
     for (ty, v) in nl::attrs(p.get(16..)?) {
         match ty {
             IFLA_IFNAME => l.name = nl::attr_str(v)?.to_string(),
             IFLA_MASTER => l.master = nl::read_u32(v, 0).filter(|&m| m != 0),
             IFLA_ADDRESS => l.mac = <[u8; 6]>::try_from(v).ok(),
+            IFLA_MTU => l.mtu = nl::read_u32(v, 0),
+            IFLA_LINK_NETNSID => l.link_netnsid = nl::read_i32(v, 0),
             IFLA_LINKINFO => {
                 l.kind = nl::attrs(v)
                     .find(|(t, _)| *t == IFLA_INFO_KIND)
                     .and_then(|(_, k)| nl::attr_str(k))
-                    .map(str::to_string)
+                    .map(str::to_string);
+                if l.kind.as_deref() == Some("vxlan") {
+                    l.vxlan_link = nl::attrs(v)
+                        .find(|(t, _)| *t == IFLA_INFO_DATA)
+                        .and_then(|(_, d)| nl::attrs(d).find(|(t, _)| *t == IFLA_VXLAN_LINK))
+                        .and_then(|(_, i)| nl::read_u32(i, 0))
+                        .filter(|&i| i != 0);
+                }
             }
             IFLA_PROP_LIST => {
                 for (t, n) in nl::attrs(v) {

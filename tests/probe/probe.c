@@ -69,6 +69,16 @@ static long check(const char *n) {
     if (!strcmp(n, "i386_nr_1000")) return int80(1000, 0, 0, 0);
     if (!strcmp(n, "i386_socket_audit")) return int80(359, AF_NETLINK, SOCK_RAW, NETLINK_AUDIT);
     if (!strcmp(n, "i386_mkdir_null")) return int80(39, 0, 0755, 0);
+    /* --suppress-sync: calls that fail on the kernel (bad descriptor or flags) succeed when
+       they are suppressed; O_SYNC/O_DSYNC opens fail with EINVAL. */
+    if (!strcmp(n, "fsync_bad_fd")) return sc(SYS_fsync, -1, 0, 0, 0, 0);
+    if (!strcmp(n, "fdatasync_bad_fd")) return sc(SYS_fdatasync, -1, 0, 0, 0, 0);
+    if (!strcmp(n, "syncfs_bad_fd")) return sc(SYS_syncfs, -1, 0, 0, 0, 0);
+    if (!strcmp(n, "sync_file_range_bad_flags")) return sc(SYS_sync_file_range, -1, 0, 0, 0xff, 0);
+    if (!strcmp(n, "msync_unaligned")) return sc(SYS_msync, 1, 1, 0, 0, 0);
+    if (!strcmp(n, "open_osync")) { long r = sc(SYS_open, (long)"/probe", O_RDONLY | O_SYNC, 0, 0, 0); if (r >= 0) close((int)r); return r >= 0 ? 0 : r; }
+    if (!strcmp(n, "openat_odsync")) { long r = sc(SYS_openat, AT_FDCWD, (long)"/probe", O_RDONLY | O_DSYNC, 0, 0); if (r >= 0) close((int)r); return r >= 0 ? 0 : r; }
+    if (!strcmp(n, "openat_plain")) { long r = sc(SYS_openat, AT_FDCWD, (long)"/probe", O_RDONLY, 0, 0); if (r >= 0) close((int)r); return r >= 0 ? 0 : r; }
     return -9999;
 }
 

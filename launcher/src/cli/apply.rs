@@ -256,12 +256,9 @@ pub fn notify_ready(st: &mut State, value: Option<&str>) -> Result<Flow> {
     go()
 }
 
-/// `--suppress-sync=`: only `no` is supported.
+/// `--suppress-sync=`.
 pub fn suppress_sync(st: &mut State, value: Option<&str>) -> Result<Flow> {
     let b = v::parse_bool(val(value))?;
-    if b {
-        st.unsupported("suppress-sync");
-    }
     st.settings.suppress_sync = Some(b);
     go()
 }

@@ -245,12 +245,11 @@ fn supported_options_record_nothing() {
 
 #[test]
 fn unsupported_values_of_supported_options() {
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["--settings=yes"], "settings"),
         (&["--settings=trusted"], "settings"),
         (&["--volatile"], "volatile"),
         (&["--private-users=managed", "-n"], "private-users"),
-        (&["--suppress-sync=yes"], "suppress-sync"),
         (&["--link-journal=try-host"], "link-journal"),
         (&["-j"], "link-journal"),
         (&["--bind=:/scratch"], "bind"),

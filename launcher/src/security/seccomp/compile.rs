@@ -34,7 +34,12 @@ const RET_K: u16 = 0x06;
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 const OFF_ARG0: u32 = 16;
+const OFF_ARG1: u32 = 24;
 const OFF_ARG2: u32 = 32;
+const JMP_JSET_K: u16 = 0x45;
+const EINVAL: u16 = 22;
+/// `O_DSYNC`, a bit of `O_SYNC` too (`__O_SYNC | O_DSYNC`).
+const O_DSYNC: u32 = 0x1000;
 
 /// What one syscall gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +48,9 @@ pub enum Action {
     Errno(u16),
     /// socket(): EAFNOSUPPORT for (AF_NETLINK, *, NETLINK_AUDIT), else allowed (true) or EPERM.
     Socket(bool),
+    /// open()/openat() under `--suppress-sync=yes`: EINVAL when the flags (the low 32 bits of
+    /// the argument at this offset of `seccomp_data`) ask for O_SYNC or O_DSYNC, else allowed.
+    NoSyncOpen(u32),
 }
 
 /// One classic BPF instruction (`struct sock_filter`).
@@ -218,6 +226,9 @@ fn ret(act: Action) -> Vec<Insn> {
             errno(EAFNOSUPPORT),
             otherwise(allowed),
         ],
+        Action::NoSyncOpen(off) => {
+            vec![insn(LD_W_ABS, 0, 0, off), insn(JMP_JSET_K, 0, 1, O_DSYNC), errno(EINVAL), otherwise(true)]
+        }
     }
 }
 
@@ -277,5 +288,28 @@ pub fn encode(p: &[Insn]) -> Vec<u8> {
 /// Policy to program bytes in one step.
 pub fn compile(caps: u64, words: &[&str]) -> Result<Vec<u8>, String> {
     let actions = resolve(caps, words)?;
+    Ok(encode(&program(&rules(&actions, 0)?, &rules(&actions, 1)?)?))
+}
+
+/// `--suppress-sync=yes` on top of `actions` (nspawn's `seccomp_suppress_sync()`): the @sync
+/// calls succeed without doing anything (ERRNO(0)), open() and openat() with O_SYNC or O_DSYNC
+/// fail with EINVAL. `None` for `actions`: everything else allowed (SYSTEMD_SECCOMP=0).
+pub fn compile_suppressing_sync(actions: Option<Vec<Action>>) -> Result<Vec<u8>, String> {
+    let index = Index::new();
+    let mut actions = actions.unwrap_or_else(|| vec![Action::Allow; NUMBERS.len()]);
+    let mut sync = vec![false; NUMBERS.len()];
+    mark(&index, "@sync", &mut sync, None, 0)?;
+    for (a, s) in actions.iter_mut().zip(&sync) {
+        if *s {
+            *a = Action::Errno(0);
+        }
+    }
+    for (name, off) in [("open", OFF_ARG1), ("openat", OFF_ARG2)] {
+        if let Some(i) = index.get(name) {
+            if actions[i] == Action::Allow {
+                actions[i] = Action::NoSyncOpen(off);
+            }
+        }
+    }
     Ok(encode(&program(&rules(&actions, 0)?, &rules(&actions, 1)?)?))
 }

@@ -50,6 +50,7 @@ pub fn prepare(spec: &Spec) -> Result<Program> {
     }
     let caps = seccomp_retained_caps(spec);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let suppress = spec.suppress_sync;
     if let Some(value) = disabled_by_env() {
         // The names are still checked: whether a typo is an error must not depend on the
         // environment.
@@ -57,11 +58,21 @@ pub fn prepare(spec: &Spec) -> Result<Program> {
             compile::resolve(caps, &words).map_err(Error::msg)?;
         }
         log::warn!("seccomp filter disabled by SYSTEMD_SECCOMP={value}");
+        if suppress {
+            // --suppress-sync= is not a security policy: it stays.
+            return compile::compile_suppressing_sync(None).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg);
+        }
         return Ok(Program(None));
     }
     let gates = gating_caps();
-    if words.is_empty() && caps & gates == groups::NSPAWN_DEFAULT_CAPS & gates {
+    if words.is_empty() && !suppress && caps & gates == groups::NSPAWN_DEFAULT_CAPS & gates {
         return Ok(Program(Some(Cow::Borrowed(DEFAULT_PROGRAM))));
+    }
+    if suppress {
+        let actions = compile::resolve(caps, &words).map_err(Error::msg)?;
+        return compile::compile_suppressing_sync(Some(actions))
+            .map(|p| Program(Some(Cow::Owned(p))))
+            .map_err(Error::msg);
     }
     compile::compile(caps, &words).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg)
 }
