@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::settings::{InterfacePair, NetworkAddress, PortForward};
 use crate::spec::NetSpec;
-use netsetup::{derive_ifname, generate_mac, IfName, Ipv4Net, MacKey, DEFAULT_POOL, DEFAULT_PREFIX_LEN};
+use netsetup::{derive_ifname, generate_mac, IfName, Ipv4Net, LinkInfo, MacKey, DEFAULT_POOL, DEFAULT_PREFIX_LEN};
 
 /// What the main veth's host side is attached to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,90 @@ pub struct Sublink {
 pub struct Moved {
     pub host: String,
     pub container: String,
+}
+
+impl Moved {
+    /// The option as given, for messages.
+    pub fn option(&self) -> String {
+        if self.container == self.host {
+            format!("--network-interface={}", self.host)
+        } else {
+            format!("--network-interface={}:{}", self.host, self.container)
+        }
+    }
+}
+
+/// A `--network-interface=` resolved against the host's links, as nspawn's
+/// `resolve_network_interface_names` does: the link may be named by one of its altnames, and a
+/// container name that is already one of the link's names (its name or an altname, which moves
+/// with it) keeps the link's name, since the kernel refuses a rename to a name in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lending {
+    /// `--network-interface=...` as given.
+    pub option: String,
+    /// The host's link as it is now.
+    pub link: LinkInfo,
+    /// Its name in the container.
+    pub container: String,
+}
+
+/// Resolves every `--network-interface=` against the host's `links` and checks, before
+/// anything moves, that each name and altname will exist once in the container. A name taken
+/// on the host does not matter: the rename happens inside the container, and the link comes
+/// back under its host name.
+pub fn resolve_interfaces(p: &Plan, links: &[LinkInfo]) -> Result<Vec<Lending>> {
+    let mut out: Vec<Lending> = Vec::new();
+    for m in &p.interfaces {
+        let option = m.option();
+        let Some(link) = links.iter().find(|l| l.has_name(&m.host)) else {
+            return Err(Error::msg(format!("{option}: no network interface {} on the host", m.host)));
+        };
+        if out.iter().any(|o| o.link.index == link.index) {
+            return Err(Error::msg(format!("{option}: {} is given to the container twice", link.name)));
+        }
+        // The kernel deletes a vxlan whose link leaves the namespace: it would be lost.
+        if let Some(v) = links.iter().find(|l| l.vxlan_link == Some(link.index)) {
+            return Err(Error::msg(format!(
+                "{option}: vxlan {} runs over {} and would be deleted by the move",
+                v.name, link.name
+            )));
+        }
+        let container = if link.has_name(&m.container) { link.name.clone() } else { m.container.clone() };
+        out.push(Lending { option, link: link.clone(), container });
+    }
+    check_container_names(p, &out)?;
+    Ok(out)
+}
+
+/// Every name and altname the container's links will have, with the link each belongs to:
+/// each must be unique in the namespace.
+fn check_container_names(p: &Plan, lent: &[Lending]) -> Result<()> {
+    let mut names: Vec<(&str, &str)> = vec![("lo", "lo")];
+    if p.veth.is_some() {
+        names.push((CONTAINER_IFNAME, CONTAINER_IFNAME));
+    }
+    names.extend(p.extra.iter().map(|e| (e.container.as_str(), e.container.as_str())));
+    for s in p.macvlan.iter().chain(&p.ipvlan) {
+        names.push((&s.name.name, &s.name.name));
+        if let Some(a) = &s.name.altname {
+            names.push((a, &s.name.name));
+        }
+    }
+    for l in lent {
+        names.push((&l.container, &l.container));
+        names.extend(l.link.altnames.iter().map(|a| (a.as_str(), l.container.as_str())));
+    }
+    for (i, (n, owner)) in names.iter().enumerate() {
+        if let Some((_, other)) = names[..i].iter().find(|(m, _)| m == n) {
+            let whose = match (n == owner, n == other) {
+                (true, true) => String::new(),
+                (false, _) => format!(" (an altname of {owner})"),
+                (true, false) => format!(" (an altname of {other})"),
+            };
+            return Err(Error::msg(format!("network interface {n} would exist twice in the container{whose}")));
+        }
+    }
+    Ok(())
 }
 
 /// Everything the network of one container consists of.
@@ -342,6 +426,85 @@ mod tests {
         )
         .unwrap();
         assert!(ok.needs_state());
+    }
+
+    fn link(index: u32, name: &str, altnames: &[&str]) -> LinkInfo {
+        LinkInfo {
+            index,
+            name: name.into(),
+            flags: 0,
+            master: None,
+            kind: Some("veth".into()),
+            mac: None,
+            altnames: altnames.iter().map(|a| a.to_string()).collect(),
+            mtu: Some(1500),
+            link_netnsid: None,
+            vxlan_link: None,
+        }
+    }
+
+    fn lend(ifaces: &[(&str, Option<&str>)], f: impl FnOnce(&mut NetSpec), links: &[LinkInfo]) -> Result<Vec<Lending>> {
+        let p = plan(
+            &net(|n| {
+                n.interfaces = ifaces.iter().map(|(h, c)| pair(h, *c)).collect();
+                f(n)
+            }),
+            "foo",
+            &ID,
+        )?;
+        resolve_interfaces(&p, links)
+    }
+
+    #[test]
+    fn interfaces_resolve_altnames_as_nspawn() {
+        let host = [link(1, "lo", &[]), link(5, "sd-shared3", &["sd-altname3"]), link(6, "sd-peer3", &[])];
+        // Renaming to one of its own altnames keeps the name (the altname moves with it).
+        let l = lend(&[("sd-shared3", Some("sd-altname3"))], |_| {}, &host).unwrap();
+        assert_eq!((l[0].link.index, l[0].container.as_str()), (5, "sd-shared3"));
+        assert_eq!(l[0].option, "--network-interface=sd-shared3:sd-altname3");
+        // Named by its altname: moved under its name.
+        let l = lend(&[("sd-altname3", None)], |_| {}, &host).unwrap();
+        assert_eq!((l[0].link.name.as_str(), l[0].container.as_str()), ("sd-shared3", "sd-shared3"));
+        let l = lend(&[("sd-altname3", Some("inside0"))], |_| {}, &host).unwrap();
+        assert_eq!(l[0].container, "inside0");
+        // A name taken on the host does not matter: the rename happens in the container.
+        let l = lend(&[("sd-shared3", Some("sd-peer3"))], |_| {}, &host).unwrap();
+        assert_eq!(l[0].container, "sd-peer3");
+    }
+
+    #[test]
+    fn interfaces_are_refused_before_anything_moves() {
+        let host = [
+            link(5, "tif0", &["tif0-alt"]),
+            link(6, "tif1", &[]),
+            link(8, "tif2", &[]),
+            LinkInfo { kind: Some("vxlan".into()), vxlan_link: Some(8), ..link(7, "vx0", &[]) },
+        ];
+        let err =
+            |ifaces: &[(&str, Option<&str>)], f: fn(&mut NetSpec)| lend(ifaces, f, &host).unwrap_err().to_string();
+        assert_eq!(err(&[("nope", None)], |_| {}), "--network-interface=nope: no network interface nope on the host");
+        assert_eq!(
+            err(&[("tif0", None), ("tif0-alt", Some("x"))], |_| {}),
+            "--network-interface=tif0-alt:x: tif0 is given to the container twice"
+        );
+        assert_eq!(
+            err(&[("tif2", None)], |_| {}),
+            "--network-interface=tif2: vxlan vx0 runs over tif2 and would be deleted by the move"
+        );
+        // The link's altname would collide with another link's name in the container.
+        assert_eq!(
+            err(&[("tif0", None)], |n| n.macvlan = vec![pair("eth0", Some("tif0-alt"))]),
+            "network interface tif0-alt would exist twice in the container (an altname of tif0)"
+        );
+        assert_eq!(
+            err(&[("tif0", Some("host0"))], |n| n.veth = true),
+            "network interface host0 would exist twice in the container"
+        );
+        assert_eq!(
+            err(&[("tif0", Some("inside0")), ("tif1", Some("tif0-alt"))], |_| {}),
+            "network interface tif0-alt would exist twice in the container (an altname of inside0)"
+        );
+        assert_eq!(err(&[("tif0", Some("lo"))], |_| {}), "network interface lo would exist twice in the container");
     }
 
     #[test]

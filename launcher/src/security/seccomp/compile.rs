@@ -295,8 +295,14 @@ pub fn compile(caps: u64, words: &[&str]) -> Result<Vec<u8>, String> {
 /// calls succeed without doing anything (ERRNO(0)), open() and openat() with O_SYNC or O_DSYNC
 /// fail with EINVAL. `None` for `actions`: everything else allowed (SYSTEMD_SECCOMP=0).
 pub fn compile_suppressing_sync(actions: Option<Vec<Action>>) -> Result<Vec<u8>, String> {
-    let index = Index::new();
     let mut actions = actions.unwrap_or_else(|| vec![Action::Allow; NUMBERS.len()]);
+    suppress_sync(&mut actions)?;
+    Ok(encode(&program(&rules(&actions, 0)?, &rules(&actions, 1)?)?))
+}
+
+/// The actions of [`compile_suppressing_sync`], applied to a policy table.
+pub fn suppress_sync(actions: &mut [Action]) -> Result<(), String> {
+    let index = Index::new();
     let mut sync = vec![false; NUMBERS.len()];
     mark(&index, "@sync", &mut sync, None, 0)?;
     for (a, s) in actions.iter_mut().zip(&sync) {
@@ -311,5 +317,5 @@ pub fn compile_suppressing_sync(actions: Option<Vec<Action>>) -> Result<Vec<u8>,
             }
         }
     }
-    Ok(encode(&program(&rules(&actions, 0)?, &rules(&actions, 1)?)?))
+    Ok(())
 }

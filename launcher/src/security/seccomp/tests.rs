@@ -23,6 +23,7 @@ fn run(p: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
             0x05 => pc += i.k as usize,
             0x15 => pc += usize::from(if a == i.k { i.jt } else { i.jf }),
             0x35 => pc += usize::from(if a >= i.k { i.jt } else { i.jf }),
+            0x45 => pc += usize::from(if a & i.k != 0 { i.jt } else { i.jf }),
             0x06 => return i.k,
             c => panic!("unexpected opcode {c:#x}"),
         }
@@ -45,6 +46,8 @@ fn expected(act: Action, args: [u64; 6]) -> u32 {
         Action::Socket(_) if args[0] as u32 == 16 && args[2] as u32 == 9 => errno(97),
         Action::Socket(true) => ALLOW,
         Action::Socket(false) => errno(1),
+        Action::NoSyncOpen(off) if args[(off as usize - 16) / 8] as u32 & 0x1000 != 0 => errno(22),
+        Action::NoSyncOpen(_) => ALLOW,
     }
 }
 
@@ -56,7 +59,15 @@ fn check_exhaustive(actions: &[Action]) {
         NUMBERS.iter().zip(actions).find(|(n, _)| u32::from(n[abi]) == nr).map_or(Action::Errno(38), |(_, a)| *a)
     };
     for nr in 0..=600u32 {
-        for args in [[0; 6], [16, 3, 9, 0, 0, 0], [0x1_0000_0010, 3, 0x1_0000_0009, 0, 0, 0], [16, 3, 0, 0, 0, 0]] {
+        for args in [
+            [0; 6],
+            [16, 3, 9, 0, 0, 0],
+            [0x1_0000_0010, 3, 0x1_0000_0009, 0, 0, 0],
+            [16, 3, 0, 0, 0, 0],
+            // open(path, O_SYNC) / openat(fd, path, O_DSYNC), and the flags' high half set.
+            [0, 0x10_1000, 0x1000, 0, 0, 0],
+            [0, 0x1_0000_0000, 0x1_0000_0002, 0, 0, 0],
+        ] {
             assert_eq!(run(&p, AUDIT_ARCH_X86_64, nr, args), expected(lookup(0, nr), args), "x86_64 {nr}");
             assert_eq!(
                 run(&p, AUDIT_ARCH_X86_64, nr | X32_SYSCALL_BIT, args),
@@ -83,6 +94,15 @@ fn custom_policies_match_the_table() {
     check_exhaustive(&resolve(u64::MAX, &["@clock", "~mkdir", "~@keyring", "~socket"]).unwrap());
     check_exhaustive(&resolve(0, &["@known"]).unwrap());
     check_exhaustive(&resolve(0, &["~@known"]).unwrap());
+    // --suppress-sync=yes on the default policy and on allow-all (SYSTEMD_SECCOMP=0).
+    let mut a = resolve(NSPAWN_DEFAULT_CAPS, &[]).unwrap();
+    suppress_sync(&mut a).unwrap();
+    assert_eq!(a[name_index("fsync")], Action::Errno(0));
+    assert_eq!(a[name_index("openat")], Action::NoSyncOpen(32));
+    check_exhaustive(&a);
+    let mut a = vec![Action::Allow; NUMBERS.len()];
+    suppress_sync(&mut a).unwrap();
+    check_exhaustive(&a);
 }
 
 #[test]
