@@ -377,3 +377,37 @@ fn missing_command_is_an_error() {
     assert_eq!(out.stderr, "spawnbox: execute no-such-command: no such file or directory\n");
     t.run(&["/bin/no-such"]).error("execute /bin/no-such: no such file or directory");
 }
+
+#[test]
+fn nspawn_environment_knobs_are_honoured() {
+    let t = Test::new("env-knobs");
+    t.write("/tmp/from-the-tree", "kept\n");
+    // $SYSTEMD_NSPAWN_TMPFS_TMP=0: the tree's own /tmp.
+    let out = t.cmd(&["/bin/cat", "/tmp/from-the-tree"]).env("SYSTEMD_NSPAWN_TMPFS_TMP", "0").run();
+    assert_eq!(out.ok(), "kept\n");
+    assert_eq!(t.sh(&[], "cat /tmp/from-the-tree 2>&1 | sed 's/.*: //'").ok(), "No such file or directory\n");
+    // $SYSTEMD_NSPAWN_API_VFS_WRITABLE: 1 makes /proc/sys writable (the UTS namespace's
+    // domain name is the container's own); `network` only /proc/sys/net.
+    let script = "echo test.example > /proc/sys/kernel/domainname && cat /proc/sys/kernel/domainname; \
+                  grep -c ' /sys sysfs rw' /proc/self/mounts";
+    let out = t.cmd(&["/bin/sh", "-c", script]).env("SYSTEMD_NSPAWN_API_VFS_WRITABLE", "1").run();
+    assert_eq!(out.ok(), "test.example\n1\n");
+    let script = "{ echo 1 > /proc/sys/kernel/domainname; } 2>/dev/null || echo kernel-ro; \
+                  awk '$2 == \"/proc/sys/net\" {print $4}' /proc/self/mounts | cut -d, -f1";
+    let out = t.cmd(&["/bin/sh", "-c", script]).env("SYSTEMD_NSPAWN_API_VFS_WRITABLE", "network").run();
+    assert_eq!(out.ok(), "kernel-ro\nrw\n");
+    // $SYSTEMD_NSPAWN_CHECK_OS_RELEASE=0: -b boots a tree without os-release.
+    fs::remove_file(t.rpath("/etc/os-release")).unwrap();
+    fs::remove_file(t.rpath("/sbin/init")).unwrap();
+    t.script("/sbin/init", "echo booted");
+    assert_eq!(t.cmd(&["-b"]).env("SYSTEMD_NSPAWN_CHECK_OS_RELEASE", "0").run().ok(), "booted\n");
+    // What spawnbox cannot do is refused before anything happens.
+    t.cmd(&["/bin/true"])
+        .env("SYSTEMD_NSPAWN_USE_CGNS", "0")
+        .run()
+        .error("$SYSTEMD_NSPAWN_USE_CGNS=0: not supported: spawnbox always gives the container a cgroup namespace");
+    t.cmd(&["/bin/true"])
+        .env("SYSTEMD_NSPAWN_TMPFS_TMP", "maybe")
+        .run()
+        .error("$SYSTEMD_NSPAWN_TMPFS_TMP=maybe: invalid boolean");
+}

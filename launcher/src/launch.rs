@@ -73,7 +73,8 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
     let t = tree.as_fd();
     let mut init = None;
     if spec.start_mode == StartMode::Boot {
-        if !rootfs::is_regular_file(t, Path::new("/etc/os-release"))
+        if spec.check_os_release
+            && !rootfs::is_regular_file(t, Path::new("/etc/os-release"))
             && !rootfs::is_regular_file(t, Path::new("/usr/lib/os-release"))
         {
             return Err(Error::msg(format!(
@@ -171,7 +172,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         if spec.userns() { Vec::new() } else { crate::userns::idmap::host_bind_mappings(&spec.custom_mounts, t)? };
     let userns = if spec.userns() {
         // One user-namespaced container per tree: a second one could re-own it under the first.
-        let lock = lock_tree(dir)?;
+        let lock = if spec.lock_tree { Some(lock_tree(dir)?) } else { None };
         // Every bind source must open before the tree may be re-owned below.
         drop(crate::mounts::open_host_sources(&spec.custom_mounts, &workdirs, t)?);
         // Last: with --private-users-ownership=chown (or auto) this re-owns the tree.

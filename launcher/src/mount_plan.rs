@@ -1,7 +1,7 @@
 //! The mount plan: which file systems go where inside the container, in order — nspawn's
 //! `mount_all()` table plus the custom mounts — as pure data that `mounts.rs` executes.
 
-use crate::settings::CustomMount;
+use crate::settings::{ApiVfsWritable, CustomMount};
 use crate::spec::Spec;
 
 /// Mount attributes (`MOUNT_ATTR_*` of mount_setattr(2)/fsmount(2)).
@@ -153,7 +153,18 @@ pub enum CgroupMount {
 /// by destination (so a `--bind` onto `/tmp/x` lands on top of the tmpfs).
 pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
     let mut steps: Vec<Step> = API_MOUNTS.to_vec();
-    if spec.net.private_network || spec.net.namespace_path.is_some() {
+    if spec.api_vfs_writable == ApiVfsWritable::Yes {
+        // $SYSTEMD_NSPAWN_API_VFS_WRITABLE=1: /proc/sys, the hardware /proc directories and
+        // /sys stay writable (the masks stay).
+        steps.retain(|s| !matches!(s, Step::ReadOnlySelf { target } if target.starts_with("/proc/")));
+        for s in &mut steps {
+            if let Step::Fs { target: "/sys", attrs, .. } = s {
+                *attrs &= !RDONLY;
+            }
+        }
+    }
+    let net_writable = spec.net.private_network || spec.net.namespace_path.is_some();
+    if net_writable || spec.api_vfs_writable == ApiVfsWritable::Network {
         let after = steps.iter().position(|s| *s == Step::ReadOnlySelf { target: "/proc/sys" }).map_or(0, |i| i + 1);
         steps.insert(after, Step::WritableSelf { target: "/proc/sys/net" });
     }
@@ -170,7 +181,9 @@ pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
     if spec.has_pty() {
         steps.push(Step::Console);
     }
-    steps.push(TMP);
+    if spec.tmpfs_tmp {
+        steps.push(TMP);
+    }
     steps.extend(spec.custom_mounts.iter().cloned().map(Step::Custom));
     steps
 }

@@ -212,6 +212,17 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
+/// `$SYSTEMD_NSPAWN_API_VFS_WRITABLE`: which of the read-only API file systems stay writable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiVfsWritable {
+    #[default]
+    No,
+    /// `/sys`, `/proc/sys` and friends writable.
+    Yes,
+    /// Only `/proc/sys/net` writable.
+    Network,
+}
+
 /// `--set-credential=ID:VALUE` / `--load-credential=ID:PATH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -257,6 +268,14 @@ pub struct Settings {
     pub kill_signal: Option<i32>,
     pub notify_ready: Option<bool>,
     pub suppress_sync: Option<bool>,
+    /// `$SYSTEMD_NSPAWN_API_VFS_WRITABLE`.
+    pub api_vfs_writable: Option<ApiVfsWritable>,
+    /// `$SYSTEMD_NSPAWN_TMPFS_TMP` (a tmpfs on /tmp unless false).
+    pub tmpfs_tmp: Option<bool>,
+    /// `$SYSTEMD_NSPAWN_CHECK_OS_RELEASE` (`-b` needs an os-release file unless false).
+    pub check_os_release: Option<bool>,
+    /// `$SYSTEMD_NSPAWN_LOCK` (the tree is locked unless false).
+    pub lock_tree: Option<bool>,
 
     // System identity
     pub machine: Option<String>,

@@ -32,6 +32,14 @@ pub struct Spec {
     pub notify_ready: bool,
     /// `--suppress-sync=yes`: sync calls succeed without syncing (seccomp).
     pub suppress_sync: bool,
+    /// `$SYSTEMD_NSPAWN_API_VFS_WRITABLE`.
+    pub api_vfs_writable: crate::settings::ApiVfsWritable,
+    /// A tmpfs on /tmp (`$SYSTEMD_NSPAWN_TMPFS_TMP`).
+    pub tmpfs_tmp: bool,
+    /// `-b` needs an os-release file (`$SYSTEMD_NSPAWN_CHECK_OS_RELEASE`).
+    pub check_os_release: bool,
+    /// Lock the tree (`$SYSTEMD_NSPAWN_LOCK`).
+    pub lock_tree: bool,
     /// `--set-credential=` and `--load-credential=`, in order.
     pub credentials: Vec<crate::settings::Credential>,
     pub read_only: bool,
@@ -158,6 +166,10 @@ impl Spec {
             notify_ready: settings.notify_ready.unwrap_or(false),
             credentials: settings.credentials.clone(),
             suppress_sync: settings.suppress_sync.unwrap_or(false),
+            api_vfs_writable: settings.api_vfs_writable.unwrap_or_default(),
+            tmpfs_tmp: settings.tmpfs_tmp.unwrap_or(true),
+            check_os_release: settings.check_os_release.unwrap_or(true),
+            lock_tree: settings.lock_tree.unwrap_or(true),
             read_only: settings.read_only,
             custom_mounts,
             resolv_conf: settings.resolv_conf.unwrap_or(ResolvConfMode::Auto),

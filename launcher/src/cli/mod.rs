@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 mod apply;
+pub mod environ;
 mod getopt;
 mod help;
 mod mounts;
@@ -69,6 +70,7 @@ pub fn parse(args: &[OsString], getenv: &dyn Fn(&str) -> Option<String>, cwd: &P
         }
     }
     st.settings.parameters = opts.operands().to_vec();
+    environ::apply(&mut st.settings, getenv)?;
     verify::finish(&mut st.settings);
     verify::verify(&st.settings, &st.seen)?;
     Ok(Parsed::Run(st.settings))

@@ -54,9 +54,9 @@ fn cached<'a>(cell: &'a OnceCell<OwnedFd>, make: impl FnOnce() -> Result<OwnedFd
 }
 
 impl UserNs {
-    /// Keeps `lock` (the tree's lock) as long as the namespace's range.
-    pub fn with_tree_lock(mut self, lock: OwnedFd) -> UserNs {
-        self._tree_lock = Some(lock);
+    /// Keeps `lock` (the tree's lock, if taken) as long as the namespace's range.
+    pub fn with_tree_lock(mut self, lock: Option<OwnedFd>) -> UserNs {
+        self._tree_lock = lock;
         self
     }
 
