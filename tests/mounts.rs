@@ -453,3 +453,27 @@ fn rootidmap_and_owneridmap_work_without_a_user_namespace() {
     // The host's view of the source is unchanged.
     assert_eq!(owner(&src.join("f")), (1234, 1234));
 }
+
+#[test]
+fn overlay_with_an_empty_upper_writes_to_a_throw_away_directory() {
+    // nspawn: `--overlay=LOWER::DST` puts the upper below the host's /var/tmp and removes it
+    // when the container ends.
+    let leftovers = || -> Vec<String> {
+        fs::read_dir("/var/tmp")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("spawnbox-overlay-"))
+            .collect()
+    };
+    assert_eq!(leftovers(), Vec::<String>::new());
+    let t = Test::new("overlay-tmp-upper");
+    let lower = t.host_dir("lower");
+    fs::write(lower.join("from-lower"), "lower\n").unwrap();
+    let o = format!("--overlay={}::/mnt", lower.display());
+    let script = "cat /mnt/from-lower; echo new > /mnt/written; cat /mnt/written; \
+                  grep ' /mnt ' /proc/self/mounts | cut -d' ' -f3; ls -d /var/tmp/spawnbox-overlay-* 2>/dev/null | wc -l";
+    assert_eq!(t.sh(&[&o], script).ok(), "lower\nnew\noverlay\n0\n");
+    assert!(!lower.join("written").exists());
+    assert_eq!(leftovers(), Vec::<String>::new());
+}

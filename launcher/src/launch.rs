@@ -259,6 +259,25 @@ pub fn run(spec: &Spec) -> Result<i32> {
     if spec.cleanup {
         return cleanup(spec);
     }
+    // `--overlay=LOWER::DST`: a throw-away upper for this run, gone with it.
+    let mut spec_owned;
+    let mut spec = spec;
+    let mut temporary = Vec::new();
+    if spec
+        .custom_mounts
+        .iter()
+        .any(|m| matches!(m, crate::settings::CustomMount::Overlay { upper: None, read_only: false, .. }))
+    {
+        spec_owned = spec.clone();
+        temporary = overlay::temporary_uppers(&mut spec_owned.custom_mounts)?;
+        spec = &spec_owned;
+    }
+    let result = run_with(spec);
+    overlay::remove_temporary(&temporary);
+    result
+}
+
+fn run_with(spec: &Spec) -> Result<i32> {
     let (mut prep, tree) = prepare(spec)?;
     let net = match crate::network::HostNetwork::prepare(spec) {
         Ok(n) => n,

@@ -1,5 +1,7 @@
 //! Overlay work directories: created next to each upper directory before the container
-//! starts (they must be on the upper's file system) and removed after it stops.
+//! starts (they must be on the upper's file system) and removed after it stops; and the
+//! throw-away upper of `--overlay=LOWER::DST` (nspawn: a directory below the host's /var/tmp,
+//! removed when the container ends).
 
 use crate::error::{Error, Result};
 use crate::rootfs::{self, Follow};
@@ -55,6 +57,71 @@ pub fn prepare(mounts: &[CustomMount], root: BorrowedFd<'_>) -> Result<Vec<Optio
         }
     }
     Ok(out)
+}
+
+/// Where throw-away uppers are made.
+const TEMPORARY_PARENT: &str = "/var/tmp";
+
+/// Gives each writable overlay without an upper (`--overlay=LOWER::DST`) a fresh directory
+/// `/var/tmp/spawnbox-overlay-XXXXXX/upper` as its upper; the directories made, to be removed
+/// with [`remove_temporary`] when the container ends.
+pub fn temporary_uppers(mounts: &mut [CustomMount]) -> Result<Vec<PathBuf>> {
+    let mut made = Vec::new();
+    for m in mounts.iter_mut() {
+        let CustomMount::Overlay { upper: upper @ None, read_only: false, .. } = m else { continue };
+        let dir = match make_temporary_dir() {
+            Ok(d) => d,
+            Err(e) => {
+                remove_temporary(&made);
+                return Err(e);
+            }
+        };
+        *upper = Some(MountSource::Host(dir.join("upper")));
+        made.push(dir);
+    }
+    Ok(made)
+}
+
+/// mkdtemp(3) in [`TEMPORARY_PARENT`], mode 0700, with an `upper` directory inside.
+fn make_temporary_dir() -> Result<PathBuf> {
+    let parent = Path::new(TEMPORARY_PARENT);
+    let mut last = rustix::io::Errno::EXIST;
+    for _ in 0..16 {
+        let mut raw = [0u8; 6];
+        let _ = rustix::rand::getrandom(&mut raw, rustix::rand::GetRandomFlags::empty());
+        let suffix: String =
+            raw.iter().map(|b| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[usize::from(*b) % 36])).collect();
+        let dir = parent.join(format!("spawnbox-overlay-{suffix}"));
+        match rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o700)) {
+            Ok(()) => {
+                let upper = dir.join("upper");
+                return match rustix::fs::mkdir(&upper, Mode::from_raw_mode(0o755)) {
+                    Ok(()) => Ok(dir),
+                    Err(e) => {
+                        let _ = rustix::fs::rmdir(&dir);
+                        Err(Error::path("create", &upper, e))
+                    }
+                };
+            }
+            Err(rustix::io::Errno::EXIST) => last = rustix::io::Errno::EXIST,
+            Err(e) => return Err(Error::path("create temporary overlay directory in", parent, e)),
+        }
+    }
+    Err(Error::path("create temporary overlay directory in", parent, last))
+}
+
+/// Removes the throw-away uppers (with what the container wrote there).
+pub fn remove_temporary(dirs: &[PathBuf]) {
+    let Ok(parent) =
+        rustix::fs::open(TEMPORARY_PARENT, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    else {
+        return;
+    };
+    for d in dirs {
+        if let Some(name) = d.file_name() {
+            remove_tree(parent.as_fd(), name, 64);
+        }
+    }
 }
 
 /// Removes the work directories again (best effort: they hold only overlayfs' scratch dirs).

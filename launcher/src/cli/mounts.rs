@@ -118,8 +118,8 @@ pub fn parse_tmpfs(s: &str) -> Result<CustomMount> {
 }
 
 /// `--overlay=LOWER...:[UPPER]:DST` and `--overlay-ro=LOWER...:DST`. With two paths the second
-/// is both the upper (top layer for `-ro`) and the destination. An empty UPPER (nspawn's
-/// throw-away directory) gives `upper: None` on a writable overlay, marked unsupported.
+/// is both the upper (top layer for `-ro`) and the destination. An empty UPPER gives
+/// `upper: None` on a writable overlay: nspawn's throw-away directory (`overlay.rs`).
 pub fn parse_overlay(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount> {
     let (words, _) = split_colons(s, None)?;
     let k = words.len();
@@ -146,7 +146,7 @@ pub fn parse_overlay(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount
         if read_only {
             (sources(&words[..k - 1])?, None, destination, false)
         } else if words[k - 2].is_empty() {
-            (sources(&words[..k - 2])?, None, destination, true)
+            (sources(&words[..k - 2])?, None, destination, false)
         } else {
             let upper = parse_source(&words[k - 2], cwd)?;
             (sources(&words[..k - 2])?, Some(upper), destination, false)
@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(ok("/l1:/l2:/dst", true), ov(vec![host("/l1"), host("/l2")], None, "/dst", true));
         let t = overlay("/l1::/dst", false).unwrap();
         assert_eq!(t.mount, ov(vec![host("/l1")], None, "/dst", false));
-        assert!(t.unsupported);
+        assert!(!t.unsupported);
         assert!(!overlay("/l1:/u:/dst", false).unwrap().unsupported);
     }
 
