@@ -411,3 +411,44 @@ fn nspawn_environment_knobs_are_honoured() {
         .run()
         .error("$SYSTEMD_NSPAWN_TMPFS_TMP=maybe: invalid boolean");
 }
+
+#[test]
+fn link_journal_host_guest_and_auto() {
+    let t = Test::new("link-journal");
+    let id = t.uuid.replace('-', "");
+    let host_dir = std::path::PathBuf::from("/var/log/journal").join(&id);
+    let made_parent = !std::path::Path::new("/var/log/journal").exists();
+    let inside = format!("/var/log/journal/{id}");
+    // host: stored on the host, bound into the container.
+    let out = t.sh(
+        &["--link-journal=host"],
+        &format!("echo from-host-mode > {inside}/x; grep -c ' {inside} ' /proc/self/mounts"),
+    );
+    let host_x = fs::read_to_string(host_dir.join("x"));
+    // auto (the default): the host's directory exists now, so it is bound again.
+    let auto = t.sh(&[], &format!("cat {inside}/x"));
+    let cleanup = || {
+        let _ = fs::remove_dir_all(&host_dir);
+        let _ = fs::remove_file(&host_dir);
+        if made_parent {
+            let _ = fs::remove_dir("/var/log/journal");
+        }
+    };
+    cleanup();
+    assert_eq!(out.ok(), "1\n");
+    assert_eq!(host_x.unwrap(), "from-host-mode\n");
+    assert_eq!(auto.ok(), "from-host-mode\n");
+    assert!(!t.rpath(&format!("{inside}/x")).exists(), "host mode wrote into the tree");
+
+    // guest: stored in the tree, a symlink to it on the host.
+    let out = t.sh(
+        &["--link-journal=guest"],
+        &format!("echo from-guest-mode > {inside}/y; grep -c ' {inside} ' /proc/self/mounts"),
+    );
+    let link = fs::read_link(&host_dir);
+    let through_link = fs::read_to_string(host_dir.join("y"));
+    cleanup();
+    assert_eq!(out.code(1), "0\n");
+    assert_eq!(link.unwrap(), t.rpath(&inside));
+    assert_eq!(through_link.unwrap(), "from-guest-mode\n");
+}

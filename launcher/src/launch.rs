@@ -107,11 +107,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         None if spec.start_mode == StartMode::Pid2 => crate::guest::InitKind::SpawnboxInit,
         None => crate::guest::InitKind::Unknown,
     };
-    let machine_id = rootfs::read_small_file(t, Path::new("/etc/machine-id"), 64).ok().flatten();
-    let uuid = machine_id
-        .and_then(|b| Id128::parse(String::from_utf8_lossy(&b).trim()))
-        .or(spec.uuid)
-        .unwrap_or_else(Id128::random);
+    let uuid = machine_id(t).or(spec.uuid).unwrap_or_else(Id128::random);
 
     let os_release = etc_text("/etc/os-release").or_else(|| etc_text("/usr/lib/os-release"));
     let os_release_ids =
@@ -208,6 +204,12 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
     ))
 }
 
+/// The tree's `/etc/machine-id`, if it holds one.
+fn machine_id(tree: BorrowedFd<'_>) -> Option<Id128> {
+    let b = rootfs::read_small_file(tree, Path::new("/etc/machine-id"), 64).ok().flatten()?;
+    Id128::parse(String::from_utf8_lossy(&b).trim())
+}
+
 /// An exclusive lock on the tree directory for the container's lifetime (nspawn's image lock).
 fn lock_tree(dir: &Path) -> Result<OwnedFd> {
     let fd = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
@@ -259,20 +261,25 @@ pub fn run(spec: &Spec) -> Result<i32> {
     if spec.cleanup {
         return cleanup(spec);
     }
-    // `--overlay=LOWER::DST`: a throw-away upper for this run, gone with it.
-    let mut spec_owned;
-    let mut spec = spec;
-    let mut temporary = Vec::new();
-    if spec
-        .custom_mounts
-        .iter()
-        .any(|m| matches!(m, crate::settings::CustomMount::Overlay { upper: None, read_only: false, .. }))
-    {
-        spec_owned = spec.clone();
-        temporary = overlay::temporary_uppers(&mut spec_owned.custom_mounts)?;
-        spec = &spec_owned;
+    if spec.directory == Path::new("/") {
+        return Err(Error::msg("spawning a container on the root directory is not supported"));
     }
-    let result = run_with(spec);
+    let mut spec = spec.clone();
+    // The machine id is settled here: the journal link is named after it.
+    let tree = rustix::fs::open(&spec.directory, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::path("open directory", &spec.directory, e))?;
+    let id = machine_id(tree.as_fd()).or(spec.uuid).unwrap_or_else(Id128::random);
+    spec.uuid = Some(id);
+    let host_id = crate::journal::host_machine_id();
+    if let Some(m) = crate::journal::setup(spec.link_journal, id, host_id, tree.as_fd(), &spec.directory)? {
+        // Custom mounts stay sorted by destination.
+        let at = spec.custom_mounts.partition_point(|c| c.destination() <= m.destination());
+        spec.custom_mounts.insert(at, m);
+    }
+    drop(tree);
+    // `--overlay=LOWER::DST`: a throw-away upper for this run, gone with it.
+    let temporary = overlay::temporary_uppers(&mut spec.custom_mounts)?;
+    let result = run_with(&spec);
     overlay::remove_temporary(&temporary);
     result
 }

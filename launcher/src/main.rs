@@ -14,6 +14,7 @@ mod error;
 mod etc_files;
 mod guest;
 mod id128;
+mod journal;
 mod launch;
 mod logger;
 mod mount_plan;

@@ -40,6 +40,8 @@ pub struct Spec {
     pub check_os_release: bool,
     /// Lock the tree (`$SYSTEMD_NSPAWN_LOCK`).
     pub lock_tree: bool,
+    /// `--link-journal=` (nspawn's default: auto).
+    pub link_journal: crate::settings::LinkJournal,
     /// `--set-credential=` and `--load-credential=`, in order.
     pub credentials: Vec<crate::settings::Credential>,
     pub read_only: bool,
@@ -170,6 +172,7 @@ impl Spec {
             tmpfs_tmp: settings.tmpfs_tmp.unwrap_or(true),
             check_os_release: settings.check_os_release.unwrap_or(true),
             lock_tree: settings.lock_tree.unwrap_or(true),
+            link_journal: settings.link_journal.unwrap_or(crate::settings::LinkJournal::Auto),
             read_only: settings.read_only,
             custom_mounts,
             resolv_conf: settings.resolv_conf.unwrap_or(ResolvConfMode::Auto),

@@ -556,15 +556,12 @@ pub fn timezone(st: &mut State, value: Option<&str>) -> Result<Flow> {
     go()
 }
 
-/// `--link-journal=`: only `no` and `auto` are supported.
+/// `--link-journal=`.
 pub fn link_journal(st: &mut State, value: Option<&str>) -> Result<Flow> {
     if value == Some("help") {
         return list(v::word_list(&v::LINK_JOURNAL_WORDS));
     }
     let mode = v::parse_link_journal(val(value))?;
-    if !matches!(mode, LinkJournal::No | LinkJournal::Auto) {
-        st.unsupported("link-journal");
-    }
     st.settings.link_journal = Some(mode);
     go()
 }
@@ -572,7 +569,6 @@ pub fn link_journal(st: &mut State, value: Option<&str>) -> Result<Flow> {
 /// `-j`: `--link-journal=try-guest`.
 pub fn link_journal_try_guest(st: &mut State, _: Option<&str>) -> Result<Flow> {
     st.settings.link_journal = Some(LinkJournal::TryGuest);
-    st.unsupported("link-journal");
     go()
 }
 

@@ -245,13 +245,11 @@ fn supported_options_record_nothing() {
 
 #[test]
 fn unsupported_values_of_supported_options() {
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--settings=yes"], "settings"),
         (&["--settings=trusted"], "settings"),
         (&["--volatile"], "volatile"),
         (&["--private-users=managed", "-n"], "private-users"),
-        (&["--link-journal=try-host"], "link-journal"),
-        (&["-j"], "link-journal"),
         (&["--bind=:/scratch"], "bind"),
         (&["--bind-ro=:/scratch"], "bind-ro"),
         (&["--user", "--private-users=managed", "-n"], "user"),
