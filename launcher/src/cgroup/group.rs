@@ -208,7 +208,18 @@ impl Cgroup {
             for c in controllers {
                 match self.fs.write(&control, &format!("+{c}")) {
                     Ok(()) => {}
-                    Err(e) if required.contains(c) => return Err(e.context(format!("enable {c}"))),
+                    Err(e) if required.contains(c) => {
+                        let why = if errno_is(&e, &[Errno::BUSY]) {
+                            format!(
+                                " ({} holds processes: cgroup v2 enables controllers only for cgroups that \
+                                 hold none)",
+                                dir.display()
+                            )
+                        } else {
+                            String::new()
+                        };
+                        return Err(Error::msg(format!("enable {c}: {e}{why}")));
+                    }
                     Err(e) => log::debug!("cgroup: not delegating {c}: {e}"),
                 }
             }

@@ -310,7 +310,11 @@ fn keep_unit_with_other_processes_fails_and_restores() {
     let e = Cgroup::create_with(&p, s.kernel.boxed()).expect_err("process 77 is in the way");
     assert_eq!(
         e.to_string(),
-        format!("enable memory: write {}/svc/cgroup.subtree_control: device or resource busy", s.root().display())
+        format!(
+            "enable memory: write {r}/svc/cgroup.subtree_control: device or resource busy ({r}/svc holds processes: \
+             cgroup v2 enables controllers only for cgroups that hold none)",
+            r = s.root().display()
+        )
     );
     assert_eq!(s.dirs(), lines(&["svc"]));
     assert_eq!(s.read("svc/cgroup.procs"), "77\n4242\n");
