@@ -305,15 +305,7 @@ fn boot_nested_in_a_cgroup_namespace_whose_root_holds_processes() {
         "boot-nested",
         "grep ^0:: /proc/self/cgroup; cat /sys/fs/cgroup/cgroup.controllers >/dev/null && echo cgroup-ok",
     );
-    let cg2 = fs::read_to_string("/proc/self/mounts")
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
-        })
-        .expect("a cgroup2 mount");
-    let outer = std::path::PathBuf::from(&cg2).join(format!("spawnbox-nest-{}", std::process::id()));
+    let outer = cgroup2_mount().join(format!("spawnbox-nest-{}", std::process::id()));
     fs::create_dir(&outer).unwrap();
     let setup = format!(
         "echo $$ > {o}/cgroup.procs\n\
@@ -354,15 +346,7 @@ fn boot_inside_a_booted_container() {
         "/guest/sbin/init",
         "echo inner: $(grep ^0:: /proc/self/cgroup) $(cat /sys/fs/cgroup/cgroup.controllers)\nexit 7",
     );
-    let host_controllers = fs::read_to_string("/proc/self/mounts")
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
-        })
-        .map(|m| fs::read_to_string(format!("{m}/cgroup.controllers")).unwrap())
-        .unwrap();
+    let host_controllers = fs::read_to_string(cgroup2_mount().join("cgroup.controllers")).unwrap();
     let out = t.cmd(&["-b"]).run();
     let inner = host_controllers.trim();
     let pids = inner.split(' ').any(|c| c == "pids");
@@ -376,4 +360,16 @@ fn boot_inside_a_booted_container() {
     let want_err =
         if pids { "" } else { "spawnbox: --property=TasksMax=5: pids controller not available in /sys/fs/cgroup\n" };
     assert_eq!(out.stderr, want_err);
+}
+
+/// Where the host's cgroup2 hierarchy is mounted (`/sys/fs/cgroup/unified` on hybrid hosts).
+fn cgroup2_mount() -> std::path::PathBuf {
+    fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| std::path::PathBuf::from(f[1]))
+        })
+        .expect("a cgroup2 mount")
 }
