@@ -613,7 +613,7 @@ fn run_once(
                     } else {
                         log::debug!("sending {} to the container", signal_name(spec.kill_signal));
                         let _ = sys::kill(pid, spec.kill_signal);
-                        stopping = Some(Stopping::sent(Shutdown::Halt));
+                        stopping = Some(Stopping::sent());
                     }
                 }
                 libc::SIGWINCH => console.resize(),

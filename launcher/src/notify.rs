@@ -4,7 +4,7 @@
 //! `$NOTIFY_SOCKET` (a service manager, a test, the bench).
 
 use crate::error::{Error, Result};
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags, SocketAddrUnix, SocketFlags,
@@ -112,12 +112,12 @@ pub fn tell_manager(text: &str) {
     if let Err(e) = rustix::net::sendto(&fd, text.as_bytes(), SendFlags::NOSIGNAL, &addr) {
         log::debug!("notify {path}: {}", crate::error::errno_text(e.raw_os_error()));
     }
-    let _ = fd.as_fd();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::fd::AsFd;
 
     #[test]
     fn parses_what_systemd_sends() {

@@ -61,9 +61,9 @@ impl Stopping {
     }
 
     /// A request already sent by the caller (a plain signal): only the deadline is kept.
-    pub fn sent(what: Shutdown) -> Stopping {
+    pub fn sent() -> Stopping {
         Stopping {
-            what,
+            what: Shutdown::Halt,
             kind: InitKind::Unknown,
             explicit: None,
             cause: Cause::Signal,
