@@ -5,7 +5,7 @@
 //! nft rule or lease is left behind.
 
 use rustix::process::Signal;
-use spawnbox_tests::net::{leases, runtime_dir, Netns};
+use spawnbox_tests::net::{fault_injection_bin, leases, run_bin, runtime_dir, Netns};
 use spawnbox_tests::{parallel, wait_until, Cmd, Output, Test};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -307,13 +307,41 @@ fn bridge_and_macvlan_attach_to_test_links() {
     assert_clean(&host, &before, &run);
 }
 
+/// The lines of `a` missing from `b` and those of `b` missing from `a`, for messages.
+fn diff(a: &str, b: &str) -> String {
+    let gone: Vec<&str> = a.lines().filter(|l| !b.lines().any(|m| m == *l)).collect();
+    let new: Vec<&str> = b.lines().filter(|l| !a.lines().any(|m| m == *l)).collect();
+    format!("\n  gone: {gone:#?}\n  new: {new:#?}")
+}
+
+/// Waits until the host namespace is back to `before` (`ip -d -o link`, `ip -o addr`) and no
+/// lease or nft table is left.
+fn assert_host_as_before(host: &Netns, before: &str, run: &str, what: &str) {
+    let back = wait_until(T, || host.snapshot() == before);
+    let after = host.snapshot();
+    assert!(back, "{what}: the host's links changed:{}\nbefore:\n{before}\nafter:\n{after}", diff(before, &after));
+    assert_eq!(leases(run), Vec::<String>::new(), "{what}: leases left behind");
+    assert!(!host.ruleset().contains("spawnbox"), "{what}: nft table left behind");
+}
+
+/// A veth `name`/`peer` in `host`, both up, `name` with the altname `name-alt`.
+fn test_link(host: &Netns, name: &str, peer: &str) {
+    host.sh(&format!(
+        "ip link add name {name} type veth peer name {peer} && ip link property add dev {name} altname {name}-alt \
+         && ip link set {name} up && ip link set {peer} up"
+    ));
+}
+
 #[test]
 fn network_interface_is_moved_in_and_back_under_its_name() {
     let t = Test::new("net-iface");
     let host = Netns::new();
     let run = runtime_dir(&t);
-    host.sh("ip link add name tif0 type veth peer name tif1");
-    let before = host.links();
+    host.sh("ip link add name brt type bridge && ip link set brt address 02:00:00:00:0b:01 && ip link set brt up");
+    test_link(&host, "tif0", "tif1");
+    host.sh("ip link set tif0 mtu 1400 master brt && ip addr add 192.168.61.1/24 dev tif0 \
+         && ip addr add 192.168.61.2/24 label tif0:1 dev tif0 && ip addr add 2001:db8:61::1/64 dev tif0 nodad");
+    let before = host.snapshot();
     host.enter(|| {
         let mut r = cmd(
             &t,
@@ -322,17 +350,308 @@ fn network_interface_is_moved_in_and_back_under_its_name() {
                 "--network-interface=tif0:inside0",
                 "/bin/sh",
                 "-c",
-                "ip -o link show | cut -d: -f2 | cut -d@ -f1 | tr -d ' '; echo ready; exec sleep 30",
+                "ip -o link show | cut -d: -f2 | cut -d@ -f1 | tr -d ' '; ip -o -4 addr show | wc -l; \
+                 ip link set inside0 name renamed0 && ip link set renamed0 mtu 1300 address 02:00:00:00:0b:09 && \
+                 ip addr add 10.1.1.1/24 dev renamed0 && ip link set renamed0 up && echo ready; exec sleep 30",
             ],
         )
         .spawn();
         r.wait_for_stdout("ready\n", T);
-        assert_eq!(r.stdout_so_far(), "lo\ninside0\nready\n");
+        // Moved in renamed, down, without its addresses; the payload renames it and changes it.
+        assert_eq!(r.stdout_so_far(), "lo\ninside0\n1\nready\n");
         assert!(!host.links().iter().any(|l| l.starts_with("tif0 ")), "tif0 is in the container");
         r.kill(Signal::TERM);
         r.wait();
     });
-    assert_eq!(host.links(), before, "tif0 moved back and renamed back at once");
+    // Back at once under its name, as the host had it: MTU, MAC, altname, master, addresses, up.
+    assert_eq!(host.snapshot(), before, "{}", diff(&before, &host.snapshot()));
+}
+
+#[test]
+fn a_rename_to_one_of_the_interfaces_altnames_keeps_its_name_as_nspawn_does() {
+    // Issue 13: this failed with "move link sd-shared3 to netns fd 9: file exists", and both
+    // ends of the pair were gone from the host.
+    let t = Test::new("net-altname");
+    let host = Netns::new();
+    let run = runtime_dir(&t);
+    host.sh("ip link add name sd-shared3 type veth peer name sd-peer3 && ip link property add dev sd-shared3 altname sd-altname3");
+    let before = host.snapshot();
+    let names = "ip -o link show | cut -d: -f2 | cut -d@ -f1 | tr -d ' '";
+    for (opt, inside) in [
+        ("--network-interface=sd-shared3:sd-altname3", "sd-shared3"),
+        ("--network-interface=sd-altname3", "sd-shared3"),
+        ("--network-interface=sd-altname3:inside0", "inside0"),
+        // A name taken on the host does not matter: the rename happens in the container.
+        ("--network-interface=sd-shared3:sd-peer3", "sd-peer3"),
+    ] {
+        let out = host.enter(|| sh(&t, &run, &[opt], names));
+        assert_eq!(out.ok(), format!("lo\n{inside}\n"), "{opt}");
+        assert_host_as_before(&host, &before, &run, opt);
+    }
+}
+
+#[test]
+fn names_that_would_collide_are_refused_before_anything_moves() {
+    let t = Test::new("net-collide");
+    let host = Netns::new();
+    let run = runtime_dir(&t);
+    test_link(&host, "tif0", "tif1");
+    test_link(&host, "tif2", "tif3");
+    test_link(&host, "tif4", "tif5");
+    test_link(&host, "mvp0", "mvp1");
+    // Where the kernel has vxlan (the VM's loads only what its case lists).
+    let vxlan = host.try_sh("ip link add vx0 type vxlan id 42 dev tif4 dstport 4789").0;
+    let before = host.snapshot();
+    let cases = [
+        (
+            &["--network-interface=tif0", "--network-interface=tif2:tif0-alt"][..],
+            "network interface tif0-alt would exist twice in the container (an altname of tif0)",
+        ),
+        (
+            &["--network-interface=tif0", "--network-macvlan=mvp0:tif0-alt"],
+            "network interface tif0-alt would exist twice in the container (an altname of tif0)",
+        ),
+        (&["-n", "--network-interface=tif0:host0"], "network interface host0 would exist twice in the container"),
+        (
+            &["--network-interface=tif0", "--network-interface=tif0-alt:other0"],
+            "--network-interface=tif0-alt:other0: tif0 is given to the container twice",
+        ),
+        (&["--network-interface=nope0"], "--network-interface=nope0: no network interface nope0 on the host"),
+        (
+            &["--network-interface=tif4"],
+            "--network-interface=tif4: vxlan vx0 runs over tif4 and would be deleted by the move",
+        ),
+    ];
+    for (opts, msg) in cases.into_iter().filter(|(o, _)| vxlan || o[0] != "--network-interface=tif4") {
+        let mut a = opts.to_vec();
+        a.push("/bin/true");
+        host.enter(|| cmd(&t, &run, &a).run()).error(msg);
+        assert_host_as_before(&host, &before, &run, &opts.join(" "));
+    }
+}
+
+#[test]
+fn links_of_someone_else_named_like_ours_are_left_alone() {
+    let t = Test::new("net-others");
+    let host = Netns::new();
+    let run = runtime_dir(&t);
+    let m = format!("o{}", std::process::id());
+    // A veth of the machine's name that is not ours (another MAC, its peer here), a link called
+    // like a zone bridge that is not a bridge, a veth called like an extra veth.
+    host.sh(&format!("ip link add name ve-{m} type veth peer name ue-{m}"));
+    host.sh(
+        "ip link add name vz-zo type veth peer name vz-zo-peer && ip link add name mine0 type veth peer name mine1",
+    );
+    let before = host.snapshot();
+    for (opts, msg) in [
+        (vec!["-M", &m, "-n"], format!("create veth ve-{m}/host0: file exists")),
+        (vec!["-M", &m, "--network-zone=zo"], "--network-zone=zo: vz-zo exists and is not a bridge (veth)".into()),
+        (vec!["-M", &m, "--network-veth-extra=mine0:inside0"], "create veth mine0/inside0: file exists".into()),
+    ] {
+        let mut a = opts.clone();
+        a.push("/bin/true");
+        host.enter(|| cmd(&t, &run, &a).run()).error(&msg);
+        assert_host_as_before(&host, &before, &run, &opts.join(" "));
+    }
+}
+
+/// Fails each netlink step of `spawnbox OPTS /bin/sh -c PAYLOAD` in turn, through the
+/// fault-injection build: a first run traces the steps (`NETSETUP_TRACE`), then run N fails
+/// step N with EIO (`NETSETUP_FAULT=N:5`), and `extra` lists more faults to try
+/// (`N:ERRNO:PREFIX`). Each run must end as a failed start (status 1, one line naming the
+/// step, the payload never ran) or, for a step spawnbox tolerates (an altname, as nspawn) or
+/// retries (giving interfaces back, removing a zone bridge), with the payload run and status
+/// 0; either way the host's links and addresses must then be what they were. PAYLOAD ends
+/// with `echo ran`. Returns the number of steps; `None` where no fault-injection build can be
+/// had (a test binary run without the sources and without `$SPAWNBOX_FAULT_INJECTION`).
+fn every_step_fails_cleanly(t: &Test, host: &Netns, opts: &[&str], payload: &str, extra: &[&str]) -> Option<usize> {
+    let Some(bin) = fault_injection_bin() else {
+        eprintln!("no fault-injection build of spawnbox here: set SPAWNBOX_FAULT_INJECTION to run this test");
+        return None;
+    };
+    let run = runtime_dir(t);
+    let mut args: Vec<String> = ["-D", &t.root.display().to_string(), &format!("--uuid={}", t.uuid), "--console=pipe"]
+        .map(String::from)
+        .to_vec();
+    args.extend(opts.iter().map(|o| o.to_string()));
+    args.extend(["/bin/sh".into(), "-c".into(), payload.into()]);
+    // The host's addresses settled first (IPv6 duplicate address detection takes a second).
+    assert!(wait_until(T, || !host.snapshot().contains("tentative")), "{}", host.snapshot());
+    let before = host.snapshot();
+    let trace = t.path("netlink-trace");
+    let _ = std::fs::remove_file(&trace);
+    let traced = host.enter(|| {
+        run_bin(bin, &args, &[("SPAWNBOX_RUNTIME_DIR", &run), ("NETSETUP_TRACE", &trace.display().to_string())])
+    });
+    assert_host_as_before(host, &before, &run, "traced run");
+    // Where the path fails by itself (ipvlan without kernel support), its error.
+    let own_error = (traced.code == Some(1)).then(|| traced.stderr.clone());
+    let steps: Vec<String> = std::fs::read_to_string(&trace).unwrap().lines().map(String::from).collect();
+    assert!(!steps.is_empty(), "no netlink step traced: {traced:?}");
+    eprintln!("{}: {} netlink steps, {} faults", opts.join(" "), steps.len(), steps.len() + extra.len());
+    let faults: Vec<String> =
+        (1..=steps.len()).map(|n| format!("{n}:5")).chain(extra.iter().map(|f| f.to_string())).collect();
+    for fault in &faults {
+        let step = fault.split(':').next().and_then(|n| n.parse::<usize>().ok()).and_then(|n| steps.get(n - 1));
+        let what = match fault.splitn(3, ':').nth(2) {
+            Some(prefix) => format!("NETSETUP_FAULT={fault} ({prefix})"),
+            None => format!("NETSETUP_FAULT={fault} (step {})", step.map_or("?", |s| s.as_str())),
+        };
+        let out = host.enter(|| run_bin(bin, &args, &[("SPAWNBOX_RUNTIME_DIR", &run), ("NETSETUP_FAULT", fault)]));
+        if out.stdout.ends_with("ran\n") {
+            assert_eq!(out.code, Some(0), "{what}: {out:?}");
+            assert!(out.stderr.lines().all(|l| l.starts_with("WARN")), "{what}: {out:?}");
+        } else {
+            assert_eq!(out.code, Some(1), "{what}: {out:?}");
+            assert_eq!(out.stdout, "", "{what}: {out:?}");
+            let errno = fault.split(':').nth(1).and_then(|e| e.parse().ok()).unwrap_or(0);
+            let injected = format!(": {}\n", netsetup::errno_text(errno));
+            let one_line = out.stderr.starts_with("spawnbox: ") && out.stderr.lines().count() == 1;
+            assert!(
+                one_line && (out.stderr.ends_with(&injected) || own_error.as_deref() == Some(out.stderr.as_str())),
+                "{what}: not one line naming the failed step: {out:?}"
+            );
+        }
+        assert_host_as_before(host, &before, &run, &what);
+    }
+    Some(steps.len())
+}
+
+/// IPv6 duplicate address detection off in `host`, for links created from now on: a link that
+/// comes back would show its addresses `tentative` for a second or two.
+fn no_dad(host: &Netns) {
+    host.sh("sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0");
+}
+
+#[test]
+fn every_step_of_lending_an_interface_fails_cleanly() {
+    let t = Test::new("net-fault-iface");
+    let host = Netns::new();
+    no_dad(&host);
+    host.sh("ip link add name brt type bridge && ip link set brt address 02:00:00:00:0b:01 && ip link set brt up");
+    test_link(&host, "tif0", "tif1");
+    host.sh("ip link set tif0 mtu 1400 master brt && ip addr add 192.168.62.1/24 dev tif0 \
+         && ip addr add 192.168.62.2/24 label tif0:1 dev tif0 && ip addr add 2001:db8:62::1/64 dev tif0");
+    let n = every_step_fails_cleanly(
+        &t,
+        &host,
+        &["--network-interface=tif0"],
+        "ip link set tif0 mtu 1300 && ip addr add 10.1.1.1/24 dev tif0 && ip link set tif0 up && echo ran",
+        &["1:17:move link", "1:1:move link"],
+    );
+    assert!(n.unwrap_or(usize::MAX) >= 15, "{n:?} steps");
+}
+
+#[test]
+fn every_step_of_lending_an_interface_under_another_name_fails_cleanly() {
+    let t = Test::new("net-fault-rename");
+    let host = Netns::new();
+    no_dad(&host);
+    test_link(&host, "tif0", "tif1");
+    test_link(&host, "tif2", "tif3");
+    host.sh("ip addr add 192.168.63.1/24 dev tif0 && ip addr add 192.168.64.1/24 dev tif2");
+    let n = every_step_fails_cleanly(
+        &t,
+        &host,
+        // Swapped names: the second move must carry its new name (tif0 is taken inside by then).
+        &["--network-interface=tif0-alt:tif2", "--network-interface=tif2:tif0"],
+        "ip link set tif2 name renamed0 && ip link set renamed0 address 02:00:00:00:0c:09 && echo ran",
+        &["1:17:rename link", "1:16:rename link", "2:17:move link", "1:19:move link"],
+    );
+    assert!(n.unwrap_or(usize::MAX) >= 20, "{n:?} steps");
+}
+
+#[test]
+fn every_step_of_a_veth_fails_cleanly() {
+    let t = Test::new("net-fault-veth");
+    let host = Netns::new();
+    no_dad(&host);
+    let n = every_step_fails_cleanly(
+        &t,
+        &host,
+        &["-n"],
+        "ping -c1 -W2 $(ip route | awk '/default/ {print $3}') >/dev/null && echo ran",
+        &[],
+    );
+    assert!(n.unwrap_or(usize::MAX) >= 8, "{n:?} steps");
+}
+
+#[test]
+fn every_step_of_a_bridge_port_fails_cleanly() {
+    let t = Test::new("net-fault-bridge");
+    let host = Netns::new();
+    let uplink = Netns::new();
+    no_dad(&host);
+    host.sh("ip link add name brt type bridge && ip link set brt address 02:00:00:00:0d:01 && ip addr add 192.168.65.1/24 dev brt && ip link set brt up");
+    wire(&host, "upb0", "192.168.66.1/32", &uplink, "upb1", "192.168.66.2/24");
+    host.sh("ip link set upb0 master brt");
+    let n = every_step_fails_cleanly(&t, &host, &["--network-bridge=brt"], "echo ran", &[]);
+    assert!(n.unwrap_or(usize::MAX) >= 4, "{n:?} steps");
+}
+
+#[test]
+fn every_step_of_a_zone_fails_cleanly() {
+    let t = Test::new("net-fault-zone");
+    let host = Netns::new();
+    no_dad(&host);
+    let n = every_step_fails_cleanly(
+        &t,
+        &host,
+        &["--network-zone=zf"],
+        "ip -o -4 addr show host0 | grep -q 10.0.0 && echo ran",
+        &[],
+    );
+    assert!(n.unwrap_or(usize::MAX) >= 10, "{n:?} steps");
+}
+
+#[test]
+fn every_step_of_a_macvlan_and_an_ipvlan_fails_cleanly() {
+    let t = Test::new("net-fault-mv");
+    let host = Netns::new();
+    no_dad(&host);
+    test_link(&host, "mvp0", "mvp1");
+    let n = every_step_fails_cleanly(
+        &t,
+        &host,
+        &["--network-macvlan=mvp0"],
+        "ip link show mv-mvp0 >/dev/null && echo ran",
+        &[],
+    );
+    assert!(n.unwrap_or(usize::MAX) >= 2, "{n:?} steps");
+    let n = every_step_fails_cleanly(
+        &t,
+        &host,
+        &["--network-ipvlan=mvp0"],
+        "ip link show iv-mvp0 >/dev/null && echo ran",
+        &[],
+    );
+    assert!(n.unwrap_or(usize::MAX) >= 1, "{n:?} steps");
+}
+
+#[test]
+fn every_step_of_everything_at_once_fails_cleanly() {
+    let t = Test::new("net-fault-all");
+    let host = Netns::new();
+    no_dad(&host);
+    test_link(&host, "tif0", "tif1");
+    test_link(&host, "mvp0", "mvp1");
+    host.sh("ip addr add 192.168.67.1/24 dev tif0");
+    let n = every_step_fails_cleanly(
+        &t,
+        &host,
+        &[
+            "-n",
+            "--network-veth-extra=vex0:vex1",
+            "--network-macvlan=mvp0",
+            "--network-interface=tif0:inside0",
+            "--network-nat=yes",
+            "-p",
+            "8090:80",
+        ],
+        "ip link show inside0 >/dev/null && ip link show vex1 >/dev/null && echo ran",
+        &[],
+    );
+    assert!(n.unwrap_or(usize::MAX) >= 25, "{n:?} steps");
 }
 
 #[test]

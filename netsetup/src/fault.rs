@@ -11,12 +11,10 @@
 //! - `NETSETUP_TRACE=FILE` appends `N<TAB>operation` for every request, so that a test can list
 //!   the steps of a path and then fail each in turn.
 
-use std::fmt::Display;
-
 /// Whether the request about to be sent for `what` must fail, and with which errno.
 #[cfg(not(any(test, feature = "fault-injection")))]
 #[inline(always)]
-pub fn check(_what: &dyn Display) -> Option<i32> {
+pub fn check(_what: &dyn std::fmt::Display) -> Option<i32> {
     None
 }
 

@@ -28,7 +28,6 @@ const IFLA_LINKINFO: u16 = 18;
 const IFLA_NET_NS_PID: u16 = 19;
 const IFLA_NET_NS_FD: u16 = 28;
 const IFLA_EXT_MASK: u16 = 29;
-const IFLA_LINK_NETNSID: u16 = 37;
 const IFLA_PROP_LIST: u16 = 52;
 const IFLA_ALT_IFNAME: u16 = 53;
 const IFLA_INFO_KIND: u16 = 1;
@@ -79,9 +78,6 @@ pub struct LinkInfo {
     pub altnames: Vec<String>,
     /// MTU.
     pub mtu: Option<u32>,
-    /// `IFLA_LINK_NETNSID`: the link's peer or parent lives in another namespace (a veth whose
-    /// other end is in a container reports it; -1 while that namespace is being destroyed).
-    pub link_netnsid: Option<i32>,
     /// For a vxlan, the index of the link it sends through (`IFLA_VXLAN_LINK`): the kernel
     /// deletes the vxlan when that link leaves the namespace.
     pub vxlan_link: Option<u32>,
@@ -372,7 +368,6 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
         mac: None,
         altnames: Vec::new(),
         mtu: None,
-        link_netnsid: None,
         vxlan_link: None,
     };
     for (ty, v) in nl::attrs(p.get(16..)?) {
@@ -381,7 +376,6 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
             IFLA_MASTER => l.master = nl::read_u32(v, 0).filter(|&m| m != 0),
             IFLA_ADDRESS => l.mac = <[u8; 6]>::try_from(v).ok(),
             IFLA_MTU => l.mtu = nl::read_u32(v, 0),
-            IFLA_LINK_NETNSID => l.link_netnsid = nl::read_i32(v, 0),
             IFLA_LINKINFO => {
                 l.kind = nl::attrs(v)
                     .find(|(t, _)| *t == IFLA_INFO_KIND)

@@ -150,6 +150,61 @@ fn rename_altname_mac_move_and_move_back() {
 }
 
 #[test]
+fn a_link_that_leaves_and_comes_back_gets_its_mtu_and_addresses_again() {
+    let other = new_netns_fd();
+    in_new_netns(|| {
+        let mut rt = Rtnl::open().unwrap();
+        rt.create_veth(&Veth { name: "lent0", mac: None, peer: "lent1", peer_mac: None, peer_netns: None }).unwrap();
+        rt.set_mtu(Link::Name("lent0"), 1400).unwrap();
+        let info = rt.link_info(Link::Name("lent0")).unwrap();
+        assert_eq!((info.name.as_str(), info.mtu, info.kind.as_deref()), ("lent0", Some(1400), Some("veth")));
+        assert_eq!(rt.link_info(Link::Index(info.index)).unwrap(), info);
+        for (a, len) in [(v4(192, 168, 70, 1), 24), (v4(192, 168, 70, 2), 24), ("2001:db8:70::1".parse().unwrap(), 64)]
+        {
+            rt.add_address(Link::Name("lent0"), a, len).unwrap();
+        }
+        let saved: Vec<SavedAddr> =
+            rt.saved_addresses().unwrap().into_iter().filter(|a| a.info.index == info.index).collect();
+        assert_eq!(saved.len(), 3, "{saved:?}");
+        // Out and back: the kernel drops the addresses; they are added again as they were.
+        rt.move_link(Link::Index(info.index), Netns::Fd(other.as_fd()), None).unwrap();
+        let here = rustix::fs::open(
+            "/proc/thread-self/ns/net",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        in_netns(&other, || {
+            Rtnl::open().unwrap().move_link(Link::Name("lent0"), Netns::Fd(here.as_fd()), None).unwrap();
+        });
+        let index = rt.link_index("lent0").unwrap();
+        assert!(rt.saved_addresses().unwrap().iter().all(|a| a.info.index != index));
+        let (v4s, v6s): (Vec<&SavedAddr>, Vec<&SavedAddr>) = saved.iter().partition(|a| !a.is_v6());
+        for a in v4s.into_iter().chain(v6s.into_iter().rev()) {
+            rt.restore_address(index, a).unwrap();
+        }
+        let again: Vec<SavedAddr> =
+            rt.saved_addresses().unwrap().into_iter().filter(|a| a.info.index == index).collect();
+        let addrs = |v: &[SavedAddr]| v.iter().map(|a| (a.info.addr, a.info.prefix_len)).collect::<Vec<_>>();
+        assert_eq!(addrs(&again), addrs(&saved));
+        assert_eq!(rt.link_info(Link::Index(index)).unwrap().mtu, Some(1400));
+        let e = rt.restore_address(index, &saved[0]).unwrap_err();
+        assert_eq!(e.errno(), Some(17));
+        // A vxlan names the link it runs over (the kernel deletes it when that link leaves).
+        if std::process::Command::new("ip")
+            .args(["link", "add", "vx0", "type", "vxlan", "id", "42", "dev", "lent1", "dstport", "4789"])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            let links = rt.list_links().unwrap();
+            let lent1 = find(&links, "lent1").unwrap().index;
+            assert_eq!(find(&links, "vx0").unwrap().vxlan_link, Some(lent1));
+            assert_eq!(find(&links, "lent0").unwrap().vxlan_link, None);
+        }
+    });
+}
+
+#[test]
 fn macvlan_and_ipvlan_on_a_parent_link() {
     let container = new_netns_fd();
     in_new_netns(|| {

@@ -38,6 +38,8 @@ fn link_dump_across_two_datagrams() {
     assert_eq!(ve.altnames, ["ve-foo-long-name"]);
     assert!(ve.has_name("ve-foo-long-name"));
     assert_eq!(links[1].mac, Some([2, 0, 0, 0, 0, 2]));
+    assert_eq!((links[0].mtu, ve.mtu, br0.mtu), (Some(65536), Some(1500), Some(1500)));
+    assert!(links.iter().all(|l| l.vxlan_link.is_none()));
     assert_eq!(links[0].kind, None);
 }
 

@@ -4,11 +4,19 @@
 //!
 //! A namespace is held by a `sleep` started with `unshare --net`; dropping the `Netns` kills
 //! it, and the kernel then removes the namespace with every link in it.
+//!
+//! Fault injection: [`fault_injection_bin`] is a spawnbox built with netsetup's
+//! `fault-injection` feature (`NETSETUP_FAULT`, `NETSETUP_TRACE`: see `netsetup/src/fault.rs`),
+//! which the release build never has; [`run_bin`] runs it.
 
+use super::run::{Output, TIMEOUT};
 use rustix::fd::AsFd;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Instant;
 
 /// A network namespace of the test's own.
 pub struct Netns {
@@ -116,6 +124,12 @@ impl Netns {
         v
     }
 
+    /// `ip -d -o link` and `ip -o addr`: what a container must leave as it found it. Bridge
+    /// timers (`gc_timer 299.88`), which tick by themselves, are left out.
+    pub fn snapshot(&self) -> String {
+        self.sh("ip -d -o link | sed -E 's/ [a-z_]+_timer +[0-9.]+//g'; ip -o addr")
+    }
+
     /// `nft list ruleset` (empty when there are no tables).
     pub fn ruleset(&self) -> String {
         self.sh("nft list ruleset")
@@ -144,4 +158,89 @@ pub fn leases(runtime: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A spawnbox with netsetup's fault-injection seam: `$SPAWNBOX_FAULT_INJECTION`, else built
+/// once per test process (a debug build of the working tree, in `target/fault-injection`, for
+/// the target `make build` chose). `None` only where the test binary runs without the sources
+/// and without that variable (the VM guest of case 61).
+pub fn fault_injection_bin() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("SPAWNBOX_FAULT_INJECTION") {
+            return Some(PathBuf::from(p));
+        }
+        let ws = super::workspace();
+        if !ws.join("Cargo.toml").is_file() {
+            return None;
+        }
+        let target_dir = ws.join("target/fault-injection");
+        let triple = std::fs::read_to_string(ws.join("build/.target")).ok().map(|t| t.trim().to_string());
+        let mut c = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+        c.current_dir(&ws)
+            .args(["build", "--locked", "--offline", "-q", "-p", "spawnbox", "--features", "netsetup/fault-injection"])
+            .arg("--target-dir")
+            .arg(&target_dir);
+        if let Some(t) = triple.as_deref().filter(|t| !t.is_empty()) {
+            c.args(["--target", t]);
+        }
+        if let Some(init) = std::env::var_os("SPAWNBOX_INIT") {
+            c.env("SPAWNBOX_INIT_BINARY", init);
+        }
+        let out = c.output().expect("run cargo");
+        assert!(
+            out.status.success(),
+            "building spawnbox with netsetup/fault-injection failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = match triple.as_deref().filter(|t| !t.is_empty()) {
+            Some(t) => target_dir.join(t),
+            None => target_dir,
+        };
+        Some(dir.join("debug/spawnbox"))
+    })
+    .as_deref()
+}
+
+/// Runs `bin ARGS` to its end (killed after `TIMEOUT`) with nothing but `env` in its
+/// environment, from the calling thread (and so in its network namespace).
+pub fn run_bin(bin: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
+    let desc = format!("{} {}", bin.display(), args.join(" "));
+    let mut child = Command::new(bin)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", bin.display()));
+    let reader = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = reader(Box::new(child.stdout.take().unwrap()));
+    let err = reader(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out: {desc}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    Output {
+        desc,
+        code: status.code(),
+        signal: status.signal(),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
 }

@@ -9,11 +9,13 @@
 //!    container's PID 1, already in its own network namespace. Links are created with their
 //!    container side directly in that namespace; `lo`, `host0`'s address and the default route
 //!    are configured through a netlink socket opened inside it.
-//! 3. [`HostNetwork::detach`] after each stop: moved interfaces go back (renamed back). Links
+//! 3. [`HostNetwork::detach`] after each stop, and after a failed attach: moved interfaces go
+//!    back, renamed back and restored as the host had them (`moved.rs`). Links
 //!    created in the container's namespace are not deleted: they die with it, and deleting a
 //!    veth would cost 15-20 ms of kernel teardown on the exit path.
 //! 4. [`HostNetwork::release`] at the end, on every path: rules, zone bridge, lease.
 
+mod moved;
 mod netns;
 mod plan;
 pub mod state;
@@ -21,7 +23,7 @@ pub mod state;
 use crate::error::{Error, Result};
 use crate::spec::Spec;
 use netsetup::{first_free_subnet, Ipv4Net, Link, Netns, Nft, PortForward, Proto, Rtnl, RuleHandle, Veth};
-use plan::{Moved, Plan, CONTAINER_IFNAME};
+use plan::{Plan, CONTAINER_IFNAME};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use state::{Lease, StateDir};
 use std::net::Ipv4Addr;
@@ -29,6 +31,8 @@ use std::path::Path;
 
 const EEXIST: i32 = 17;
 const ENODEV: i32 = 19;
+/// The prefix of a dying left-over veth renamed out of the way (`sbx-gone<index>`).
+const GONE: &str = "sbx-gone";
 
 /// A netsetup error, whose text already names the operation and the object.
 fn ne(e: netsetup::Error) -> Error {
@@ -63,7 +67,7 @@ pub struct HostNetwork {
     own_netns: Option<OwnedFd>,
     /// The container's namespace, kept from attach to detach while interfaces are moved in.
     container_netns: Option<OwnedFd>,
-    moved: Vec<Moved>,
+    moved: Vec<moved::Lent>,
 }
 
 /// The host's machine ID, which nspawn hashes MACs from; hosts without one get MACs hashed
@@ -221,7 +225,13 @@ impl HostNetwork {
     fn attach_in(&mut self, ns: BorrowedFd<'_>) -> Result<()> {
         let owned = self.lease.is_some();
         let HostNetwork { plan, rtnl, moved, addrs, .. } = self;
+        // A connection inside the container's namespace (the moves rename there).
+        let mut c = netns::rtnl_in(ns)?;
         if let Some(rtnl) = rtnl.as_mut() {
+            // Interfaces move first, as in nspawn, into a namespace that holds only lo.
+            if !plan.interfaces.is_empty() {
+                moved::lend(rtnl, &mut c, ns, plan, moved)?;
+            }
             if let Some(v) = &plan.veth {
                 let veth = Veth {
                     name: &v.host.name,
@@ -248,11 +258,6 @@ impl HostNetwork {
             for m in &plan.ipvlan {
                 rtnl.create_ipvlan(&m.name.name, Link::Name(&m.parent), Some(Netns::Fd(ns))).map_err(ne)?;
             }
-            for m in &plan.interfaces {
-                let rename = (m.container != m.host).then_some(m.container.as_str());
-                rtnl.move_link(Link::Name(&m.host), Netns::Fd(ns), rename).map_err(ne)?;
-                moved.push(m.clone());
-            }
             if let Some(v) = &plan.veth {
                 let h = Link::Name(&v.host.name);
                 if let Some(alt) = &v.host.altname {
@@ -270,7 +275,6 @@ impl HostNetwork {
             }
         }
         // Inside the container's namespace.
-        let mut c = netns::rtnl_in(ns)?;
         c.set_link_up(Link::Name("lo"), true).map_err(|e| ne(e).context("in the container"))?;
         for m in plan.macvlan.iter().chain(&plan.ipvlan) {
             if let Some(alt) = &m.name.altname {
@@ -290,26 +294,17 @@ impl HostNetwork {
     }
 
     /// Undoes what [`HostNetwork::attach`] did that does not die with the namespace: moved
-    /// interfaces go back to the launcher's namespace under their old names.
+    /// interfaces go back to the launcher's namespace under their old names, as they were.
     pub fn detach(&mut self) {
         let Some(ns) = self.container_netns.take() else {
             return;
         };
-        let Some(own) = self.own_netns.as_ref() else {
+        let (Some(own), Some(rtnl)) = (self.own_netns.as_ref(), self.rtnl.as_mut()) else {
             return;
         };
-        let mut c = match netns::rtnl_in(ns.as_fd()) {
-            Ok(c) => c,
-            Err(e) => {
-                log::warn!("move interfaces back: {e}");
-                return;
-            }
-        };
-        while let Some(m) = self.moved.pop() {
-            let rename = (m.container != m.host).then_some(m.host.as_str());
-            if let Err(e) = c.move_link(Link::Name(&m.container), Netns::Fd(own.as_fd()), rename) {
-                log::warn!("--network-interface={}: {e}", m.host);
-            }
+        match netns::rtnl_in(ns.as_fd()) {
+            Ok(mut c) => moved::give_back(rtnl, &mut c, own.as_fd(), &mut self.moved),
+            Err(e) => log::warn!("move interfaces back: {e}"),
         }
     }
 
@@ -325,14 +320,18 @@ impl HostNetwork {
                 return;
             }
         };
-        if !self.rules.is_empty() {
+        // With the connection open, the table may exist even if no rule was added: a failed
+        // start leaves no empty table either. The table's removal gets a second try.
+        if !self.rules.is_empty() || self.nft.is_some() {
             let nft = match self.nft.take() {
                 Some(n) => Ok(n),
                 None => Nft::open(),
             };
             let r = nft.and_then(|mut n| {
-                n.delete_rules(&self.rules).or_else(|_| n.delete_tagged(&self.machine).map(drop))?;
-                delete_table_if_empty(&mut n)
+                if !self.rules.is_empty() {
+                    n.delete_rules(&self.rules).or_else(|_| n.delete_tagged(&self.machine).map(drop))?;
+                }
+                delete_table_if_empty(&mut n).or_else(|_| delete_table_if_empty(&mut n))
             });
             if let Err(e) = r {
                 log::warn!("{e}");
@@ -357,16 +356,24 @@ impl HostNetwork {
 }
 
 /// Creates a veth. When the host name is taken by a veth that can only be a leftover of this
-/// machine (we hold the machine's lease), typically the previous run's link that the kernel
-/// is still tearing down with its namespace, that link is renamed out of the way (and its
-/// altnames dropped), which is fast, rather than deleted, which waits for the teardown.
+/// machine, typically the previous run's link that the kernel is still tearing down with its
+/// namespace, that link is renamed out of the way (and its altnames dropped), which is fast,
+/// rather than deleted, which waits for the teardown. A leftover is a veth of that name with
+/// the MAC derived for this machine (from the host's machine ID and the machine name), found
+/// while we hold the machine's lease (no other spawnbox runs it); anything else with the name
+/// is someone else's link and is left alone.
 fn create_veth(rtnl: &mut Rtnl, v: &Veth<'_>, owned: bool) -> Result<()> {
     match rtnl.create_veth(v) {
         Err(e) if e.errno() == Some(EEXIST) && owned => {
             let links = rtnl.list_links().map_err(ne)?;
-            let Some(old) = links.iter().find(|l| l.name == v.name && l.kind.as_deref() == Some("veth")) else {
-                return Err(ne(e));
+            let Some(old) = links.iter().find(|l| l.name == v.name) else {
+                // Gone since (a leftover at the end of its teardown), or the name is another
+                // link's altname: one more try tells.
+                return rtnl.create_veth(v).map_err(ne);
             };
+            if old.kind.as_deref() != Some("veth") || v.mac.is_none() || old.mac != v.mac {
+                return Err(ne(e));
+            }
             retire_link(rtnl, old)?;
             rtnl.create_veth(v).map_err(ne)
         }
@@ -382,7 +389,7 @@ fn retire_link(rtnl: &mut Rtnl, old: &netsetup::LinkInfo) -> Result<()> {
     for alt in &old.altnames {
         let _ = rtnl.delete_altname(link, alt);
     }
-    let name = format!("sbx-gone{}", old.index);
+    let name = format!("{GONE}{}", old.index);
     let r = match rtnl.rename_link(link, &name) {
         // Kernels before 6.2 rename only links that are down.
         Err(e) if e.errno() == Some(EBUSY) => {
@@ -445,12 +452,22 @@ fn delete_table_if_empty(nft: &mut Nft) -> netsetup::Result<()> {
     Ok(())
 }
 
-/// Creates `vz-ZONE` if missing, gives it the gateway address, brings it up.
+/// Creates `vz-ZONE` if missing, gives it the gateway address, brings it up. A link of that
+/// name that is not a bridge is someone else's: refused, before anything changes.
 fn ensure_zone_bridge(rtnl: &mut Rtnl, zone: &str, addrs: Option<&Addrs>) -> Result<()> {
     let br = plan::zone_bridge(zone);
     match rtnl.create_bridge(&br) {
         Err(e) if e.errno() != Some(EEXIST) => return Err(ne(e)),
-        _ => {}
+        Err(_) => {
+            let l = rtnl.link_info(Link::Name(&br)).map_err(ne)?;
+            if l.kind.as_deref() != Some("bridge") || l.name != br {
+                return Err(Error::msg(format!(
+                    "--network-zone={zone}: {br} exists and is not a bridge ({})",
+                    l.kind.as_deref().unwrap_or("no kind")
+                )));
+            }
+        }
+        Ok(()) => {}
     }
     if let Some(a) = addrs {
         match rtnl.add_address(Link::Name(&br), a.gateway.into(), a.subnet.prefix_len()) {
@@ -461,9 +478,33 @@ fn ensure_zone_bridge(rtnl: &mut Rtnl, zone: &str, addrs: Option<&Addrs>) -> Res
     rtnl.set_link_up(Link::Name(&br), true).map_err(ne)
 }
 
+/// Deletes the bridge `vz-ZONE`, unless a link other than a container's veth (`vb-NAME`, or
+/// `sbx-gone<index>` once retired) was added to it (as nspawn, which deletes a zone bridge
+/// only when it has no ports; the ports of live members are known from their leases, and
+/// those of exited ones are on their way out).
 fn delete_zone_bridge(rtnl: &mut Rtnl, zone: &str) {
     let br = plan::zone_bridge(zone);
-    match rtnl.delete_link(Link::Name(&br)) {
+    let links = match rtnl.list_links().or_else(|_| rtnl.list_links()) {
+        Ok(l) => l,
+        Err(e) => return log::warn!("zone bridge {br} is left: {e}"),
+    };
+    // Only a bridge: a link of that name that is not one is someone else's.
+    let Some(bridge) = links.iter().find(|l| l.name == br && l.kind.as_deref() == Some("bridge")) else {
+        return;
+    };
+    let foreign = |l: &&netsetup::LinkInfo| {
+        let ours = l.name.starts_with("vb-") || l.name.starts_with(GONE);
+        l.master == Some(bridge.index) && !(l.kind.as_deref() == Some("veth") && ours)
+    };
+    if let Some(p) = links.iter().find(foreign) {
+        return log::debug!("zone bridge {br} is kept: {} was added to it", p.name);
+    }
+    // A second try: a bridge left behind would outlive every container of the zone.
+    let r = rtnl.delete_link(Link::Name(&br)).or_else(|e| match e.errno() {
+        Some(ENODEV) => Err(e),
+        _ => rtnl.delete_link(Link::Name(&br)),
+    });
+    match r {
         Err(e) if e.errno() != Some(ENODEV) => log::warn!("{e}"),
         _ => log::debug!("removed zone bridge {br}"),
     }

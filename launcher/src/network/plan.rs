@@ -438,7 +438,6 @@ mod tests {
             mac: None,
             altnames: altnames.iter().map(|a| a.to_string()).collect(),
             mtu: Some(1500),
-            link_netnsid: None,
             vxlan_link: None,
         }
     }
