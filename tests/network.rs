@@ -811,3 +811,18 @@ fn errors_name_the_operation_and_leave_nothing_behind() {
     });
     assert_clean(&host, &before, &run);
 }
+
+#[test]
+fn systemd_nspawn_network_mac_sets_the_containers_veth_address() {
+    let t = Test::new("net-mac");
+    let host = Netns::new();
+    let run = runtime_dir(&t);
+    let out = host.enter(|| {
+        cmd(&t, &run, &["-n", "--network-address=off", "/bin/cat", "/sys/class/net/host0/address"])
+            .env("SYSTEMD_NSPAWN_NETWORK_MAC", "02:34:56:78:9A:BC")
+            .run()
+    });
+    assert_eq!(out.ok(), "02:34:56:78:9a:bc\n");
+    let out = host.enter(|| cmd(&t, &run, &["-n", "/bin/true"]).env("SYSTEMD_NSPAWN_NETWORK_MAC", "02:34").run());
+    out.error("$SYSTEMD_NSPAWN_NETWORK_MAC=02:34: invalid MAC address");
+}

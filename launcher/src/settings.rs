@@ -276,6 +276,8 @@ pub struct Settings {
     pub check_os_release: Option<bool>,
     /// `$SYSTEMD_NSPAWN_LOCK` (the tree is locked unless false).
     pub lock_tree: Option<bool>,
+    /// `$SYSTEMD_NSPAWN_NETWORK_MAC` (the container's veth MAC instead of the derived one).
+    pub network_mac: Option<[u8; 6]>,
 
     // System identity
     pub machine: Option<String>,

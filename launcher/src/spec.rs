@@ -90,6 +90,8 @@ pub struct NetSpec {
     /// `--network-address=` (spawnbox): automatic IPv4 addresses for the veth or zone
     /// (default `Auto`; never used with `--network-bridge`, whose network is the user's).
     pub address: NetworkAddress,
+    /// `$SYSTEMD_NSPAWN_NETWORK_MAC`: the MAC of the container's side of the veth.
+    pub container_mac: Option<[u8; 6]>,
 }
 
 impl NetSpec {
@@ -210,6 +212,7 @@ impl Spec {
                 ports: settings.ports,
                 nat: settings.network_nat.unwrap_or(false),
                 address: settings.network_address.unwrap_or(NetworkAddress::Auto),
+                container_mac: settings.network_mac,
             },
         })
     }

@@ -80,10 +80,28 @@ pub const KNOBS: &[Knob] = &[
     },
     Knob {
         name: "SYSTEMD_NSPAWN_NETWORK_MAC",
-        meaning: "not supported yet (refused): the MAC of the container's veth",
-        apply: |_, _| Err(Error::msg("not supported yet")),
+        meaning: "the MAC of the container's side of the veth (`host0`), six hex pairs with colons, instead of the one derived from the machine name",
+        apply: |s, v| {
+            let mac = parse_mac(v).ok_or_else(|| Error::msg("invalid MAC address"))?;
+            s.network_mac.get_or_insert(mac);
+            Ok(())
+        },
     },
 ];
+
+/// `12:34:56:78:90:AB` (six hex pairs, colons).
+fn parse_mac(v: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = v.split(':');
+    for b in &mut mac {
+        let p = parts.next()?;
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
 
 /// systemd's `parse_boolean()`.
 fn parse_bool(v: &str) -> Result<bool> {
@@ -159,8 +177,11 @@ mod tests {
             "$SYSTEMD_NSPAWN_USE_CGNS=0: not supported: spawnbox always gives the container a cgroup namespace"
         );
         assert_eq!(
-            err(&[("SYSTEMD_NSPAWN_NETWORK_MAC", "12:34:56:78:90:ab")]),
-            "$SYSTEMD_NSPAWN_NETWORK_MAC=12:34:56:78:90:ab: not supported yet"
+            err(&[("SYSTEMD_NSPAWN_NETWORK_MAC", "12:34:56:78:90")]),
+            "$SYSTEMD_NSPAWN_NETWORK_MAC=12:34:56:78:90: invalid MAC address"
         );
+        let mut s = Settings::default();
+        apply(&mut s, &env(&[("SYSTEMD_NSPAWN_NETWORK_MAC", "12:34:56:78:90:AB")])).unwrap();
+        assert_eq!(s.network_mac, Some([0x12, 0x34, 0x56, 0x78, 0x90, 0xab]));
     }
 }

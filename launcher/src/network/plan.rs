@@ -223,7 +223,7 @@ pub fn plan(net: &NetSpec, machine: &str, machine_id: &[u8; 16]) -> Result<Plan>
         p.veth = Some(VethPlan {
             host: derive_ifname(prefix, machine),
             host_mac: generate_mac(machine_id, machine, MacKey::Host, 0),
-            container_mac: generate_mac(machine_id, machine, MacKey::Container, 0),
+            container_mac: net.container_mac.unwrap_or_else(|| generate_mac(machine_id, machine, MacKey::Container, 0)),
             master,
         });
         // The user's bridge is the user's network: no addresses of ours on it.
