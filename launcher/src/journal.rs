@@ -13,6 +13,17 @@ use std::path::Path;
 
 const JOURNAL: &str = "/var/log/journal";
 
+/// Whether `mode` can do anything on this host: `no` never; `auto` and `try-*` only where the
+/// host has `/var/log/journal` (a host without journald usually has none: one stat, then
+/// nothing of the machine id is read).
+pub fn wanted(mode: LinkJournal) -> bool {
+    match mode {
+        LinkJournal::No => false,
+        LinkJournal::Host | LinkJournal::Guest => true,
+        LinkJournal::Auto | LinkJournal::TryHost | LinkJournal::TryGuest => Path::new(JOURNAL).is_dir(),
+    }
+}
+
 /// What the run gets: nothing, or a bind mount of the host's directory onto the guest's.
 pub fn setup(
     mode: LinkJournal,

@@ -265,18 +265,19 @@ pub fn run(spec: &Spec) -> Result<i32> {
         return Err(Error::msg("spawning a container on the root directory is not supported"));
     }
     let mut spec = spec.clone();
-    // The machine id is settled here: the journal link is named after it.
-    let tree = rustix::fs::open(&spec.directory, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::path("open directory", &spec.directory, e))?;
-    let id = machine_id(tree.as_fd()).or(spec.uuid).unwrap_or_else(Id128::random);
-    spec.uuid = Some(id);
-    let host_id = crate::journal::host_machine_id();
-    if let Some(m) = crate::journal::setup(spec.link_journal, id, host_id, tree.as_fd(), &spec.directory)? {
-        // Custom mounts stay sorted by destination.
-        let at = spec.custom_mounts.partition_point(|c| c.destination() <= m.destination());
-        spec.custom_mounts.insert(at, m);
+    if crate::journal::wanted(spec.link_journal) {
+        // The machine id is settled here: the journal link is named after it.
+        let tree = rustix::fs::open(&spec.directory, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::path("open directory", &spec.directory, e))?;
+        let id = machine_id(tree.as_fd()).or(spec.uuid).unwrap_or_else(Id128::random);
+        spec.uuid = Some(id);
+        let host_id = crate::journal::host_machine_id();
+        if let Some(m) = crate::journal::setup(spec.link_journal, id, host_id, tree.as_fd(), &spec.directory)? {
+            // Custom mounts stay sorted by destination.
+            let at = spec.custom_mounts.partition_point(|c| c.destination() <= m.destination());
+            spec.custom_mounts.insert(at, m);
+        }
     }
-    drop(tree);
     // `--overlay=LOWER::DST`: a throw-away upper for this run, gone with it.
     let temporary = overlay::temporary_uppers(&mut spec.custom_mounts)?;
     let result = run_with(&spec);
