@@ -144,18 +144,7 @@ impl<T: Transport> Rtnl<T> {
     /// Every address as the kernel reports it, in its order, to be added again with
     /// [`Rtnl::restore_address`] (a link that leaves the namespace loses its addresses).
     pub fn saved_addresses(&mut self) -> Result<Vec<SavedAddr>> {
-        retry_dump(|| {
-            let mut m = Msg::new(RTM_GETADDR, NLM_F_DUMP);
-            m.header(&ifaddrmsg(0, 0, 0));
-            let mut out = Vec::new();
-            self.conn.dump(m, &"list addresses", &mut |h| {
-                if h.ty == RTM_NEWADDR {
-                    out.push(SavedAddr::from_payload(h.payload).ok_or_else(|| malformed(&"list addresses"))?);
-                }
-                Ok(())
-            })?;
-            Ok(out)
-        })
+        self.dump_addresses(SavedAddr::from_payload)
     }
 
     /// Adds a saved address to link `index` as it was (`RTM_NEWADDR`, `NLM_F_EXCL`).
@@ -174,13 +163,18 @@ impl<T: Transport> Rtnl<T> {
 
     /// Lists the addresses of every link (`RTM_GETADDR` dump, both families).
     pub fn list_addresses(&mut self) -> Result<Vec<AddrInfo>> {
+        self.dump_addresses(parse_addr)
+    }
+
+    /// One `RTM_GETADDR` dump, each address read by `parse`.
+    fn dump_addresses<A>(&mut self, parse: fn(&[u8]) -> Option<A>) -> Result<Vec<A>> {
         retry_dump(|| {
             let mut m = Msg::new(RTM_GETADDR, NLM_F_DUMP);
             m.header(&ifaddrmsg(0, 0, 0));
             let mut out = Vec::new();
             self.conn.dump(m, &"list addresses", &mut |h| {
                 if h.ty == RTM_NEWADDR {
-                    out.push(parse_addr(h.payload).ok_or_else(|| malformed(&"list addresses"))?);
+                    out.push(parse(h.payload).ok_or_else(|| malformed(&"list addresses"))?);
                 }
                 Ok(())
             })?;

@@ -133,12 +133,7 @@ fn rename_altname_mac_move_and_move_back() {
         rt.move_link(Link::Name("eth-test"), Netns::Fd(other.as_fd()), Some("moved0")).unwrap();
         assert!(find(&rt.list_links().unwrap(), "eth-test").is_none());
         // Move it back by name from inside the other netns, restoring the old name.
-        let here = rustix::fs::open(
-            "/proc/thread-self/ns/net",
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .unwrap();
+        let here = current_netns();
         in_netns(&other, || {
             let mut o = Rtnl::open().unwrap();
             assert!(find(&o.list_links().unwrap(), "moved0").is_some());
@@ -168,12 +163,7 @@ fn a_link_that_leaves_and_comes_back_gets_its_mtu_and_addresses_again() {
         assert_eq!(saved.len(), 3, "{saved:?}");
         // Out and back: the kernel drops the addresses; they are added again as they were.
         rt.move_link(Link::Index(info.index), Netns::Fd(other.as_fd()), None).unwrap();
-        let here = rustix::fs::open(
-            "/proc/thread-self/ns/net",
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .unwrap();
+        let here = current_netns();
         in_netns(&other, || {
             Rtnl::open().unwrap().move_link(Link::Name("lent0"), Netns::Fd(here.as_fd()), None).unwrap();
         });
@@ -295,4 +285,14 @@ fn nftables_table_masquerade_port_forwards_and_cleanup() {
         let e = nft.add_masquerade(subnet, "foo").unwrap_err();
         assert_eq!(e.to_string(), "add masquerade for 10.0.0.16/28: no such file or directory");
     });
+}
+
+/// The calling thread's network namespace, by descriptor.
+fn current_netns() -> rustix::fd::OwnedFd {
+    rustix::fs::open(
+        "/proc/thread-self/ns/net",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap()
 }
