@@ -296,29 +296,58 @@ fn no_warning_about_default_capabilities_the_host_lacks() {
 }
 
 #[test]
-fn boot_nested_in_a_cgroup_namespace_whose_root_holds_processes() {
-    // What a user has inside another container: spawnbox runs in the root of its cgroup
-    // namespace, which is not the host's root and holds processes (spawnbox itself), so
-    // controllers cannot be enabled there (EBUSY). A booted container still starts, as with
-    // nspawn, with what can be delegated.
-    let t = boot_tree(
-        "boot-nested",
-        "grep ^0:: /proc/self/cgroup; cat /sys/fs/cgroup/cgroup.controllers >/dev/null && echo cgroup-ok",
-    );
-    let outer = cgroup2_mount().join(format!("spawnbox-nest-{}", std::process::id()));
+fn boot_nested_in_a_cgroup_namespace_whose_root_holds_only_the_launcher() {
+    // What a user has as the entrypoint of a podman or docker container: spawnbox runs alone in
+    // the root of its cgroup namespace, which is not the host's root, so controllers cannot be
+    // enabled there while it stays (EBUSY). The launcher moves into supervisor/ (nspawn's
+    // supervisor/payload split) and the guest gets every controller the namespace has.
+    let (out, controllers, leftover) = boot_in_cgroup_namespace("boot-nested", "");
+    assert_eq!(out.ok(), format!("0::/init.scope\ncontrollers: {controllers}\n"));
+    assert!(!cgroup2_controllers().is_empty(), "the host's cgroup2 root enables no controller");
+    assert_eq!(controllers, cgroup2_controllers());
+    assert!(leftover.is_empty(), "{leftover:?}");
+}
+
+#[test]
+fn boot_nested_in_a_cgroup_namespace_whose_root_holds_other_processes() {
+    // A shell beside spawnbox in the namespace root (docker exec, a login inside an LXC
+    // container): moving the launcher would not help, so the controllers are left alone and the
+    // guest boots with none, as nspawn does.
+    let (out, _, leftover) = boot_in_cgroup_namespace("boot-nested-shared", "sleep 1000 >/dev/null 2>&1 &");
+    assert_eq!(out.ok(), "0::/init.scope\ncontrollers:\n");
+    assert!(leftover.is_empty(), "{leftover:?}");
+}
+
+/// Boots a tree whose init reports its cgroup and controllers, with spawnbox started in the
+/// root of a new cgroup namespace below a fresh host cgroup (after `before`, run in that root).
+/// Returns the run, the controllers the namespace root offers and the directories left below it.
+fn boot_in_cgroup_namespace(tag: &str, before: &str) -> (spawnbox_tests::Output, String, Vec<std::path::PathBuf>) {
+    let t = boot_tree(tag, "grep ^0:: /proc/self/cgroup; echo controllers: $(cat /sys/fs/cgroup/cgroup.controllers)");
+    let outer = cgroup2_mount().join(format!("spawnbox-{tag}-{}", std::process::id()));
     fs::create_dir(&outer).unwrap();
+    let controllers = fs::read_to_string(outer.join("cgroup.controllers")).unwrap().trim().to_string();
     let setup = format!(
         "echo $$ > {o}/cgroup.procs\n\
-         set -- unshare --cgroup /bin/sh -c 'mount -n -t cgroup2 none /sys/fs/cgroup && exec \"$@\"' sh \"$@\"",
+         set -- unshare --cgroup /bin/sh -c 'mount -n -t cgroup2 none /sys/fs/cgroup || exit 1; {before} exec \"$@\"' sh \"$@\"",
         o = outer.display()
     );
     let out = t.cmd(&["-b"]).in_private_mount_ns(&setup).run();
     let leftover: Vec<_> =
         fs::read_dir(&outer).unwrap().flatten().filter(|e| e.path().is_dir()).map(|e| e.path()).collect();
-    let removed = fs::remove_dir(&outer);
-    assert_eq!(out.ok(), "0::/init.scope\ncgroup-ok\n");
-    assert!(leftover.is_empty(), "{leftover:?}");
-    removed.unwrap();
+    for pid in fs::read_to_string(outer.join("cgroup.procs")).unwrap().split_whitespace() {
+        let _ = std::process::Command::new("kill").args(["-9", pid]).status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fs::remove_dir(&outer).is_err() {
+        assert!(Instant::now() < deadline, "{} stays busy", outer.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (out, controllers, leftover)
+}
+
+/// What the host's cgroup2 root enables for its children.
+fn cgroup2_controllers() -> String {
+    fs::read_to_string(cgroup2_mount().join("cgroup.subtree_control")).unwrap().trim().to_string()
 }
 
 #[test]

@@ -35,6 +35,9 @@ pub(crate) struct FakeKernel {
     has_kill: bool,
     /// What writing "0" to `cgroup.procs` moves.
     self_pid: i32,
+    /// The hierarchy's real root, exempt from "no internal processes"; `false` models the root
+    /// of a cgroup namespace (inside another container), which is not.
+    real_root: bool,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -49,7 +52,13 @@ impl FakeKernel {
         put("cgroup.controllers", &controllers.join(" "));
         put("cgroup.subtree_control", "");
         put("cgroup.procs", "");
-        FakeKernel { root: root.to_path_buf(), has_kill, self_pid: 4242, log: Arc::default() }
+        FakeKernel { root: root.to_path_buf(), has_kill, self_pid: 4242, real_root: true, log: Arc::default() }
+    }
+
+    /// As [`new`](Self::new), but the root is that of a cgroup namespace: processes there keep
+    /// controllers from being enabled for its children, as for any cgroup but the real root.
+    pub fn namespace_root(root: &Path, controllers: &[&str], has_kill: bool) -> FakeKernel {
+        FakeKernel { real_root: false, ..Self::new(root, controllers, has_kill) }
     }
 
     /// This fake as the module's syscall seam.
@@ -166,7 +175,7 @@ impl FakeKernel {
                 if !available.iter().any(|a| a == c) {
                     return Err(Errno::NOENT);
                 }
-                if dir != self.root && !self.read_words(&dir.join("cgroup.procs")).is_empty() {
+                if (dir != self.root || !self.real_root) && !self.read_words(&dir.join("cgroup.procs")).is_empty() {
                     return Err(Errno::BUSY);
                 }
                 if !enabled.iter().any(|e| e == c) {
@@ -194,7 +203,7 @@ impl FakeKernel {
     fn procs(&self, dir: &Path, value: &str) -> std::result::Result<(), Errno> {
         let pid: i32 = value.trim().parse().map_err(|_| Errno::INVAL)?;
         let pid = if pid == 0 { self.self_pid } else { pid };
-        if dir != self.root && !self.read_words(&dir.join("cgroup.subtree_control")).is_empty() {
+        if (dir != self.root || !self.real_root) && !self.read_words(&dir.join("cgroup.subtree_control")).is_empty() {
             return Err(Errno::BUSY);
         }
         self.drop_pids(&self.root, Some(pid));
@@ -293,5 +302,13 @@ impl Fs for FakeKernel {
             return Err(Error::msg(format!("{}: still populated", dir.display())));
         }
         Ok(())
+    }
+
+    fn own_cgroup(&self) -> Option<(PathBuf, i32)> {
+        let mut dirs = Vec::new();
+        self.all_dirs(&self.root, &mut dirs);
+        let me = self.self_pid.to_string();
+        let dir = dirs.into_iter().find(|d| self.read_words(&d.join("cgroup.procs")).contains(&me))?;
+        Some((dir.strip_prefix(&self.root).ok()?.to_path_buf(), self.self_pid))
     }
 }

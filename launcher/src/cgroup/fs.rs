@@ -45,6 +45,9 @@ pub(crate) trait Fs: Send + Sync {
     fn subdirs(&self, dir: &Path) -> Result<Vec<PathBuf>>;
     /// Waits until `dir/cgroup.events` says `populated 0`, at most `timeout`.
     fn wait_empty(&self, dir: &Path, timeout: Duration) -> Result<()>;
+    /// The calling process's cgroup relative to the hierarchy root (`/proc/self/cgroup`), and
+    /// its pid as `cgroup.procs` lists it; read only on the slow path of a busy cgroup.
+    fn own_cgroup(&self) -> Option<(PathBuf, i32)>;
 }
 
 /// The real kernel.
@@ -139,6 +142,11 @@ impl Fs for RealFs {
                 Err(_) => std::thread::sleep(left.min(Duration::from_millis(1))),
             }
         }
+    }
+
+    fn own_cgroup(&self) -> Option<(PathBuf, i32)> {
+        let own = super::read_own_cgroup().ok()?;
+        Some((own, rustix::process::getpid().as_raw_nonzero().get()))
     }
 }
 

@@ -14,7 +14,11 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// `--keep-unit` bookkeeping: the launcher moved itself from `own` into `path`.
+/// The launcher moved itself from `own` into the leaf `path` (`supervisor/`, as nspawn's
+/// supervisor/payload split) so that controllers may be enabled in `own`: always with
+/// `--keep-unit`, and when `own` is the root of a cgroup namespace it has to itself and that
+/// root is an ancestor of the machine's cgroup (spawnbox as PID 1 of a podman or docker
+/// container, or started from a guest's root cgroup).
 #[derive(Debug)]
 pub(crate) struct Supervisor {
     pub path: PathBuf,
@@ -22,7 +26,13 @@ pub(crate) struct Supervisor {
     /// Controllers this run enabled in `own/cgroup.subtree_control` (disabled again on exit so
     /// that the launcher may move back into `own`).
     pub added: Vec<String>,
+    /// Entered on its own (not `--keep-unit`): other machines below `own` may still use the
+    /// controllers, and then the launcher stays in `supervisor/` until it exits.
+    pub shared: bool,
 }
+
+/// The leaf the launcher moves into below its own cgroup (nspawn's name).
+pub(crate) const SUPERVISOR: &str = "supervisor";
 
 /// A live container cgroup. Dropping it leaves the cgroup in place: call
 /// [`kill_and_remove`](Cgroup::kill_and_remove).
@@ -160,7 +170,8 @@ impl Cgroup {
 
     fn configure(&mut self, plan: &Plan) -> Result<()> {
         if let Some(sup) = &plan.supervisor {
-            self.enter_supervisor(sup)?;
+            let own = self.boundary.clone();
+            self.enter_supervisor(sup, &own, false).map_err(|e| e.context("--keep-unit"))?;
         }
         self.enable(&plan.enable, &plan.controllers, &plan.required)?;
         for w in &plan.writes {
@@ -172,16 +183,41 @@ impl Cgroup {
         Ok(())
     }
 
-    /// `--keep-unit`: the launcher leaves its own cgroup for `supervisor/` so that controllers
-    /// can be enabled there (no processes in inner nodes).
-    fn enter_supervisor(&mut self, sup: &Path) -> Result<()> {
+    /// The launcher leaves its own cgroup `own` for the leaf `sup` so that controllers can be
+    /// enabled in `own` (no processes in inner nodes).
+    fn enter_supervisor(&mut self, sup: &Path, own: &Path, shared: bool) -> Result<()> {
         match self.fs.mkdir(sup) {
             Ok(()) => {}
             Err(e) if errno_is(&e, &[Errno::EXIST]) => {}
-            Err(e) => return Err(e.context("--keep-unit")),
+            Err(e) => return Err(e),
         }
-        self.supervisor = Some(Supervisor { path: sup.to_path_buf(), own: self.boundary.clone(), added: Vec::new() });
-        self.fs.write(&sup.join("cgroup.procs"), "0").map_err(|e| e.context("--keep-unit"))
+        self.supervisor =
+            Some(Supervisor { path: sup.to_path_buf(), own: own.to_path_buf(), added: Vec::new(), shared });
+        self.fs.write(&sup.join("cgroup.procs"), "0")
+    }
+
+    /// `dir` refused controllers with EBUSY: when it is the launcher's own cgroup and holds no
+    /// other process, the launcher moves into `dir/supervisor` and says so (`Ok(true)`); a
+    /// cgroup shared with other processes is left as it is.
+    fn leave_busy_cgroup(&mut self, dir: &Path) -> Result<bool> {
+        if self.supervisor.is_some() {
+            return Ok(false);
+        }
+        let Some((own, pid)) = self.fs.own_cgroup() else {
+            return Ok(false);
+        };
+        if self.hierarchy.root.join(&own) != dir {
+            return Ok(false);
+        }
+        let procs = self.fs.read(&dir.join("cgroup.procs"))?;
+        let me = pid.to_string();
+        if procs.split_whitespace().any(|p| p != me) {
+            log::debug!("cgroup: {} holds other processes too; not moving into {SUPERVISOR}/", dir.display());
+            return Ok(false);
+        }
+        log::debug!("cgroup: moving into {}/{SUPERVISOR} to enable controllers for the machine", dir.display());
+        self.enter_supervisor(&dir.join(SUPERVISOR), dir, true)?;
+        Ok(true)
     }
 
     /// Writes `+c…` into each `cgroup.subtree_control` of `dirs`, top down (one write each;
@@ -190,20 +226,20 @@ impl Cgroup {
         if controllers.is_empty() {
             return Ok(());
         }
-        if let Some(sup) = &mut self.supervisor {
-            let current = self.fs.read(&sup.own.join("cgroup.subtree_control"))?;
-            for c in controllers {
-                if !current.split_whitespace().any(|x| x == c) && !sup.added.contains(c) {
-                    sup.added.push(c.clone());
-                }
-            }
-        }
+        self.note_added(controllers)?;
         let value: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
         let value = value.join(" ");
         for dir in dirs {
             let control = dir.join("cgroup.subtree_control");
-            if self.fs.write(&control, &value).is_ok() {
-                continue;
+            match self.fs.write(&control, &value) {
+                Ok(()) => continue,
+                Err(e) if errno_is(&e, &[Errno::BUSY]) && self.leave_busy_cgroup(dir)? => {
+                    self.note_added(controllers)?;
+                    if self.fs.write(&control, &value).is_ok() {
+                        continue;
+                    }
+                }
+                Err(_) => {}
             }
             for c in controllers {
                 match self.fs.write(&control, &format!("+{c}")) {
@@ -221,6 +257,19 @@ impl Cgroup {
                         return Err(Error::msg(format!("enable {c}: {e}{why}")));
                     }
                     Err(e) => log::debug!("cgroup: not delegating {c}: {e}"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Remembers which of `controllers` the supervisor's own cgroup does not enable yet.
+    fn note_added(&mut self, controllers: &[String]) -> Result<()> {
+        if let Some(sup) = &mut self.supervisor {
+            let current = self.fs.read(&sup.own.join("cgroup.subtree_control"))?;
+            for c in controllers {
+                if !current.split_whitespace().any(|x| x == c) && !sup.added.contains(c) {
+                    sup.added.push(c.clone());
                 }
             }
         }

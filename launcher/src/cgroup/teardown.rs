@@ -24,10 +24,11 @@ impl Cgroup {
         keep(kill_all(&*self.fs, &self.path));
         keep(self.fs.wait_empty(&self.path, EMPTY_TIMEOUT));
         keep(remove_tree(&*self.fs, &self.path));
+        // Parents first: a slice between `own` and the leaf keeps `own`'s controllers busy.
+        keep(self.prune_parents());
         if let Some(sup) = self.supervisor.take() {
             keep(leave_supervisor(&*self.fs, &sup));
         }
-        keep(self.prune_parents());
         match first {
             Some(e) => Err(e),
             None => Ok(()),
@@ -79,14 +80,25 @@ impl Cgroup {
     }
 }
 
-/// `--keep-unit` exit: give back the controllers this run enabled, move the launcher home,
-/// remove `supervisor/`.
+/// The launcher's way back: give back the controllers this run enabled, move home, remove
+/// `supervisor/`. A shared supervisor (not `--keep-unit`) whose controllers another machine
+/// below `own` still uses stays where it is: it is empty once the launcher exits.
 fn leave_supervisor(fs: &dyn Fs, sup: &Supervisor) -> Result<()> {
     if !sup.added.is_empty() {
         let value: Vec<String> = sup.added.iter().map(|c| format!("-{c}")).collect();
-        fs.write(&sup.own.join("cgroup.subtree_control"), &value.join(" "))?;
+        match fs.write(&sup.own.join("cgroup.subtree_control"), &value.join(" ")) {
+            Ok(()) => {}
+            Err(e) if sup.shared && errno_is(&e, &[Errno::BUSY]) => {
+                log::debug!("cgroup: staying in {}: {e}", sup.path.display());
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
     }
-    fs.write(&sup.own.join("cgroup.procs"), "0")?;
+    match fs.write(&sup.own.join("cgroup.procs"), "0") {
+        Err(e) if sup.shared && errno_is(&e, &[Errno::BUSY]) => return Ok(()),
+        r => r?,
+    }
     match fs.rmdir(&sup.path) {
         // Another process of the launcher's (or a second --keep-unit run) is still there.
         Err(e) if errno_is(&e, &[Errno::BUSY, Errno::NOENT]) => Ok(()),

@@ -58,6 +58,19 @@ fn setup(tag: &str, controllers: &[&str], has_kill: bool) -> Setup {
     Setup { tree, kernel, hierarchy }
 }
 
+/// The root of a cgroup namespace (inside podman, docker or another container) holding the
+/// launcher and the processes `others`.
+fn setup_namespace_root(tag: &str, others: &[i32]) -> Setup {
+    let tree = TempTree::new(tag);
+    let kernel = FakeKernel::namespace_root(&tree.0, ALL, true);
+    kernel.add_process(&tree.0, kernel.self_pid());
+    for &pid in others {
+        kernel.add_process(&tree.0, pid);
+    }
+    let hierarchy = Hierarchy::open(&tree.0, false).expect("fake hierarchy");
+    Setup { tree, kernel, hierarchy }
+}
+
 impl Setup {
     fn root(&self) -> &Path {
         &self.tree.0
@@ -479,4 +492,88 @@ fn dir_fd_is_the_cgroup_directory() {
     let want = rustix::fs::stat(cg.path()).expect("stat");
     assert_eq!((st.st_dev, st.st_ino), (want.st_dev, want.st_ino));
     cg.kill_and_remove().expect("remove");
+}
+
+#[test]
+fn alone_in_a_namespace_root_the_launcher_moves_into_supervisor() {
+    let s = setup_namespace_root("nsroot", &[]);
+    let p = s.plan("m", machine(None), &["MemoryMax=64M"], Some((0, 0)));
+    let cg = Cgroup::create_with(&p, s.kernel.boxed()).expect("create");
+    let log = s.kernel.log();
+    assert_eq!(
+        log[..5],
+        lines(&[
+            "mkdir machine.slice",
+            "mkdir machine.slice/machine-m.scope",
+            "mkdir supervisor",
+            "write supervisor/cgroup.procs 0",
+            "write cgroup.subtree_control +cpuset +cpu +io +memory +pids",
+        ])[..]
+    );
+    assert!(log.contains(&"write machine.slice/cgroup.subtree_control +cpuset +cpu +io +memory +pids".to_string()));
+    assert!(log.contains(&"write machine.slice/machine-m.scope/memory.max 67108864".to_string()));
+    assert_eq!(s.read("cgroup.procs"), "");
+    assert_eq!(s.read("supervisor/cgroup.procs"), "4242\n");
+    assert_eq!(s.read("machine.slice/machine-m.scope/cgroup.controllers"), "cpuset cpu io memory pids");
+    s.kernel.add_process(cg.path(), 300);
+    s.kernel.clear_log();
+    cg.kill_and_remove().expect("remove");
+    assert_eq!(
+        s.kernel.log(),
+        lines(&[
+            "write machine.slice/machine-m.scope/cgroup.kill 1",
+            "rmdir machine.slice/machine-m.scope",
+            "rmdir machine.slice",
+            "write cgroup.subtree_control -cpuset -cpu -io -memory -pids",
+            "write cgroup.procs 0",
+            "rmdir supervisor",
+        ])
+    );
+    assert!(s.dirs().is_empty());
+    assert_eq!(s.read("cgroup.procs"), "4242\n");
+    assert_eq!(s.read("cgroup.subtree_control"), "");
+}
+
+#[test]
+fn a_namespace_root_shared_with_others_is_left_alone() {
+    let s = setup_namespace_root("nsshared", &[77]);
+    // Delegation only: the controllers are left out (a debug message), the start goes on.
+    let p = s.plan("m", machine(None), &[], Some((0, 0)));
+    let cg = Cgroup::create_with(&p, s.kernel.boxed()).expect("create");
+    assert_eq!(s.dirs(), lines(&["machine.slice", "machine.slice/machine-m.scope"]));
+    assert_eq!(s.read("cgroup.subtree_control"), "");
+    assert_eq!(s.read("machine.slice/machine-m.scope/cgroup.controllers"), "");
+    cg.kill_and_remove().expect("remove");
+    assert!(s.dirs().is_empty());
+    assert_eq!(s.read("cgroup.procs"), "4242\n77\n");
+    // A property that needs a controller: the error names it and why.
+    let p = s.plan("m", machine(None), &["MemoryMax=64M"], None);
+    let e = Cgroup::create_with(&p, s.kernel.boxed()).expect_err("process 77 is in the way");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "enable memory: write {r}/cgroup.subtree_control: device or resource busy ({r} holds processes: \
+             cgroup v2 enables controllers only for cgroups that hold none)",
+            r = s.root().display()
+        )
+    );
+    assert!(s.dirs().is_empty());
+}
+
+#[test]
+fn two_machines_from_a_namespace_root_share_supervisor() {
+    let s = setup_namespace_root("nstwo", &[]);
+    let p = s.plan("a", machine(None), &["MemoryMax=64M"], None);
+    let a = Cgroup::create_with(&p, s.kernel.boxed()).expect("create a");
+    // The second launcher (same fake pid) finds itself in supervisor/ already: nothing to move.
+    let p = s.plan("b", machine(None), &["MemoryMax=32M"], None);
+    let b = Cgroup::create_with(&p, s.kernel.boxed()).expect("create b");
+    a.kill_and_remove().expect("remove a");
+    // b still uses memory below the root: the launcher stays in supervisor/.
+    assert_eq!(s.dirs(), lines(&["machine.slice", "machine.slice/machine-b.scope", "supervisor"]));
+    assert_eq!(s.read("cgroup.subtree_control"), "memory");
+    assert_eq!(s.read("machine.slice/machine-b.scope/memory.max"), "33554432");
+    b.kill_and_remove().expect("remove b");
+    assert_eq!(s.dirs(), lines(&["supervisor"]));
+    assert_eq!(s.read("cgroup.subtree_control"), "memory");
 }
