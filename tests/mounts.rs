@@ -477,3 +477,70 @@ fn overlay_with_an_empty_upper_writes_to_a_throw_away_directory() {
     assert!(!lower.join("written").exists());
     assert_eq!(leftovers(), Vec::<String>::new());
 }
+
+/// A tree holding a second OS tree at `/deploy` (as an OSTree deployment does), each with a
+/// marker file naming it.
+fn ostree_like(tag: &str) -> Test {
+    let t = Test::new(tag);
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(spawnbox_tests::template())
+        .arg(t.rpath("/deploy"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    t.write("/marker", "outer\n");
+    t.write("/deploy/marker", "deploy\n");
+    t
+}
+
+#[test]
+fn pivot_root_makes_a_directory_of_the_tree_the_root() {
+    let t = ostree_like("pivot");
+    // Without OLD the tree itself is gone from the container.
+    let out = t.sh(
+        &["--pivot-root=/deploy"],
+        "cat /marker; ls /sysroot 2>&1; awk '$5 == \"/\" { print $4 }' /proc/self/mountinfo",
+    );
+    assert_eq!(out.ok(), format!("deploy\nls: /sysroot: No such file or directory\n{}/deploy\n", t.root.display()));
+    // With OLD the tree stays reachable there (created inside NEW when missing).
+    let out = t.sh(&["--pivot-root=/deploy:/sysroot"], "cat /marker /sysroot/marker; ls -d /sysroot/deploy");
+    assert_eq!(out.ok(), "deploy\nouter\n/sysroot/deploy\n");
+    assert!(t.rpath("/deploy/sysroot").is_dir());
+    // The same with a user namespace (the pinned procfs lives in the new root).
+    let out = t.sh(&["-U", "--pivot-root=/deploy"], "cat /marker; id -u; echo $$; ls /proc/1/comm");
+    assert_eq!(out.ok(), "deploy\n0\n1\n/proc/1/comm\n");
+    let out = t.sh(&["-U", "--pivot-root=/deploy:/sysroot"], "cat /marker /sysroot/marker");
+    assert_eq!(out.ok(), "deploy\nouter\n");
+}
+
+#[test]
+fn pivot_root_boots_the_init_of_the_new_root() {
+    // nspawn checks the os-release file and looks for the init in NEW, not in the tree.
+    let t = ostree_like("pivot-boot");
+    for p in ["/etc/os-release", "/usr/lib/os-release"] {
+        let _ = fs::remove_file(t.rpath(p));
+    }
+    fs::remove_file(t.rpath("/sbin/init")).unwrap();
+    fs::remove_file(t.rpath("/deploy/sbin/init")).unwrap();
+    t.write("/deploy/etc/os-release", "ID=deploy\n");
+    t.script("/deploy/sbin/init", "echo init $$ $(cat /marker); exit 4");
+    assert_eq!(t.run(&["-b", "--pivot-root=/deploy"]).code(4), "init 1 deploy\n");
+    let dir = t.root.display().to_string();
+    t.run(&["-b"]).error(&format!(
+        "directory {dir} doesn't look like an OS root directory (os-release file is missing), refusing"
+    ));
+}
+
+#[test]
+fn pivot_root_stays_inside_the_tree_and_reports_a_missing_directory() {
+    let t = ostree_like("pivot-hostile");
+    // A symlink climbing out resolves inside the tree (RESOLVE_IN_ROOT): its root, not the host's.
+    std::os::unix::fs::symlink("../../../../../../../..", t.rpath("/up")).unwrap();
+    assert_eq!(t.sh(&["--pivot-root=/up"], "cat /marker").ok(), "outer\n");
+    let out = t.run(&["--pivot-root=/nope", "/bin/true"]);
+    out.error(&format!("--pivot-root=/nope: open {}/nope: no such file or directory", t.root.display()));
+    t.write("/file", "x");
+    t.run(&["--pivot-root=/file", "/bin/true"])
+        .error(&format!("--pivot-root=/file: open {}/file: not a directory", t.root.display()));
+}

@@ -111,6 +111,9 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     log::debug!("switching root");
     rootfs::switch_root(root.as_fd(), &spec.directory, false)?;
     drop(root);
+    if let Some((new, old)) = &spec.pivot_root {
+        rootfs::pivot_into(new, old.as_deref())?;
+    }
     let mounter = Mounter { root: open_root()?, directory: &spec.directory, host_sources, premade: Vec::new() };
     let made = mount_steps(&mounter, &mount_plan::plan(spec, prep.cgroup_mount), prep)?;
     let root = mounter.root;

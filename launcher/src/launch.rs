@@ -70,7 +70,19 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
     }
     let tree = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open directory", dir, e))?;
-    let t = tree.as_fd();
+    // With --pivot-root the checks look at the root the container will get, as nspawn's.
+    let pivoted = match &spec.pivot_root {
+        Some((new, old)) => Some(
+            rootfs::open_in_root(tree.as_fd(), new, OFlags::PATH | OFlags::DIRECTORY, rootfs::Follow::InRoot).map_err(
+                |e| {
+                    Error::path("open", &dir.join(rootfs::relative(new)), e)
+                        .context(rootfs::pivot_option(new, old.as_deref()))
+                },
+            )?,
+        ),
+        None => None,
+    };
+    let t = pivoted.as_ref().map_or(tree.as_fd(), |p| p.as_fd());
     let mut init = None;
     if spec.start_mode == StartMode::Boot {
         if spec.check_os_release
@@ -172,7 +184,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         // Every bind source must open before the tree may be re-owned below.
         drop(crate::mounts::open_host_sources(&spec.custom_mounts, &workdirs, t)?);
         // Last: with --private-users-ownership=chown (or auto) this re-owns the tree.
-        crate::userns::prepare(spec, t)?.map(|u| u.with_tree_lock(lock))
+        crate::userns::prepare(spec, tree.as_fd())?.map(|u| u.with_tree_lock(lock))
     } else {
         None
     };

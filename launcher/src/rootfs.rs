@@ -219,6 +219,50 @@ pub fn switch_root(root: BorrowedFd<'_>, directory: &Path, on_slash: bool) -> Re
     rustix::process::chdir("/").map_err(|e| Error::path("chdir", Path::new("/"), e))
 }
 
+/// `--pivot-root=NEW[:OLD]` as given, for messages.
+pub fn pivot_option(new: &Path, old: Option<&Path>) -> String {
+    match old {
+        Some(old) => format!("--pivot-root={}:{}", new.display(), old.display()),
+        None => format!("--pivot-root={}", new.display()),
+    }
+}
+
+/// `--pivot-root=NEW[:OLD]`, right after [`switch_root`]: the directory NEW of the tree
+/// (resolved inside it) becomes `/`, and the tree itself stays reachable at OLD (a directory
+/// inside NEW, created if missing) or is detached, as nspawn's `setup_pivot_root()` does for
+/// OSTree-style trees that hold several roots. Every later mount goes into the new root.
+pub fn pivot_into(new: &Path, old: Option<&Path>) -> Result<()> {
+    let opt = pivot_option(new, old);
+    let err = |op: &str, p: &Path, e: Errno| Error::path(op, p, e).context(&opt);
+    let root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| err("open", Path::new("/"), e))?;
+    let dir = open_in_root(root.as_fd(), new, OFlags::PATH | OFlags::DIRECTORY, Follow::InRoot)
+        .map_err(|e| err("open", new, e))?;
+    // A mount of its own, which pivot_root(2) can make the root.
+    rustix::process::fchdir(&dir).map_err(|e| err("chdir", new, e))?;
+    rustix::mount::mount_bind_recursive(".", ".").map_err(|e| err("bind", new, e))?;
+    let dir = open_in_root(root.as_fd(), new, OFlags::PATH | OFlags::DIRECTORY, Follow::InRoot)
+        .map_err(|e| err("open", new, e))?;
+    rustix::process::fchdir(&dir).map_err(|e| err("chdir", new, e))?;
+    match old {
+        Some(old) => {
+            drop(mount_point(dir.as_fd(), old, NodeKind::Directory, Follow::InRoot).map_err(|e| e.context(&opt))?);
+            rustix::process::pivot_root(".", relative(old)).map_err(|e| err("pivot_root", new, e))?;
+        }
+        None => match rustix::process::pivot_root(".", ".") {
+            Ok(()) => rustix::mount::unmount(".", rustix::mount::UnmountFlags::DETACH)
+                .map_err(|e| err("detach", Path::new("/"), e))?,
+            // An initramfs root cannot be pivoted away from: move NEW over it instead.
+            Err(Errno::INVAL) => {
+                rustix::mount::mount_move(".", "/").map_err(|e| err("move", new, e))?;
+                rustix::process::chroot(".").map_err(|e| err("chroot", new, e))?;
+            }
+            Err(e) => return Err(err("pivot_root", new, e)),
+        },
+    }
+    rustix::process::chdir("/").map_err(|e| Error::path("chdir", Path::new("/"), e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

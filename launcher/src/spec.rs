@@ -45,6 +45,9 @@ pub struct Spec {
     /// `--set-credential=` and `--load-credential=`, in order.
     pub credentials: Vec<crate::settings::Credential>,
     pub read_only: bool,
+    /// `--pivot-root=NEW[:OLD]`: NEW (inside the tree) becomes `/`; the tree moves to OLD, or
+    /// goes away.
+    pub pivot_root: Option<(PathBuf, Option<PathBuf>)>,
     /// Custom mounts sorted by destination (stable: command-line order for equal paths).
     pub custom_mounts: Vec<CustomMount>,
     pub resolv_conf: ResolvConfMode,
@@ -176,6 +179,7 @@ impl Spec {
             lock_tree: settings.lock_tree.unwrap_or(true),
             link_journal: settings.link_journal.unwrap_or(crate::settings::LinkJournal::Auto),
             read_only: settings.read_only,
+            pivot_root: settings.pivot_root.clone(),
             custom_mounts,
             resolv_conf: settings.resolv_conf.unwrap_or(ResolvConfMode::Auto),
             timezone: settings.timezone.unwrap_or(TimezoneMode::Auto),

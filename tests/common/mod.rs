@@ -85,7 +85,7 @@ pub fn remove_tree_safely(dir: &Path) -> bool {
 }
 
 /// The busybox rootfs template, built once per test binary by `tests/mkrootfs.sh`.
-fn template() -> &'static Path {
+pub fn template() -> &'static Path {
     static T: OnceLock<PathBuf> = OnceLock::new();
     T.get_or_init(|| {
         let t = base_dir().join("template");

@@ -137,7 +137,7 @@ pub static OPTIONS: &[OptSpec] = &[
     o("root-hash", None, R, "HASH", G::Image, "Specify verity root hash for root disk image", X, a::root_hash),
     o("root-hash-sig", None, R, "SIG", G::Image, "Specify pkcs7 signature of root hash for verity", X, a::root_hash_sig),
     o("verity-data", None, R, "PATH", G::Image, "Specify hash device for verity", X, a::verity_data),
-    o("pivot-root", None, R, "PATH[:PATH]", G::Image, "Pivot root to given directory in the container", X, a::pivot_root),
+    o("pivot-root", None, R, "PATH[:PATH]", G::Image, "Pivot root to given directory in the container", Y, a::pivot_root),
 
     o("as-pid2", Some('a'), N, "", G::Execution, "Maintain a stub init as PID1, invoke binary as PID2", Y, a::as_pid2),
     o("boot", Some('b'), N, "", G::Execution, "Boot up full system (i.e. invoke init)", Y, a::boot),

@@ -35,18 +35,17 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
         rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .map_err(|e| Error::path("attach", &spec.directory, e))?;
-    pin_procfs(ch, o.root.as_fd(), &spec.directory)?;
     let resolv = container::resolv_install(prep);
     let tz = container::timezone_install(prep);
     rootfs::switch_root(o.root.as_fd(), &spec.directory, true)?;
     drop(o.root);
+    if let Some((new, old)) = &spec.pivot_root {
+        rootfs::pivot_into(new, old.as_deref())?;
+    }
+    let root = container::open_root()?;
+    pin_procfs(ch, root.as_fd(), &spec.directory)?;
 
-    let mounter = Mounter {
-        root: container::open_root()?,
-        directory: &spec.directory,
-        host_sources: o.host_sources,
-        premade: o.premade,
-    };
+    let mounter = Mounter { root, directory: &spec.directory, host_sources: o.host_sources, premade: o.premade };
     let steps: Vec<Step> = mount_plan::plan(spec, prep.cgroup_mount)
         .into_iter()
         .filter(|s| !mount_plan::inside_userns(s, false))
