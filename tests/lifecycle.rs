@@ -323,26 +323,66 @@ fn boot_nested_in_a_cgroup_namespace_whose_root_holds_other_processes() {
 /// Returns the run, the controllers the namespace root offers and the directories left below it.
 fn boot_in_cgroup_namespace(tag: &str, before: &str) -> (spawnbox_tests::Output, String, Vec<std::path::PathBuf>) {
     let t = boot_tree(tag, "grep ^0:: /proc/self/cgroup; echo controllers: $(cat /sys/fs/cgroup/cgroup.controllers)");
-    let outer = cgroup2_mount().join(format!("spawnbox-{tag}-{}", std::process::id()));
-    fs::create_dir(&outer).unwrap();
-    let controllers = fs::read_to_string(outer.join("cgroup.controllers")).unwrap().trim().to_string();
+    let outer = HostCgroup::new(cgroup2_mount().join(format!("spawnbox-{tag}-{}", std::process::id())));
+    let controllers = fs::read_to_string(outer.0.join("cgroup.controllers")).unwrap().trim().to_string();
     let setup = format!(
         "echo $$ > {o}/cgroup.procs\n\
          set -- unshare --cgroup /bin/sh -c 'mount -n -t cgroup2 none /sys/fs/cgroup || exit 1; {before} exec \"$@\"' sh \"$@\"",
-        o = outer.display()
+        o = outer.0.display()
     );
     let out = t.cmd(&["-b"]).in_private_mount_ns(&setup).run();
     let leftover: Vec<_> =
-        fs::read_dir(&outer).unwrap().flatten().filter(|e| e.path().is_dir()).map(|e| e.path()).collect();
-    for pid in fs::read_to_string(outer.join("cgroup.procs")).unwrap().split_whitespace() {
-        let _ = std::process::Command::new("kill").args(["-9", pid]).status();
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while fs::remove_dir(&outer).is_err() {
-        assert!(Instant::now() < deadline, "{} stays busy", outer.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        fs::read_dir(&outer.0).unwrap().flatten().filter(|e| e.path().is_dir()).map(|e| e.path()).collect();
+    drop(outer);
     (out, controllers, leftover)
+}
+
+/// A cgroup a test made on the host: on drop (a failed assertion too), whatever runs in it is
+/// killed and it is removed with everything below it.
+struct HostCgroup(std::path::PathBuf);
+
+impl HostCgroup {
+    fn new(path: std::path::PathBuf) -> HostCgroup {
+        fs::create_dir(&path).unwrap();
+        HostCgroup(path)
+    }
+}
+
+impl Drop for HostCgroup {
+    fn drop(&mut self) {
+        fn dirs(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            out.push(d.to_path_buf());
+            for e in fs::read_dir(d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    dirs(&e.path(), out);
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut all = Vec::new();
+            dirs(&self.0, &mut all);
+            for d in &all {
+                for pid in fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default().split_whitespace() {
+                    if let Ok(pid) = pid.parse::<i32>() {
+                        let _ =
+                            rustix::process::kill_process(rustix::process::Pid::from_raw(pid).unwrap(), Signal::KILL);
+                    }
+                }
+            }
+            // Deepest first.
+            for d in all.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+            if !self.0.exists() || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.0.exists() && !std::thread::panicking() {
+            panic!("{} stays busy", self.0.display());
+        }
+    }
 }
 
 /// What the host's cgroup2 root enables for its children.

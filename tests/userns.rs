@@ -351,9 +351,6 @@ fn boot_gets_a_cgroup_owned_by_the_containers_root() {
 #[test]
 fn bad_combinations_are_refused_before_anything_changes() {
     let t = Test::new("userns-errors");
-    let upper = t.host_dir("upper");
-    let ov = format!("--overlay={}:/srv", upper.display());
-    t.run(&["-U", &ov, "/bin/true"]).error(&format!("--overlay=...:/srv: not supported with --private-users yet"));
     t.run(&["--private-users-ownership=chown", "--private-users=524288", "--read-only", "/bin/true"])
         .error("--read-only and --private-users-ownership=chown may not be combined");
     t.run(&["--private-users=524288:1000", "--private-users-ownership=chown", "/bin/true"])
@@ -456,4 +453,35 @@ fn credentials_belong_to_the_containers_root_and_are_read_only() {
             "{extra:?}"
         );
     }
+}
+
+#[test]
+fn overlays_with_a_user_namespace() {
+    // As nspawn: layers keep their on-disk owners. `+` layers of a chowned tree belong to the
+    // container; host layers of host root show as nobody (never idmapped to the container's
+    // root, which would let it write root-owned files on the host); the throw-away upper of
+    // `LOWER::DST` is made for the container's root.
+    let t = Test::new("userns-overlay");
+    fs::create_dir_all(t.rpath("/srv/lower")).unwrap();
+    fs::create_dir_all(t.rpath("/srv/upper")).unwrap();
+    t.write("/srv/lower/in-tree", "tree\n");
+    let chown = ["--private-users=524288", "--private-users-ownership=chown"];
+    let script = "stat -c '%u %n' /mnt/in-tree; echo new > /mnt/new && stat -c '%u %n' /mnt/new";
+    let out = t.sh(&[chown[0], chown[1], "--overlay=+/srv/lower:+/srv/upper:/mnt"], script);
+    assert_eq!(out.ok(), "0 /mnt/in-tree\n0 /mnt/new\n");
+    let st = fs::metadata(t.rpath("/srv/upper/new")).unwrap();
+    assert_eq!(
+        (std::os::unix::fs::MetadataExt::uid(&st), fs::read_to_string(t.rpath("/srv/upper/new")).unwrap()),
+        (524288, "new\n".into())
+    );
+
+    let lower = t.host_dir("lower");
+    fs::create_dir(lower.join("dir")).unwrap();
+    fs::write(lower.join("from-host"), "host\n").unwrap();
+    let o = format!("--overlay={}::/mnt", lower.display());
+    let script = "stat -c '%u %n' /mnt /mnt/from-host /mnt/dir; echo top > /mnt/top && cat /mnt/top; \
+                  (echo sub > /mnt/dir/sub) 2>/dev/null || echo sub-refused";
+    let out = t.sh(&[chown[0], chown[1], &o], script);
+    assert_eq!(out.ok(), "0 /mnt\n65534 /mnt/from-host\n65534 /mnt/dir\ntop\nsub-refused\n");
+    assert!(!lower.join("top").exists());
 }

@@ -82,12 +82,13 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         ),
         None => None,
     };
-    let t = pivoted.as_ref().map_or(tree.as_fd(), |p| p.as_fd());
+    let t = tree.as_fd();
+    let v = pivoted.as_ref().map_or(t, |p| p.as_fd());
     let mut init = None;
     if spec.start_mode == StartMode::Boot {
         if spec.check_os_release
-            && !rootfs::is_regular_file(t, Path::new("/etc/os-release"))
-            && !rootfs::is_regular_file(t, Path::new("/usr/lib/os-release"))
+            && !rootfs::is_regular_file(v, Path::new("/etc/os-release"))
+            && !rootfs::is_regular_file(v, Path::new("/usr/lib/os-release"))
         {
             return Err(Error::msg(format!(
                 "directory {} doesn't look like an OS root directory (os-release file is missing), refusing",
@@ -95,7 +96,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             )));
         }
         let found = INITS.iter().find(|p| {
-            rootfs::stat_in_root(t, Path::new(p)).is_some_and(|m| m & 0o170000 == 0o100000 && m & 0o111 != 0)
+            rootfs::stat_in_root(v, Path::new(p)).is_some_and(|m| m & 0o170000 == 0o100000 && m & 0o111 != 0)
         });
         match found {
             Some(p) => init = Some(PathBuf::from(p)),
@@ -107,7 +108,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
                 )))
             }
         }
-    } else if rootfs::stat_in_root(t, Path::new("/usr")).is_none_or(|m| m & 0o170000 != 0o040000) {
+    } else if rootfs::stat_in_root(v, Path::new("/usr")).is_none_or(|m| m & 0o170000 != 0o040000) {
         return Err(Error::msg(format!(
             "directory {} doesn't look like it has an OS tree (/usr/ directory is missing), refusing",
             dir.display()
@@ -115,11 +116,11 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
     }
 
     let init_kind = match &init {
-        Some(p) => crate::guest::identify(t, p),
+        Some(p) => crate::guest::identify(v, p),
         None if spec.start_mode == StartMode::Pid2 => crate::guest::InitKind::SpawnboxInit,
         None => crate::guest::InitKind::Unknown,
     };
-    let uuid = machine_id(t).or(spec.uuid).unwrap_or_else(Id128::random);
+    let uuid = machine_id(v).or(spec.uuid).unwrap_or_else(Id128::random);
 
     let os_release = etc_text("/etc/os-release").or_else(|| etc_text("/usr/lib/os-release"));
     let os_release_ids =
@@ -155,9 +156,6 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
     let stub_init = if spec.start_mode == StartMode::Pid2 { Some(stub_init_memfd()?) } else { None };
     let workdirs = overlay::prepare(&spec.custom_mounts, t)?;
     if spec.userns() {
-        if let Some(m) = spec.custom_mounts.iter().find(|m| matches!(m, crate::settings::CustomMount::Overlay { .. })) {
-            return Err(Error::msg(format!("{}: not supported with --private-users yet", crate::mounts::describe(m))));
-        }
         if spec.net.namespace_path.is_some() {
             return Err(Error::msg("--network-namespace-path=: not supported with --private-users yet"));
         }
@@ -184,7 +182,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         // Every bind source must open before the tree may be re-owned below.
         drop(crate::mounts::open_host_sources(&spec.custom_mounts, &workdirs, t)?);
         // Last: with --private-users-ownership=chown (or auto) this re-owns the tree.
-        crate::userns::prepare(spec, tree.as_fd())?.map(|u| u.with_tree_lock(lock))
+        crate::userns::prepare(spec, t)?.map(|u| u.with_tree_lock(lock))
     } else {
         None
     };
@@ -292,13 +290,17 @@ pub fn run(spec: &Spec) -> Result<i32> {
     }
     // `--overlay=LOWER::DST`: a throw-away upper for this run, gone with it.
     let temporary = overlay::temporary_uppers(&mut spec.custom_mounts)?;
-    let result = run_with(&spec);
+    let result = run_with(&spec, &temporary);
     overlay::remove_temporary(&temporary);
     result
 }
 
-fn run_with(spec: &Spec) -> Result<i32> {
+fn run_with(spec: &Spec, temporary: &[PathBuf]) -> Result<i32> {
     let (mut prep, tree) = prepare(spec)?;
+    if let Some(ns) = &prep.userns {
+        // The throw-away uppers belong to the container's root, which may write there.
+        overlay::give_temporary(temporary, ns.shift)?;
+    }
     let net = match crate::network::HostNetwork::prepare(spec) {
         Ok(n) => n,
         Err(e) => {

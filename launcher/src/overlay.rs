@@ -110,6 +110,17 @@ fn make_temporary_dir() -> Result<PathBuf> {
     Err(Error::path("create temporary overlay directory in", parent, last))
 }
 
+/// With a user namespace: the `upper` directories of [`temporary_uppers`] go to host uid and gid
+/// `shift`, the container's root (spawnbox made them: nothing else is in them).
+pub fn give_temporary(dirs: &[PathBuf], shift: u32) -> Result<()> {
+    for d in dirs {
+        let upper = d.join("upper");
+        let id = (Some(rustix::fs::Uid::from_raw(shift)), Some(rustix::fs::Gid::from_raw(shift)));
+        rustix::fs::chown(&upper, id.0, id.1).map_err(|e| Error::path("change owner of", &upper, e))?;
+    }
+    Ok(())
+}
+
 /// Removes the throw-away uppers (with what the container wrote there).
 pub fn remove_temporary(dirs: &[PathBuf]) {
     let Ok(parent) =
