@@ -45,6 +45,9 @@ setup: $(TARGET_FILE)
 #   xz, zstd (vm: vmlinux, compressed modules) -> xz-utils, zstd          deps
 #   ps (bench)                         -> procps                           deps
 #   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps
+#   podman, runc (nested_engines.rs: spawnbox as a podman container's entrypoint; runc because
+#   crun refuses hybrid hosts whose cgroup2 has a controller; conmon comes with podman)
+#                                      -> podman, runc                     deps
 #   qemu-system-x86_64 (vm)            -> qemu-system-x86                  tests/vm/lib.sh
 #   hyperfine bwrap /usr/bin/time jq tini catatonit perf systemd-nspawn
 #                                      -> (bench's own list)               tests/bench/run.sh
@@ -54,7 +57,7 @@ setup: $(TARGET_FILE)
 #   mawk, findutils, diffutils, gzip, tar, dpkg (dpkg-deb), apt (apt-get; gpgv and
 #   debian-archive-keyring for debootstrap), libc-bin (ldd), passwd (chpasswd, in the guests)
 DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs nftables debootstrap \
-	gcc g++ libc6-dev binutils xz-utils zstd procps
+	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc
 deps:
 	@need=""; \
 	for p in $(DEB_PACKAGES); do \

@@ -19,6 +19,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How to run spawnbox.
 pub struct Cmd {
+    program: Option<std::path::PathBuf>,
     wrapper: Option<String>,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
@@ -36,7 +37,15 @@ impl Default for Cmd {
 impl Cmd {
     /// `spawnbox` with no arguments and an empty environment.
     pub fn new() -> Cmd {
-        Cmd { wrapper: None, args: Vec::new(), env: Vec::new(), stdin: None, terminal: None, timeout: TIMEOUT }
+        Cmd {
+            program: None,
+            wrapper: None,
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+            terminal: None,
+            timeout: TIMEOUT,
+        }
     }
 
     pub fn arg(&mut self, a: impl AsRef<OsStr>) -> &mut Cmd {
@@ -70,6 +79,13 @@ impl Cmd {
         self
     }
 
+    /// Runs `program` instead of spawnbox (a container engine that starts spawnbox itself),
+    /// with the same deadline, terminal and output handling.
+    pub fn program(&mut self, program: impl AsRef<std::path::Path>) -> &mut Cmd {
+        self.program = Some(program.as_ref().to_owned());
+        self
+    }
+
     /// Runs spawnbox through `unshare -m --propagation private /bin/sh -c SETUP` in a private
     /// mount namespace of its own, so SETUP can mount things the host never sees.
     pub fn in_private_mount_ns(&mut self, setup: &str) -> &mut Cmd {
@@ -83,7 +99,7 @@ impl Cmd {
     }
 
     fn describe(&self) -> String {
-        let mut s = String::from("spawnbox");
+        let mut s = self.program.as_ref().map_or("spawnbox".to_string(), |p| p.display().to_string());
         for a in &self.args {
             s.push(' ');
             s.push_str(&a.to_string_lossy());
@@ -93,7 +109,10 @@ impl Cmd {
 
     /// Starts spawnbox.
     pub fn spawn(&mut self) -> Running {
-        let bin = super::spawnbox_bin();
+        let bin = match &self.program {
+            Some(p) => p.as_path(),
+            None => super::spawnbox_bin(),
+        };
         let mut c = match &self.wrapper {
             None => Command::new(bin),
             Some(setup) => {
