@@ -318,9 +318,9 @@ fn a_booted_guest_in_a_podman_container_powers_off_with_status_0() {
 
 #[test]
 fn podman_stop_halts_a_guest_that_has_its_own_cgroup_in_a_private_cgroup_namespace() {
-    // A private cgroup namespace with cgroup2 mounted by the entrypoint: spawnbox runs in the
-    // root of its cgroup namespace, a cgroup that holds processes (spawnbox itself), as in a
-    // cgroup2 podman container. It still makes the guest's cgroup, below the container's.
+    // A private cgroup namespace with cgroup2 mounted by the entrypoint: spawnbox runs alone in
+    // the root of its cgroup namespace, as in a cgroup2 podman container. It makes the guest's
+    // cgroup below the container's.
     let p = Podman::new("podman-cgns");
     p.t.script(
         "/nest.sh",
@@ -360,6 +360,21 @@ fn podman_stop_halts_a_guest_that_has_its_own_cgroup_in_a_private_cgroup_namespa
     comms.sort();
     // busybox init and the console's shell (getty -l /bin/sh), which init started there.
     assert_eq!(comms, ["init", "sh"], "{}", scope.display());
+    // spawnbox is alone in the namespace root: when that root has controllers to give, it moves
+    // into supervisor/ so that the guest gets them (docs/CGROUPS.md, "Nested").
+    let offered = fs::read_to_string(libpod[0].join("cgroup.controllers")).unwrap();
+    let supervisor = libpod[0].join("supervisor");
+    if offered.trim().is_empty() {
+        assert!(!supervisor.exists(), "nothing to enable, yet {} exists", supervisor.display());
+    } else {
+        let pids = fs::read_to_string(supervisor.join("cgroup.procs")).unwrap();
+        let comms: Vec<String> = pids
+            .lines()
+            .map(|pid| fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string())
+            .collect();
+        assert_eq!(comms, ["spawnbox"]);
+        assert_eq!(fs::read_to_string(scope.join("cgroup.controllers")).unwrap(), offered);
+    }
 
     let m = pty.mark();
     let started = Instant::now();
