@@ -54,6 +54,8 @@ pub struct Prepared {
     pub no_color: Option<String>,
     /// The user namespace's range and the tree's view of it (`-U`, `--private-users=`).
     pub userns: Option<crate::userns::UserNs>,
+    /// `--bind-user=`: the users, their records and the guest's passwd/group copies.
+    pub bind_user: Option<crate::bind_user::Plan>,
 }
 
 /// The init candidates of `-b`, in nspawn's order.
@@ -62,8 +64,9 @@ pub const INITS: [&str; 3] = ["/usr/lib/systemd/systemd", "/lib/systemd/systemd"
 /// spawnbox-init, embedded at build time (empty when built without it).
 static STUB_INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/spawnbox-init"));
 
-/// Checks the tree and reads what every start needs.
-pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
+/// Checks the tree and reads what every start needs; `bind_user` is the `--bind-user=` plan
+/// (its home binds are among the spec's custom mounts already).
+pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result<(Prepared, OwnedFd)> {
     let dir = &spec.directory;
     if dir == Path::new("/") {
         return Err(Error::msg("spawning a container on the root directory is not supported"));
@@ -182,7 +185,8 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
         // Every bind source must open before the tree may be re-owned below.
         drop(crate::mounts::open_host_sources(&spec.custom_mounts, &workdirs, t)?);
         // Last: with --private-users-ownership=chown (or auto) this re-owns the tree.
-        crate::userns::prepare(spec, t)?.map(|u| u.with_tree_lock(lock))
+        let bound = bind_user.as_ref().map(crate::bind_user::Plan::bound_ids).unwrap_or_default();
+        crate::userns::prepare(spec, t, bound)?.map(|u| u.with_tree_lock(lock))
     } else {
         None
     };
@@ -209,6 +213,7 @@ pub fn prepare(spec: &Spec) -> Result<(Prepared, OwnedFd)> {
             colorterm: var("COLORTERM"),
             no_color: var("NO_COLOR"),
             userns,
+            bind_user,
         },
         tree,
     ))
@@ -275,6 +280,13 @@ pub fn run(spec: &Spec) -> Result<i32> {
         return Err(Error::msg("spawning a container on the root directory is not supported"));
     }
     let mut spec = spec.clone();
+    // Read and checked before anything changes on the host; the homes join the custom mounts
+    // (kept sorted by destination).
+    let bind_user = crate::bind_user::prepare(&spec)?;
+    for m in bind_user.iter().flat_map(crate::bind_user::Plan::home_mounts) {
+        let at = spec.custom_mounts.partition_point(|c| c.destination() <= m.destination());
+        spec.custom_mounts.insert(at, m);
+    }
     if crate::journal::wanted(spec.link_journal) {
         // The machine id is settled here: the journal link is named after it.
         let tree = rustix::fs::open(&spec.directory, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
@@ -290,13 +302,13 @@ pub fn run(spec: &Spec) -> Result<i32> {
     }
     // `--overlay=LOWER::DST`: a throw-away upper for this run, gone with it.
     let temporary = overlay::temporary_uppers(&mut spec.custom_mounts)?;
-    let result = run_with(&spec, &temporary);
+    let result = run_with(&spec, bind_user, &temporary);
     overlay::remove_temporary(&temporary);
     result
 }
 
-fn run_with(spec: &Spec, temporary: &[PathBuf]) -> Result<i32> {
-    let (mut prep, tree) = prepare(spec)?;
+fn run_with(spec: &Spec, bind_user: Option<crate::bind_user::Plan>, temporary: &[PathBuf]) -> Result<i32> {
+    let (mut prep, tree) = prepare(spec, bind_user)?;
     if let Some(ns) = &prep.userns {
         // The throw-away uppers belong to the container's root, which may write there.
         overlay::give_temporary(temporary, ns.shift)?;

@@ -1,6 +1,7 @@
 //! spawnbox: entry point (argv[0] dispatch, logging, the one place errors are printed).
 #![deny(unsafe_code)]
 
+mod bind_user;
 #[allow(dead_code, unused_imports)]
 mod cgroup;
 mod channel;

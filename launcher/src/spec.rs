@@ -71,6 +71,12 @@ pub struct Spec {
     pub private_users: PrivateUsers,
     /// `--private-users-ownership=`, defaulted as nspawn does: `auto` with `pick`, else `off`.
     pub ownership: UserNamespaceOwnership,
+    /// `--bind-user=` names (duplicates dropped).
+    pub bind_user: Vec<String>,
+    /// `--bind-user-shell=` as given.
+    pub bind_user_shell: Option<String>,
+    /// `--bind-user-group=` names (duplicates dropped).
+    pub bind_user_group: Vec<String>,
 }
 
 /// The network options of the command line (nspawn §1.6 plus spawnbox's addressing).
@@ -192,6 +198,9 @@ impl Spec {
             cleanup: settings.cleanup,
             private_users,
             ownership,
+            bind_user: settings.bind_user,
+            bind_user_shell: settings.bind_user_shell,
+            bind_user_group: settings.bind_user_group,
             sec: SecSpec {
                 capability: settings.capability,
                 drop_capability: settings.drop_capability,

@@ -12,7 +12,7 @@ mod help;
 mod mounts;
 mod table;
 mod values;
-pub use values::{signal_name as short_signal_name, SIGRTMIN};
+pub use values::{bool_word, signal_name as short_signal_name, SIGRTMIN};
 pub use values_sec::{CAPABILITIES, DEFAULT_RETAINED_CAPS};
 mod values_net;
 mod values_sec;

@@ -205,9 +205,9 @@ pub static OPTIONS: &[OptSpec] = &[
     o("tmpfs", None, R, "PATH:[OPTIONS]", G::Mounts, "Mount an empty tmpfs to the specified directory", Y, a::tmpfs),
     o("overlay", None, R, "PATH[:PATH...]:PATH", G::Mounts, "Create an overlay mount from the host to the container", Y, a::overlay),
     o("overlay-ro", None, R, "PATH[:PATH...]:PATH", G::Mounts, "Similar, but creates a read-only overlay mount", Y, a::overlay_ro),
-    o("bind-user", None, R, "NAME", G::Mounts, "Bind user from host to container", X, a::bind_user),
-    o("bind-user-shell", None, R, "BOOL|PATH", G::Mounts, "Configure the shell to use for --bind-user= users", X, a::bind_user_shell),
-    o("bind-user-group", None, R, "GROUP", G::Mounts, "Add an auxiliary group to --bind-user= users", X, a::bind_user_group),
+    o("bind-user", None, R, "NAME", G::Mounts, "Bind user from host to container", Y, a::bind_user),
+    o("bind-user-shell", None, R, "BOOL|PATH", G::Mounts, "Configure the shell to use for --bind-user= users", Y, a::bind_user_shell),
+    o("bind-user-group", None, R, "GROUP", G::Mounts, "Add an auxiliary group to --bind-user= users", Y, a::bind_user_group),
 
     o("console", None, R, "MODE", G::InputOutput, "Select how stdin/stdout/stderr and /dev/console are set up for the container", Y, a::console),
     o("pipe", Some('P'), N, "", G::InputOutput, "Equivalent to --console=pipe", Y, a::pipe),

@@ -150,11 +150,14 @@ fn ambient_capability_rules() {
 fn bind_user_rules() {
     assert_eq!(fail(&["--bind-user-shell=/bin/zsh"]), "cannot use --bind-user-shell= without --bind-user=");
     assert_eq!(fail(&["--bind-user-group=wheel"]), "cannot use --bind-user-group= without --bind-user=");
-    let s = run(&["--bind-user=alice", "--bind-user=alice", "--bind-user-group=wheel", "--bind-user-shell=no"]);
+    assert_eq!(fail(&["--bind-user=alice"]), "--bind-user= requires --private-users");
+    assert_eq!(fail(&["--bind-user=alice", "--private-users=no"]), "--bind-user= requires --private-users");
+    let s = run(&["-U", "--bind-user=alice", "--bind-user=alice", "--bind-user-group=wheel", "--bind-user-shell=no"]);
     assert_eq!(s.bind_user, ["alice"]);
     assert_eq!(s.bind_user_group, ["wheel"]);
     assert_eq!(s.bind_user_shell.as_deref(), Some("no"));
-    assert_eq!(s.unsupported, ["bind-user", "bind-user-group", "bind-user-shell"]);
+    assert!(s.unsupported.is_empty());
+    assert!(run(&["--private-users=identity", "--bind-user=alice"]).unsupported.is_empty());
 }
 
 #[test]

@@ -119,6 +119,9 @@ pub fn verify(s: &Settings, seen: &Seen) -> Result<()> {
         }
     }
 
+    if !s.bind_user.is_empty() && !userns {
+        return fail("--bind-user= requires --private-users");
+    }
     if s.bind_user_shell.is_some() && s.bind_user.is_empty() {
         return fail("cannot use --bind-user-shell= without --bind-user=");
     }

@@ -52,6 +52,9 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
         .collect();
     container::mount_steps(&mounter, &steps, prep)?;
     container::apply_etc_files(mounter.root.as_fd(), resolv, tz);
+    if let Some(plan) = &prep.bind_user {
+        crate::bind_user::setup::bind_etc(mounter.root.as_fd(), plan)?;
+    }
 
     let mut flags = libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS

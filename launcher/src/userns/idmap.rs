@@ -81,10 +81,10 @@ pub fn single(from: u32, to: u32) -> String {
     format!("{from} {to} 1\n")
 }
 
-/// A fresh namespace mapping host owner `(uid, gid)` of a bind source to container ids
-/// `shift + (to_uid, to_gid)` (`rootidmap`: 0; `owneridmap`: the target's owner).
-pub fn owner_ns(owner: (u32, u32), shift: u32, to: (u32, u32)) -> Result<OwnedFd> {
-    userns_with(&single(owner.0, shift + to.0), &single(owner.1, shift + to.1))
+/// A fresh namespace mapping host owner `(uid, gid)` of a bind source onto the host ids `to`
+/// of the container ids it should show as (`rootidmap`: 0; `owneridmap`: the target's owner).
+pub fn owner_ns(owner: (u32, u32), to: (u32, u32)) -> Result<OwnedFd> {
+    userns_with(&single(owner.0, to.0), &single(owner.1, to.1))
 }
 
 /// For a `--bind` with `rootidmap` or `owneridmap` (nspawn ≥ 256): a namespace mapping the
@@ -97,22 +97,23 @@ pub fn owner_mapping(
     destination: &Path,
     ns: Option<&super::UserNs>,
 ) -> Result<Option<OwnedFd>> {
-    let shift = ns.map_or(0, |n| n.shift);
     let to = match kind {
         BindIdmap::RootIdmap => (0, 0),
         BindIdmap::OwnerIdmap => target_owner(tree, destination, ns),
         BindIdmap::None | BindIdmap::Idmap => return Ok(None),
     };
-    owner_ns(owner, shift, to).map(Some)
+    let host = ns.map_or(to, |n| (n.host_uid(to.0), n.host_gid(to.1)));
+    owner_ns(owner, host).map(Some)
 }
 
 /// The container ids owning `destination` in the tree (root's when it does not exist yet: the
 /// mount point is then created by the container's root).
 fn target_owner(tree: BorrowedFd<'_>, destination: &Path, ns: Option<&super::UserNs>) -> (u32, u32) {
     const NOBODY: u32 = 65534;
-    let shown = |id: u32| ns.map_or(Some(id), |n| n.container_id(id)).unwrap_or(NOBODY);
+    let uid = |id: u32| ns.map_or(Some(id), |n| n.container_uid(id)).unwrap_or(NOBODY);
+    let gid = |id: u32| ns.map_or(Some(id), |n| n.container_gid(id)).unwrap_or(NOBODY);
     match crate::rootfs::open_path(tree, destination, crate::rootfs::Follow::InRoot).and_then(rustix::fs::fstat) {
-        Ok(st) => (shown(st.st_uid), shown(st.st_gid)),
+        Ok(st) => (uid(st.st_uid), gid(st.st_gid)),
         Err(_) => (0, 0),
     }
 }

@@ -1,5 +1,6 @@
 //! User namespaces (`-U`, `--private-users=`): the UID/GID range, how the tree's ownership is
-//! adapted to it, and the uid_map/gid_map written for the container.
+//! adapted to it, and the uid_map/gid_map written for the container (split around the host
+//! users `--bind-user=` maps 1:1, as nspawn's `make_uid_map_string()`).
 
 pub mod child;
 pub mod chown;
@@ -28,12 +29,48 @@ pub enum TreeView {
     Idmapped { disk_base: u32 },
 }
 
+/// A host user mapped 1:1 into the container (`--bind-user=`): container uid and gid `inside`
+/// are host uid `host_uid` and host gid `host_gid`, a hole in the range's shifted mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundId {
+    pub inside: u32,
+    pub host_uid: u32,
+    pub host_gid: u32,
+    /// The user (and private group) name, for messages.
+    pub name: String,
+}
+
+/// The uid_map (or gid_map) text for ids `0..range` of the container, seen at `base + k` (0 for
+/// the container's own namespace, the on-disk base for an idmapped tree): `k` maps onto host
+/// `shift + k`, except each `(inside, host)` of `holes`, which maps onto `host` alone. Holes
+/// outside the range are ignored (the plan never makes them).
+pub fn map_text(base: u32, shift: u32, range: u32, holes: &[(u32, u32)]) -> String {
+    let mut holes: Vec<(u32, u32)> = holes.iter().copied().filter(|(inside, _)| *inside < range).collect();
+    holes.sort_unstable();
+    holes.dedup_by_key(|(inside, _)| *inside);
+    let mut text = String::new();
+    let mut next = 0u32;
+    for (inside, host) in holes {
+        if inside > next {
+            text.push_str(&format!("{} {} {}\n", base + next, shift + next, inside - next));
+        }
+        text.push_str(&format!("{} {host} 1\n", base + inside));
+        next = inside + 1;
+    }
+    if range > next {
+        text.push_str(&format!("{} {} {}\n", base + next, shift + next, range - next));
+    }
+    text
+}
+
 /// The container's user namespace, decided once per run.
 pub struct UserNs {
     /// First host uid (and gid) of the range; container uid 0 is this.
     pub shift: u32,
     pub range: u32,
     pub view: TreeView,
+    /// Host users mapped 1:1 (`--bind-user=`), by ascending container id.
+    pub bound: Vec<BoundId>,
     /// The `pick` lock on the range, held while the container runs.
     _lock: Option<pick::UidLock>,
     /// A namespace carrying the container's mapping, for idmapped mounts (made on first use).
@@ -60,19 +97,36 @@ impl UserNs {
         self
     }
 
-    /// The uid_map and gid_map text: `0 SHIFT RANGE`.
-    pub fn map(&self) -> String {
-        format!("0 {} {}\n", self.shift, self.range)
+    /// The uid_map text (`0 SHIFT RANGE`, split around the bound users) with container ids
+    /// seen at `base + k`.
+    fn uid_map_at(&self, base: u32) -> String {
+        let holes: Vec<(u32, u32)> = self.bound.iter().map(|b| (b.inside, b.host_uid)).collect();
+        map_text(base, self.shift, self.range, &holes)
+    }
+
+    /// The gid_map text, likewise.
+    fn gid_map_at(&self, base: u32) -> String {
+        let holes: Vec<(u32, u32)> = self.bound.iter().map(|b| (b.inside, b.host_gid)).collect();
+        map_text(base, self.shift, self.range, &holes)
+    }
+
+    /// The container's uid_map and gid_map texts.
+    pub fn maps(&self) -> (String, String) {
+        (self.uid_map_at(0), self.gid_map_at(0))
     }
 
     /// Writes uid_map and gid_map of `pid`, a child waiting in its new user namespace.
     pub fn write_maps(&self, pid: i32) -> Result<()> {
-        idmap::write_maps(pid, &self.map(), &self.map())
+        let (uid, gid) = self.maps();
+        idmap::write_maps(pid, &uid, &gid)
     }
 
     /// A user namespace with the container's own mapping (`idmap` binds, the mapped tree).
     pub fn mapping_ns(&self) -> Result<BorrowedFd<'_>> {
-        cached(&self.mapping_ns, || idmap::userns_with(&self.map(), &self.map()))
+        cached(&self.mapping_ns, || {
+            let (uid, gid) = self.maps();
+            idmap::userns_with(&uid, &gid)
+        })
     }
 
     /// The namespace the tree is idmapped through, if it is.
@@ -81,25 +135,80 @@ impl UserNs {
             TreeView::Direct => Ok(None),
             TreeView::Idmapped { disk_base: 0 } => self.mapping_ns().map(Some),
             TreeView::Idmapped { disk_base } => {
-                let m = format!("{disk_base} {} {}\n", self.shift, self.range);
-                cached(&self.tree_ns, || idmap::userns_with(&m, &m)).map(Some)
+                cached(&self.tree_ns, || idmap::userns_with(&self.uid_map_at(disk_base), &self.gid_map_at(disk_base)))
+                    .map(Some)
             }
         }
     }
 
     /// The container uid that on-disk owner `id` of the tree shows as (`None`: unmapped).
-    pub fn container_id(&self, id: u32) -> Option<u32> {
-        let base = match self.view {
-            TreeView::Direct => self.shift,
-            TreeView::Idmapped { disk_base } => disk_base,
-        };
-        id.checked_sub(base).filter(|k| *k < self.range)
+    pub fn container_uid(&self, id: u32) -> Option<u32> {
+        self.container_id(id, |b| b.host_uid)
+    }
+
+    /// The container gid that on-disk group `id` of the tree shows as.
+    pub fn container_gid(&self, id: u32) -> Option<u32> {
+        self.container_id(id, |b| b.host_gid)
+    }
+
+    fn container_id(&self, id: u32, host: impl Fn(&BoundId) -> u32) -> Option<u32> {
+        match self.view {
+            // Through the idmapped tree, on-disk `base + k` is container `k`, bound ids too.
+            TreeView::Idmapped { disk_base } => id.checked_sub(disk_base).filter(|k| *k < self.range),
+            TreeView::Direct => {
+                if let Some(b) = self.bound.iter().find(|b| host(b) == id) {
+                    return Some(b.inside);
+                }
+                let k = id.checked_sub(self.shift).filter(|k| *k < self.range)?;
+                (!self.bound.iter().any(|b| b.inside == k)).then_some(k)
+            }
+        }
+    }
+
+    /// The host uid of container uid `k`.
+    pub fn host_uid(&self, k: u32) -> u32 {
+        self.bound.iter().find(|b| b.inside == k).map_or(self.shift + k, |b| b.host_uid)
+    }
+
+    /// The host gid of container gid `k`.
+    pub fn host_gid(&self, k: u32) -> u32 {
+        self.bound.iter().find(|b| b.inside == k).map_or(self.shift + k, |b| b.host_gid)
     }
 }
 
+/// Refuses bound users whose host ids fall inside the container's range (the split map would
+/// overlap itself) or whose container id lies beyond it, as nspawn's `bind_user_prepare()`.
+pub fn check_bound(bound: &[BoundId], shift: u32, range: u32) -> Result<()> {
+    let end = shift as u64 + range as u64;
+    let inside = |id: u32| (shift as u64..end).contains(&(id as u64));
+    for b in bound {
+        if inside(b.host_uid) {
+            return Err(Error::msg(format!(
+                "--bind-user={}: UID {} of {} is already in the container's UID range ({shift} - {end}), refusing",
+                b.name, b.host_uid, b.name
+            )));
+        }
+        if inside(b.host_gid) {
+            return Err(Error::msg(format!(
+                "--bind-user={}: GID {} of group {} is already in the container's GID range ({shift} - {end}), refusing",
+                b.name, b.host_gid, b.name
+            )));
+        }
+        if b.inside >= range {
+            return Err(Error::msg(format!(
+                "--bind-user={}: container UID {} is beyond the range of {range} ids",
+                b.name, b.inside
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The range for `spec` and, with `--private-users-ownership=chown` (or `auto` falling back to
-/// it), the tree re-owned to it — once, before the first start. `None` without a user namespace.
-pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>) -> Result<Option<UserNs>> {
+/// it), the tree re-owned to it — once, before the first start. `bound`: the host users mapped
+/// 1:1 (`--bind-user=`), checked against the range before anything is re-owned. `None`
+/// without a user namespace.
+pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>) -> Result<Option<UserNs>> {
     let dir = &spec.directory;
     let st = rustix::fs::fstat(tree).map_err(|e| Error::path("stat", dir, e))?;
     let (shift, range, lock) = match spec.private_users {
@@ -120,10 +229,12 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>) -> Result<Option<UserNs>> {
         }
     };
     log::debug!("user namespace: base {shift}, range {range}");
+    check_bound(&bound, shift, range)?;
     let mut ns = UserNs {
         shift,
         range,
         view: TreeView::Direct,
+        bound,
         _lock: lock,
         mapping_ns: OnceCell::new(),
         tree_ns: OnceCell::new(),
@@ -213,6 +324,7 @@ mod tests {
             shift,
             range: RANGE,
             view,
+            bound: Vec::new(),
             _lock: None,
             mapping_ns: OnceCell::new(),
             tree_ns: OnceCell::new(),
@@ -220,26 +332,95 @@ mod tests {
         }
     }
 
+    fn bound(inside: u32, host_uid: u32, host_gid: u32) -> BoundId {
+        BoundId { inside, host_uid, host_gid, name: format!("u{host_uid}") }
+    }
+
     #[test]
-    fn map_text() {
-        assert_eq!(ns(0x80000, TreeView::Direct).map(), "0 524288 65536\n");
+    fn map_texts() {
+        assert_eq!(ns(0x80000, TreeView::Direct).maps().0, "0 524288 65536\n");
         let mut n = ns(100000, TreeView::Direct);
         n.range = 1000;
-        assert_eq!(n.map(), "0 100000 1000\n");
+        assert_eq!(n.maps(), ("0 100000 1000\n".into(), "0 100000 1000\n".into()));
+    }
+
+    #[test]
+    fn bound_users_split_the_map() {
+        // As systemd-nspawn 252 writes it for one bound user (host uid 1001, gid 1002).
+        let mut n = ns(417136640, TreeView::Direct);
+        n.bound = vec![bound(60514, 1001, 1002)];
+        let (uid, gid) = n.maps();
+        assert_eq!(uid, "0 417136640 60514\n60514 1001 1\n60515 417197155 5021\n");
+        assert_eq!(gid, "0 417136640 60514\n60514 1002 1\n60515 417197155 5021\n");
+        // Adjacent holes leave no empty range between them; unsorted input is sorted.
+        let holes = [(60515, 2000), (60514, 1000), (60577, 3000)];
+        assert_eq!(
+            map_text(0, 0x80000, RANGE, &holes),
+            "0 524288 60514\n60514 1000 1\n60515 2000 1\n60516 584804 61\n60577 3000 1\n60578 584866 4958\n"
+        );
+        // A hole at the very end or start needs no closing or opening range.
+        assert_eq!(map_text(0, 100, 3, &[(2, 7)]), "0 100 2\n2 7 1\n");
+        assert_eq!(map_text(0, 100, 3, &[(0, 7)]), "0 7 1\n1 101 2\n");
+        // Beyond the range: ignored. Seen from an on-disk base (idmapped foreign tree).
+        assert_eq!(map_text(0, 100, 3, &[(5, 7)]), "0 100 3\n");
+        assert_eq!(map_text(FOREIGN_BASE, 100, 4, &[(1, 7)]), "2147352576 100 1\n2147352577 7 1\n2147352578 102 2\n");
+        // Every id of the range is mapped exactly once.
+        let total: u32 = map_text(0, 0x80000, RANGE, &holes)
+            .lines()
+            .map(|l| l.split(' ').nth(2).unwrap().parse::<u32>().unwrap())
+            .sum();
+        assert_eq!(total, RANGE);
+    }
+
+    #[test]
+    fn bound_ids_must_lie_outside_the_range() {
+        assert_eq!(
+            check_bound(&[bound(60514, 1000, 5000)], 0, RANGE).unwrap_err().to_string(),
+            "--bind-user=u1000: UID 1000 of u1000 is already in the container's UID range (0 - 65536), refusing"
+        );
+        assert_eq!(
+            check_bound(&[bound(60514, 70000, 1000)], 0, RANGE).unwrap_err().to_string(),
+            "--bind-user=u70000: GID 1000 of group u70000 is already in the container's GID range (0 - 65536), refusing"
+        );
+        assert_eq!(
+            check_bound(&[bound(60514, 1000, 1000)], 0x80000, 1000).unwrap_err().to_string(),
+            "--bind-user=u1000: container UID 60514 is beyond the range of 1000 ids"
+        );
+        check_bound(&[bound(60514, 1000, 1000)], 0x80000, RANGE).unwrap();
+        // The range's end is exclusive, and never overflows.
+        check_bound(&[bound(60514, 0x90000, 0x90000)], 0x80000, RANGE).unwrap();
+        check_bound(&[bound(60514, 1000, 1000)], u32::MAX - RANGE + 1, RANGE).unwrap();
     }
 
     #[test]
     fn container_ids_follow_the_view() {
         let direct = ns(0x80000, TreeView::Direct);
-        assert_eq!(direct.container_id(0x80000), Some(0));
-        assert_eq!(direct.container_id(0x80000 + 1000), Some(1000));
-        assert_eq!(direct.container_id(0), None);
-        assert_eq!(direct.container_id(0x90000), None);
+        assert_eq!(direct.container_uid(0x80000), Some(0));
+        assert_eq!(direct.container_uid(0x80000 + 1000), Some(1000));
+        assert_eq!(direct.container_uid(0), None);
+        assert_eq!(direct.container_uid(0x90000), None);
         let mapped = ns(0x80000, TreeView::Idmapped { disk_base: 0 });
-        assert_eq!(mapped.container_id(0), Some(0));
-        assert_eq!(mapped.container_id(1000), Some(1000));
-        assert_eq!(mapped.container_id(0x80000), None);
+        assert_eq!(mapped.container_uid(0), Some(0));
+        assert_eq!(mapped.container_uid(1000), Some(1000));
+        assert_eq!(mapped.container_uid(0x80000), None);
         let foreign = ns(0x80000, TreeView::Idmapped { disk_base: FOREIGN_BASE });
-        assert_eq!(foreign.container_id(FOREIGN_BASE + 5), Some(5));
+        assert_eq!(foreign.container_uid(FOREIGN_BASE + 5), Some(5));
+    }
+
+    #[test]
+    fn bound_ids_show_through_the_hole() {
+        let mut direct = ns(0x80000, TreeView::Direct);
+        direct.bound = vec![bound(60514, 1000, 1001)];
+        assert_eq!(direct.container_uid(1000), Some(60514));
+        assert_eq!(direct.container_gid(1001), Some(60514));
+        assert_eq!(direct.container_gid(1000), None);
+        assert_eq!(direct.container_uid(0x80000 + 60514), None);
+        assert_eq!(direct.container_uid(0x80000 + 60515), Some(60515));
+        assert_eq!((direct.host_uid(60514), direct.host_gid(60514)), (1000, 1001));
+        assert_eq!((direct.host_uid(5), direct.host_gid(60515)), (0x80000 + 5, 0x80000 + 60515));
+        let mut mapped = ns(0x80000, TreeView::Idmapped { disk_base: 0 });
+        mapped.bound = direct.bound.clone();
+        assert_eq!(mapped.container_uid(60514), Some(60514));
+        assert_eq!(mapped.container_uid(1000), Some(1000));
     }
 }

@@ -82,6 +82,9 @@ fn api_file_systems(spec: &Spec, prep: &Prepared, ns: &UserNs) -> Result<(Vec<(&
     premade.push(("/dev", dev));
     let run = fresh("/run")?;
     run_host::populate(run.as_fd(), prep.os_release.as_deref(), &prep.uuid.uuid_string())?;
+    if let Some(plan) = &prep.bind_user {
+        crate::bind_user::setup::populate(run.as_fd(), plan)?;
+    }
     give_to_root(run.as_fd(), ns.shift).map_err(|e| Error::path("change owner of", &shown("run"), e))?;
     let notify = crate::notify::bind(run.as_fd(), Some(ns.shift))?;
     premade.push(("/run", run));
