@@ -123,6 +123,9 @@ pub fn give_temporary(dirs: &[PathBuf], shift: u32) -> Result<()> {
 
 /// Removes the throw-away uppers (with what the container wrote there).
 pub fn remove_temporary(dirs: &[PathBuf]) {
+    if dirs.is_empty() {
+        return;
+    }
     let Ok(parent) =
         rustix::fs::open(TEMPORARY_PARENT, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
     else {
