@@ -675,6 +675,29 @@ fn network_namespace_path_joins_the_namespace_as_it_is() {
 }
 
 #[test]
+fn network_namespace_path_with_a_user_namespace() {
+    // As nspawn: the namespace is joined before PID 1's user namespace exists; /sys shows its
+    // links (a sysfs made in it from outside); the container's root has no privilege over it.
+    let t = Test::new("net-nspath-userns");
+    let host = Netns::new();
+    let other = Netns::new();
+    let run = runtime_dir(&t);
+    other.sh("ip link add name probe0 type veth peer name probe1");
+    let path = other.path().display().to_string();
+    let out = host.enter(|| {
+        sh(
+            &t,
+            &run,
+            &["-U", &format!("--network-namespace-path={path}")],
+            "id -u; ip -o link show | cut -d: -f2 | cut -d@ -f1 | tr -d ' ' | sort | tr '\\n' ' '; echo; \
+             ls /sys/class/net | tr '\\n' ' '; echo; ip link set probe0 up 2>&1 | sed 's/.*: //'",
+        )
+    });
+    assert_eq!(out.ok(), "0\nlo probe0 probe1 \nlo probe0 probe1 \nOperation not permitted\n");
+    assert_eq!(other.links().len(), 3);
+}
+
+#[test]
 fn twenty_concurrent_containers_get_distinct_subnets_and_reach_their_host_side() {
     let t = Arc::new(Test::new("net-twenty"));
     let host = Arc::new(Netns::new());

@@ -159,9 +159,6 @@ pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result
     let stub_init = if spec.start_mode == StartMode::Pid2 { Some(stub_init_memfd()?) } else { None };
     let workdirs = overlay::prepare(&spec.custom_mounts, t)?;
     if spec.userns() {
-        if spec.net.namespace_path.is_some() {
-            return Err(Error::msg("--network-namespace-path=: not supported with --private-users yet"));
-        }
         // Those file systems are mounted inside the user namespace, after the custom mounts.
         if let Some(m) = spec
             .custom_mounts

@@ -349,17 +349,17 @@ fn runit_stop(pid: i32, reboot: bool, stopit: &str, reboot_file: &str) -> Result
     let root = initctl::open_guest_root(pid)?;
     for (name, mode) in [(reboot_file, if reboot { 0o100 } else { 0 }), (stopit, 0o100)] {
         let path = Path::new(name);
-        let fd = match rootfs::open_path(root.as_fd(), &path, Follow::Never) {
+        let fd = match rootfs::open_path(root.as_fd(), path, Follow::Never) {
             // Made by us, so it cannot be a device or a FIFO of the guest's.
             Err(rustix::io::Errno::NOENT) => rootfs::open_in_root(
                 root.as_fd(),
-                &path,
+                path,
                 OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW,
                 Follow::Never,
             ),
             other => other,
         }
-        .map_err(|e| Error::path("open", &path, e))?;
+        .map_err(|e| Error::path("open", path, e))?;
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::path("stat", &path, e))?;
         if st.st_mode & 0o170000 != 0o100000 {
             return Err(Error::msg(format!("{} is not a regular file", path.display())));

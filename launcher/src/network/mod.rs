@@ -20,6 +20,9 @@ mod netns;
 mod plan;
 pub mod state;
 
+/// For `--network-namespace-path=` with a user namespace (userns::outer).
+pub use netns::{open_ns, within as within_netns};
+
 use crate::error::{Error, Result};
 use crate::spec::Spec;
 use netsetup::{first_free_subnet, Ipv4Net, Link, Netns, Nft, PortForward, Proto, Rtnl, RuleHandle, Veth};

@@ -11,7 +11,8 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use std::path::Path;
 
-fn open_ns(path: &Path) -> Result<OwnedFd> {
+/// Opens a network namespace file (`/run/netns/NAME`, `/proc/PID/ns/net`).
+pub fn open_ns(path: &Path) -> Result<OwnedFd> {
     rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open network namespace", path, e))
 }
@@ -26,20 +27,25 @@ pub fn own_netns() -> Result<OwnedFd> {
     open_ns(Path::new("/proc/thread-self/ns/net"))
 }
 
-/// An rtnetlink connection inside the namespace `ns`: the (single-threaded) launcher joins
-/// it just long enough to open the socket, then returns to its own namespace.
+/// An rtnetlink connection inside the namespace `ns`.
 pub fn rtnl_in(ns: BorrowedFd<'_>) -> Result<Rtnl> {
+    within(ns, "the container's network namespace", || Rtnl::open().map_err(|e| Error::msg(e.to_string())))?
+}
+
+/// Runs `f` in the network namespace `ns` (`what`, for the error): the (single-threaded)
+/// launcher joins it just long enough, then returns to its own namespace. What `f` makes there
+/// (a socket, a sysfs instance) stays bound to `ns`.
+pub fn within<T>(ns: BorrowedFd<'_>, what: &str, f: impl FnOnce() -> T) -> Result<T> {
     use rustix::thread::{move_into_link_name_space, LinkNameSpaceType::Network};
     let own = own_netns()?;
-    move_into_link_name_space(ns, Some(Network))
-        .map_err(|e| Error::sys("join", "the container's network namespace", e))?;
-    let r = Rtnl::open().map_err(|e| Error::msg(e.to_string()));
+    move_into_link_name_space(ns, Some(Network)).map_err(|e| Error::sys("join", what, e))?;
+    let r = f();
     if let Err(e) = move_into_link_name_space(own.as_fd(), Some(Network)) {
         // Every later step would act on the wrong namespace: stop here.
         log::error!("return to the launcher's network namespace: {}", crate::error::errno_text(e.raw_os_error()));
         std::process::abort();
     }
-    r
+    Ok(r)
 }
 
 /// Sets `net.ipv4.ip_forward=1` (in the launcher's namespace) unless it already is.

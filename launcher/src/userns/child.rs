@@ -24,6 +24,7 @@ use std::path::Path;
 /// The outer child: returns only on error.
 pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -> Result<Infallible> {
     container::prologue(prep, ch, &o.fds())?;
+    let netns = o.netns;
     create_as_container_root(shift)?;
     container::make_slave()?;
     // The tree goes on top of `/`, then becomes `/` (pivot_root, or on an initramfs a chroot).
@@ -56,6 +57,11 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
         crate::bind_user::setup::bind_etc(mounter.root.as_fd(), plan)?;
     }
 
+    if let Some(netns) = &netns {
+        // Before PID 1's user namespace exists: joining needs the host's privileges over it.
+        rustix::thread::move_into_link_name_space(netns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
+            .map_err(|e| Error::sys("join", "--network-namespace-path", e))?;
+    }
     let mut flags = libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWPID

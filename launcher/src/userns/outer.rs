@@ -25,6 +25,8 @@ pub struct Outer {
     pub premade: Vec<(&'static str, OwnedFd)>,
     /// The notify socket bound in the premade `/run` (the launcher keeps it).
     pub notify: Option<OwnedFd>,
+    /// `--network-namespace-path=`: the namespace the child joins before it clones PID 1.
+    pub netns: Option<OwnedFd>,
 }
 
 impl Outer {
@@ -39,6 +41,7 @@ impl Outer {
             }
         }
         v.extend(self.premade.iter().map(|(_, fd)| fd.as_raw_fd()));
+        v.extend(self.netns.iter().map(|fd| fd.as_raw_fd()));
         v
     }
 }
@@ -60,20 +63,32 @@ pub fn make(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, ns: &UserNs) -> 
     }
 
     // Modes exactly as asked (the child creates its nodes with umask 0 too).
+    let netns = spec.net.namespace_path.as_deref().map(crate::network::open_ns).transpose()?;
     let umask = rustix::process::umask(Mode::empty());
-    let premade = api_file_systems(spec, prep, ns);
+    let premade = api_file_systems(spec, prep, ns, netns.as_ref().map(|n| n.as_fd()));
     rustix::process::umask(umask);
     let (premade, notify) = premade?;
-    Ok(Outer { root, host_sources, premade, notify: Some(notify) })
+    Ok(Outer { root, host_sources, premade, notify: Some(notify), netns })
 }
 
 /// `/sys` (without a private network), `/dev` and `/run`, filled and owned by the container's root.
-fn api_file_systems(spec: &Spec, prep: &Prepared, ns: &UserNs) -> Result<(Vec<(&'static str, OwnedFd)>, OwnedFd)> {
+fn api_file_systems(
+    spec: &Spec,
+    prep: &Prepared,
+    ns: &UserNs,
+    netns: Option<BorrowedFd<'_>>,
+) -> Result<(Vec<(&'static str, OwnedFd)>, OwnedFd)> {
     let dir = &spec.directory;
     let mut premade = Vec::new();
     if !spec.net.private_network {
-        // sysfs shows the network namespace of whoever mounts it: the host's, made here.
-        premade.push(("/sys", fresh("/sys")?));
+        // sysfs shows the network namespace of whoever mounts it: the host's, or the one
+        // --network-namespace-path names (which the container's user namespace does not own,
+        // so it could not mount one there itself).
+        let sys = match netns {
+            Some(n) => crate::network::within_netns(n, "--network-namespace-path", || fresh("/sys"))??,
+            None => fresh("/sys")?,
+        };
+        premade.push(("/sys", sys));
     }
     let shown = |p: &str| dir.join(p);
     let dev = fresh("/dev")?;
