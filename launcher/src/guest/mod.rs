@@ -360,13 +360,13 @@ fn runit_stop(pid: i32, reboot: bool, stopit: &str, reboot_file: &str) -> Result
             other => other,
         }
         .map_err(|e| Error::path("open", path, e))?;
-        let st = rustix::fs::fstat(&fd).map_err(|e| Error::path("stat", &path, e))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| Error::path("stat", path, e))?;
         if st.st_mode & 0o170000 != 0o100000 {
             return Err(Error::msg(format!("{} is not a regular file", path.display())));
         }
         // An O_PATH handle cannot be fchmod'ed; its /proc/self/fd link names exactly this inode.
         rustix::fs::chmod(initctl::fd_path(fd.as_fd()), Mode::from_raw_mode(mode))
-            .map_err(|e| Error::path("chmod", &path, e))?;
+            .map_err(|e| Error::path("chmod", path, e))?;
     }
     Ok(match signal_if_heard(pid, libc::SIGCONT)? {
         Asked::Sent(s) => Asked::Sent(format!("{stopit} and {s}")),
