@@ -10,6 +10,7 @@
 //! `prepare` reads and plans before anything happens on the host (`plan.rs`, `records.rs` and
 //! `db.rs` are pure); `setup.rs` fills `/run/host` and binds the copies.
 
+mod bound;
 pub mod db;
 pub mod plan;
 pub mod records;

@@ -5,13 +5,12 @@
 
 use super::db;
 use crate::error::{Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Container UIDs nspawn gives bound users (systemd's MAP_UID_MIN..MAP_UID_MAX).
 pub const MAP_UID_MIN: u32 = 60514;
 pub const MAP_UID_MAX: u32 = 60577;
-/// Where the bound users' homes are in the container.
-pub const HOME_DIR: &str = "/run/host/home";
+pub use super::bound::BoundUser;
 /// The uid (and gid) of `nobody`, which nspawn refuses to bind.
 const NOBODY: u32 = 65534;
 
@@ -61,31 +60,6 @@ fn shell_choice(value: Option<&str>) -> ShellChoice {
             Some(false) => ShellChoice::None,
             None => ShellChoice::Path(v.to_string()),
         },
-    }
-}
-
-/// One host user bound into the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BoundUser {
-    /// The user's name, also its private group's.
-    pub name: String,
-    pub host_uid: u32,
-    pub host_gid: u32,
-    /// Its UID and GID in the container.
-    pub uid: u32,
-    /// Its home on the host, bound onto [`BoundUser::home`].
-    pub host_home: PathBuf,
-    pub shell: Option<String>,
-    /// From the host's shadow file; goes only into the 0600 `NAME.user-privileged` record.
-    pub hashed_password: Option<String>,
-    /// `--bind-user-group=` groups.
-    pub member_of: Vec<String>,
-}
-
-impl BoundUser {
-    /// Its home in the container: `/run/host/home/NAME`.
-    pub fn home(&self) -> PathBuf {
-        Path::new(HOME_DIR).join(&self.name)
     }
 }
 

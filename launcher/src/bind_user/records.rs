@@ -3,7 +3,7 @@
 //! trailing newline, as systemd-nspawn 252 writes them), and the passwd and group lines for
 //! guests without nss-systemd.
 
-use super::plan::BoundUser;
+use super::bound::BoundUser;
 use crate::error::{Error, Result};
 
 /// The `service` field of every record nspawn writes.
