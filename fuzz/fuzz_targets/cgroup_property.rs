@@ -12,19 +12,9 @@
 //! 4. CPU lists are normalised: `parse_cpu_list(out) == out` (idempotent), ascending,
 //!    non-overlapping, non-adjacent ranges; `NAME=<out>` parses to the same setting.
 #![no_main]
-#![allow(dead_code, unused_imports)]
-
-#[path = "../../launcher/src/error.rs"]
-mod error;
-// property.rs names its siblings as `super::parse`: both sit at the crate root here.
-#[path = "../../launcher/src/cgroup/parse.rs"]
-mod parse;
-#[path = "../../launcher/src/cgroup/property.rs"]
-mod property;
 
 use libfuzzer_sys::fuzz_target;
-use parse::parse_cpu_list;
-use property::{parse_property, Amount, Setting, KEYS};
+use spawnbox::cgroup::{parse_cpu_list, parse_property, Amount, Setting, KEYS};
 
 fn check_cpu_list(out: &str) {
     assert_eq!(parse_cpu_list(out).as_deref(), Ok(out), "CPU list not normalised");

@@ -1,7 +1,7 @@
 //! Fuzzes the command-line parser `cli::parse(argv, getenv, cwd)`.
 //!
-//! Input: argv bytes, arguments separated by NUL (argv[0] not included). The launcher is a
-//! binary crate, so its parser modules are compiled in here by path.
+//! Input: argv bytes, arguments separated by NUL (argv[0] not included). The parser comes from
+//! the launcher's library.
 //!
 //! Invariants:
 //! 1. `parse` never panics (overflow, slicing, unwrap) on any argv, UTF-8 or not.
@@ -16,14 +16,8 @@
 //!    `--chdir` and the payload argv are rendered back to options, parsed again, and come
 //!    back equal.
 #![no_main]
-#![allow(dead_code, unused_imports)]
 
-#[path = "../../launcher/src/cli/mod.rs"]
-mod cli;
-#[path = "../../launcher/src/error.rs"]
-mod error;
-#[path = "../../launcher/src/settings.rs"]
-mod settings;
+use spawnbox::{cli, settings};
 
 use libfuzzer_sys::fuzz_target;
 use settings::{BindIdmap, CustomMount, MountSource, Settings};

@@ -14,16 +14,9 @@
 //! 4. `parse_os_release` keys contain no `=`, newline or leading/trailing blank, never start
 //!    with `#`; values contain no newline.
 #![no_main]
-#![allow(dead_code, unused_imports)]
-
-#[path = "../../launcher/src/env.rs"]
-mod env;
-#[path = "../../launcher/src/error.rs"]
-mod error;
-#[path = "../../launcher/src/user.rs"]
-mod user;
 
 use libfuzzer_sys::fuzz_target;
+use spawnbox::{env, user};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -111,7 +111,7 @@ pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result
                 )))
             }
         }
-    } else if rootfs::stat_in_root(v, Path::new("/usr")).is_none_or(|m| m & 0o170000 != 0o040000) {
+    } else if rootfs::stat_in_root(v, Path::new("/usr")).map_or(true, |m| m & 0o170000 != 0o040000) {
         return Err(Error::msg(format!(
             "directory {} doesn't look like it has an OS tree (/usr/ directory is missing), refusing",
             dir.display()

@@ -1,41 +1,7 @@
 //! spawnbox: entry point (argv[0] dispatch, logging, the one place errors are printed).
 #![deny(unsafe_code)]
 
-mod bind_user;
-#[allow(dead_code, unused_imports)]
-mod cgroup;
-mod channel;
-mod cli;
-mod console;
-mod container;
-mod credentials;
-mod dev;
-mod env;
-mod error;
-mod etc_files;
-mod guest;
-mod id128;
-mod journal;
-mod launch;
-mod logger;
-mod mount_plan;
-mod mounts;
-mod network;
-mod notify;
-mod overlay;
-mod resolv_conf;
-mod rootfs;
-mod run_host;
-mod security;
-mod settings;
-mod signals;
-mod spec;
-mod stopping;
-mod sys;
-mod timezone;
-mod user;
-mod userns;
-
+use spawnbox::{cli, error, launch, logger, spec};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 

@@ -48,5 +48,6 @@ pub use host::{Host, SystemHost};
 pub use kill::EMPTY_TIMEOUT;
 pub use placement::{cg_escape, scope_name, slice_path, unit_name_escape, Placement};
 pub use plan::{plan, Plan, Request, Write};
-pub use property::{parse_property, Amount, IoLimit, Property, Setting};
+pub use parse::parse_cpu_list;
+pub use property::{parse_property, Amount, IoLimit, Key, Property, Setting, KEYS};
 pub use teardown::cleanup;

@@ -67,7 +67,7 @@ pub struct Property {
 type Parser = fn(&str) -> std::result::Result<Setting, String>;
 
 /// One supported property: name, controller, file, value parser.
-pub(crate) struct Key {
+pub struct Key {
     pub name: &'static str,
     pub controller: &'static str,
     pub file: &'static str,
@@ -76,7 +76,7 @@ pub(crate) struct Key {
 
 /// Every supported property, in the order `plan()` writes their files (memory floors before
 /// ceilings, the quota after the weight). `docs/CGROUPS.md` documents the same table.
-pub(crate) const KEYS: &[Key] = &[
+pub const KEYS: &[Key] = &[
     Key { name: "MemoryMin", controller: "memory", file: "memory.min", parse: memory_floor },
     Key { name: "MemoryLow", controller: "memory", file: "memory.low", parse: memory_floor },
     Key { name: "MemoryHigh", controller: "memory", file: "memory.high", parse: memory },

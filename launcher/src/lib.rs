@@ -1,0 +1,39 @@
+//! spawnbox as a library: the systemd-nspawn compatible core (command line, spec, launcher,
+//! cgroups, network, security layer, user namespaces) that the front ends share — today the
+//! nspawn command line (`main.rs`) and the fuzz targets; `spawnctl` and the OCI runtime next.
+#![deny(unsafe_code)]
+
+mod bind_user;
+#[allow(dead_code, unused_imports)]
+pub mod cgroup;
+mod channel;
+pub mod cli;
+mod console;
+mod container;
+mod credentials;
+mod dev;
+pub mod env;
+pub mod error;
+mod etc_files;
+mod guest;
+mod id128;
+mod journal;
+pub mod launch;
+pub mod logger;
+mod mount_plan;
+mod mounts;
+mod network;
+mod notify;
+mod overlay;
+mod resolv_conf;
+mod rootfs;
+mod run_host;
+mod security;
+pub mod settings;
+mod signals;
+pub mod spec;
+mod stopping;
+mod sys;
+mod timezone;
+pub mod user;
+mod userns;
