@@ -8,6 +8,7 @@ use crate::console::{Console, Request};
 use crate::error::{Error, Result};
 use crate::guest::Shutdown;
 use crate::mount_plan::CgroupMount;
+use crate::prepared::Prepared;
 use crate::rootfs;
 use crate::settings::{Id128, StartMode};
 use crate::signals::signal_name;
@@ -20,43 +21,6 @@ use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// What the launcher reads from the host and the tree once, before the first start.
-pub struct Prepared {
-    pub uuid: Id128,
-    /// The host's os-release text and its parsed pairs.
-    pub os_release: Option<Vec<u8>>,
-    pub os_release_ids: Vec<(String, String)>,
-    pub resolv: resolv_conf::Action,
-    pub resolv_content: Option<Vec<u8>>,
-    pub timezone: timezone::Action,
-    pub localtime_content: Option<Vec<u8>>,
-    /// The init found with `-b`, and what kind of init it is.
-    pub init: Option<PathBuf>,
-    pub init_kind: crate::guest::InitKind,
-    /// spawnbox-init in a sealed memfd, with `-a`.
-    pub stub_init: Option<OwnedFd>,
-    /// Overlay work directories on the host, per custom mount.
-    pub workdirs: Vec<Option<PathBuf>>,
-    /// `/dev/fuse` and `/dev/net/tun` as the host has them (copied into the container's /dev).
-    pub dev_nodes: Vec<crate::dev::HostNode>,
-    /// `--set-credential=`/`--load-credential=` values, read once.
-    pub credentials: Vec<(String, Vec<u8>)>,
-    /// Without a user namespace: the mapping namespace of each custom mount's `rootidmap` or
-    /// `owneridmap` option (the child applies it to its copy of the source).
-    pub bind_idmaps: Vec<Option<OwnedFd>>,
-    /// The cgroup2 mount the container gets (none when it has no cgroup of its own).
-    pub cgroup_mount: CgroupMount,
-    /// Capabilities, seccomp and resource settings of the payload.
-    pub security: crate::security::Security,
-    pub term: Option<String>,
-    pub colorterm: Option<String>,
-    pub no_color: Option<String>,
-    /// The user namespace's range and the tree's view of it (`-U`, `--private-users=`).
-    pub userns: Option<crate::userns::UserNs>,
-    /// `--bind-user=`: the users, their records and the guest's passwd/group copies.
-    pub bind_user: Option<crate::bind_user::Plan>,
-}
 
 /// The init candidates of `-b`, in nspawn's order.
 pub const INITS: [&str; 3] = ["/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"];

@@ -7,6 +7,7 @@ mod bind_user;
 #[allow(dead_code, unused_imports)]
 pub mod cgroup;
 mod channel;
+mod child;
 pub mod cli;
 mod console;
 mod container;
@@ -25,6 +26,7 @@ mod mounts;
 mod network;
 mod notify;
 mod overlay;
+mod prepared;
 mod resolv_conf;
 mod rootfs;
 mod run_host;

@@ -8,11 +8,11 @@
 
 use super::outer::Outer;
 use crate::channel::{Channel, Msg};
-use crate::container;
+use crate::child;
 use crate::error::{Error, Result};
-use crate::launch::Prepared;
 use crate::mount_plan::{self, Step};
 use crate::mounts::{self, Mounter};
+use crate::prepared::Prepared;
 use crate::rootfs::{self, Follow, NodeKind};
 use crate::spec::Spec;
 use crate::sys::{self, Forked};
@@ -23,10 +23,10 @@ use std::path::Path;
 
 /// The outer child: returns only on error.
 pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -> Result<Infallible> {
-    container::prologue(prep, ch, &o.fds())?;
+    child::prologue(prep, ch, &o.fds())?;
     let netns = o.netns;
     create_as_container_root(shift)?;
-    container::make_slave()?;
+    child::make_slave()?;
     // The tree goes on top of `/`, then becomes `/` (pivot_root, or on an initramfs a chroot).
     rustix::mount::move_mount(
         &o.root,
@@ -36,14 +36,14 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
         rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .map_err(|e| Error::path("attach", &spec.directory, e))?;
-    let resolv = container::resolv_install(prep);
-    let tz = container::timezone_install(prep);
+    let resolv = child::etc::resolv_install(prep);
+    let tz = child::etc::timezone_install(prep);
     rootfs::switch_root(o.root.as_fd(), &spec.directory, true)?;
     drop(o.root);
     if let Some((new, old)) = &spec.pivot_root {
         rootfs::pivot_into(new, old.as_deref())?;
     }
-    let root = container::open_root()?;
+    let root = child::open_root()?;
     pin_procfs(ch, root.as_fd(), &spec.directory)?;
 
     let mounter = Mounter { root, directory: &spec.directory, host_sources: o.host_sources, premade: o.premade };
@@ -51,8 +51,8 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
         .into_iter()
         .filter(|s| !mount_plan::inside_userns(s, false))
         .collect();
-    container::mount_steps(&mounter, &steps, prep)?;
-    container::apply_etc_files(mounter.root.as_fd(), resolv, tz);
+    child::mount_steps(&mounter, &steps, prep)?;
+    child::etc::apply_etc_files(mounter.root.as_fd(), resolv, tz);
     if let Some(plan) = &prep.bind_user {
         crate::bind_user::setup::bind_etc(mounter.root.as_fd(), plan)?;
     }
@@ -74,7 +74,7 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
     match sys::clone_process(flags as u64, None).map_err(|e| Error::sys("clone", "container namespaces", e))? {
         Forked::Child => {
             drop(mounter);
-            container::fail(ch, inner(spec, prep, ch))
+            child::fail(ch, inner(spec, prep, ch))
         }
         Forked::Parent { pid } => {
             ch.send(Msg::Pid(pid))?;
@@ -134,11 +134,11 @@ fn pin_procfs(ch: &Channel, tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
 /// The inner child, the container's PID 1: once the launcher has written its maps, becomes
 /// root of its user namespace, mounts what belongs to its own namespaces, and runs the payload.
 fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
-    container::become_root_of_user_namespace(ch)?;
-    container::exit_if_orphaned(ch);
-    sys::close_all_except(&container::keep_fds(ch, prep, &[]));
+    child::become_root_of_user_namespace(ch)?;
+    child::exit_if_orphaned(ch);
+    sys::close_all_except(&child::keep_fds(ch, prep, &[]));
     let mounter = Mounter {
-        root: container::open_root()?,
+        root: child::open_root()?,
         directory: &spec.directory,
         host_sources: Vec::new(),
         premade: Vec::new(),
@@ -148,6 +148,6 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
         .into_iter()
         .filter(|s| mount_plan::inside_userns(s, own_network))
         .collect();
-    let made = container::mount_steps(&mounter, &steps, prep)?;
-    container::finish(spec, prep, ch, mounter.root, made)
+    let made = child::mount_steps(&mounter, &steps, prep)?;
+    child::finish(spec, prep, ch, mounter.root, made)
 }

@@ -6,8 +6,8 @@
 
 use super::{idmap, UserNs};
 use crate::error::{Error, Result};
-use crate::launch::Prepared;
 use crate::mounts::{self, HostSource};
+use crate::prepared::Prepared;
 use crate::settings::{BindIdmap, CustomMount, MountSource};
 use crate::spec::Spec;
 use crate::{dev, mount_plan, run_host, sys};

@@ -1,0 +1,192 @@
+//! The steps every container child takes, whichever process model started it: the plain
+//! child (`container.rs`) and the user-namespaced outer and inner children (`userns/child.rs`).
+//! Setting up (descriptors, signals, propagation, the mount plan) is here; `/etc` files are in
+//! `etc.rs`, becoming the payload in `payload.rs`.
+
+pub mod etc;
+mod payload;
+
+use crate::channel::{Channel, Msg};
+use crate::error::{Error, Result};
+use crate::mount_plan::Step;
+use crate::mounts::{self, Mounter};
+use crate::prepared::Prepared;
+use crate::rootfs::{self, Follow};
+use crate::settings::StartMode;
+use crate::spec::Spec;
+use crate::{dev, run_host, sys};
+use payload::{become_payload, build_env, exec_plan, lookup_user};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+
+/// Reports the error of a child's setup to the launcher and exits.
+pub fn fail(ch: &Channel, result: Result<Infallible>) -> ! {
+    let err = match result {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = ch.send(Msg::Error(err.to_string()));
+    sys::exit_now(1)
+}
+
+/// Dies at once when the launcher is gone (its end of the channel is closed).
+pub fn exit_if_orphaned(ch: &Channel) {
+    let fd = ch.fd();
+    let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+    if rustix::event::poll(&mut fds, Some(&zero)).is_ok() && fds[0].revents().contains(rustix::event::PollFlags::HUP) {
+        sys::exit_now(1);
+    }
+}
+
+/// The descriptors a child keeps: the channel, spawnbox-init's memfd, and `extra`.
+pub fn keep_fds(ch: &Channel, prep: &Prepared, extra: &[i32]) -> Vec<i32> {
+    let mut k = vec![ch.fd().as_raw_fd()];
+    k.extend(prep.stub_init.as_ref().map(|f| f.as_raw_fd()));
+    k.extend(prep.bind_idmaps.iter().flatten().map(|f| f.as_raw_fd()));
+    k.extend_from_slice(extra);
+    k
+}
+
+/// The start of every container child: signal mask, parent-death signal, descriptors (nothing
+/// the launcher holds on the host — the tree, the cgroup directory, netlink and state
+/// descriptors — may stay reachable through /proc/self/fd), umask.
+pub fn prologue(prep: &Prepared, ch: &Channel, extra: &[i32]) -> Result<()> {
+    sys::set_signal_mask(&sys::SigSet::empty()).map_err(|e| Error::sys("reset", "signal mask", e))?;
+    sys::ignore_sigpipe(false);
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| Error::sys("set", "parent death signal", e))?;
+    exit_if_orphaned(ch);
+    sys::close_all_except(&keep_fds(ch, prep, extra));
+    rustix::process::umask(Mode::empty());
+    Ok(())
+}
+
+/// Makes every mount of the child's namespace a slave: nothing mounted from here on
+/// propagates back to the host.
+pub fn make_slave() -> Result<()> {
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::DOWNSTREAM | rustix::mount::MountPropagationFlags::REC,
+    )
+    .map_err(|e| Error::sys("make", "/ a slave mount", e))
+}
+
+/// The new root, by descriptor.
+pub fn open_root() -> Result<OwnedFd> {
+    rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::path("open", Path::new("/"), e))
+}
+
+/// What the mount steps made that the launcher gets: the console's pty (if one was allocated)
+/// and the notify socket (unless the launcher made `/run` itself).
+#[derive(Default)]
+pub struct Made {
+    pub pty: Option<dev::Pty>,
+    pub notify: Option<OwnedFd>,
+}
+
+/// Runs `steps` of the mount plan.
+pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Result<Made> {
+    let mut pty = None;
+    let mut notify = None;
+    let uuid = prep.uuid.uuid_string();
+    mounts::mount_all(mounter, steps, &mut |step, m| match step {
+        Step::RunHost if m.is_premade("/run") => {
+            install_credentials(m, prep)?;
+            m.read_only_self(Path::new("/run/host"))
+        }
+        Step::DevNodes if m.is_premade("/dev") => Ok(()),
+        Step::RunHost => {
+            let run = run_host::open_run(m.root.as_fd())?;
+            run_host::populate(run.as_fd(), prep.os_release.as_deref(), &uuid)?;
+            notify = Some(crate::notify::bind(run.as_fd(), None)?);
+            install_credentials(m, prep)?;
+            m.read_only_self(Path::new("/run/host"))
+        }
+        Step::DevNodes => dev::populate(open_dev(m.root.as_fd())?.as_fd(), &prep.dev_nodes),
+        Step::Console => {
+            let stdin = rustix::stdio::stdin();
+            let from = rustix::termios::isatty(stdin).then_some(stdin);
+            pty = Some(dev::allocate_console(open_dev(m.root.as_fd())?.as_fd(), from)?);
+            Ok(())
+        }
+        Step::CgroupInitLeaf { unmount } => crate::cgroup::inner::enter_init_leaf(*unmount),
+        _ => Ok(()),
+    })?;
+    Ok(Made { pty, notify })
+}
+
+/// `--set-credential=`/`--load-credential=`: their ramfs on `/run/host/credentials`, made by
+/// whoever fills `/run/host` (with a user namespace, the outer child, as the container's root).
+fn install_credentials(m: &Mounter<'_>, prep: &Prepared) -> Result<()> {
+    if prep.credentials.is_empty() {
+        return Ok(());
+    }
+    let mnt = crate::credentials::make_fs(&prep.credentials)?;
+    m.attach_detached(&mnt, Path::new(crate::credentials::DIRECTORY), "credentials")
+}
+
+/// The end of every start, in the container's namespaces: hostname, user, environment, the
+/// console and "ready" to the launcher, then on "go" the payload.
+pub fn finish(spec: &Spec, prep: &Prepared, ch: &Channel, root: OwnedFd, made: Made) -> Result<Infallible> {
+    rustix::system::sethostname(spec.hostname.as_bytes()).map_err(|e| Error::sys("set hostname", &spec.hostname, e))?;
+
+    let user = lookup_user(root.as_fd(), spec)?;
+    let environment = build_env(spec, prep, &user);
+    let exec = exec_plan(root.as_fd(), spec, prep, &environment)?;
+    let cwd = match &spec.chdir {
+        Some(d) => Some(d.clone()),
+        None if spec.parameters.is_empty() && spec.start_mode != StartMode::Boot => Some(PathBuf::from(&user.home)),
+        None => None,
+    };
+
+    // Hand the console and the notify socket to the launcher, report ready, wait for "go".
+    if let Some(fd) = made.notify {
+        ch.send(Msg::Notify(fd))?;
+    }
+    let slave = match made.pty {
+        Some(p) => {
+            ch.send(Msg::Pty(p.master))?;
+            Some(p.slave)
+        }
+        None => None,
+    };
+    log::debug!("setup done as {} (uid {}), waiting for go", user.name, user.uid);
+    ch.send(Msg::Ready)?;
+    match ch.recv()? {
+        Some(Msg::Go) => {}
+        _ => sys::exit_now(1),
+    }
+
+    become_payload(root.as_fd(), spec, prep, &user, slave, cwd.as_deref())?;
+    // The exec lookup follows magic links: no descriptor but the channel (closed by the exec)
+    // and spawnbox-init's memfd may be open now.
+    drop(root);
+    sys::close_all_except(&keep_fds(ch, prep, &[]));
+    Err(exec.run(&environment))
+}
+
+/// In a new user namespace: waits until the launcher has written its maps, then becomes its
+/// root (uid and gid 0, no supplementary groups).
+pub fn become_root_of_user_namespace(ch: &Channel) -> Result<()> {
+    match ch.recv()? {
+        Some(Msg::Mapped) => {}
+        _ => sys::exit_now(1),
+    }
+    let root_gid = rustix::process::Gid::from_raw(0);
+    let root_uid = rustix::process::Uid::from_raw(0);
+    rustix::thread::set_thread_groups(&[]).map_err(|e| Error::sys("drop", "supplementary groups", e))?;
+    rustix::thread::set_thread_res_gid(root_gid, root_gid, root_gid)
+        .map_err(|e| Error::sys("become", "gid 0 of the user namespace", e))?;
+    rustix::thread::set_thread_res_uid(root_uid, root_uid, root_uid)
+        .map_err(|e| Error::sys("become", "uid 0 of the user namespace", e))?;
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| Error::sys("set", "parent death signal", e))
+}
+
+fn open_dev(root: BorrowedFd<'_>) -> Result<OwnedFd> {
+    rootfs::open_path(root, Path::new("/dev"), Follow::Never).map_err(|e| Error::path("open", Path::new("/dev"), e))
+}

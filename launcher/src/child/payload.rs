@@ -1,0 +1,204 @@
+//! Becoming the payload: the user it runs as (the container's passwd/group), its environment,
+//! session, console, credentials and working directory, and the `execve` of the command, the
+//! init, spawnbox-init or a shell.
+
+use crate::error::{Error, Result};
+use crate::prepared::Prepared;
+use crate::rootfs::{self, Follow};
+use crate::settings::StartMode;
+use crate::spec::Spec;
+use crate::user::{self, UserInfo};
+use crate::{env, sys};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::Mode;
+use rustix::io::Errno;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+
+pub(super) fn lookup_user(root: BorrowedFd<'_>, spec: &Spec) -> Result<UserInfo> {
+    let read = |p: &str| -> Result<String> {
+        Ok(rootfs::read_small_file(root, Path::new(p), 1 << 20)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default())
+    };
+    let passwd = read("/etc/passwd")?;
+    match &spec.user {
+        Some(u) => user::lookup(&passwd, &read("/etc/group")?, u),
+        None => Ok(user::lookup(&passwd, "", "root").unwrap_or_else(|_| UserInfo::root())),
+    }
+}
+
+pub(super) fn build_env(spec: &Spec, prep: &Prepared, user: &UserInfo) -> Vec<String> {
+    env::build(&env::EnvInput {
+        uuid: &prep.uuid.uuid_string(),
+        term: prep.term.as_deref(),
+        pipe: !spec.has_pty(),
+        colorterm: prep.colorterm.as_deref(),
+        no_color: prep.no_color.as_deref(),
+        user,
+        explicit_user: spec.user.is_some(),
+        host_os_release: &prep.os_release_ids,
+        credentials: !prep.credentials.is_empty(),
+        setenv: &spec.setenv,
+    })
+}
+
+/// The payload's own session and console, credentials, working directory and umask.
+pub(super) fn become_payload(
+    root: BorrowedFd<'_>,
+    spec: &Spec,
+    prep: &Prepared,
+    user: &UserInfo,
+    slave: Option<OwnedFd>,
+    cwd: Option<&Path>,
+) -> Result<()> {
+    let _ = rustix::process::setsid();
+    if let Some(slave) = slave {
+        rustix::process::ioctl_tiocsctty(&slave)
+            .map_err(|e| Error::sys("make", "the console the controlling terminal", e))?;
+        for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
+            dup(&slave).map_err(|e| Error::sys("attach", "console", e))?;
+        }
+    }
+    prep.security.before_credentials()?;
+    let groups: Vec<_> = user.groups.iter().map(|&g| rustix::process::Gid::from_raw(g)).collect();
+    rustix::thread::set_thread_groups(&groups)
+        .map_err(|e| Error::sys("set supplementary groups for", &user.name, e))?;
+    let gid = rustix::process::Gid::from_raw(user.gid);
+    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| Error::sys("set gid for", &user.name, e))?;
+    let uid = rustix::process::Uid::from_raw(user.uid);
+    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| Error::sys("set uid for", &user.name, e))?;
+    // Changing credentials clears the parent-death signal: set it again.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| Error::sys("set", "parent death signal", e))?;
+    if let Some(dir) = cwd {
+        match change_directory(root, dir) {
+            Ok(()) => {}
+            Err(e) if spec.chdir.is_some() => return Err(Error::path("change directory to", dir, e)),
+            Err(_) => change_directory(root, Path::new("/"))
+                .map_err(|e| Error::path("change directory to", Path::new("/"), e))?,
+        }
+    }
+    rustix::process::umask(Mode::from_raw_mode(0o022));
+    sys::cloexec_from(3);
+    prep.security.before_exec()
+}
+
+/// chdir(2) to `dir` resolved inside the container (never through a magic link such as
+/// `/proc/self/fd/N`, which could lead to a descriptor the launcher still holds: the
+/// CVE-2024-21626 class), with the permission checks of the payload's credentials.
+fn change_directory(root: BorrowedFd<'_>, dir: &Path) -> rustix::io::Result<()> {
+    let fd = rootfs::open_path(root, dir, Follow::InRoot)?;
+    if rustix::fs::fstat(&fd)?.st_mode & 0o170000 != 0o040000 {
+        return Err(Errno::NOTDIR);
+    }
+    rustix::process::fchdir(&fd)
+}
+
+/// What `execve` runs.
+pub(super) enum Exec<'a> {
+    /// `argv[0]` looked up in the container's `$PATH` (execvpe semantics).
+    Search { argv: Vec<CString> },
+    /// A fixed path (init, a shell).
+    Path { path: CString, argv: Vec<CString> },
+    /// Candidates tried in order (the default shells).
+    FirstOf(Vec<(CString, Vec<CString>)>),
+    /// spawnbox-init from its sealed memfd.
+    Stub { fd: BorrowedFd<'a>, argv: Vec<CString> },
+}
+
+fn cstring(s: &OsStr) -> Result<CString> {
+    CString::new(s.as_bytes().to_vec())
+        .map_err(|_| Error::msg(format!("argument contains a NUL byte: {}", s.to_string_lossy())))
+}
+
+fn cstrings(v: &[OsString]) -> Result<Vec<CString>> {
+    v.iter().map(|s| cstring(s)).collect()
+}
+
+/// The default shells nspawn tries when no command is given, as login shells.
+const SHELLS: [(&str, &str); 2] = [("/bin/bash", "-bash"), ("/bin/sh", "-sh")];
+
+pub(super) fn exec_plan<'a>(
+    root: BorrowedFd<'_>,
+    spec: &Spec,
+    prep: &'a Prepared,
+    environment: &[String],
+) -> Result<Exec<'a>> {
+    let _ = environment;
+    let params = cstrings(&spec.parameters)?;
+    Ok(match spec.start_mode {
+        StartMode::Boot => {
+            let init = prep.init.clone().ok_or_else(|| Error::msg("no init found"))?;
+            let mut argv = vec![cstring(init.as_os_str())?];
+            argv.extend(params);
+            Exec::Path { path: cstring(init.as_os_str())?, argv }
+        }
+        StartMode::Pid2 => {
+            let fd = prep.stub_init.as_ref().ok_or_else(|| Error::msg("-a: spawnbox-init is not available"))?.as_fd();
+            let mut argv: Vec<CString> =
+                ["spawnbox-init", "--container", "--"].iter().map(|s| CString::new(*s).unwrap_or_default()).collect();
+            if params.is_empty() {
+                let shell = SHELLS.iter().find(|(p, _)| rootfs::is_regular_file(root, Path::new(p)));
+                argv.push(CString::new(shell.map_or("/bin/sh", |s| s.0)).unwrap_or_default());
+            } else {
+                argv.extend(params);
+            }
+            Exec::Stub { fd, argv }
+        }
+        StartMode::Pid1 if params.is_empty() => Exec::FirstOf(
+            SHELLS
+                .iter()
+                .map(|(p, a)| (CString::new(*p).unwrap_or_default(), vec![CString::new(*a).unwrap_or_default()]))
+                .collect(),
+        ),
+        StartMode::Pid1 => Exec::Search { argv: params },
+    })
+}
+
+impl Exec<'_> {
+    /// execve(2); returns the error when every attempt failed.
+    pub(super) fn run(&self, environment: &[String]) -> Error {
+        let envp: Vec<CString> = environment.iter().filter_map(|e| CString::new(e.as_bytes()).ok()).collect();
+        match self {
+            Exec::Path { path, argv } => exec_error(path.to_bytes(), sys::execve(path, argv, &envp)),
+            Exec::Stub { fd, argv } => exec_error(b"spawnbox-init", sys::execveat_fd(*fd, argv, &envp)),
+            Exec::FirstOf(list) => {
+                let mut last = Errno::NOENT;
+                for (path, argv) in list {
+                    last = sys::execve(path, argv, &envp);
+                }
+                Error::msg(format!(
+                    "execute shell: no /bin/bash or /bin/sh in the container ({})",
+                    crate::error::errno_text(last.raw_os_error())
+                ))
+            }
+            Exec::Search { argv } => {
+                let Some(cmd) = argv.first() else { return Error::msg("empty command") };
+                let name = cmd.to_bytes();
+                if name.contains(&b'/') {
+                    return exec_error(name, sys::execve(cmd, argv, &envp));
+                }
+                let path = env::lookup(environment, "PATH").unwrap_or(env::DEFAULT_PATH);
+                let mut err = Errno::NOENT;
+                for dir in path.split(':').filter(|d| !d.is_empty()) {
+                    let mut full = dir.as_bytes().to_vec();
+                    full.push(b'/');
+                    full.extend_from_slice(name);
+                    let Ok(full) = CString::new(full) else { continue };
+                    match sys::execve(&full, argv, &envp) {
+                        Errno::NOENT | Errno::NOTDIR => {}
+                        Errno::ACCESS => err = Errno::ACCESS,
+                        e => return exec_error(full.to_bytes(), e),
+                    }
+                }
+                exec_error(name, err)
+            }
+        }
+    }
+}
+
+fn exec_error(what: &[u8], e: Errno) -> Error {
+    Error::sys("execute", String::from_utf8_lossy(&OsString::from_vec(what.to_vec()).into_vec()), e)
+}

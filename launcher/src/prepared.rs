@@ -1,0 +1,46 @@
+//! What one run of a container checked and read before its first clone (`launch::prepare`):
+//! decisions and host data the children use, and the live resources they inherit (spawnbox-init's
+//! memfd, the mapping namespaces, the security layer, the user namespace's range).
+
+use crate::mount_plan::CgroupMount;
+use crate::settings::Id128;
+use crate::{resolv_conf, timezone};
+use rustix::fd::OwnedFd;
+use std::path::PathBuf;
+
+/// What the launcher reads from the host and the tree once, before the first start.
+pub struct Prepared {
+    pub uuid: Id128,
+    /// The host's os-release text and its parsed pairs.
+    pub os_release: Option<Vec<u8>>,
+    pub os_release_ids: Vec<(String, String)>,
+    pub resolv: resolv_conf::Action,
+    pub resolv_content: Option<Vec<u8>>,
+    pub timezone: timezone::Action,
+    pub localtime_content: Option<Vec<u8>>,
+    /// The init found with `-b`, and what kind of init it is.
+    pub init: Option<PathBuf>,
+    pub init_kind: crate::guest::InitKind,
+    /// spawnbox-init in a sealed memfd, with `-a`.
+    pub stub_init: Option<OwnedFd>,
+    /// Overlay work directories on the host, per custom mount.
+    pub workdirs: Vec<Option<PathBuf>>,
+    /// `/dev/fuse` and `/dev/net/tun` as the host has them (copied into the container's /dev).
+    pub dev_nodes: Vec<crate::dev::HostNode>,
+    /// `--set-credential=`/`--load-credential=` values, read once.
+    pub credentials: Vec<(String, Vec<u8>)>,
+    /// Without a user namespace: the mapping namespace of each custom mount's `rootidmap` or
+    /// `owneridmap` option (the child applies it to its copy of the source).
+    pub bind_idmaps: Vec<Option<OwnedFd>>,
+    /// The cgroup2 mount the container gets (none when it has no cgroup of its own).
+    pub cgroup_mount: CgroupMount,
+    /// Capabilities, seccomp and resource settings of the payload.
+    pub security: crate::security::Security,
+    pub term: Option<String>,
+    pub colorterm: Option<String>,
+    pub no_color: Option<String>,
+    /// The user namespace's range and the tree's view of it (`-U`, `--private-users=`).
+    pub userns: Option<crate::userns::UserNs>,
+    /// `--bind-user=`: the users, their records and the guest's passwd/group copies.
+    pub bind_user: Option<crate::bind_user::Plan>,
+}
