@@ -21,6 +21,7 @@ mod id128;
 mod journal;
 pub mod launch;
 pub mod logger;
+pub mod machine;
 mod mount_plan;
 mod mounts;
 mod network;

@@ -1,0 +1,169 @@
+//! One boot of a machine: the clone into the container's namespaces (through the outer child
+//! with a user namespace), the handshake up to the child's "ready", and "go".
+
+use crate::cgroup::Cgroup;
+use crate::channel::{Channel, Msg};
+use crate::error::{Error, Result};
+use crate::prepared::Prepared;
+use crate::spec::Spec;
+use crate::sys::{self, Forked};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::process::{Pid, WaitOptions};
+
+/// The namespaces every container gets (the network namespace stays the host's).
+const CLONE_FLAGS: u64 =
+    (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP) as u64;
+
+/// The container's PID 1 of the current boot, set up and waiting for "go" until
+/// [`Machine::start`](super::Machine::start).
+pub struct Pid1 {
+    /// Its pid on the host.
+    pub pid: i32,
+    pub(super) channel: Channel,
+    /// The child's end of the channel is still open (the payload's exec closes it).
+    pub(super) channel_open: bool,
+    /// The notify socket bound in the container's `/run/host/notify`.
+    pub(super) notify: Option<OwnedFd>,
+    /// The master of the container's console, when it has one.
+    pub(super) pty: Option<OwnedFd>,
+    pub(super) started: bool,
+}
+
+/// Clones the container's PID 1 and runs the handshake until it waits for "go"; a failure of
+/// its setup is the error (PID 1 is reaped by then).
+pub(super) fn spawn(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, cg: Option<&Cgroup>) -> Result<Pid1> {
+    let (parent_ch, child_ch) = Channel::pair()?;
+    // With a cgroup, the child joins it at clone time and unshares its cgroup namespace itself,
+    // so that the namespace is rooted at the container's cgroup.
+    let mut flags = if cg.is_some() { CLONE_FLAGS & !(libc::CLONE_NEWCGROUP as u64) } else { CLONE_FLAGS };
+    if spec.net.new_namespace() {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
+    // With a user namespace this child is the outer one (a mount namespace of its own, in the
+    // host's user namespace); it clones PID 1 into the other namespaces (userns::child). What
+    // needs the launcher's privileges is made now and inherited.
+    let mut outer = match &prep.userns {
+        Some(ns) => {
+            flags = libc::CLONE_NEWNS as u64;
+            Some(crate::userns::outer::make(spec, prep, tree, ns)?)
+        }
+        None => None,
+    };
+    // With a user namespace the launcher made `/run` and bound the notify socket itself.
+    let mut notify: Option<OwnedFd> = outer.as_mut().and_then(|o| o.notify.take());
+    let pid = match sys::clone_process(flags, cg.map(|c| c.dir_fd()))
+        .map_err(|e| Error::sys("clone", "container namespaces", e))?
+    {
+        Forked::Child => {
+            drop(parent_ch);
+            crate::container::run(spec, prep, child_ch, outer)
+        }
+        Forked::Parent { pid } => pid,
+    };
+    drop(outer);
+    drop(child_ch);
+    let pid = match &prep.userns {
+        Some(ns) => {
+            let pid1 = adopt_pid1(&parent_ch, pid)?;
+            if let Err(e) = ns.write_maps(pid1).and_then(|()| parent_ch.send(Msg::Mapped)) {
+                return Err(abandon(pid1, e));
+            }
+            pid1
+        }
+        None => pid,
+    };
+    log::debug!("container PID 1 is {pid} on the host");
+
+    // Handshake: the console and the notify socket (optional), then ready or an error.
+    let mut pty = None;
+    loop {
+        match parent_ch.recv() {
+            Ok(Some(Msg::Pty(fd))) => pty = Some(fd),
+            Ok(Some(Msg::Notify(fd))) => notify = Some(fd),
+            Ok(Some(Msg::Ready)) => break,
+            Ok(Some(Msg::Error(text))) => return Err(reap(pid, Error::msg(text))),
+            Ok(Some(Msg::Go | Msg::Mapped | Msg::Pid(_))) | Ok(None) => return Err(ended_early(pid)),
+            Err(e) => return Err(abandon(pid, e)),
+        }
+    }
+    Ok(Pid1 { pid, channel: parent_ch, channel_open: true, notify, pty, started: false })
+}
+
+/// "Go": the launcher's last steps on PID 1 (resource limits a user namespace's root could not
+/// raise, the network), then the payload runs.
+pub(super) fn go(p: &mut Pid1, prep: &Prepared, net: Option<&mut crate::network::HostNetwork>) -> Result<()> {
+    let limits = if prep.userns.is_some() { prep.security.apply_to_child(p.pid) } else { Ok(()) };
+    limits.and_then(|()| net.map_or(Ok(()), |n| n.attach(p.pid))).and_then(|()| p.channel.send(Msg::Go))?;
+    p.started = true;
+    log::debug!("container ready, sent go");
+    Ok(())
+}
+
+/// Kills the container's PID 1 and reaps it after a failed start; `e` is the failure.
+pub(super) fn abandon(pid: i32, e: Error) -> Error {
+    let _ = sys::kill(pid, libc::SIGKILL);
+    reap(pid, e)
+}
+
+/// Reaps PID 1, which ended (or is about to) on its own; `e` is why.
+fn reap(pid: i32, e: Error) -> Error {
+    let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+    e
+}
+
+/// PID 1 closed the channel before it was ready (killed, or it gave up): why, once reaped.
+fn ended_early(pid: i32) -> Error {
+    match rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty()) {
+        Ok(Some((_, st))) => match (st.terminating_signal(), st.exit_status()) {
+            (Some(sig), _) => {
+                Error::msg(format!("container terminated by signal {}", crate::signals::signal_name(sig)))
+            }
+            (None, Some(code)) => Error::msg(format!("the container's setup ended with status {code}")),
+            _ => Error::msg("the container's setup ended before it was ready"),
+        },
+        Ok(None) => Error::msg("the container's setup ended before it was ready"),
+        Err(e) => Error::sys("wait for", "container", e),
+    }
+}
+
+/// The outer child of a user-namespaced start reports the host pid of PID 1 (or an error) and
+/// exits; PID 1, orphaned, is now the launcher's child (it is a child subreaper).
+fn adopt_pid1(ch: &Channel, outer: i32) -> Result<i32> {
+    let got = ch.recv();
+    let _ = rustix::process::waitpid(Pid::from_raw(outer), WaitOptions::empty());
+    match got? {
+        Some(Msg::Pid(pid)) => Ok(pid),
+        Some(Msg::Error(text)) => Err(Error::msg(text)),
+        _ => Err(Error::msg("the container's setup ended before its PID 1 was started")),
+    }
+}
+
+impl Pid1 {
+    /// The launcher's end of the channel, to watch while the child's end is open.
+    pub fn channel_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.channel_open.then(|| self.channel.fd())
+    }
+
+    /// Reads the channel after it became readable: `Some(text)` when the child reported a
+    /// failure (its exec, after "go"); the channel counts as closed when the child's end is.
+    pub fn read_channel(&mut self) -> Option<String> {
+        match self.channel.recv() {
+            Ok(Some(Msg::Error(text))) => Some(text),
+            Ok(Some(_)) => None,
+            _ => {
+                self.channel_open = false;
+                None
+            }
+        }
+    }
+
+    /// The launcher's end of the channel.
+    pub fn channel(&self) -> BorrowedFd<'_> {
+        self.channel.fd()
+    }
+
+    /// The notify socket, to watch for the guest's `READY=1`.
+    pub fn notify_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.notify.as_ref().map(|f| f.as_fd())
+    }
+}
