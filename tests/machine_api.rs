@@ -1,0 +1,131 @@
+//! The lifecycle API driven directly, as a front end other than the nspawn command line does
+//! (issue 14): `Machine::create` leaves a PID 1 in the container's namespaces and cgroup that
+//! has not run the payload yet; `start` runs it and `wait` gives its end; `kill` signals it;
+//! `teardown` without a start leaves nothing behind.
+//!
+//! `harness = false`: `Machine::create` clones this process, so it must have no other thread
+//! (the test harness runs tests on threads). The cases run one after another in `main`.
+
+use rustix::process::Signal;
+use spawnbox::machine::Machine;
+use spawnbox::spec::{Caller, Spec};
+use spawnbox_tests::{cgroups_of_machine, Test};
+use std::ffi::OsString;
+use std::fs;
+use std::path::Path;
+
+/// The spec the nspawn command line would make of `-D TREE -q --console=pipe ARGS...`.
+fn spec(t: &Test, args: &[&str]) -> Spec {
+    let mut argv: Vec<OsString> = vec!["-q".into(), "--console=pipe".into(), "-D".into(), t.root.clone().into()];
+    argv.push(format!("--uuid={}", t.uuid).into());
+    argv.extend(args.iter().map(OsString::from));
+    let getenv = |_: &str| None;
+    let settings = match spawnbox::cli::parse(&argv, &getenv, Path::new("/")) {
+        Ok(spawnbox::cli::Parsed::Run(s)) => s,
+        Ok(_) => panic!("{argv:?}: not a run"),
+        Err(e) => panic!("{argv:?}: {e}"),
+    };
+    let caller = Caller { cwd: Path::new("/"), stdin_tty: false, stdout_tty: false, host_hostname: "host" };
+    Spec::resolve(settings, &caller).expect("resolve")
+}
+
+fn machine_name(t: &Test) -> String {
+    t.root.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// `/proc/PID/ns/NAME` of `pid`, as the link text.
+fn ns(pid: i32, name: &str) -> String {
+    fs::read_link(format!("/proc/{pid}/ns/{name}")).unwrap().to_string_lossy().into_owned()
+}
+
+fn created_waits_started_runs_and_wait_gives_the_status(userns: bool) {
+    let t = Test::new(if userns { "api-userns" } else { "api" });
+    let name = machine_name(&t);
+    let mut extra = vec!["/bin/sh", "-c", "echo ran > /ran; exit 7"];
+    if userns {
+        extra.splice(0..0, ["--private-users=524288", "--private-users-ownership=chown"]);
+    }
+    let mut m = Machine::create(&spec(&t, &extra)).expect("create");
+    let pid = m.pid1().expect("a PID 1").pid;
+    // Set up and waiting: in its own namespaces and the machine's cgroup, not yet the payload.
+    let me = std::process::id() as i32;
+    for n in ["mnt", "pid", "uts", "ipc", "cgroup"] {
+        assert_ne!(ns(pid, n), ns(me, n), "{n} namespace of PID 1");
+    }
+    assert_eq!(ns(pid, "user") != ns(me, "user"), userns, "user namespace of PID 1");
+    let cgroups = cgroups_of_machine(&name);
+    assert_eq!(cgroups.len(), 1, "{cgroups:?}");
+    let procs = fs::read_to_string(cgroups[0].join("cgroup.procs")).unwrap();
+    assert_eq!(procs.lines().collect::<Vec<_>>(), [pid.to_string()], "{}", cgroups[0].display());
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(exe, fs::read_link("/proc/self/exe").unwrap(), "PID 1 runs the launcher's code until go");
+    assert!(!t.rpath("/ran").exists());
+
+    m.start().expect("start");
+    let st = m.wait().expect("wait");
+    assert_eq!(st.exit_status(), Some(7), "{st:?}");
+    assert_eq!(fs::read_to_string(t.rpath("/ran")).unwrap(), "ran\n");
+    m.teardown();
+    assert_eq!(cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new());
+}
+
+fn created_and_torn_down_without_start_leaves_nothing() {
+    let t = Test::new("api-teardown");
+    let name = machine_name(&t);
+    let mut m = Machine::create(&spec(&t, &["/bin/true"])).expect("create");
+    let pid = m.pid1().expect("a PID 1").pid;
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(cgroups_of_machine(&name).len(), 1);
+    drop(m);
+    // Dropped: PID 1 killed and reaped, the cgroup gone (Test's drop checks mounts and
+    // processes).
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "PID 1 {pid} is still there");
+    assert_eq!(cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new());
+}
+
+fn kill_signals_pid_1() {
+    let t = Test::new("api-kill");
+    let mut m = Machine::create(&spec(&t, &["/bin/sleep", "1000"])).expect("create");
+    m.start().expect("start");
+    assert!(m.try_wait().expect("try_wait").is_none(), "sleep ended early");
+    m.kill(Signal::KILL.as_raw()).expect("kill");
+    let st = m.wait().expect("wait");
+    assert_eq!(st.terminating_signal(), Some(libc::SIGKILL), "{st:?}");
+}
+
+fn a_failed_create_names_the_cause_and_leaves_nothing() {
+    let t = Test::new("api-fail");
+    let name = machine_name(&t);
+    let e = match Machine::create(&spec(&t, &["--bind=/nonexistent/source:/mnt", "/bin/true"])) {
+        Ok(_) => panic!("created with a missing bind source"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(e, "--bind=/nonexistent/source:/mnt: stat /nonexistent/source: no such file or directory");
+    assert_eq!(cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new());
+}
+
+fn main() {
+    spawnbox_tests::require_root();
+    let cases: [(&str, fn()); 5] = [
+        ("created_waits_started_runs_and_wait_gives_the_status", || {
+            created_waits_started_runs_and_wait_gives_the_status(false)
+        }),
+        ("the_same_with_a_user_namespace", || created_waits_started_runs_and_wait_gives_the_status(true)),
+        ("created_and_torn_down_without_start_leaves_nothing", created_and_torn_down_without_start_leaves_nothing),
+        ("kill_signals_pid_1", kill_signals_pid_1),
+        ("a_failed_create_names_the_cause_and_leaves_nothing", a_failed_create_names_the_cause_and_leaves_nothing),
+    ];
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let mut passed = 0;
+    for (name, case) in cases {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        // A panic fails the binary (the panic message and backtrace name the case).
+        println!("test {name} ...");
+        case();
+        println!("test {name} ... ok");
+        passed += 1;
+    }
+    println!("\ntest result: ok. {passed} passed; 0 failed");
+}
