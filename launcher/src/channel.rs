@@ -21,8 +21,8 @@ pub enum Msg {
     Ready,
     /// Launcher → child: start the payload.
     Go,
-    /// Child → launcher: setup or exec failed; the line to print.
-    Error(String),
+    /// Child → launcher: setup or exec failed (message, errno and hint cross intact).
+    Error(Error),
     /// Launcher → child: the user namespace's uid_map and gid_map are written.
     Mapped,
     /// Outer child → launcher: the host pid of the container's PID 1, cloned into its user
@@ -71,9 +71,15 @@ impl Channel {
                 buf.extend(pid.to_le_bytes());
                 self.send_bytes(&buf)
             }
-            Msg::Error(text) => {
+            Msg::Error(e) => {
+                // TAG, errno (i32, 0: none), hint length (u16), hint, message.
+                let hint = e.hint_text().unwrap_or("").as_bytes();
+                let hint = &hint[..hint.len().min(MAX_MSG / 2)];
                 let mut buf = vec![TAG_ERROR];
-                buf.extend(text.as_bytes().iter().take(MAX_MSG));
+                buf.extend(e.errno().unwrap_or(0).to_le_bytes());
+                buf.extend((hint.len() as u16).to_le_bytes());
+                buf.extend(hint);
+                buf.extend(e.message().as_bytes().iter().take(MAX_MSG - 7 - hint.len()));
                 self.send_bytes(&buf)
             }
         };
@@ -122,11 +128,21 @@ impl Channel {
             TAG_GO => Msg::Go,
             TAG_MAPPED => Msg::Mapped,
             TAG_PID if n == 5 => Msg::Pid(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
-            TAG_ERROR => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+            TAG_ERROR if n >= 7 => Msg::Error(decode_error(&buf[1..n])),
             t => return Err(Error::msg(format!("unexpected message {t} from the container"))),
         };
         Ok(Some(msg))
     }
+}
+
+/// The payload of a `TAG_ERROR` message (see `send`).
+fn decode_error(b: &[u8]) -> Error {
+    let errno = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let hint_len = usize::from(u16::from_le_bytes([b[4], b[5]])).min(b.len() - 6);
+    let hint = &b[6..6 + hint_len];
+    let message = String::from_utf8_lossy(&b[6 + hint_len..]).into_owned();
+    let hint = (!hint.is_empty()).then(|| String::from_utf8_lossy(hint).into_owned());
+    Error::from_parts(message, (errno != 0).then_some(errno), hint)
 }
 
 #[cfg(test)]
@@ -137,12 +153,22 @@ mod tests {
     fn messages_round_trip() {
         let (a, b) = Channel::pair().unwrap();
         a.send(Msg::Ready).unwrap();
-        a.send(Msg::Error("mount proc on /x/proc: permission denied".into())).unwrap();
+        let sent = Error::sys("mount proc on", "/x/proc", Errno::ACCESS).hint("run as root");
+        a.send(Msg::Error(sent.clone())).unwrap();
+        a.send(Msg::Error(Error::msg("no errno"))).unwrap();
         let (r, _w) = rustix::pipe::pipe().unwrap();
         a.send(Msg::Pty(r)).unwrap();
         assert!(matches!(b.recv().unwrap(), Some(Msg::Ready)));
         match b.recv().unwrap() {
-            Some(Msg::Error(t)) => assert_eq!(t, "mount proc on /x/proc: permission denied"),
+            Some(Msg::Error(e)) => {
+                assert_eq!(e, sent);
+                assert_eq!(e.errno(), Some(libc::EACCES));
+                assert_eq!(e.to_string(), "mount proc on /x/proc: permission denied\nhint: run as root");
+            }
+            other => panic!("{other:?}"),
+        }
+        match b.recv().unwrap() {
+            Some(Msg::Error(e)) => assert_eq!((e.message(), e.errno(), e.hint_text()), ("no errno", None, None)),
             other => panic!("{other:?}"),
         }
         assert!(matches!(b.recv().unwrap(), Some(Msg::Pty(_))));

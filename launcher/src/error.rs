@@ -7,11 +7,13 @@ use rustix::io::Errno;
 use std::fmt;
 use std::path::Path;
 
-/// A spawnbox error: one line of text, plus the errno when a syscall caused it.
+/// A spawnbox error: one line of text, plus the errno when a syscall caused it, and a hint
+/// (what the user may do about it) printed on a line of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     message: String,
     errno: Option<i32>,
+    hint: Option<String>,
 }
 
 /// Result alias used across the launcher.
@@ -20,7 +22,12 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An error with a message and no errno.
     pub fn msg(message: impl Into<String>) -> Self {
-        Error { message: message.into(), errno: None }
+        Error { message: message.into(), errno: None, hint: None }
+    }
+
+    /// An error rebuilt from its parts (sent over the child channel, or from netsetup).
+    pub fn from_parts(message: impl Into<String>, errno: Option<i32>, hint: Option<String>) -> Self {
+        Error { message: message.into(), errno, hint }
     }
 
     /// `<op> <object>: <errno text>`, e.g. `mount proc on /x/proc: permission denied`.
@@ -28,6 +35,7 @@ impl Error {
         Error {
             message: format!("{op} {object}: {}", errno_text(errno.raw_os_error())),
             errno: Some(errno.raw_os_error()),
+            hint: None,
         }
     }
 
@@ -42,15 +50,42 @@ impl Error {
         self
     }
 
+    /// Adds a hint: `hint: TEXT` on the line after the message.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
     /// The errno behind this error, if a syscall caused it.
     pub fn errno(&self) -> Option<i32> {
         self.errno
+    }
+
+    /// The message without the hint.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The hint, if any.
+    pub fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+}
+
+impl From<netsetup::Error> for Error {
+    /// netsetup's message already names the operation and the object; its errno is kept.
+    fn from(e: netsetup::Error) -> Self {
+        Error::from_parts(e.message(), e.errno(), None)
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        match &self.hint {
+            Some(h) => write!(f, "\nhint: {h}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -110,7 +110,7 @@ fn boot(spec: &Spec, m: &mut Machine, sigfd: &OwnedFd, console: &mut Console) ->
     if let Some(fd) = p.channel_fd() {
         console.watch_channel(fd)?;
     }
-    let mut child_error: Option<String> = None;
+    let mut child_error: Option<Error> = None;
     let mut kill_requests = 0;
     let mut stopping: Option<Stopping> = None;
     let status = loop {
@@ -118,8 +118,8 @@ fn boot(spec: &Spec, m: &mut Machine, sigfd: &OwnedFd, console: &mut Console) ->
         let ev = console.wait(timeout)?;
         if let Some(p) = m.pid1() {
             if ev.channel && p.channel_fd().is_some() {
-                if let Some(text) = p.read_channel() {
-                    child_error = Some(text);
+                if let Some(e) = p.read_channel() {
+                    child_error = Some(e);
                 }
                 if p.channel_fd().is_none() {
                     console.unwatch_channel(p.channel());
@@ -176,8 +176,8 @@ fn boot(spec: &Spec, m: &mut Machine, sigfd: &OwnedFd, console: &mut Console) ->
     console.restore();
     log::debug!("container PID 1 ended: {status:?}");
 
-    if let Some(text) = child_error {
-        return Err(Error::msg(text));
+    if let Some(e) = child_error {
+        return Err(e);
     }
     if let Some(code) = status.exit_status() {
         // 133 is how a container asks a service manager for a restart; never pass it on.

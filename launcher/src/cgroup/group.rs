@@ -245,16 +245,17 @@ impl Cgroup {
                 match self.fs.write(&control, &format!("+{c}")) {
                     Ok(()) => {}
                     Err(e) if required.contains(c) => {
-                        let why = if errno_is(&e, &[Errno::BUSY]) {
-                            format!(
-                                " ({} holds processes: cgroup v2 enables controllers only for cgroups that \
-                                 hold none)",
+                        let busy = errno_is(&e, &[Errno::BUSY]);
+                        let e = e.context(format!("enable {c}"));
+                        return Err(if busy {
+                            e.hint(format!(
+                                "{} holds processes, and cgroup v2 enables controllers only for cgroups that \
+                                 hold none",
                                 dir.display()
-                            )
+                            ))
                         } else {
-                            String::new()
-                        };
-                        return Err(Error::msg(format!("enable {c}: {e}{why}")));
+                            e
+                        });
                     }
                     Err(e) => log::debug!("cgroup: not delegating {c}: {e}"),
                 }

@@ -324,8 +324,8 @@ fn keep_unit_with_other_processes_fails_and_restores() {
     assert_eq!(
         e.to_string(),
         format!(
-            "enable memory: write {r}/svc/cgroup.subtree_control: device or resource busy ({r}/svc holds processes: \
-             cgroup v2 enables controllers only for cgroups that hold none)",
+            "enable memory: write {r}/svc/cgroup.subtree_control: device or resource busy\nhint: {r}/svc holds \
+             processes, and cgroup v2 enables controllers only for cgroups that hold none",
             r = s.root().display()
         )
     );
@@ -552,8 +552,8 @@ fn a_namespace_root_shared_with_others_is_left_alone() {
     assert_eq!(
         e.to_string(),
         format!(
-            "enable memory: write {r}/cgroup.subtree_control: device or resource busy ({r} holds processes: \
-             cgroup v2 enables controllers only for cgroups that hold none)",
+            "enable memory: write {r}/cgroup.subtree_control: device or resource busy\nhint: {r} holds processes, \
+             and cgroup v2 enables controllers only for cgroups that hold none",
             r = s.root().display()
         )
     );

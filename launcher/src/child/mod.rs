@@ -27,7 +27,7 @@ pub fn fail(ch: &Channel, result: Result<Infallible>) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = ch.send(Msg::Error(err.to_string()));
+    let _ = ch.send(Msg::Error(err));
     sys::exit_now(1)
 }
 

@@ -81,7 +81,7 @@ pub(super) fn spawn(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, cg: Opti
             Ok(Some(Msg::Pty(fd))) => pty = Some(fd),
             Ok(Some(Msg::Notify(fd))) => notify = Some(fd),
             Ok(Some(Msg::Ready)) => break,
-            Ok(Some(Msg::Error(text))) => return Err(reap(pid, Error::msg(text))),
+            Ok(Some(Msg::Error(e))) => return Err(reap(pid, e)),
             Ok(Some(Msg::Go | Msg::Mapped | Msg::Pid(_))) | Ok(None) => return Err(ended_early(pid)),
             Err(e) => return Err(abandon(pid, e)),
         }
@@ -133,7 +133,7 @@ fn adopt_pid1(ch: &Channel, outer: i32) -> Result<i32> {
     let _ = rustix::process::waitpid(Pid::from_raw(outer), WaitOptions::empty());
     match got? {
         Some(Msg::Pid(pid)) => Ok(pid),
-        Some(Msg::Error(text)) => Err(Error::msg(text)),
+        Some(Msg::Error(e)) => Err(e),
         _ => Err(Error::msg("the container's setup ended before its PID 1 was started")),
     }
 }
@@ -144,11 +144,11 @@ impl Pid1 {
         self.channel_open.then(|| self.channel.fd())
     }
 
-    /// Reads the channel after it became readable: `Some(text)` when the child reported a
+    /// Reads the channel after it became readable: `Some(error)` when the child reported a
     /// failure (its exec, after "go"); the channel counts as closed when the child's end is.
-    pub fn read_channel(&mut self) -> Option<String> {
+    pub fn read_channel(&mut self) -> Option<Error> {
         match self.channel.recv() {
-            Ok(Some(Msg::Error(text))) => Some(text),
+            Ok(Some(Msg::Error(e))) => Some(e),
             Ok(Some(_)) => None,
             _ => {
                 self.channel_open = false;

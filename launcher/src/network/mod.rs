@@ -39,7 +39,7 @@ const GONE: &str = "sbx-gone";
 
 /// A netsetup error, whose text already names the operation and the object.
 fn ne(e: netsetup::Error) -> Error {
-    Error::msg(e.to_string())
+    Error::from(e)
 }
 
 /// The addresses of one container on its subnet.

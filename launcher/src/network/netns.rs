@@ -29,7 +29,7 @@ pub fn own_netns() -> Result<OwnedFd> {
 
 /// An rtnetlink connection inside the namespace `ns`.
 pub fn rtnl_in(ns: BorrowedFd<'_>) -> Result<Rtnl> {
-    within(ns, "the container's network namespace", || Rtnl::open().map_err(|e| Error::msg(e.to_string())))?
+    within(ns, "the container's network namespace", || Rtnl::open().map_err(Error::from))?
 }
 
 /// Runs `f` in the network namespace `ns` (`what`, for the error): the (single-threaded)

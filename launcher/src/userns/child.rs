@@ -44,7 +44,7 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
         rootfs::pivot_into(new, old.as_deref())?;
     }
     let root = child::open_root()?;
-    pin_procfs(ch, root.as_fd(), &spec.directory)?;
+    pin_procfs(root.as_fd(), &spec.directory)?;
 
     let mounter = Mounter { root, directory: &spec.directory, host_sources: o.host_sources, premade: o.premade };
     let steps: Vec<Step> = mount_plan::plan(spec, prep.cgroup_mount)
@@ -97,7 +97,7 @@ fn create_as_container_root(shift: u32) -> Result<()> {
 /// a procfs only where a fully visible one exists. It belongs to a PID namespace that is empty
 /// once this returns (its only process made the mount and exited), so it shows no process; the
 /// container's own procfs is mounted over it.
-fn pin_procfs(ch: &Channel, tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
+fn pin_procfs(tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
     let pid = match sys::clone_process(libc::CLONE_NEWPID as u64, None)
         .map_err(|e| Error::sys("clone", "PID namespace for a procfs", e))?
     {
@@ -117,17 +117,23 @@ fn pin_procfs(ch: &Channel, tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
                     )
                     .map_err(|e| Error::path("mount proc on", &dir.join("proc"), e))
                 });
-            if let Err(e) = made {
-                let _ = ch.send(Msg::Error(e.to_string()));
-                sys::exit_now(1);
+            // The errno is the exit status (the only thing this short-lived child reports).
+            match made {
+                Ok(_) => sys::exit_now(0),
+                Err(e) => sys::exit_now(e.errno().filter(|n| (1..=254).contains(n)).unwrap_or(255)),
             }
-            sys::exit_now(0)
         }
         Forked::Parent { pid } => pid,
     };
+    let shown = dir.join("proc");
     match rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty()) {
-        Ok(Some((_, st))) if st.exit_status() == Some(0) => Ok(()),
-        _ => Err(Error::msg(format!("mount proc on {}: failed", dir.join("proc").display()))),
+        Ok(Some((_, st))) => match st.exit_status() {
+            Some(0) => Ok(()),
+            Some(255) | None => Err(Error::msg(format!("mount proc on {}: failed", shown.display()))),
+            Some(n) => Err(Error::path("mount proc on", &shown, rustix::io::Errno::from_raw_os_error(n))),
+        },
+        Ok(None) => Err(Error::msg(format!("mount proc on {}: failed", shown.display()))),
+        Err(e) => Err(Error::sys("wait for", "the procfs helper", e)),
     }
 }
 
