@@ -1,10 +1,24 @@
 //! `Settings`: what the command line (and later `.nspawn` files) asked for, before defaults.
 //!
-//! Every field is "unset" by default (`None`, `false` or empty); `spec.rs` resolves the
-//! settings into one `Spec` with systemd-nspawn's defaults filled in.
+//! Every field is "unset" by default (`None`, `false` or empty); `given` records which groups
+//! of fields a source gave (`mask.rs`), and `merge.rs` ranks the command line above a
+//! settings file; `spec.rs` resolves the settings into one `Spec` with systemd-nspawn's
+//! defaults filled in.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+
+// Paths spelled out: the fuzz targets include this file by `#[path]`.
+#[path = "settings/mask.rs"]
+mod mask;
+#[path = "settings/merge.rs"]
+mod merge;
+#[cfg(test)]
+#[path = "settings/merge_tests.rs"]
+mod merge_tests;
+pub use mask::SettingsMask;
+#[allow(unused_imports)] // the .nspawn loader (#15) is the first user outside tests
+pub use merge::{cli_mask, file_trusted, merge, Ignored, IgnoredReason, Merged};
 
 /// How PID 1 of the container is chosen (nspawn's `StartMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,4 +372,10 @@ pub struct Settings {
     /// not implemented yet, in command-line order. `main` fails on the first one with
     /// `spawnbox: --NAME: not supported yet`.
     pub unsupported: Vec<&'static str>,
+
+    /// The groups this source gave, whatever the values (nspawn's `settings_mask`): for the
+    /// command line, every option given marks its group (`cli/table.rs`), so `--hostname=`
+    /// (reset to the default) is given and no `--hostname` is not; for a settings file, the
+    /// groups of its keys. [`merge`] ranks the sources with it.
+    pub given: SettingsMask,
 }

@@ -8,7 +8,7 @@ use super::values_sec::{self as sec, CapSpec, RlimitSpec};
 use super::Parsed;
 use crate::error::Error;
 use crate::settings::{
-    LinkJournal, PrivateUsers, Settings, SettingsMode, StartMode, UserNamespaceOwnership, VolatileMode,
+    LinkJournal, PrivateUsers, Settings, SettingsMask, SettingsMode, StartMode, UserNamespaceOwnership, VolatileMode,
 };
 use std::path::Path;
 
@@ -505,7 +505,8 @@ pub fn selinux_apifs_context(st: &mut State, value: Option<&str>) -> Result<Flow
 
 // Resources
 
-/// `--rlimit=`: a later limit for the same resource replaces the earlier one.
+/// `--rlimit=`: a later limit for the same resource replaces the earlier one. Marks the
+/// resource's own bit (the table cannot: it depends on the value).
 pub fn rlimit(st: &mut State, value: Option<&str>) -> Result<Flow> {
     let limit = match sec::parse_rlimit(val(value))? {
         RlimitSpec::Help => return list(sec::rlimit_list()),
@@ -515,6 +516,7 @@ pub fn rlimit(st: &mut State, value: Option<&str>) -> Result<Flow> {
         Some(slot) => *slot = limit,
         None => st.settings.rlimits.push(limit),
     }
+    st.settings.given |= SettingsMask::rlimit(limit.resource);
     go()
 }
 

@@ -1,8 +1,9 @@
 //! The command line: systemd-nspawn compatible parsing of spawnbox's argv into `Settings`.
 //!
 //! `table.rs` lists every option; `getopt.rs` walks argv as getopt_long does; the handlers in
-//! `apply.rs` use the value parsers (`values*.rs`, `mounts.rs`) to fill in `Settings`;
-//! `verify.rs` checks the rules between options.
+//! `apply.rs` use the value parsers (`values*.rs`, `mounts.rs`) to fill in `Settings`, and
+//! each option marks its group in `Settings::given`; `verify.rs` checks the rules between
+//! options.
 #![allow(dead_code)]
 
 mod apply;
@@ -23,10 +24,12 @@ mod tests;
 #[cfg(test)]
 mod tests_golden;
 #[cfg(test)]
+mod tests_mask;
+#[cfg(test)]
 mod tests_rules;
 
 use crate::error::Error;
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsMask};
 use apply::{Flow, Seen, State};
 use std::ffi::OsString;
 use std::path::Path;
@@ -63,6 +66,9 @@ pub fn parse(args: &[OsString], getenv: &dyn Fn(&str) -> Option<String>, cwd: &P
             Some(v) => e.context(format!("{name}={v}")),
             None => e.context(&name),
         })?;
+        if let (Flow::Continue, table::Marks::Group(group)) = (&flow, spec.marks) {
+            st.settings.given |= group;
+        }
         match flow {
             Flow::Exit(parsed) => return Ok(parsed),
             Flow::Continue if !spec.supported && !spec.long.is_empty() => st.unsupported(spec.long),
@@ -70,6 +76,10 @@ pub fn parse(args: &[OsString], getenv: &dyn Fn(&str) -> Option<String>, cwd: &P
         }
     }
     st.settings.parameters = opts.operands().to_vec();
+    if !st.settings.parameters.is_empty() {
+        // As nspawn: positional arguments beat a settings file's `Parameters=` and `Boot=`.
+        st.settings.given |= SettingsMask::START_MODE;
+    }
     environ::apply(&mut st.settings, getenv)?;
     verify::finish(&mut st.settings);
     verify::verify(&st.settings, &st.seen)?;

@@ -1,6 +1,7 @@
 //! Golden `Settings` for realistic command lines (tutorial-style invocations).
 
 use super::tests::{dir, os_args, run};
+use crate::settings::SettingsMask as S;
 use crate::settings::*;
 
 #[test]
@@ -18,6 +19,7 @@ fn golden_boot_with_bind_ro() {
             idmap: BindIdmap::None,
         }],
         setenv: vec!["FOO=bar".into()],
+        given: S::START_MODE | S::DIRECTORY | S::MACHINE | S::CUSTOM_MOUNTS | S::ENVIRONMENT,
         ..Settings::default()
     };
     assert_eq!(s, want);
@@ -55,6 +57,7 @@ fn golden_command_with_mounts_and_user() {
         user: Some("alice".into()),
         chdir: dir("/home/alice"),
         parameters: os_args(&["/bin/sh", "-c", "echo hi"]),
+        given: S::DIRECTORY | S::CUSTOM_MOUNTS | S::USER | S::WORKING_DIRECTORY | S::START_MODE,
         ..Settings::default()
     };
     assert_eq!(s, want);
@@ -109,6 +112,21 @@ fn golden_integration_options() {
         console: Some(ConsoleMode::Pipe),
         background: Some("44".into()),
         parameters: os_args(&["/bin/true"]),
+        given: S::DIRECTORY
+            | S::READ_ONLY
+            | S::CUSTOM_MOUNTS
+            | S::RESOLV_CONF
+            | S::TIMEZONE
+            | S::REGISTRATION
+            | S::CONSOLE_MODE
+            | S::QUIET
+            | S::SETTINGS_MODE
+            | S::LINK_JOURNAL
+            | S::NOTIFY_READY
+            | S::SUPPRESS_SYNC
+            | S::KILL_SIGNAL
+            | S::BACKGROUND
+            | S::START_MODE,
         ..Settings::default()
     };
     assert_eq!(s, want);
@@ -126,6 +144,7 @@ fn golden_networked_container_in_a_user_namespace() {
         private_users: Some(PrivateUsers::Pick),
         private_users_ownership: Some(UserNamespaceOwnership::Auto),
         capability: 1 << 12,
+        given: S::DIRECTORY | S::MACHINE | S::NETWORK | S::EXPOSE_PORTS | S::USERNS | S::CAPABILITY,
         ..Settings::default()
     };
     assert_eq!(s, want);
@@ -167,6 +186,9 @@ fn golden_resources_and_security() {
         ]
     );
     assert_eq!(s.unsupported, ["selinux-context", "selinux-apifs-context"]);
+    let limits = S::rlimit(7) | S::rlimit(4);
+    let security = S::CAPABILITY | S::NO_NEW_PRIVILEGES | S::SYSCALL_FILTER | S::SELINUX | S::CREDENTIALS;
+    assert_eq!(s.given, limits | S::OOM_SCORE_ADJUST | S::CPU_AFFINITY | S::PERSONALITY | security);
 }
 
 #[test]
@@ -187,6 +209,7 @@ fn golden_image_options() {
     assert_eq!(s.verity_data, dir("/work/here/img.verity"));
     assert_eq!(s.pivot_root, Some(("/sysroot".into(), Some("/sysroot/old".into()))));
     assert_eq!(s.unsupported, ["image", "image-policy", "root-hash", "root-hash-sig", "verity-data"]);
+    assert_eq!(s.given, S::DIRECTORY | S::IMAGE_OPTIONS | S::PIVOT_ROOT);
 }
 
 #[test]
@@ -205,6 +228,7 @@ fn golden_x11_forwarding() {
         // DISPLAY is unset in the test environment: passed empty, as nspawn does.
         setenv: vec!["DISPLAY=".into(), "FOO=from-env".into()],
         parameters: os_args(&["firefox"]),
+        given: S::DIRECTORY | S::CUSTOM_MOUNTS | S::ENVIRONMENT | S::START_MODE,
         ..Settings::default()
     };
     assert_eq!(s, want);
@@ -220,6 +244,7 @@ fn golden_bridged_boot() {
         network_veth: true,
         network_bridge: Some("br0".into()),
         ports: vec![PortForward { udp: false, host_port: 2222, container_port: 22 }],
+        given: S::START_MODE | S::DIRECTORY | S::NETWORK | S::EXPOSE_PORTS,
         ..Settings::default()
     };
     assert_eq!(s, want);
@@ -247,6 +272,7 @@ fn golden_as_pid2_with_identity() {
         resolv_conf: Some(ResolvConfMode::Copy(ResolvConfSource::Host)),
         timezone: Some(TimezoneMode::Symlink),
         parameters: os_args(&["/usr/bin/env"]),
+        given: S::RESOLV_CONF | S::TIMEZONE | S::MACHINE | S::HOSTNAME | S::DIRECTORY | S::START_MODE,
         ..Settings::default()
     };
     assert_eq!(s, want);
