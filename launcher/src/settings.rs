@@ -8,13 +8,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-// Paths spelled out: the fuzz targets include this file by `#[path]`.
-#[path = "settings/mask.rs"]
 mod mask;
-#[path = "settings/merge.rs"]
 mod merge;
 #[cfg(test)]
-#[path = "settings/merge_tests.rs"]
 mod merge_tests;
 pub use mask::SettingsMask;
 #[allow(unused_imports)] // the .nspawn loader (#15) is the first user outside tests
