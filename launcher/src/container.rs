@@ -56,7 +56,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         rootfs::pivot_into(new, old.as_deref())?;
     }
     let mounter = Mounter { root: open_root()?, directory: &spec.directory, host_sources, premade: Vec::new() };
-    let made = mount_steps(&mounter, &mount_plan::plan(spec, prep.cgroup_mount), prep)?;
+    let made = mount_steps(&mounter, &prep.steps, prep)?;
     let root = mounter.root;
     etc::apply_etc_files(root.as_fd(), resolv, tz);
     child::finish(spec, prep, ch, root, made)

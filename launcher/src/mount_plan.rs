@@ -40,6 +40,29 @@ pub enum Step {
     Custom(CustomMount),
 }
 
+impl std::fmt::Display for Step {
+    /// One line of the plan as `SPAWNBOX_LOG=debug` lists it and the golden tests compare it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Fs { target, fstype, options, attrs } => {
+                write!(f, "{fstype} {target} {attrs:#x}")?;
+                if !options.is_empty() {
+                    write!(f, " {options}")?;
+                }
+                Ok(())
+            }
+            Step::ReadOnlySelf { target } => write!(f, "ro {target}"),
+            Step::WritableSelf { target } => write!(f, "rw {target}"),
+            Step::Mask { target } => write!(f, "mask {target}"),
+            Step::RunHost => f.write_str("run-host"),
+            Step::DevNodes => f.write_str("dev-nodes"),
+            Step::Console => f.write_str("console"),
+            Step::CgroupInitLeaf { unmount } => write!(f, "cgroup-init-leaf unmount={unmount}"),
+            Step::Custom(m) => write!(f, "custom {}", crate::mounts::describe(m)),
+        }
+    }
+}
+
 /// nspawn's API file systems, in mount order (from `mount_all()` in nspawn-mount.c).
 const API_MOUNTS: &[Step] = &[
     // procfs of the container's own PID namespace.
@@ -187,6 +210,10 @@ pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
     steps.extend(spec.custom_mounts.iter().cloned().map(Step::Custom));
     steps
 }
+
+#[cfg(test)]
+#[path = "mount_plan_golden.rs"]
+mod golden;
 
 #[cfg(test)]
 mod tests {

@@ -34,6 +34,10 @@ pub struct Prepared {
     pub bind_idmaps: Vec<Option<OwnedFd>>,
     /// The cgroup2 mount the container gets (none when it has no cgroup of its own).
     pub cgroup_mount: CgroupMount,
+    /// The mount plan, computed once by the launcher (`mount_plan::plan`) and run by the
+    /// children as it is (with a user namespace, split between them by
+    /// `mount_plan::inside_userns`).
+    pub steps: Vec<crate::mount_plan::Step>,
     /// Capabilities, seccomp and resource settings of the payload.
     pub security: crate::security::Security,
     pub term: Option<String>,

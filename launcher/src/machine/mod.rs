@@ -113,6 +113,13 @@ impl Machine {
                 _ => CgroupMount::ReadOnly,
             };
         }
+        // The whole mount plan, once, before the first clone.
+        self.prep.steps = crate::mount_plan::plan(&self.spec, self.prep.cgroup_mount);
+        if log::log_enabled!(log::Level::Debug) {
+            for (i, step) in self.prep.steps.iter().enumerate() {
+                log::debug!("plan {i:2}: {step}");
+            }
+        }
         if self.prep.userns.is_some() {
             // PID 1 is cloned by the outer child, which exits: the launcher adopts it.
             rustix::process::set_child_subreaper(Some(rustix::process::getpid()))

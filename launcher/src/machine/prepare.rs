@@ -160,6 +160,7 @@ pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result
             credentials,
             dev_nodes: crate::dev::host_optional_nodes(),
             cgroup_mount: CgroupMount::None,
+            steps: Vec::new(),
             security,
             term: var("TERM"),
             colorterm: var("COLORTERM"),

@@ -47,10 +47,7 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
     pin_procfs(root.as_fd(), &spec.directory)?;
 
     let mounter = Mounter { root, directory: &spec.directory, host_sources: o.host_sources, premade: o.premade };
-    let steps: Vec<Step> = mount_plan::plan(spec, prep.cgroup_mount)
-        .into_iter()
-        .filter(|s| !mount_plan::inside_userns(s, false))
-        .collect();
+    let steps: Vec<Step> = prep.steps.iter().filter(|s| !mount_plan::inside_userns(s, false)).cloned().collect();
     child::mount_steps(&mounter, &steps, prep)?;
     child::etc::apply_etc_files(mounter.root.as_fd(), resolv, tz);
     if let Some(plan) = &prep.bind_user {
@@ -150,10 +147,7 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
         premade: Vec::new(),
     };
     let own_network = spec.net.private_network;
-    let steps: Vec<Step> = mount_plan::plan(spec, prep.cgroup_mount)
-        .into_iter()
-        .filter(|s| mount_plan::inside_userns(s, own_network))
-        .collect();
+    let steps: Vec<Step> = prep.steps.iter().filter(|s| mount_plan::inside_userns(s, own_network)).cloned().collect();
     let made = child::mount_steps(&mounter, &steps, prep)?;
     child::finish(spec, prep, ch, mounter.root, made)
 }
