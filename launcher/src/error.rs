@@ -8,13 +8,16 @@ use std::fmt;
 use std::path::Path;
 
 /// A spawnbox error: one line of text, plus the errno when a syscall caused it, and a hint
-/// (what the user may do about it) printed on a line of its own.
+/// (what the user may do about it) printed on a line of its own. The hint is kept in the text
+/// after [`HINT`]: the error stays two words wide, as every `Result` of the launcher carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     message: String,
     errno: Option<i32>,
-    hint: Option<String>,
 }
+
+/// What separates the message from its hint in the text.
+const HINT: &str = "\nhint: ";
 
 /// Result alias used across the launcher.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -22,12 +25,16 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An error with a message and no errno.
     pub fn msg(message: impl Into<String>) -> Self {
-        Error { message: message.into(), errno: None, hint: None }
+        Error { message: message.into(), errno: None }
     }
 
     /// An error rebuilt from its parts (sent over the child channel, or from netsetup).
     pub fn from_parts(message: impl Into<String>, errno: Option<i32>, hint: Option<String>) -> Self {
-        Error { message: message.into(), errno, hint }
+        let e = Error { message: message.into(), errno };
+        match hint {
+            Some(h) => e.hint(h),
+            None => e,
+        }
     }
 
     /// `<op> <object>: <errno text>`, e.g. `mount proc on /x/proc: permission denied`.
@@ -35,7 +42,6 @@ impl Error {
         Error {
             message: format!("{op} {object}: {}", errno_text(errno.raw_os_error())),
             errno: Some(errno.raw_os_error()),
-            hint: None,
         }
     }
 
@@ -50,9 +56,12 @@ impl Error {
         self
     }
 
-    /// Adds a hint: `hint: TEXT` on the line after the message.
+    /// Adds a hint: `hint: TEXT` on the line after the message (replacing an earlier one).
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        let end = self.message.find(HINT).unwrap_or(self.message.len());
+        self.message.truncate(end);
+        self.message.push_str(HINT);
+        self.message.push_str(&hint.into());
         self
     }
 
@@ -63,12 +72,12 @@ impl Error {
 
     /// The message without the hint.
     pub fn message(&self) -> &str {
-        &self.message
+        self.message.split_once(HINT).map_or(&self.message, |(m, _)| m)
     }
 
     /// The hint, if any.
     pub fn hint_text(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.message.split_once(HINT).map(|(_, h)| h)
     }
 }
 
@@ -81,11 +90,7 @@ impl From<netsetup::Error> for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        match &self.hint {
-            Some(h) => write!(f, "\nhint: {h}"),
-            None => Ok(()),
-        }
+        f.write_str(&self.message)
     }
 }
 
