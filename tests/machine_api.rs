@@ -7,7 +7,7 @@
 //! (the test harness runs tests on threads). The cases run one after another in `main`.
 
 use rustix::process::Signal;
-use spawnbox::machine::Machine;
+use spawnbox::machine::{Created, Machine, Model};
 use spawnbox::spec::{Caller, Spec};
 use spawnbox_tests::{cgroups_of_machine, Test};
 use std::ffi::OsString;
@@ -16,8 +16,12 @@ use std::path::Path;
 
 /// The spec the nspawn command line would make of `-D TREE -q --console=pipe ARGS...`.
 fn spec(t: &Test, args: &[&str]) -> Spec {
-    let mut argv: Vec<OsString> = vec!["-q".into(), "--console=pipe".into(), "-D".into(), t.root.clone().into()];
-    argv.push(format!("--uuid={}", t.uuid).into());
+    spec_of(&t.root, &t.uuid, args)
+}
+
+fn spec_of(root: &Path, uuid: &str, args: &[&str]) -> Spec {
+    let mut argv: Vec<OsString> = vec!["-q".into(), "--console=pipe".into(), "-D".into(), root.into()];
+    argv.push(format!("--uuid={uuid}").into());
     argv.extend(args.iter().map(OsString::from));
     let getenv = |_: &str| None;
     let settings = match spawnbox::cli::parse(&argv, &getenv, Path::new("/")) {
@@ -104,9 +108,70 @@ fn a_failed_create_names_the_cause_and_leaves_nothing() {
     assert_eq!(cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new());
 }
 
+/// `--create-and-leave TREE UUID OUT`: this binary as the first process of
+/// `a_later_process_starts_kills_and_tears_down_a_left_machine`: creates the machine with
+/// `Model::Detachable`, leaves it, writes PID 1 and the record's directory to OUT, exits.
+/// (Not on stdout: PID 1 keeps the creator's stdio, as a container's payload does.)
+fn create_and_leave(root: &str, uuid: &str, out: &str) -> ! {
+    let s = spec_of(Path::new(root), uuid, &["/bin/sh", "-c", "echo ran > /ran; exec sleep 1000"]);
+    let m = Machine::create_with(&s, Model::Detachable).unwrap_or_else(|e| panic!("create: {e}"));
+    let pid = m.pid1_pid();
+    let dir = m.leave().unwrap_or_else(|e| panic!("leave: {e}"));
+    fs::write(out, format!("{pid} {}", dir.display())).unwrap();
+    std::process::exit(0)
+}
+
+fn a_later_process_starts_kills_and_tears_down_a_left_machine() {
+    let t = Test::new("api-left");
+    let name = machine_name(&t);
+    let run = t.host_dir("run");
+    std::env::set_var("SPAWNBOX_RUNTIME_DIR", &run);
+    let me = std::env::current_exe().unwrap();
+    let result = t.host_dir("created").join("result");
+    let st = std::process::Command::new(&me)
+        .args(["--create-and-leave", &t.root.display().to_string(), &t.uuid, &result.display().to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{st:?}");
+    let text = fs::read_to_string(&result).unwrap();
+    let (pid, dir) = text.trim().split_once(' ').unwrap();
+    let pid: i32 = pid.parse().unwrap();
+    assert_eq!(Path::new(dir), run.join("machines").join(&name));
+    let mut files: Vec<String> =
+        fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["start", "state"]);
+
+    // Its creator is gone; PID 1 lives on in its cgroup, still at the start FIFO.
+    let m = Created::load(&name).expect("load");
+    assert_eq!(m.pid(), pid);
+    assert!(m.is_running().unwrap());
+    assert_eq!(fs::read_link(format!("/proc/{pid}/exe")).unwrap(), me);
+    let cgroups = cgroups_of_machine(&name);
+    assert_eq!(cgroups.len(), 1, "{cgroups:?}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!t.rpath("/ran").exists(), "the payload ran before start");
+
+    m.start().expect("start");
+    assert!(spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || t.rpath("/ran").exists()));
+    assert!(m.is_running().unwrap());
+    m.kill(Signal::KILL).expect("kill");
+    assert!(m.wait_exit(std::time::Duration::from_secs(5)).unwrap(), "PID 1 outlived SIGKILL");
+    m.teardown().expect("teardown");
+    assert!(!Path::new(dir).exists(), "{dir} left");
+    assert_eq!(cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new());
+    std::env::remove_var("SPAWNBOX_RUNTIME_DIR");
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--create-and-leave") {
+        create_and_leave(&args[2], &args[3], &args[4]);
+    }
     spawnbox_tests::require_root();
-    let cases: [(&str, fn()); 5] = [
+    let cases: [(&str, fn()); 6] = [
         ("created_waits_started_runs_and_wait_gives_the_status", || {
             created_waits_started_runs_and_wait_gives_the_status(false)
         }),
@@ -114,6 +179,10 @@ fn main() {
         ("created_and_torn_down_without_start_leaves_nothing", created_and_torn_down_without_start_leaves_nothing),
         ("kill_signals_pid_1", kill_signals_pid_1),
         ("a_failed_create_names_the_cause_and_leaves_nothing", a_failed_create_names_the_cause_and_leaves_nothing),
+        (
+            "a_later_process_starts_kills_and_tears_down_a_left_machine",
+            a_later_process_starts_kills_and_tears_down_a_left_machine,
+        ),
     ];
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let mut passed = 0;

@@ -34,6 +34,12 @@ pub struct Prepared {
     pub bind_idmaps: Vec<Option<OwnedFd>>,
     /// The cgroup2 mount the container gets (none when it has no cgroup of its own).
     pub cgroup_mount: CgroupMount,
+    /// PID 1 dies with the launcher (nspawn's model, the default); `false` when another process
+    /// takes the machine over (`machine::Model::Detachable`).
+    pub dies_with_launcher: bool,
+    /// `machine::Model::Detachable`: the FIFO PID 1 opens for writing after "go", which blocks
+    /// until the process that starts the machine opens it for reading (runc's `exec.fifo`).
+    pub start_fifo: Option<OwnedFd>,
     /// The mount plan, computed once by the launcher (`mount_plan::plan`) and run by the
     /// children as it is (with a user namespace, split between them by
     /// `mount_plan::inside_userns`).

@@ -45,6 +45,7 @@ pub fn exit_if_orphaned(ch: &Channel) {
 pub fn keep_fds(ch: &Channel, prep: &Prepared, extra: &[i32]) -> Vec<i32> {
     let mut k = vec![ch.fd().as_raw_fd()];
     k.extend(prep.stub_init.as_ref().map(|f| f.as_raw_fd()));
+    k.extend(prep.start_fifo.as_ref().map(|f| f.as_raw_fd()));
     k.extend(prep.bind_idmaps.iter().flatten().map(|f| f.as_raw_fd()));
     k.extend_from_slice(extra);
     k
@@ -56,8 +57,7 @@ pub fn keep_fds(ch: &Channel, prep: &Prepared, extra: &[i32]) -> Vec<i32> {
 pub fn prologue(prep: &Prepared, ch: &Channel, extra: &[i32]) -> Result<()> {
     sys::set_signal_mask(&sys::SigSet::empty()).map_err(|e| Error::sys("reset", "signal mask", e))?;
     sys::ignore_sigpipe(false);
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-        .map_err(|e| Error::sys("set", "parent death signal", e))?;
+    set_death_signal(prep)?;
     exit_if_orphaned(ch);
     sys::close_all_except(&keep_fds(ch, prep, extra));
     rustix::process::umask(Mode::empty());
@@ -160,18 +160,24 @@ pub fn finish(spec: &Spec, prep: &Prepared, ch: &Channel, root: OwnedFd, made: M
         Some(Msg::Go) => {}
         _ => sys::exit_now(1),
     }
+    if let Some(fifo) = &prep.start_fifo {
+        // Before the payload's credentials: the FIFO belongs to the container's root.
+        wait_for_start(fifo.as_fd())?;
+    }
 
     become_payload(root.as_fd(), spec, prep, &user, slave, cwd.as_deref())?;
     // The exec lookup follows magic links: no descriptor but the channel (closed by the exec)
-    // and spawnbox-init's memfd may be open now.
+    // and spawnbox-init's memfd may be open now (not the start FIFO's).
     drop(root);
-    sys::close_all_except(&keep_fds(ch, prep, &[]));
+    let fifo = prep.start_fifo.as_ref().map(|f| f.as_raw_fd());
+    let keep: Vec<i32> = keep_fds(ch, prep, &[]).into_iter().filter(|fd| Some(*fd) != fifo).collect();
+    sys::close_all_except(&keep);
     Err(exec.run(&environment))
 }
 
 /// In a new user namespace: waits until the launcher has written its maps, then becomes its
 /// root (uid and gid 0, no supplementary groups).
-pub fn become_root_of_user_namespace(ch: &Channel) -> Result<()> {
+pub fn become_root_of_user_namespace(ch: &Channel, prep: &Prepared) -> Result<()> {
     match ch.recv()? {
         Some(Msg::Mapped) => {}
         _ => sys::exit_now(1),
@@ -183,8 +189,28 @@ pub fn become_root_of_user_namespace(ch: &Channel) -> Result<()> {
         .map_err(|e| Error::sys("become", "gid 0 of the user namespace", e))?;
     rustix::thread::set_thread_res_uid(root_uid, root_uid, root_uid)
         .map_err(|e| Error::sys("become", "uid 0 of the user namespace", e))?;
+    set_death_signal(prep)
+}
+
+/// SIGKILL when the launcher dies, unless the machine is to outlive it. Changing credentials
+/// clears it: set again after each change.
+pub fn set_death_signal(prep: &Prepared) -> Result<()> {
+    if !prep.dies_with_launcher {
+        return Ok(());
+    }
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
         .map_err(|e| Error::sys("set", "parent death signal", e))
+}
+
+/// `Model::Detachable`: after "go", waits until a process opens the start FIFO for reading
+/// (`machine::Created::start`), then tells it so with one byte. Reopened through the inherited
+/// O_PATH descriptor: the FIFO's host path is out of reach in the container.
+fn wait_for_start(fifo: BorrowedFd<'_>) -> Result<()> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let w = rustix::fs::open(path.as_str(), OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys("open", "the start FIFO", e))?;
+    rustix::io::write(&w, b"1").map_err(|e| Error::sys("write", "the start FIFO", e))?;
+    Ok(())
 }
 
 fn open_dev(root: BorrowedFd<'_>) -> Result<OwnedFd> {

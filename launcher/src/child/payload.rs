@@ -70,8 +70,7 @@ pub(super) fn become_payload(
     let uid = rustix::process::Uid::from_raw(user.uid);
     rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| Error::sys("set uid for", &user.name, e))?;
     // Changing credentials clears the parent-death signal: set it again.
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-        .map_err(|e| Error::sys("set", "parent death signal", e))?;
+    super::set_death_signal(prep)?;
     if let Some(dir) = cwd {
         match change_directory(root, dir) {
             Ok(()) => {}

@@ -6,16 +6,38 @@
 //! signals it; [`Machine::reboot`] sets up a new PID 1 in the same resources;
 //! [`Machine::teardown`] (also on drop) releases everything in reverse order.
 //!
+//! The process model is the caller's choice ([`Model`]): nspawn's (PID 1 dies with the
+//! launcher, "go" over the in-process channel), or runc's create/start (PID 1 outlives its
+//! creator, which [`leave`](Machine::leave)s it with a record under the runtime directory; a
+//! later process [`Created::load`]s it to start it through a FIFO, signal it and tear it down).
+//!
 //! Layout: `prepare.rs` (checks and host data, before anything changes), `cgroup.rs` (placement,
-//! `--cleanup`), `spawn.rs` (one boot: clone, handshake, go).
+//! `--cleanup`), `spawn.rs` (one boot: clone, handshake, go), `state.rs` (the record of a left
+//! machine), `created.rs` (a left machine seen from a later process).
 
 mod cgroup;
+mod created;
 mod prepare;
 mod spawn;
+pub mod state;
 
 pub use cgroup::cleanup;
+pub use created::Created;
 pub use prepare::INITS;
 pub use spawn::Pid1;
+
+/// How the machine's processes relate to the process that creates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Model {
+    /// systemd-nspawn's: PID 1 dies with the launcher (parent-death signal), and
+    /// [`Machine::start`] releases it over the in-process channel.
+    #[default]
+    Attached,
+    /// runc's create/start: PID 1 outlives the launcher; [`Machine::create_with`] takes it as
+    /// far as the exec, where it waits on the FIFO `RUNTIME/machines/NAME/start` until a
+    /// process opens it ([`Created::start`]).
+    Detachable,
+}
 
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
@@ -43,6 +65,9 @@ pub struct Machine {
     /// `--overlay=LOWER::DST` uppers made for this run.
     temporary: Vec<PathBuf>,
     pid1: Option<Pid1>,
+    model: Model,
+    /// `Model::Detachable`: `RUNTIME/machines/NAME`.
+    state_dir: Option<PathBuf>,
     torn_down: bool,
 }
 
@@ -56,10 +81,27 @@ impl Machine {
         Ok(m)
     }
 
+    /// [`create`](Self::create) with a process model. With [`Model::Detachable`] the launcher's
+    /// part of "go" (limits, network) is done here too, so that the machine may be
+    /// [`leave`](Self::leave)n: PID 1 then waits on its start FIFO.
+    pub fn create_with(spec: &Spec, model: Model) -> Result<Machine> {
+        let mut m = Machine::new_with(spec, model)?;
+        m.spawn()?;
+        if model == Model::Detachable {
+            m.start()?;
+        }
+        Ok(m)
+    }
+
     /// [`create`](Self::create) without the PID 1: the checks and the host side only, for a
     /// front end that has more to do before the clone (the nspawn banner); [`spawn`](Self::spawn)
     /// follows.
     pub fn new(spec: &Spec) -> Result<Machine> {
+        Machine::new_with(spec, Model::Attached)
+    }
+
+    /// [`new`](Self::new) with a process model.
+    pub fn new_with(spec: &Spec, model: Model) -> Result<Machine> {
         if spec.directory == Path::new("/") {
             return Err(Error::msg("spawning a container on the root directory is not supported"));
         }
@@ -90,9 +132,79 @@ impl Machine {
             }
         };
         // From here on, dropping the machine releases what it holds.
-        let mut m = Machine { spec, prep, tree, cgroup: None, network: None, temporary, pid1: None, torn_down: false };
+        let mut m = Machine {
+            spec,
+            prep,
+            tree,
+            cgroup: None,
+            network: None,
+            temporary,
+            pid1: None,
+            model,
+            state_dir: None,
+            torn_down: false,
+        };
+        if model == Model::Detachable {
+            m.make_start_fifo()?;
+        }
         m.take_resources()?;
         Ok(m)
+    }
+
+    /// `Model::Detachable`: `RUNTIME/machines/NAME/` (0700) with the start FIFO, owned by the
+    /// container's root; PID 1 keeps an O_PATH descriptor of it.
+    fn make_start_fifo(&mut self) -> Result<()> {
+        let dir = state::dir(&self.spec.machine)?;
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, &e))?;
+        }
+        rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o700)).map_err(|e| match e {
+            rustix::io::Errno::EXIST => {
+                Error::msg(format!("{}: machine {} was created already", dir.display(), self.spec.machine))
+            }
+            e => Error::path("create", &dir, e),
+        })?;
+        self.state_dir = Some(dir.clone());
+        let fifo = dir.join("start");
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0)
+            .map_err(|e| Error::path("create FIFO", &fifo, e))?;
+        if let Some(ns) = &self.prep.userns {
+            let id = (Some(rustix::fs::Uid::from_raw(ns.shift)), Some(rustix::fs::Gid::from_raw(ns.shift)));
+            rustix::fs::chown(&fifo, id.0, id.1).map_err(|e| Error::path("change owner of", &fifo, e))?;
+        }
+        let fd = rustix::fs::open(&fifo, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::path("open", &fifo, e))?;
+        self.prep.start_fifo = Some(fd);
+        self.prep.dies_with_launcher = false;
+        Ok(())
+    }
+
+    /// `Model::Detachable`, after [`create_with`](Self::create_with): leaves the machine to a
+    /// later process. Its record goes to `RUNTIME/machines/NAME/state`; nothing is released
+    /// here (the process that loads it with [`Created::load`] tears it down). Returns the
+    /// record's directory.
+    pub fn leave(mut self) -> Result<PathBuf> {
+        let (Some(dir), Some(p)) = (self.state_dir.clone(), self.pid1.as_ref()) else {
+            return Err(Error::msg("only a machine created with Model::Detachable can be left"));
+        };
+        let start_time = crate::network::state::process_start_time(p.pid)
+            .ok_or_else(|| Error::msg(format!("machine {}: PID 1 {} is gone", self.spec.machine, p.pid)))?;
+        let st = state::State {
+            machine: self.spec.machine.clone(),
+            pid: p.pid,
+            start_time,
+            cgroup: self.cgroup.as_ref().map(|c| c.path().to_path_buf()),
+            network: self.network.is_some(),
+            temporary: self.temporary.clone(),
+        };
+        let file = dir.join("state");
+        let tmp = dir.join(".state.new");
+        std::fs::write(&tmp, st.format()).map_err(|e| io_error("write", &tmp, &e))?;
+        std::fs::rename(&tmp, &file).map_err(|e| io_error("rename", &file, &e))?;
+        // Everything stays for the next process: PID 1, cgroup, network, uppers, the record.
+        self.torn_down = true;
+        self.pid1 = None;
+        Ok(dir)
     }
 
     /// Network, cgroup, subreaper and device policy, in that order.
@@ -148,6 +260,11 @@ impl Machine {
         Ok(())
     }
 
+    /// Its process model.
+    pub fn model(&self) -> Model {
+        self.model
+    }
+
     /// The spec this machine runs (completed by [`create`](Self::create)).
     pub fn spec(&self) -> &Spec {
         &self.spec
@@ -156,6 +273,11 @@ impl Machine {
     /// What was prepared for it (the init found with `-b` and its kind, ...).
     pub fn prepared(&self) -> &Prepared {
         &self.prep
+    }
+
+    /// The current boot's PID 1's pid (0 when there is none).
+    pub fn pid1_pid(&self) -> i32 {
+        self.pid1.as_ref().map_or(0, |p| p.pid)
     }
 
     /// The current boot's PID 1, until it is reaped.
@@ -243,6 +365,10 @@ impl Machine {
         }
         overlay::cleanup(&self.spec.custom_mounts, self.tree.as_fd());
         overlay::remove_temporary(&self.temporary);
+        if let Some(dir) = self.state_dir.take() {
+            let _ = std::fs::remove_file(dir.join("start"));
+            let _ = std::fs::remove_dir(&dir);
+        }
     }
 }
 
@@ -256,6 +382,10 @@ impl Drop for Machine {
 fn insert_mount(spec: &mut Spec, m: crate::settings::CustomMount) {
     let at = spec.custom_mounts.partition_point(|c| c.destination() <= m.destination());
     spec.custom_mounts.insert(at, m);
+}
+
+fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {
+    Error::path(op, path, rustix::io::Errno::from_io_error(e).unwrap_or(rustix::io::Errno::IO))
 }
 
 fn open_tree(dir: &Path) -> Result<OwnedFd> {

@@ -161,6 +161,8 @@ pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result
             dev_nodes: crate::dev::host_optional_nodes(),
             cgroup_mount: CgroupMount::None,
             steps: Vec::new(),
+            dies_with_launcher: true,
+            start_fifo: None,
             security,
             term: var("TERM"),
             colorterm: var("COLORTERM"),

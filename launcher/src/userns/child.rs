@@ -44,7 +44,7 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
         rootfs::pivot_into(new, old.as_deref())?;
     }
     let root = child::open_root()?;
-    pin_procfs(root.as_fd(), &spec.directory)?;
+    pin_procfs(ch, root.as_fd(), &spec.directory)?;
 
     let mounter = Mounter { root, directory: &spec.directory, host_sources: o.host_sources, premade: o.premade };
     let steps: Vec<Step> = prep.steps.iter().filter(|s| !mount_plan::inside_userns(s, false)).cloned().collect();
@@ -94,7 +94,7 @@ fn create_as_container_root(shift: u32) -> Result<()> {
 /// a procfs only where a fully visible one exists. It belongs to a PID namespace that is empty
 /// once this returns (its only process made the mount and exited), so it shows no process; the
 /// container's own procfs is mounted over it.
-fn pin_procfs(tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
+fn pin_procfs(ch: &Channel, tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
     let pid = match sys::clone_process(libc::CLONE_NEWPID as u64, None)
         .map_err(|e| Error::sys("clone", "PID namespace for a procfs", e))?
     {
@@ -114,10 +114,15 @@ fn pin_procfs(tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
                     )
                     .map_err(|e| Error::path("mount proc on", &dir.join("proc"), e))
                 });
-            // The errno is the exit status (the only thing this short-lived child reports).
+            // The whole error goes to the launcher, which reads it first; the errno is also
+            // the exit status, for the outer child's own report.
             match made {
                 Ok(_) => sys::exit_now(0),
-                Err(e) => sys::exit_now(e.errno().filter(|n| (1..=254).contains(n)).unwrap_or(255)),
+                Err(e) => {
+                    let code = e.errno().filter(|n| (1..=254).contains(n)).unwrap_or(255);
+                    let _ = ch.send(Msg::Error(e));
+                    sys::exit_now(code)
+                }
             }
         }
         Forked::Parent { pid } => pid,
@@ -137,7 +142,7 @@ fn pin_procfs(tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
 /// The inner child, the container's PID 1: once the launcher has written its maps, becomes
 /// root of its user namespace, mounts what belongs to its own namespaces, and runs the payload.
 fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
-    child::become_root_of_user_namespace(ch)?;
+    child::become_root_of_user_namespace(ch, prep)?;
     child::exit_if_orphaned(ch);
     sys::close_all_except(&child::keep_fds(ch, prep, &[]));
     let mounter = Mounter {

@@ -1,0 +1,135 @@
+//! A machine another process created and left (`Machine::leave`), as a later process sees it:
+//! start it through its FIFO, signal its PID 1 (guarded against pid reuse by a pidfd and the
+//! start time), wait for its end, tear it down. What runc's `start`, `kill` and `delete` do.
+
+use super::state::{self, State};
+use crate::cgroup::{Cgroup, Hierarchy};
+use crate::error::{Error, Result};
+use crate::network::state::process_start_time;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long `start` waits for PID 1's byte on the FIFO.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A created machine, loaded from its state.
+#[derive(Debug)]
+pub struct Created {
+    state: State,
+    dir: PathBuf,
+}
+
+impl Created {
+    /// The machine `name` as its creator left it.
+    pub fn load(name: &str) -> Result<Created> {
+        let dir = state::dir(name)?;
+        let file = dir.join("state");
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            Error::path("read", &file, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
+        })?;
+        let state = State::parse(&file, &text)?;
+        if state.machine != name {
+            return Err(Error::msg(format!("{}: records machine {}, not {name}", file.display(), state.machine)));
+        }
+        Ok(Created { state, dir })
+    }
+
+    /// PID 1 on the host.
+    pub fn pid(&self) -> i32 {
+        self.state.pid
+    }
+
+    /// A pidfd of PID 1, if it is still the process the state names.
+    fn pidfd(&self) -> Result<Option<OwnedFd>> {
+        let Some(pid) = Pid::from_raw(self.state.pid) else { return Ok(None) };
+        let fd = match pidfd_open(pid, PidfdFlags::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::SRCH) => return Ok(None),
+            Err(e) => return Err(Error::sys("open a pidfd of", self.state.pid, e)),
+        };
+        // Opened first, checked second: the pidfd cannot come to name another process.
+        Ok((process_start_time(self.state.pid) == Some(self.state.start_time)).then_some(fd))
+    }
+
+    /// Whether PID 1 still runs.
+    pub fn is_running(&self) -> Result<bool> {
+        Ok(self.pidfd()?.is_some())
+    }
+
+    /// Releases PID 1: opens the start FIFO for reading (which lets PID 1's open for writing
+    /// return) and waits for its byte; the payload runs then.
+    pub fn start(&self) -> Result<()> {
+        let path = self.dir.join("start");
+        let fifo = rustix::fs::open(&path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::path("open", &path, e))?;
+        let mut fds = [PollFd::new(&fifo, PollFlags::IN)];
+        let ts = Timespec { tv_sec: START_TIMEOUT.as_secs() as _, tv_nsec: 0 };
+        match poll(&mut fds, Some(&ts)) {
+            Ok(0) => {
+                return Err(Error::msg(format!(
+                    "start {}: PID 1 did not answer on {}",
+                    self.state.machine,
+                    path.display()
+                )))
+            }
+            Ok(_) => {}
+            Err(e) => return Err(Error::path("wait on", &path, e)),
+        }
+        let mut b = [0u8; 1];
+        match rustix::io::read(&fifo, &mut b[..]) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(Error::msg(format!("start {}: PID 1 ended before it started", self.state.machine))),
+            Err(e) => Err(Error::path("read", &path, e)),
+        }
+    }
+
+    /// Sends `signal` to PID 1 (none to a process that merely reuses its pid).
+    pub fn kill(&self, signal: Signal) -> Result<()> {
+        match self.pidfd()? {
+            Some(fd) => pidfd_send_signal(&fd, signal).map_err(|e| Error::sys("signal", self.state.pid, e)),
+            None => Err(Error::msg(format!("machine {}: PID 1 {} is gone", self.state.machine, self.state.pid))),
+        }
+    }
+
+    /// Waits up to `timeout` for PID 1 to end (it is not this process's child: no status).
+    pub fn wait_exit(&self, timeout: Duration) -> Result<bool> {
+        let Some(fd) = self.pidfd()? else { return Ok(true) };
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let ts = Timespec { tv_sec: timeout.as_secs() as _, tv_nsec: timeout.subsec_nanos() as _ };
+        match poll(&mut fds, Some(&ts)) {
+            Ok(n) => Ok(n > 0),
+            Err(e) => Err(Error::sys("wait for", self.state.pid, e)),
+        }
+    }
+
+    /// Kills what is left, removes the cgroup, the network state, the throw-away uppers and
+    /// the state itself.
+    pub fn teardown(self) -> Result<()> {
+        if let Some(fd) = self.pidfd()? {
+            let _ = pidfd_send_signal(&fd, Signal::KILL);
+        }
+        if let Some(path) = &self.state.cgroup {
+            if let Some(h) = Hierarchy::detect()? {
+                match Cgroup::open(&h, path) {
+                    Ok(cg) => cg.kill_and_remove()?,
+                    Err(e) if e.errno() == Some(libc::ENOENT) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if self.state.network {
+            crate::network::cleanup(&self.state.machine)?;
+        }
+        crate::overlay::remove_temporary(&self.state.temporary);
+        for f in ["start", "state"] {
+            let _ = std::fs::remove_file(self.dir.join(f));
+        }
+        std::fs::remove_dir(&self.dir).map_err(|e| {
+            Error::path("remove", &self.dir, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
+        })
+    }
+}

@@ -1,0 +1,117 @@
+//! The record of a machine created by one process for another to start, signal and tear down
+//! (`Model::Detachable`): `RUNTIME/machines/NAME/state` beside the start FIFO
+//! `RUNTIME/machines/NAME/start` (RUNTIME: `/run/spawnbox`, or `$SPAWNBOX_RUNTIME_DIR`). One
+//! `key=value` per line; the registry of `spawnctl` builds on it.
+
+use crate::error::{Error, Result};
+use crate::network::state::{runtime_root, valid_state_name};
+use std::path::{Path, PathBuf};
+
+/// What a later process needs to start, signal and tear down a created machine.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct State {
+    pub machine: String,
+    /// PID 1 on the host, and its start time (`/proc/PID/stat` field 22): a reused pid never
+    /// passes for it.
+    pub pid: i32,
+    pub start_time: u64,
+    /// The machine's cgroup directory, if it has one.
+    pub cgroup: Option<PathBuf>,
+    /// It holds network state (leases, rules) under the runtime directory.
+    pub network: bool,
+    /// Throw-away overlay uppers to remove (`--overlay=LOWER::DST`).
+    pub temporary: Vec<PathBuf>,
+}
+
+/// `RUNTIME/machines/NAME`.
+pub fn dir(machine: &str) -> Result<PathBuf> {
+    if !valid_state_name(machine) {
+        return Err(Error::msg(format!("{machine}: not a machine name that can name a file")));
+    }
+    Ok(runtime_root().join("machines").join(machine))
+}
+
+impl State {
+    /// The file's text.
+    pub fn format(&self) -> String {
+        let mut out = format!("machine={}\npid={}\nstart_time={}\n", self.machine, self.pid, self.start_time);
+        if let Some(c) = &self.cgroup {
+            out.push_str(&format!("cgroup={}\n", c.display()));
+        }
+        out.push_str(&format!("network={}\n", if self.network { "yes" } else { "no" }));
+        for t in &self.temporary {
+            out.push_str(&format!("temporary={}\n", t.display()));
+        }
+        out
+    }
+
+    /// Parses a state file (`file` for messages): every key known, every value well formed.
+    pub fn parse(file: &Path, text: &str) -> Result<State> {
+        let mut s = State::default();
+        let bad = |n: usize, what: &str| Error::msg(format!("{}:{}: {what}", file.display(), n + 1));
+        for (n, line) in text.lines().enumerate() {
+            let Some((k, v)) = line.split_once('=') else {
+                return Err(bad(n, "expected key=value"));
+            };
+            let path = || -> Result<PathBuf> {
+                let p = PathBuf::from(v);
+                if p.is_absolute() {
+                    Ok(p)
+                } else {
+                    Err(bad(n, &format!("{k}= needs an absolute path")))
+                }
+            };
+            match k {
+                "machine" if valid_state_name(v) => s.machine = v.to_string(),
+                "pid" => s.pid = v.parse().ok().filter(|p| *p > 1).ok_or_else(|| bad(n, "bad pid"))?,
+                "start_time" => s.start_time = v.parse().map_err(|_| bad(n, "bad start_time"))?,
+                "cgroup" => s.cgroup = Some(path()?),
+                "network" if v == "yes" || v == "no" => s.network = v == "yes",
+                "temporary" => s.temporary.push(path()?),
+                _ => return Err(bad(n, &format!("unexpected {k}="))),
+            }
+        }
+        if s.machine.is_empty() || s.pid == 0 {
+            return Err(Error::msg(format!("{}: machine= and pid= are required", file.display())));
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let s = State {
+            machine: "web-1".into(),
+            pid: 4242,
+            start_time: 987654,
+            cgroup: Some("/sys/fs/cgroup/machine.slice/machine-web\\x2d1.scope".into()),
+            network: true,
+            temporary: vec!["/var/tmp/spawnbox-overlay-abc123".into()],
+        };
+        let text = s.format();
+        assert_eq!(
+            text,
+            "machine=web-1\npid=4242\nstart_time=987654\ncgroup=/sys/fs/cgroup/machine.slice/machine-web\\x2d1.scope\n\
+             network=yes\ntemporary=/var/tmp/spawnbox-overlay-abc123\n"
+        );
+        assert_eq!(State::parse(Path::new("/s"), &text).unwrap(), s);
+    }
+
+    #[test]
+    fn hostile_or_broken_files_are_refused_with_file_and_line() {
+        let f = Path::new("/run/spawnbox/machines/m/state");
+        let err = |t: &str| State::parse(f, t).unwrap_err().to_string();
+        assert_eq!(err("machine=m\npid=1\n"), "/run/spawnbox/machines/m/state:2: bad pid");
+        assert_eq!(err("machine=../x\n"), "/run/spawnbox/machines/m/state:1: unexpected machine=");
+        assert_eq!(
+            err("machine=m\npid=5\ncgroup=rel\n"),
+            "/run/spawnbox/machines/m/state:3: cgroup= needs an absolute path"
+        );
+        assert_eq!(err("machine=m\nbogus\n"), "/run/spawnbox/machines/m/state:2: expected key=value");
+        assert_eq!(err("machine=m\n"), "/run/spawnbox/machines/m/state: machine= and pid= are required");
+    }
+}
