@@ -154,6 +154,14 @@ fn a_later_process_starts_kills_and_tears_down_a_left_machine() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(!t.rpath("/ran").exists(), "the payload ran before start");
 
+    // A start of the same machine meanwhile is refused, and does not touch it.
+    let again = match Machine::create(&spec(&t, &["/bin/true"])) {
+        Ok(_) => panic!("a second machine {name} was created"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(again, format!("machine {name} is running (PID {pid}, created by another process)"));
+    assert!(m.is_running().unwrap());
+
     m.start().expect("start");
     assert!(spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || t.rpath("/ran").exists()));
     assert!(m.is_running().unwrap());

@@ -131,6 +131,17 @@ impl Machine {
                 return Err(e);
             }
         };
+        // A machine of this name left by its creator and still running is not a dying one.
+        if let Ok(left) = Created::load(&spec.machine) {
+            if left.is_running().unwrap_or(false) {
+                overlay::remove_temporary(&temporary);
+                return Err(Error::msg(format!(
+                    "machine {} is running (PID {}, created by another process)",
+                    spec.machine,
+                    left.pid()
+                )));
+            }
+        }
         // From here on, dropping the machine releases what it holds.
         let mut m = Machine {
             spec,
