@@ -371,11 +371,17 @@ fn init_closes_inherited_fds_and_renames_itself() {
     ));
     let extra = fs::File::open("/etc/hostname").unwrap();
     let extra: OwnedFd = extra.into();
-    // SAFETY: dup2 is async-signal-safe; fd 7 is inherited without CLOEXEC.
+    // SAFETY: dup2 and fcntl are async-signal-safe; fd 7 is inherited without CLOEXEC. When
+    // the file already is fd 7 (other test threads decide which number it gets), dup2 would
+    // leave its CLOEXEC flag: clear it instead.
     unsafe {
         let raw = std::os::fd::AsRawFd::as_raw_fd(&extra);
         c.pre_exec(move || {
-            libc::dup2(raw, 7);
+            if raw == 7 {
+                libc::fcntl(7, libc::F_SETFD, 0);
+            } else {
+                libc::dup2(raw, 7);
+            }
             Ok(())
         });
     }
