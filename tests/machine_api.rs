@@ -113,7 +113,11 @@ fn a_failed_create_names_the_cause_and_leaves_nothing() {
 /// `Model::Detachable`, leaves it, writes PID 1 and the record's directory to OUT, exits.
 /// (Not on stdout: PID 1 keeps the creator's stdio, as a container's payload does.)
 fn create_and_leave(root: &str, uuid: &str, out: &str) -> ! {
-    let s = spec_of(Path::new(root), uuid, &["/bin/sh", "-c", "echo ran > /ran; exec sleep 1000"]);
+    let s = spec_of(
+        Path::new(root),
+        uuid,
+        &["--overlay=+/etc::/mnt", "/bin/sh", "-c", "echo ran > /ran; echo up > /mnt/up; exec sleep 1000"],
+    );
     let m = Machine::create_with(&s, Model::Detachable).unwrap_or_else(|e| panic!("create: {e}"));
     let pid = m.pid1_pid();
     let dir = m.leave().unwrap_or_else(|e| panic!("leave: {e}"));
@@ -127,6 +131,15 @@ fn a_later_process_starts_kills_and_tears_down_a_left_machine() {
     let run = t.host_dir("run");
     std::env::set_var("SPAWNBOX_RUNTIME_DIR", &run);
     let me = std::env::current_exe().unwrap();
+    let uppers = || -> Vec<String> {
+        fs::read_dir("/var/tmp")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("spawnbox-overlay-"))
+            .collect()
+    };
+    assert_eq!(uppers(), Vec::<String>::new());
     let result = t.host_dir("created").join("result");
     let st = std::process::Command::new(&me)
         .args(["--create-and-leave", &t.root.display().to_string(), &t.uuid, &result.display().to_string()])
@@ -162,13 +175,21 @@ fn a_later_process_starts_kills_and_tears_down_a_left_machine() {
     assert_eq!(again, format!("machine {name} is running (PID {pid}, created by another process)"));
     assert!(m.is_running().unwrap());
 
+    // The throw-away overlay upper of --overlay=+/etc::/mnt is the machine's, and in its record.
+    let up = uppers();
+    assert_eq!(up.len(), 1, "{up:?}");
+    let record = fs::read_to_string(Path::new(dir).join("state")).unwrap();
+    assert!(record.contains(&format!("temporary=/var/tmp/{}\n", up[0])), "{record}");
     m.start().expect("start");
     assert!(spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || t.rpath("/ran").exists()));
+    let upper_file = Path::new("/var/tmp").join(&up[0]).join("upper/up");
+    assert!(spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || upper_file.exists()));
     assert!(m.is_running().unwrap());
     m.kill(Signal::KILL).expect("kill");
     assert!(m.wait_exit(std::time::Duration::from_secs(5)).unwrap(), "PID 1 outlived SIGKILL");
     m.teardown().expect("teardown");
     assert!(!Path::new(dir).exists(), "{dir} left");
+    assert_eq!(uppers(), Vec::<String>::new(), "the throw-away upper is left");
     assert_eq!(cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new());
     std::env::remove_var("SPAWNBOX_RUNTIME_DIR");
 }

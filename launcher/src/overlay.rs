@@ -141,24 +141,31 @@ pub fn remove_temporary(dirs: &[PathBuf]) {
 /// Removes the work directories again (best effort: they hold only overlayfs' scratch dirs).
 pub fn cleanup(mounts: &[CustomMount], root: BorrowedFd<'_>) {
     for m in mounts {
-        let CustomMount::Overlay { upper: Some(upper), .. } = m else { continue };
-        let (parent, name) = match upper {
-            MountSource::Host(p) => {
-                let w = workdir_for(p);
-                let parent = w
-                    .parent()
-                    .map(|d| rustix::fs::open(d, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()));
-                (parent, w)
-            }
-            MountSource::InRoot(p) => {
-                let w = workdir_for(p);
-                let parent = w.parent().map(|d| rootfs::open_path(root, d, Follow::InRoot));
-                (parent, w)
-            }
-        };
-        if let (Some(Ok(parent)), Some(name)) = (parent, name.file_name()) {
-            remove_dir(parent.as_fd(), Path::new(name));
+        if let CustomMount::Overlay { upper: Some(upper), .. } = m {
+            remove_workdir(upper, root);
         }
+    }
+}
+
+/// The work directory of overlay upper `upper` (a sibling, see [`workdir_for`]), removed:
+/// host paths as given, `+` paths inside the tree whose root is `root`.
+pub fn remove_workdir(upper: &MountSource, root: BorrowedFd<'_>) {
+    let (parent, name) = match upper {
+        MountSource::Host(p) => {
+            let w = workdir_for(p);
+            let parent = w
+                .parent()
+                .map(|d| rustix::fs::open(d, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()));
+            (parent, w)
+        }
+        MountSource::InRoot(p) => {
+            let w = workdir_for(p);
+            let parent = w.parent().map(|d| rootfs::open_path(root, d, Follow::InRoot));
+            (parent, w)
+        }
+    };
+    if let (Some(Ok(parent)), Some(name)) = (parent, name.file_name()) {
+        remove_dir(parent.as_fd(), Path::new(name));
     }
 }
 

@@ -7,7 +7,7 @@ use crate::cgroup::{Cgroup, Hierarchy};
 use crate::error::{Error, Result};
 use crate::network::state::process_start_time;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 use std::path::PathBuf;
@@ -123,6 +123,16 @@ impl Created {
         }
         if self.state.network {
             crate::network::cleanup(&self.state.machine)?;
+        }
+        for u in &self.state.uppers {
+            crate::overlay::remove_workdir(&crate::settings::MountSource::Host(u.clone()), rustix::fs::CWD);
+        }
+        if let Some(dir) = self.state.directory.as_ref().filter(|_| !self.state.uppers_in_tree.is_empty()) {
+            let tree = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| Error::path("open directory", dir, e))?;
+            for u in &self.state.uppers_in_tree {
+                crate::overlay::remove_workdir(&crate::settings::MountSource::InRoot(u.clone()), tree.as_fd());
+            }
         }
         crate::overlay::remove_temporary(&self.state.temporary);
         for f in ["start", "state"] {

@@ -207,6 +207,9 @@ impl Machine {
             cgroup: self.cgroup.as_ref().map(|c| c.path().to_path_buf()),
             network: self.network.is_some(),
             temporary: self.temporary.clone(),
+            directory: Some(self.spec.directory.clone()),
+            uppers: overlay_uppers(&self.spec, false),
+            uppers_in_tree: overlay_uppers(&self.spec, true),
         };
         let file = dir.join("state");
         let tmp = dir.join(".state.new");
@@ -387,6 +390,19 @@ impl Drop for Machine {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// The uppers of the spec's overlays, host paths or (`in_tree`) paths inside the tree.
+fn overlay_uppers(spec: &Spec, in_tree: bool) -> Vec<PathBuf> {
+    use crate::settings::{CustomMount, MountSource};
+    spec.custom_mounts
+        .iter()
+        .filter_map(|m| match m {
+            CustomMount::Overlay { upper: Some(MountSource::Host(p)), .. } if !in_tree => Some(p.clone()),
+            CustomMount::Overlay { upper: Some(MountSource::InRoot(p)), .. } if in_tree => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Adds a custom mount, keeping them sorted by destination.

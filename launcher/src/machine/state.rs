@@ -21,6 +21,12 @@ pub struct State {
     pub network: bool,
     /// Throw-away overlay uppers to remove (`--overlay=LOWER::DST`).
     pub temporary: Vec<PathBuf>,
+    /// The container directory (for the work directories of `+` overlay uppers).
+    pub directory: Option<PathBuf>,
+    /// Overlay uppers whose work directories (siblings) go at teardown: host paths, and paths
+    /// inside the tree (`+`).
+    pub uppers: Vec<PathBuf>,
+    pub uppers_in_tree: Vec<PathBuf>,
 }
 
 /// `RUNTIME/machines/NAME`.
@@ -41,6 +47,15 @@ impl State {
         out.push_str(&format!("network={}\n", if self.network { "yes" } else { "no" }));
         for t in &self.temporary {
             out.push_str(&format!("temporary={}\n", t.display()));
+        }
+        if let Some(d) = &self.directory {
+            out.push_str(&format!("directory={}\n", d.display()));
+        }
+        for u in &self.uppers {
+            out.push_str(&format!("upper={}\n", u.display()));
+        }
+        for u in &self.uppers_in_tree {
+            out.push_str(&format!("upper-in-tree={}\n", u.display()));
         }
         out
     }
@@ -68,6 +83,9 @@ impl State {
                 "cgroup" => s.cgroup = Some(path()?),
                 "network" if v == "yes" || v == "no" => s.network = v == "yes",
                 "temporary" => s.temporary.push(path()?),
+                "directory" => s.directory = Some(path()?),
+                "upper" => s.uppers.push(path()?),
+                "upper-in-tree" => s.uppers_in_tree.push(path()?),
                 _ => return Err(bad(n, &format!("unexpected {k}="))),
             }
         }
@@ -91,12 +109,16 @@ mod tests {
             cgroup: Some("/sys/fs/cgroup/machine.slice/machine-web\\x2d1.scope".into()),
             network: true,
             temporary: vec!["/var/tmp/spawnbox-overlay-abc123".into()],
+            directory: Some("/var/lib/machines/web-1".into()),
+            uppers: vec!["/srv/upper".into()],
+            uppers_in_tree: vec!["/var/upper".into()],
         };
         let text = s.format();
         assert_eq!(
             text,
             "machine=web-1\npid=4242\nstart_time=987654\ncgroup=/sys/fs/cgroup/machine.slice/machine-web\\x2d1.scope\n\
-             network=yes\ntemporary=/var/tmp/spawnbox-overlay-abc123\n"
+             network=yes\ntemporary=/var/tmp/spawnbox-overlay-abc123\ndirectory=/var/lib/machines/web-1\n\
+             upper=/srv/upper\nupper-in-tree=/var/upper\n"
         );
         assert_eq!(State::parse(Path::new("/s"), &text).unwrap(), s);
     }
