@@ -6,14 +6,14 @@
 use crate::channel::Channel;
 use crate::child::{self, etc, fail, make_slave, mount_steps, open_root, prologue};
 use crate::error::{Error, Result};
-use crate::mount_plan;
 use crate::mounts::{self, Mounter};
 use crate::prepared::Prepared;
 use crate::rootfs;
+use crate::setup::{out_of_order, Op};
 use crate::spec::Spec;
 use crate::sys;
 use crate::userns::outer::Outer;
-use rustix::fd::AsFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use std::convert::Infallible;
 
@@ -29,37 +29,66 @@ pub fn run(spec: &Spec, prep: &Prepared, ch: Channel, outer: Option<Outer>) -> !
 
 fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
     prologue(prep, ch, &[])?;
-    if prep.cgroup_mount != mount_plan::CgroupMount::None {
-        // Started inside the container's cgroup (CLONE_INTO_CGROUP): root the namespace here.
-        sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("unshare", "cgroup namespace", e))?;
+    // The tree's bind until the switch; then the new root.
+    let mut tree: Option<OwnedFd> = None;
+    let mut root: Option<OwnedFd> = None;
+    let mut host_sources = Vec::new();
+    let mut installs = None;
+    let mut made = child::Made::default();
+    for op in &prep.setup.plain {
+        log::debug!("child: {op}");
+        match op {
+            Op::CgroupNamespace => {
+                // Started inside the container's cgroup (CLONE_INTO_CGROUP): root the namespace here.
+                sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("unshare", "cgroup namespace", e))?
+            }
+            Op::JoinNetwork(path) => {
+                let ns = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(|e| Error::path("open network namespace", path, e))?;
+                rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
+                    .map_err(|e| Error::path("join network namespace", path, e))?;
+            }
+            Op::Slave => make_slave()?,
+            Op::BindTree { read_only } => {
+                let t = rootfs::bind_root(&spec.directory, *read_only)?;
+                // The last moment the host is reachable: open what the mounts need from it.
+                host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, t.as_fd())?;
+                apply_bind_idmaps(spec, prep, &host_sources)?;
+                installs = Some((etc::resolv_install(prep), etc::timezone_install(prep)));
+                tree = Some(t);
+            }
+            Op::SwitchRoot => {
+                let t = tree.take().ok_or_else(|| out_of_order(op))?;
+                rootfs::switch_root(t.as_fd(), &spec.directory, false)?;
+            }
+            Op::PivotRoot { new, old } => rootfs::pivot_into(new, old.as_deref())?,
+            Op::Mounts(steps) => {
+                let m = Mounter {
+                    root: open_root()?,
+                    directory: &spec.directory,
+                    host_sources: std::mem::take(&mut host_sources),
+                    premade: Vec::new(),
+                };
+                made = mount_steps(&m, steps, prep)?;
+                root = Some(m.root);
+            }
+            Op::EtcFiles => {
+                let (resolv, tz) = installs.take().ok_or_else(|| out_of_order(op))?;
+                etc::apply_etc_files(root.as_ref().ok_or_else(|| out_of_order(op))?.as_fd(), resolv, tz);
+            }
+            // The handshake, the start FIFO (`prep.start_fifo`, there exactly when the plan waits
+            // for it) and the exec: the rest of the plan, in `child::finish`.
+            Op::Handshake => {
+                let root = match root.take() {
+                    Some(r) => r,
+                    None => open_root()?,
+                };
+                return child::finish(spec, prep, ch, root, std::mem::take(&mut made));
+            }
+            _ => return Err(out_of_order(op)),
+        }
     }
-
-    if let Some(path) = &spec.net.namespace_path {
-        let ns = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Error::path("open network namespace", path, e))?;
-        rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
-            .map_err(|e| Error::path("join network namespace", path, e))?;
-    }
-    make_slave()?;
-    log::debug!("binding {} (read-only: {})", spec.directory.display(), spec.read_only);
-    let root = rootfs::bind_root(&spec.directory, spec.read_only)?;
-    // The last moment the host is reachable: open what the mounts need from it.
-    let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, root.as_fd())?;
-    apply_bind_idmaps(spec, prep, &host_sources)?;
-    let resolv = etc::resolv_install(prep);
-    let tz = etc::timezone_install(prep);
-
-    log::debug!("switching root");
-    rootfs::switch_root(root.as_fd(), &spec.directory, false)?;
-    drop(root);
-    if let Some((new, old)) = &spec.pivot_root {
-        rootfs::pivot_into(new, old.as_deref())?;
-    }
-    let mounter = Mounter { root: open_root()?, directory: &spec.directory, host_sources, premade: Vec::new() };
-    let made = mount_steps(&mounter, &prep.steps, prep)?;
-    let root = mounter.root;
-    etc::apply_etc_files(root.as_fd(), resolv, tz);
-    child::finish(spec, prep, ch, root, made)
+    Err(Error::msg("the setup plan ends before the handshake"))
 }
 
 /// `rootidmap` and `owneridmap` without a user namespace: the launcher's mappings applied to

@@ -33,6 +33,7 @@ mod rootfs;
 mod run_host;
 mod security;
 pub mod settings;
+mod setup;
 mod signals;
 pub mod spec;
 mod stopping;

@@ -36,8 +36,9 @@ pub enum Step {
     /// root's controllers are enabled for the guest (`cgroup::inner`); with `unmount`, the
     /// cgroup2 mount is then taken away again for a guest that mounts its own.
     CgroupInitLeaf { unmount: bool },
-    /// A `--bind`, `--tmpfs`, `--overlay` or `--inaccessible` mount.
-    Custom(CustomMount),
+    /// A `--bind`, `--tmpfs`, `--overlay` or `--inaccessible` mount: the spec's custom mount
+    /// number `index` (its host source, opened before the switch, has the same index).
+    Custom(usize, CustomMount),
 }
 
 impl std::fmt::Display for Step {
@@ -58,7 +59,7 @@ impl std::fmt::Display for Step {
             Step::DevNodes => f.write_str("dev-nodes"),
             Step::Console => f.write_str("console"),
             Step::CgroupInitLeaf { unmount } => write!(f, "cgroup-init-leaf unmount={unmount}"),
-            Step::Custom(m) => write!(f, "custom {}", crate::mounts::describe(m)),
+            Step::Custom(_, m) => write!(f, "custom {}", m.describe()),
         }
     }
 }
@@ -145,7 +146,7 @@ pub fn inside_userns(step: &Step, own_network: bool) -> bool {
         }
         Step::ReadOnlySelf { target } | Step::WritableSelf { target } | Step::Mask { target } => proc(target),
         Step::Console | Step::CgroupInitLeaf { .. } => true,
-        Step::RunHost | Step::DevNodes | Step::Custom(_) => false,
+        Step::RunHost | Step::DevNodes | Step::Custom(..) => false,
     }
 }
 
@@ -207,7 +208,7 @@ pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
     if spec.tmpfs_tmp {
         steps.push(TMP);
     }
-    steps.extend(spec.custom_mounts.iter().cloned().map(Step::Custom));
+    steps.extend(spec.custom_mounts.iter().cloned().enumerate().map(|(i, m)| Step::Custom(i, m)));
     steps
 }
 
@@ -244,7 +245,7 @@ mod tests {
                 Step::DevNodes => "dev-nodes".into(),
                 Step::Console => "console".into(),
                 Step::CgroupInitLeaf { unmount } => format!("cgroup-init-leaf unmount={unmount}"),
-                Step::Custom(m) => format!("custom {}", m.destination().display()),
+                Step::Custom(_, m) => format!("custom {}", m.destination().display()),
             })
             .collect()
     }

@@ -310,7 +310,6 @@ pub fn mount_all(
     steps: &[Step],
     hooks: &mut dyn FnMut(&Step, &Mounter<'_>) -> Result<()>,
 ) -> Result<()> {
-    let mut custom = 0;
     for step in steps {
         if log::log_enabled!(log::Level::Debug) {
             log::debug!("mount step: {}", describe_step(step));
@@ -322,10 +321,9 @@ pub fn mount_all(
             Step::ReadOnlySelf { target } => m.read_only_self(Path::new(target))?,
             Step::WritableSelf { target } => m.writable_self(Path::new(target))?,
             Step::Mask { target } => m.mask(Path::new(target), Follow::Never)?,
-            Step::Custom(cm) => {
-                let host = m.host_sources.get(custom).unwrap_or(&HostSource::None);
+            Step::Custom(i, cm) => {
+                let host = m.host_sources.get(*i).unwrap_or(&HostSource::None);
                 m.custom(cm, host).map_err(|e| e.context(describe(cm)))?;
-                custom += 1;
             }
             Step::RunHost | Step::DevNodes | Step::Console | Step::CgroupInitLeaf { .. } => hooks(step, m)?,
         }
@@ -343,26 +341,13 @@ fn describe_step(step: &Step) -> String {
         Step::DevNodes => "/dev nodes".into(),
         Step::Console => "console".into(),
         Step::CgroupInitLeaf { .. } => "/sys/fs/cgroup/init.scope".into(),
-        Step::Custom(m) => describe(m),
+        Step::Custom(_, m) => describe(m),
     }
 }
 
 /// How a custom mount is named in errors (`--bind=SRC:DST`).
 pub fn describe(m: &CustomMount) -> String {
-    let src = |s: &MountSource| match s {
-        MountSource::Host(p) => p.display().to_string(),
-        MountSource::InRoot(p) => format!("+{}", p.display()),
-    };
-    match m {
-        CustomMount::Bind { source, destination, read_only, .. } => {
-            format!("--bind{}={}:{}", if *read_only { "-ro" } else { "" }, src(source), destination.display())
-        }
-        CustomMount::Tmpfs { destination, .. } => format!("--tmpfs={}", destination.display()),
-        CustomMount::Overlay { destination, read_only, .. } => {
-            format!("--overlay{}=...:{}", if *read_only { "-ro" } else { "" }, destination.display())
-        }
-        CustomMount::Inaccessible { destination } => format!("--inaccessible={}", destination.display()),
-    }
+    m.describe()
 }
 
 #[cfg(test)]

@@ -40,10 +40,9 @@ pub struct Prepared {
     /// `machine::Model::Detachable`: the FIFO PID 1 opens for writing after "go", which blocks
     /// until the process that starts the machine opens it for reading (runc's `exec.fifo`).
     pub start_fifo: Option<OwnedFd>,
-    /// The mount plan, computed once by the launcher (`mount_plan::plan`) and run by the
-    /// children as it is (with a user namespace, split between them by
-    /// `mount_plan::inside_userns`).
-    pub steps: Vec<crate::mount_plan::Step>,
+    /// What the children do, in order (`setup::plan`, with the mount plan), computed once by
+    /// the launcher before the first clone.
+    pub setup: crate::setup::Plan,
     /// Capabilities, seccomp and resource settings of the payload.
     pub security: crate::security::Security,
     pub term: Option<String>,

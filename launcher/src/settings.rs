@@ -175,6 +175,24 @@ pub enum CustomMount {
 }
 
 impl CustomMount {
+    /// How it is named in errors and plans (`--bind=SRC:DST`).
+    pub fn describe(&self) -> String {
+        let src = |s: &MountSource| match s {
+            MountSource::Host(p) => p.display().to_string(),
+            MountSource::InRoot(p) => format!("+{}", p.display()),
+        };
+        match self {
+            CustomMount::Bind { source, destination, read_only, .. } => {
+                format!("--bind{}={}:{}", if *read_only { "-ro" } else { "" }, src(source), destination.display())
+            }
+            CustomMount::Tmpfs { destination, .. } => format!("--tmpfs={}", destination.display()),
+            CustomMount::Overlay { destination, read_only, .. } => {
+                format!("--overlay{}=...:{}", if *read_only { "-ro" } else { "" }, destination.display())
+            }
+            CustomMount::Inaccessible { destination } => format!("--inaccessible={}", destination.display()),
+        }
+    }
+
     /// The container path this mount lands on.
     pub fn destination(&self) -> &std::path::Path {
         match self {

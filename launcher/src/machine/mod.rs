@@ -239,11 +239,18 @@ impl Machine {
                 _ => CgroupMount::ReadOnly,
             };
         }
-        // The whole mount plan, once, before the first clone.
-        self.prep.steps = crate::mount_plan::plan(&self.spec, self.prep.cgroup_mount);
+        // The whole setup, once, before the first clone.
+        let steps = crate::mount_plan::plan(&self.spec, self.prep.cgroup_mount);
+        let facts = crate::setup::Facts {
+            cgroup: self.prep.cgroup_mount,
+            userns: self.prep.userns.is_some(),
+            bind_user: self.prep.bind_user.is_some(),
+            start_fifo: self.prep.start_fifo.is_some(),
+        };
+        self.prep.setup = crate::setup::plan(&self.spec, &steps, facts);
         if log::log_enabled!(log::Level::Debug) {
-            for (i, step) in self.prep.steps.iter().enumerate() {
-                log::debug!("plan {i:2}: {step}");
+            for (i, line) in self.prep.setup.lines().iter().enumerate() {
+                log::debug!("plan {i:2}: {line}");
             }
         }
         if self.prep.userns.is_some() {

@@ -160,7 +160,7 @@ pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result
             credentials,
             dev_nodes: crate::dev::host_optional_nodes(),
             cgroup_mount: CgroupMount::None,
-            steps: Vec::new(),
+            setup: crate::setup::Plan::default(),
             dies_with_launcher: true,
             start_fifo: None,
             security,

@@ -10,13 +10,14 @@ use super::outer::Outer;
 use crate::channel::{Channel, Msg};
 use crate::child;
 use crate::error::{Error, Result};
-use crate::mount_plan::{self, Step};
+use crate::mount_plan;
 use crate::mounts::{self, Mounter};
 use crate::prepared::Prepared;
 use crate::rootfs::{self, Follow, NodeKind};
+use crate::setup::{out_of_order, Op};
 use crate::spec::Spec;
 use crate::sys::{self, Forked};
-use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::process::{Pid, WaitOptions};
 use std::convert::Infallible;
 use std::path::Path;
@@ -24,60 +25,95 @@ use std::path::Path;
 /// The outer child: returns only on error.
 pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -> Result<Infallible> {
     child::prologue(prep, ch, &o.fds())?;
-    let netns = o.netns;
+    let Outer { root: tree, host_sources, premade, netns, .. } = o;
     create_as_container_root(shift)?;
-    child::make_slave()?;
-    // The tree goes on top of `/`, then becomes `/` (pivot_root, or on an initramfs a chroot).
-    rustix::mount::move_mount(
-        &o.root,
-        "",
-        rustix::fs::CWD,
-        "/",
-        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-    )
-    .map_err(|e| Error::path("attach", &spec.directory, e))?;
-    let resolv = child::etc::resolv_install(prep);
-    let tz = child::etc::timezone_install(prep);
-    rootfs::switch_root(o.root.as_fd(), &spec.directory, true)?;
-    drop(o.root);
-    if let Some((new, old)) = &spec.pivot_root {
-        rootfs::pivot_into(new, old.as_deref())?;
-    }
-    let root = child::open_root()?;
-    pin_procfs(ch, root.as_fd(), &spec.directory)?;
-
-    let mounter = Mounter { root, directory: &spec.directory, host_sources: o.host_sources, premade: o.premade };
-    let steps: Vec<Step> = prep.steps.iter().filter(|s| !mount_plan::inside_userns(s, false)).cloned().collect();
-    child::mount_steps(&mounter, &steps, prep)?;
-    child::etc::apply_etc_files(mounter.root.as_fd(), resolv, tz);
-    if let Some(plan) = &prep.bind_user {
-        crate::bind_user::setup::bind_etc(mounter.root.as_fd(), plan)?;
-    }
-
-    if let Some(netns) = &netns {
-        // Before PID 1's user namespace exists: joining needs the host's privileges over it.
-        rustix::thread::move_into_link_name_space(netns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
-            .map_err(|e| Error::sys("join", "--network-namespace-path", e))?;
-    }
-    let mut flags = libc::CLONE_NEWUSER
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWCGROUP;
-    if spec.net.new_namespace() {
-        flags |= libc::CLONE_NEWNET;
-    }
-    match sys::clone_process(flags as u64, None).map_err(|e| Error::sys("clone", "container namespaces", e))? {
-        Forked::Child => {
-            drop(mounter);
-            child::fail(ch, inner(spec, prep, ch))
+    let mut tree = Some(tree);
+    let mut root: Option<OwnedFd> = None;
+    let (mut host_sources, mut premade) = (Some(host_sources), Some(premade));
+    let mut installs = None;
+    for op in &prep.setup.outer {
+        log::debug!("outer: {op}");
+        match op {
+            Op::Slave => child::make_slave()?,
+            // The tree goes on top of `/`, then becomes `/` (pivot_root, or on an initramfs a
+            // chroot).
+            Op::AttachTree => {
+                let t = tree.as_ref().ok_or_else(|| out_of_order(op))?;
+                rustix::mount::move_mount(
+                    t,
+                    "",
+                    rustix::fs::CWD,
+                    "/",
+                    rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+                )
+                .map_err(|e| Error::path("attach", &spec.directory, e))?;
+                installs = Some((child::etc::resolv_install(prep), child::etc::timezone_install(prep)));
+            }
+            Op::SwitchRoot => {
+                let t = tree.take().ok_or_else(|| out_of_order(op))?;
+                rootfs::switch_root(t.as_fd(), &spec.directory, true)?;
+            }
+            Op::PivotRoot { new, old } => rootfs::pivot_into(new, old.as_deref())?,
+            Op::PinProcfs => {
+                let r = child::open_root()?;
+                pin_procfs(ch, r.as_fd(), &spec.directory)?;
+                root = Some(r);
+            }
+            Op::Mounts(steps) => {
+                let m = Mounter {
+                    root: match root.take() {
+                        Some(r) => r,
+                        None => child::open_root()?,
+                    },
+                    directory: &spec.directory,
+                    host_sources: host_sources.take().ok_or_else(|| out_of_order(op))?,
+                    premade: premade.take().ok_or_else(|| out_of_order(op))?,
+                };
+                child::mount_steps(&m, steps, prep)?;
+                root = Some(m.root);
+            }
+            Op::EtcFiles => {
+                let (resolv, tz) = installs.take().ok_or_else(|| out_of_order(op))?;
+                child::etc::apply_etc_files(root.as_ref().ok_or_else(|| out_of_order(op))?.as_fd(), resolv, tz);
+            }
+            Op::BindUserEtc => {
+                let plan = prep.bind_user.as_ref().ok_or_else(|| out_of_order(op))?;
+                crate::bind_user::setup::bind_etc(root.as_ref().ok_or_else(|| out_of_order(op))?.as_fd(), plan)?;
+            }
+            // Before PID 1's user namespace exists: joining needs the host's privileges over it
+            // (the launcher opened the namespace file).
+            Op::JoinNetwork(_) => {
+                let ns = netns.as_ref().ok_or_else(|| out_of_order(op))?;
+                rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
+                    .map_err(|e| Error::sys("join", "--network-namespace-path", e))?;
+            }
+            Op::CloneInner { network } => {
+                let mut flags = libc::CLONE_NEWUSER
+                    | libc::CLONE_NEWNS
+                    | libc::CLONE_NEWPID
+                    | libc::CLONE_NEWUTS
+                    | libc::CLONE_NEWIPC
+                    | libc::CLONE_NEWCGROUP;
+                if *network {
+                    flags |= libc::CLONE_NEWNET;
+                }
+                match sys::clone_process(flags as u64, None)
+                    .map_err(|e| Error::sys("clone", "container namespaces", e))?
+                {
+                    Forked::Child => {
+                        drop(root);
+                        child::fail(ch, inner(spec, prep, ch))
+                    }
+                    Forked::Parent { pid } => {
+                        ch.send(Msg::Pid(pid))?;
+                        sys::exit_now(0)
+                    }
+                }
+            }
+            _ => return Err(out_of_order(op)),
         }
-        Forked::Parent { pid } => {
-            ch.send(Msg::Pid(pid))?;
-            sys::exit_now(0)
-        }
     }
+    Err(Error::msg("the setup plan ends before PID 1 is cloned"))
 }
 
 /// Inodes this process makes from now on (mount points, `/etc/resolv.conf`, ...) belong to the
@@ -142,17 +178,36 @@ fn pin_procfs(ch: &Channel, tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
 /// The inner child, the container's PID 1: once the launcher has written its maps, becomes
 /// root of its user namespace, mounts what belongs to its own namespaces, and runs the payload.
 fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
-    child::become_root_of_user_namespace(ch, prep)?;
-    child::exit_if_orphaned(ch);
-    sys::close_all_except(&child::keep_fds(ch, prep, &[]));
-    let mounter = Mounter {
-        root: child::open_root()?,
-        directory: &spec.directory,
-        host_sources: Vec::new(),
-        premade: Vec::new(),
-    };
-    let own_network = spec.net.private_network;
-    let steps: Vec<Step> = prep.steps.iter().filter(|s| mount_plan::inside_userns(s, own_network)).cloned().collect();
-    let made = child::mount_steps(&mounter, &steps, prep)?;
-    child::finish(spec, prep, ch, mounter.root, made)
+    let mut root: Option<OwnedFd> = None;
+    let mut made = child::Made::default();
+    for op in &prep.setup.inner {
+        log::debug!("inner: {op}");
+        match op {
+            Op::BecomeRoot => {
+                child::become_root_of_user_namespace(ch, prep)?;
+                child::exit_if_orphaned(ch);
+                sys::close_all_except(&child::keep_fds(ch, prep, &[]));
+            }
+            Op::Mounts(steps) => {
+                let m = Mounter {
+                    root: child::open_root()?,
+                    directory: &spec.directory,
+                    host_sources: Vec::new(),
+                    premade: Vec::new(),
+                };
+                made = child::mount_steps(&m, steps, prep)?;
+                root = Some(m.root);
+            }
+            // The handshake, the start FIFO and the exec: the rest of the plan (`child::finish`).
+            Op::Handshake => {
+                let root = match root.take() {
+                    Some(r) => r,
+                    None => child::open_root()?,
+                };
+                return child::finish(spec, prep, ch, root, std::mem::take(&mut made));
+            }
+            _ => return Err(out_of_order(op)),
+        }
+    }
+    Err(Error::msg("the setup plan ends before the handshake"))
 }
