@@ -87,6 +87,51 @@ fn created_and_torn_down_without_start_leaves_nothing() {
     assert_eq!(cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new());
 }
 
+fn created_and_torn_down_with_a_veth_leaves_no_link_and_no_lease() {
+    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType::Network};
+    use spawnbox_tests::net::{leases, runtime_dir, Netns};
+    let t = Test::new("api-net");
+    let host = Netns::new();
+    let run = runtime_dir(&t);
+    std::env::set_var("SPAWNBOX_RUNTIME_DIR", &run);
+    // This (only) thread joins the test's network namespace for the case, and comes back.
+    let own = fs::File::open("/proc/thread-self/ns/net").unwrap();
+    let ns = fs::File::open(host.path()).unwrap();
+    move_into_link_name_space(std::os::fd::AsFd::as_fd(&ns), Some(Network)).unwrap();
+    let before = host.links();
+    // Created, never started: its subnet is leased; torn down, nothing is left.
+    let m = Machine::create(&spec(&t, &["-n", "/bin/sleep", "1000"]));
+    let held = leases(&run);
+    drop(m);
+    let (after_created, left_created) = (host.links(), leases(&run));
+    // Started: the veth appears with "go"; killed and dropped, it goes.
+    let mut m = Machine::create(&spec(&t, &["-n", "/bin/sleep", "1000"])).expect("create");
+    m.start().expect("start");
+    let during = host.links();
+    m.kill(libc::SIGKILL).expect("kill");
+    let st = m.wait().expect("wait");
+    drop(m);
+    // The kernel destroys the veth with the container's network namespace, a moment later.
+    spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || host.links() == before);
+    let (after, left) = (host.links(), leases(&run));
+    move_into_link_name_space(std::os::fd::AsFd::as_fd(&own), Some(Network)).unwrap();
+    std::env::remove_var("SPAWNBOX_RUNTIME_DIR");
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(after_created, before, "links left behind by a machine never started");
+    assert_eq!(left_created, Vec::<String>::new(), "leases left behind by a machine never started");
+    m_ok(&during, &before);
+    assert_eq!(st.terminating_signal(), Some(libc::SIGKILL), "{st:?}");
+    assert_eq!(after, before, "links left behind");
+    assert_eq!(left, Vec::<String>::new(), "leases left behind");
+}
+
+/// The created machine's veth is there (one `ve-*` link more than before).
+fn m_ok(during: &[String], before: &[String]) {
+    let new: Vec<&String> = during.iter().filter(|l| !before.contains(l)).collect();
+    assert_eq!(new.len(), 1, "{during:?}");
+    assert!(new[0].starts_with("ve-") && new[0].ends_with(" veth"), "{new:?}");
+}
+
 fn kill_signals_pid_1() {
     let t = Test::new("api-kill");
     let mut m = Machine::create(&spec(&t, &["/bin/sleep", "1000"])).expect("create");
@@ -200,12 +245,16 @@ fn main() {
         create_and_leave(&args[2], &args[3], &args[4]);
     }
     spawnbox_tests::require_root();
-    let cases: [(&str, fn()); 6] = [
+    let cases: [(&str, fn()); 7] = [
         ("created_waits_started_runs_and_wait_gives_the_status", || {
             created_waits_started_runs_and_wait_gives_the_status(false)
         }),
         ("the_same_with_a_user_namespace", || created_waits_started_runs_and_wait_gives_the_status(true)),
         ("created_and_torn_down_without_start_leaves_nothing", created_and_torn_down_without_start_leaves_nothing),
+        (
+            "created_and_torn_down_with_a_veth_leaves_no_link_and_no_lease",
+            created_and_torn_down_with_a_veth_leaves_no_link_and_no_lease,
+        ),
         ("kill_signals_pid_1", kill_signals_pid_1),
         ("a_failed_create_names_the_cause_and_leaves_nothing", a_failed_create_names_the_cause_and_leaves_nothing),
         (
