@@ -1,13 +1,14 @@
-//! `Settings`: what the command line (and later `.nspawn` files) asked for, before defaults.
+//! `Settings`: what the command line or a `.nspawn` file asked for, before defaults.
 //!
 //! Every field is "unset" by default (`None`, `false` or empty); `given` records which groups
-//! of fields a source gave (`mask.rs`), and `merge.rs` ranks the command line above a
-//! settings file; `spec.rs` resolves the settings into one `Spec` with systemd-nspawn's
-//! defaults filled in.
+//! of fields a source gave (`mask.rs`), `file.rs` parses settings files, and `merge.rs` ranks
+//! the command line above a settings file; `spec.rs` resolves the settings into one `Spec`
+//! with systemd-nspawn's defaults filled in.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+pub mod file;
 mod mask;
 mod merge;
 #[cfg(test)]
@@ -390,6 +391,8 @@ pub struct Settings {
     /// The groups this source gave, whatever the values (nspawn's `settings_mask`): for the
     /// command line, every option given marks its group (`cli/table.rs`), so `--hostname=`
     /// (reset to the default) is given and no `--hostname` is not; for a settings file, the
-    /// groups of its keys. [`merge`] ranks the sources with it.
+    /// groups its keys left set, as nspawn's `merge_settings()` tests the values (`ReadOnly=no`
+    /// is given, a key reset by an empty assignment is not). [`merge`] ranks the sources with
+    /// it.
     pub given: SettingsMask,
 }

@@ -225,12 +225,7 @@ pub fn setenv(st: &mut State, value: Option<&str>) -> Result<Flow> {
     let Some(entry) = v::parse_setenv(val(value), st.getenv)? else {
         return go();
     };
-    let prefix_len = entry.find('=').map_or(entry.len(), |i| i + 1);
-    let prefix = entry[..prefix_len].to_string();
-    match st.settings.setenv.iter_mut().find(|e| e.starts_with(&prefix)) {
-        Some(slot) => *slot = entry,
-        None => st.settings.setenv.push(entry),
-    }
+    v::replace_env(&mut st.settings.setenv, entry);
     go()
 }
 
@@ -606,13 +601,13 @@ fn push_mount(st: &mut State, parsed: ParsedMount, name: &'static str) -> Result
 
 /// `--bind=`.
 pub fn bind(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    let m = mounts::parse_bind(val(value), false, st.cwd)?;
+    let m = mounts::parse_bind(val(value), false, Some(st.cwd))?;
     push_mount(st, m, "bind")
 }
 
 /// `--bind-ro=`.
 pub fn bind_ro(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    let m = mounts::parse_bind(val(value), true, st.cwd)?;
+    let m = mounts::parse_bind(val(value), true, Some(st.cwd))?;
     push_mount(st, m, "bind-ro")
 }
 
@@ -630,13 +625,13 @@ pub fn tmpfs(st: &mut State, value: Option<&str>) -> Result<Flow> {
 
 /// `--overlay=`.
 pub fn overlay(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    let m = mounts::parse_overlay(val(value), false, st.cwd)?;
+    let m = mounts::parse_overlay(val(value), false, Some(st.cwd))?;
     push_mount(st, m, "overlay")
 }
 
 /// `--overlay-ro=`.
 pub fn overlay_ro(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    let m = mounts::parse_overlay(val(value), true, st.cwd)?;
+    let m = mounts::parse_overlay(val(value), true, Some(st.cwd))?;
     push_mount(st, m, "overlay-ro")
 }
 

@@ -10,13 +10,13 @@ mod apply;
 pub mod environ;
 mod getopt;
 mod help;
-mod mounts;
+pub(crate) mod mounts;
 mod table;
-mod values;
+pub(crate) mod values;
 pub use values::{bool_word, signal_name as short_signal_name, SIGRTMIN};
 pub use values_sec::{CAPABILITIES, DEFAULT_RETAINED_CAPS};
-mod values_net;
-mod values_sec;
+pub(crate) mod values_net;
+pub(crate) mod values_sec;
 mod verify;
 
 #[cfg(test)]

@@ -35,8 +35,9 @@ fn split_colons(s: &str, max: Option<usize>) -> Result<(Vec<String>, Option<Stri
 }
 
 /// A source path: `+/path` (inside the container root), or a host path made absolute
-/// against `cwd`; both simplified.
-fn parse_source(word: &str, cwd: &Path) -> Result<MountSource> {
+/// against `cwd`; both simplified. Without `cwd` (a settings file) a relative host path is
+/// refused.
+fn parse_source(word: &str, cwd: Option<&Path>) -> Result<MountSource> {
     if word.is_empty() {
         return Err(Error::msg("source path must not be empty"));
     }
@@ -50,7 +51,11 @@ fn parse_source(word: &str, cwd: &Path) -> Result<MountSource> {
         }
         return Ok(MountSource::InRoot(p));
     }
-    Ok(MountSource::Host(simplify_path(&cwd.join(word))))
+    match cwd {
+        Some(cwd) => Ok(MountSource::Host(simplify_path(&cwd.join(word)))),
+        None if word.starts_with('/') => Ok(MountSource::Host(simplify_path(Path::new(word)))),
+        None => Err(Error::msg(format!("source must be an absolute path: {word:?}"))),
+    }
 }
 
 /// A container path: absolute, simplified, without `..`.
@@ -73,9 +78,10 @@ pub struct ParsedMount {
     pub unsupported: bool,
 }
 
-/// `--bind`/`--bind-ro=SRC[:DST[:OPTS]]`. An empty SRC (nspawn's throw-away directory) is
-/// recorded as the empty host path and marked unsupported.
-pub fn parse_bind(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount> {
+/// `--bind`/`--bind-ro=SRC[:DST[:OPTS]]` (and the `Bind=`/`BindReadOnly=` keys, without
+/// `cwd`). An empty SRC (nspawn's throw-away directory) is recorded as the empty host path
+/// and marked unsupported.
+pub fn parse_bind(s: &str, read_only: bool, cwd: Option<&Path>) -> Result<ParsedMount> {
     let (words, opts) = split_colons(s, Some(2))?;
     let src = words.first().map(String::as_str).unwrap_or("");
     // Without DST, the destination is SRC as written, minus the `+` (so a relative SRC is
@@ -119,8 +125,9 @@ pub fn parse_tmpfs(s: &str) -> Result<CustomMount> {
 
 /// `--overlay=LOWER...:[UPPER]:DST` and `--overlay-ro=LOWER...:DST`. With two paths the second
 /// is both the upper (top layer for `-ro`) and the destination. An empty UPPER gives
-/// `upper: None` on a writable overlay: nspawn's throw-away directory (`overlay.rs`).
-pub fn parse_overlay(s: &str, read_only: bool, cwd: &Path) -> Result<ParsedMount> {
+/// `upper: None` on a writable overlay: nspawn's throw-away directory (`overlay.rs`). Without
+/// `cwd` (the `Overlay=` keys) relative host paths are refused.
+pub fn parse_overlay(s: &str, read_only: bool, cwd: Option<&Path>) -> Result<ParsedMount> {
     let (words, _) = split_colons(s, None)?;
     let k = words.len();
     if k < 2 {
@@ -180,7 +187,7 @@ mod tests {
     const CWD: &str = "/home/u";
 
     fn bind(s: &str) -> Result<ParsedMount> {
-        parse_bind(s, false, Path::new(CWD))
+        parse_bind(s, false, Some(Path::new(CWD)))
     }
 
     fn b(source: MountSource, dst: &str, recursive: bool, idmap: BindIdmap) -> CustomMount {
@@ -243,6 +250,16 @@ mod tests {
     }
 
     #[test]
+    fn without_a_cwd_relative_sources_are_refused() {
+        let file = |s, ro| parse_bind(s, ro, None).map(|p| p.mount);
+        assert_eq!(file("/a//b:/c", false).unwrap(), b(host("/a/b"), "/c", true, BindIdmap::None));
+        assert_eq!(file("+/a:/c", false).unwrap(), b(in_root("/a"), "/c", true, BindIdmap::None));
+        assert_eq!(err(file("data:/data", false)), "source must be an absolute path: \"data\"");
+        assert_eq!(err(parse_overlay("/l:up:/d", false, None)), "source must be an absolute path: \"up\"");
+        assert_eq!(parse_bind(":/scratch", false, None).unwrap().mount, b(host(""), "/scratch", true, BindIdmap::None));
+    }
+
+    #[test]
     fn tmpfs() {
         let t = |d: &str, o: &str| CustomMount::Tmpfs { destination: d.into(), options: o.into() };
         assert_eq!(parse_tmpfs("/tmp").unwrap(), t("/tmp", ""));
@@ -254,7 +271,7 @@ mod tests {
     }
 
     fn overlay(s: &str, ro: bool) -> Result<ParsedMount> {
-        parse_overlay(s, ro, Path::new(CWD))
+        parse_overlay(s, ro, Some(Path::new(CWD)))
     }
 
     fn ov(lower: Vec<MountSource>, upper: Option<MountSource>, dst: &str, ro: bool) -> CustomMount {

@@ -265,6 +265,17 @@ pub fn parse_setenv(s: &str, getenv: &dyn Fn(&str) -> Option<String>) -> Result<
     Ok(Some(format!("{name}={}", getenv(name).unwrap_or_default())))
 }
 
+/// Adds `NAME=VALUE` to an environment list, replacing an earlier assignment of NAME in place
+/// (`-E` and the `Environment=` key).
+pub fn replace_env(list: &mut Vec<String>, entry: String) {
+    let prefix_len = entry.find('=').map_or(entry.len(), |i| i + 1);
+    let prefix = &entry[..prefix_len];
+    match list.iter_mut().find(|e| e.starts_with(prefix)) {
+        Some(slot) => *slot = entry,
+        None => list.push(entry),
+    }
+}
+
 /// The `--console=` words.
 pub const CONSOLE_WORDS: [&str; 5] = ["interactive", "read-only", "passive", "pipe", "autopipe"];
 
@@ -299,9 +310,14 @@ pub const RESOLV_CONF_WORDS: [&str; 15] = [
     "auto",
 ];
 
-/// `--resolv-conf=`.
+/// `--resolv-conf=`; a boolean is `auto` or `off`, as in systemd's table.
 pub fn parse_resolv_conf(s: &str) -> Result<ResolvConfMode> {
     let bad = || Error::msg("invalid /etc/resolv.conf mode");
+    match bool_word(s) {
+        Some(true) => return Ok(ResolvConfMode::Auto),
+        Some(false) => return Ok(ResolvConfMode::Off),
+        None => {}
+    }
     match s {
         "off" => return Ok(ResolvConfMode::Off),
         "delete" => return Ok(ResolvConfMode::Delete),
@@ -327,8 +343,13 @@ pub fn parse_resolv_conf(s: &str) -> Result<ResolvConfMode> {
 /// The `--timezone=` words.
 pub const TIMEZONE_WORDS: [&str; 6] = ["off", "copy", "bind", "symlink", "delete", "auto"];
 
-/// `--timezone=`.
+/// `--timezone=`; a boolean is `auto` or `off`, as in systemd's table.
 pub fn parse_timezone(s: &str) -> Result<TimezoneMode> {
+    match bool_word(s) {
+        Some(true) => return Ok(TimezoneMode::Auto),
+        Some(false) => return Ok(TimezoneMode::Off),
+        None => {}
+    }
     Ok(match s {
         "off" => TimezoneMode::Off,
         "copy" => TimezoneMode::Copy,
@@ -428,8 +449,13 @@ pub fn parse_private_users(s: Option<&str>) -> Result<PrivateUsers> {
 /// The `--private-users-ownership=` words.
 pub const OWNERSHIP_WORDS: [&str; 5] = ["off", "chown", "map", "foreign", "auto"];
 
-/// `--private-users-ownership=`.
+/// `--private-users-ownership=`; a boolean is `auto` or `off`, as in systemd's table.
 pub fn parse_ownership(s: &str) -> Result<UserNamespaceOwnership> {
+    match bool_word(s) {
+        Some(true) => return Ok(UserNamespaceOwnership::Auto),
+        Some(false) => return Ok(UserNamespaceOwnership::Off),
+        None => {}
+    }
     Ok(match s {
         "off" => UserNamespaceOwnership::Off,
         "chown" => UserNamespaceOwnership::Chown,
@@ -614,6 +640,20 @@ mod tests {
         assert_eq!(err(parse_settings_mode("x")), "invalid value, expected a boolean, \"override\" or \"trusted\"");
         assert_eq!(parse_ownership("foreign").unwrap(), UserNamespaceOwnership::Foreign);
         assert_eq!(err(parse_ownership("x")), "invalid user namespace ownership mode");
+    }
+
+    #[test]
+    fn mode_words_take_booleans_as_systemds_tables() {
+        assert_eq!(parse_resolv_conf("yes").unwrap(), ResolvConfMode::Auto);
+        assert_eq!(parse_resolv_conf("0").unwrap(), ResolvConfMode::Off);
+        assert_eq!(parse_timezone("on").unwrap(), TimezoneMode::Auto);
+        assert_eq!(parse_timezone("false").unwrap(), TimezoneMode::Off);
+        assert_eq!(parse_ownership("true").unwrap(), UserNamespaceOwnership::Auto);
+        assert_eq!(parse_ownership("no").unwrap(), UserNamespaceOwnership::Off);
+        let mut env = vec!["A=1".to_string(), "B=2".to_string()];
+        replace_env(&mut env, "A=3".into());
+        replace_env(&mut env, "AB=4".into());
+        assert_eq!(env, ["A=3", "B=2", "AB=4"]);
     }
 
     #[test]

@@ -175,8 +175,17 @@ pub fn parse_rlimit(s: &str) -> Result<RlimitSpec> {
     let resource = RLIMITS
         .iter()
         .position(|r| *r == short)
+        .and_then(|i| u32::try_from(i).ok())
         .ok_or_else(|| Error::msg(format!("unknown resource limit: {name:?}")))?;
-    let bytes = RLIMIT_BYTES.contains(&short.as_str());
+    Ok(RlimitSpec::Limit(parse_rlimit_value(resource, value)?))
+}
+
+/// The value of `--rlimit=NAME=SOFT[:HARD]` (and of the `LimitNAME=` keys) for resource
+/// number `resource` (0..=15): numbers or `infinity`, byte limits take size suffixes.
+pub fn parse_rlimit_value(resource: u32, value: &str) -> Result<Rlimit> {
+    let short =
+        usize::try_from(resource).ok().and_then(|i| RLIMITS.get(i)).ok_or_else(|| Error::msg("bad resource"))?;
+    let bytes = RLIMIT_BYTES.contains(short);
     let one = |v: &str| -> Result<u64> {
         let parsed = if v == "infinity" {
             Ok(u64::MAX)
@@ -197,8 +206,7 @@ pub fn parse_rlimit(s: &str) -> Result<RlimitSpec> {
     if soft > hard {
         return Err(Error::msg("soft resource limit is above the hard limit"));
     }
-    let resource = u32::try_from(resource).map_err(|_| Error::msg("bad resource"))?;
-    Ok(RlimitSpec::Limit(Rlimit { resource, soft, hard }))
+    Ok(Rlimit { resource, soft, hard })
 }
 
 /// `--oom-score-adjust=`: -1000..1000.
@@ -256,15 +264,16 @@ pub fn parse_syscall_filter(s: &str) -> Result<Vec<String>> {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    let mut out = Vec::new();
-    for word in list.split_ascii_whitespace() {
-        let body = word.strip_prefix('@').unwrap_or(word);
-        if body.is_empty() || !body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            return Err(Error::msg(format!("invalid system call name: {word:?}")));
-        }
-        out.push(if deny { format!("~{word}") } else { word.to_string() });
+    list.split_ascii_whitespace().map(|word| syscall_filter_word(word, deny)).collect()
+}
+
+/// One name or `@group` of a system-call filter list, with the `~` prefix when `deny`.
+pub fn syscall_filter_word(word: &str, deny: bool) -> Result<String> {
+    let body = word.strip_prefix('@').unwrap_or(word);
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(Error::msg(format!("invalid system call name: {word:?}")));
     }
-    Ok(out)
+    Ok(if deny { format!("~{word}") } else { word.to_string() })
 }
 
 /// systemd's strict `valid_user_group_name()`: `[A-Za-z_][A-Za-z0-9_-]*`, at most 31 bytes.
@@ -428,6 +437,16 @@ mod tests {
         assert_eq!(err(parse_capabilities("64")), "unknown capability: \"64\"");
         assert!(capability_list().starts_with("cap_chown\ncap_dac_override\n"));
         assert_eq!(DEFAULT_RETAINED_CAPS.count_ones(), 26);
+    }
+
+    #[test]
+    fn rlimit_values_and_syscall_words() {
+        assert_eq!(parse_rlimit_value(7, "1024:4096").unwrap(), Rlimit { resource: 7, soft: 1024, hard: 4096 });
+        assert_eq!(parse_rlimit_value(8, "64K").unwrap(), Rlimit { resource: 8, soft: 65536, hard: 65536 });
+        assert_eq!(err(parse_rlimit_value(7, "1K")), "invalid resource limit value: \"1K\"");
+        assert_eq!(err(parse_rlimit_value(16, "1")), "bad resource");
+        assert_eq!(syscall_filter_word("@clock", true).unwrap(), "~@clock");
+        assert_eq!(err(syscall_filter_word("@", false)), "invalid system call name: \"@\"");
     }
 
     #[test]

@@ -152,7 +152,9 @@ impl SettingsMask {
     pub const REGISTRATION: Self = Self(1 << 56);
     /// `--private-users-delegate`. Field `private_users_delegate`.
     pub const USERNS_DELEGATE: Self = Self(1 << 57);
-    /// `--network-nat`, `--network-address` (spawnbox extensions). Fields `network_nat`,
+    /// `--network-nat`, `--network-address` (spawnbox extensions); the extension keys
+    /// `[Network] NAT=`, `Address=`, meant for the files of spawnbox's own directories only
+    /// (`merge()` still treats the group as command-line only). Fields `network_nat`,
     /// `network_address`.
     pub const NETWORK_ADDRESSING: Self = Self(1 << 58);
     /// `-Z/--selinux-context`, `-L/--selinux-apifs-context`. Fields `selinux_context`,
