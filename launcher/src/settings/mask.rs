@@ -170,7 +170,8 @@ impl SettingsMask {
     pub const ALL: Self = Self((1 << 62) - 1);
 
     /// The groups an untrusted file may not set (nspawn's `merge_settings()` checks of
-    /// `arg_settings_trusted`). For `CAPABILITY` only the additions (`Capability=`,
+    /// `arg_settings_trusted`, with systemd 260's fix of CVE-2026-40226: `Ephemeral=` and
+    /// `BindUser=`/`BindUserShell=` too). For `CAPABILITY` only the additions (`Capability=`,
     /// `AmbientCapability=`) are refused, `DropCapability=` is honoured; for `SYSCALL_FILTER`
     /// only an allow list is refused, a deny-only `~` list is honoured.
     pub const PRIVILEGED: Self = Self(
@@ -189,7 +190,9 @@ impl SettingsMask {
             | Self::SLICE.0
             | Self::USE_CGNS.0
             | Self::CLONE_NS_FLAGS.0
-            | Self::CONSOLE_MODE.0,
+            | Self::CONSOLE_MODE.0
+            | Self::EPHEMERAL.0
+            | Self::BIND_USER.0,
     );
 
     /// The groups only the command line sets: nspawn's `merge_settings()` never takes

@@ -116,7 +116,8 @@ pub fn merge(cli: &Settings, file: &Settings, trusted: bool) -> Merged {
         o.start_mode = f.start_mode;
         o.parameters = f.parameters.clone();
     });
-    m.take(S::EPHEMERAL, None, |o, f| o.ephemeral = f.ephemeral);
+    // Trusted files only (CVE-2026-40226: an image's own file asking for -x or a host user).
+    m.take(S::EPHEMERAL, Some("Ephemeral= setting"), |o, f| o.ephemeral = f.ephemeral);
     m.take(S::DIRECTORY, Some("root directory setting"), |o, f| {
         o.directory = f.directory.clone();
         o.template = f.template.clone();
@@ -154,7 +155,7 @@ pub fn merge(cli: &Settings, file: &Settings, trusted: bool) -> Merged {
         o.private_users = f.private_users;
         o.private_users_ownership = f.private_users_ownership;
     });
-    m.take(S::BIND_USER, None, |o, f| {
+    m.take(S::BIND_USER, Some("BindUser= and BindUserShell= settings"), |o, f| {
         o.bind_user = f.bind_user.clone();
         o.bind_user_shell = f.bind_user_shell.clone();
         o.bind_user_group = f.bind_user_group.clone();

@@ -124,7 +124,6 @@ fn file_only_untrusted_keeps_the_unprivileged_groups() {
     let want = Settings {
         start_mode: Some(StartMode::Boot),
         parameters: vec!["--unit=rescue.target".into()],
-        ephemeral: true,
         setenv: strings(&["LANG=C"]),
         user: Some("daemon".into()),
         chdir: Some("/srv".into()),
@@ -135,7 +134,6 @@ fn file_only_untrusted_keeps_the_unprivileged_groups() {
         personality: Some("x86".into()),
         read_only: true,
         volatile: Some(VolatileMode::State),
-        bind_user: strings(&["alice"]),
         notify_ready: Some(true),
         hostname: Some("box".into()),
         no_new_privileges: Some(true),
@@ -143,7 +141,6 @@ fn file_only_untrusted_keeps_the_unprivileged_groups() {
         timezone: Some(TimezoneMode::Off),
         suppress_sync: Some(true),
         given: S::START_MODE
-            | S::EPHEMERAL
             | S::ENVIRONMENT
             | S::USER
             | S::WORKING_DIRECTORY
@@ -153,7 +150,6 @@ fn file_only_untrusted_keeps_the_unprivileged_groups() {
             | S::PERSONALITY
             | S::READ_ONLY
             | S::VOLATILE_MODE
-            | S::BIND_USER
             | S::NOTIFY_READY
             | S::HOSTNAME
             | S::NO_NEW_PRIVILEGES
@@ -167,6 +163,7 @@ fn file_only_untrusted_keeps_the_unprivileged_groups() {
     assert_eq!(
         m.ignored,
         [
+            untrusted(S::EPHEMERAL, "Ephemeral= setting"),
             untrusted(S::CAPABILITY, "Capability= setting"),
             untrusted(S::CAPABILITY, "AmbientCapability= setting"),
             untrusted(S::MACHINE_ID, "MachineID= setting"),
@@ -177,6 +174,7 @@ fn file_only_untrusted_keeps_the_unprivileged_groups() {
             untrusted(S::NETWORK, "network settings"),
             untrusted(S::EXPOSE_PORTS, "Port= setting"),
             untrusted(S::USERNS, "PrivateUsers= and PrivateUsersOwnership= settings"),
+            untrusted(S::BIND_USER, "BindUser= and BindUserShell= settings"),
             untrusted(S::SYSCALL_FILTER, "SystemCallFilter= settings"),
             untrusted(S::rlimit(7), "LimitNOFILE= setting"),
             untrusted(S::OOM_SCORE_ADJUST, "OOMScoreAdjust= setting"),
@@ -185,7 +183,7 @@ fn file_only_untrusted_keeps_the_unprivileged_groups() {
         ]
     );
     assert_eq!(
-        m.ignored[4].message(Path::new("/var/lib/machines/web.nspawn")),
+        m.ignored[5].message(Path::new("/var/lib/machines/web.nspawn")),
         "Ignoring network settings, file /var/lib/machines/web.nspawn is not trusted."
     );
 }
