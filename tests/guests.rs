@@ -46,16 +46,9 @@ fn login(pty: &mut Pty, mark: usize) -> usize {
     pty.expect_after(at, "# ", STEP)
 }
 
-/// Runs `cmd` at the shell prompt and returns what it printed, between two marker lines that
-/// only the shell's arithmetic makes (the terminal's echo of the command line, which the line
-/// editor may wrap, shows them unexpanded).
+/// Runs `cmd` at the shell prompt and returns what it printed, terminal controls removed.
 fn shell(pty: &mut Pty, cmd: &str) -> String {
-    let m = pty.mark();
-    pty.type_line(&format!("echo BEGIN-OF-$((6*6)); {cmd}; echo END-OF-$((6*7))"));
-    let begin = pty.expect_after(m, "BEGIN-OF-36\r\n", STEP);
-    let end = pty.expect_after(begin, "END-OF-42", STEP);
-    let text = pty.text_after(begin);
-    strip_controls(&text[..end - begin - "END-OF-42".len()])
+    strip_controls(&pty.run_at_prompt(cmd, STEP))
 }
 
 /// `text` without CSI sequences (`ESC [ ... letter`) and without a CR that starts it.

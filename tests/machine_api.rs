@@ -176,15 +176,7 @@ fn a_later_process_starts_kills_and_tears_down_a_left_machine() {
     let run = t.host_dir("run");
     std::env::set_var("SPAWNBOX_RUNTIME_DIR", &run);
     let me = std::env::current_exe().unwrap();
-    let uppers = || -> Vec<String> {
-        fs::read_dir("/var/tmp")
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("spawnbox-overlay-"))
-            .collect()
-    };
-    assert_eq!(uppers(), Vec::<String>::new());
+    assert_eq!(spawnbox_tests::host::throwaway_uppers(), Vec::<String>::new());
     let result = t.host_dir("created").join("result");
     let st = std::process::Command::new(&me)
         .args(["--create-and-leave", &t.root.display().to_string(), &t.uuid, &result.display().to_string()])
@@ -221,7 +213,7 @@ fn a_later_process_starts_kills_and_tears_down_a_left_machine() {
     assert!(m.is_running().unwrap());
 
     // The throw-away overlay upper of --overlay=+/etc::/mnt is the machine's, and in its record.
-    let up = uppers();
+    let up = spawnbox_tests::host::throwaway_uppers();
     assert_eq!(up.len(), 1, "{up:?}");
     let record = fs::read_to_string(Path::new(dir).join("state")).unwrap();
     assert!(record.contains(&format!("temporary=/var/tmp/{}\n", up[0])), "{record}");
@@ -234,7 +226,7 @@ fn a_later_process_starts_kills_and_tears_down_a_left_machine() {
     assert!(m.wait_exit(std::time::Duration::from_secs(5)).unwrap(), "PID 1 outlived SIGKILL");
     m.teardown().expect("teardown");
     assert!(!Path::new(dir).exists(), "{dir} left");
-    assert_eq!(uppers(), Vec::<String>::new(), "the throw-away upper is left");
+    assert_eq!(spawnbox_tests::host::throwaway_uppers(), Vec::<String>::new(), "the throw-away upper is left");
     assert_eq!(cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new());
     std::env::remove_var("SPAWNBOX_RUNTIME_DIR");
 }

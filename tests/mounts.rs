@@ -458,15 +458,7 @@ fn rootidmap_and_owneridmap_work_without_a_user_namespace() {
 fn overlay_with_an_empty_upper_writes_to_a_throw_away_directory() {
     // nspawn: `--overlay=LOWER::DST` puts the upper below the host's /var/tmp and removes it
     // when the container ends.
-    let leftovers = || -> Vec<String> {
-        fs::read_dir("/var/tmp")
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("spawnbox-overlay-"))
-            .collect()
-    };
-    assert_eq!(leftovers(), Vec::<String>::new());
+    assert_eq!(spawnbox_tests::host::throwaway_uppers(), Vec::<String>::new());
     let t = Test::new("overlay-tmp-upper");
     let lower = t.host_dir("lower");
     fs::write(lower.join("from-lower"), "lower\n").unwrap();
@@ -475,7 +467,7 @@ fn overlay_with_an_empty_upper_writes_to_a_throw_away_directory() {
                   grep ' /mnt ' /proc/self/mounts | cut -d' ' -f3; ls -d /var/tmp/spawnbox-overlay-* 2>/dev/null | wc -l";
     assert_eq!(t.sh(&[&o], script).ok(), "lower\nnew\noverlay\n0\n");
     assert!(!lower.join("written").exists());
-    assert_eq!(leftovers(), Vec::<String>::new());
+    assert_eq!(spawnbox_tests::host::throwaway_uppers(), Vec::<String>::new());
 }
 
 /// A tree holding a second OS tree at `/deploy` (as an OSTree deployment does), each with a

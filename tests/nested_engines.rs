@@ -262,15 +262,9 @@ fn remove_cgroup_tree(dir: &Path) {
     wait_until(Duration::from_secs(5), || fs::remove_dir(dir).is_ok() || !dir.exists());
 }
 
-/// Runs `cmd` at the guest's shell prompt and returns what it printed, between two marker lines
-/// that only the shell's arithmetic makes (the terminal's echo shows them unexpanded).
+/// Runs `cmd` at the guest's shell prompt and returns what it printed.
 fn shell(pty: &mut Pty, cmd: &str) -> String {
-    let m = pty.mark();
-    pty.type_line(&format!("echo BEGIN-OF-$((6*6)); {cmd}; echo END-OF-$((6*7))"));
-    let begin = pty.expect_after(m, "BEGIN-OF-36\r\n", STEP);
-    let end = pty.expect_after(begin, "END-OF-42", STEP);
-    let text = pty.text_after(begin);
-    text[..end - begin - "END-OF-42".len()].to_string()
+    pty.run_at_prompt(cmd, STEP)
 }
 
 /// What the innermost guest is asked: its PID 1, hostname, cgroup, what is mounted on

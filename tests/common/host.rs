@@ -205,3 +205,15 @@ pub fn cgroups_of_machine(machine: &str) -> Vec<std::path::PathBuf> {
     walk(Path::new("/sys/fs/cgroup"), 4, &frag, &mut out);
     out
 }
+
+/// The throw-away overlay directories (`spawnbox-overlay-*`) in the host's `/var/tmp`.
+pub fn throwaway_uppers() -> Vec<String> {
+    fs::read_dir("/var/tmp")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("spawnbox-overlay-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -128,4 +128,17 @@ impl Pty {
         self.write(line.as_bytes());
         self.write(b"\r");
     }
+
+    /// Runs `cmd` at a shell prompt and returns what it printed, as the terminal got it,
+    /// between two marker lines that only the shell's arithmetic makes (the terminal's echo of
+    /// the command line, which the line editor may wrap, shows them unexpanded); each marker
+    /// must come within `within`.
+    pub fn run_at_prompt(&mut self, cmd: &str, within: Duration) -> String {
+        let m = self.mark();
+        self.type_line(&format!("echo BEGIN-OF-$((6*6)); {cmd}; echo END-OF-$((6*7))"));
+        let begin = self.expect_after(m, "BEGIN-OF-36\r\n", within);
+        let end = self.expect_after(begin, "END-OF-42", within);
+        let text = self.text_after(begin);
+        text[..end - begin - "END-OF-42".len()].to_string()
+    }
 }

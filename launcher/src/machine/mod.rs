@@ -65,7 +65,6 @@ pub struct Machine {
     /// `--overlay=LOWER::DST` uppers made for this run.
     temporary: Vec<PathBuf>,
     pid1: Option<Pid1>,
-    model: Model,
     /// `Model::Detachable`: `RUNTIME/machines/NAME`.
     state_dir: Option<PathBuf>,
     torn_down: bool,
@@ -151,7 +150,6 @@ impl Machine {
             network: None,
             temporary,
             pid1: None,
-            model,
             state_dir: None,
             torn_down: false,
         };
@@ -270,7 +268,7 @@ impl Machine {
 
     /// Releases PID 1: the payload (or init) runs.
     pub fn start(&mut self) -> Result<()> {
-        let Some(p) = self.pid1.as_mut() else {
+        let Some(p) = self.pid1.as_ref() else {
             return Err(Error::msg("the machine has no PID 1 to start"));
         };
         if let Err(e) = spawn::go(p, &self.prep, self.network.as_mut()) {
@@ -279,11 +277,6 @@ impl Machine {
             return Err(spawn::abandon(pid, e));
         }
         Ok(())
-    }
-
-    /// Its process model.
-    pub fn model(&self) -> Model {
-        self.model
     }
 
     /// The spec this machine runs (completed by [`create`](Self::create)).
@@ -309,11 +302,6 @@ impl Machine {
     /// The container's console (the master of its pty), once, for the front end's forwarder.
     pub fn take_console(&mut self) -> Option<OwnedFd> {
         self.pid1.as_mut().and_then(|p| p.pty.take())
-    }
-
-    /// The container's cgroup directory, if it has one.
-    pub fn cgroup_path(&self) -> Option<&Path> {
-        self.cgroup.as_ref().map(Cgroup::path)
     }
 
     /// Sends `signal` to PID 1.

@@ -26,7 +26,6 @@ pub struct Pid1 {
     pub(super) notify: Option<OwnedFd>,
     /// The master of the container's console, when it has one.
     pub(super) pty: Option<OwnedFd>,
-    pub(super) started: bool,
 }
 
 /// Clones the container's PID 1 and runs the handshake until it waits for "go"; a failure of
@@ -86,15 +85,14 @@ pub(super) fn spawn(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, cg: Opti
             Err(e) => return Err(abandon(pid, e)),
         }
     }
-    Ok(Pid1 { pid, channel: parent_ch, channel_open: true, notify, pty, started: false })
+    Ok(Pid1 { pid, channel: parent_ch, channel_open: true, notify, pty })
 }
 
 /// "Go": the launcher's last steps on PID 1 (resource limits a user namespace's root could not
 /// raise, the network), then the payload runs.
-pub(super) fn go(p: &mut Pid1, prep: &Prepared, net: Option<&mut crate::network::HostNetwork>) -> Result<()> {
+pub(super) fn go(p: &Pid1, prep: &Prepared, net: Option<&mut crate::network::HostNetwork>) -> Result<()> {
     let limits = if prep.userns.is_some() { prep.security.apply_to_child(p.pid) } else { Ok(()) };
     limits.and_then(|()| net.map_or(Ok(()), |n| n.attach(p.pid))).and_then(|()| p.channel.send(Msg::Go))?;
-    p.started = true;
     log::debug!("container ready, sent go");
     Ok(())
 }
