@@ -18,6 +18,7 @@ pub mod error;
 mod etc_files;
 mod guest;
 mod id128;
+pub mod image;
 mod journal;
 pub mod launch;
 pub mod logger;

@@ -35,7 +35,7 @@ impl log::Log for Stderr {
 /// Installs the logger with `level` as the most verbose level shown.
 pub fn init(level: log::LevelFilter) {
     static LOGGER: Stderr = Stderr;
-    if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(level);
-    }
+    // A second call only changes the level.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
 }

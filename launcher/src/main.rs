@@ -1,7 +1,7 @@
 //! spawnbox: entry point (argv[0] dispatch, logging, the one place errors are printed).
 #![deny(unsafe_code)]
 
-use spawnbox::{cli, error, launch, logger, spec};
+use spawnbox::{cli, error, image, launch, logger, settings, spec};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -34,7 +34,7 @@ fn init_logging(quiet: bool) {
 fn run(args: &[OsString]) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let getenv = |k: &str| std::env::var(k).ok();
-    let settings = match cli::parse(args, &getenv, &cwd) {
+    let mut settings = match cli::parse(args, &getenv, &cwd) {
         Ok(cli::Parsed::Run(s)) => s,
         Ok(cli::Parsed::Help) => {
             print!("{}", cli::help_text());
@@ -50,14 +50,22 @@ fn run(args: &[OsString]) -> i32 {
         }
         Err(e) => return fail(&e),
     };
-    if let Some(opt) = settings.unsupported.first() {
-        return fail(&error::Error::msg(format!("--{opt}: not supported yet")));
-    }
+    init_logging(settings.quiet);
     let stdin_tty = rustix::termios::isatty(rustix::stdio::stdin());
     let stdout_tty = rustix::termios::isatty(rustix::stdio::stdout());
     let host = rustix::system::uname();
     let host_hostname = host.nodename().to_string_lossy().into_owned();
     let caller = spec::Caller { cwd: &cwd, stdin_tty, stdout_tty, host_hostname: &host_hostname };
+    if let Err(e) = image::locate(&mut settings, &image::HostProbe) {
+        return fail(&e);
+    }
+    let settings = match load_settings(settings, &caller) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    if let Some(opt) = settings.unsupported.first() {
+        return fail(&error::Error::msg(format!("--{opt}: not supported yet")));
+    }
     let spec = match spec::Spec::resolve(settings, &caller) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -68,6 +76,22 @@ fn run(args: &[OsString]) -> i32 {
         Ok(code) => code,
         Err(e) => fail(&e),
     }
+}
+
+/// Merges the machine's `.nspawn` file into the command line's settings (warnings logged
+/// once each) and checks the cross-option rules on the result.
+fn load_settings(cli: settings::Settings, caller: &spec::Caller<'_>) -> Result<settings::Settings, error::Error> {
+    let machine = spec::machine_name(&cli, caller)?;
+    let image = cli.image.clone().unwrap_or_else(|| spec::root_directory(&cli, caller.cwd));
+    let loaded = settings::load::load(cli, &machine, Some(&image))?;
+    for w in &loaded.warnings {
+        log::warn!("{w}");
+    }
+    if let Some(file) = &loaded.file {
+        log::debug!("settings from {}", file.display());
+        cli::verify_merged(&loaded.settings).map_err(|e| e.context(format!("with {}", file.display())))?;
+    }
+    Ok(loaded.settings)
 }
 
 fn fail(e: &error::Error) -> i32 {

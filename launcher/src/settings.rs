@@ -9,13 +9,14 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub mod file;
+pub mod load;
 mod mask;
 mod merge;
 #[cfg(test)]
 mod merge_tests;
 pub use mask::SettingsMask;
 #[allow(unused_imports)] // the .nspawn loader (#15) is the first user outside tests
-pub use merge::{cli_mask, file_trusted, merge, Ignored, IgnoredReason, Merged};
+pub use merge::{cli_mask, file_trusted, merge, merge_from, Ignored, IgnoredReason, Merged};
 
 /// How PID 1 of the container is chosen (nspawn's `StartMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

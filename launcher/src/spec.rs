@@ -140,15 +140,8 @@ pub struct Caller<'a> {
 impl Spec {
     /// Applies nspawn's defaults to `settings`.
     pub fn resolve(settings: Settings, caller: &Caller<'_>) -> Result<Spec> {
-        let directory = match &settings.directory {
-            Some(d) if d.is_absolute() => normalize(d),
-            Some(d) => normalize(&caller.cwd.join(d)),
-            None => caller.cwd.to_path_buf(),
-        };
-        let machine = match &settings.machine {
-            Some(m) => m.clone(),
-            None => derive_machine_name(&directory, caller.host_hostname)?,
-        };
+        let directory = root_directory(&settings, caller.cwd);
+        let machine = machine_name(&settings, caller)?;
         let hostname = settings.hostname.clone().unwrap_or_else(|| machine.clone());
         let start_mode = settings.start_mode.unwrap_or(StartMode::Pid1);
         let kill_signal = settings.kill_signal.unwrap_or(match start_mode {
@@ -272,6 +265,24 @@ pub fn normalize(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The root directory: `-D` (made absolute), else the current directory.
+pub fn root_directory(settings: &Settings, cwd: &Path) -> PathBuf {
+    match &settings.directory {
+        Some(d) if d.is_absolute() => normalize(d),
+        Some(d) => normalize(&cwd.join(d)),
+        None => cwd.to_path_buf(),
+    }
+}
+
+/// The machine name: `-M`, else derived from the root directory. It names the `.nspawn`
+/// file (nspawn's `arg_machine` when `load_settings()` runs).
+pub fn machine_name(settings: &Settings, caller: &Caller<'_>) -> Result<String> {
+    match &settings.machine {
+        Some(m) => Ok(m.clone()),
+        None => derive_machine_name(&root_directory(settings, caller.cwd), caller.host_hostname),
+    }
 }
 
 /// The machine name nspawn derives from a directory: its basename (the host's hostname for

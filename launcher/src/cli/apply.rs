@@ -8,7 +8,7 @@ use super::values_sec::{self as sec, CapSpec, RlimitSpec};
 use super::Parsed;
 use crate::error::Error;
 use crate::settings::{
-    LinkJournal, PrivateUsers, Settings, SettingsMask, SettingsMode, StartMode, UserNamespaceOwnership, VolatileMode,
+    LinkJournal, PrivateUsers, Settings, SettingsMask, StartMode, UserNamespaceOwnership, VolatileMode,
 };
 use std::path::Path;
 
@@ -90,13 +90,9 @@ pub fn ignore(_: &mut State, _: Option<&str>) -> Result<Flow> {
     go()
 }
 
-/// `--settings=`: only `no` is supported (spawnbox reads no `.nspawn` files yet).
+/// `--settings=`: whether and how the machine's `.nspawn` file is used (`settings::load`).
 pub fn settings(st: &mut State, value: Option<&str>) -> Result<Flow> {
-    let mode = v::parse_settings_mode(val(value))?;
-    if mode != SettingsMode::No {
-        st.unsupported("settings");
-    }
-    st.settings.settings_mode = Some(mode);
+    st.settings.settings_mode = Some(v::parse_settings_mode(val(value))?);
     go()
 }
 

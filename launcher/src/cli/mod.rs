@@ -86,6 +86,12 @@ pub fn parse(args: &[OsString], getenv: &dyn Fn(&str) -> Option<String>, cwd: &P
     Ok(Parsed::Run(st.settings))
 }
 
+/// Checks the cross-option rules again on settings a `.nspawn` file was merged into (the
+/// file cannot give the command-line-only combinations `Seen` records).
+pub fn verify_merged(s: &Settings) -> Result<(), Error> {
+    verify::verify(s, &apply::Seen::default())
+}
+
 /// The `--help` text: options listed in nspawn's groups.
 pub fn help_text() -> String {
     help::help_text()

@@ -1,6 +1,5 @@
 //! `merge()`: the command line beats a settings file, which beats the default — nspawn's
 //! `merge_settings()` (`src/nspawn/nspawn.c`) as a pure function of two `Settings`.
-#![allow(dead_code)] // the .nspawn loader (#15) is the first user outside tests
 
 use super::{Rlimit, Settings, SettingsMask, SettingsMode};
 use std::path::Path;
@@ -12,6 +11,8 @@ pub enum IgnoredReason {
     Untrusted,
     /// A group only the command line sets: a `.nspawn` file has no key for it.
     CommandLineOnly,
+    /// spawnbox's extension keys in a file outside spawnbox's own directories.
+    Extension,
 }
 
 /// One group (or part of one) that `merge()` did not take from the file; the loader warns
@@ -34,6 +35,11 @@ impl Ignored {
             IgnoredReason::CommandLineOnly => {
                 format!("Ignoring {} in file {}: only the command line sets it.", self.what, path.display())
             }
+            IgnoredReason::Extension => format!(
+                "Ignoring {} in file {}: spawnbox reads its own keys only from files in /etc/spawnbox and /run/spawnbox.",
+                self.what,
+                path.display()
+            ),
         }
     }
 }
@@ -108,6 +114,13 @@ const LIMIT_WHAT: [&str; 16] = [
 /// (`cli::verify::retained_capabilities`). The caller checks the cross-option rules again on
 /// the result.
 pub fn merge(cli: &Settings, file: &Settings, trusted: bool) -> Merged {
+    merge_from(cli, file, trusted, false)
+}
+
+/// [`merge`], for a file that may also use spawnbox's extension keys (`[Network] NAT=`,
+/// `Address=`: the `NETWORK_ADDRESSING` group, privileged) when `extensions` is set — a file
+/// from spawnbox's own directories. In other files they are ignored with a warning.
+pub fn merge_from(cli: &Settings, file: &Settings, trusted: bool, extensions: bool) -> Merged {
     let open = file.given.difference(cli_mask(cli));
     let mut m = Merge { out: cli.clone(), file, open, trusted, taken: SettingsMask::EMPTY, ignored: Vec::new() };
     type S = SettingsMask;
@@ -183,7 +196,16 @@ pub fn merge(cli: &Settings, file: &Settings, trusted: bool) -> Merged {
     m.take(S::CLONE_NS_FLAGS, Some("namespace setting"), |o, f| o.share_system = f.share_system);
     m.take(S::CONSOLE_MODE, Some("console mode setting"), |o, f| o.console = f.console);
     m.take(S::SUPPRESS_SYNC, None, |o, f| o.suppress_sync = f.suppress_sync);
-    for g in (open & S::CLI_ONLY).iter() {
+    let addressing = "NAT= and Address= settings";
+    if extensions {
+        m.take(S::NETWORK_ADDRESSING, Some(addressing), |o, f| {
+            o.network_nat = f.network_nat;
+            o.network_address = f.network_address;
+        });
+    } else if open.contains(S::NETWORK_ADDRESSING) {
+        m.ignore(S::NETWORK_ADDRESSING, addressing, IgnoredReason::Extension);
+    }
+    for g in (open & S::CLI_ONLY.difference(S::NETWORK_ADDRESSING)).iter() {
         m.ignore(g, g.name().unwrap_or("setting"), IgnoredReason::CommandLineOnly);
     }
 

@@ -361,3 +361,35 @@ fn untrusted_files_lose_exactly_the_privileged_groups() {
     let m = merge(&Settings::default(), &file, true);
     assert_eq!(m, Merged { settings: file, ignored: vec![] });
 }
+
+#[test]
+fn extension_keys_only_from_spawnbox_files() {
+    let file = Settings {
+        network_nat: Some(true),
+        network_address: Some(NetworkAddress::Off),
+        given: S::NETWORK_ADDRESSING,
+        ..Settings::default()
+    };
+    let path = Path::new("/etc/systemd/nspawn/web.nspawn");
+    // A spawnbox file, trusted: taken.
+    let m = merge_from(&Settings::default(), &file, true, true);
+    assert_eq!((m.settings.network_nat, m.settings.network_address), (Some(true), Some(NetworkAddress::Off)));
+    assert_eq!((m.settings.given, m.ignored.len()), (S::NETWORK_ADDRESSING, 0));
+    // The command line wins.
+    let m = merge_from(&cli(&["--network-nat=no"]), &file, true, true);
+    assert_eq!((m.settings.network_nat, m.settings.network_address), (Some(false), None));
+    // Untrusted (next to the image with --settings=trusted is the only way there): privileged.
+    let m = merge_from(&Settings::default(), &file, false, true);
+    assert_eq!(m.settings, Settings::default());
+    assert_eq!(
+        m.ignored[0].message(path),
+        "Ignoring NAT= and Address= settings, file /etc/systemd/nspawn/web.nspawn is not trusted."
+    );
+    // Any other file: ignored with its own warning.
+    let m = merge(&Settings::default(), &file, true);
+    assert_eq!(m.settings, Settings::default());
+    assert_eq!(
+        m.ignored[0].message(path),
+        "Ignoring NAT= and Address= settings in file /etc/systemd/nspawn/web.nspawn: spawnbox reads its own keys only from files in /etc/spawnbox and /run/spawnbox."
+    );
+}
