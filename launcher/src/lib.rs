@@ -12,6 +12,7 @@ pub mod cli;
 mod console;
 mod container;
 mod credentials;
+pub mod ctl;
 mod dev;
 pub mod env;
 pub mod error;

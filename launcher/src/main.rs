@@ -10,8 +10,8 @@ fn main() {
     let argv0 = if args.is_empty() { OsString::from("spawnbox") } else { args.remove(0) };
     let name = Path::new(&argv0).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if name == "spawnctl" {
-        eprintln!("spawnctl: not implemented yet");
-        std::process::exit(1);
+        let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        std::process::exit(spawnbox::ctl::main(&args));
     }
     std::process::exit(run(&args));
 }

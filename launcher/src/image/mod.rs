@@ -92,13 +92,13 @@ pub fn find(name: &str, probe: &dyn Probe) -> Option<Image> {
 }
 
 /// Every image in the search path, sorted by name; of two with the same name, the one found
-/// first. Hidden names (`.`-prefixed) are not images.
-pub fn list(probe: &dyn Probe) -> Vec<Image> {
+/// first. Hidden images (`.`-prefixed names) only with `all`.
+pub fn list(probe: &dyn Probe, all: bool) -> Vec<Image> {
     let mut out: Vec<Image> = Vec::new();
     for dir in SEARCH_PATH.iter().map(Path::new) {
         for entry in probe.names(dir) {
             let name = entry.strip_suffix(".raw").unwrap_or(&entry);
-            if name.starts_with('.') || !name_is_valid(name) || out.iter().any(|i| i.name == name) {
+            if (name.starts_with('.') && !all) || !name_is_valid(name) || out.iter().any(|i| i.name == name) {
                 continue;
             }
             if let Some(image) = found(dir, name, probe) {
@@ -183,6 +183,9 @@ pub fn immutable(path: &Path) -> rustix::io::Result<bool> {
     let fd = open(path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY, Mode::empty())?;
     Ok(ioctl_getflags(&fd)?.contains(IFlags::IMMUTABLE))
 }
+
+mod manage;
+pub use manage::{get, remove, rename, set_read_only, users};
 
 #[cfg(test)]
 mod tests;

@@ -102,7 +102,7 @@ fn listing() {
         ("/usr/lib/machines/base", D),
     ]);
     let got: Vec<(String, String, Kind, bool)> =
-        list(&fs).into_iter().map(|i| (i.name, i.path.display().to_string(), i.kind, i.read_only)).collect();
+        list(&fs, false).into_iter().map(|i| (i.name, i.path.display().to_string(), i.kind, i.read_only)).collect();
     let want = [
         ("base", "/usr/lib/machines/base", D, true),
         ("disk", "/var/lib/machines/disk.raw", R, false),
@@ -111,6 +111,8 @@ fn listing() {
     let want: Vec<(String, String, Kind, bool)> =
         want.iter().map(|(n, p, k, r)| (n.to_string(), p.to_string(), *k, *r)).collect();
     assert_eq!(got, want);
+    let all: Vec<String> = list(&fs, true).into_iter().map(|i| i.name).collect();
+    assert_eq!(all, [".hidden", "base", "disk", "web"]);
 }
 
 #[test]

@@ -1,0 +1,173 @@
+//! spawnctl: machinectl's command line without machined (same binary as spawnbox, chosen by
+//! argv[0]). A table of verbs, each with its operand count and handler; the image verbs are
+//! in `images.rs`, the machine verbs come with issue 16.
+
+mod args;
+mod images;
+mod show;
+
+use crate::error::{Error, Result};
+use args::Options;
+
+/// What a verb prints on stdout.
+type Handler = fn(&Options, &[String]) -> Result<String>;
+
+/// A verb: name, operand counts (min, max; `usize::MAX` for any), synopsis, handler.
+struct Verb {
+    name: &'static str,
+    min: usize,
+    max: usize,
+    synopsis: &'static str,
+    help: &'static str,
+    run: Option<Handler>,
+}
+
+const ANY: usize = usize::MAX;
+
+const fn verb(
+    name: &'static str,
+    min: usize,
+    max: usize,
+    synopsis: &'static str,
+    help: &'static str,
+    run: Option<Handler>,
+) -> Verb {
+    Verb { name, min, max, synopsis, help, run }
+}
+
+fn quiet(r: Result<()>) -> Result<String> {
+    r.map(|()| String::new())
+}
+
+/// machinectl's verbs; those without a handler are not implemented yet.
+const VERBS: &[Verb] = &[
+    verb("list", 0, 0, "list", "List running machines", None),
+    verb("status", 1, ANY, "status NAME...", "Show machine details", None),
+    verb("show", 0, ANY, "show [NAME...]", "Show properties of one or more machines", None),
+    verb("start", 1, ANY, "start NAME...", "Start container as a service", None),
+    verb("login", 0, 1, "login [NAME]", "Get a login prompt in a container", None),
+    verb("shell", 0, ANY, "shell [[USER@]NAME [COMMAND...]]", "Invoke a shell (or other command) in a container", None),
+    verb("enable", 1, ANY, "enable NAME...", "Enable automatic container start at boot", None),
+    verb("disable", 1, ANY, "disable NAME...", "Disable automatic container start at boot", None),
+    verb("poweroff", 1, ANY, "poweroff NAME...", "Power off one or more containers", None),
+    verb("reboot", 1, ANY, "reboot NAME...", "Reboot one or more containers", None),
+    verb("terminate", 1, ANY, "terminate NAME...", "Terminate one or more machines", None),
+    verb("kill", 1, ANY, "kill NAME...", "Send signal to processes of a machine", None),
+    verb("bind", 2, 3, "bind NAME PATH [PATH]", "Bind mount a path from the host into a container", None),
+    verb("copy-to", 2, 3, "copy-to NAME PATH [PATH]", "Copy files from the host to a container", None),
+    verb("copy-from", 2, 3, "copy-from NAME PATH [PATH]", "Copy files from a container to the host", None),
+    verb(
+        "list-images",
+        0,
+        0,
+        "list-images",
+        "Show available container and VM images",
+        Some(|o, _| images::list_images(o)),
+    ),
+    verb("image-status", 1, ANY, "image-status NAME...", "Show image details", Some(|_, a| images::image_status(a))),
+    verb("show-image", 1, ANY, "show-image NAME...", "Show properties of image", Some(images::show_image)),
+    verb("clone", 2, 2, "clone NAME NAME", "Clone an image", None),
+    verb("rename", 2, 2, "rename NAME NAME", "Rename an image", Some(|_, a| quiet(images::rename(a)))),
+    verb(
+        "read-only",
+        1,
+        2,
+        "read-only NAME [BOOL]",
+        "Mark or unmark image read-only",
+        Some(|_, a| quiet(images::read_only(a))),
+    ),
+    verb("remove", 1, ANY, "remove NAME...", "Remove an image", Some(|_, a| quiet(images::remove(a)))),
+    verb("import-tar", 1, 2, "import-tar FILE [NAME]", "Import a local TAR container image", None),
+    verb("import-fs", 1, 2, "import-fs DIRECTORY [NAME]", "Import a local directory container image", None),
+    verb("export-tar", 1, 2, "export-tar NAME [FILE]", "Export a TAR container image locally", None),
+];
+
+/// The `--help` text, from the verb table.
+pub fn help_text() -> String {
+    let mut out = String::from(
+        "spawnctl [OPTIONS...] COMMAND ...\n\nSend control commands to or query the container manager.\n\nCommands:\n",
+    );
+    let width = VERBS.iter().map(|v| v.synopsis.len()).max().unwrap_or(0) + 2;
+    for v in VERBS {
+        let star = if v.run.is_some() { "" } else { " *" };
+        out.push_str(&format!("  {:<width$}{}{star}\n", v.synopsis, v.help));
+    }
+    out.push_str(
+        "\nOptions:\n  -h --help            Show this help\n     --version         Show package version\n     \
+         --no-legend       Do not show the headers and footers\n  -a --all             Show hidden images too\n  \
+         -p --property=NAME   Show only properties by this name\n     --value           When showing properties, only print the value\n  \
+         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone\n\n\
+         * not implemented yet (issue #16).\n",
+    );
+    out
+}
+
+/// Runs spawnctl with `args` (without argv[0]); the exit status.
+pub fn main(args: &[String]) -> i32 {
+    match run(args) {
+        Ok(out) => {
+            print!("{out}");
+            0
+        }
+        Err(e) => {
+            eprintln!("spawnctl: {e}");
+            1
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<String> {
+    let (o, words) = args::parse(args)?;
+    if o.help {
+        return Ok(help_text());
+    }
+    if o.version {
+        return Ok(format!("spawnctl {} (machinectl compatible)\n", env!("CARGO_PKG_VERSION")));
+    }
+    let (name, operands) = match words.split_first() {
+        Some((n, rest)) => (n.as_str(), rest),
+        None => ("list", &[][..]),
+    };
+    let v =
+        VERBS.iter().find(|v| v.name == name).ok_or_else(|| Error::msg(format!("unknown command verb '{name}'")))?;
+    if operands.len() < v.min {
+        return Err(Error::msg(format!("{name}: too few arguments (usage: spawnctl {})", v.synopsis)));
+    }
+    if operands.len() > v.max {
+        return Err(Error::msg(format!("{name}: too many arguments (usage: spawnctl {})", v.synopsis)));
+    }
+    let handler = v.run.ok_or_else(|| Error::msg(format!("{name}: not implemented yet (issue #16)")))?;
+    handler(&o, operands)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(args: &[&str]) -> String {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        run(&args).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn verbs_and_operand_counts() {
+        assert_eq!(err(&["frobnicate"]), "unknown command verb 'frobnicate'");
+        assert_eq!(err(&["rename", "a"]), "rename: too few arguments (usage: spawnctl rename NAME NAME)");
+        assert_eq!(err(&["list-images", "x"]), "list-images: too many arguments (usage: spawnctl list-images)");
+        assert_eq!(err(&["poweroff", "web"]), "poweroff: not implemented yet (issue #16)");
+        assert_eq!(err(&["show-image", "a/b"]), "invalid image name \"a/b\"");
+        let names: Vec<&str> = VERBS.iter().map(|v| v.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "a verb is listed twice");
+    }
+
+    #[test]
+    fn help_lists_every_verb() {
+        let h = help_text();
+        for v in VERBS {
+            assert!(h.contains(v.synopsis), "{}", v.name);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Root integration tests of spawnctl's image verbs (machinectl's `list-images`,
+//! `image-status`, `show-image`, `read-only`, `rename`, `remove`) on real trees.
+//!
+//! Each test runs one script in a private mount namespace with a tmpfs on `/run`, so the
+//! images in `/run/machines` and the files in `/run/systemd/nspawn` never reach the host.
+
+use spawnbox_tests::{spawnbox_bin, Test};
+use std::process::Command;
+
+/// Runs `script` with `$SPAWNCTL` (spawnctl) and `$TREE` (the test's busybox tree) in a
+/// private mount namespace whose /run is a fresh tmpfs holding /run/machines; its stdout.
+fn in_private_run(t: &Test, script: &str) -> String {
+    let ctl = t.path("spawnctl");
+    std::os::unix::fs::symlink(spawnbox_bin(), &ctl).unwrap();
+    let setup = "set -u\nmount -t tmpfs -o mode=0755 tmpfs /run\nmkdir -p /run/machines /run/systemd/nspawn\n";
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(format!("{setup}{script}"))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("SPAWNCTL", &ctl)
+        .env("SPAWNBOX", spawnbox_bin())
+        .env("TREE", &t.root)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "script failed: {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status);
+    assert_eq!(stderr, "", "stdout: {stdout}");
+    std::fs::remove_file(&ctl).unwrap();
+    stdout.into_owned()
+}
+
+/// `echo '$ ARGS'; spawnctl ARGS 2>&1; echo rc=$?`: a transcript line per command.
+const RUN: &str = "run() { echo \"\\$ $*\"; \"$SPAWNCTL\" \"$@\" 2>&1; echo \"rc=$?\"; }\n";
+
+#[test]
+fn list_show_and_status() {
+    let t = Test::new("ctl-list");
+    let script = format!(
+        "{RUN}cp -a \"$TREE\" /run/machines/web
+touch -d '2026-01-02 03:04:05 UTC' /run/machines/web
+truncate -s 1M /run/machines/disk.raw && dd if=/dev/zero of=/run/machines/disk.raw bs=4096 count=2 conv=notrunc 2>/dev/null
+touch -d '2026-01-02 03:04:06 UTC' /run/machines/disk.raw
+mkdir /run/machines/.hidden /run/machines/.#web.tmp
+run list-images --no-legend | sed -E 's/[A-Z][a-z]{{2}} [0-9-]{{10}} [0-9:]{{8}} UTC //'
+run list-images -a -o json | sed 's/\"created\":[0-9]*,//g'
+run show-image web disk -p Name,Path,Type,ReadOnly,Usage,ModificationTimestamp
+run show-image --value -p Path web
+run image-status web | grep -v Created
+run list-images extra
+run show-image nope
+"
+    );
+    let want = "\
+$ list-images --no-legend
+disk raw       no 8K  Fri 2026-01-02 03:04:06 UTC
+web  directory no n/a Fri 2026-01-02 03:04:05 UTC
+rc=0
+$ list-images -a -o json
+[{\"name\":\".hidden\",\"type\":\"directory\",\"ro\":false,\"usage\":null,\"modified\":MOD_HIDDEN},\
+{\"name\":\"disk\",\"type\":\"raw\",\"ro\":false,\"usage\":8192,\"modified\":1767323046000000},\
+{\"name\":\"web\",\"type\":\"directory\",\"ro\":false,\"usage\":null,\"modified\":1767323045000000}]
+rc=0
+$ show-image web disk -p Name,Path,Type,ReadOnly,Usage,ModificationTimestamp
+Name=web
+Path=/run/machines/web
+Type=directory
+ReadOnly=no
+ModificationTimestamp=Fri 2026-01-02 03:04:05 UTC
+Usage=[not set]
+
+Name=disk
+Path=/run/machines/disk.raw
+Type=raw
+ReadOnly=no
+ModificationTimestamp=Fri 2026-01-02 03:04:06 UTC
+Usage=8192
+rc=0
+$ show-image --value -p Path web
+/run/machines/web
+rc=0
+$ image-status web
+web
+             Type: directory
+             Path: /run/machines/web
+               RO: writable
+         Modified: Fri 2026-01-02 03:04:05 UTC
+rc=0
+$ list-images extra
+spawnctl: list-images: too many arguments (usage: spawnctl list-images)
+rc=1
+$ show-image nope
+spawnctl: no image \"nope\" known
+rc=1
+";
+    let got = in_private_run(&t, &script);
+    // .hidden was made just now: its time is not known in advance.
+    let hidden = got.split("\"name\":\".hidden\"").nth(1).and_then(|s| s.split("\"modified\":").nth(1));
+    let hidden: String = hidden.unwrap_or("").chars().take_while(char::is_ascii_digit).collect();
+    assert!(!hidden.is_empty(), "{got}");
+    assert_eq!(got, want.replace("MOD_HIDDEN", &hidden));
+}
+
+#[test]
+fn read_only_rename_and_remove() {
+    let t = Test::new("ctl-change");
+    let script = format!(
+        "{RUN}cp -a \"$TREE\" /run/machines/web
+echo '[Exec]' > /run/machines/web.nspawn
+echo '[Exec]' > /run/systemd/nspawn/web.nspawn
+run read-only web
+lsattr -d /run/machines/web | cut -c5
+run list-images --no-legend -o json
+run remove web
+run rename web web2
+run read-only web no
+run rename web web2
+ls /run/machines /run/systemd/nspawn
+run rename web2 a/b
+mkdir /run/machines/other
+run rename web2 other
+\"$SPAWNBOX\" -q -M web2 --console=pipe /bin/sleep 30 2>/dev/null &
+n=0; until \"$SPAWNCTL\" image-status web2 | grep -q 'Used by'; do n=$((n+1)); [ $n -lt 200 ] || break; sleep 0.05; done
+run remove web2 | sed 's/process [0-9]*/process PID/'
+kill $!; wait
+run remove web2 other
+ls -A /run/machines /run/systemd/nspawn
+"
+    );
+    let want = "\
+$ read-only web
+rc=0
+i
+$ list-images --no-legend -o json
+[{\"name\":\"web\",\"type\":\"directory\",\"ro\":true,\"usage\":null,\"created\":CREATED,\"modified\":MODIFIED}]
+rc=0
+$ remove web
+spawnctl: cannot remove image \"web\": it is read-only
+hint: spawnctl read-only web no
+rc=1
+$ rename web web2
+spawnctl: cannot rename image \"web\": it is read-only
+hint: spawnctl read-only web no
+rc=1
+$ read-only web no
+rc=0
+$ rename web web2
+rc=0
+/run/machines:
+web2
+web2.nspawn
+
+/run/systemd/nspawn:
+web2.nspawn
+$ rename web2 a/b
+spawnctl: invalid image name \"a/b\"
+rc=1
+$ rename web2 other
+spawnctl: image \"other\" already exists
+rc=1
+$ remove web2
+spawnctl: cannot remove image \"web2\": machine running (process PID)
+rc=1
+$ remove web2 other
+rc=0
+/run/machines:
+
+/run/systemd/nspawn:
+";
+    let got = in_private_run(&t, &script);
+    let json = got.lines().find(|l| l.starts_with("[{")).unwrap_or("");
+    let field = |k: &str| -> String {
+        json.split(&format!("\"{k}\":")).nth(1).unwrap_or("").chars().take_while(char::is_ascii_digit).collect()
+    };
+    let want = want.replace("CREATED", &field("created")).replace("MODIFIED", &field("modified"));
+    assert_eq!(got, want);
+}
