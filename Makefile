@@ -36,7 +36,8 @@ setup: $(TARGET_FILE)
 #   file (build, mkrootfs.sh, bench, vm 61/62 copy its magic)  -> file    deps
 #   busybox (mkrootfs.sh, stub_init.rs, guests, vm initramfs, bench)
 #                                      -> busybox-static                   deps (+ vm, bench)
-#   unshare nsenter setsid flock (tests/common, stub_init.rs, vm, bench, guests)
+#   unshare nsenter setsid flock (tests/common, stub_init.rs, vm, bench, guests), setpriv
+#   (copy_tree.rs: spawnbox as nobody)
 #                                      -> util-linux                       deps
 #   mount (stub_init.rs, Cmd::in_private_mount_ns setups) -> mount        deps
 #   ip (common/net.rs, network.rs, vm 60/61) -> iproute2                  deps

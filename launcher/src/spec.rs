@@ -17,6 +17,8 @@ pub const HOST_NAME_MAX: usize = 64;
 pub struct Spec {
     /// Absolute path of the container tree on the host.
     pub directory: PathBuf,
+    /// `--template=`: the tree `directory` is made from when it does not exist.
+    pub template: Option<PathBuf>,
     pub machine: String,
     pub hostname: String,
     pub start_mode: StartMode,
@@ -143,7 +145,11 @@ impl Spec {
         let directory = match &settings.directory {
             Some(d) if d.is_absolute() => normalize(d),
             Some(d) => normalize(&caller.cwd.join(d)),
-            None => caller.cwd.to_path_buf(),
+            // nspawn: `-M NAME --template=` makes a new image rather than looking for one.
+            None => match (&settings.template, &settings.machine) {
+                (Some(_), Some(m)) => Path::new("/var/lib/machines").join(m),
+                _ => caller.cwd.to_path_buf(),
+            },
         };
         let machine = match &settings.machine {
             Some(m) => m.clone(),
@@ -167,6 +173,7 @@ impl Spec {
         custom_mounts.sort_by(|a, b| path_order(a.destination(), b.destination()));
         Ok(Spec {
             directory,
+            template: settings.template.clone(),
             machine,
             hostname,
             start_mode,
