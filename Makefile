@@ -43,6 +43,7 @@ setup: $(TARGET_FILE)
 #   ip (common/net.rs, network.rs, vm 60/61) -> iproute2                  deps
 #   nft (common/net.rs, netsetup/tests/netns_root.rs, vm 61) -> nftables  deps
 #   mke2fs (vm 62)                     -> e2fsprogs                        deps
+#   mkfs.btrfs, btrfs (copy_tree.rs: reflinks and subvolumes) -> btrfs-progs  deps
 #   xz, zstd (vm: vmlinux, compressed modules) -> xz-utils, zstd          deps
 #   ps (bench)                         -> procps                           deps
 #   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps
@@ -57,7 +58,7 @@ setup: $(TARGET_FILE)
 #   base: bash, dash (sh), coreutils (cp chown chroot timeout sha256sum du ...), grep, sed,
 #   mawk, findutils, diffutils, gzip, tar, dpkg (dpkg-deb), apt (apt-get; gpgv and
 #   debian-archive-keyring for debootstrap), libc-bin (ldd), passwd (chpasswd, in the guests)
-DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs nftables debootstrap \
+DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs btrfs-progs nftables debootstrap \
 	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc
 deps:
 	@need=""; \

@@ -380,6 +380,45 @@ fn a_full_destination_fails_naming_the_file_and_leaves_nothing() {
 }
 
 #[test]
+fn btrfs_shares_extents_and_its_subvolumes_are_copied() {
+    let t = Test::new("copy-btrfs");
+    let img = t.path("btrfs.img");
+    fs::File::create(&img).unwrap().set_len(256 << 20).unwrap();
+    let out = Command::new("mkfs.btrfs").arg("-q").arg(&img).output().expect("run mkfs.btrfs");
+    assert!(out.status.success(), "mkfs.btrfs: {}", String::from_utf8_lossy(&out.stderr));
+    let mnt = t.host_dir("mnt");
+    let result = in_private_mount_ns(move || {
+        // The loop device goes with the mount (autoclear), the mount with this namespace.
+        let out = Command::new("mount").arg("-o").arg("loop").arg(&img).arg(&mnt).output().expect("run mount");
+        assert!(out.status.success(), "mount: {}", String::from_utf8_lossy(&out.stderr));
+        let src = mnt.join("src");
+        fs::create_dir(&src).unwrap();
+        fs::write(src.join("data"), vec![3u8; 1 << 20]).unwrap();
+        let f = fs::File::create(src.join("sparse")).unwrap();
+        f.set_len(64 << 20).unwrap();
+        f.write_all_at(&[1; 4096], 32 << 20).unwrap();
+        drop(f);
+        fs::write(src.join("empty"), "").unwrap();
+        // A subvolume: a device number of its own, the same mount.
+        let out = Command::new("btrfs").args(["subvolume", "create"]).arg(src.join("sub")).output().expect("run btrfs");
+        assert!(out.status.success(), "btrfs subvolume create: {}", String::from_utf8_lossy(&out.stderr));
+        fs::write(src.join("sub/inner"), "in the subvolume").unwrap();
+        assert_ne!(fs::metadata(src.join("sub")).unwrap().dev(), fs::metadata(&src).unwrap().dev());
+        let dst = mnt.join("dst");
+        let stats = copy(&src, &dst, &Options::new(&src)).map_err(|e| e.to_string());
+        let same = (listing(&src) == listing(&dst), contents(&src) == contents(&dst));
+        let blocks = fs::metadata(dst.join("sparse")).unwrap().blocks();
+        (stats, same, blocks)
+    });
+    let (stats, same, blocks) = result;
+    let stats = stats.expect("copy");
+    // data, sparse and sub/inner shared; the empty file has nothing to share.
+    assert_eq!((stats.files, stats.reflinked, stats.dirs, stats.mounts_skipped), (4, 3, 2, 0));
+    assert_eq!(same, (true, true), "(listing, contents) equal");
+    assert!(blocks < 64, "the reflinked sparse file has {blocks} blocks");
+}
+
+#[test]
 fn a_copy_into_the_source_leaves_itself_out() {
     let t = Test::new("copy-into");
     let src = t.path("src");
