@@ -30,6 +30,9 @@ pub fn run(spec: &Spec) -> Result<i32> {
     if spec.cleanup {
         return crate::machine::cleanup(spec);
     }
+    if let Some(template) = &spec.template {
+        crate::template::populate(&spec.directory, template)?;
+    }
     let mut machine = Machine::new(spec)?;
     let result = run_machine(&mut machine);
     machine.teardown();

@@ -17,6 +17,8 @@ pub const HOST_NAME_MAX: usize = 64;
 pub struct Spec {
     /// Absolute path of the container tree on the host.
     pub directory: PathBuf,
+    /// `--template=`: the tree `directory` is made from when it does not exist.
+    pub template: Option<PathBuf>,
     pub machine: String,
     pub hostname: String,
     pub start_mode: StartMode,
@@ -160,6 +162,7 @@ impl Spec {
         custom_mounts.sort_by(|a, b| path_order(a.destination(), b.destination()));
         Ok(Spec {
             directory,
+            template: settings.template.clone(),
             machine,
             hostname,
             start_mode,
@@ -272,7 +275,11 @@ pub fn root_directory(settings: &Settings, cwd: &Path) -> PathBuf {
     match &settings.directory {
         Some(d) if d.is_absolute() => normalize(d),
         Some(d) => normalize(&cwd.join(d)),
-        None => cwd.to_path_buf(),
+        // nspawn: `-M NAME --template=` makes a new image when there is none.
+        None => match (&settings.template, &settings.machine) {
+            (Some(_), Some(m)) => Path::new(crate::image::DEFAULT_DIR).join(m),
+            _ => cwd.to_path_buf(),
+        },
     }
 }
 

@@ -32,7 +32,7 @@ fn template_rules() {
     // -x --template=X without -D is -x -D X.
     let s = run(&["-x", "--template=/t"]);
     assert_eq!((s.directory, s.template), (Some(PathBuf::from("/t")), None));
-    assert_eq!(s.unsupported, ["ephemeral", "template"]);
+    assert_eq!(s.unsupported, ["ephemeral"]);
     assert_eq!(run(&["--template=/t", "-M", "m"]).template, Some(PathBuf::from("/t")));
 }
 

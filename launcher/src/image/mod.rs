@@ -131,6 +131,8 @@ pub fn locate(s: &mut Settings, probe: &dyn Probe) -> Result<()> {
     }
     let Some(name) = s.machine.clone() else { return Ok(()) };
     match find(&name, probe) {
+        // `--template=` then makes `/var/lib/machines/NAME` (`spec::root_directory`).
+        None if s.template.is_some() => Ok(()),
         None => Err(Error::msg(format!("--machine={name}: no image named {name} in {}", SEARCH_PATH.join(", ")))
             .hint("-D DIR runs a directory kept elsewhere")),
         Some(Image { kind: Kind::Raw, path, .. }) => {

@@ -137,6 +137,10 @@ fn locate_for_dash_m() {
         assert!(locate(&mut s, &fs).is_ok());
         assert_eq!(s, before);
     }
+    // With --template, a missing image is made (spec::root_directory names it).
+    let mut s = Settings { template: Some("/srv/t".into()), ..m("new") };
+    assert!(locate(&mut s, &fs).is_ok());
+    assert_eq!(s.directory, None);
     let err = |name: &str| locate(&mut m(name), &fs).map(|_| ()).unwrap_err().to_string();
     assert_eq!(err("disk"), "--machine=disk: /var/lib/machines/disk.raw: raw images are not supported yet");
     assert_eq!(

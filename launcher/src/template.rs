@@ -1,0 +1,156 @@
+//! `--template=DIR`: the container tree (`-D`) made from a template when it does not exist yet;
+//! an existing one is left as it is (nspawn). A btrfs snapshot when the template is a
+//! subvolume, else a copy that keeps everything (`copy::copy_tree`, reflinks where the file
+//! system has them). The tree is made under a temporary name next to it, `.#NAME.XXXXXX`, and
+//! renamed into place when complete: a failed or interrupted (SIGINT, SIGTERM, SIGHUP) copy is
+//! removed and never leaves a half tree under the real name.
+
+use crate::copy;
+use crate::error::{Error, Result};
+use crate::sys::{self, SigSet};
+use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, CWD};
+use rustix::io::Errno;
+use std::cell::Cell;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Makes `directory` from `template` unless `directory` exists (as anything, even a dangling
+/// symlink: nspawn's mkdir fails there too). Missing parents of `directory` are created.
+pub fn populate(directory: &Path, template: &Path) -> Result<()> {
+    let ctx = || format!("--template={}", template.display());
+    match rustix::fs::statat(CWD, directory, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(_) => {
+            exists(directory, template);
+            return Ok(());
+        }
+        Err(Errno::NOENT) => {}
+        Err(e) => return Err(Error::path("stat", directory, e).context(ctx())),
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let src = rustix::fs::open(template, flags, Mode::empty())
+        .map_err(|e| Error::path("open", template, e).context(ctx()))?;
+    let (Some(parent), Some(name)) = (directory.parent(), directory.file_name()) else {
+        return Err(Error::msg(format!("{}: {} has no parent directory", ctx(), directory.display())));
+    };
+    std::fs::create_dir_all(parent).map_err(|e| {
+        let errno = Errno::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO));
+        Error::path("create", parent, errno).context(ctx())
+    })?;
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let parent_fd =
+        rustix::fs::open(parent, flags, Mode::empty()).map_err(|e| Error::path("open", parent, e).context(ctx()))?;
+    let mut random = [0u8; 6];
+    rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
+        .map_err(|e| Error::sys("read", "random bytes", e))?;
+    let temp = temp_name(name, random);
+
+    // SIGINT, SIGTERM and SIGHUP stop the copy (and remove it) instead of the process. The
+    // launcher has blocked nothing yet: the mask before is restored after the rename, so a
+    // signal that came after the last check acts only once the tree is complete or removed.
+    let stop = SigSet::of(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]);
+    let old = sys::set_signal_mask(&stop).map_err(|e| Error::sys("block", "signals", e))?;
+    let made = sys::signalfd(&stop)
+        .map_err(|e| Error::sys("create", "signalfd", e))
+        .and_then(|fd| make(src.as_fd(), parent_fd.as_fd(), &temp, name, template, fd.as_fd()));
+    let _ = sys::set_signal_mask(&old);
+    match made {
+        Ok(Some(stats)) => {
+            log::debug!("{}: {stats:?}", directory.display());
+            log::info!("Populated {} from template {}.", directory.display(), template.display());
+            Ok(())
+        }
+        Ok(None) => {
+            exists(directory, template);
+            Ok(())
+        }
+        Err(e) => Err(e.context(ctx())),
+    }
+}
+
+fn exists(directory: &Path, template: &Path) {
+    log::info!(
+        "Directory {} already exists, not populating from template {}.",
+        directory.display(),
+        template.display()
+    );
+}
+
+/// Copies `src` to `temp` in `parent` and renames it to `name`; `None` if `name` appeared
+/// meanwhile (the copy is removed again).
+fn make(
+    src: BorrowedFd<'_>,
+    parent: BorrowedFd<'_>,
+    temp: &OsStr,
+    name: &OsStr,
+    template: &Path,
+    signals: BorrowedFd<'_>,
+) -> Result<Option<copy::Stats>> {
+    let hit = Cell::new(false);
+    let interrupted = || {
+        if !hit.get() && matches!(sys::read_signalfd(signals), Ok(Some(_))) {
+            hit.set(true);
+        }
+        hit.get()
+    };
+    // btrfs snapshot: wired when btrfs.rs lands (if btrfs::is_subvolume(src): btrfs::snapshot(src,
+    // parent, temp, false) instead of the copy below; the rename stays).
+    let opts = copy::Options { source: template, reflink: true, interrupted: Some(&interrupted) };
+    let stats = copy::copy_tree(src, parent, temp, &opts)?;
+    match rustix::fs::renameat_with(parent, temp, parent, name, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(Some(stats)),
+        Err(e) => {
+            let _ = copy::remove_tree(parent, temp);
+            match e {
+                Errno::EXIST => Ok(None),
+                e => Err(Error::sys("rename", format!("the copy to {}", name.to_string_lossy()), e)),
+            }
+        }
+    }
+}
+
+/// `.#NAME.XXXXXX`, the six characters picked from `[A-Za-z0-9]` by `random`.
+fn temp_name(name: &OsStr, random: [u8; 6]) -> OsString {
+    const CHARS: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut n = b".#".to_vec();
+    n.extend_from_slice(name.as_bytes());
+    n.push(b'.');
+    n.extend(random.iter().map(|r| CHARS[usize::from(*r) % CHARS.len()]));
+    OsStr::from_bytes(&n).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(args: &[&str]) -> crate::spec::Spec {
+        let argv: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        let Ok(crate::cli::Parsed::Run(settings)) = crate::cli::parse(&argv, &|_| None, Path::new("/w")) else {
+            panic!("{args:?}: not a run");
+        };
+        let caller =
+            crate::spec::Caller { cwd: Path::new("/w"), stdin_tty: false, stdout_tty: false, host_hostname: "h" };
+        crate::spec::Spec::resolve(settings, &caller).unwrap()
+    }
+
+    #[test]
+    fn the_tree_of_a_template_is_d_or_var_lib_machines_name() {
+        let s = spec(&["-M", "web", "--template=t"]);
+        assert_eq!(
+            (s.directory.to_str(), s.template.as_deref().and_then(Path::to_str)),
+            (Some("/var/lib/machines/web"), Some("/w/t"))
+        );
+        let s = spec(&["-M", "web", "-D", "r", "--template=/t"]);
+        assert_eq!(s.directory.to_str(), Some("/w/r"));
+        // -x --template=X is -x -D X: no template.
+        let s = spec(&["-x", "--template=/t"]);
+        assert_eq!((s.directory.to_str(), s.template), (Some("/t"), None));
+    }
+
+    #[test]
+    fn temp_name_is_hidden_next_to_the_tree_and_names_it() {
+        assert_eq!(temp_name(OsStr::new("debian"), [0, 1, 25, 26, 61, 62]), OsStr::new(".#debian.ABZa9A"));
+        assert_eq!(temp_name(OsStr::new("a"), [255; 6]), OsStr::new(".#a.HHHHHH"));
+    }
+}
