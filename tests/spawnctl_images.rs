@@ -175,3 +175,82 @@ rc=0
     let want = want.replace("CREATED", &field("created")).replace("MODIFIED", &field("modified"));
     assert_eq!(got, want);
 }
+
+#[test]
+fn clone_import_fs_and_export_fs_copy_everything() {
+    let t = Test::new("ctl-clone");
+    let script = format!(
+        "{RUN}mount -t tmpfs -o mode=0755 tmpfs /var/lib
+cp -a \"$TREE\" /run/machines/web
+mknod /run/machines/web/dev/null-copy c 1 3; ln /run/machines/web/bin/busybox /run/machines/web/hardlink
+echo '[Exec]' > /run/machines/web.nspawn; echo '[Files]' > /run/systemd/nspawn/web.nspawn
+list() {{ (cd \"$1\" && find . -printf '%P %y %m %U %G %s %T@ %l %n\\n' | sort | sha256sum | cut -c1-16); }}
+same() {{ [ \"$(list \"$1\")\" = \"$(list \"$2\")\" ] && echo \"same tree: $2\"; }}
+run read-only web
+run clone web copy --read-only
+\"$SPAWNCTL\" list-images --no-legend | awk '{{print $1, $2, $3, $4}}'
+ls /var/lib/machines /run/systemd/nspawn
+cat /var/lib/machines/copy.nspawn /run/systemd/nspawn/copy.nspawn
+same /run/machines/web /var/lib/machines/copy
+run clone web copy
+cp -a /run/machines/web /run/src
+run import-fs /run/src
+same /run/src /var/lib/machines/src
+run import-fs /run/src
+run import-fs --force /run/src
+run import-fs --read-only /run/src named
+run import-fs /run/nope other
+run export-fs named /run/out
+same /run/src /run/out
+run export-fs named /run/out
+\"$SPAWNCTL\" list-images --no-legend | awk '{{print $1, $2, $3, $4}}'
+"
+    );
+    let want = "\
+$ read-only web
+rc=0
+$ clone web copy --read-only
+rc=0
+copy directory yes n/a
+web directory yes n/a
+/run/systemd/nspawn:
+copy.nspawn
+web.nspawn
+
+/var/lib/machines:
+copy
+copy.nspawn
+[Exec]
+[Files]
+same tree: /var/lib/machines/copy
+$ clone web copy
+spawnctl: image \"copy\" already exists
+hint: --force replaces it
+rc=1
+$ import-fs /run/src
+rc=0
+same tree: /var/lib/machines/src
+$ import-fs /run/src
+spawnctl: image \"src\" already exists
+hint: --force replaces it
+rc=1
+$ import-fs --force /run/src
+rc=0
+$ import-fs --read-only /run/src named
+rc=0
+$ import-fs /run/nope other
+spawnctl: open /run/nope: no such file or directory
+rc=1
+$ export-fs named /run/out
+rc=0
+same tree: /run/out
+$ export-fs named /run/out
+spawnctl: /run/out: already exists
+rc=1
+copy directory yes n/a
+named directory yes n/a
+src directory no n/a
+web directory yes n/a
+";
+    assert_eq!(in_private_run(&t, &script), want);
+}

@@ -28,19 +28,37 @@ pub fn populate(directory: &Path, template: &Path) -> Result<()> {
         Err(Errno::NOENT) => {}
         Err(e) => return Err(Error::path("stat", directory, e).context(ctx())),
     }
+    match create(directory, template) {
+        Ok(Some(stats)) => {
+            log::debug!("{}: {stats:?}", directory.display());
+            log::info!("Populated {} from template {}.", directory.display(), template.display());
+            Ok(())
+        }
+        Ok(None) => {
+            exists(directory, template);
+            Ok(())
+        }
+        Err(e) => Err(e.context(ctx())),
+    }
+}
+
+/// Makes `directory` (which must not exist; missing parents are created) a copy of `source`,
+/// under a temporary name renamed into place when complete; `None` if `directory` appeared
+/// meanwhile. SIGINT, SIGTERM and SIGHUP stop the copy and remove it. Also `spawnctl clone`
+/// and `import-fs`.
+pub fn create(directory: &Path, source: &Path) -> Result<Option<copy::Stats>> {
+    let template = source;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let src = rustix::fs::open(template, flags, Mode::empty())
-        .map_err(|e| Error::path("open", template, e).context(ctx()))?;
+    let src = rustix::fs::open(template, flags, Mode::empty()).map_err(|e| Error::path("open", template, e))?;
     let (Some(parent), Some(name)) = (directory.parent(), directory.file_name()) else {
-        return Err(Error::msg(format!("{}: {} has no parent directory", ctx(), directory.display())));
+        return Err(Error::msg(format!("{} has no parent directory", directory.display())));
     };
     std::fs::create_dir_all(parent).map_err(|e| {
         let errno = Errno::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO));
-        Error::path("create", parent, errno).context(ctx())
+        Error::path("create", parent, errno)
     })?;
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let parent_fd =
-        rustix::fs::open(parent, flags, Mode::empty()).map_err(|e| Error::path("open", parent, e).context(ctx()))?;
+    let parent_fd = rustix::fs::open(parent, flags, Mode::empty()).map_err(|e| Error::path("open", parent, e))?;
     let mut random = [0u8; 6];
     rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
         .map_err(|e| Error::sys("read", "random bytes", e))?;
@@ -55,18 +73,7 @@ pub fn populate(directory: &Path, template: &Path) -> Result<()> {
         .map_err(|e| Error::sys("create", "signalfd", e))
         .and_then(|fd| make(src.as_fd(), parent_fd.as_fd(), &temp, name, template, fd.as_fd()));
     let _ = sys::set_signal_mask(&old);
-    match made {
-        Ok(Some(stats)) => {
-            log::debug!("{}: {stats:?}", directory.display());
-            log::info!("Populated {} from template {}.", directory.display(), template.display());
-            Ok(())
-        }
-        Ok(None) => {
-            exists(directory, template);
-            Ok(())
-        }
-        Err(e) => Err(e.context(ctx())),
-    }
+    made
 }
 
 fn exists(directory: &Path, template: &Path) {

@@ -126,3 +126,38 @@ pub fn remove(names: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+/// `clone NAME NEW [--read-only]`.
+pub fn clone(o: &Options, args: &[String]) -> Result<()> {
+    let made = image::clone(&image::get(&args[0])?, &args[1])?;
+    if o.read_only {
+        image::set_read_only(&made, true)?;
+    }
+    Ok(())
+}
+
+/// `import-fs DIRECTORY [NAME] [--read-only] [--force]`: NAME defaults to the directory's name.
+pub fn import_fs(o: &Options, args: &[String]) -> Result<()> {
+    let source = std::path::Path::new(&args[0]);
+    let name = match args.get(1) {
+        Some(n) => n.clone(),
+        None => source.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(|| {
+            crate::error::Error::msg(format!("{}: cannot name an image after it: give NAME", args[0]))
+        })?,
+    };
+    let made = image::copy_in(source, &name, o.force)?;
+    if o.read_only {
+        image::set_read_only(&made, true)?;
+    }
+    Ok(())
+}
+
+/// `export-fs NAME DIRECTORY`: a copy of the image at DIRECTORY, which must not exist.
+pub fn export_fs(args: &[String]) -> Result<()> {
+    let i = image::get(&args[0])?;
+    let dest = std::path::Path::new(&args[1]);
+    match crate::template::create(dest, &i.path)? {
+        Some(_) => Ok(()),
+        None => Err(crate::error::Error::msg(format!("{}: already exists", dest.display()))),
+    }
+}

@@ -66,7 +66,7 @@ const VERBS: &[Verb] = &[
     ),
     verb("image-status", 1, ANY, "image-status NAME...", "Show image details", Some(|_, a| images::image_status(a))),
     verb("show-image", 1, ANY, "show-image NAME...", "Show properties of image", Some(images::show_image)),
-    verb("clone", 2, 2, "clone NAME NAME", "Clone an image", None),
+    verb("clone", 2, 2, "clone NAME NAME", "Clone an image", Some(|o, a| quiet(images::clone(o, a)))),
     verb("rename", 2, 2, "rename NAME NAME", "Rename an image", Some(|_, a| quiet(images::rename(a)))),
     verb(
         "read-only",
@@ -78,7 +78,22 @@ const VERBS: &[Verb] = &[
     ),
     verb("remove", 1, ANY, "remove NAME...", "Remove an image", Some(|_, a| quiet(images::remove(a)))),
     verb("import-tar", 1, 2, "import-tar FILE [NAME]", "Import a local TAR container image", None),
-    verb("import-fs", 1, 2, "import-fs DIRECTORY [NAME]", "Import a local directory container image", None),
+    verb(
+        "import-fs",
+        1,
+        2,
+        "import-fs DIRECTORY [NAME]",
+        "Import a local directory container image",
+        Some(|o, a| quiet(images::import_fs(o, a))),
+    ),
+    verb(
+        "export-fs",
+        2,
+        2,
+        "export-fs NAME DIRECTORY",
+        "Export a container image to a directory",
+        Some(|_, a| quiet(images::export_fs(a))),
+    ),
     verb("export-tar", 1, 2, "export-tar NAME [FILE]", "Export a TAR container image locally", None),
 ];
 
@@ -96,7 +111,7 @@ pub fn help_text() -> String {
         "\nOptions:\n  -h --help            Show this help\n     --version         Show package version\n     \
          --no-legend       Do not show the headers and footers\n  -a --all             Show hidden images too\n  \
          -p --property=NAME   Show only properties by this name\n     --value           When showing properties, only print the value\n  \
-         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone\n\n\
+         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import\n     --force           import-fs: replace an image of that name\n\n\
          * not implemented yet (issue #16).\n",
     );
     out

@@ -127,3 +127,57 @@ pub fn users(image: &Image) -> Vec<i32> {
     pids.sort_unstable();
     pids
 }
+
+/// Copies directory `source` to a new image `name` in [`super::DEFAULT_DIR`] (created if
+/// missing): `clone` and `import-fs`. The copy keeps everything (`copy::copy_tree`) and appears
+/// under its name only when complete. `force` first removes an image of that name.
+pub fn copy_in(source: &Path, name: &str, force: bool) -> Result<Image> {
+    if !name_is_valid(name) {
+        return Err(Error::msg(format!("invalid image name \"{name}\"")));
+    }
+    if let Some(old) = find(name, &HostProbe) {
+        if !force {
+            return Err(Error::msg(format!("image \"{name}\" already exists")).hint("--force replaces it"));
+        }
+        remove(&old)?;
+    }
+    let dest = Path::new(super::DEFAULT_DIR).join(name);
+    match crate::template::create(&dest, source)? {
+        Some(stats) => log::debug!("{}: {stats:?}", dest.display()),
+        None => return Err(Error::msg(format!("image \"{name}\" already exists"))),
+    }
+    find(name, &HostProbe)
+        .ok_or_else(|| Error::msg(format!("{}: made, but not found as image \"{name}\"", dest.display())))
+}
+
+/// `clone`: image `image` copied to `new`, with its `.nspawn` files (each copied next to
+/// itself, as systemd's `image_clone()`).
+pub fn clone(image: &Image, new: &str) -> Result<Image> {
+    if image.kind == Kind::Raw {
+        return Err(Error::msg(format!("cannot clone image \"{}\": raw images are not supported yet", image.name)));
+    }
+    let made = copy_in(&image.path, new, false)?;
+    let dir = image.path.parent().unwrap_or(Path::new("/"));
+    for (from, to) in
+        settings_files(&image.name, dir).into_iter().zip(settings_files(new, Path::new(super::DEFAULT_DIR)))
+    {
+        let to = if from.starts_with(dir) { to } else { from.with_file_name(format!("{new}.nspawn")) };
+        match std::fs::read(&from) {
+            Ok(bytes) => write_new(&to, &bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error("read", &from, &e)),
+        }
+    }
+    Ok(made)
+}
+
+/// Writes a new file (never over an existing one).
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| io_error("create", path, &e))?;
+    f.write_all(bytes).map_err(|e| io_error("write", path, &e))
+}

@@ -187,7 +187,7 @@ pub fn immutable(path: &Path) -> rustix::io::Result<bool> {
 }
 
 mod manage;
-pub use manage::{get, remove, rename, set_read_only, users};
+pub use manage::{clone, copy_in, get, remove, rename, set_read_only, users};
 
 #[cfg(test)]
 mod tests;
