@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod bind_user;
+mod btrfs;
 #[allow(dead_code, unused_imports)]
 pub mod cgroup;
 mod channel;
@@ -14,6 +15,7 @@ mod container;
 mod credentials;
 mod dev;
 pub mod env;
+mod ephemeral;
 pub mod error;
 mod etc_files;
 mod guest;
@@ -41,3 +43,4 @@ mod sys;
 mod timezone;
 pub mod user;
 mod userns;
+mod volatile;

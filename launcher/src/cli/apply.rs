@@ -8,7 +8,7 @@ use super::values_sec::{self as sec, CapSpec, RlimitSpec};
 use super::Parsed;
 use crate::error::Error;
 use crate::settings::{
-    LinkJournal, PrivateUsers, Settings, SettingsMask, SettingsMode, StartMode, UserNamespaceOwnership, VolatileMode,
+    LinkJournal, PrivateUsers, Settings, SettingsMask, SettingsMode, StartMode, UserNamespaceOwnership,
 };
 use std::path::Path;
 
@@ -156,16 +156,12 @@ pub fn read_only(st: &mut State, _: Option<&str>) -> Result<Flow> {
     go()
 }
 
-/// `--volatile[=MODE]`: only `no` is supported.
+/// `--volatile[=MODE]`.
 pub fn volatile(st: &mut State, value: Option<&str>) -> Result<Flow> {
     if value == Some("help") {
         return list(v::word_list(&v::VOLATILE_WORDS));
     }
-    let mode = v::parse_volatile(value)?;
-    if mode != VolatileMode::No {
-        st.unsupported("volatile");
-    }
-    st.settings.volatile = Some(mode);
+    st.settings.volatile = Some(v::parse_volatile(value)?);
     go()
 }
 
