@@ -36,12 +36,13 @@ setup: $(TARGET_FILE)
 #   file (build, mkrootfs.sh, bench, vm 61/62 copy its magic)  -> file    deps
 #   busybox (mkrootfs.sh, stub_init.rs, guests, vm initramfs, bench)
 #                                      -> busybox-static                   deps (+ vm, bench)
-#   unshare nsenter setsid flock (tests/common, stub_init.rs, vm, bench, guests)
+#   unshare nsenter setsid flock losetup (tests/common, stub_init.rs, vm, bench, guests, ephemeral.rs)
 #                                      -> util-linux                       deps
-#   mount (stub_init.rs, Cmd::in_private_mount_ns setups) -> mount        deps
+#   mount umount (stub_init.rs, Cmd::in_private_mount_ns setups, ephemeral.rs) -> mount  deps
 #   ip (common/net.rs, network.rs, vm 60/61) -> iproute2                  deps
 #   nft (common/net.rs, netsetup/tests/netns_root.rs, vm 61) -> nftables  deps
 #   mke2fs (vm 62)                     -> e2fsprogs                        deps
+#   mkfs.btrfs, btrfs (ephemeral.rs: -x on a loop-mounted btrfs image) -> btrfs-progs  deps
 #   xz, zstd (vm: vmlinux, compressed modules) -> xz-utils, zstd          deps
 #   ps (bench)                         -> procps                           deps
 #   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps
@@ -57,7 +58,7 @@ setup: $(TARGET_FILE)
 #   mawk, findutils, diffutils, gzip, tar, dpkg (dpkg-deb), apt (apt-get; gpgv and
 #   debian-archive-keyring for debootstrap), libc-bin (ldd), passwd (chpasswd, in the guests)
 DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs nftables debootstrap \
-	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc
+	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc btrfs-progs
 deps:
 	@need=""; \
 	for p in $(DEB_PACKAGES); do \
