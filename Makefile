@@ -36,14 +36,15 @@ setup: $(TARGET_FILE)
 #   file (build, mkrootfs.sh, bench, vm 61/62 copy its magic)  -> file    deps
 #   busybox (mkrootfs.sh, stub_init.rs, guests, vm initramfs, bench)
 #                                      -> busybox-static                   deps (+ vm, bench)
-#   unshare nsenter setsid flock (tests/common, stub_init.rs, vm, bench, guests), setpriv
-#   (copy_tree.rs: spawnbox as nobody)
+#   unshare nsenter setsid flock losetup (tests/common, stub_init.rs, vm, bench, guests, ephemeral.rs),
+#   setpriv (copy_tree.rs: spawnbox as nobody)
 #                                      -> util-linux                       deps
-#   mount (stub_init.rs, Cmd::in_private_mount_ns setups) -> mount        deps
+#   mount umount (stub_init.rs, Cmd::in_private_mount_ns setups, ephemeral.rs) -> mount  deps
 #   ip (common/net.rs, network.rs, vm 60/61) -> iproute2                  deps
 #   nft (common/net.rs, netsetup/tests/netns_root.rs, vm 61) -> nftables  deps
 #   mke2fs (vm 62)                     -> e2fsprogs                        deps
-#   mkfs.btrfs, btrfs (copy_tree.rs: reflinks and subvolumes) -> btrfs-progs  deps
+#   mkfs.btrfs, btrfs (copy_tree.rs: reflinks and subvolumes; ephemeral.rs: -x on a loop-mounted
+#   btrfs image)                       -> btrfs-progs                      deps
 #   xz, zstd (vm: vmlinux, compressed modules) -> xz-utils, zstd          deps
 #   ps (bench)                         -> procps                           deps
 #   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps

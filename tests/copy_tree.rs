@@ -408,9 +408,19 @@ fn btrfs_shares_extents_and_its_subvolumes_are_copied() {
         let stats = copy(&src, &dst, &Options::new(&src)).map_err(|e| e.to_string());
         let same = (listing(&src) == listing(&dst), contents(&src) == contents(&dst));
         let blocks = fs::metadata(dst.join("sparse")).unwrap().blocks();
-        (stats, same, blocks)
+        // --template / clone of a subvolume on the same btrfs: a snapshot (a subvolume of its
+        // own, inode 256), not a copy.
+        let snap = mnt.join("snap");
+        let made = spawnbox::template::create(&snap, &src.join("sub")).map_err(|e| e.to_string());
+        let snapshot = (
+            made.map(|s| s.is_some()),
+            fs::metadata(&snap).unwrap().ino(),
+            fs::read_to_string(snap.join("inner")).unwrap(),
+        );
+        (stats, same, blocks, snapshot)
     });
-    let (stats, same, blocks) = result;
+    let (stats, same, blocks, snapshot) = result;
+    assert_eq!(snapshot, (Ok(true), 256, "in the subvolume".to_string()));
     let stats = stats.expect("copy");
     // data, sparse and sub/inner shared; the empty file has nothing to share.
     assert_eq!((stats.files, stats.reflinked, stats.dirs, stats.mounts_skipped), (4, 3, 2, 0));

@@ -344,7 +344,7 @@ fn unknown_options_are_errors() {
     let before = tree_listing(&t.root);
     t.run(&["--frobnicate", "/bin/true"]).error("unrecognized option '--frobnicate'");
     t.run(&["-k", "/bin/true"]).error("invalid option -- 'k'");
-    t.run(&["--ephemeral", "/bin/true"]).error("--ephemeral: not supported yet");
+    t.run(&["--share-system", "/bin/true"]).error("--share-system: not supported yet");
     t.run(&["--private-users=managed", "-n", "/bin/true"]).error("--private-users: not supported yet");
     assert_eq!(tree_listing(&t.root), before);
 }

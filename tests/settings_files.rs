@@ -223,3 +223,16 @@ fn dash_m_runs_an_image_marked_read_only_read_only() {
     in_private_run(&mut c, &[], &[(&format!("machines/{name}"), &t.root)]);
     assert_eq!(c.run().code(0), "touch: /x: Read-only file system\nro\n");
 }
+
+#[test]
+fn ephemeral_runs_find_the_file_by_the_name_without_the_suffix() {
+    // nspawn's testcase_ephemeral_config: `-x` uses NAME.nspawn, `-x -M other` does not.
+    let (t, _) = setup("nspawn-x");
+    fs::write(beside(&t), "[Exec]\nEnvironment=FROM_FILE=yes\n").unwrap();
+    let out = t.sh(&["-x"], "echo ${FROM_FILE:-unset} $(hostname)");
+    let (var, host) = out.ok().trim_end().split_once(' ').unwrap();
+    assert_eq!(var, "yes");
+    let suffix = host.strip_prefix(&format!("{}-", machine(&t))).unwrap_or_else(|| panic!("{host}"));
+    assert!(suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()), "{host}");
+    assert_eq!(t.sh(&["-x", "-M", "other"], "echo ${FROM_FILE:-unset} $(hostname)").ok(), "unset other\n");
+}

@@ -49,17 +49,19 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
                     .map_err(|e| Error::path("join network namespace", path, e))?;
             }
             Op::Slave => make_slave()?,
-            Op::BindTree { read_only } => {
-                let t = rootfs::bind_root(&spec.directory, *read_only)?;
+            Op::BindTree { read_only } => tree = Some(rootfs::bind_root(&spec.directory, *read_only)?),
+            Op::OverlayRoot { .. } | Op::TmpfsRoot => {
+                let t = tree.take().ok_or_else(|| out_of_order(op))?;
+                tree = Some(volatile_root(spec, op, t.as_fd())?);
+            }
+            Op::SwitchRoot => {
+                let t = tree.take().ok_or_else(|| out_of_order(op))?;
                 // The last moment the host is reachable: open what the mounts need from it.
                 host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, t.as_fd())?;
                 apply_bind_idmaps(spec, prep, &host_sources)?;
                 installs = Some((etc::resolv_install(prep), etc::timezone_install(prep)));
-                tree = Some(t);
-            }
-            Op::SwitchRoot => {
-                let t = tree.take().ok_or_else(|| out_of_order(op))?;
-                rootfs::switch_root(t.as_fd(), &spec.directory, false)?;
+                let on_slash = spec.directory == std::path::Path::new("/");
+                rootfs::switch_root(t.as_fd(), &spec.directory, on_slash, prep.root != crate::setup::Root::Tree)?;
             }
             Op::PivotRoot { new, old } => rootfs::pivot_into(new, old.as_deref())?,
             Op::Mounts(steps) => {
@@ -89,6 +91,18 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         }
     }
     Err(Error::msg("the setup plan ends before the handshake"))
+}
+
+/// `OverlayRoot` or `TmpfsRoot` on the bound tree `tree` (`volatile.rs`): the new root.
+pub fn volatile_root(spec: &Spec, op: &Op, tree: rustix::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
+    let dir = &spec.directory;
+    match op {
+        Op::OverlayRoot { read_only } => {
+            crate::volatile::overlay_root(tree, dir, *read_only, crate::volatile::replaced(spec.tmpfs_tmp))
+        }
+        Op::TmpfsRoot => crate::volatile::tmpfs_root(tree, dir),
+        _ => Err(out_of_order(op)),
+    }
 }
 
 /// `rootidmap` and `owneridmap` without a user namespace: the launcher's mappings applied to

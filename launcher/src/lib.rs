@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod bind_user;
+mod btrfs;
 #[allow(dead_code, unused_imports)]
 pub mod cgroup;
 mod channel;
@@ -16,6 +17,7 @@ mod credentials;
 pub mod ctl;
 mod dev;
 pub mod env;
+mod ephemeral;
 pub mod error;
 mod etc_files;
 mod guest;
@@ -41,7 +43,8 @@ mod signals;
 pub mod spec;
 mod stopping;
 mod sys;
-mod template;
+pub mod template;
 mod timezone;
 pub mod user;
 mod userns;
+mod volatile;

@@ -116,6 +116,11 @@ const API_MOUNTS: &[Step] = &[
     Step::Fs { target: "/dev/mqueue", fstype: "mqueue", options: "", attrs: NOSUID | NOEXEC | NODEV },
 ];
 
+/// `--volatile=state`: the tree read-only, `/var` a tmpfs (nspawn's `setup_volatile_state()`,
+/// before every other mount; `TMPFS_LIMITS_VOLATILE_STATE`).
+const VOLATILE_VAR: Step =
+    Step::Fs { target: "/var", fstype: "tmpfs", options: crate::volatile::TMPFS_OPTIONS, attrs: STRICTATIME };
+
 /// `/tmp`, after the console so that the console setup never depends on it.
 const TMP: Step = Step::Fs {
     target: "/tmp",
@@ -177,6 +182,9 @@ pub enum CgroupMount {
 /// by destination (so a `--bind` onto `/tmp/x` lands on top of the tmpfs).
 pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
     let mut steps: Vec<Step> = API_MOUNTS.to_vec();
+    if spec.volatile == crate::settings::VolatileMode::State {
+        steps.insert(0, VOLATILE_VAR);
+    }
     if spec.api_vfs_writable == ApiVfsWritable::Yes {
         // $SYSTEMD_NSPAWN_API_VFS_WRITABLE=1: /proc/sys, the hardware /proc directories and
         // /sys stay writable (the masks stay).

@@ -139,6 +139,23 @@ fn read_only_changes_no_mount_of_the_plan() {
 }
 
 #[test]
+fn volatile_state_puts_a_tmpfs_on_var_first_and_the_other_modes_change_no_mount() {
+    let base = folded(&plan(&spec(&["/bin/true"], &[]), CgroupMount::ReadOnly));
+    let got = folded(&plan(&spec(&["--volatile=state"], &[]), CgroupMount::ReadOnly));
+    assert_eq!(got[0], "tmpfs /var 0x20 mode=0755,size=25%,nr_inodes=1m");
+    assert_eq!(got[1..], base[..]);
+    // Made outside a user namespace, where the container's root cannot take it away.
+    assert_eq!(
+        split(&spec(&["-U", "--volatile=state"], &[]), CgroupMount::ReadOnly)[0],
+        "outer tmpfs /var 0x20 mode=0755,size=25%,nr_inodes=1m"
+    );
+    // yes, overlay and -x change the root (`setup.rs`), not the mounts on it.
+    for args in [&["--volatile=yes"][..], &["--volatile=overlay"], &["-x"], &["-x", "--read-only"]] {
+        assert_eq!(folded(&plan(&spec(args, &[]), CgroupMount::ReadOnly)), base, "{args:?}");
+    }
+}
+
+#[test]
 fn environment_knobs() {
     let got = folded(&plan(&spec(&[], &[("SYSTEMD_NSPAWN_TMPFS_TMP", "0")]), CgroupMount::None));
     assert_eq!(got, want(&[&head(), &["sysfs /sys 0xf"], &dev()]));

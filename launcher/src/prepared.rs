@@ -32,6 +32,8 @@ pub struct Prepared {
     /// Without a user namespace: the mapping namespace of each custom mount's `rootidmap` or
     /// `owneridmap` option (the child applies it to its copy of the source).
     pub bind_idmaps: Vec<Option<OwnedFd>>,
+    /// What the container's `/` is made of (the tree, an overlay of it, a tmpfs).
+    pub root: crate::setup::Root,
     /// The cgroup2 mount the container gets (none when it has no cgroup of its own).
     pub cgroup_mount: CgroupMount,
     /// PID 1 dies with the launcher (nspawn's model, the default); `false` when another process

@@ -183,12 +183,22 @@ pub fn stat_in_root(root: BorrowedFd<'_>, path: &Path) -> Option<u32> {
 }
 
 /// Makes `directory` a mount point of its own (recursive bind onto itself), read-only if asked,
-/// and returns an O_PATH handle to it.
+/// and returns an O_PATH handle to it. `/` (`-D /` with `-x` or `--volatile`) is cloned and the
+/// clone attached on top: a path lookup of `/` never reaches a mount stacked there.
 pub fn bind_root(directory: &Path, read_only: bool) -> Result<OwnedFd> {
-    rustix::mount::mount_bind_recursive(directory, directory)
-        .map_err(|e| Error::path("bind", directory, e).context(format!("mount {}", directory.display())))?;
-    let root = rustix::fs::open(directory, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::path("open", directory, e))?;
+    let err = |op: &str, e: Errno| Error::path(op, directory, e).context(format!("mount {}", directory.display()));
+    let root = if directory == Path::new("/") {
+        use rustix::mount::{open_tree, MoveMountFlags, OpenTreeFlags};
+        let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_RECURSIVE;
+        let t = open_tree(rustix::fs::CWD, directory, flags).map_err(|e| err("clone", e))?;
+        rustix::mount::move_mount(&t, "", rustix::fs::CWD, directory, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
+            .map_err(|e| err("attach", e))?;
+        t
+    } else {
+        rustix::mount::mount_bind_recursive(directory, directory).map_err(|e| err("bind", e))?;
+        rustix::fs::open(directory, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::path("open", directory, e))?
+    };
     if read_only {
         crate::sys::mount_setattr(root.as_fd(), crate::sys::MOUNT_ATTR_RDONLY, 0, true)
             .map_err(|e| Error::path("make read-only", directory, e))?;
@@ -197,13 +207,19 @@ pub fn bind_root(directory: &Path, read_only: bool) -> Result<OwnedFd> {
 }
 
 /// Makes the tree `/`: pivot_root(".", ".") and detach the old root; on an initramfs, where
-/// pivot_root is refused, MS_MOVE the tree over `/` and chroot into it.
-pub fn switch_root(root: BorrowedFd<'_>, directory: &Path, on_slash: bool) -> Result<()> {
+/// pivot_root is refused, MS_MOVE the tree over `/` and chroot into it. `on_slash`: the tree is
+/// mounted on top of `/`; `stacked`: `root` is stacked on it (a volatile root on the tree).
+pub fn switch_root(root: BorrowedFd<'_>, directory: &Path, on_slash: bool, stacked: bool) -> Result<()> {
     rustix::process::fchdir(root).map_err(|e| Error::path("chdir", directory, e))?;
     match rustix::process::pivot_root(".", ".") {
         Ok(()) => {
-            rustix::mount::unmount(".", rustix::mount::UnmountFlags::DETACH)
-                .map_err(|e| Error::sys("detach", "old root", e))?;
+            // The old root now lies on the new one, and on top of it whatever was stacked
+            // between them on `/` (the tree, under a volatile root); a detach of "." takes the
+            // topmost mount there with everything below it in the tree of mounts.
+            for _ in 0..=usize::from(on_slash && stacked) {
+                rustix::mount::unmount(".", rustix::mount::UnmountFlags::DETACH)
+                    .map_err(|e| Error::sys("detach", "old root", e))?;
+            }
         }
         Err(Errno::INVAL) => {
             // `on_slash`: the tree is already mounted on top of `/` (a user namespace's start);

@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use crate::mount_plan::{self, CgroupMount, Step};
+use crate::settings::VolatileMode;
 use crate::spec::Spec;
 use std::fmt;
 use std::path::PathBuf;
@@ -25,6 +26,11 @@ pub enum Op {
     BindTree { read_only: bool },
     /// The launcher's idmapped (or plain) clone of the tree attached on `/` (the outer child).
     AttachTree,
+    /// `-x` without a btrfs snapshot, `--volatile=overlay`: an overlayfs of the tree (and of
+    /// each mount below it) with a tmpfs upper layer, stacked on the tree (`volatile.rs`).
+    OverlayRoot { read_only: bool },
+    /// `--volatile=yes`: a tmpfs with the tree's `/usr` bound read-only, stacked on the tree.
+    TmpfsRoot,
     /// The tree becomes `/` (pivot_root, or on an initramfs MS_MOVE + chroot).
     SwitchRoot,
     /// `--pivot-root=NEW[:OLD]`.
@@ -60,6 +66,8 @@ impl fmt::Display for Op {
             Op::Slave => f.write_str("slave"),
             Op::BindTree { read_only } => write!(f, "bind-tree{}", if *read_only { " ro" } else { "" }),
             Op::AttachTree => f.write_str("attach-tree"),
+            Op::OverlayRoot { read_only } => write!(f, "overlay-root{}", if *read_only { " ro" } else { "" }),
+            Op::TmpfsRoot => f.write_str("tmpfs-root"),
             Op::SwitchRoot => f.write_str("switch-root"),
             Op::PivotRoot { new, old } => match old {
                 Some(o) => write!(f, "pivot-root {}:{}", new.display(), o.display()),
@@ -93,9 +101,36 @@ pub struct Plan {
     pub inner: Vec<Op>,
 }
 
+/// What the container's `/` is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// The tree (or its btrfs snapshot with `-x`), bound; read-only with `--read-only` and
+    /// `--volatile=state` (which adds a tmpfs on `/var`).
+    Tree,
+    /// An overlayfs of the read-only tree with a tmpfs upper layer: `-x` where the tree is no
+    /// btrfs subvolume, `--volatile=overlay`.
+    Overlay,
+    /// A tmpfs with the tree's `/usr`: `--volatile=yes`.
+    Tmpfs,
+}
+
+impl Root {
+    /// The root for `spec`; `snapshot`: `-x` made a btrfs snapshot (`spec.directory` is it).
+    pub fn of(spec: &Spec, snapshot: bool) -> Root {
+        match spec.volatile {
+            VolatileMode::Yes => Root::Tmpfs,
+            VolatileMode::Overlay => Root::Overlay,
+            VolatileMode::State => Root::Tree,
+            VolatileMode::No if spec.ephemeral && !snapshot => Root::Overlay,
+            VolatileMode::No => Root::Tree,
+        }
+    }
+}
+
 /// What decides the plan beyond the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {
+    pub root: Root,
     pub cgroup: CgroupMount,
     pub userns: bool,
     pub bind_user: bool,
@@ -113,6 +148,13 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         }
         ops.push(Op::Exec);
     };
+    // `--read-only` makes an overlay read-only too (`-x --read-only`); `--volatile=overlay`
+    // ignores it, as nspawn.
+    let root = match facts.root {
+        Root::Tree => None,
+        Root::Overlay => Some(Op::OverlayRoot { read_only: spec.read_only && spec.volatile == VolatileMode::No }),
+        Root::Tmpfs => Some(Op::TmpfsRoot),
+    };
     let mut p = Plan::default();
     if !facts.userns {
         let ops = &mut p.plain;
@@ -121,7 +163,8 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         }
         ops.extend(netns);
         ops.push(Op::Slave);
-        ops.push(Op::BindTree { read_only: spec.read_only });
+        ops.push(Op::BindTree { read_only: spec.read_only && root.is_none() });
+        ops.extend(root);
         ops.push(Op::SwitchRoot);
         ops.extend(pivot);
         ops.push(Op::Mounts(steps.to_vec()));
@@ -133,6 +176,7 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
     let outer = &mut p.outer;
     outer.push(Op::Slave);
     outer.push(Op::AttachTree);
+    outer.extend(root);
     outer.push(Op::SwitchRoot);
     outer.extend(pivot);
     outer.push(Op::PinProcfs);
@@ -194,7 +238,8 @@ mod tests {
         out
     }
 
-    const PLAIN: Facts = Facts { cgroup: CgroupMount::ReadOnly, userns: false, bind_user: false, start_fifo: false };
+    const PLAIN: Facts =
+        Facts { root: Root::Tree, cgroup: CgroupMount::ReadOnly, userns: false, bind_user: false, start_fifo: false };
     const USERNS: Facts = Facts { userns: true, ..PLAIN };
 
     fn want(v: &[&str]) -> Vec<String> {
@@ -294,6 +339,59 @@ mod tests {
             ])[..]
         );
         assert_eq!(got[9], "outer: clone-inner");
+    }
+
+    /// The root as `Machine` decides it (no btrfs snapshot).
+    fn root_of(args: &[&str]) -> Facts {
+        let argv: Vec<OsString> = ["-D", "/srv/tree"].iter().chain(args).map(OsString::from).collect();
+        let Ok(crate::cli::Parsed::Run(s)) = crate::cli::parse(&argv, &|_| None, Path::new("/")) else { panic!() };
+        let caller = Caller { cwd: Path::new("/"), stdin_tty: false, stdout_tty: false, host_hostname: "h" };
+        Facts { root: Root::of(&Spec::resolve(s, &caller).unwrap(), false), ..PLAIN }
+    }
+
+    #[test]
+    fn ephemeral_and_volatile_roots_are_stacked_on_the_bound_tree() {
+        let head = |args: &[&str]| lines(args, root_of(args))[1..5].to_vec();
+        assert_eq!(
+            head(&["-x"]),
+            want(&["child: slave", "child: bind-tree", "child: overlay-root", "child: switch-root"])
+        );
+        assert_eq!(
+            head(&["-x", "--read-only"]),
+            want(&["child: slave", "child: bind-tree", "child: overlay-root ro", "child: switch-root"])
+        );
+        // --volatile implies --read-only, which an overlay or tmpfs root of its own ignores.
+        assert_eq!(
+            head(&["--volatile=overlay", "--read-only"]),
+            want(&["child: slave", "child: bind-tree", "child: overlay-root", "child: switch-root"])
+        );
+        assert_eq!(
+            head(&["--volatile"]),
+            want(&["child: slave", "child: bind-tree", "child: tmpfs-root", "child: switch-root"])
+        );
+        assert_eq!(head(&["-x", "--volatile=yes"])[2], "child: tmpfs-root");
+        // state: the tree read-only, and a tmpfs on /var first of all mounts.
+        let args = ["--volatile=state"];
+        let got = lines(&args, root_of(&args));
+        assert_eq!(
+            got[1..5],
+            want(&["child: slave", "child: bind-tree ro", "child: switch-root", "child: mounts (25 steps)"])[..]
+        );
+        // A snapshot is bound as the tree itself.
+        let spec_x = Facts { root: Root::Tree, ..root_of(&["-x"]) };
+        assert_eq!(lines(&["-x"], spec_x)[2], "child: bind-tree");
+    }
+
+    #[test]
+    fn ephemeral_with_a_user_namespace_stacks_on_the_attached_tree() {
+        let args = ["-x", "-U"];
+        let got = lines(&args, Facts { userns: true, ..root_of(&args) });
+        assert_eq!(
+            got[..4],
+            want(&["outer: slave", "outer: attach-tree", "outer: overlay-root", "outer: switch-root"])[..]
+        );
+        let args = ["--volatile=yes", "-U"];
+        assert_eq!(lines(&args, Facts { userns: true, ..root_of(&args) })[2], "outer: tmpfs-root");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::settings::{
     ConsoleMode, CustomMount, InterfacePair, NetworkAddress, PortForward, PrivateUsers, ResolvConfMode, Settings,
-    StartMode, TimezoneMode, UserNamespaceOwnership,
+    StartMode, TimezoneMode, UserNamespaceOwnership, VolatileMode,
 };
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -46,7 +46,13 @@ pub struct Spec {
     pub link_journal: crate::settings::LinkJournal,
     /// `--set-credential=` and `--load-credential=`, in order.
     pub credentials: Vec<crate::settings::Credential>,
+    /// `--read-only`, or implied by `--volatile=` as in nspawn (whose `yes` and `overlay` still
+    /// give the container a writable root of their own).
     pub read_only: bool,
+    /// `-x/--ephemeral`: the tree is never written to (a btrfs snapshot or an overlay).
+    pub ephemeral: bool,
+    /// `--volatile=` (`no` by default).
+    pub volatile: VolatileMode,
     /// `--pivot-root=NEW[:OLD]`: NEW (inside the tree) becomes `/`; the tree moves to OLD, or
     /// goes away.
     pub pivot_root: Option<(PathBuf, Option<PathBuf>)>,
@@ -143,7 +149,12 @@ impl Spec {
     /// Applies nspawn's defaults to `settings`.
     pub fn resolve(settings: Settings, caller: &Caller<'_>) -> Result<Spec> {
         let directory = root_directory(&settings, caller.cwd);
-        let machine = machine_name(&settings, caller)?;
+        let machine = match (&settings.machine, settings.ephemeral) {
+            // nspawn adds the suffix to a derived name only, and after the .nspawn file was
+            // looked up by the name without it.
+            (None, true) => ephemeral_machine_name(&machine_name(&settings, caller)?, random_u64()),
+            _ => machine_name(&settings, caller)?,
+        };
         let hostname = settings.hostname.clone().unwrap_or_else(|| machine.clone());
         let start_mode = settings.start_mode.unwrap_or(StartMode::Pid1);
         let kill_signal = settings.kill_signal.unwrap_or(match start_mode {
@@ -180,7 +191,9 @@ impl Spec {
             check_os_release: settings.check_os_release.unwrap_or(true),
             lock_tree: settings.lock_tree.unwrap_or(true),
             link_journal: settings.link_journal.unwrap_or(crate::settings::LinkJournal::Auto),
-            read_only: settings.read_only,
+            read_only: settings.read_only || settings.volatile.is_some_and(|v| v != VolatileMode::No),
+            ephemeral: settings.ephemeral,
+            volatile: settings.volatile.unwrap_or(VolatileMode::No),
             pivot_root: settings.pivot_root.clone(),
             custom_mounts,
             resolv_conf: settings.resolv_conf.unwrap_or(ResolvConfMode::Auto),
@@ -304,6 +317,20 @@ pub fn derive_machine_name(directory: &Path, host_hostname: &str) -> Result<Stri
         return Err(Error::msg(format!("cannot derive a machine name from {}: please use -M", directory.display())));
     }
     Ok(name)
+}
+
+/// The name of an ephemeral machine whose name was derived (not given with `-M`): the derived
+/// name `base` plus nspawn's random suffix `-%016x`, so that many can run from one tree. The
+/// `.nspawn` file is looked up by `base`, before this is applied.
+pub fn ephemeral_machine_name(base: &str, random: u64) -> String {
+    format!("{base}-{random:016x}")
+}
+
+/// 64 random bits (the suffix of ephemeral names).
+pub(crate) fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());
+    u64::from_ne_bytes(b)
 }
 
 /// systemd's `hostname_cleanup()`: keeps letters, digits, `-` and single dots, drops leading
@@ -439,6 +466,30 @@ mod tests {
         let spec = Spec::resolve(s, &caller(Path::new("/r"))).unwrap();
         let order: Vec<_> = spec.custom_mounts.iter().map(|m| m.destination().to_str().unwrap().to_string()).collect();
         assert_eq!(order, ["/", "/a", "/a/b", "/a-b"]);
+    }
+
+    #[test]
+    fn ephemeral_machines_get_a_random_suffix_unless_named() {
+        assert_eq!(ephemeral_machine_name("debian", 0xab), "debian-00000000000000ab");
+        let s = Settings { directory: Some("/m/deb".into()), ephemeral: true, ..Default::default() };
+        let spec = Spec::resolve(s.clone(), &caller(Path::new("/"))).unwrap();
+        let (base, hex) = spec.machine.split_at(4);
+        assert_eq!(base, "deb-");
+        assert!(hex.len() == 16 && hex.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{hex}");
+        assert_eq!(spec.hostname, spec.machine);
+        assert_ne!(Spec::resolve(s.clone(), &caller(Path::new("/"))).unwrap().machine, spec.machine);
+        // nspawn adds the suffix only to a derived name.
+        let named = Settings { machine: Some("m1".into()), ..s };
+        assert_eq!(Spec::resolve(named, &caller(Path::new("/"))).unwrap().machine, "m1");
+    }
+
+    #[test]
+    fn volatile_implies_a_read_only_tree() {
+        for (v, ro) in [(None, false), (Some(VolatileMode::No), false), (Some(VolatileMode::Overlay), true)] {
+            let s = Settings { volatile: v, ..Default::default() };
+            let spec = Spec::resolve(s, &caller(Path::new("/m/x"))).unwrap();
+            assert_eq!((spec.read_only, spec.volatile), (ro, v.unwrap_or(VolatileMode::No)));
+        }
     }
 
     #[test]

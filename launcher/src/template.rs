@@ -1,6 +1,6 @@
 //! `--template=DIR`: the container tree (`-D`) made from a template when it does not exist yet;
 //! an existing one is left as it is (nspawn). A btrfs snapshot when the template is a
-//! subvolume, else a copy that keeps everything (`copy::copy_tree`, reflinks where the file
+//! subvolume on the destination's btrfs, else a copy that keeps everything (`copy::copy_tree`, reflinks where the file
 //! system has them). The tree is made under a temporary name next to it, `.#NAME.XXXXXX`, and
 //! renamed into place when complete: a failed or interrupted (SIGINT, SIGTERM, SIGHUP) copy is
 //! removed and never leaves a half tree under the real name.
@@ -57,7 +57,8 @@ pub fn create(directory: &Path, source: &Path) -> Result<Option<copy::Stats>> {
         let errno = Errno::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO));
         Error::path("create", parent, errno)
     })?;
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    // Not O_PATH: the snapshot ioctl is made on it.
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let parent_fd = rustix::fs::open(parent, flags, Mode::empty()).map_err(|e| Error::path("open", parent, e))?;
     let mut random = [0u8; 6];
     rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
@@ -101,14 +102,25 @@ fn make(
         }
         hit.get()
     };
-    // btrfs snapshot: wired when btrfs.rs lands (if btrfs::is_subvolume(src): btrfs::snapshot(src,
-    // parent, temp, false) instead of the copy below; the rename stays).
-    let opts = copy::Options { source: template, reflink: true, interrupted: Some(&interrupted) };
-    let stats = copy::copy_tree(src, parent, temp, &opts)?;
+    // A subvolume is snapshotted where the destination is on the same btrfs; anything else
+    // (or a snapshot the kernel refuses, as across file systems) is copied.
+    let snapshot = crate::btrfs::is_subvolume(src).unwrap_or(false)
+        && crate::btrfs::snapshot(src, parent, temp, false)
+            .map_err(|e| log::debug!("{}: no snapshot ({e}), copying", template.display()))
+            .is_ok();
+    let stats = if snapshot {
+        copy::Stats::default()
+    } else {
+        let opts = copy::Options { source: template, reflink: true, interrupted: Some(&interrupted) };
+        copy::copy_tree(src, parent, temp, &opts)?
+    };
     match rustix::fs::renameat_with(parent, temp, parent, name, RenameFlags::NOREPLACE) {
         Ok(()) => Ok(Some(stats)),
         Err(e) => {
-            let _ = copy::remove_tree(parent, temp);
+            let _ = match snapshot {
+                true => crate::btrfs::delete_subvolume(parent, temp),
+                false => copy::remove_tree(parent, temp),
+            };
             match e {
                 Errno::EXIST => Ok(None),
                 e => Err(Error::sys("rename", format!("the copy to {}", name.to_string_lossy()), e)),

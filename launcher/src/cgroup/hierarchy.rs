@@ -139,7 +139,7 @@ pub fn read_own_cgroup() -> Result<PathBuf> {
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a blank).
-fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -43,7 +43,7 @@ mod tests;
 mod tests_host;
 
 pub use group::Cgroup;
-pub use hierarchy::{find_hierarchy, own_cgroup, read_own_cgroup, Cgroup2Mount, Hierarchy};
+pub use hierarchy::{find_hierarchy, own_cgroup, read_own_cgroup, unescape, Cgroup2Mount, Hierarchy};
 pub use host::{Host, SystemHost};
 pub use kill::EMPTY_TIMEOUT;
 pub use parse::parse_cpu_list;

@@ -7,9 +7,7 @@ use super::values_net as net;
 use super::values_sec::{self as sec, CapSpec, RlimitSpec};
 use super::Parsed;
 use crate::error::Error;
-use crate::settings::{
-    LinkJournal, PrivateUsers, Settings, SettingsMask, StartMode, UserNamespaceOwnership, VolatileMode,
-};
+use crate::settings::{LinkJournal, PrivateUsers, Settings, SettingsMask, StartMode, UserNamespaceOwnership};
 use std::path::Path;
 
 type Result<T> = std::result::Result<T, Error>;
@@ -152,16 +150,12 @@ pub fn read_only(st: &mut State, _: Option<&str>) -> Result<Flow> {
     go()
 }
 
-/// `--volatile[=MODE]`: only `no` is supported.
+/// `--volatile[=MODE]`.
 pub fn volatile(st: &mut State, value: Option<&str>) -> Result<Flow> {
     if value == Some("help") {
         return list(v::word_list(&v::VOLATILE_WORDS));
     }
-    let mode = v::parse_volatile(value)?;
-    if mode != VolatileMode::No {
-        st.unsupported("volatile");
-    }
-    st.settings.volatile = Some(mode);
+    st.settings.volatile = Some(v::parse_volatile(value)?);
     go()
 }
 

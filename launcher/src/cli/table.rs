@@ -153,7 +153,7 @@ pub static OPTIONS: &[OptSpec] = &[
 
     o("directory", Some('D'), R, "PATH", G::Image, "Root directory for the container", Y, a::directory, g(S::DIRECTORY)),
     o("template", None, R, "PATH", G::Image, "Initialize root directory from template directory, if missing", Y, a::template, g(S::DIRECTORY)),
-    o("ephemeral", Some('x'), N, "", G::Image, "Run container with snapshot of root directory, and remove it after exit", X, a::ephemeral, g(S::EPHEMERAL)),
+    o("ephemeral", Some('x'), N, "", G::Image, "Run container with snapshot of root directory, and remove it after exit", Y, a::ephemeral, g(S::EPHEMERAL)),
     o("image", Some('i'), R, "PATH", G::Image, "Root file system disk image (or device node) for the container", X, a::image, g(S::DIRECTORY)),
     o("image-policy", None, R, "POLICY", G::Image, "Specify disk image dissection policy", X, a::image_policy, g(S::IMAGE_OPTIONS)),
     o("mstack", None, R, "PATH", G::Image, "", X, a::mstack, g(S::DIRECTORY)),

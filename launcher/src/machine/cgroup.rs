@@ -55,5 +55,7 @@ pub fn cleanup(spec: &Spec) -> Result<i32> {
     if crate::network::cleanup(&spec.machine)? {
         log::info!("removed the left-over network state of {}", spec.machine);
     }
+    // -x snapshots of the tree a killed launcher left (it logs how many).
+    crate::ephemeral::remove_stale(&spec.directory)?;
     Ok(0)
 }

@@ -44,7 +44,7 @@ use crate::error::{Error, Result};
 use crate::mount_plan::CgroupMount;
 use crate::network::HostNetwork;
 use crate::prepared::Prepared;
-use crate::settings::{Id128, StartMode};
+use crate::settings::{Id128, LinkJournal, StartMode, VolatileMode};
 use crate::spec::Spec;
 use crate::{overlay, sys};
 use rustix::fd::{AsFd, OwnedFd};
@@ -64,6 +64,8 @@ pub struct Machine {
     network: Option<HostNetwork>,
     /// `--overlay=LOWER::DST` uppers made for this run.
     temporary: Vec<PathBuf>,
+    /// `-x` on a btrfs subvolume: the snapshot that is the tree of this run.
+    snapshot: Option<crate::ephemeral::Snapshot>,
     pid1: Option<Pid1>,
     /// `Model::Detachable`: `RUNTIME/machines/NAME`.
     state_dir: Option<PathBuf>,
@@ -101,10 +103,34 @@ impl Machine {
 
     /// [`new`](Self::new) with a process model.
     pub fn new_with(spec: &Spec, model: Model) -> Result<Machine> {
-        if spec.directory == Path::new("/") {
-            return Err(Error::msg("spawning a container on the root directory is not supported"));
+        if spec.directory == Path::new("/")
+            && !spec.ephemeral
+            && !matches!(spec.volatile, VolatileMode::Yes | VolatileMode::State)
+        {
+            return Err(Error::msg("--directory=/ needs --ephemeral, --volatile=yes or --volatile=state"));
         }
         let mut spec = spec.clone();
+        if spec.volatile != VolatileMode::No && matches!(spec.link_journal, LinkJournal::Host | LinkJournal::Guest) {
+            return Err(Error::msg(
+                "--volatile= and --link-journal=host|guest: not supported (the journal directory would be made in the tree)",
+            ));
+        }
+        if spec.ephemeral || spec.volatile != VolatileMode::No {
+            // The tree is only read: no journal directory in it (nspawn skips -x too), and no
+            // lock against other readers.
+            spec.link_journal = LinkJournal::No;
+            spec.lock_tree = false;
+        }
+        // -x on a btrfs subvolume: a snapshot is this run's tree. A machine that outlives its
+        // launcher, which holds the snapshot's lock, gets the overlay instead.
+        let snapshot = match spec.ephemeral && spec.volatile == VolatileMode::No && model == Model::Attached {
+            true => crate::ephemeral::take_snapshot(&spec.directory, spec.read_only)?,
+            false => None,
+        };
+        if let Some(s) = &snapshot {
+            spec.directory = s.path().to_path_buf();
+        }
+        let root = crate::setup::Root::of(&spec, snapshot.is_some());
         // Read and checked before anything changes on the host; the homes join the custom
         // mounts (kept sorted by destination).
         let bind_user = crate::bind_user::prepare(&spec)?;
@@ -123,7 +149,7 @@ impl Machine {
         }
         // `--overlay=LOWER::DST`: a throw-away upper for this run, gone with it.
         let temporary = overlay::temporary_uppers(&mut spec.custom_mounts)?;
-        let (prep, tree) = match prepare::prepare(&spec, bind_user) {
+        let (prep, tree) = match prepare::prepare(&spec, bind_user, root) {
             Ok(p) => p,
             Err(e) => {
                 overlay::remove_temporary(&temporary);
@@ -149,6 +175,7 @@ impl Machine {
             cgroup: None,
             network: None,
             temporary,
+            snapshot,
             pid1: None,
             state_dir: None,
             torn_down: false,
@@ -240,6 +267,7 @@ impl Machine {
         // The whole setup, once, before the first clone.
         let steps = crate::mount_plan::plan(&self.spec, self.prep.cgroup_mount);
         let facts = crate::setup::Facts {
+            root: self.prep.root,
             cgroup: self.prep.cgroup_mount,
             userns: self.prep.userns.is_some(),
             bind_user: self.prep.bind_user.is_some(),
@@ -374,6 +402,9 @@ impl Machine {
         }
         overlay::cleanup(&self.spec.custom_mounts, self.tree.as_fd());
         overlay::remove_temporary(&self.temporary);
+        if let Some(mut s) = self.snapshot.take() {
+            s.remove();
+        }
         if let Some(dir) = self.state_dir.take() {
             let _ = std::fs::remove_file(dir.join("start"));
             let _ = std::fs::remove_dir(&dir);

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::mount_plan::CgroupMount;
 use crate::prepared::Prepared;
 use crate::rootfs;
-use crate::settings::{Id128, StartMode};
+use crate::settings::{Id128, StartMode, VolatileMode};
 use crate::spec::Spec;
 use crate::{env, overlay, resolv_conf, timezone};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -21,11 +21,13 @@ static STUB_INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/spawnbox-ini
 
 /// Checks the tree and reads what every start needs; `bind_user` is the `--bind-user=` plan
 /// (its home binds are among the spec's custom mounts already).
-pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result<(Prepared, OwnedFd)> {
+/// `root` is what the container's `/` is made of.
+pub fn prepare(
+    spec: &Spec,
+    bind_user: Option<crate::bind_user::Plan>,
+    root: crate::setup::Root,
+) -> Result<(Prepared, OwnedFd)> {
     let dir = &spec.directory;
-    if dir == Path::new("/") {
-        return Err(Error::msg("spawning a container on the root directory is not supported"));
-    }
     let tree = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open directory", dir, e))?;
     // With --pivot-root the checks look at the root the container will get, as nspawn's.
@@ -84,7 +86,9 @@ pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result
     let os_release_ids =
         os_release.as_deref().map(|b| env::parse_os_release(&String::from_utf8_lossy(b))).unwrap_or_default();
 
-    let writable = !spec.read_only;
+    crate::volatile::check(tree.as_fd(), dir, root, &spec.custom_mounts)?;
+    // nspawn's "writable /etc": --volatile=yes and =overlay give a writable root of their own.
+    let writable = !spec.read_only || matches!(spec.volatile, VolatileMode::Yes | VolatileMode::Overlay);
     // `auto` leaves the tree's file alone in a network namespace of its own, unless NAT gives
     // the container a way out (then the host's file is useful and copied).
     let isolated = (spec.net.private_network || spec.net.namespace_path.is_some()) && !spec.net.nat;
@@ -138,7 +142,9 @@ pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result
         drop(crate::mounts::open_host_sources(&spec.custom_mounts, &workdirs, t)?);
         // Last: with --private-users-ownership=chown (or auto) this re-owns the tree.
         let bound = bind_user.as_ref().map(crate::bind_user::Plan::bound_ids).unwrap_or_default();
-        crate::userns::prepare(spec, t, bound)?.map(|u| u.with_tree_lock(lock))
+        // Under an overlay or a volatile root the tree stays as it is: never chowned.
+        let keep = root != crate::setup::Root::Tree || spec.volatile != VolatileMode::No;
+        crate::userns::prepare(spec, t, bound, keep)?.map(|u| u.with_tree_lock(lock))
     } else {
         None
     };
@@ -159,6 +165,7 @@ pub fn prepare(spec: &Spec, bind_user: Option<crate::bind_user::Plan>) -> Result
             bind_idmaps,
             credentials,
             dev_nodes: crate::dev::host_optional_nodes(),
+            root,
             cgroup_mount: CgroupMount::None,
             setup: crate::setup::Plan::default(),
             dies_with_launcher: true,

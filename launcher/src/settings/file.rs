@@ -190,8 +190,6 @@ fn finish(st: State) -> Settings {
         })
     };
     let unsupported = [
-        (s.ephemeral, "ephemeral"),
-        (s.volatile.is_some_and(|v| v != super::VolatileMode::No), "volatile"),
         (s.private_users == Some(PrivateUsers::Managed), "private-users"),
         (temporary_bind(false), "bind"),
         (temporary_bind(true), "bind-ro"),

@@ -49,9 +49,13 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
                 .map_err(|e| Error::path("attach", &spec.directory, e))?;
                 installs = Some((child::etc::resolv_install(prep), child::etc::timezone_install(prep)));
             }
+            Op::OverlayRoot { .. } | Op::TmpfsRoot => {
+                let t = tree.take().ok_or_else(|| out_of_order(op))?;
+                tree = Some(crate::container::volatile_root(spec, op, t.as_fd())?);
+            }
             Op::SwitchRoot => {
                 let t = tree.take().ok_or_else(|| out_of_order(op))?;
-                rootfs::switch_root(t.as_fd(), &spec.directory, true)?;
+                rootfs::switch_root(t.as_fd(), &spec.directory, true, prep.root != crate::setup::Root::Tree)?;
             }
             Op::PivotRoot { new, old } => rootfs::pivot_into(new, old.as_deref())?,
             Op::PinProcfs => {

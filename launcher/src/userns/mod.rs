@@ -206,9 +206,10 @@ pub fn check_bound(bound: &[BoundId], shift: u32, range: u32) -> Result<()> {
 
 /// The range for `spec` and, with `--private-users-ownership=chown` (or `auto` falling back to
 /// it), the tree re-owned to it — once, before the first start. `bound`: the host users mapped
-/// 1:1 (`--bind-user=`), checked against the range before anything is re-owned. `None`
+/// 1:1 (`--bind-user=`), checked against the range before anything is re-owned. `keep`: the
+/// tree must stay as it is (`-x` without a snapshot, `--volatile`), so never chowned. `None`
 /// without a user namespace.
-pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>) -> Result<Option<UserNs>> {
+pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>, keep: bool) -> Result<Option<UserNs>> {
     let dir = &spec.directory;
     let st = rustix::fs::fstat(tree).map_err(|e| Error::path("stat", dir, e))?;
     let (shift, range, lock) = match spec.private_users {
@@ -244,6 +245,7 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>) -> Result
         UserNamespaceOwnership::Off => TreeView::Direct,
         UserNamespaceOwnership::Map => TreeView::Idmapped { disk_base: 0 },
         UserNamespaceOwnership::Foreign => TreeView::Idmapped { disk_base: FOREIGN_BASE },
+        UserNamespaceOwnership::Chown if keep => return Err(kept(dir, "chown")),
         UserNamespaceOwnership::Chown => {
             chown_tree(&ns, tree, dir)?;
             TreeView::Direct
@@ -260,6 +262,9 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>) -> Result
             ns.view = want;
             match want {
                 TreeView::Idmapped { .. } if idmap_works(&ns, tree)? => want,
+                // A tree shifted to this very range already needs no chown.
+                _ if keep && (st.st_uid & 0xFFFF_0000, st.st_gid & 0xFFFF_0000) == (shift, shift) => TreeView::Direct,
+                _ if keep => return Err(kept(dir, "auto")),
                 _ => {
                     chown_tree(&ns, tree, dir)?;
                     TreeView::Direct
@@ -269,6 +274,15 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>) -> Result
     };
     log::debug!("tree ownership: {:?}", ns.view);
     Ok(Some(ns))
+}
+
+/// The tree would have to be chowned, and must not be.
+fn kept(dir: &Path, mode: &str) -> Error {
+    Error::msg(format!(
+        "--private-users-ownership={mode}: {} would be chowned, but --ephemeral and --volatile leave the tree \
+         as it is (it cannot be mounted idmapped here)",
+        dir.display()
+    ))
 }
 
 /// Where `pick` keeps its range locks.

@@ -36,7 +36,7 @@ fn host(p: &str) -> MountSource {
 #[rustfmt::skip]
 const GOLDEN: &[Golden] = &[
     ("Boot", "yes", |s| s.start_mode = Some(StartMode::Boot)),
-    ("Ephemeral", "yes", |s| { s.ephemeral = true; s.unsupported = vec!["ephemeral"] }),
+    ("Ephemeral", "yes", |s| s.ephemeral = true),
     ("ProcessTwo", "true", |s| s.start_mode = Some(StartMode::Pid2)),
     ("Parameters", "/bin/sh -c \"echo hi\"", |s| s.parameters = os(&["/bin/sh", "-c", "echo hi"])),
     ("Environment", "LANG=C \"MSG=hello world\"", |s| s.setenv = strings(&["LANG=C", "MSG=hello world"])),
@@ -79,7 +79,7 @@ const GOLDEN: &[Golden] = &[
     ("Timezone", "symlink", |s| s.timezone = Some(TimezoneMode::Symlink)),
     ("SuppressSync", "yes", |s| s.suppress_sync = Some(true)),
     ("ReadOnly", "yes", |s| s.read_only = true),
-    ("Volatile", "state", |s| { s.volatile = Some(VolatileMode::State); s.unsupported = vec!["volatile"] }),
+    ("Volatile", "state", |s| s.volatile = Some(VolatileMode::State)),
     ("Bind", "/srv/data:/data:norbind,idmap", |s| s.custom_mounts = vec![CustomMount::Bind {
         source: host("/srv/data"), destination: "/data".into(), read_only: false, recursive: false, idmap: BindIdmap::Idmap,
     }]),

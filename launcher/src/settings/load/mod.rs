@@ -23,9 +23,7 @@ pub struct Loaded {
 
 /// The option names `file::parse` records as not supported, and the key that sets each
 /// (for the error), with the group that carries it.
-const UNSUPPORTED_KEYS: [(&str, &str, SettingsMask); 5] = [
-    ("ephemeral", "Ephemeral=", SettingsMask::EPHEMERAL),
-    ("volatile", "Volatile=", SettingsMask::VOLATILE_MODE),
+const UNSUPPORTED_KEYS: [(&str, &str, SettingsMask); 3] = [
     ("private-users", "PrivateUsers=managed", SettingsMask::USERNS),
     ("bind", "Bind= without a source", SettingsMask::CUSTOM_MOUNTS),
     ("bind-ro", "BindReadOnly= without a source", SettingsMask::CUSTOM_MOUNTS),
