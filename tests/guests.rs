@@ -187,6 +187,22 @@ fn busybox_guest_gives_a_shell_and_runs_its_shutdown_actions() {
     assert_eq!(std::fs::read_to_string(t.rpath(MARKER)).unwrap(), "shutdown-ran\n");
 }
 
+#[test]
+fn busybox_guest_in_a_user_namespace_gets_its_console() {
+    // Its getty takes the console as its controlling terminal, which it could not steal from
+    // PID 1's session without CAP_SYS_ADMIN on the host.
+    let t = Test::from_tree("g-busybox-u", &guest("busybox"));
+    let mut pty = Pty::new(40, 200);
+    let mut run = boot(&t, &pty, &["-U"]);
+    let m = pty.mark();
+    pty.expect_after(m, "# ", BOOT);
+    assert_eq!(shell(&mut pty, "cat /run/booted; tty; id -u"), "booted\r\n/dev/console\r\n0\r\n");
+    assert!(!pty.text().contains("TIOCSCTTY"), "{}", pty.text());
+    run.kill(Signal::TERM);
+    let out = run.wait();
+    assert_eq!(out.code, Some(0), "{out:?} console: {:?}", pty.text());
+}
+
 /// A service manager of the test's own: the datagram socket spawnbox's `$NOTIFY_SOCKET` names.
 struct Manager {
     sock: std::os::unix::net::UnixDatagram,

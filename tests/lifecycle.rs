@@ -266,9 +266,13 @@ fn a_dying_machine_is_waited_for_then_killed_and_a_live_one_refused() {
     run.wait_for_stdout("ready\n", Duration::from_secs(10));
     let scope = spawnbox_tests::cgroups_of_machine(&name);
     assert_eq!(scope.len(), 1, "{scope:?}");
-    // The launcher lives: a second start of the machine is refused, and changes nothing.
-    t.run(&["/bin/true"])
-        .error(&format!("{}: cgroup exists and is in use (is the machine already running?)", scope[0].display()));
+    // The launcher lives: a second start of the machine is refused by the registry (which
+    // holds the name), and changes nothing.
+    let pid1 = run.container_pid1();
+    t.run(&["/bin/true"]).error(&format!(
+        "machine {name} is already running (PID {pid1})\nhint: spawnctl poweroff {name}, or -M to pick another name"
+    ));
+    assert_eq!(spawnbox_tests::cgroups_of_machine(&name), scope);
     // A straggler outside the container's PID namespace keeps the cgroup busy after the
     // launcher is SIGKILLed: the machine is still dying.
     let mut straggler = std::process::Command::new("sleep").arg("100000").spawn().unwrap();

@@ -129,7 +129,13 @@ fn boot(spec: &Spec, m: &mut Machine, sigfd: &OwnedFd, console: &mut Console) ->
                 }
             }
             if ev.notify {
-                for note in p.notify_fd().map(|fd| crate::notify::receive(fd, pid)).unwrap_or_default() {
+                let notes = p.notify_fd().map(|fd| crate::notify::receive(fd, pid)).unwrap_or_default();
+                for note in notes {
+                    if note == crate::notify::Note::Ready {
+                        if let Err(e) = m.mark_ready() {
+                            log::warn!("registry: {e}");
+                        }
+                    }
                     on_note(spec, note);
                 }
             }

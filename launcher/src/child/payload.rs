@@ -55,8 +55,14 @@ pub(super) fn become_payload(
 ) -> Result<()> {
     let _ = rustix::process::setsid();
     if let Some(slave) = slave {
-        rustix::process::ioctl_tiocsctty(&slave)
-            .map_err(|e| Error::sys("make", "the console the controlling terminal", e))?;
+        // A command gets the console as its controlling terminal (job control, ^C). An init
+        // does not: its getty on the console must be able to take it, which a getty in a
+        // user namespace cannot steal from another session (TIOCSCTTY needs CAP_SYS_ADMIN in
+        // the host's namespace for that).
+        if spec.start_mode != crate::settings::StartMode::Boot {
+            rustix::process::ioctl_tiocsctty(&slave)
+                .map_err(|e| Error::sys("make", "the console the controlling terminal", e))?;
+        }
         for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
             dup(&slave).map_err(|e| Error::sys("attach", "console", e))?;
         }

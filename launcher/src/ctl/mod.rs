@@ -4,9 +4,12 @@
 
 mod args;
 mod images;
+mod machines;
 mod show;
+mod start;
 
 use crate::error::{Error, Result};
+use crate::guest::Shutdown;
 use args::Options;
 
 /// What a verb prints on stdout.
@@ -41,18 +44,46 @@ fn quiet(r: Result<()>) -> Result<String> {
 
 /// machinectl's verbs; those without a handler are not implemented yet.
 const VERBS: &[Verb] = &[
-    verb("list", 0, 0, "list", "List running machines", None),
-    verb("status", 1, ANY, "status NAME...", "Show machine details", None),
-    verb("show", 0, ANY, "show [NAME...]", "Show properties of one or more machines", None),
-    verb("start", 1, ANY, "start NAME...", "Start container as a service", None),
+    verb("list", 0, 0, "list", "List running machines", Some(|o, _| machines::list(o))),
+    verb("status", 1, ANY, "status NAME...", "Show machine details", Some(|_, a| machines::status(a))),
+    verb("show", 0, ANY, "show [NAME...]", "Show properties of one or more machines", Some(machines::show_machines)),
+    verb("start", 1, ANY, "start NAME...", "Start container as a service", Some(|o, a| quiet(start::start(o, a)))),
     verb("login", 0, 1, "login [NAME]", "Get a login prompt in a container", None),
     verb("shell", 0, ANY, "shell [[USER@]NAME [COMMAND...]]", "Invoke a shell (or other command) in a container", None),
     verb("enable", 1, ANY, "enable NAME...", "Enable automatic container start at boot", None),
     verb("disable", 1, ANY, "disable NAME...", "Disable automatic container start at boot", None),
-    verb("poweroff", 1, ANY, "poweroff NAME...", "Power off one or more containers", None),
-    verb("reboot", 1, ANY, "reboot NAME...", "Reboot one or more containers", None),
-    verb("terminate", 1, ANY, "terminate NAME...", "Terminate one or more machines", None),
-    verb("kill", 1, ANY, "kill NAME...", "Send signal to processes of a machine", None),
+    verb(
+        "poweroff",
+        1,
+        ANY,
+        "poweroff NAME...",
+        "Power off one or more containers",
+        Some(|_, a| quiet(machines::shutdown(a, Shutdown::Poweroff))),
+    ),
+    verb(
+        "reboot",
+        1,
+        ANY,
+        "reboot NAME...",
+        "Reboot one or more containers",
+        Some(|_, a| quiet(machines::shutdown(a, Shutdown::Reboot))),
+    ),
+    verb(
+        "terminate",
+        1,
+        ANY,
+        "terminate NAME...",
+        "Terminate one or more machines",
+        Some(|_, a| quiet(machines::terminate(a))),
+    ),
+    verb(
+        "kill",
+        1,
+        ANY,
+        "kill NAME...",
+        "Send signal to processes of a machine",
+        Some(|o, a| quiet(machines::kill(o, a))),
+    ),
     verb("bind", 2, 3, "bind NAME PATH [PATH]", "Bind mount a path from the host into a container", None),
     verb("copy-to", 2, 3, "copy-to NAME PATH [PATH]", "Copy files from the host to a container", None),
     verb("copy-from", 2, 3, "copy-from NAME PATH [PATH]", "Copy files from a container to the host", None),
@@ -169,7 +200,7 @@ mod tests {
         assert_eq!(err(&["frobnicate"]), "unknown command verb 'frobnicate'");
         assert_eq!(err(&["rename", "a"]), "rename: too few arguments (usage: spawnctl rename NAME NAME)");
         assert_eq!(err(&["list-images", "x"]), "list-images: too many arguments (usage: spawnctl list-images)");
-        assert_eq!(err(&["poweroff", "web"]), "poweroff: not implemented yet (issue #16)");
+        assert_eq!(err(&["shell", "web"]), "shell: not implemented yet (issue #16)");
         assert_eq!(err(&["show-image", "a/b"]), "invalid image name \"a/b\"");
         let names: Vec<&str> = VERBS.iter().map(|v| v.name).collect();
         let mut sorted = names.clone();

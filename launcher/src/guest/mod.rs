@@ -198,6 +198,11 @@ pub const TABLE: &[Row] = &[
     },
 ];
 
+/// The init kind a registry entry names (`row(kind).name`); `Unknown` for any other word.
+pub fn kind_named(name: &str) -> InitKind {
+    TABLE.iter().find(|r| r.name == name).map_or(InitKind::Unknown, |r| r.kind)
+}
+
 /// The row of `kind`.
 pub fn row(kind: InitKind) -> &'static Row {
     TABLE.iter().find(|r| r.kind == kind).unwrap_or(&TABLE[TABLE.len() - 1])

@@ -18,6 +18,7 @@
 mod cgroup;
 mod created;
 mod prepare;
+pub mod registry;
 mod spawn;
 pub mod state;
 
@@ -69,6 +70,12 @@ pub struct Machine {
     pid1: Option<Pid1>,
     /// `Model::Detachable`: `RUNTIME/machines/NAME`.
     state_dir: Option<PathBuf>,
+    /// The machine's name in the registry, held from creation to teardown.
+    claim: Option<registry::Claim>,
+    /// A systemd guest said READY=1 (others are ready once PID 1 runs).
+    ready: bool,
+    /// When the first PID 1 was started, µs since the epoch.
+    started: u64,
     torn_down: bool,
 }
 
@@ -167,6 +174,14 @@ impl Machine {
                 )));
             }
         }
+        // One name, one machine: held until teardown.
+        let claim = match registry::claim(&spec.machine) {
+            Ok(c) => c,
+            Err(e) => {
+                overlay::remove_temporary(&temporary);
+                return Err(e);
+            }
+        };
         // From here on, dropping the machine releases what it holds.
         let mut m = Machine {
             spec,
@@ -178,6 +193,9 @@ impl Machine {
             snapshot,
             pid1: None,
             state_dir: None,
+            claim: Some(claim),
+            ready: false,
+            started: 0,
             torn_down: false,
         };
         if model == Model::Detachable {
@@ -190,16 +208,9 @@ impl Machine {
     /// `Model::Detachable`: `RUNTIME/machines/NAME/` (0700) with the start FIFO, owned by the
     /// container's root; PID 1 keeps an O_PATH descriptor of it.
     fn make_start_fifo(&mut self) -> Result<()> {
+        // The registry's claim made the directory and holds the name.
         let dir = state::dir(&self.spec.machine)?;
-        if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, &e))?;
-        }
-        rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o700)).map_err(|e| match e {
-            rustix::io::Errno::EXIST => {
-                Error::msg(format!("{}: machine {} was created already", dir.display(), self.spec.machine))
-            }
-            e => Error::path("create", &dir, e),
-        })?;
+        rustix::fs::chmod(&dir, Mode::from_raw_mode(0o700)).map_err(|e| Error::path("change mode of", &dir, e))?;
         self.state_dir = Some(dir.clone());
         let fifo = dir.join("start");
         rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0)
@@ -240,7 +251,13 @@ impl Machine {
         let tmp = dir.join(".state.new");
         std::fs::write(&tmp, st.format()).map_err(|e| io_error("write", &tmp, &e))?;
         std::fs::rename(&tmp, &file).map_err(|e| io_error("rename", &file, &e))?;
-        // Everything stays for the next process: PID 1, cgroup, network, uppers, the record.
+        // In the registry without a launcher: the leader alone keeps it alive.
+        let mut entry = self.entry()?;
+        (entry.launcher, entry.launcher_start_time) = (0, 0);
+        registry::write_entry(&dir, &entry)?;
+        // Everything stays for the next process: PID 1, cgroup, network, uppers, the record,
+        // the registry entry (the lock goes with this process).
+        self.claim = None;
         self.torn_down = true;
         self.pid1 = None;
         Ok(dir)
@@ -304,7 +321,59 @@ impl Machine {
             self.pid1 = None;
             return Err(spawn::abandon(pid, e));
         }
-        Ok(())
+        if self.started == 0 {
+            self.started = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        }
+        // A systemd guest is ready when it says so; any other once PID 1 runs.
+        self.ready =
+            !(self.spec.start_mode == StartMode::Boot && self.prep.init_kind == crate::guest::InitKind::Systemd);
+        self.publish()
+    }
+
+    /// The guest said READY=1: the registry entry says so.
+    pub fn mark_ready(&mut self) -> Result<()> {
+        self.ready = true;
+        self.publish()
+    }
+
+    /// Writes the registry entry (after every start: the leader changes with a reboot).
+    fn publish(&self) -> Result<()> {
+        match &self.claim {
+            Some(c) => c.publish(&self.entry()?),
+            None => Ok(()),
+        }
+    }
+
+    /// The registry entry of the running machine.
+    fn entry(&self) -> Result<registry::Entry> {
+        let leader = self.pid1_pid();
+        let start_time = |pid: i32| crate::network::state::process_start_time(pid).unwrap_or(0);
+        let launcher = rustix::process::getpid().as_raw_nonzero().get();
+        let (interfaces, addresses) = self.network.as_ref().map(HostNetwork::summary).unwrap_or_default();
+        Ok(registry::Entry {
+            name: self.spec.machine.clone(),
+            class: "container".into(),
+            leader,
+            leader_start_time: start_time(leader),
+            launcher,
+            launcher_start_time: start_time(launcher),
+            directory: self.spec.directory.clone(),
+            uuid: self.spec.uuid.map(|u| u.hex()),
+            cgroup: self.cgroup.as_ref().map(|c| c.path().to_path_buf()),
+            interfaces,
+            addresses,
+            start_mode: match self.spec.start_mode {
+                StartMode::Boot => "boot",
+                StartMode::Pid2 => "pid2",
+                StartMode::Pid1 => "pid1",
+            }
+            .into(),
+            init: crate::guest::row(self.prep.init_kind).name.into(),
+            ready: self.ready,
+            started: self.started,
+        })
     }
 
     /// The spec this machine runs (completed by [`create`](Self::create)).
@@ -407,7 +476,9 @@ impl Machine {
         }
         if let Some(dir) = self.state_dir.take() {
             let _ = std::fs::remove_file(dir.join("start"));
-            let _ = std::fs::remove_dir(&dir);
+        }
+        if let Some(c) = self.claim.take() {
+            c.release();
         }
     }
 }

@@ -296,6 +296,22 @@ impl HostNetwork {
         Ok(())
     }
 
+    /// For the registry: the host side of the container's links (the veth's host end, or the
+    /// bridge it is attached to, and the extra veths) and the container's IPv4 address.
+    pub fn summary(&self) -> (Vec<String>, Vec<String>) {
+        let mut links: Vec<String> = Vec::new();
+        if let Some(v) = &self.plan.veth {
+            links.push(match &v.master {
+                Some(plan::Master::Bridge(b)) => b.clone(),
+                Some(plan::Master::Zone(z)) => plan::zone_bridge(z),
+                None => v.host.name.clone(),
+            });
+        }
+        let addresses =
+            self.addrs.as_ref().map(|a| vec![format!("{}/{}", a.container, a.subnet.prefix_len())]).unwrap_or_default();
+        (links, addresses)
+    }
+
     /// Undoes what [`HostNetwork::attach`] did that does not die with the namespace: moved
     /// interfaces go back to the launcher's namespace under their old names, as they were.
     pub fn detach(&mut self) {
