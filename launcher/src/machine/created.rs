@@ -135,7 +135,7 @@ impl Created {
             }
         }
         crate::overlay::remove_temporary(&self.state.temporary);
-        for f in ["start", "state", "machine", "lock"] {
+        for f in ["start", "state", "machine", "seccomp", "lock"] {
             let _ = std::fs::remove_file(self.dir.join(f));
         }
         std::fs::remove_dir(&self.dir).map_err(|e| {

@@ -340,10 +340,15 @@ impl Machine {
 
     /// Writes the registry entry (after every start: the leader changes with a reboot).
     fn publish(&self) -> Result<()> {
-        match &self.claim {
-            Some(c) => c.publish(&self.entry()?),
-            None => Ok(()),
+        let Some(c) = &self.claim else { return Ok(()) };
+        if let Some(prog) = self.prep.security.seccomp_program() {
+            // The filter PID 1 runs under, for `spawnctl shell` to join with (root only).
+            let file = c.dir().join("seccomp");
+            if !file.exists() {
+                write_private(&file, prog)?;
+            }
         }
+        c.publish(&self.entry()?)
     }
 
     /// The registry entry of the running machine.
@@ -506,6 +511,20 @@ fn overlay_uppers(spec: &Spec, in_tree: bool) -> Vec<PathBuf> {
 fn insert_mount(spec: &mut Spec, m: crate::settings::CustomMount) {
     let at = spec.custom_mounts.partition_point(|c| c.destination() <= m.destination());
     spec.custom_mounts.insert(at, m);
+}
+
+/// Writes `bytes` to a new file readable by root only.
+fn write_private(file: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(|e| io_error("create", file, &e))?;
+    f.write_all(bytes).map_err(|e| io_error("write", file, &e))
 }
 
 fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {

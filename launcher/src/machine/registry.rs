@@ -5,6 +5,8 @@
 //!   machine; a dead launcher's lock is free, so its entry is stale;
 //! - `machine`, the entry (`key=value` lines, written atomically once PID 1 runs and again when
 //!   it changes: reboot, ready), documented in docs/SPAWNCTL.md for other tools;
+//! - `seccomp` (0600), the container's compiled seccomp filter, for processes that join it
+//!   (`spawnctl shell`);
 //! - for a machine left by its creator (`Model::Detachable`), its `state` and `start` FIFO.
 //!
 //! `spawnctl list` reads the entries; an entry whose launcher and leader are both gone is
@@ -175,6 +177,7 @@ pub fn claim(name: &str) -> Result<Claim> {
     }
     // Ours now: an entry left here is a dead launcher's.
     let _ = std::fs::remove_file(d.join("machine"));
+    let _ = std::fs::remove_file(d.join("seccomp"));
     Ok(Claim { dir: d, _lock: lock })
 }
 
@@ -192,6 +195,7 @@ impl Claim {
     /// Removes the entry and, unless a left machine's record still lives there, the directory.
     pub fn release(self) {
         let _ = std::fs::remove_file(self.dir.join("machine"));
+        let _ = std::fs::remove_file(self.dir.join("seccomp"));
         if !self.dir.join("state").exists() && !self.dir.join("start").exists() {
             let _ = std::fs::remove_file(self.dir.join("lock"));
             let _ = std::fs::remove_dir(&self.dir);
@@ -250,6 +254,7 @@ fn remove_stale(d: &Path) {
     }
     log::debug!("{}: stale entry removed", d.display());
     let _ = std::fs::remove_file(d.join("machine"));
+    let _ = std::fs::remove_file(d.join("seccomp"));
     if !d.join("state").exists() {
         let _ = std::fs::remove_file(&lock_path);
         let _ = std::fs::remove_dir(d);

@@ -151,6 +151,11 @@ impl Security {
         self.seccomp.install()
     }
 
+    /// The container's compiled seccomp filter, for processes that join it later.
+    pub fn seccomp_program(&self) -> Option<&[u8]> {
+        self.seccomp.bytes()
+    }
+
     /// In the launcher, for a child in a user namespace (whose root has no privilege over the
     /// host's limits): its OOM score and rlimits.
     pub fn apply_to_child(&self, pid: i32) -> Result<()> {

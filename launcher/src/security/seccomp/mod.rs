@@ -113,6 +113,18 @@ fn disabled_by_env() -> Option<String> {
 }
 
 impl Program {
+    /// The compiled BPF program (`struct sock_filter` array), if there is a filter.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.0.as_deref()
+    }
+
+    /// A program from its bytes (as [`bytes`](Self::bytes) gave them; the registry keeps them
+    /// for `spawnctl shell`).
+    #[allow(dead_code)] // spawnctl shell (#16) is its first user
+    pub fn from_bytes(bytes: Vec<u8>) -> Program {
+        Program(Some(Cow::Owned(bytes)))
+    }
+
     /// Installs the filter on the calling thread (the container child, which still has
     /// CAP_SYS_ADMIN, so no_new_privs is not needed).
     pub fn install(&self) -> Result<()> {
