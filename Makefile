@@ -10,7 +10,7 @@ ROOTFS := $(BUILD)/demo-rootfs
 # Set by `setup`: the musl target when rustup can install it, else glibc with +crt-static.
 TARGET_FILE := $(BUILD)/.target
 
-.PHONY: all setup deps build install demo guests test test-unit test-integration test-vm fuzz bench clean fmt
+.PHONY: all setup deps build install docs completions demo guests test test-unit test-integration test-vm fuzz bench clean fmt
 
 all: build
 
@@ -48,6 +48,8 @@ setup: $(TARGET_FILE)
 #   xz, zstd (vm: vmlinux, compressed modules) -> xz-utils, zstd          deps
 #   ps (bench)                         -> procps                           deps
 #   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps
+#   scdoc (docs: the man pages from docs/man/*.scd) -> scdoc               deps
+#   zsh (completions.rs: zsh -n and compinit on the generated completions) -> zsh  deps
 #   podman, runc (nested_engines.rs: spawnbox as a podman container's entrypoint; runc because
 #   crun refuses hybrid hosts whose cgroup2 has a controller; conmon comes with podman)
 #                                      -> podman, runc                     deps
@@ -60,7 +62,7 @@ setup: $(TARGET_FILE)
 #   mawk, findutils, diffutils, gzip, tar, dpkg (dpkg-deb), apt (apt-get; gpgv and
 #   debian-archive-keyring for debootstrap), libc-bin (ldd), passwd (chpasswd, in the guests)
 DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs btrfs-progs nftables debootstrap \
-	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc
+	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc scdoc zsh
 deps:
 	@need=""; \
 	for p in $(DEB_PACKAGES); do \
@@ -97,10 +99,34 @@ build: $(TARGET_FILE)
 	@file -L $(BUILD)/spawnbox $(BUILD)/spawnbox-init | grep -Eq 'statically linked|static-pie linked' || { echo 'binaries are not static' >&2; exit 1; }
 	@ls -l $(BUILD)/spawnbox $(BUILD)/spawnbox-init | awk '{print $$9": "$$5" bytes"}'
 
-install: build
+install: build docs
 	install -D -m 0755 $(BUILD)/spawnbox $(DESTDIR)$(PREFIX)/bin/spawnbox
 	ln -sf spawnbox $(DESTDIR)$(PREFIX)/bin/spawnctl
 	install -D -m 0755 $(BUILD)/spawnbox-init $(DESTDIR)$(PREFIX)/sbin/spawnbox-init
+	@for p in $(MAN_PAGES); do \
+		echo "install $(BUILD)/man/$$p -> $(PREFIX)/share/man/man$${p##*.}/$$p"; \
+		install -D -m 0644 $(BUILD)/man/$$p $(DESTDIR)$(PREFIX)/share/man/man$${p##*.}/$$p || exit 1; \
+	done
+	install -D -m 0644 $(BUILD)/completions/bash/spawnbox $(DESTDIR)$(PREFIX)/share/bash-completion/completions/spawnbox
+	install -D -m 0644 $(BUILD)/completions/bash/spawnctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/spawnctl
+	install -D -m 0644 $(BUILD)/completions/zsh/_spawnbox $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_spawnbox
+	install -D -m 0644 $(BUILD)/completions/zsh/_spawnctl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_spawnctl
+
+# The man pages, from their scdoc sources in docs/man/ (a unit test, launcher/src/man_pages.rs,
+# checks them against the option, verb and key tables), and the bash and zsh completions,
+# generated from the same tables by spawnbox-completions (tests/common/completions.rs).
+# SOURCE_DATE_EPOCH (else the page's last commit) dates the pages, so a build is reproducible.
+MAN_PAGES := spawnbox.1 spawnctl.1 spawnbox.nspawn.5 spawnbox-init.8
+docs: $(addprefix $(BUILD)/man/,$(MAN_PAGES)) completions
+
+$(BUILD)/man/%: docs/man/%.scd
+	@command -v scdoc >/dev/null || { echo 'scdoc not found: run `make deps` (Debian and Alpine package scdoc)' >&2; exit 1; }
+	@mkdir -p $(@D)
+	@d=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct -- $< 2>/dev/null)}; \
+	SOURCE_DATE_EPOCH=$${d:-$$(date +%s)} scdoc < $< > $@.tmp && mv $@.tmp $@ && echo "scdoc $< -> $@"
+
+completions:
+	$(CARGO) run --locked -q -p spawnbox-tests --bin spawnbox-completions -- $(BUILD)/completions
 
 # A small busybox rootfs, then a container that shows its PID 1, hostname and mounts.
 demo: deps build
@@ -108,9 +134,10 @@ demo: deps build
 	$(BUILD)/spawnbox -D $(ROOTFS) -M demo --console=pipe /bin/sh -c \
 		'echo "PID 1: $$(cat /proc/1/comm) (I am $$$$)"; echo "hostname: $$(hostname)"; echo "mounts:"; cat /proc/self/mountinfo | cut -d" " -f5,6,9'
 
-# Every test the project has: unit tests (no root), integration tests (root, real containers),
-# the VM tests (stub-init as a real init, cgroup v2), and bounded fuzzing of the parsers.
-test: deps build test-unit test-integration test-vm fuzz
+# Every test the project has: the man pages and completions build, unit tests (no root),
+# integration tests (root, real containers), the VM tests (stub-init as a real init, cgroup
+# v2), and bounded fuzzing of the parsers.
+test: deps build docs test-unit test-integration test-vm fuzz
 
 test-unit:
 	$(CARGO) test --locked --workspace --exclude spawnbox-tests

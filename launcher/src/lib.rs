@@ -27,6 +27,8 @@ mod journal;
 pub mod launch;
 pub mod logger;
 pub mod machine;
+#[cfg(test)]
+mod man_pages;
 mod mount_plan;
 mod mounts;
 mod network;

@@ -235,4 +235,30 @@ mod tests {
         assert_eq!(parse_secs(b"1.5"), None);
         assert_eq!(parse_secs(b""), None);
     }
+
+    /// spawnbox-init(8)'s OPTIONS (term lines `*--grace=*_SECONDS_`, each followed by its
+    /// tab-indented text) name exactly the options of the usage text, spelled the same.
+    #[test]
+    fn man_page_lists_the_usage_options() {
+        let usage = core::str::from_utf8(USAGE).unwrap();
+        let mut want: Vec<String> = usage
+            .lines()
+            .skip_while(|l| *l != "options:")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.trim_start().split("  ").next().unwrap().to_string())
+            .collect();
+        let page = include_str!("../../docs/man/spawnbox-init.8.scd");
+        let lines: Vec<&str> =
+            page.lines().skip_while(|l| *l != "# OPTIONS").skip(1).take_while(|l| !l.starts_with("# ")).collect();
+        let mut got: Vec<String> = lines
+            .windows(2)
+            .filter(|w| w[0].starts_with("*-") && w[1].starts_with('\t'))
+            .map(|w| w[0].chars().filter(|c| !matches!(c, '*' | '_')).collect())
+            .collect();
+        assert_eq!(want.len(), 5, "{want:?}");
+        want.sort();
+        got.sort();
+        assert_eq!(got, want);
+    }
 }

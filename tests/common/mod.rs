@@ -5,6 +5,7 @@
 //!
 //! The tests need root and fail (never skip) without it.
 
+pub mod completions;
 pub mod host;
 pub mod net;
 pub mod pty;

@@ -64,6 +64,7 @@ mod tests {
         assert!(dir.ends_with("Root directory for the container"), "{dir}");
         assert!(line("     --volatile[=MODE]").is_some());
         assert!(!line("  -U ").unwrap().ends_with(" *"));
+        assert!(!line("  -j ").unwrap().ends_with(" *"), "-j works (--link-journal=try-guest)");
         assert!(line("     --private-users-delegate=N").unwrap().ends_with(" *"));
         assert!(!line("  -n --network-veth").unwrap().ends_with(" *"));
         assert!(line("     --bind=PATH[:PATH[:OPTIONS]]").unwrap().ends_with("container"));

@@ -12,6 +12,7 @@ mod getopt;
 mod help;
 pub(crate) mod mounts;
 mod table;
+pub use table::{ArgKind, Group, OptSpec, OPTIONS};
 pub(crate) mod values;
 pub use values::{bool_word, signal_name as short_signal_name, SIGRTMIN};
 pub use values_sec::{CAPABILITIES, DEFAULT_RETAINED_CAPS};

@@ -218,7 +218,7 @@ pub static OPTIONS: &[OptSpec] = &[
     o("resolv-conf", None, R, "MODE", G::Integration, "Select mode of /etc/resolv.conf initialization", Y, a::resolv_conf, g(S::RESOLV_CONF)),
     o("timezone", None, R, "MODE", G::Integration, "Select mode of /etc/localtime initialization", Y, a::timezone, g(S::TIMEZONE)),
     o("link-journal", None, R, "MODE", G::Integration, "Link up guest journal, one of no, auto, guest, host, try-guest, try-host", Y, a::link_journal, g(S::LINK_JOURNAL)),
-    o("", Some('j'), N, "", G::Integration, "Equivalent to --link-journal=try-guest", X, a::link_journal_try_guest, g(S::LINK_JOURNAL)),
+    o("", Some('j'), N, "", G::Integration, "Equivalent to --link-journal=try-guest", Y, a::link_journal_try_guest, g(S::LINK_JOURNAL)),
     o("forward-journal", None, R, "FILE|DIR", G::Integration, "Forward the container's journal to the host", X, a::forward_journal, g(S::FORWARD_JOURNAL)),
     o("forward-journal-max-use", None, R, "BYTES", G::Integration, "Maximum disk space for forwarded journal", X, a::forward_journal_size, NOTHING),
     o("forward-journal-keep-free", None, R, "BYTES", G::Integration, "Minimum disk space to keep free", X, a::forward_journal_size, NOTHING),

@@ -33,10 +33,10 @@ pub struct Options {
 }
 
 /// An option: long name, short letter, whether it takes a value.
-struct Opt {
-    long: &'static str,
-    short: Option<char>,
-    value: bool,
+pub struct Opt {
+    pub long: &'static str,
+    pub short: Option<char>,
+    pub value: bool,
 }
 
 const fn opt(long: &'static str, short: Option<char>, value: bool) -> Opt {
@@ -45,7 +45,7 @@ const fn opt(long: &'static str, short: Option<char>, value: bool) -> Opt {
 
 /// machinectl's options that spawnctl knows. `--no-pager`, `--no-ask-password` and `-l/--full`
 /// change nothing here and are accepted.
-const OPTIONS: &[Opt] = &[
+pub const OPTIONS: &[Opt] = &[
     opt("help", Some('h'), false),
     opt("version", None, false),
     opt("no-legend", None, false),

@@ -2,7 +2,7 @@
 //! argv[0]). A table of verbs, each with its operand count and handler; the image verbs are
 //! in `images.rs`, the machine verbs come with issue 16.
 
-mod args;
+pub mod args;
 mod images;
 mod machines;
 mod show;
@@ -13,16 +13,16 @@ use crate::guest::Shutdown;
 use args::Options;
 
 /// What a verb prints on stdout.
-type Handler = fn(&Options, &[String]) -> Result<String>;
+pub type Handler = fn(&Options, &[String]) -> Result<String>;
 
 /// A verb: name, operand counts (min, max; `usize::MAX` for any), synopsis, handler.
-struct Verb {
-    name: &'static str,
-    min: usize,
-    max: usize,
-    synopsis: &'static str,
-    help: &'static str,
-    run: Option<Handler>,
+pub struct Verb {
+    pub name: &'static str,
+    pub min: usize,
+    pub max: usize,
+    pub synopsis: &'static str,
+    pub help: &'static str,
+    pub run: Option<Handler>,
 }
 
 const ANY: usize = usize::MAX;
@@ -43,7 +43,7 @@ fn quiet(r: Result<()>) -> Result<String> {
 }
 
 /// machinectl's verbs; those without a handler are not implemented yet.
-const VERBS: &[Verb] = &[
+pub const VERBS: &[Verb] = &[
     verb("list", 0, 0, "list", "List running machines", Some(|o, _| machines::list(o))),
     verb("status", 1, ANY, "status NAME...", "Show machine details", Some(|_, a| machines::status(a))),
     verb("show", 0, ANY, "show [NAME...]", "Show properties of one or more machines", Some(machines::show_machines)),
