@@ -111,7 +111,7 @@ fn make(
     let stats = if snapshot {
         copy::Stats::default()
     } else {
-        let opts = copy::Options { source: template, reflink: true, interrupted: Some(&interrupted) };
+        let opts = copy::Options { interrupted: Some(&interrupted), ..copy::Options::new(template) };
         copy::copy_tree(src, parent, temp, &opts)?
     };
     match rustix::fs::renameat_with(parent, temp, parent, name, RenameFlags::NOREPLACE) {
@@ -130,7 +130,7 @@ fn make(
 }
 
 /// `.#NAME.XXXXXX`, the six characters picked from `[A-Za-z0-9]` by `random`.
-fn temp_name(name: &OsStr, random: [u8; 6]) -> OsString {
+pub(crate) fn temp_name(name: &OsStr, random: [u8; 6]) -> OsString {
     const CHARS: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut n = b".#".to_vec();
     n.extend_from_slice(name.as_bytes());
