@@ -14,11 +14,9 @@ use super::args::Options;
 use super::leader::{split, Leader};
 use crate::copy;
 use crate::error::{Error, Result};
-use crate::sys::{self, SigSet};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
-use std::cell::Cell;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -80,23 +78,10 @@ fn place(
     if exists && !force {
         return Err(Error::path("copy to", dest, Errno::EXIST).hint("--force replaces it"));
     }
-    let mut random = [0u8; 6];
-    rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
-        .map_err(|e| Error::sys("read", "random bytes", e))?;
-    let temp = crate::template::temp_name(to_name, random);
-    // SIGINT, SIGTERM and SIGHUP stop the copy and remove it, as for `clone`; the mask is
-    // restored once the copy is in place or gone.
-    let stop = SigSet::of(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]);
-    let old = sys::set_signal_mask(&stop).map_err(|e| Error::sys("block", "signals", e))?;
-    let made = sys::signalfd(&stop).map_err(|e| Error::sys("create", "signalfd", e)).and_then(|signals| {
-        let hit = Cell::new(false);
-        let interrupted = || {
-            if !hit.get() && matches!(sys::read_signalfd(signals.as_fd()), Ok(Some(_))) {
-                hit.set(true);
-            }
-            hit.get()
-        };
-        let opts = copy::Options { interrupted: Some(&interrupted), owner, ..copy::Options::new(source) };
+    let temp = crate::template::random_temp_name(to_name)?;
+    // SIGINT, SIGTERM and SIGHUP stop the copy and remove it, as for `clone`.
+    crate::template::stoppable(|interrupted| {
+        let opts = copy::Options { interrupted: Some(interrupted), owner, ..copy::Options::new(source) };
         copy::copy_entry(from.as_fd(), name, to.as_fd(), &temp, &opts)?;
         // Never over an entry that appeared meanwhile; with --force, exchanged with the one
         // there, which is then removed from under the temporary name.
@@ -112,7 +97,5 @@ fn place(
             copy::remove_tree(to.as_fd(), &temp).map_err(|e| Error::path("remove the replaced", dest, e))?;
         }
         Ok(())
-    });
-    let _ = sys::set_signal_mask(&old);
-    made
+    })
 }
