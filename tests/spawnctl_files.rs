@@ -134,6 +134,8 @@ run bind "$NAME" "$HOST/src" /etc/motd
 run bind "$NAME" src /mnt/x
 run bind "$NAME" "$HOST/src" mnt/x
 run bind nosuch "$HOST/src" /mnt/x
+run bind --mkdir "$NAME" /sys/kernel /mnt/k
+inside 'ls -d /mnt/k'
 inside "ln -s $HOST/canary /mnt/dangling"
 run bind --mkdir "$NAME" "$HOST/src" /mnt/dangling/x
 inside "mkdir -p $HOST/canary; ln -s $HOST/canary /mnt/abs; ln -s ../../../../../../../../../..$HOST/canary /mnt/rel"
@@ -186,6 +188,12 @@ spawnctl: destination must be an absolute path: "mnt/x"
 rc=1
 $ bind nosuch HOST/src /mnt/x
 spawnctl: machine "nosuch" is not running
+rc=1
+$ bind --mkdir NAME /sys/kernel /mnt/k
+spawnctl: bind /sys/kernel on NAME:/mnt/k: make idmapped mount of /sys/kernel: invalid argument
+hint: the machine has a user namespace of its own, so a bind into it is an idmapped mount, and every file system below SRC must support those (procfs and sysfs do not)
+rc=1
+ls: /mnt/k: No such file or directory
 rc=1
 rc=0
 $ bind --mkdir NAME HOST/src /mnt/dangling/x

@@ -35,10 +35,10 @@ pub fn bind(o: &Options, args: &[String]) -> Result<()> {
     // The host side: SRC's mounts, detached.
     let tree = crate::mounts::clone_tree(rustix::fs::CWD, src, true, o.read_only).map_err(|e| e.context(&ctx))?;
     if let Some(userns) = m.userns()? {
-        crate::userns::idmap::apply(tree.as_fd(), userns.as_fd(), true, src).map_err(|e| {
-            e.context(&ctx).hint(
-                "the machine has a user namespace of its own: a bind into it is an idmapped mount, \
-                 and every file system below SRC must support those",
+        crate::sys::mount_setattr_idmap(tree.as_fd(), userns.as_fd(), true).map_err(|e| {
+            Error::path("make idmapped mount of", src, e).context(&ctx).hint(
+                "the machine has a user namespace of its own, so a bind into it is an idmapped mount, \
+                 and every file system below SRC must support those (procfs and sysfs do not)",
             )
         })?;
     }
