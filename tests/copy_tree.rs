@@ -454,11 +454,56 @@ fn an_interrupted_copy_leaves_nothing() {
         asked.set(asked.get() + 1);
         asked.get() > 25
     };
-    let opts = Options { source: &src, reflink: true, interrupted: Some(&stop) };
+    let opts = Options { interrupted: Some(&stop), ..Options::new(&src) };
     let e = copy(&src, &t.path("dst"), &opts).expect_err("interrupted");
     assert_eq!(e.to_string(), format!("copy {}: interrupted", src.display()));
     assert_eq!(e.errno(), Some(libc::EINTR));
     assert!(!t.path("dst").exists());
+}
+
+#[test]
+fn copy_entry_copies_one_entry_of_any_kind_under_a_new_name() {
+    let t = Test::new("copy-entry");
+    let src = t.path("src");
+    make_source(&src, &t.path("outside"));
+    let (from, to) = (open_dir(&src), open_dir(&t.dir));
+    // The source as spawnctl names it: the entry's own path.
+    let one = |name: &str, new: &str, owner: Option<(u32, u32)>| {
+        let path = src.join(name);
+        let opts = Options { owner, ..Options::new(&path) };
+        spawnbox::copy::copy_entry(from.as_fd(), OsStr::new(name), to.as_fd(), OsStr::new(new), &opts)
+            .map_err(|e| e.to_string())
+    };
+    // A directory: its tree; a file, symlinks (never followed) and nodes: themselves.
+    one("deep", "deep-copy", None).expect("directory");
+    assert_eq!(listing(&src.join("deep")).len(), 5);
+    assert_eq!(listing(&src.join("deep"))[1..], listing(&t.path("deep-copy"))[1..]);
+    for name in ["suid", "rel", "out", "fifo", "null", "cap"] {
+        let new = format!("{name}-copy");
+        one(name, &new, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (a, b) = (fs::symlink_metadata(src.join(name)).unwrap(), fs::symlink_metadata(t.path(&new)).unwrap());
+        let meta = |m: &fs::Metadata| (m.mode(), m.uid(), m.gid(), m.rdev(), m.mtime(), m.mtime_nsec());
+        assert_eq!(meta(&a), meta(&b), "{name}");
+    }
+    assert_eq!(fs::read_link(t.path("out-copy")).unwrap(), t.path("outside"));
+    assert_eq!(fs::read_dir(t.path("outside")).unwrap().count(), 1);
+    assert_eq!(xattrs(&t.path("cap-copy")), xattrs(&src.join("cap")));
+    // A new owner: setuid, setgid and file capabilities go; a directory keeps its setgid.
+    let owner = Some((4242, 4343));
+    one("suid", "owned", owner).expect("file");
+    let m = fs::metadata(t.path("owned")).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o755, 4242, 4343));
+    one("cap", "owned-cap", owner).expect("file");
+    assert_eq!(xattrs(&t.path("owned-cap")), Vec::<String>::new());
+    one("shared", "owned-dir", owner).expect("directory");
+    let m = fs::metadata(t.path("owned-dir")).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o2775, 4242, 4343));
+    // Errors name the source; the destination is never replaced.
+    let e = one("missing", "x", None).unwrap_err();
+    assert_eq!(e, format!("copy {}: open: no such file or directory", src.join("missing").display()));
+    let e = one("suid", "owned", None).unwrap_err();
+    assert_eq!(e, format!("copy {}: create: file exists", src.join("suid").display()));
+    assert_eq!(fs::metadata(t.path("owned")).unwrap().uid(), 4242);
 }
 
 /// The busybox guest (`$SPAWNBOX_GUEST_BUSYBOX`, from `tests/guests/mkguest.sh busybox`).

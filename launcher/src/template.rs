@@ -60,19 +60,35 @@ pub fn create(directory: &Path, source: &Path) -> Result<Option<copy::Stats>> {
     // Not O_PATH: the snapshot ioctl is made on it.
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let parent_fd = rustix::fs::open(parent, flags, Mode::empty()).map_err(|e| Error::path("open", parent, e))?;
+    let temp = random_temp_name(name)?;
+    stoppable(|interrupted| make(src.as_fd(), parent_fd.as_fd(), &temp, name, template, interrupted))
+}
+
+/// `.#NAME.XXXXXX` with six random characters.
+pub(crate) fn random_temp_name(name: &OsStr) -> Result<OsString> {
     let mut random = [0u8; 6];
     rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
         .map_err(|e| Error::sys("read", "random bytes", e))?;
-    let temp = temp_name(name, random);
+    Ok(temp_name(name, random))
+}
 
-    // SIGINT, SIGTERM and SIGHUP stop the copy (and remove it) instead of the process. The
-    // launcher has blocked nothing yet: the mask before is restored after the rename, so a
-    // signal that came after the last check acts only once the tree is complete or removed.
+/// Runs a copy `f` with SIGINT, SIGTERM and SIGHUP stopping it (and its removal) instead of the
+/// process: `f` gets the `interrupted` check for `copy::Options`. Nothing is blocked before
+/// (launcher, spawnctl): the mask before is restored after `f`, so a signal that came after the
+/// last check acts only once the copy is complete or removed.
+pub(crate) fn stoppable<T>(f: impl FnOnce(&dyn Fn() -> bool) -> Result<T>) -> Result<T> {
     let stop = SigSet::of(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]);
     let old = sys::set_signal_mask(&stop).map_err(|e| Error::sys("block", "signals", e))?;
-    let made = sys::signalfd(&stop)
-        .map_err(|e| Error::sys("create", "signalfd", e))
-        .and_then(|fd| make(src.as_fd(), parent_fd.as_fd(), &temp, name, template, fd.as_fd()));
+    let made = sys::signalfd(&stop).map_err(|e| Error::sys("create", "signalfd", e)).and_then(|signals| {
+        let hit = Cell::new(false);
+        let interrupted = || {
+            if !hit.get() && matches!(sys::read_signalfd(signals.as_fd()), Ok(Some(_))) {
+                hit.set(true);
+            }
+            hit.get()
+        };
+        f(&interrupted)
+    });
     let _ = sys::set_signal_mask(&old);
     made
 }
@@ -93,15 +109,8 @@ fn make(
     temp: &OsStr,
     name: &OsStr,
     template: &Path,
-    signals: BorrowedFd<'_>,
+    interrupted: &dyn Fn() -> bool,
 ) -> Result<Option<copy::Stats>> {
-    let hit = Cell::new(false);
-    let interrupted = || {
-        if !hit.get() && matches!(sys::read_signalfd(signals), Ok(Some(_))) {
-            hit.set(true);
-        }
-        hit.get()
-    };
     // A subvolume is snapshotted where the destination is on the same btrfs; anything else
     // (or a snapshot the kernel refuses, as across file systems) is copied.
     let snapshot = crate::btrfs::is_subvolume(src).unwrap_or(false)
@@ -111,7 +120,7 @@ fn make(
     let stats = if snapshot {
         copy::Stats::default()
     } else {
-        let opts = copy::Options { source: template, reflink: true, interrupted: Some(&interrupted) };
+        let opts = copy::Options { interrupted: Some(interrupted), ..copy::Options::new(template) };
         copy::copy_tree(src, parent, temp, &opts)?
     };
     match rustix::fs::renameat_with(parent, temp, parent, name, RenameFlags::NOREPLACE) {

@@ -24,7 +24,7 @@ mod xattr;
 pub use remove::remove_tree;
 
 use crate::error::{errno_text, Error, Result};
-use rustix::fd::BorrowedFd;
+use rustix::fd::{AsFd, BorrowedFd};
 use rustix::io::Errno;
 use std::ffi::OsStr;
 use std::path::Path;
@@ -38,12 +38,16 @@ pub struct Options<'a> {
     /// Asked between entries and between pieces of large files: `true` stops the copy with
     /// EINTR (and the partial copy is removed).
     pub interrupted: Option<&'a dyn Fn() -> bool>,
+    /// Every copy owned by this uid and gid instead of the source's (spawnctl's copy-to and
+    /// copy-from across a user namespace). The setuid and setgid bits of files and their
+    /// `security.capability` are then dropped: they were granted to the source's owner.
+    pub owner: Option<(u32, u32)>,
 }
 
 impl<'a> Options<'a> {
-    /// Reflinks on, no interruption.
+    /// Reflinks on, no interruption, owners kept.
     pub fn new(source: &'a Path) -> Self {
-        Options { source, reflink: true, interrupted: None }
+        Options { source, reflink: true, interrupted: None, owner: None }
     }
 }
 
@@ -86,6 +90,43 @@ pub fn copy_tree(
             let _ = remove_tree(dst_parent, dst_name);
             Err(e)
         }
+    }
+}
+
+/// Copies entry `name` of directory `src_parent` (whatever it is: a directory with its tree, a
+/// file, a symlink as it is, a node) to the new entry `dst_name` of `dst_parent`; `name` itself
+/// is never followed, and is copied even where it is a mount point. As [`copy_tree`], what was
+/// made is removed on error.
+pub fn copy_entry(
+    src_parent: BorrowedFd<'_>,
+    name: &OsStr,
+    dst_parent: BorrowedFd<'_>,
+    dst_name: &OsStr,
+    opts: &Options<'_>,
+) -> Result<Stats> {
+    let flags = rustix::fs::OFlags::RDONLY
+        | rustix::fs::OFlags::DIRECTORY
+        | rustix::fs::OFlags::NOFOLLOW
+        | rustix::fs::OFlags::CLOEXEC;
+    match rustix::fs::openat(src_parent, name, flags, rustix::fs::Mode::empty()) {
+        Ok(dir) => copy_tree(dir.as_fd(), dst_parent, dst_name, opts),
+        Err(Errno::NOTDIR | Errno::LOOP) => {
+            // Errors name the entry as the source's parent joined with its name.
+            let opts = Options { source: opts.source.parent().unwrap_or(opts.source), ..*opts };
+            let mut w = walk::Walker::beside(src_parent, dst_parent, &opts)?;
+            match w.one(name, dst_name) {
+                Ok(()) => Ok(w.stats),
+                Err(e) => {
+                    drop(w);
+                    // EEXIST comes from the create alone: then the entry there is not ours.
+                    if e.errno() != Some(Errno::EXIST.raw_os_error()) {
+                        let _ = rustix::fs::unlinkat(dst_parent, dst_name, rustix::fs::AtFlags::empty());
+                    }
+                    Err(e)
+                }
+            }
+        }
+        Err(e) => Err(failure(opts.source, Path::new(""), "open", e)),
     }
 }
 

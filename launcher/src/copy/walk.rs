@@ -56,8 +56,15 @@ fn times(m: &Meta) -> Timestamps {
     Timestamps { last_access: m.atime, last_modification: m.mtime }
 }
 
-fn ids(m: &Meta) -> (Option<Uid>, Option<Gid>) {
-    (Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid)))
+/// What a copy keeps of an entry's owner and mode: both, or with the owner replaced (then
+/// without setuid and setgid on anything but a directory, whose setgid only passes its group on).
+fn owner_and_mode(m: &Meta, owner: Option<(u32, u32)>) -> (Option<Uid>, Option<Gid>, Mode) {
+    let ((uid, gid), mode) = match owner {
+        None => ((m.uid, m.gid), m.mode),
+        Some(o) if m.kind == FileType::Directory => (o, m.mode),
+        Some(o) => (o, m.mode & !0o6000),
+    };
+    (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)), Mode::from_raw_mode(mode))
 }
 
 impl<'a> Walker<'a> {
@@ -82,8 +89,40 @@ impl<'a> Walker<'a> {
             }
         };
         let stats = Stats { dirs: 1, ..Stats::default() };
-        let (links, data, xattrs) = (LinkMap::default(), DataCopier::new(opts.reflink), XattrCopier::default());
+        let (links, data) = (LinkMap::default(), DataCopier::new(opts.reflink));
+        let xattrs = XattrCopier::new(opts.owner.is_some());
         Ok(Walker { src, dst, root, dst_inode, opts, stats, links, data, xattrs })
+    }
+
+    /// A walker for one entry that is not a directory, between two parent directories.
+    pub fn beside(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, opts: &'a Options<'a>) -> Result<Self> {
+        let fail = |op, e| failure(opts.source, Path::new(""), op, e);
+        let path = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let src = rustix::fs::openat(src, c".", path, Mode::empty()).map_err(|e| fail("open", e))?;
+        let dst = rustix::fs::openat(dst, c".", path, Mode::empty()).map_err(|e| fail("open destination", e))?;
+        let root = stat(src.as_fd(), c"", AtFlags::EMPTY_PATH).map_err(|e| fail("stat", e))?;
+        let (links, data) = (LinkMap::default(), DataCopier::new(opts.reflink));
+        let xattrs = XattrCopier::new(opts.owner.is_some());
+        let stats = Stats::default();
+        Ok(Walker { src, dst, root, dst_inode: (0, 0), opts, stats, links, data, xattrs })
+    }
+
+    /// Copies entry `name` of the source parent to `dst_name` of the destination parent
+    /// (a walker made by [`Walker::beside`]): it is copied even where it is a mount point.
+    pub fn one(&mut self, name: &OsStr, dst_name: &OsStr) -> Result<()> {
+        let top = Path::new(name);
+        let c = |n: &OsStr| std::ffi::CString::new(n.as_bytes()).map_err(|_| self.fail(top, "open", Errno::INVAL));
+        let (name, to) = (c(name)?, c(dst_name)?);
+        let src = rustix::io::dup(&self.src).map_err(|e| self.fail(top, "open", e))?;
+        let dst = rustix::io::dup(&self.dst).map_err(|e| self.fail(top, "open destination", e))?;
+        let m = stat(src.as_fd(), &name, AtFlags::empty()).map_err(|e| self.fail(top, "stat", e))?;
+        if m.kind == FileType::Directory {
+            return Err(Error::msg(format!("copy {}: replaced during the copy", self.opts.source.join(top).display())));
+        }
+        // Its own mount (a bind-mounted file) is the one it is copied from.
+        self.root.mount = m.mount;
+        self.root.inode.0 = m.inode.0;
+        self.entry(src.as_fd(), dst.as_fd(), Path::new(""), &name, &to, &mut Vec::new())
     }
 
     /// Copies everything below the top directory, then the top directory's metadata.
@@ -134,7 +173,7 @@ impl<'a> Walker<'a> {
             if self.opts.interrupted.is_some_and(|f| f()) {
                 return Err(self.interrupted_error());
             }
-            self.entry(src.as_fd(), dst.as_fd(), &rel, name, stack)?;
+            self.entry(src.as_fd(), dst.as_fd(), &rel, name, name, stack)?;
         }
         Ok(())
     }
@@ -145,6 +184,7 @@ impl<'a> Walker<'a> {
         dst: BorrowedFd<'_>,
         rel: &Path,
         name: &CStr,
+        to: &CStr,
         stack: &mut Vec<Work>,
     ) -> Result<()> {
         let child = rel.join(OsStr::from_bytes(name.to_bytes()));
@@ -159,15 +199,15 @@ impl<'a> Walker<'a> {
         let create = |e| self.fail(&child, "create", e);
         match action {
             Action::Dir => {
-                rustix::fs::mkdirat(dst, name, Mode::from_raw_mode(0o700)).map_err(create)?;
+                rustix::fs::mkdirat(dst, to, Mode::from_raw_mode(0o700)).map_err(create)?;
                 self.stats.dirs += 1;
                 stack.push(Work::Copy(child, m));
                 return Ok(());
             }
             Action::MountPoint => {
                 log::debug!("{}: a mount point, copied as an empty directory", self.opts.source.join(&child).display());
-                rustix::fs::mkdirat(dst, name, Mode::from_raw_mode(0o700)).map_err(create)?;
-                let d = rustix::fs::openat(dst, name, DIR, Mode::empty()).map_err(|e| self.fail(&child, "open", e))?;
+                rustix::fs::mkdirat(dst, to, Mode::from_raw_mode(0o700)).map_err(create)?;
+                let d = rustix::fs::openat(dst, to, DIR, Mode::empty()).map_err(|e| self.fail(&child, "open", e))?;
                 self.set_fd(d.as_fd(), None, &m, &child)?;
                 self.stats.dirs += 1;
                 self.stats.mounts_skipped += 1;
@@ -179,21 +219,21 @@ impl<'a> Walker<'a> {
                 return Ok(());
             }
             Action::Link(first) => {
-                self.link(&first, dst, name).map_err(|e| self.fail(&child, "link", e))?;
+                self.link(&first, dst, to).map_err(|e| self.fail(&child, "link", e))?;
                 self.stats.hardlinks += 1;
                 return Ok(());
             }
-            Action::File => self.file(src, dst, name, &m, &child)?,
+            Action::File => self.file(src, dst, name, to, &m, &child)?,
             Action::Symlink => {
                 let target =
                     rustix::fs::readlinkat(src, name, Vec::new()).map_err(|e| self.fail(&child, "read link", e))?;
-                rustix::fs::symlinkat(target.as_c_str(), dst, name).map_err(create)?;
-                self.set_at(src, dst, name, &m, &child)?;
+                rustix::fs::symlinkat(target.as_c_str(), dst, to).map_err(create)?;
+                self.set_at(src, dst, name, to, &m, &child)?;
                 self.stats.symlinks += 1;
             }
             Action::Node => {
-                rustix::fs::mknodat(dst, name, m.kind, Mode::from_raw_mode(0o600), m.rdev).map_err(create)?;
-                self.set_at(src, dst, name, &m, &child)?;
+                rustix::fs::mknodat(dst, to, m.kind, Mode::from_raw_mode(0o600), m.rdev).map_err(create)?;
+                self.set_at(src, dst, name, to, &m, &child)?;
                 self.stats.nodes += 1;
             }
         }
@@ -201,7 +241,15 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    fn file(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &CStr, m: &Meta, child: &Path) -> Result<()> {
+    fn file(
+        &mut self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        name: &CStr,
+        to: &CStr,
+        m: &Meta,
+        child: &Path,
+    ) -> Result<()> {
         // O_NONBLOCK: if a FIFO took the file's place since the stat, the open must not hang.
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         // O_NOATIME leaves the source's access times alone; only the owner (or CAP_FOWNER) may.
@@ -219,7 +267,7 @@ impl<'a> Walker<'a> {
         }
         let size = st.st_size as u64;
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let d = rustix::fs::openat(dst, name, flags, Mode::from_raw_mode(0o600))
+        let d = rustix::fs::openat(dst, to, flags, Mode::from_raw_mode(0o600))
             .map_err(|e| self.fail(child, "create", e))?;
         let stop = self.opts.interrupted.unwrap_or(&|| false);
         let reflinked = self.data.copy(s.as_fd(), d.as_fd(), size, stop).map_err(|(op, e)| self.fail(child, op, e))?;
@@ -251,32 +299,73 @@ impl<'a> Walker<'a> {
 
     /// Owner, mode, xattrs (if `src` is given) and times of an open file or directory.
     fn set_fd(&mut self, dst: BorrowedFd<'_>, src: Option<BorrowedFd<'_>>, m: &Meta, child: &Path) -> Result<()> {
-        let (uid, gid) = ids(m);
+        let (uid, gid, mode) = owner_and_mode(m, self.opts.owner);
         rustix::fs::fchown(dst, uid, gid).map_err(|e| self.fail(child, "change owner", e))?;
-        rustix::fs::fchmod(dst, Mode::from_raw_mode(m.mode)).map_err(|e| self.fail(child, "change mode", e))?;
+        rustix::fs::fchmod(dst, mode).map_err(|e| self.fail(child, "change mode", e))?;
         if let Some(src) = src {
             self.xattrs(&Loc::Fd(src), &Loc::Fd(dst), child)?;
         }
         rustix::fs::futimens(dst, &times(m)).map_err(|e| self.fail(child, "set times", e))
     }
 
-    /// Owner, mode (not of a symlink: it has none), xattrs and times of entry `name`.
-    fn set_at(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &CStr, m: &Meta, child: &Path) -> Result<()> {
-        let (uid, gid) = ids(m);
+    /// Owner, mode (not of a symlink: it has none), xattrs and times of entry `to` made from
+    /// `name`.
+    fn set_at(
+        &mut self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        name: &CStr,
+        to: &CStr,
+        m: &Meta,
+        child: &Path,
+    ) -> Result<()> {
+        let (uid, gid, mode) = owner_and_mode(m, self.opts.owner);
         let nofollow = AtFlags::SYMLINK_NOFOLLOW;
-        rustix::fs::chownat(dst, name, uid, gid, nofollow).map_err(|e| self.fail(child, "change owner", e))?;
+        rustix::fs::chownat(dst, to, uid, gid, nofollow).map_err(|e| self.fail(child, "change owner", e))?;
         if m.kind != FileType::Symlink {
             // Not a symlink (we just made it): fchmodat follows none.
-            let mode = Mode::from_raw_mode(m.mode);
-            rustix::fs::chmodat(dst, name, mode, AtFlags::empty()).map_err(|e| self.fail(child, "change mode", e))?;
+            rustix::fs::chmodat(dst, to, mode, AtFlags::empty()).map_err(|e| self.fail(child, "change mode", e))?;
         }
-        self.xattrs(&Loc::At(src, name), &Loc::At(dst, name), child)?;
-        rustix::fs::utimensat(dst, name, &times(m), nofollow).map_err(|e| self.fail(child, "set times", e))
+        self.xattrs(&Loc::At(src, name), &Loc::At(dst, to), child)?;
+        rustix::fs::utimensat(dst, to, &times(m), nofollow).map_err(|e| self.fail(child, "set times", e))
     }
 
     fn finish(&mut self, rel: &Path, m: &Meta) -> Result<()> {
         let src = self.open_dir(rel, false)?;
         let dst = self.open_dir(rel, true)?;
         self.set_fd(dst.as_fd(), Some(src.as_fd()), m, rel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::fs::Timespec;
+
+    #[test]
+    fn a_new_owner_drops_setuid_and_setgid_of_everything_but_directories() {
+        let t = Timespec { tv_sec: 0, tv_nsec: 0 };
+        let meta = |kind, mode| Meta {
+            kind,
+            mode,
+            uid: 1000,
+            gid: 100,
+            size: 0,
+            nlink: 1,
+            inode: (1, 2),
+            rdev: 0,
+            atime: t,
+            mtime: t,
+            mount: None,
+        };
+        let raw =
+            |(u, g, m): (Option<Uid>, Option<Gid>, Mode)| (u.map(Uid::as_raw), g.map(Gid::as_raw), m.as_raw_mode());
+        let file = meta(FileType::RegularFile, 0o6755);
+        assert_eq!(raw(owner_and_mode(&file, None)), (Some(1000), Some(100), 0o6755));
+        assert_eq!(raw(owner_and_mode(&file, Some((7, 8)))), (Some(7), Some(8), 0o755));
+        let dir = meta(FileType::Directory, 0o3775);
+        assert_eq!(raw(owner_and_mode(&dir, Some((7, 8)))), (Some(7), Some(8), 0o3775));
+        let node = meta(FileType::CharacterDevice, 0o2660);
+        assert_eq!(raw(owner_and_mode(&node, Some((0, 0)))), (Some(0), Some(0), 0o660));
     }
 }

@@ -50,13 +50,19 @@ impl Loc<'_> {
 }
 
 /// The buffers of the xattr copy (kept for the whole tree).
-#[derive(Default)]
 pub(super) struct XattrCopier {
     names: Vec<u8>,
     value: Vec<u8>,
+    /// `security.capability` is left out (the owner changes: file capabilities were granted
+    /// to the source's owner, as setuid bits are).
+    drop_caps: bool,
 }
 
 impl XattrCopier {
+    pub fn new(drop_caps: bool) -> Self {
+        XattrCopier { names: Vec::new(), value: Vec::new(), drop_caps }
+    }
+
     /// Copies every xattr of `src` to `dst`; returns how many the destination file system did
     /// not support (ENOTSUP: skipped). Errors name the operation and the attribute.
     pub fn copy(&mut self, src: &Loc<'_>, dst: &Loc<'_>) -> Result<u64, (String, Errno)> {
@@ -71,7 +77,8 @@ impl XattrCopier {
             Err(e) => return Err(("list xattrs".into(), e)),
         };
         let mut skipped = 0;
-        for attr in self.names[..len].split(|b| *b == 0).filter(|a| !a.is_empty()) {
+        let dropped = |a: &[u8]| a.is_empty() || (self.drop_caps && a == b"security.capability");
+        for attr in self.names[..len].split(|b| *b == 0).filter(|a| !dropped(a)) {
             let attr = CString::new(attr).unwrap_or_default();
             let n = match src.get(&attr, &mut self.value) {
                 Ok(n) => n,

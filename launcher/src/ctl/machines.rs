@@ -1,9 +1,10 @@
 //! spawnctl's machine verbs on the registry (`machine::registry`): `list`, `status`, `show`,
-//! `poweroff`, `reboot`, `terminate`, `kill`. Stop requests go to the guest's PID 1 in the way
-//! its init understands (`guest::ask`), as machinectl sends them, but per init.
+//! `poweroff`, `reboot`, `terminate`, `kill`, `set-property`. Stop requests go to the guest's
+//! PID 1 in the way its init understands (`guest::ask`), as machinectl sends them, but per init.
 
 use super::args::Options;
 use super::show::{self, Cell};
+use crate::cgroup;
 use crate::error::{Error, Result};
 use crate::guest::{self, Asked, Shutdown};
 use crate::machine::registry::{self, Entry};
@@ -223,4 +224,24 @@ pub fn terminate(names: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `set-property NAME PROP=VALUE...`: `--property=`'s parser and cgroup writes, applied to the
+/// machine's live cgroup (controllers enabled on the way down as at start). On a hybrid host a
+/// property whose controller a v1 hierarchy holds is refused, as at start.
+pub fn set_property(args: &[String]) -> Result<()> {
+    let (name, assignments) = (&args[0], &args[1..]);
+    // The errors of the shared parser and writer name `--property=ASSIGNMENT`; here it is an
+    // operand.
+    let named = |e: Error| {
+        let text = e.to_string();
+        let text = text.strip_prefix("--property=").unwrap_or(&text);
+        Error::from_parts(format!("set-property {name}: {text}"), e.errno(), None)
+    };
+    let props = assignments.iter().map(|a| cgroup::parse_property(a)).collect::<Result<Vec<_>>>().map_err(named)?;
+    let e = registry::read(name)?;
+    let path = e.cgroup.ok_or_else(|| Error::msg(format!("machine \"{name}\" has no cgroup")))?;
+    let h = cgroup::Hierarchy::detect()?.ok_or_else(|| Error::msg("no cgroup2 hierarchy on this host"))?;
+    let mut cg = cgroup::Cgroup::open(&h, &path)?;
+    cg.set_properties(&props, &cgroup::SystemHost).map_err(named)
 }

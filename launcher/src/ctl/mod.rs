@@ -1,9 +1,12 @@
 //! spawnctl: machinectl's command line without machined (same binary as spawnbox, chosen by
 //! argv[0]). A table of verbs, each with its operand count and handler; the image verbs are
-//! in `images.rs`, the machine verbs come with issue 16.
+//! in `images.rs`, the machine verbs in `machines.rs`, `start.rs`, `bind.rs` and `files.rs`.
 
 pub mod args;
+mod bind;
+mod files;
 mod images;
+pub mod leader;
 mod machines;
 mod show;
 mod start;
@@ -84,9 +87,38 @@ pub const VERBS: &[Verb] = &[
         "Send signal to processes of a machine",
         Some(|o, a| quiet(machines::kill(o, a))),
     ),
-    verb("bind", 2, 3, "bind NAME PATH [PATH]", "Bind mount a path from the host into a container", None),
-    verb("copy-to", 2, 3, "copy-to NAME PATH [PATH]", "Copy files from the host to a container", None),
-    verb("copy-from", 2, 3, "copy-from NAME PATH [PATH]", "Copy files from a container to the host", None),
+    verb(
+        "set-property",
+        2,
+        ANY,
+        "set-property NAME PROPERTY=VALUE...",
+        "Set resource limits on a running machine",
+        Some(|_, a| quiet(machines::set_property(a))),
+    ),
+    verb(
+        "bind",
+        2,
+        3,
+        "bind NAME PATH [PATH]",
+        "Bind mount a path from the host into a container",
+        Some(|o, a| quiet(bind::bind(o, a))),
+    ),
+    verb(
+        "copy-to",
+        2,
+        3,
+        "copy-to NAME PATH [PATH]",
+        "Copy files from the host to a container",
+        Some(|o, a| quiet(files::copy(o, a, files::Direction::ToContainer))),
+    ),
+    verb(
+        "copy-from",
+        2,
+        3,
+        "copy-from NAME PATH [PATH]",
+        "Copy files from a container to the host",
+        Some(|o, a| quiet(files::copy(o, a, files::Direction::FromContainer))),
+    ),
     verb(
         "list-images",
         0,
@@ -142,7 +174,9 @@ pub fn help_text() -> String {
         "\nOptions:\n  -h --help            Show this help\n     --version         Show package version\n     \
          --no-legend       Do not show the headers and footers\n  -a --all             Show hidden images too\n  \
          -p --property=NAME   Show only properties by this name\n     --value           When showing properties, only print the value\n  \
-         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import\n     --force           import-fs: replace an image of that name\n\n\
+         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import, or bind\n     \
+         --mkdir           Create directory before bind mounting, if missing\n     \
+         --force           Replace the target of import-fs, copy-to, copy-from\n\n\
          * not implemented yet (issue #16).\n",
     );
     out

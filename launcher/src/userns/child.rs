@@ -26,7 +26,8 @@ use std::path::Path;
 pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -> Result<Infallible> {
     child::prologue(prep, ch, &o.fds())?;
     let Outer { root: tree, host_sources, premade, netns, .. } = o;
-    create_as_container_root(shift)?;
+    // Inodes made from now on (mount points, `/etc/resolv.conf`, ...) are the container root's.
+    super::create_as(shift, shift)?;
     let mut tree = Some(tree);
     let mut root: Option<OwnedFd> = None;
     let (mut host_sources, mut premade) = (Some(host_sources), Some(premade));
@@ -118,16 +119,6 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
         }
     }
     Err(Error::msg("the setup plan ends before PID 1 is cloned"))
-}
-
-/// Inodes this process makes from now on (mount points, `/etc/resolv.conf`, ...) belong to the
-/// container's root: host uid and gid `shift` (uid 0 on disk through an idmapped tree). The
-/// file-system capabilities the kernel drops with the fsuid change are raised again.
-fn create_as_container_root(shift: u32) -> Result<()> {
-    sys::set_fs_ids(shift, shift).map_err(|e| Error::sys("set", "file-system ids", e))?;
-    let mut caps = rustix::thread::capabilities(None).map_err(|e| Error::sys("read", "capabilities", e))?;
-    caps.effective = caps.permitted;
-    rustix::thread::set_capabilities(None, caps).map_err(|e| Error::sys("raise", "capabilities", e))
 }
 
 /// A procfs on the tree's `/proc` for the inner child: the kernel lets a user namespace mount

@@ -20,6 +20,17 @@ pub const RANGE: u32 = 0x10000;
 /// Where the "foreign" UID range starts: trees owned from here are mapped, never chowned.
 pub const FOREIGN_BASE: u32 = 0x7FFE_0000;
 
+/// Inodes this process makes from now on belong to host uid `uid` and gid `gid` (the
+/// container's root: uid 0 on disk through an idmapped tree, which refuses any id outside its
+/// mapping), and file access is checked as them. The file-system capabilities the kernel drops
+/// from the effective set with the fsuid change are raised again; `create_as(0, 0)` goes back.
+pub fn create_as(uid: u32, gid: u32) -> Result<()> {
+    crate::sys::set_fs_ids(uid, gid).map_err(|e| Error::sys("set", "file-system ids", e))?;
+    let mut caps = rustix::thread::capabilities(None).map_err(|e| Error::sys("read", "capabilities", e))?;
+    caps.effective = caps.permitted;
+    rustix::thread::set_capabilities(None, caps).map_err(|e| Error::sys("raise", "capabilities", e))
+}
+
 /// How the container sees the ownership of the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TreeView {
