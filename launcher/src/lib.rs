@@ -30,6 +30,7 @@ mod mount_plan;
 mod mounts;
 mod network;
 mod notify;
+pub mod oci_image;
 mod overlay;
 mod prepared;
 mod resolv_conf;

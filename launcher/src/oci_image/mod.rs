@@ -1,0 +1,15 @@
+//! `spawnctl import-oci`: an OCI image (a layout directory, an `oci-archive` tar of one, or a
+//! `docker save` tarball) becomes a machine image: the layers applied in order onto a new tree
+//! and the image's command, environment, working directory and user written to `NAME.nspawn`
+//! next to it (what systemd's `importctl pull-oci` does, from a local source).
+//!
+//! One concern per file: `digest.rs` (digests, checked reads), `layout.rs` (index and
+//! manifests), `docker.rs` (`manifest.json`), `config.rs` (the image configuration),
+//! `nspawn.rs` (the settings file), `name.rs` (the default image name).
+
+pub mod config;
+pub mod digest;
+pub mod docker;
+pub mod layout;
+pub mod name;
+pub mod nspawn;
