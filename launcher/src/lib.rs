@@ -38,6 +38,7 @@ mod signals;
 pub mod spec;
 mod stopping;
 mod sys;
+pub mod tar;
 mod timezone;
 pub mod user;
 mod userns;
