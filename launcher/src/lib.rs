@@ -44,6 +44,7 @@ mod signals;
 pub mod spec;
 mod stopping;
 mod sys;
+pub mod tar;
 mod template;
 mod timezone;
 pub mod user;
