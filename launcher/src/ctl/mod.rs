@@ -87,6 +87,14 @@ const VERBS: &[Verb] = &[
         Some(|o, a| quiet(images::import_fs(o, a))),
     ),
     verb(
+        "import-oci",
+        1,
+        2,
+        "import-oci SOURCE [NAME]",
+        "Import a local OCI image (layout directory or archive, docker save tarball)",
+        Some(|o, a| quiet(images::import_oci(o, a))),
+    ),
+    verb(
         "export-fs",
         2,
         2,
@@ -111,7 +119,7 @@ pub fn help_text() -> String {
         "\nOptions:\n  -h --help            Show this help\n     --version         Show package version\n     \
          --no-legend       Do not show the headers and footers\n  -a --all             Show hidden images too\n  \
          -p --property=NAME   Show only properties by this name\n     --value           When showing properties, only print the value\n  \
-         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import\n     --force           import-fs: replace an image of that name\n\n\
+         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import\n     --force           import-fs, import-oci: replace an image of that name\n\n\
          * not implemented yet (issue #16).\n",
     );
     out

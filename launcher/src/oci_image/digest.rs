@@ -121,6 +121,11 @@ impl<R: Read> Verified<R> {
         result
     }
 
+    /// The check's error, if it failed already (the consumer only saw its read fail).
+    pub fn failure(&self) -> Option<Error> {
+        self.done.clone().and_then(|d| d.err())
+    }
+
     /// Reads to the end of the data (what the consumer did not need: a tar's padding after
     /// its end marker) and checks the size and digest.
     pub fn finish(mut self) -> Result<()> {
