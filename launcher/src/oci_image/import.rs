@@ -156,6 +156,8 @@ fn pick_name(given: Option<&str>, reference: Option<&str>, source: &Path) -> Res
 struct Interrupts {
     fd: OwnedFd,
     old: SigSet,
+    /// The signal that came, once one did.
+    hit: std::cell::Cell<Option<i32>>,
 }
 
 impl Interrupts {
@@ -163,7 +165,7 @@ impl Interrupts {
         let stop = SigSet::of(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]);
         let old = sys::set_signal_mask(&stop).map_err(|e| Error::sys("block", "signals", e))?;
         match sys::signalfd(&stop) {
-            Ok(fd) => Ok(Interrupts { fd, old }),
+            Ok(fd) => Ok(Interrupts { fd, old, hit: std::cell::Cell::new(None) }),
             Err(e) => {
                 let _ = sys::set_signal_mask(&old);
                 Err(Error::sys("create", "signalfd", e))
@@ -172,9 +174,12 @@ impl Interrupts {
     }
 
     fn check(&self) -> Result<()> {
-        match sys::read_signalfd(self.fd.as_fd()) {
-            Ok(Some(sig)) => Err(Error::msg(format!("interrupted by signal {sig}"))),
-            _ => Ok(()),
+        if let (None, Ok(Some(sig))) = (self.hit.get(), sys::read_signalfd(self.fd.as_fd())) {
+            self.hit.set(Some(sig));
+        }
+        match self.hit.get() {
+            Some(sig) => Err(Error::msg(format!("interrupted by SIG{}", crate::cli::short_signal_name(sig)))),
+            None => Ok(()),
         }
     }
 }
@@ -265,6 +270,9 @@ fn apply(src: &Source, layer: &Layer, root: BorrowedFd<'_>, signals: &Interrupts
     let mut v = Verified::new(Interruptible { inner: r, signals, since: 0 }, layer.expect.clone(), layer.what.clone());
     let opts = tar::ImportOptions { oci_layer: true, ..Default::default() };
     let stats = tar::extract_into(&mut v, Some(size), root, &opts, &mut |_| {});
+    if stats.is_err() {
+        signals.check()?;
+    }
     if let Some(e) = v.failure() {
         return Err(e);
     }

@@ -190,9 +190,8 @@ impl Source {
             Inner::Archive { file, members } => {
                 let mut at = name.to_string();
                 for _ in 0..MAX_LINKS {
-                    let m = members.get(&at).ok_or_else(|| {
-                        Error::msg(format!("{}: no member {}", self.path().display(), crate::json::quote(&at)))
-                    })?;
+                    let m =
+                        members.get(&at).ok_or_else(|| Error::msg(format!("no member {}", crate::json::quote(&at))))?;
                     match m {
                         Member::File { offset, size } => {
                             return Ok((Box::new(Slice { file, pos: *offset, end: offset + size }), *size))
@@ -201,17 +200,12 @@ impl Source {
                         Member::Symlink(Some(t)) => at = t.clone(),
                         Member::Symlink(None) => {
                             return Err(Error::msg(format!(
-                                "{}: member {}: a symlink out of the archive",
-                                self.path().display(),
+                                "member {}: a symlink out of the archive",
                                 crate::json::quote(&at)
                             )))
                         }
                         Member::Other => {
-                            return Err(Error::msg(format!(
-                                "{}: member {}: not a regular file",
-                                self.path().display(),
-                                crate::json::quote(&at)
-                            )))
+                            return Err(Error::msg(format!("member {}: not a regular file", crate::json::quote(&at))))
                         }
                     }
                 }
