@@ -6,8 +6,9 @@
 //!
 //! Words are quoted for `Parameters=` and `Environment=` (`config_parse_strv`: quotes group,
 //! a backslash is literal): a word of safe characters as it is, others in single quotes with
-//! each `'` as `"'"` (`it's` is `'it'"'"'s'`). A newline, carriage return or NUL cannot be
-//! in a `.nspawn` line: such an image is refused.
+//! each `'` as `"'"` (`it's` is `'it'"'"'s'`). `WorkingDirectory=` and `User=` take their
+//! value as it is. A newline, carriage return or NUL cannot be in a `.nspawn` line: such an
+//! image is refused.
 //!
 //! `User=` takes a name or a number, looked up in the image's `/etc/passwd` when the machine
 //! starts, and no group: an OCI `user:group` keeps its user part; when the group is not the
@@ -94,7 +95,14 @@ pub fn render(c: &ImageConfig, users: Users<'_>, origin: &str) -> Result<Rendere
         let p =
             v::parse_chdir(dir).map_err(|e| e.context(format!("config.WorkingDir: {}", crate::json::quote(dir))))?;
         if p != std::path::Path::new("/") {
-            text.push_str(&format!("WorkingDirectory={}\n", quote_word(&p.to_string_lossy())));
+            // Not a word list: the value is the path as it is (nspawn's `config_parse_path`),
+            // with a `/` after a trailing blank (stripped from the line) or backslash (which
+            // would continue it); the path is simplified when read.
+            let mut path = p.to_string_lossy().into_owned();
+            if path.ends_with([' ', '\t', '\\']) {
+                path.push('/');
+            }
+            text.push_str(&format!("WorkingDirectory={path}\n"));
         }
     }
 

@@ -96,6 +96,27 @@ fn awkward_words_survive_the_settings_parser() {
 }
 
 #[test]
+fn working_directories_are_written_as_they_are() {
+    for (dir, line) in [
+        ("/srv/data", "WorkingDirectory=/srv/data\n"),
+        ("/srv/it's \"q\"", "WorkingDirectory=/srv/it's \"q\"\n"),
+        ("//srv/./x//y/", "WorkingDirectory=/srv/x/y\n"),
+        ("/srv/blank ", "WorkingDirectory=/srv/blank /\n"),
+        ("/srv/back\\", "WorkingDirectory=/srv/back\\/\n"),
+        ("/a;b #c", "WorkingDirectory=/a;b #c\n"),
+        // Found by the oci_config fuzz target: quoted, this was no absolute path any more.
+        ("/srv'./x//y", "WorkingDirectory=/srv'./x/y\n"),
+    ] {
+        let c = ImageConfig { working_dir: Some(dir.into()), ..Default::default() };
+        let r = round_trip(&c);
+        assert!(r.text.contains(line), "{dir:?}: {}", r.text);
+        let s = parse(Path::new("x.nspawn"), r.text.as_bytes()).unwrap().settings;
+        let want = crate::cli::values::parse_chdir(dir).unwrap();
+        assert_eq!(s.chdir.as_deref(), Some(want.as_path()), "{dir:?}");
+    }
+}
+
+#[test]
 fn root_slash_and_empty_fields_are_left_out() {
     for user in ["root", "0", "0:0", "root:root", ""] {
         let c = ImageConfig { user: Some(user.into()), working_dir: Some("/".into()), ..Default::default() };
