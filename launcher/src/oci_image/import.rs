@@ -294,7 +294,7 @@ pub fn import(source: &Path, name: Option<&str>, o: Options) -> Result<Imported>
     let parent = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open", dir, e))?;
     let signals = Interrupts::block()?;
-    let src = Source::open(source, parent.as_fd())?;
+    let src = Source::open(source, parent.as_fd(), &|| signals.check())?;
     let plan = plan(&src).map_err(|e| e.context(source.display()))?;
     let cfg = config::parse(&plan.config, "config").map_err(|e| e.context(source.display()))?;
     let name = pick_name(name, plan.reference.as_deref(), source)?;

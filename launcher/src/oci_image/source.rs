@@ -105,38 +105,54 @@ fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {
 
 impl Source {
     /// Opens `path`: a directory is a layout, a file an archive; `scratch` is a directory on
-    /// a file system with room for a decompressed archive (the image's destination).
-    pub fn open(path: &Path, scratch: BorrowedFd<'_>) -> Result<Source> {
+    /// a file system with room for a decompressed archive (the image's destination), and
+    /// `check` is asked every MiB of decompression whether to stop (with its error).
+    pub fn open(path: &Path, scratch: BorrowedFd<'_>, check: &dyn Fn() -> Result<()>) -> Result<Source> {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| Error::path("open", path, e))?;
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::path("stat", path, e))?;
         match rustix::fs::FileType::from_raw_mode(st.st_mode) {
             rustix::fs::FileType::Directory => Ok(Source { path: path.to_path_buf(), inner: Inner::Dir(fd) }),
-            rustix::fs::FileType::RegularFile => Self::archive(File::from(fd), path, scratch),
+            rustix::fs::FileType::RegularFile => Self::archive(File::from(fd), path, scratch, check),
             _ => Err(Error::msg(format!("{}: neither a directory nor a regular file", path.display()))),
         }
     }
 
-    fn archive(file: File, path: &Path, scratch: BorrowedFd<'_>) -> Result<Source> {
+    fn archive(file: File, path: &Path, scratch: BorrowedFd<'_>, check: &dyn Fn() -> Result<()>) -> Result<Source> {
         let mut head = [0u8; 8];
         let n = file.read_at(&mut head, 0).map_err(|e| io_error("read", path, &e))?;
         let codec = tar::Codec::detect(&head[..n]).map_err(|e| e.context(path.display()))?;
-        let file = if codec == tar::Codec::None { file } else { Self::decompress(file, codec, path, scratch)? };
+        let file = if codec == tar::Codec::None { file } else { Self::decompress(file, codec, path, scratch, check)? };
         let members = Self::index(&file).map_err(|e| e.context(path.display()))?;
         Ok(Source { path: path.to_path_buf(), inner: Inner::Archive { file, members } })
     }
 
     /// The archive decompressed into an unnamed file in `scratch` (gone when closed).
-    fn decompress(file: File, codec: tar::Codec, path: &Path, scratch: BorrowedFd<'_>) -> Result<File> {
+    fn decompress(
+        file: File,
+        codec: tar::Codec,
+        path: &Path,
+        scratch: BorrowedFd<'_>,
+        check: &dyn Fn() -> Result<()>,
+    ) -> Result<File> {
+        use std::io::Write;
         let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
         let tmp = rustix::fs::openat(scratch, ".", flags, Mode::from_raw_mode(0o600))
             .map_err(|e| Error::sys("create", "a temporary file for the decompressed archive", e))?;
         let mut out = File::from(tmp);
         let mut dec = tar::compress::decoder(codec, BufReader::with_capacity(256 << 10, file));
-        std::io::copy(&mut dec, &mut out).map_err(|e| {
-            tar::reader::io_error(&format!("decompress ({})", codec.name()), &e).context(path.display())
-        })?;
-        Ok(out)
+        let what = || format!("decompress ({})", codec.name());
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            check()?;
+            let n = match dec.read(&mut buf) {
+                Ok(0) => return Ok(out),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(tar::reader::io_error(&what(), &e).context(path.display())),
+            };
+            out.write_all(&buf[..n]).map_err(|e| tar::reader::io_error("write the decompressed archive", &e))?;
+        }
     }
 
     /// Every member of an uncompressed archive, by normalised name (the last one of a name
