@@ -48,7 +48,8 @@ setup: $(TARGET_FILE)
 #   ps (bench)                         -> procps                           deps
 #   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps
 #   podman, runc (nested_engines.rs: spawnbox as a podman container's entrypoint; runc because
-#   crun refuses hybrid hosts whose cgroup2 has a controller; conmon comes with podman)
+#   crun refuses hybrid hosts whose cgroup2 has a controller; conmon comes with podman;
+#   oci_import.rs: podman import/build/save make the images import-oci reads)
 #                                      -> podman, runc                     deps
 #   qemu-system-x86_64 (vm)            -> qemu-system-x86                  tests/vm/lib.sh
 #   hyperfine bwrap /usr/bin/time jq tini catatonit perf systemd-nspawn

@@ -332,24 +332,24 @@ fn hostile_images_change_nothing_outside() {
 
     // A layer whose blob holds other bytes (of the same size) than its digest says; one byte
     // more than the manifest says; a block less.
-    layout(&w.join("swapped"), &[base.clone()]);
+    layout(&w.join("swapped"), std::slice::from_ref(&base));
     let other = tar(&[dir("usr/"), file("usr/b", b"bbb")]);
     assert_eq!(other.len(), base.len());
     fs::write(blob("swapped"), &other).unwrap();
-    layout(&w.join("longer"), &[base.clone()]);
+    layout(&w.join("longer"), std::slice::from_ref(&base));
     fs::write(blob("longer"), [&base[..], &[0]].concat()).unwrap();
-    layout(&w.join("shorter"), &[base.clone()]);
+    layout(&w.join("shorter"), std::slice::from_ref(&base));
     fs::write(blob("shorter"), &base[..base.len() - 512]).unwrap();
 
     // A digest that is a path.
-    layout(&w.join("dotdot-digest"), &[base.clone()]);
+    layout(&w.join("dotdot-digest"), std::slice::from_ref(&base));
     let index = fs::read_to_string(w.join("dotdot-digest/index.json")).unwrap();
     let at = index.find("sha256:").unwrap();
     let evil = format!("{}sha256:../../../../../etc/passwd{}", &index[..at], &index[at + 71..]);
     fs::write(w.join("dotdot-digest/index.json"), evil).unwrap();
 
     // A blob that is a symlink out of the layout directory.
-    layout(&w.join("blob-symlink"), &[base.clone()]);
+    layout(&w.join("blob-symlink"), std::slice::from_ref(&base));
     fs::remove_file(blob("blob-symlink")).unwrap();
     std::os::unix::fs::symlink(outside.join("layer.tar"), blob("blob-symlink")).unwrap();
     fs::write(outside.join("layer.tar"), &base).unwrap();
@@ -369,7 +369,7 @@ fn hostile_images_change_nothing_outside() {
     fs::write(w.join("docker-dotdot.tar"), docker).unwrap();
 
     // An OCI archive whose layer blob is a symlink member out of the archive.
-    layout(&w.join("arch"), &[base.clone()]);
+    layout(&w.join("arch"), std::slice::from_ref(&base));
     let mut members = vec![
         file("oci-layout", &fs::read(w.join("arch/oci-layout")).unwrap()),
         file("index.json", &fs::read(w.join("arch/index.json")).unwrap()),
