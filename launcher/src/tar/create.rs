@@ -265,6 +265,17 @@ impl<W: Write> TarWriter<'_, W> {
         for (n, v) in xattrs {
             pax::record(&mut recs, &[&b"SCHILY.xattr."[..], n].concat(), v);
         }
+        // GNU tar restores ACLs only from their text form.
+        for (n, v) in xattrs {
+            let key: &[u8] = match n.as_slice() {
+                b"system.posix_acl_access" => b"SCHILY.acl.access",
+                b"system.posix_acl_default" => b"SCHILY.acl.default",
+                _ => continue,
+            };
+            if let Some(text) = pax::acl_to_text(v) {
+                pax::record(&mut recs, key, &text);
+            }
+        }
         if !recs.is_empty() {
             let base = h.name.strip_suffix(b"/").unwrap_or(&h.name);
             let base = base.rsplit(|&b| b == b'/').next().unwrap_or(b"");

@@ -103,6 +103,11 @@ impl Extractor<'_> {
     /// Makes the stack the directory chain `comps`, opening each component with O_NOFOLLOW
     /// and creating missing ones (mode 0755). A symlink or non-directory on the way is an error.
     fn enter(&mut self, comps: &[&[u8]]) -> Result<()> {
+        self.walk(comps, true)
+    }
+
+    /// [`Self::enter`], creating missing directories only if `create`.
+    fn walk(&mut self, comps: &[&[u8]], create: bool) -> Result<()> {
         let common = self.stack.iter().zip(comps).take_while(|((c, _), d)| c == *d).count();
         self.stack.truncate(common);
         for i in common..comps.len() {
@@ -111,7 +116,7 @@ impl Extractor<'_> {
             let at = self.parent();
             let fd = match fs::openat(at, cstr(name).as_c_str(), flags, Mode::empty()) {
                 Ok(fd) => fd,
-                Err(Errno::NOENT) => {
+                Err(Errno::NOENT) if create => {
                     match fs::mkdirat(at, cstr(name).as_c_str(), Mode::from_raw_mode(IMPLICIT_DIR_MODE)) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(Error::sys("create directory", quote(&join(&comps[..=i])), e)),
@@ -297,7 +302,7 @@ impl Extractor<'_> {
         };
         // Walk to the target's directory with the same rules, keeping it open, then come back.
         let here: Vec<Vec<u8>> = self.stack.iter().map(|(c, _)| c.clone()).collect();
-        self.enter(tparents).map_err(|err| err.context(format!("hard link target {}", quote(&e.link))))?;
+        self.walk(tparents, false).map_err(|err| err.context(format!("hard link target {}", quote(&e.link))))?;
         let tdir = fs::openat(self.parent(), c".", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|err| Error::sys("open", quote(&e.link), err))?;
         let here: Vec<&[u8]> = here.iter().map(Vec::as_slice).collect();
