@@ -268,7 +268,7 @@ fn export_round_trips_and_gnu_tar_reads_it() {
     let tree = s.dir("tree");
     build_tree(&tree);
     let want = listing(&tree);
-    for suffix in ["tar", "tar.gz", "tgz", "tar.xz", "tar.zst"] {
+    for suffix in ["tar", "tar.gz", "tgz", "tar.xz", "txz"] {
         let out = s.path(&format!("out.{suffix}"));
         let mut last = None;
         let stats = tar::export(&tree, &out, &ExportOptions::default(), &mut |p| last = Some(p)).unwrap();
@@ -306,6 +306,16 @@ fn export_round_trips_and_gnu_tar_reads_it() {
             .replace("out.tar.bz2", &s.path("out.tar.bz2").display().to_string())
     );
     assert!(!s.path("out.tar.bz2").exists());
+    let zst = s.path("out.tar.zst");
+    let e = tar::export(&tree, &zst, &ExportOptions::default(), &mut |_| {}).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: zstd: not supported for export (it is read on import): write .tar and compress it with zstd(1), or use .tar.xz or .tar.gz",
+            zst.display()
+        )
+    );
+    assert!(!zst.exists());
 }
 
 /// A raw archive of (name, kind, data, link) entries, as a hostile tool would write it.
