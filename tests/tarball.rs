@@ -145,6 +145,8 @@ fn build_tree(t: &Path) {
     sfs::create_dir_all(t.join("etc/ssl")).unwrap();
     sfs::write(t.join("etc/hostname"), "tree\n").unwrap();
     sfs::write(t.join("etc/ssl/cert"), vec![0x5au8; 70_000]).unwrap();
+    // Made before the directory's default ACL: it has no ACL of its own to inherit.
+    sfs::write(t.join("etc/ssl/plain"), "no acl\n").unwrap();
     sfs::write(t.join("empty"), "").unwrap();
     // A hard-link group of three, and a pair.
     sfs::write(t.join("h1"), "linked\n").unwrap();

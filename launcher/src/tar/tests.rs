@@ -60,7 +60,7 @@ fn create_then_extract_round_trips() {
     for p in ["a/b/f", "a/b", "a"] {
         fs::utimensat(
             fs::CWD,
-            &src.join(p),
+            src.join(p),
             &rustix::fs::Timestamps { last_access: t, last_modification: t },
             AtFlags::empty(),
         )
@@ -85,7 +85,8 @@ fn create_then_extract_round_trips() {
 #[test]
 fn hostile_archives_are_refused_in_memory() {
     let d = tmpdir("hostile");
-    let table: &[(&[(&str, Kind, &str)], &str)] = &[
+    type Case = (&'static [(&'static str, Kind, &'static str)], &'static str);
+    let table: &[Case] = &[
         (&[("../x", Kind::File, "")], "entry \"../x\": name contains \"..\""),
         (
             &[("l", Kind::Symlink, "/"), ("l/x", Kind::File, "")],
