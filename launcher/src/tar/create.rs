@@ -90,14 +90,23 @@ fn walk_dir(
 
 /// The extended attributes of the inode `fd` names (sorted by name); none for symlinks (the
 /// kernel allows only trusted./security. there, and /proc/self/fd would not reach them).
-fn read_xattrs(fd: BorrowedFd<'_>, ft: FileType) -> rustix::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+fn read_xattrs(fd: BorrowedFd<'_>, ft: FileType, opened: bool) -> rustix::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     if ft == FileType::Symlink {
         return Ok(Vec::new());
     }
+    // Files and directories are open for real: no path lookup through /proc for them.
     let proc = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let list_at = |buf: &mut [u8]| if opened { fs::flistxattr(fd, buf) } else { fs::listxattr(proc.as_str(), buf) };
+    let get_at = |n: &CString, buf: &mut [u8]| {
+        if opened {
+            fs::fgetxattr(fd, n.as_c_str(), buf)
+        } else {
+            fs::getxattr(proc.as_str(), n.as_c_str(), buf)
+        }
+    };
     let mut list = vec![0u8; 4096];
     let n = loop {
-        match fs::listxattr(proc.as_str(), &mut list[..]) {
+        match list_at(&mut list[..]) {
             Ok(n) => break n,
             Err(Errno::RANGE) => list.resize(list.len() * 4, 0),
             Err(Errno::OPNOTSUPP) => return Ok(Vec::new()),
@@ -111,7 +120,7 @@ fn read_xattrs(fd: BorrowedFd<'_>, ft: FileType) -> rustix::io::Result<Vec<(Vec<
         let cname = CString::new(name).map_err(|_| Errno::INVAL)?;
         let mut v = vec![0u8; 256];
         let len = loop {
-            match fs::getxattr(proc.as_str(), cname.as_c_str(), &mut v[..]) {
+            match get_at(&cname, &mut v[..]) {
                 Ok(len) => break len,
                 Err(Errno::RANGE) => v.resize(v.len() * 16, 0),
                 Err(Errno::NODATA) => break usize::MAX,
@@ -208,7 +217,7 @@ impl<W: Write> TarWriter<'_, W> {
         let xattrs = if hard_link.is_some() {
             Vec::new()
         } else {
-            read_xattrs(fd.as_fd(), ft).map_err(|e| op_error("read xattrs", e))?
+            read_xattrs(fd.as_fd(), ft, !flags.contains(OFlags::PATH)).map_err(|e| op_error("read xattrs", e))?
         };
         let dev = st.st_rdev;
         let h = Header {
@@ -264,6 +273,17 @@ impl<W: Write> TarWriter<'_, W> {
         }
         for (n, v) in xattrs {
             pax::record(&mut recs, &[&b"SCHILY.xattr."[..], n].concat(), v);
+        }
+        // GNU tar restores ACLs only from their text form.
+        for (n, v) in xattrs {
+            let key: &[u8] = match n.as_slice() {
+                b"system.posix_acl_access" => b"SCHILY.acl.access",
+                b"system.posix_acl_default" => b"SCHILY.acl.default",
+                _ => continue,
+            };
+            if let Some(text) = pax::acl_to_text(v) {
+                pax::record(&mut recs, key, &text);
+            }
         }
         if !recs.is_empty() {
             let base = h.name.strip_suffix(b"/").unwrap_or(&h.name);

@@ -44,14 +44,22 @@ const BUF: usize = 128 << 10;
 /// How often (bytes of entry data) `tick` is called within a large file.
 const TICK_BYTES: u64 = 1 << 20;
 
+/// What a directory gets after its contents.
+struct DirMeta {
+    mode: u32,
+    mtime: Timespec,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
 struct Extractor<'a> {
     root: BorrowedFd<'a>,
     opts: &'a ImportOptions,
     stats: Stats,
     /// The open directories from the root down to the last parent used (component, fd).
     stack: Vec<(Vec<u8>, OwnedFd)>,
-    /// Directory entries' mode and mtime, applied at the end (key: components joined by `/`).
-    dirs: HashMap<Vec<u8>, (u32, Timespec)>,
+    /// Directories' xattrs, mode and mtime, applied at the end (key: components joined by
+    /// `/`): a default ACL set earlier would be inherited by every entry made below it.
+    dirs: HashMap<Vec<u8>, DirMeta>,
     /// Paths this layer made (OCI mode): whiteouts only hide what lower layers made.
     layer: HashSet<Vec<u8>>,
     buf: Vec<u8>,
@@ -103,6 +111,11 @@ impl Extractor<'_> {
     /// Makes the stack the directory chain `comps`, opening each component with O_NOFOLLOW
     /// and creating missing ones (mode 0755). A symlink or non-directory on the way is an error.
     fn enter(&mut self, comps: &[&[u8]]) -> Result<()> {
+        self.walk(comps, true)
+    }
+
+    /// [`Self::enter`], creating missing directories only if `create`.
+    fn walk(&mut self, comps: &[&[u8]], create: bool) -> Result<()> {
         let common = self.stack.iter().zip(comps).take_while(|((c, _), d)| c == *d).count();
         self.stack.truncate(common);
         for i in common..comps.len() {
@@ -111,7 +124,7 @@ impl Extractor<'_> {
             let at = self.parent();
             let fd = match fs::openat(at, cstr(name).as_c_str(), flags, Mode::empty()) {
                 Ok(fd) => fd,
-                Err(Errno::NOENT) => {
+                Err(Errno::NOENT) if create => {
                     match fs::mkdirat(at, cstr(name).as_c_str(), Mode::from_raw_mode(IMPLICIT_DIR_MODE)) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(Error::sys("create directory", quote(&join(&comps[..=i])), e)),
@@ -147,8 +160,7 @@ impl Extractor<'_> {
             let dir = fs::openat(self.root, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| Error::sys("open", "the image's root", e))?;
             self.own(dir.as_fd(), e)?;
-            self.set_xattrs_fd(dir.as_fd(), e)?;
-            self.dirs.insert(Vec::new(), (e.mode, timespec(e)));
+            self.dirs.insert(Vec::new(), DirMeta { mode: e.mode, mtime: timespec(e), xattrs: e.xattrs.clone() });
             self.stats.root_entry = true;
             return Ok(());
         };
@@ -240,8 +252,7 @@ impl Extractor<'_> {
         )
         .map_err(|e| op_error("open directory", e))?;
         self.own(dir.as_fd(), e)?;
-        self.set_xattrs_fd(dir.as_fd(), e)?;
-        self.dirs.insert(join(comps), (e.mode, timespec(e)));
+        self.dirs.insert(join(comps), DirMeta { mode: e.mode, mtime: timespec(e), xattrs: e.xattrs.clone() });
         self.stats.dirs += 1;
         Ok(())
     }
@@ -297,7 +308,7 @@ impl Extractor<'_> {
         };
         // Walk to the target's directory with the same rules, keeping it open, then come back.
         let here: Vec<Vec<u8>> = self.stack.iter().map(|(c, _)| c.clone()).collect();
-        self.enter(tparents).map_err(|err| err.context(format!("hard link target {}", quote(&e.link))))?;
+        self.walk(tparents, false).map_err(|err| err.context(format!("hard link target {}", quote(&e.link))))?;
         let tdir = fs::openat(self.parent(), c".", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|err| Error::sys("open", quote(&e.link), err))?;
         let here: Vec<&[u8]> = here.iter().map(Vec::as_slice).collect();
@@ -428,13 +439,13 @@ impl Extractor<'_> {
         Ok(())
     }
 
-    /// Directories' modes and mtimes, deepest first, after everything else was written.
+    /// Directories' xattrs, modes and mtimes, deepest first, after everything else was written.
     fn finish_dirs(&mut self) -> Result<()> {
-        let mut dirs: Vec<(Vec<u8>, (u32, Timespec))> = self.dirs.drain().collect();
+        let mut dirs: Vec<(Vec<u8>, DirMeta)> = self.dirs.drain().collect();
         dirs.sort_by_key(|(p, _)| {
             std::cmp::Reverse((p.iter().filter(|&&b| b == b'/').count() + usize::from(!p.is_empty()), p.clone()))
         });
-        for (p, (mode, mtime)) in dirs {
+        for (p, meta) in dirs {
             let comps: Vec<&[u8]> = if p.is_empty() { Vec::new() } else { p.split(|&b| b == b'/').collect() };
             let dir = match self.open_dir(&comps) {
                 Ok(fd) => fd,
@@ -442,8 +453,13 @@ impl Extractor<'_> {
                 Err(Errno::NOENT) | Err(Errno::NOTDIR) | Err(Errno::LOOP) => continue,
                 Err(e) => return Err(Error::sys("open directory", quote(&p), e)),
             };
-            fs::fchmod(&dir, Mode::from_raw_mode(mode)).map_err(|e| Error::sys("change mode of", quote(&p), e))?;
-            let t = Timestamps { last_access: omit(), last_modification: mtime };
+            for (n, v) in &meta.xattrs {
+                let r = fs::fsetxattr(&dir, cstr(n).as_c_str(), v, XattrFlags::empty());
+                self.xattr_result(n, r)
+                    .map_err(|e| e.context(format!("entry {}", quote(if p.is_empty() { b"." } else { &p }))))?;
+            }
+            fs::fchmod(&dir, Mode::from_raw_mode(meta.mode)).map_err(|e| Error::sys("change mode of", quote(&p), e))?;
+            let t = Timestamps { last_access: omit(), last_modification: meta.mtime };
             fs::futimens(&dir, &t).map_err(|e| Error::sys("set mtime of", quote(&p), e))?;
         }
         Ok(())

@@ -224,6 +224,8 @@ fn make_temp_dir(parent: BorrowedFd<'_>, name: &str) -> Result<(CString, rustix:
 /// ([`Codec::from_suffix`]). The file is removed again on any error.
 pub fn export(src_dir: &Path, out: &Path, opts: &ExportOptions, progress: &mut dyn FnMut(Progress)) -> Result<Stats> {
     let codec = Codec::from_suffix(out)?;
+    // Refused before the file is made.
+    drop(Encoder::new(codec, std::io::sink()).map_err(|e| e.context(out.display()))?);
     let mut o = std::fs::OpenOptions::new();
     o.write(true);
     if opts.force {
@@ -251,8 +253,7 @@ pub fn export_writer<W: Write>(
 ) -> Result<(Stats, W)> {
     let root = fs::open(src_dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open", src_dir, e))?;
-    let mut enc =
-        Encoder::new(codec, BufWriter::with_capacity(READ_BUF, out)).map_err(|e| reader::io_error(codec.name(), &e))?;
+    let mut enc = Encoder::new(codec, BufWriter::with_capacity(READ_BUF, out))?;
     let mut last = 0u64;
     let stats = create::create(root.as_fd(), &mut enc, &mut |done, total| {
         if done - last >= PROGRESS_STEP || done == total {

@@ -200,6 +200,36 @@ pub fn acl_from_text(text: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The kernel's ACL xattr value as the text GNU tar stores in `SCHILY.acl.*` (numeric ids,
+/// one entry a line), so that GNU tar restores ACLs from our archives too. None if the value
+/// is not a version 2 ACL.
+pub fn acl_to_text(value: &[u8]) -> Option<Vec<u8>> {
+    if value.len() < 4 || (value.len() - 4) % 8 != 0 || value[..4] != 2u32.to_le_bytes() {
+        return None;
+    }
+    let mut out = String::new();
+    for e in value[4..].chunks(8) {
+        let tag = u16::from_le_bytes([e[0], e[1]]);
+        let perm = u16::from_le_bytes([e[2], e[3]]);
+        let id = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        let head = match tag {
+            ACL_USER_OBJ => "user::".to_string(),
+            ACL_USER => format!("user:{id}:"),
+            ACL_GROUP_OBJ => "group::".to_string(),
+            ACL_GROUP => format!("group:{id}:"),
+            ACL_MASK => "mask::".to_string(),
+            ACL_OTHER => "other::".to_string(),
+            _ => return None,
+        };
+        out.push_str(&head);
+        for (bit, c) in [(4, 'r'), (2, 'w'), (1, 'x')] {
+            out.push(if perm & bit != 0 { c } else { '-' });
+        }
+        out.push('\n');
+    }
+    Some(out.into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +339,8 @@ mod tests {
         ]
         .concat();
         assert_eq!(acl, want);
+        assert_eq!(acl_to_text(&acl).unwrap(), b"user::rw-\nuser:1234:r--\ngroup::r--\nmask::r--\nother::r--\n");
+        assert_eq!(acl_to_text(&acl[..10]), None);
         // star's form: name plus numeric id.
         assert!(acl_from_text(b"user::rwx,user:joe:r-x:1001,group::r-x,mask::r-x,other::---").is_some());
         // A name alone cannot be resolved here.
