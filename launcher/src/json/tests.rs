@@ -1,3 +1,6 @@
+//! The parser on golden documents, every error with its exact text and place, the limits,
+//! the writer (round trip) and the path-naming accessors.
+
 use super::*;
 
 fn ok(s: &str) -> Value {

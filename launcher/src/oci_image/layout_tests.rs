@@ -1,3 +1,6 @@
+//! The layout files as podman writes them, the manifest for each architecture, and hostile or
+//! broken documents with their exact errors.
+
 use super::*;
 
 const M: &str = "9cd3d226449945a965be599ebe2fd282938004e83a3433434f6e5a3c0d872f4e";

@@ -1,3 +1,6 @@
+//! NAME.nspawn: golden text, and every rendering parsed back through the settings-file parser
+//! to the image's exact values.
+
 use super::*;
 use crate::settings::file::parse;
 use crate::settings::{SettingsMask, StartMode};
