@@ -32,6 +32,9 @@ pub const JSON_MAX: u64 = 8 << 20;
 
 /// The annotation that names an image in `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// containerd's (and Docker 25's `docker save`) full image name, next to a `REF_NAME` that is
+/// only the tag.
+pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
 
 /// An OCI content descriptor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +44,7 @@ pub struct Descriptor {
     pub size: u64,
     /// `platform.os` and `platform.architecture` (index entries).
     pub platform: Option<(String, String)>,
-    /// `annotations[REF_NAME]`.
+    /// The image's reference: `annotations[CONTAINERD_NAME]`, else `annotations[REF_NAME]`.
     pub ref_name: Option<String>,
 }
 
@@ -72,7 +75,10 @@ fn descriptor(at: &At<'_>) -> Result<Descriptor> {
         None => None,
     };
     let ref_name = match at.opt("annotations")? {
-        Some(a) => a.opt(REF_NAME)?.map(|r| r.str().map(str::to_string)).transpose()?,
+        Some(a) => {
+            let text = |key| -> Result<Option<String>> { a.opt(key)?.map(|r| r.str().map(str::to_string)).transpose() };
+            text(CONTAINERD_NAME)?.or(text(REF_NAME)?)
+        }
         None => None,
     };
     Ok(Descriptor {

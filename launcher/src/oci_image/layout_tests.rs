@@ -30,6 +30,12 @@ fn podman_layout() {
     assert_eq!(entries[0].expect().size, Some(745));
     let Entry::Manifest(d) = pick(&entries, "amd64", "index.json").unwrap() else { panic!("not a manifest") };
     assert_eq!(d.digest.blob_path(), format!("blobs/sha256/{M}"));
+    // Docker 25's docker save: the tag as ref.name, the full name as containerd's.
+    let docker = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{INDEX_OCI}","manifests":[{{"mediaType":"{MANIFEST_OCI}","digest":"sha256:{M}","size":745,"annotations":{{"io.containerd.image.name":"docker.io/library/busybox:latest","{REF_NAME}":"latest"}}}}]}}"#
+    );
+    let entries = parse_index(docker.as_bytes(), "index.json").unwrap();
+    assert_eq!(entries[0].ref_name.as_deref(), Some("docker.io/library/busybox:latest"));
     let m = parse_manifest(podman_manifest().as_bytes(), "manifest").unwrap();
     assert_eq!(m.config.digest.hex(), C);
     assert_eq!((m.config.size, m.layers.len(), m.layers[1].size), (1711, 2, 296));

@@ -1,6 +1,7 @@
 //! The image name `import-oci` picks when none is given: the repository's last component of
-//! the image's reference (`index.json`'s `org.opencontainers.image.ref.name`, or `docker
-//! save`'s `RepoTags[0]`: `localhost/web:1` is `web`), else the source's file name without
+//! the image's reference (`index.json`'s `io.containerd.image.name` or
+//! `org.opencontainers.image.ref.name`, or `docker save`'s `RepoTags[0]`: `localhost/web:1`
+//! is `web`), else the source's file name without
 //! its archive suffix (`web.oci.tar.gz` is `web`). A bare reference (`latest`, `3.19`: what
 //! skopeo's `oci:DIR:TAG` writes) is a tag, not a name, and is passed over.
 
