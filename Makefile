@@ -45,13 +45,15 @@ setup: $(TARGET_FILE)
 #   mke2fs (vm 62)                     -> e2fsprogs                        deps
 #   mkfs.btrfs, btrfs (copy_tree.rs: reflinks and subvolumes; ephemeral.rs: -x on a loop-mounted
 #   btrfs image)                       -> btrfs-progs                      deps
-#   xz, zstd (vm: vmlinux, compressed modules) -> xz-utils, zstd          deps
+#   xz, zstd (vm: vmlinux, compressed modules; tarball.rs: archives to import)
+#                                      -> xz-utils, zstd                   deps
 #   ps (bench)                         -> procps                           deps
 #   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps
 #   scdoc (docs: the man pages from docs/man/*.scd) -> scdoc               deps
 #   zsh (completions.rs: zsh -n and compinit on the generated completions) -> zsh  deps
 #   podman, runc (nested_engines.rs: spawnbox as a podman container's entrypoint; runc because
-#   crun refuses hybrid hosts whose cgroup2 has a controller; conmon comes with podman)
+#   crun refuses hybrid hosts whose cgroup2 has a controller; conmon comes with podman;
+#   oci_import.rs: podman import/build/save make the images import-oci reads)
 #                                      -> podman, runc                     deps
 #   qemu-system-x86_64 (vm)            -> qemu-system-x86                  tests/vm/lib.sh
 #   hyperfine bwrap /usr/bin/time jq tini catatonit perf systemd-nspawn
@@ -59,7 +61,7 @@ setup: $(TARGET_FILE)
 #   cargo-fuzz / the nightly toolchain -> cargo install / rustup           tests/fuzz/run.sh / fuzz
 #   rustup, cargo                      -> rustup.rs (see README)           by hand
 #   base: bash, dash (sh), coreutils (cp chown chroot timeout sha256sum du ...), grep, sed,
-#   mawk, findutils, diffutils, gzip, tar, dpkg (dpkg-deb), apt (apt-get; gpgv and
+#   mawk, findutils, diffutils, gzip, tar (tarball.rs: GNU tar's archives and extraction), dpkg (dpkg-deb), apt (apt-get; gpgv and
 #   debian-archive-keyring for debootstrap), libc-bin (ldd), passwd (chpasswd, in the guests)
 DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs btrfs-progs nftables debootstrap \
 	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc scdoc zsh

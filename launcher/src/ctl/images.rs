@@ -161,3 +161,24 @@ pub fn export_fs(args: &[String]) -> Result<()> {
         None => Err(crate::error::Error::msg(format!("{}: already exists", dest.display()))),
     }
 }
+
+/// `import-oci SOURCE [NAME] [--read-only] [--force]`: an OCI image layout (directory or
+/// archive) or a `docker save` tarball as image NAME, with `NAME.nspawn` next to it. What the
+/// user should know goes to stderr.
+pub fn import_oci(o: &Options, args: &[String]) -> Result<()> {
+    let opts = crate::oci_image::Options { read_only: o.read_only, force: o.force };
+    let made = crate::oci_image::import(std::path::Path::new(&args[0]), args.get(1).map(String::as_str), opts)?;
+    for w in &made.warnings {
+        eprintln!("spawnctl: warning: {w}");
+    }
+    if !o.quiet {
+        eprintln!(
+            "spawnctl: imported image \"{}\" ({} layers, {} whiteouts), settings in {}",
+            made.image.name,
+            made.layers,
+            made.whiteouts,
+            made.settings.display()
+        );
+    }
+    Ok(())
+}

@@ -150,6 +150,14 @@ pub const VERBS: &[Verb] = &[
         Some(|o, a| quiet(images::import_fs(o, a))),
     ),
     verb(
+        "import-oci",
+        1,
+        2,
+        "import-oci SOURCE [NAME]",
+        "Import a local OCI image (layout directory or archive, docker save tarball)",
+        Some(|o, a| quiet(images::import_oci(o, a))),
+    ),
+    verb(
         "export-fs",
         2,
         2,
@@ -176,7 +184,7 @@ pub fn help_text() -> String {
          -p --property=NAME   Show only properties by this name\n     --value           When showing properties, only print the value\n  \
          -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import, or bind\n     \
          --mkdir           Create directory before bind mounting, if missing\n     \
-         --force           Replace the target of import-fs, copy-to, copy-from\n\n\
+         --force           Replace the target of import-fs, import-oci, copy-to, copy-from\n\n\
          * not implemented yet (issue #16).\n",
     );
     out

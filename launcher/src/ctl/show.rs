@@ -120,19 +120,7 @@ pub fn properties(pairs: &[(&str, String)], only: &[String], value_only: bool) -
 
 /// A JSON string literal.
 pub fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::json::quote(s)
 }
 
 /// systemd's `format_bytes()`: `1.5G`, `300M`, `12K`, `512B` (base 1024, one decimal below 10).
