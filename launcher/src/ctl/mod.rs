@@ -5,6 +5,7 @@
 mod args;
 mod images;
 mod machines;
+mod shell;
 mod show;
 mod start;
 
@@ -14,6 +15,8 @@ use args::Options;
 
 /// What a verb prints on stdout.
 type Handler = fn(&Options, &[String]) -> Result<String>;
+/// A verb that runs something and returns its exit status (`shell`, `login`).
+type Runner = fn(&Options, &[String]) -> Result<i32>;
 
 /// A verb: name, operand counts (min, max; `usize::MAX` for any), synopsis, handler.
 struct Verb {
@@ -23,6 +26,7 @@ struct Verb {
     synopsis: &'static str,
     help: &'static str,
     run: Option<Handler>,
+    exec: Option<Runner>,
 }
 
 const ANY: usize = usize::MAX;
@@ -35,7 +39,11 @@ const fn verb(
     help: &'static str,
     run: Option<Handler>,
 ) -> Verb {
-    Verb { name, min, max, synopsis, help, run }
+    Verb { name, min, max, synopsis, help, run, exec: None }
+}
+
+const fn runner(name: &'static str, max: usize, synopsis: &'static str, help: &'static str, exec: Runner) -> Verb {
+    Verb { name, min: 0, max, synopsis, help, run: None, exec: Some(exec) }
 }
 
 fn quiet(r: Result<()>) -> Result<String> {
@@ -48,8 +56,16 @@ const VERBS: &[Verb] = &[
     verb("status", 1, ANY, "status NAME...", "Show machine details", Some(|_, a| machines::status(a))),
     verb("show", 0, ANY, "show [NAME...]", "Show properties of one or more machines", Some(machines::show_machines)),
     verb("start", 1, ANY, "start NAME...", "Start container as a service", Some(|o, a| quiet(start::start(o, a)))),
-    verb("login", 0, 1, "login [NAME]", "Get a login prompt in a container", None),
-    verb("shell", 0, ANY, "shell [[USER@]NAME [COMMAND...]]", "Invoke a shell (or other command) in a container", None),
+    runner("login", 1, "login [NAME]", "Get a login prompt in a container", |o, a| {
+        shell::run(o, &shell::parse_login(o, a)?)
+    }),
+    runner(
+        "shell",
+        ANY,
+        "shell [[USER@]NAME [COMMAND...]]",
+        "Invoke a shell (or other command) in a container",
+        |o, a| shell::run(o, &shell::parse_shell(o, a)?),
+    ),
     verb("enable", 1, ANY, "enable NAME...", "Enable automatic container start at boot", None),
     verb("disable", 1, ANY, "disable NAME...", "Disable automatic container start at boot", None),
     verb(
@@ -135,14 +151,16 @@ pub fn help_text() -> String {
     );
     let width = VERBS.iter().map(|v| v.synopsis.len()).max().unwrap_or(0) + 2;
     for v in VERBS {
-        let star = if v.run.is_some() { "" } else { " *" };
+        let star = if v.run.is_some() || v.exec.is_some() { "" } else { " *" };
         out.push_str(&format!("  {:<width$}{}{star}\n", v.synopsis, v.help));
     }
     out.push_str(
         "\nOptions:\n  -h --help            Show this help\n     --version         Show package version\n     \
          --no-legend       Do not show the headers and footers\n  -a --all             Show hidden images too\n  \
          -p --property=NAME   Show only properties by this name\n     --value           When showing properties, only print the value\n  \
-         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import\n     --force           import-fs: replace an image of that name\n\n\
+         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import\n     --force           import-fs: replace an image of that name\n     \
+         --uid=USER        shell: run as USER (as USER@NAME)\n  -E --setenv=VAR=VALUE shell: add to the environment\n  \
+         -q --quiet           shell, login: no connection messages\n\n\
          * not implemented yet (issue #16).\n",
     );
     out
@@ -151,9 +169,9 @@ pub fn help_text() -> String {
 /// Runs spawnctl with `args` (without argv[0]); the exit status.
 pub fn main(args: &[String]) -> i32 {
     match run(args) {
-        Ok(out) => {
+        Ok((out, code)) => {
             print!("{out}");
-            0
+            code
         }
         Err(e) => {
             eprintln!("spawnctl: {e}");
@@ -162,13 +180,13 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
-fn run(args: &[String]) -> Result<String> {
+fn run(args: &[String]) -> Result<(String, i32)> {
     let (o, words) = args::parse(args)?;
     if o.help {
-        return Ok(help_text());
+        return Ok((help_text(), 0));
     }
     if o.version {
-        return Ok(format!("spawnctl {} (machinectl compatible)\n", env!("CARGO_PKG_VERSION")));
+        return Ok((format!("spawnctl {} (machinectl compatible)\n", env!("CARGO_PKG_VERSION")), 0));
     }
     let (name, operands) = match words.split_first() {
         Some((n, rest)) => (n.as_str(), rest),
@@ -182,8 +200,11 @@ fn run(args: &[String]) -> Result<String> {
     if operands.len() > v.max {
         return Err(Error::msg(format!("{name}: too many arguments (usage: spawnctl {})", v.synopsis)));
     }
+    if let Some(exec) = v.exec {
+        return exec(&o, operands).map(|code| (String::new(), code));
+    }
     let handler = v.run.ok_or_else(|| Error::msg(format!("{name}: not implemented yet (issue #16)")))?;
-    handler(&o, operands)
+    handler(&o, operands).map(|out| (out, 0))
 }
 
 #[cfg(test)]
@@ -200,7 +221,9 @@ mod tests {
         assert_eq!(err(&["frobnicate"]), "unknown command verb 'frobnicate'");
         assert_eq!(err(&["rename", "a"]), "rename: too few arguments (usage: spawnctl rename NAME NAME)");
         assert_eq!(err(&["list-images", "x"]), "list-images: too many arguments (usage: spawnctl list-images)");
-        assert_eq!(err(&["shell", "web"]), "shell: not implemented yet (issue #16)");
+        assert_eq!(err(&["bind", "web", "/a"]), "bind: not implemented yet (issue #16)");
+        assert!(err(&["shell"]).starts_with("machine \".host\" is the host itself"));
+        assert_eq!(err(&["login", "a", "b"]), "login: too many arguments (usage: spawnctl login [NAME])");
         assert_eq!(err(&["show-image", "a/b"]), "invalid image name \"a/b\"");
         let names: Vec<&str> = VERBS.iter().map(|v| v.name).collect();
         let mut sorted = names.clone();
