@@ -118,6 +118,17 @@ for args in "nope /bin/true" "mallory@$M /bin/true" "$M echo hi" "$M /bin/nonexi
     "$SPAWNCTL" shell $args </dev/null >/run/o 2>&1; echo "rc=$? $(cat /run/o)"
 done
 "$SPAWNCTL" login nope 2>&1; echo rc=$?
+rm /run/machines/$M/bin/login; "$SPAWNCTL" login $M 2>&1; echo rc=$?
+# A reused pid: the entry's leader is now a host process (the recorded start time is not its
+# own); it is never entered.
+E=/run/spawnbox/machines/$M/machine; cp $E /run/entry
+sleep 60 & sed -i "s/^leader=.*/leader=$!/" $E
+"$SPAWNCTL" shell $M /bin/true 2>&1; echo rc=$?
+kill $!; cp /run/entry $E
+mv /run/spawnbox/machines/$M/seccomp /run/seccomp
+"$SPAWNCTL" shell $M /bin/true 2>&1; echo rc=$?
+mv /run/seccomp /run/spawnbox/machines/$M/seccomp
+"$SPAWNCTL" shell $M /bin/true; echo rc=$?
 stop
 "$SPAWNCTL" shell $M /bin/true 2>&1; echo rc=$?
 "#;
@@ -148,6 +159,13 @@ rc=1 spawnctl: machine \".host\" is the host itself: spawnbox has no host shell 
 rc=1 spawnctl: shell: --uid= and USER@NAME both name a user
 spawnctl: machine \"nope\" is not running
 rc=1
+spawnctl: machine \"{m}\" has no /bin/login or /usr/bin/login
+rc=1
+spawnctl: machine \"{m}\" is not running
+rc=1
+spawnctl: machine \"{m}\" runs under a seccomp filter: read /run/spawnbox/machines/{m}/seccomp: no such file or directory
+rc=1
+rc=0
 spawnctl: machine \"{m}\" is not running
 rc=1
 "
