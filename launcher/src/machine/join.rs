@@ -127,11 +127,6 @@ impl Join {
         })
     }
 
-    /// What PID 1 runs under.
-    pub fn layer(&self) -> Layer {
-        self.layer
-    }
-
     /// The descriptors the join holds (to keep while closing all others).
     pub fn fds(&self) -> Vec<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
