@@ -36,11 +36,12 @@ setup: $(TARGET_FILE)
 #   file (build, mkrootfs.sh, bench, vm 61/62 copy its magic)  -> file    deps
 #   busybox (mkrootfs.sh, stub_init.rs, guests, vm initramfs, bench)
 #                                      -> busybox-static                   deps (+ vm, bench)
-#   unshare nsenter setsid flock losetup (tests/common, stub_init.rs, vm, bench, guests, ephemeral.rs),
+#   unshare nsenter setsid flock losetup (tests/common, stub_init.rs, vm, bench, guests, ephemeral.rs,
+#   spawnctl_*.rs; nsenter: tests/bench/shell.sh),
 #   setpriv (copy_tree.rs: spawnbox as nobody)
 #                                      -> util-linux                       deps
 #   mount umount (stub_init.rs, Cmd::in_private_mount_ns setups, ephemeral.rs) -> mount  deps
-#   ip (common/net.rs, network.rs, vm 60/61) -> iproute2                  deps
+#   ip (common/net.rs, network.rs, vm 60/61, spawnctl_*.rs) -> iproute2   deps
 #   nft (common/net.rs, netsetup/tests/netns_root.rs, vm 61) -> nftables  deps
 #   mke2fs (vm 62)                     -> e2fsprogs                        deps
 #   mkfs.btrfs, btrfs (copy_tree.rs: reflinks and subvolumes; ephemeral.rs: -x on a loop-mounted

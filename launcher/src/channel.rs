@@ -1,6 +1,6 @@
 //! The launcher ↔ container-child channel: a SOCK_SEQPACKET pair carrying a few typed
 //! messages (the console pty, the notify socket, "ready", "go", an error line, "uid map
-//! written"), not numbered barriers.
+//! written"; for `spawnctl shell`, a pidfd of the process it started), not numbered barriers.
 
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -30,6 +30,8 @@ pub enum Msg {
     Pid(i32),
     /// Child → launcher: the notify socket bound at `/run/host/notify`.
     Notify(OwnedFd),
+    /// Joining child → spawnctl: a pidfd of the process it started in the machine.
+    Pidfd(OwnedFd),
 }
 
 const TAG_PTY: u8 = 1;
@@ -39,6 +41,7 @@ const TAG_ERROR: u8 = 4;
 const TAG_MAPPED: u8 = 5;
 const TAG_PID: u8 = 6;
 const TAG_NOTIFY: u8 = 7;
+const TAG_PIDFD: u8 = 8;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
 
@@ -63,6 +66,7 @@ impl Channel {
         let r = match msg {
             Msg::Pty(fd) => self.send_fd(TAG_PTY, fd),
             Msg::Notify(fd) => self.send_fd(TAG_NOTIFY, fd),
+            Msg::Pidfd(fd) => self.send_fd(TAG_PIDFD, fd),
             Msg::Ready => self.send_bytes(&[TAG_READY]),
             Msg::Go => self.send_bytes(&[TAG_GO]),
             Msg::Mapped => self.send_bytes(&[TAG_MAPPED]),
@@ -124,6 +128,7 @@ impl Channel {
         let msg = match buf[0] {
             TAG_PTY => Msg::Pty(fd()?),
             TAG_NOTIFY => Msg::Notify(fd()?),
+            TAG_PIDFD => Msg::Pidfd(fd()?),
             TAG_READY => Msg::Ready,
             TAG_GO => Msg::Go,
             TAG_MAPPED => Msg::Mapped,
@@ -172,6 +177,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(b.recv().unwrap(), Some(Msg::Pty(_))));
+        let me = rustix::process::pidfd_open(rustix::process::getpid(), rustix::process::PidfdFlags::empty()).unwrap();
+        a.send(Msg::Pidfd(me)).unwrap();
+        assert!(matches!(b.recv().unwrap(), Some(Msg::Pidfd(_))));
         b.send(Msg::Go).unwrap();
         assert!(matches!(a.recv().unwrap(), Some(Msg::Go)));
         b.send(Msg::Mapped).unwrap();

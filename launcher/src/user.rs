@@ -2,6 +2,8 @@
 //! (never through the host's NSS).
 
 use crate::error::{Error, Result};
+use rustix::fd::BorrowedFd;
+use std::path::Path;
 
 /// Who the payload runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,17 @@ impl UserInfo {
     pub fn root() -> UserInfo {
         UserInfo { name: "root".into(), uid: 0, gid: 0, groups: vec![], home: "/root".into(), shell: "/bin/sh".into() }
     }
+}
+
+/// The container's `/etc/passwd` and `/etc/group` texts, read inside its root `root` (symlinks
+/// resolved in it, never on the host); a missing file reads as empty.
+pub fn read_db(root: BorrowedFd<'_>) -> Result<(String, String)> {
+    let read = |p: &str| -> Result<String> {
+        Ok(crate::rootfs::read_small_file(root, Path::new(p), 1 << 20)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default())
+    };
+    Ok((read("/etc/passwd")?, read("/etc/group")?))
 }
 
 /// Looks `user` (a name or a numeric uid) up in the container's passwd and group texts.

@@ -17,14 +17,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 pub(super) fn lookup_user(root: BorrowedFd<'_>, spec: &Spec) -> Result<UserInfo> {
-    let read = |p: &str| -> Result<String> {
-        Ok(rootfs::read_small_file(root, Path::new(p), 1 << 20)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default())
-    };
-    let passwd = read("/etc/passwd")?;
+    let (passwd, group) = user::read_db(root)?;
     match &spec.user {
-        Some(u) => user::lookup(&passwd, &read("/etc/group")?, u),
+        Some(u) => user::lookup(&passwd, &group, u),
         None => Ok(user::lookup(&passwd, "", "root").unwrap_or_else(|_| UserInfo::root())),
     }
 }

@@ -12,6 +12,7 @@
 //! the guest has its console open).
 
 pub mod hotkey;
+pub mod relay;
 
 use crate::error::{Error, Result};
 use crate::settings::ConsoleMode;

@@ -28,6 +28,10 @@ pub struct Options {
     pub properties: Vec<String>,
     pub signal: Option<String>,
     pub kill_whom: Option<String>,
+    /// `--uid=USER`: who `shell` runs as (as `USER@NAME`).
+    pub uid: Option<String>,
+    /// `-E/--setenv=VAR=VALUE`: more environment for `shell`.
+    pub setenv: Vec<String>,
     /// `--format=`: the compression of `export-tar` (`uncompressed`, `gzip`, `xz`, `zstd`).
     pub format: Option<String>,
 }
@@ -63,9 +67,12 @@ pub const OPTIONS: &[Opt] = &[
     opt("signal", Some('s'), true),
     opt("kill-whom", None, true),
     opt("format", None, true),
+    opt("uid", None, true),
+    opt("setenv", Some('E'), true),
 ];
 
-/// The options, and the verb with its operands (empty: no verb given).
+/// The options, and the verb with its operands (empty: no verb given). As machinectl, what
+/// follows `shell NAME` is the command's, options included.
 pub fn parse(args: &[String]) -> Result<(Options, Vec<String>), Error> {
     let mut o = Options::default();
     let mut words = Vec::new();
@@ -110,6 +117,11 @@ pub fn parse(args: &[String]) -> Result<(Options, Vec<String>), Error> {
             }
         } else {
             words.push(arg.clone());
+            // As machinectl: after `shell NAME`, options belong to the command.
+            if words.len() == 2 && words[0] == "shell" {
+                words.extend(it.by_ref().cloned());
+                break;
+            }
         }
     }
     Ok((o, words))
@@ -144,6 +156,13 @@ fn set(o: &mut Options, long: &str, value: Option<String>) -> Result<(), Error> 
         "signal" => o.signal = Some(v),
         "kill-whom" => o.kill_whom = Some(v),
         "format" => o.format = Some(v),
+        "uid" => o.uid = Some(v),
+        "setenv" => {
+            if !v.split_once('=').is_some_and(|(k, _)| !k.is_empty() && !k.contains('\0')) {
+                return Err(Error::msg(format!("--setenv={v}: expected VAR=VALUE")));
+            }
+            o.setenv.push(v)
+        }
         _ => {} // accepted, changes nothing
     }
     Ok(())
@@ -170,6 +189,9 @@ mod tests {
         assert!(!o.all);
         let (o, _) = p(&["--output=json-pretty", "--no-pager", "-l"]).unwrap();
         assert_eq!(o.output, Output::JsonPretty);
+        let (o, w) = p(&["shell", "-E", "A=1", "--setenv=B=x=y", "--uid=alice", "web", "/bin/ls", "-l"]).unwrap();
+        assert_eq!((o.setenv, o.uid.as_deref()), (vec!["A=1".to_string(), "B=x=y".to_string()], Some("alice")));
+        assert_eq!(w, ["shell", "web", "/bin/ls", "-l"]);
     }
 
     #[test]
@@ -181,6 +203,8 @@ mod tests {
             (&["--output"], "option '--output' requires an argument"),
             (&["--all=yes"], "option '--all' doesn't allow an argument"),
             (&["-o", "xml"], "--output=xml: unknown output mode (short, json, json-pretty)"),
+            (&["-E", "=1"], "--setenv==1: expected VAR=VALUE"),
+            (&["--setenv", "PATH"], "--setenv=PATH: expected VAR=VALUE"),
         ] {
             assert_eq!(p(args).unwrap_err(), want, "{args:?}");
         }

@@ -8,6 +8,7 @@ mod files;
 mod images;
 pub mod leader;
 mod machines;
+mod shell;
 mod show;
 mod start;
 
@@ -17,6 +18,8 @@ use args::Options;
 
 /// What a verb prints on stdout.
 pub type Handler = fn(&Options, &[String]) -> Result<String>;
+/// A verb that runs something and returns its exit status (`shell`, `login`).
+pub type Runner = fn(&Options, &[String]) -> Result<i32>;
 
 /// A verb: name, operand counts (min, max; `usize::MAX` for any), synopsis, handler.
 pub struct Verb {
@@ -26,6 +29,14 @@ pub struct Verb {
     pub synopsis: &'static str,
     pub help: &'static str,
     pub run: Option<Handler>,
+    pub exec: Option<Runner>,
+}
+
+impl Verb {
+    /// Whether spawnctl does this verb (the others say "not implemented yet").
+    pub fn implemented(&self) -> bool {
+        self.run.is_some() || self.exec.is_some()
+    }
 }
 
 const ANY: usize = usize::MAX;
@@ -38,7 +49,11 @@ const fn verb(
     help: &'static str,
     run: Option<Handler>,
 ) -> Verb {
-    Verb { name, min, max, synopsis, help, run }
+    Verb { name, min, max, synopsis, help, run, exec: None }
+}
+
+const fn runner(name: &'static str, max: usize, synopsis: &'static str, help: &'static str, exec: Runner) -> Verb {
+    Verb { name, min: 0, max, synopsis, help, run: None, exec: Some(exec) }
 }
 
 fn quiet(r: Result<()>) -> Result<String> {
@@ -51,8 +66,16 @@ pub const VERBS: &[Verb] = &[
     verb("status", 1, ANY, "status NAME...", "Show machine details", Some(|_, a| machines::status(a))),
     verb("show", 0, ANY, "show [NAME...]", "Show properties of one or more machines", Some(machines::show_machines)),
     verb("start", 1, ANY, "start NAME...", "Start container as a service", Some(|o, a| quiet(start::start(o, a)))),
-    verb("login", 0, 1, "login [NAME]", "Get a login prompt in a container", None),
-    verb("shell", 0, ANY, "shell [[USER@]NAME [COMMAND...]]", "Invoke a shell (or other command) in a container", None),
+    runner("login", 1, "login [NAME]", "Get a login prompt in a container", |o, a| {
+        shell::run(o, &shell::parse_login(o, a)?)
+    }),
+    runner(
+        "shell",
+        ANY,
+        "shell [[USER@]NAME [COMMAND...]]",
+        "Invoke a shell (or other command) in a container",
+        |o, a| shell::run(o, &shell::parse_shell(o, a)?),
+    ),
     verb("enable", 1, ANY, "enable NAME...", "Enable automatic container start at boot", None),
     verb("disable", 1, ANY, "disable NAME...", "Disable automatic container start at boot", None),
     verb(
@@ -175,7 +198,7 @@ pub fn help_text() -> String {
     );
     let width = VERBS.iter().map(|v| v.synopsis.len()).max().unwrap_or(0) + 2;
     for v in VERBS {
-        let star = if v.run.is_some() { "" } else { " *" };
+        let star = if v.implemented() { "" } else { " *" };
         out.push_str(&format!("  {:<width$}{}{star}\n", v.synopsis, v.help));
     }
     out.push_str(
@@ -184,7 +207,9 @@ pub fn help_text() -> String {
          -p --property=NAME   Show only properties by this name\n     --value           When showing properties, only print the value\n  \
          -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import, or bind\n     \
          --mkdir           Create directory before bind mounting, if missing\n     \
-         --force           Replace the target of import-fs, import-oci, copy-to, copy-from\n\n\
+         --force           Replace the target of import-fs, import-oci, copy-to, copy-from\n     \
+         --uid=USER        shell: run as USER (as USER@NAME)\n  -E --setenv=VAR=VALUE shell: add to the environment\n  \
+         -q --quiet           shell, login: no connection messages\n\n\
          * not implemented yet (issue #16).\n",
     );
     out
@@ -193,9 +218,9 @@ pub fn help_text() -> String {
 /// Runs spawnctl with `args` (without argv[0]); the exit status.
 pub fn main(args: &[String]) -> i32 {
     match run(args) {
-        Ok(out) => {
+        Ok((out, code)) => {
             print!("{out}");
-            0
+            code
         }
         Err(e) => {
             eprintln!("spawnctl: {e}");
@@ -204,13 +229,13 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
-fn run(args: &[String]) -> Result<String> {
+fn run(args: &[String]) -> Result<(String, i32)> {
     let (o, words) = args::parse(args)?;
     if o.help {
-        return Ok(help_text());
+        return Ok((help_text(), 0));
     }
     if o.version {
-        return Ok(format!("spawnctl {} (machinectl compatible)\n", env!("CARGO_PKG_VERSION")));
+        return Ok((format!("spawnctl {} (machinectl compatible)\n", env!("CARGO_PKG_VERSION")), 0));
     }
     let (name, operands) = match words.split_first() {
         Some((n, rest)) => (n.as_str(), rest),
@@ -224,8 +249,11 @@ fn run(args: &[String]) -> Result<String> {
     if operands.len() > v.max {
         return Err(Error::msg(format!("{name}: too many arguments (usage: spawnctl {})", v.synopsis)));
     }
+    if let Some(exec) = v.exec {
+        return exec(&o, operands).map(|code| (String::new(), code));
+    }
     let handler = v.run.ok_or_else(|| Error::msg(format!("{name}: not implemented yet (issue #16)")))?;
-    handler(&o, operands)
+    handler(&o, operands).map(|out| (out, 0))
 }
 
 #[cfg(test)]
@@ -242,7 +270,9 @@ mod tests {
         assert_eq!(err(&["frobnicate"]), "unknown command verb 'frobnicate'");
         assert_eq!(err(&["rename", "a"]), "rename: too few arguments (usage: spawnctl rename NAME NAME)");
         assert_eq!(err(&["list-images", "x"]), "list-images: too many arguments (usage: spawnctl list-images)");
-        assert_eq!(err(&["shell", "web"]), "shell: not implemented yet (issue #16)");
+        assert_eq!(err(&["enable", "web"]), "enable: not implemented yet (issue #16)");
+        assert!(err(&["shell"]).starts_with("machine \".host\" is the host itself"));
+        assert_eq!(err(&["login", "a", "b"]), "login: too many arguments (usage: spawnctl login [NAME])");
         assert_eq!(err(&["show-image", "a/b"]), "invalid image name \"a/b\"");
         let names: Vec<&str> = VERBS.iter().map(|v| v.name).collect();
         let mut sorted = names.clone();

@@ -13,10 +13,12 @@
 //!
 //! Layout: `prepare.rs` (checks and host data, before anything changes), `cgroup.rs` (placement,
 //! `--cleanup`), `spawn.rs` (one boot: clone, handshake, go), `state.rs` (the record of a left
-//! machine), `created.rs` (a left machine seen from a later process).
+//! machine), `created.rs` (a left machine seen from a later process), `registry.rs` (the
+//! running machines), `join.rs` (entering a running machine from outside: `spawnctl shell`).
 
 mod cgroup;
 mod created;
+pub mod join;
 mod prepare;
 pub mod registry;
 mod spawn;

@@ -81,7 +81,7 @@ pub(super) fn spawn(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, cg: Opti
             Ok(Some(Msg::Notify(fd))) => notify = Some(fd),
             Ok(Some(Msg::Ready)) => break,
             Ok(Some(Msg::Error(e))) => return Err(reap(pid, e)),
-            Ok(Some(Msg::Go | Msg::Mapped | Msg::Pid(_))) | Ok(None) => return Err(ended_early(pid)),
+            Ok(Some(Msg::Go | Msg::Mapped | Msg::Pid(_) | Msg::Pidfd(_))) | Ok(None) => return Err(ended_early(pid)),
             Err(e) => return Err(abandon(pid, e)),
         }
     }

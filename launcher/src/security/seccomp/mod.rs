@@ -120,7 +120,6 @@ impl Program {
 
     /// A program from its bytes (as [`bytes`](Self::bytes) gave them; the registry keeps them
     /// for `spawnctl shell`).
-    #[allow(dead_code)] // spawnctl shell (#16) is its first user
     pub fn from_bytes(bytes: Vec<u8>) -> Program {
         Program(Some(Cow::Owned(bytes)))
     }
