@@ -1,8 +1,9 @@
 //! spawnctl: machinectl's command line without machined (same binary as spawnbox, chosen by
 //! argv[0]). A table of verbs, each with its operand count and handler; the image verbs are
-//! in `images.rs`, the machine verbs come with issue 16.
+//! in `images.rs`, the machine verbs in `machines.rs` and `start.rs`, `enable`/`disable` in `boot/`.
 
 pub mod args;
+pub mod boot;
 mod images;
 mod machines;
 mod show;
@@ -50,8 +51,8 @@ pub const VERBS: &[Verb] = &[
     verb("start", 1, ANY, "start NAME...", "Start container as a service", Some(|o, a| quiet(start::start(o, a)))),
     verb("login", 0, 1, "login [NAME]", "Get a login prompt in a container", None),
     verb("shell", 0, ANY, "shell [[USER@]NAME [COMMAND...]]", "Invoke a shell (or other command) in a container", None),
-    verb("enable", 1, ANY, "enable NAME...", "Enable automatic container start at boot", None),
-    verb("disable", 1, ANY, "disable NAME...", "Disable automatic container start at boot", None),
+    verb("enable", 1, ANY, "enable NAME...", "Enable automatic container start at boot", Some(boot::enable)),
+    verb("disable", 1, ANY, "disable NAME...", "Disable automatic container start at boot", Some(boot::disable)),
     verb(
         "poweroff",
         1,
@@ -142,7 +143,8 @@ pub fn help_text() -> String {
         "\nOptions:\n  -h --help            Show this help\n     --version         Show package version\n     \
          --no-legend       Do not show the headers and footers\n  -a --all             Show hidden images too\n  \
          -p --property=NAME   Show only properties by this name\n     --value           When showing properties, only print the value\n  \
-         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import\n     --force           import-fs: replace an image of that name\n\n\
+         -o --output=MODE     Output mode: short, json, json-pretty\n     --read-only       Create read-only clone or import\n     --force           import-fs: replace an image of that name\n     \
+         --print           enable, disable: show what would be written and run, change nothing\n\n\
          * not implemented yet (issue #16).\n",
     );
     out
@@ -202,6 +204,11 @@ mod tests {
         assert_eq!(err(&["list-images", "x"]), "list-images: too many arguments (usage: spawnctl list-images)");
         assert_eq!(err(&["shell", "web"]), "shell: not implemented yet (issue #16)");
         assert_eq!(err(&["show-image", "a/b"]), "invalid image name \"a/b\"");
+        assert_eq!(err(&["disable"]), "disable: too few arguments (usage: spawnctl disable NAME...)");
+        assert_eq!(
+            err(&["enable", "--print", "web", "a b"]),
+            "machine name \"a b\" cannot name a boot service (letters, digits, '.', '_' and '-' only)"
+        );
         let names: Vec<&str> = VERBS.iter().map(|v| v.name).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();
