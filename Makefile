@@ -1,6 +1,8 @@
 # spawnbox build, test and demo entry points. Every install step the tests need lives here.
 SHELL := /bin/bash
 PREFIX ?= /usr/local
+# OpenRC reads /etc/init.d and /etc/conf.d whatever the prefix.
+SYSCONFDIR ?= /etc
 DESTDIR ?=
 TARGET ?= x86_64-unknown-linux-musl
 CARGO ?= cargo
@@ -10,14 +12,19 @@ ROOTFS := $(BUILD)/demo-rootfs
 # Set by `setup`: the musl target when rustup can install it, else glibc with +crt-static.
 TARGET_FILE := $(BUILD)/.target
 
-.PHONY: all setup deps build install docs completions demo guests test test-unit test-integration test-vm fuzz bench clean fmt
+.PHONY: all setup deps build install docs completions dist demo guests test test-unit test-integration test-vm fuzz bench clean fmt
 
 all: build
 
-# Toolchain target: musl when rustup can add it; glibc +crt-static as the fallback.
+# Toolchain target: musl when rustup can add it; without rustup (a distribution's Rust, as
+# Alpine's abuild has), rustc's own target when it is a musl one (x86_64-alpine-linux-musl);
+# glibc +crt-static as the fallback.
 $(TARGET_FILE):
 	@mkdir -p $(BUILD)
-	@if rustup target list --installed 2>/dev/null | grep -qx '$(TARGET)' || rustup target add $(TARGET); then \
+	@host=$$(rustc -vV 2>/dev/null | sed -n 's/^host: //p'); \
+	if ! command -v rustup >/dev/null && [ "$${host%-musl}" != "$$host" ]; then \
+		echo "$$host" > $@; \
+	elif rustup target list --installed 2>/dev/null | grep -qx '$(TARGET)' || rustup target add $(TARGET); then \
 		echo '$(TARGET)' > $@; \
 	else \
 		echo 'musl target unavailable: falling back to glibc +crt-static' >&2; \
@@ -52,6 +59,8 @@ setup: $(TARGET_FILE)
 #   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps
 #   scdoc (docs: the man pages from docs/man/*.scd) -> scdoc               deps
 #   zsh (completions.rs: zsh -n and compinit on the generated completions) -> zsh  deps
+#   make, git (packaging.rs: make install DESTDIR=..., make dist's git archive)
+#                                      -> make, git                        deps
 #   podman, runc (nested_engines.rs: spawnbox as a podman container's entrypoint; runc because
 #   crun refuses hybrid hosts whose cgroup2 has a controller; conmon comes with podman;
 #   oci_import.rs: podman import/build/save make the images import-oci reads)
@@ -65,7 +74,7 @@ setup: $(TARGET_FILE)
 #   mawk, findutils, diffutils, gzip, tar (tarball.rs: GNU tar's archives and extraction), dpkg (dpkg-deb), apt (apt-get; gpgv and
 #   debian-archive-keyring for debootstrap), libc-bin (ldd), passwd (chpasswd, in the guests)
 DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs btrfs-progs nftables debootstrap \
-	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc scdoc zsh
+	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc scdoc zsh make git
 deps:
 	@need=""; \
 	for p in $(DEB_PACKAGES); do \
@@ -86,7 +95,7 @@ SIZE_BUILD ?= 1
 
 build: $(TARGET_FILE)
 	@t=$$(cat $(TARGET_FILE)); \
-	if [ "$$t" = x86_64-unknown-linux-gnu ]; then export RUSTFLAGS="$$RUSTFLAGS -C target-feature=+crt-static"; fi; \
+	if [ "$$t" != x86_64-unknown-linux-musl ]; then export RUSTFLAGS="$$RUSTFLAGS -C target-feature=+crt-static"; fi; \
 	$(CARGO) build --release --locked --target $$t -p spawnbox-init && \
 	mkdir -p $(BUILD) && { cmp -s $(TARGET_DIR)/$$t/release/spawnbox-init $(BUILD)/spawnbox-init || { cp $(TARGET_DIR)/$$t/release/spawnbox-init $(BUILD)/.spawnbox-init.new && mv -f $(BUILD)/.spawnbox-init.new $(BUILD)/spawnbox-init; }; } && \
 	export SPAWNBOX_INIT_BINARY=$(CURDIR)/$(BUILD)/spawnbox-init && \
@@ -114,6 +123,18 @@ install: build docs
 	install -D -m 0644 $(BUILD)/completions/bash/spawnctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/spawnctl
 	install -D -m 0644 $(BUILD)/completions/zsh/_spawnbox $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_spawnbox
 	install -D -m 0644 $(BUILD)/completions/zsh/_spawnctl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_spawnctl
+	@mkdir -p $(BUILD)/openrc
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' packaging/openrc/spawnbox.initd > $(BUILD)/openrc/spawnbox.initd
+	install -D -m 0755 $(BUILD)/openrc/spawnbox.initd $(DESTDIR)$(SYSCONFDIR)/init.d/spawnbox
+	install -D -m 0644 packaging/openrc/spawnbox.confd $(DESTDIR)$(SYSCONFDIR)/conf.d/spawnbox
+
+# The source tarball packaging/alpine/APKBUILD builds from: build/spawnbox-VERSION.tar.gz of
+# the committed tree (git archive), VERSION the workspace's.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n1)
+dist:
+	@mkdir -p $(BUILD)
+	git archive --format=tar.gz --prefix=spawnbox-$(VERSION)/ -o $(BUILD)/spawnbox-$(VERSION).tar.gz HEAD
+	@echo "$(BUILD)/spawnbox-$(VERSION).tar.gz"
 
 # The man pages, from their scdoc sources in docs/man/ (a unit test, launcher/src/man_pages.rs,
 # checks them against the option, verb and key tables), and the bash and zsh completions,

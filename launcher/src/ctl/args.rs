@@ -24,6 +24,8 @@ pub struct Options {
     pub mkdir: bool,
     pub force: bool,
     pub value: bool,
+    /// `--print`: `enable`/`disable` show what they would write and run, and change nothing.
+    pub print: bool,
     pub output: Output,
     pub properties: Vec<String>,
     pub signal: Option<String>,
@@ -62,6 +64,7 @@ pub const OPTIONS: &[Opt] = &[
     opt("mkdir", None, false),
     opt("force", None, false),
     opt("value", None, false),
+    opt("print", None, false),
     opt("output", Some('o'), true),
     opt("property", Some('p'), true),
     opt("signal", Some('s'), true),
@@ -144,6 +147,7 @@ fn set(o: &mut Options, long: &str, value: Option<String>) -> Result<(), Error> 
         "mkdir" => o.mkdir = true,
         "force" => o.force = true,
         "value" => o.value = true,
+        "print" => o.print = true,
         "output" => {
             o.output = match v.as_str() {
                 "short" | "cat" => Output::Short,
@@ -192,6 +196,9 @@ mod tests {
         let (o, w) = p(&["shell", "-E", "A=1", "--setenv=B=x=y", "--uid=alice", "web", "/bin/ls", "-l"]).unwrap();
         assert_eq!((o.setenv, o.uid.as_deref()), (vec!["A=1".to_string(), "B=x=y".to_string()], Some("alice")));
         assert_eq!(w, ["shell", "web", "/bin/ls", "-l"]);
+        let (o, w) = p(&["enable", "web", "--print"]).unwrap();
+        assert_eq!(w, ["enable", "web"]);
+        assert!(o.print && !o.quiet);
     }
 
     #[test]

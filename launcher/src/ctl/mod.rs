@@ -1,9 +1,11 @@
 //! spawnctl: machinectl's command line without machined (same binary as spawnbox, chosen by
 //! argv[0]). A table of verbs, each with its operand count and handler; the image verbs are
-//! in `images.rs`, the machine verbs in `machines.rs`, `start.rs`, `bind.rs` and `files.rs`.
+//! in `images.rs`, the machine verbs in `machines.rs`, `start.rs`, `shell.rs`, `bind.rs` and
+//! `files.rs`, `enable`/`disable` in `boot/`.
 
 pub mod args;
 mod bind;
+pub mod boot;
 mod files;
 mod images;
 pub mod leader;
@@ -76,8 +78,8 @@ pub const VERBS: &[Verb] = &[
         "Invoke a shell (or other command) in a container",
         |o, a| shell::run(o, &shell::parse_shell(o, a)?),
     ),
-    verb("enable", 1, ANY, "enable NAME...", "Enable automatic container start at boot", None),
-    verb("disable", 1, ANY, "disable NAME...", "Disable automatic container start at boot", None),
+    verb("enable", 1, ANY, "enable NAME...", "Enable automatic container start at boot", Some(boot::enable)),
+    verb("disable", 1, ANY, "disable NAME...", "Disable automatic container start at boot", Some(boot::disable)),
     verb(
         "poweroff",
         1,
@@ -209,7 +211,8 @@ pub fn help_text() -> String {
          --mkdir           Create directory before bind mounting, if missing\n     \
          --force           Replace the target of import-fs, import-oci, copy-to, copy-from\n     \
          --uid=USER        shell: run as USER (as USER@NAME)\n  -E --setenv=VAR=VALUE shell: add to the environment\n  \
-         -q --quiet           shell, login: no connection messages\n\n\
+         -q --quiet           shell, login: no connection messages\n     \
+         --print           enable, disable: show what would be written and run, change nothing\n\n\
          * not implemented yet (issue #16).\n",
     );
     out
@@ -270,10 +273,15 @@ mod tests {
         assert_eq!(err(&["frobnicate"]), "unknown command verb 'frobnicate'");
         assert_eq!(err(&["rename", "a"]), "rename: too few arguments (usage: spawnctl rename NAME NAME)");
         assert_eq!(err(&["list-images", "x"]), "list-images: too many arguments (usage: spawnctl list-images)");
-        assert_eq!(err(&["enable", "web"]), "enable: not implemented yet (issue #16)");
+        assert_eq!(err(&["import-tar", "a.tar"]), "import-tar: not implemented yet (issue #16)");
         assert!(err(&["shell"]).starts_with("machine \".host\" is the host itself"));
         assert_eq!(err(&["login", "a", "b"]), "login: too many arguments (usage: spawnctl login [NAME])");
         assert_eq!(err(&["show-image", "a/b"]), "invalid image name \"a/b\"");
+        assert_eq!(err(&["disable"]), "disable: too few arguments (usage: spawnctl disable NAME...)");
+        assert_eq!(
+            err(&["enable", "--print", "web", "a b"]),
+            "machine name \"a b\" cannot name a boot service (letters, digits, '.', '_' and '-' only)"
+        );
         let names: Vec<&str> = VERBS.iter().map(|v| v.name).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();

@@ -20,6 +20,17 @@ pub const LOG_DIR: &str = "/var/log/spawnbox";
 pub const UNIT_OPTIONS: [&str; 6] =
     ["--quiet", "--boot", "-U", "--network-veth", "--settings=override", "--link-journal=try-guest"];
 
+/// spawnbox's arguments for machine `name` as a service runs it: [`UNIT_OPTIONS`], the
+/// console read-only (into the log), `--machine=NAME`. `start` and the boot integration
+/// (`enable`: busybox init's line, runit's run script) use it; the OpenRC script spells the
+/// same list (a unit test compares them).
+pub fn unit_args(name: &str) -> Vec<String> {
+    let mut v: Vec<String> = UNIT_OPTIONS.iter().map(|s| s.to_string()).collect();
+    v.push("--console=read-only".into());
+    v.push(format!("--machine={name}"));
+    v
+}
+
 /// How long `start` waits for a machine to be up.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -50,9 +61,7 @@ fn start_one(name: &str) -> Result<()> {
     let err = file.try_clone().map_err(|e| io("open", &log, e))?;
     let mut child = Command::new("/proc/self/exe")
         .arg0("spawnbox")
-        .args(UNIT_OPTIONS)
-        .arg("--console=read-only")
-        .arg(format!("--machine={name}"))
+        .args(unit_args(name))
         .stdin(Stdio::null())
         .stdout(file)
         .stderr(err)
