@@ -254,3 +254,77 @@ web directory yes n/a
 ";
     assert_eq!(in_private_run(&t, &script), want);
 }
+
+#[test]
+fn import_tar_and_export_tar_round_trip() {
+    let t = Test::new("ctl-tar");
+    let script = format!(
+        "{RUN}mount -t tmpfs -o mode=0755 tmpfs /var/lib
+# The source on tmpfs too: directory sizes differ between file systems.
+cp -a \"$TREE\" /run/tree; TREE=/run/tree
+mknod \"$TREE/dev/null-copy\" c 1 3; ln \"$TREE/bin/busybox\" \"$TREE/hardlink\"
+tar -C \"$TREE\" --xattrs -cpf /run/web.tar .
+list() {{ (cd \"$1\" && find . -printf '%P %y %m %U %G %s %T@ %l %n\\n' | sort | sha256sum | cut -c1-16); }}
+same() {{ [ \"$(list \"$1\")\" = \"$(list \"$2\")\" ] && echo \"same tree: $2\"; }}
+run import-tar /run/web.tar
+same \"$TREE\" /var/lib/machines/web
+run import-tar /run/web.tar
+run import-tar --force --read-only /run/web.tar
+\"$SPAWNCTL\" list-images --no-legend | awk '{{print $1, $2, $3}}'
+run export-tar web /run/out.tar.gz
+run export-tar web /run/out.tar.gz
+run import-tar /run/out.tar.gz copy
+same \"$TREE\" /var/lib/machines/copy
+\"$SPAWNCTL\" export-tar web --format=xz > /run/out.tar.xz; echo rc=$?
+xz -t /run/out.tar.xz && echo xz-ok
+run import-tar - piped < /run/out.tar.xz
+same \"$TREE\" /var/lib/machines/piped
+run export-tar web /run/out.tar.zst
+run export-tar web /run/x.tar --format=gzip
+run import-tar -
+run import-tar /run/nope.tar
+ls -A /var/lib/machines
+"
+    );
+    let want = "\
+$ import-tar /run/web.tar
+rc=0
+same tree: /var/lib/machines/web
+$ import-tar /run/web.tar
+spawnctl: image \"web\" already exists
+hint: --force replaces it
+rc=1
+$ import-tar --force --read-only /run/web.tar
+rc=0
+web directory yes
+$ export-tar web /run/out.tar.gz
+rc=0
+$ export-tar web /run/out.tar.gz
+spawnctl: /run/out.tar.gz: create: file exists
+rc=1
+$ import-tar /run/out.tar.gz copy
+rc=0
+same tree: /var/lib/machines/copy
+rc=0
+xz-ok
+$ import-tar - piped
+rc=0
+same tree: /var/lib/machines/piped
+$ export-tar web /run/out.tar.zst
+spawnctl: /run/out.tar.zst: zstd: not supported for export (it is read on import): write .tar and compress it with zstd(1), or use .tar.xz or .tar.gz
+rc=1
+$ export-tar web /run/x.tar --format=gzip
+spawnctl: export-tar /run/x.tar: --format=gzip but the file name says uncompressed
+rc=1
+$ import-tar -
+spawnctl: import-tar -: give the image's NAME
+rc=1
+$ import-tar /run/nope.tar
+spawnctl: /run/nope.tar: open: no such file or directory
+rc=1
+copy
+piped
+web
+";
+    assert_eq!(in_private_run(&t, &script), want);
+}

@@ -10,9 +10,11 @@ mod files;
 mod images;
 pub mod leader;
 mod machines;
+mod progress;
 mod shell;
 mod show;
 mod start;
+mod tarballs;
 
 use crate::error::{Error, Result};
 use crate::guest::Shutdown;
@@ -165,7 +167,14 @@ pub const VERBS: &[Verb] = &[
         Some(|_, a| quiet(images::read_only(a))),
     ),
     verb("remove", 1, ANY, "remove NAME...", "Remove an image", Some(|_, a| quiet(images::remove(a)))),
-    verb("import-tar", 1, 2, "import-tar FILE [NAME]", "Import a local TAR container image", None),
+    verb(
+        "import-tar",
+        1,
+        2,
+        "import-tar FILE [NAME]",
+        "Import a local TAR container image",
+        Some(|o, a| quiet(tarballs::import(o, a))),
+    ),
     verb(
         "import-fs",
         1,
@@ -190,7 +199,14 @@ pub const VERBS: &[Verb] = &[
         "Export a container image to a directory",
         Some(|_, a| quiet(images::export_fs(a))),
     ),
-    verb("export-tar", 1, 2, "export-tar NAME [FILE]", "Export a TAR container image locally", None),
+    verb(
+        "export-tar",
+        1,
+        2,
+        "export-tar NAME [FILE]",
+        "Export a TAR container image locally",
+        Some(|o, a| quiet(tarballs::export(o, a))),
+    ),
 ];
 
 /// The `--help` text, from the verb table.
@@ -212,8 +228,8 @@ pub fn help_text() -> String {
          --force           Replace the target of import-fs, import-oci, copy-to, copy-from\n     \
          --uid=USER        shell: run as USER (as USER@NAME)\n  -E --setenv=VAR=VALUE shell: add to the environment\n  \
          -q --quiet           shell, login: no connection messages\n     \
-         --print           enable, disable: show what would be written and run, change nothing\n\n\
-         * not implemented yet (issue #16).\n",
+         --print           enable, disable: show what would be written and run, change nothing\n     \
+         --format=FORMAT   export-tar: uncompressed, gzip, xz\n",
     );
     out
 }
@@ -273,7 +289,7 @@ mod tests {
         assert_eq!(err(&["frobnicate"]), "unknown command verb 'frobnicate'");
         assert_eq!(err(&["rename", "a"]), "rename: too few arguments (usage: spawnctl rename NAME NAME)");
         assert_eq!(err(&["list-images", "x"]), "list-images: too many arguments (usage: spawnctl list-images)");
-        assert_eq!(err(&["import-tar", "a.tar"]), "import-tar: not implemented yet (issue #16)");
+        assert_eq!(err(&["import-tar", "-"]), "import-tar -: give the image's NAME");
         assert!(err(&["shell"]).starts_with("machine \".host\" is the host itself"));
         assert_eq!(err(&["login", "a", "b"]), "login: too many arguments (usage: spawnctl login [NAME])");
         assert_eq!(err(&["show-image", "a/b"]), "invalid image name \"a/b\"");
