@@ -279,6 +279,8 @@ fn twenty_machines_start_list_and_power_off_together() {
 run start {all}
 \"$SPAWNCTL\" list --no-legend | awk '{{print $1, $6}}'
 \"$SPAWNCTL\" list | tail -1
+# Each one is reachable by shell.
+for m in {all}; do \"$SPAWNCTL\" shell $m /bin/hostname; done | sort | tr '\\n' ' '; echo
 run poweroff {all}
 until_gone {all}
 run list
@@ -292,10 +294,14 @@ ls -A /run/spawnbox/machines
         .collect();
     listing.sort();
     let listing: String = listing.iter().map(|(m, a)| format!("{m} {a}\n")).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    let hostnames: String = sorted.iter().map(|m| format!("{m} ")).collect();
     let want = format!(
         "$ start {all}
 rc=0
 {listing}20 machines listed.
+{hostnames}
 $ poweroff {all}
 rc=0
 $ list
