@@ -254,6 +254,17 @@ impl Drop for Test {
         // remove what is left so the host stays clean, then fail.
         let name = self.root.file_name().unwrap().to_string_lossy().into_owned();
         let cgroups = cgroups_of_machine(&name);
+        // Registry entries of the tree's machines (NAME, and NAME-SUFFIX with -x).
+        let entries: Vec<PathBuf> = fs::read_dir("/run/spawnbox/machines")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(name.as_str())))
+            .collect();
+        for e in &entries {
+            let _ = fs::remove_dir_all(e);
+        }
         for c in cgroups.iter().rev() {
             // A booted guest's cgroup has children (init.scope, its services): kill, then
             // remove depth first.
@@ -271,6 +282,7 @@ impl Drop for Test {
         );
         assert!(removed, "mounts were left below {}", self.dir.display());
         assert!(cgroups.is_empty(), "the container's cgroup was left behind (removed now): {cgroups:?}");
+        assert!(entries.is_empty(), "registry entries were left behind (removed now): {entries:?}");
         // `--keep-unit`'s and the nested move's leaves belong below a cgroup of their own, never
         // in the host's cgroup2 root (seen twice on the dev host, cause not found yet).
         let stray = stray_root_leaves();

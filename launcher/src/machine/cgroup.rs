@@ -57,5 +57,8 @@ pub fn cleanup(spec: &Spec) -> Result<i32> {
     }
     // -x snapshots of the tree a killed launcher left (it logs how many).
     crate::ephemeral::remove_stale(&spec.directory)?;
+    if super::registry::remove_stale_entry(&spec.machine) {
+        log::info!("removed the stale registry entry of {}", spec.machine);
+    }
     Ok(0)
 }

@@ -138,15 +138,26 @@ impl Entry {
         Ok(e)
     }
 
-    /// Whether PID 1 still runs (the same process: pid and start time).
+    /// Whether PID 1 still runs (the same process: pid and start time; a zombie does not).
     pub fn leader_alive(&self) -> bool {
-        self.leader > 0 && process_start_time(self.leader) == Some(self.leader_start_time)
+        running(self.leader, self.leader_start_time)
     }
 
     /// Whether the launcher still runs.
     pub fn launcher_alive(&self) -> bool {
-        self.launcher > 0 && process_start_time(self.launcher) == Some(self.launcher_start_time)
+        running(self.launcher, self.launcher_start_time)
     }
+}
+
+/// Whether process `pid` started at `start_time` runs: not reused, not a zombie (a killed
+/// launcher's PID 1 is one until someone reaps it).
+fn running(pid: i32, start_time: u64) -> bool {
+    if pid <= 0 || process_start_time(pid) != Some(start_time) {
+        return false;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()).unwrap_or("X");
+    !matches!(state, "Z" | "X" | "x")
 }
 
 /// A machine name held by this process for as long as it keeps the claim.
@@ -240,6 +251,25 @@ pub fn list() -> Vec<Entry> {
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// `--cleanup`: machine `name`'s entry, if its launcher and leader are gone (and no launcher
+/// holds the name); whether there was one to remove.
+pub fn remove_stale_entry(name: &str) -> bool {
+    let Ok(d) = dir(name) else { return false };
+    if !d.exists() {
+        return false;
+    }
+    let file = d.join("machine");
+    let alive = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| Entry::parse(&file, &t).ok())
+        .is_some_and(|e| e.leader_alive() || e.launcher_alive());
+    if alive {
+        return false;
+    }
+    remove_stale(&d);
+    !d.exists()
 }
 
 /// Removes a dead launcher's entry, unless a launcher holds the lock (it is just starting).
