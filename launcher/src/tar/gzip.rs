@@ -170,6 +170,8 @@ impl<R: BufRead> Read for Decoder<R> {
                 }
                 Ok(_) | Err(MZError::Buf) if r.bytes_written > 0 => return Ok(r.bytes_written),
                 Ok(_) | Err(MZError::Buf) if eof => return Err(bad("truncated data")),
+                // inflate keeps what it was given; input left unconsumed would come back the same.
+                Ok(_) | Err(MZError::Buf) if r.bytes_consumed == 0 => return Err(bad("corrupt data")),
                 Ok(_) | Err(MZError::Buf) => {}
                 Err(_) => return Err(bad("corrupt data")),
             }
