@@ -160,21 +160,15 @@ fn build_tree(t: &Path) {
     sfs::create_dir(t.join("dev")).unwrap();
     fs::mknodat(
         fs::CWD,
-        &t.join("dev/null"),
+        t.join("dev/null"),
         fs::FileType::CharacterDevice,
         Mode::from_raw_mode(0o666),
         fs::makedev(1, 3),
     )
     .unwrap();
-    fs::mknodat(
-        fs::CWD,
-        &t.join("dev/loop9"),
-        fs::FileType::BlockDevice,
-        Mode::from_raw_mode(0o660),
-        fs::makedev(7, 9),
-    )
-    .unwrap();
-    fs::mknodat(fs::CWD, &t.join("fifo"), fs::FileType::Fifo, Mode::from_raw_mode(0o640), 0).unwrap();
+    fs::mknodat(fs::CWD, t.join("dev/loop9"), fs::FileType::BlockDevice, Mode::from_raw_mode(0o660), fs::makedev(7, 9))
+        .unwrap();
+    fs::mknodat(fs::CWD, t.join("fifo"), fs::FileType::Fifo, Mode::from_raw_mode(0o640), 0).unwrap();
     sfs::write(t.join("suid"), "#!/bin/sh\n").unwrap();
     sfs::write(t.join("sgid"), "x").unwrap();
     sfs::create_dir(t.join("sticky")).unwrap();
@@ -362,7 +356,8 @@ fn hostile_tarballs_change_nothing_outside() {
     let before = listing(&canary);
     // (case, entries, Err(message) or Ok(check of the image)).
     type Check = fn(&Path);
-    let cases: Vec<(&str, Vec<(&str, header::Kind, &str, &str)>, Result<Check, String>)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, header::Kind, &'a str, &'a str)>, Result<Check, String>);
+    let cases: Vec<Case> = vec![
         ("dotdot", vec![("../../etc/x", File, "pwned", "")], Err("entry \"../../etc/x\": name contains \"..\"".into())),
         ("dotdot-mid", vec![("a/../../x", File, "pwned", "")], Err("entry \"a/../../x\": name contains \"..\"".into())),
         (

@@ -1,6 +1,6 @@
 //! Compression around the tar stream: detected by magic on import (gzip, xz, zstd, plain),
 //! chosen by the output file's suffix on export. Pure Rust codecs (docs/DEPENDENCIES.md has
-//! the sizes and speeds): flate2 on miniz_oxide, lzma-rust2, ruzstd.
+//! the sizes and speeds): miniz_oxide with our own gzip framing (`gzip.rs`), lzma-rust2, ruzstd.
 
 use crate::error::{Error, Result};
 use std::io::{self, BufRead, Read, Write};
@@ -84,7 +84,7 @@ fn is_skippable(magic: &[u8]) -> bool {
 pub fn decoder<'a, R: BufRead + 'a>(codec: Codec, src: R) -> Box<dyn Read + 'a> {
     match codec {
         Codec::None => Box::new(src),
-        Codec::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(src)),
+        Codec::Gzip => Box::new(super::gzip::Decoder::new(src)),
         Codec::Xz => Box::new(lzma_rust2::XzReader::new(src, true)),
         Codec::Zstd => Box::new(ZstdReader { src, frame: ruzstd::decoding::FrameDecoder::new(), active: false }),
     }
@@ -164,12 +164,12 @@ impl<R: BufRead> Read for ZstdReader<R> {
 /// (docs/DEPENDENCIES.md); a `.tar` piped through zstd(1) does better.
 pub enum Encoder<W: Write> {
     Plain(W),
-    Gzip(flate2::write::GzEncoder<W>),
+    Gzip(super::gzip::Encoder<W>),
     Xz(Box<lzma_rust2::XzWriter<W>>),
 }
 
 /// gzip level (gzip's default), xz preset (xz's default).
-const GZIP_LEVEL: u32 = 6;
+const GZIP_LEVEL: u8 = 6;
 const XZ_PRESET: u32 = 6;
 
 impl<W: Write> Encoder<W> {
@@ -177,7 +177,7 @@ impl<W: Write> Encoder<W> {
     pub fn new(codec: Codec, dst: W) -> Result<Self> {
         Ok(match codec {
             Codec::None => Encoder::Plain(dst),
-            Codec::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(dst, flate2::Compression::new(GZIP_LEVEL))),
+            Codec::Gzip => Encoder::Gzip(super::gzip::Encoder::new(dst, GZIP_LEVEL).map_err(|e| Error::msg(format!("gzip: {e}")))?),
             Codec::Xz => Encoder::Xz(Box::new(
                 lzma_rust2::XzWriter::new(dst, lzma_rust2::XzOptions::with_preset(XZ_PRESET))
                     .map_err(|e| Error::msg(format!("xz: {e}")))?,

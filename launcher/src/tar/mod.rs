@@ -1,6 +1,6 @@
 //! The tarball engine behind `spawnctl import-tar`/`export-tar` (and `import-oci`'s layers):
 //! reading (`header.rs`, `pax.rs`, `reader.rs`), containment rules (`path.rs`), extraction
-//! (`extract.rs`), creation (`create.rs`) and compression (`compress.rs`). docs/IMAGES.md
+//! (`extract.rs`), creation (`create.rs`) and compression (`compress.rs`, `gzip.rs`). docs/IMAGES.md
 //! ("Tarballs") has the formats and the rules for the user.
 //!
 //! ```ignore
@@ -13,6 +13,7 @@
 pub mod compress;
 mod create;
 mod extract;
+mod gzip;
 pub mod header;
 pub mod path;
 pub mod pax;
