@@ -300,7 +300,7 @@ web directory yes
 $ export-tar web /run/out.tar.gz
 rc=0
 $ export-tar web /run/out.tar.gz
-spawnctl: /run/out.tar.gz: create: file exists
+spawnctl: create /run/out.tar.gz: file exists
 rc=1
 $ import-tar /run/out.tar.gz copy
 rc=0
@@ -320,7 +320,7 @@ $ import-tar -
 spawnctl: import-tar -: give the image's NAME
 rc=1
 $ import-tar /run/nope.tar
-spawnctl: /run/nope.tar: open: no such file or directory
+spawnctl: open /run/nope.tar: no such file or directory
 rc=1
 copy
 piped

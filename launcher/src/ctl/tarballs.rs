@@ -7,9 +7,10 @@ use super::args::Options;
 use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::image::{self, DEFAULT_DIR};
-use crate::tar::{self, Codec, ExportOptions, ImportOptions};
+use crate::tar::{self, Codec, ImportOptions};
 use rustix::fd::AsFd;
 use rustix::fs::{Mode, OFlags};
+use std::io::Write;
 use std::path::Path;
 
 /// The suffixes an image name is stripped of (`web.tar.xz` is image `web`).
@@ -52,11 +53,21 @@ pub fn import(o: &Options, args: &[String]) -> Result<()> {
     let mut bar = Bar::new(format!("Importing {file}"));
     let mut progress = |p: tar::Progress| bar.update(p.done, p.total);
     let opts = ImportOptions::default();
+    // One reader type for every source (and import-oci's layers): each type would get its
+    // own copy of the decompressors (about 80 KiB).
     let stats = if file == "-" {
-        tar::import_reader(std::io::stdin().lock(), None, parent.as_fd(), &name, &opts, &mut progress)
+        let mut src: &mut dyn std::io::Read = &mut std::io::stdin().lock();
+        tar::import_reader(&mut src, None, parent.as_fd(), &name, &opts, &mut progress)?
     } else {
-        tar::import(Path::new(file), parent.as_fd(), &name, &opts, &mut progress)
-    }?;
+        let path = Path::new(file);
+        let io = |op: &str, e: std::io::Error| {
+            Error::path(op, path, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
+        };
+        let mut f = std::fs::File::open(path).map_err(|e| io("open", e))?;
+        let total = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        let mut src: &mut dyn std::io::Read = &mut f;
+        tar::import_reader(&mut src, total, parent.as_fd(), &name, &opts, &mut progress).map_err(|e| e.context(file))?
+    };
     bar.finish();
     log::debug!("import-tar {file}: {stats:?}");
     if o.read_only {
@@ -66,7 +77,8 @@ pub fn import(o: &Options, args: &[String]) -> Result<()> {
 }
 
 /// `export-tar NAME [FILE] [--format=uncompressed|gzip|xz] [--force]`; without FILE (or with
-/// `-`), to stdout, uncompressed unless `--format=` says otherwise.
+/// `-`), to stdout, uncompressed unless `--format=` says otherwise. A file is removed again when
+/// the export fails.
 pub fn export(o: &Options, args: &[String]) -> Result<()> {
     let i = image::get(&args[0])?;
     if i.kind == image::Kind::Raw {
@@ -81,20 +93,14 @@ pub fn export(o: &Options, args: &[String]) -> Result<()> {
         Some(f) => return Err(Error::msg(format!("--format={f}: must be uncompressed, gzip, xz or zstd"))),
     };
     let file = args.get(1).map(String::as_str).unwrap_or("-");
-    let mut bar = Bar::new(format!("Exporting {}", i.name));
-    let mut progress = |p: tar::Progress| bar.update(p.done, p.total);
-    if file == "-" {
+    let path = Path::new(file);
+    let codec = if file == "-" {
         if rustix::termios::isatty(rustix::stdio::stdout()) {
             return Err(Error::msg(format!("export-tar {}: stdout is a terminal: give FILE", i.name)));
         }
-        let codec = format.unwrap_or(Codec::None);
-        let (stats, mut out) = tar::export_writer(&i.path, std::io::stdout().lock(), codec, &mut progress)?;
-        std::io::Write::flush(&mut out).map_err(|e| {
-            Error::sys("write", "stdout", rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-        })?;
-        log::debug!("export-tar {}: {stats:?}", i.name);
+        format.unwrap_or(Codec::None)
     } else {
-        let by_suffix = Codec::from_suffix(Path::new(file))?;
+        let by_suffix = Codec::from_suffix(path)?;
         if let Some(f) = format.filter(|f| *f != by_suffix) {
             return Err(Error::msg(format!(
                 "export-tar {file}: --format={} but the file name says {}",
@@ -102,11 +108,48 @@ pub fn export(o: &Options, args: &[String]) -> Result<()> {
                 by_suffix.name()
             )));
         }
-        let stats = tar::export(&i.path, Path::new(file), &ExportOptions { force: o.force }, &mut progress)?;
-        log::debug!("export-tar {} {file}: {stats:?}", i.name);
-    }
+        by_suffix
+    };
+    // Refused before a file is made (zstd).
+    drop(tar::Encoder::new(codec, std::io::sink()).map_err(|e| e.context(file))?);
+    // One writer type for a file and stdout: each type would get its own copy of the
+    // compressors.
+    let out: Box<dyn std::io::Write> = if file == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true);
+        if o.force {
+            opts.create(true).truncate(true);
+        } else {
+            opts.create_new(true);
+        }
+        let f = opts.open(path).map_err(|e| {
+            Error::path("create", path, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
+        })?;
+        Box::new(f)
+    };
+    let mut bar = Bar::new(format!("Exporting {}", i.name));
+    let mut progress = |p: tar::Progress| bar.update(p.done, p.total);
+    let result = tar::export_writer(&i.path, out, codec, &mut progress).and_then(|(stats, mut out)| {
+        out.flush().map_err(|e| {
+            Error::sys("write", file, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
+        })?;
+        Ok(stats)
+    });
     bar.finish();
-    Ok(())
+    match result {
+        Ok(stats) => {
+            log::debug!("export-tar {} {file}: {stats:?}", i.name);
+            Ok(())
+        }
+        Err(e) => {
+            if file != "-" {
+                let _ = std::fs::remove_file(path);
+            }
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]
