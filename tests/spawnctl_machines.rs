@@ -135,6 +135,16 @@ run list
 # sysvinit is up when its PID 1 runs; OpenRC then starts the marker service.
 n=0; until grep -q started /run/machines/{rc}/var/lib/spawnbox-marker 2>/dev/null || [ $n -gt 600 ]; do n=$((n+1)); sleep 0.1; done
 cat /run/machines/{rc}/var/lib/spawnbox-marker
+# A reboot through each init brings each back with a new leader (systemd: ready again).
+sd1=$(\"$SPAWNCTL\" show {sd} -p Leader --value); rc1=$(\"$SPAWNCTL\" show {rc} -p Leader --value)
+run reboot {sd} {rc}
+n=0; while [ $n -lt 1200 ]; do
+  s=$(\"$SPAWNCTL\" show {sd} -p Leader,State --value 2>/dev/null | tr '\\n' ' '); r=$(\"$SPAWNCTL\" show {rc} -p Leader --value 2>/dev/null)
+  [ -n \"$r\" ] && [ \"$r\" != \"$rc1\" ] && [ \"${{s%% *}}\" != \"$sd1\" ] && [ \"${{s#* }}\" = \"running \" ] && break
+  n=$((n+1)); sleep 0.1
+done
+echo \"rebooted: $([ \"$r\" != \"$rc1\" ] && echo {rc}) $([ \"${{s%% *}}\" != \"$sd1\" ] && echo {sd})\"
+n=0; until grep -q started /run/machines/{rc}/var/lib/spawnbox-marker 2>/dev/null || [ $n -gt 600 ]; do n=$((n+1)); sleep 0.1; done
 run poweroff {sd} {rc} {bb}
 until_gone {sd} {rc} {bb}
 cat /run/machines/{rc}/var/lib/spawnbox-marker /run/machines/{bb}/var/lib/spawnbox-marker
@@ -161,6 +171,9 @@ rc=0
 systemd
 running
 started
+$ reboot {sd} {rc}
+rc=0
+rebooted: {rc} {sd}
 $ poweroff {sd} {rc} {bb}
 rc=0
 stopped
