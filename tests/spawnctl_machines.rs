@@ -66,8 +66,7 @@ run show {m} -p Name,Class,Service,RootDirectory,NetworkInterfaces,Addresses,Ini
 run start {m}
 L=$(\"$SPAWNCTL\" show {m} -p Leader --value)
 run status {m} | grep -E \"Root|Iface|Address|OS:|Init|Unit|scope $L init\\$\" | sed \"s/scope $L init/scope PID init/\"
-run poweroff {m}
-until_gone {m}
+run poweroff --wait {m}
 run list
 cat /run/machines/{m}/var/lib/spawnbox-marker
 grep -c 'Requesting system poweroff' /var/log/spawnbox/{m}.log
@@ -102,7 +101,7 @@ rc=1
             Init: busybox init
             Unit: /sys/fs/cgroup/unified/machine.slice/machine-{esc}.scope
                   /init.scope PID init
-$ poweroff {m}
+$ poweroff --wait {m}
 rc=0
 $ list
 No machines found.
@@ -192,7 +191,7 @@ fn reboot_starts_the_guest_again_and_kill_and_terminate_reach_it() {
         "cp -a \"$BUSYBOX\" /run/machines/{m}
 run start {m}
 first=$(\"$SPAWNCTL\" show {m} -p Leader --value)
-run reboot {m}
+run reboot --wait {m}
 n=0; while [ $n -lt 300 ]; do l=$(\"$SPAWNCTL\" show {m} -p Leader --value 2>/dev/null); [ -n \"$l\" ] && [ \"$l\" != \"$first\" ] && break; n=$((n+1)); sleep 0.1; done
 [ \"$l\" != \"$first\" ] && echo rebooted: new leader
 # The new init catches SIGUSR1 once it has set up (before that the kernel drops it).
@@ -205,8 +204,7 @@ run kill {m} --kill-whom=leader --signal=SIGUSR1
 until_gone {m}
 grep -c 'Requesting system halt' /var/log/spawnbox/{m}.log
 run start {m}
-run terminate {m}
-until_gone {m}
+run terminate --wait {m}
 run list --no-legend
 ls -A /run/spawnbox/machines
 "
@@ -214,7 +212,7 @@ ls -A /run/spawnbox/machines
     let want = format!(
         "$ start {m}
 rc=0
-$ reboot {m}
+$ reboot --wait {m}
 rc=0
 rebooted: new leader
 1
@@ -229,7 +227,7 @@ rc=0
 1
 $ start {m}
 rc=0
-$ terminate {m}
+$ terminate --wait {m}
 rc=0
 $ list --no-legend
 rc=0

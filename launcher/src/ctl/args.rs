@@ -26,6 +26,8 @@ pub struct Options {
     pub value: bool,
     /// `--print`: `enable`/`disable` show what they would write and run, and change nothing.
     pub print: bool,
+    /// `--wait`: `poweroff`, `reboot` and `terminate` return once it is done.
+    pub wait: bool,
     pub output: Output,
     pub properties: Vec<String>,
     pub signal: Option<String>,
@@ -65,6 +67,7 @@ pub const OPTIONS: &[Opt] = &[
     opt("force", None, false),
     opt("value", None, false),
     opt("print", None, false),
+    opt("wait", None, false),
     opt("output", Some('o'), true),
     opt("property", Some('p'), true),
     opt("signal", Some('s'), true),
@@ -148,6 +151,7 @@ fn set(o: &mut Options, long: &str, value: Option<String>) -> Result<(), Error> 
         "force" => o.force = true,
         "value" => o.value = true,
         "print" => o.print = true,
+        "wait" => o.wait = true,
         "output" => {
             o.output = match v.as_str() {
                 "short" | "cat" => Output::Short,

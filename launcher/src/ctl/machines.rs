@@ -156,9 +156,42 @@ pub fn show_machines(o: &Options, names: &[String]) -> Result<String> {
     Ok(blocks.join("\n"))
 }
 
+/// How long `--wait` waits.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `--wait`: until every machine of `entries` is gone (`poweroff`, `terminate`) or runs a new,
+/// ready leader (`reboot`).
+fn wait_for(entries: &[Entry], reboot: bool) -> Result<()> {
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    for e in entries {
+        loop {
+            let now = registry::read(&e.name).ok();
+            let done = match (&now, reboot) {
+                (None, false) => true,
+                (Some(n), true) => n.leader != e.leader && n.ready,
+                _ => false,
+            };
+            if done {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let what = if reboot { "come back" } else { "stop" };
+                return Err(Error::msg(format!(
+                    "machine \"{}\" did not {what} within {} s",
+                    e.name,
+                    WAIT_TIMEOUT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Ok(())
+}
+
 /// `poweroff NAME...` and `reboot NAME...`: the request each guest's init understands, asked
-/// again for a few seconds while the init does not listen yet (still booting).
-pub fn shutdown(names: &[String], what: Shutdown) -> Result<()> {
+/// again for a few seconds while the init does not listen yet (still booting); with `--wait`,
+/// until it is done.
+pub fn shutdown(o: &Options, names: &[String], what: Shutdown) -> Result<()> {
     let entries = names.iter().map(|n| registry::read(n)).collect::<Result<Vec<_>>>()?;
     for e in &entries {
         let kind = guest::kind_named(&e.init);
@@ -179,6 +212,9 @@ pub fn shutdown(names: &[String], what: Shutdown) -> Result<()> {
                 Err(err) => return Err(err.context(format!("could not {} machine \"{}\"", what.word(), e.name))),
             }
         }
+    }
+    if o.wait {
+        wait_for(&entries, what == Shutdown::Reboot)?;
     }
     Ok(())
 }
@@ -214,7 +250,7 @@ pub fn kill(o: &Options, names: &[String]) -> Result<()> {
 
 /// `terminate NAME...`: every process killed at once (SIGKILL to the leader, whose launcher
 /// then tears the machine down; a machine left by its creator is torn down here).
-pub fn terminate(names: &[String]) -> Result<()> {
+pub fn terminate(o: &Options, names: &[String]) -> Result<()> {
     let entries = names.iter().map(|n| registry::read(n)).collect::<Result<Vec<_>>>()?;
     for e in &entries {
         if e.launcher_alive() {
@@ -222,6 +258,9 @@ pub fn terminate(names: &[String]) -> Result<()> {
         } else {
             crate::machine::Created::load(&e.name)?.teardown()?;
         }
+    }
+    if o.wait {
+        wait_for(&entries, false)?;
     }
     Ok(())
 }

@@ -88,7 +88,7 @@ pub const VERBS: &[Verb] = &[
         ANY,
         "poweroff NAME...",
         "Power off one or more containers",
-        Some(|_, a| quiet(machines::shutdown(a, Shutdown::Poweroff))),
+        Some(|o, a| quiet(machines::shutdown(o, a, Shutdown::Poweroff))),
     ),
     verb(
         "reboot",
@@ -96,7 +96,7 @@ pub const VERBS: &[Verb] = &[
         ANY,
         "reboot NAME...",
         "Reboot one or more containers",
-        Some(|_, a| quiet(machines::shutdown(a, Shutdown::Reboot))),
+        Some(|o, a| quiet(machines::shutdown(o, a, Shutdown::Reboot))),
     ),
     verb(
         "terminate",
@@ -104,7 +104,7 @@ pub const VERBS: &[Verb] = &[
         ANY,
         "terminate NAME...",
         "Terminate one or more machines",
-        Some(|_, a| quiet(machines::terminate(a))),
+        Some(|o, a| quiet(machines::terminate(o, a))),
     ),
     verb(
         "kill",
@@ -229,7 +229,8 @@ pub fn help_text() -> String {
          --uid=USER        shell: run as USER (as USER@NAME)\n  -E --setenv=VAR=VALUE shell: add to the environment\n  \
          -q --quiet           shell, login: no connection messages\n     \
          --print           enable, disable: show what would be written and run, change nothing\n     \
-         --format=FORMAT   export-tar: uncompressed, gzip, xz\n",
+         --format=FORMAT   export-tar: uncompressed, gzip, xz\n     \
+         --wait            poweroff, reboot, terminate: return once it is done\n",
     );
     out
 }
