@@ -192,7 +192,7 @@ fn a_later_process_starts_kills_and_tears_down_a_left_machine() {
     let mut files: Vec<String> =
         fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     files.sort();
-    assert_eq!(files, ["start", "state"]);
+    assert_eq!(files, ["lock", "machine", "seccomp", "start", "state"]);
 
     // Its creator is gone; PID 1 lives on in its cgroup, still at the start FIFO.
     let m = Created::load(&name).expect("load");

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::network::state::process_start_time;
 use rustix::fd::OwnedFd;
 use rustix::fs::{flock, FlockOperation, Mode, OFlags};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// One machine's entry.
@@ -172,7 +173,12 @@ pub struct Claim {
 /// launcher removed. Fails when a live launcher holds the name.
 pub fn claim(name: &str) -> Result<Claim> {
     let d = dir(name)?;
-    std::fs::create_dir_all(&d).map_err(|e| io_error("create", &d, &e))?;
+    // 0700 as the network state's directories under the same root (which refuses others).
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&d)
+        .map_err(|e| io_error("create", &d, &e))?;
     let lock_path = d.join("lock");
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
     let lock = rustix::fs::open(&lock_path, flags, Mode::from_raw_mode(0o600))
