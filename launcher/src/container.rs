@@ -52,7 +52,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
             Op::BindTree { read_only } => tree = Some(rootfs::bind_root(&spec.directory, *read_only)?),
             Op::OverlayRoot { .. } | Op::TmpfsRoot => {
                 let t = tree.take().ok_or_else(|| out_of_order(op))?;
-                tree = Some(volatile_root(spec, op, t.as_fd())?);
+                tree = Some(crate::volatile::root(spec, op, t.as_fd())?);
             }
             Op::SwitchRoot => {
                 let t = tree.take().ok_or_else(|| out_of_order(op))?;
@@ -91,18 +91,6 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
         }
     }
     Err(Error::msg("the setup plan ends before the handshake"))
-}
-
-/// `OverlayRoot` or `TmpfsRoot` on the bound tree `tree` (`volatile.rs`): the new root.
-pub fn volatile_root(spec: &Spec, op: &Op, tree: rustix::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
-    let dir = &spec.directory;
-    match op {
-        Op::OverlayRoot { read_only } => {
-            crate::volatile::overlay_root(tree, dir, *read_only, crate::volatile::replaced(spec.tmpfs_tmp))
-        }
-        Op::TmpfsRoot => crate::volatile::tmpfs_root(tree, dir),
-        _ => Err(out_of_order(op)),
-    }
 }
 
 /// `rootidmap` and `owneridmap` without a user namespace: the launcher's mappings applied to

@@ -4,6 +4,10 @@
 use crate::settings::{ApiVfsWritable, CustomMount};
 use crate::spec::Spec;
 
+/// The tmpfs of `--volatile` and `-x`'s overlay upper (nspawn's: mode 0755, a quarter of RAM,
+/// a million inodes).
+pub const VOLATILE_TMPFS_OPTIONS: &str = "mode=0755,size=25%,nr_inodes=1m";
+
 /// Mount attributes (`MOUNT_ATTR_*` of mount_setattr(2)/fsmount(2)).
 pub mod attr {
     pub const RDONLY: u32 = 0x01;
@@ -119,7 +123,7 @@ const API_MOUNTS: &[Step] = &[
 /// `--volatile=state`: the tree read-only, `/var` a tmpfs (nspawn's `setup_volatile_state()`,
 /// before every other mount; `TMPFS_LIMITS_VOLATILE_STATE`).
 const VOLATILE_VAR: Step =
-    Step::Fs { target: "/var", fstype: "tmpfs", options: crate::volatile::TMPFS_OPTIONS, attrs: STRICTATIME };
+    Step::Fs { target: "/var", fstype: "tmpfs", options: VOLATILE_TMPFS_OPTIONS, attrs: STRICTATIME };
 
 /// `/tmp`, after the console so that the console setup never depends on it.
 const TMP: Step = Step::Fs {

@@ -20,7 +20,7 @@ use rustix::mount::{
 use std::path::{Path, PathBuf};
 
 /// nspawn's tmpfs for a volatile root, its upper layer and `/var` (`TMPFS_LIMITS_ROOTFS`).
-pub const TMPFS_OPTIONS: &str = "mode=0755,size=25%,nr_inodes=1m";
+pub use crate::mount_plan::VOLATILE_TMPFS_OPTIONS as TMPFS_OPTIONS;
 
 /// The top directories whose mounts the container replaces with its own API file systems: the
 /// tree's mounts on or below them are left out of an overlay root.
@@ -37,6 +37,18 @@ pub fn replaced(tmpfs_tmp: bool) -> &'static [&'static str] {
 /// merged `/bin` into `/usr` (its root gets only `/usr`), and, whenever the tree must stay as it
 /// is, `--overlay` upper directories inside it (`+PATH`: their work directories and writes
 /// would land in the tree).
+/// `OverlayRoot` or `TmpfsRoot` on the bound tree `tree`: the new root (for the container
+/// child and the user namespace's outer child alike).
+pub fn root(spec: &crate::spec::Spec, op: &crate::setup::Op, tree: BorrowedFd<'_>) -> Result<OwnedFd> {
+    use crate::setup::Op;
+    let dir = &spec.directory;
+    match op {
+        Op::OverlayRoot { read_only } => overlay_root(tree, dir, *read_only, replaced(spec.tmpfs_tmp)),
+        Op::TmpfsRoot => tmpfs_root(tree, dir),
+        _ => Err(crate::setup::out_of_order(op)),
+    }
+}
+
 pub fn check(tree: BorrowedFd<'_>, dir: &Path, root: crate::setup::Root, mounts: &[CustomMount]) -> Result<()> {
     if root == crate::setup::Root::Tree {
         return Ok(());

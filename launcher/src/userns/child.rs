@@ -52,7 +52,7 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
             }
             Op::OverlayRoot { .. } | Op::TmpfsRoot => {
                 let t = tree.take().ok_or_else(|| out_of_order(op))?;
-                tree = Some(crate::container::volatile_root(spec, op, t.as_fd())?);
+                tree = Some(crate::volatile::root(spec, op, t.as_fd())?);
             }
             Op::SwitchRoot => {
                 let t = tree.take().ok_or_else(|| out_of_order(op))?;
