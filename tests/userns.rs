@@ -104,11 +104,13 @@ fn pick_tries_the_machine_hash_first_and_maps_the_tree() {
     // Mapped, not chowned: the disk keeps its owners; what root made inside is uid 0 on disk.
     assert_eq!(owner(&t.rpath("/etc/passwd")), (0, 0));
     assert_eq!(owner(&t.rpath("/made-inside")), (0, 0));
-    // The lock went with the container.
+    // The lock went with the container; so did its registry entry (the registry's directory
+    // stays, empty).
     assert_eq!(
         fs::read_dir(&runtime).unwrap().flatten().map(|e| e.file_name()).collect::<Vec<_>>(),
-        Vec::<std::ffi::OsString>::new()
+        ["machines"]
     );
+    assert_eq!(fs::read_dir(runtime.join("machines")).unwrap().count(), 0);
 }
 
 #[test]
