@@ -34,7 +34,15 @@ impl Netns {
     /// A new namespace with `lo` up.
     pub fn new() -> Netns {
         let mut holder = Command::new("unshare")
-            .args(["--net", "--", "/bin/sh", "-c", "ip link set lo up && echo ready && exec sleep 600"])
+            // A new namespace copies the host's IPv4 settings (devconf_inherit_init_net=0):
+            // forwarding starts off here whatever the host has, as the tests expect.
+            .args([
+                "--net",
+                "--",
+                "/bin/sh",
+                "-c",
+                "echo 0 > /proc/sys/net/ipv4/ip_forward && ip link set lo up && echo ready && exec sleep 600",
+            ])
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
             .spawn()
