@@ -288,7 +288,10 @@ fn a_booted_guest_in_a_podman_container_powers_off_with_status_0() {
     let at = pty.expect_after(m, "# ", BOOT);
     let boot_text = pty.text_after(m)[..at - m].to_string();
     assert!(boot_text.contains(&format!("Spawning container {} on /guest.", p.name)), "{boot_text:?}");
-    assert!(boot_text.contains("spawnbox-guest: sysinit done"), "{boot_text:?}");
+    // That the guest's sysinit ran is read from its state (PROBE's /run/booted) rather than
+    // from its console: busybox getty's tcflush(TCIOFLUSH) on the console discards, in the
+    // kernel (pty_flush_buffer flushes the other side), what spawnbox has not read yet, so
+    // under load the sysinit line may never reach any terminal (seen once in CI).
     let (cgroup, cgroupfs) = if engine_cgroup2 {
         ("0::/init.scope", "cgroup2 cgroup2 rw\r\n")
     } else {
