@@ -193,6 +193,12 @@ fn dash_m_errors() {
              /var/lib/container, /usr/local/lib/machines, /usr/lib/machines\nhint: -D DIR runs a directory kept elsewhere\n"
         )
     );
+    // --cleanup needs only the name: no image is looked up (nspawn's cleanup runs before).
+    let mut c = Cmd::new();
+    c.args(&["--cleanup", "-M", &missing]);
+    in_private_run(&mut c, &[], &[]);
+    let out = c.run();
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""), "{out:?}");
 }
 
 /// Clears the immutable flag again, also when the test fails.

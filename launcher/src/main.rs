@@ -56,12 +56,18 @@ fn run(args: &[OsString]) -> i32 {
     let host = rustix::system::uname();
     let host_hostname = host.nodename().to_string_lossy().into_owned();
     let caller = spec::Caller { cwd: &cwd, stdin_tty, stdout_tty, host_hostname: &host_hostname };
-    if let Err(e) = image::locate(&mut settings, &image::HostProbe) {
-        return fail(&e);
-    }
-    let settings = match load_settings(settings, &caller) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
+    // `--cleanup` needs only the name: no image is looked up and no settings file read (as in
+    // nspawn, whose cleanup runs before either).
+    let settings = if settings.cleanup {
+        settings
+    } else {
+        if let Err(e) = image::locate(&mut settings, &image::HostProbe) {
+            return fail(&e);
+        }
+        match load_settings(settings, &caller) {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        }
     };
     if let Some(opt) = settings.unsupported.first() {
         return fail(&error::Error::msg(format!("--{opt}: not supported yet")));
