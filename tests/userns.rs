@@ -106,10 +106,7 @@ fn pick_tries_the_machine_hash_first_and_maps_the_tree() {
     assert_eq!(owner(&t.rpath("/made-inside")), (0, 0));
     // The lock went with the container; so did its registry entry (the registry's directory
     // stays, empty).
-    assert_eq!(
-        fs::read_dir(&runtime).unwrap().flatten().map(|e| e.file_name()).collect::<Vec<_>>(),
-        ["machines"]
-    );
+    assert_eq!(fs::read_dir(&runtime).unwrap().flatten().map(|e| e.file_name()).collect::<Vec<_>>(), ["machines"]);
     assert_eq!(fs::read_dir(runtime.join("machines")).unwrap().count(), 0);
 }
 

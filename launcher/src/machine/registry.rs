@@ -174,11 +174,7 @@ pub struct Claim {
 pub fn claim(name: &str) -> Result<Claim> {
     let d = dir(name)?;
     // 0700 as the network state's directories under the same root (which refuses others).
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&d)
-        .map_err(|e| io_error("create", &d, &e))?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&d).map_err(|e| io_error("create", &d, &e))?;
     let lock_path = d.join("lock");
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
     let lock = rustix::fs::open(&lock_path, flags, Mode::from_raw_mode(0o600))
