@@ -360,10 +360,7 @@ fn nss_systemd_guests_get_the_records_only() {
 /// copied; it has no nss-systemd, so it gets the passwd/group copies.
 #[test]
 fn a_debian_guest_resolves_the_user_through_glibc() {
-    let var = "SPAWNBOX_GUEST_SYSTEMD";
-    let tree = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
-        panic!("{var} is not set: export SPAWNBOX_GUEST_SYSTEMD=$(bash tests/guests/mkguest.sh systemd)")
-    });
+    let tree = spawnbox_tests::guest("systemd");
     let t = Test::from_tree("bu-debian", &tree);
     let mut users = HostUsers::new();
     let u = user(&mut users, &t, "deb", "/bin/bash");

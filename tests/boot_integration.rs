@@ -8,23 +8,9 @@
 use rustix::process::Signal;
 use spawnbox::ctl::boot::plan::{self, Init};
 use spawnbox_tests::pty::Pty;
-use spawnbox_tests::{Running, Test};
+use spawnbox_tests::{guest, Running, Test};
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// The cached tree of guest `kind` (`openrc`, `busybox`).
-fn guest(kind: &str) -> PathBuf {
-    let var = format!("SPAWNBOX_GUEST_{}", kind.to_ascii_uppercase());
-    let p = std::env::var_os(&var).map(PathBuf::from).unwrap_or_else(|| {
-        panic!("{var} is not set: run the tests through `make test-integration` (it builds the guests with tests/guests/mkguest.sh)")
-    });
-    assert!(
-        p.join("etc/os-release").exists() || p.join("usr/lib/os-release").exists(),
-        "{} is no guest tree",
-        p.display()
-    );
-    p
-}
 
 /// Long enough for a booting guest on a loaded 2-core machine.
 const BOOT: Duration = Duration::from_secs(120);

@@ -508,9 +508,7 @@ fn copy_entry_copies_one_entry_of_any_kind_under_a_new_name() {
 
 /// The busybox guest (`$SPAWNBOX_GUEST_BUSYBOX`, from `tests/guests/mkguest.sh busybox`).
 fn busybox_guest() -> PathBuf {
-    let p = std::env::var_os("SPAWNBOX_GUEST_BUSYBOX").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("SPAWNBOX_GUEST_BUSYBOX is not set: run the tests through `make test-integration` (tests/guests/mkguest.sh)")
-    });
+    let p = spawnbox_tests::guest("busybox");
     assert!(p.join("bin/busybox").is_file(), "{}: not the busybox guest", p.display());
     p
 }

@@ -403,9 +403,7 @@ fn volatile_yes_needs_a_merged_usr() {
 
 /// The cached busybox-init guest (`tests/guests/mkguest.sh busybox`).
 fn busybox_guest() -> PathBuf {
-    let p = std::env::var_os("SPAWNBOX_GUEST_BUSYBOX")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("SPAWNBOX_GUEST_BUSYBOX is not set: run the tests through `make test-integration`"));
+    let p = spawnbox_tests::guest("busybox");
     assert!(p.join("etc/inittab").exists(), "{} is no busybox guest", p.display());
     p
 }

@@ -61,9 +61,7 @@ fn engine_state() -> Vec<String> {
 
 /// The cached busybox-init guest (`tests/guests/mkguest.sh busybox`, exported by `make`).
 fn busybox_guest() -> PathBuf {
-    let p = std::env::var_os("SPAWNBOX_GUEST_BUSYBOX").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("SPAWNBOX_GUEST_BUSYBOX is not set: run the tests through `make test-integration` (tests/guests/mkguest.sh)")
-    });
+    let p = spawnbox_tests::guest("busybox");
     assert!(p.join("etc/inittab").is_file(), "{} is no busybox guest tree", p.display());
     p
 }

@@ -14,7 +14,7 @@
 //! are built with `--isolation=chroot` (no OCI runtime, no conmon: no process outlives it).
 
 use spawnbox_tests::host::processes_with_cmdline;
-use spawnbox_tests::{spawnbox_bin, tree_listing, Test};
+use spawnbox_tests::{spawnbox_bin, tree_listing, unshared_script, Test};
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -38,25 +38,15 @@ fn engine_state() -> Vec<String> {
 /// `$SPAWNCTL`, `$SPAWNBOX`, `$W` (the test's temp dir) and `$TREE` (its busybox tree); its
 /// stdout with `$W` written `W`.
 fn in_private_var_lib(t: &Test, script: &str) -> String {
-    let ctl = t.path("spawnctl");
-    std::os::unix::fs::symlink(spawnbox_bin(), &ctl).unwrap();
     let setup = "set -u\nmount -t tmpfs -o mode=0755 tmpfs /var/lib\n";
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "/bin/sh", "-c"])
-        .arg(format!("{setup}{script}"))
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("SPAWNCTL", &ctl)
-        .env("SPAWNBOX", spawnbox_bin())
-        .env("W", &t.dir)
-        .env("TREE", &t.root)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "script failed: {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status);
-    assert_eq!(stderr, "", "stdout: {stdout}");
-    fs::remove_file(&ctl).unwrap();
-    stdout.replace(t.dir.to_str().unwrap(), "W")
+    let ctl = t.spawnctl();
+    let env = [
+        ("SPAWNCTL", ctl.as_os_str()),
+        ("SPAWNBOX", spawnbox_bin().as_os_str()),
+        ("W", t.dir.as_os_str()),
+        ("TREE", t.root.as_os_str()),
+    ];
+    unshared_script(false, &format!("{setup}{script}"), &env).replace(t.dir.to_str().unwrap(), "W")
 }
 
 /// `echo '$ ARGS'; spawnctl ARGS 2>&1; echo rc=$?`: a transcript line per command.

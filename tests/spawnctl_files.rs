@@ -12,20 +12,11 @@
 //! hybrid dev host lacks: what they do on a cgroup v2 kernel is the VM case
 //! `tests/vm/cases/53-spawnctl-set-property`.
 
-use spawnbox_tests::{spawnbox_bin, Test};
+use spawnbox_tests::{guest, spawnbox_bin, unshared_script, Test};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// The busybox guest (`$SPAWNBOX_GUEST_BUSYBOX`).
-fn guest() -> PathBuf {
-    std::env::var_os("SPAWNBOX_GUEST_BUSYBOX").map(PathBuf::from).unwrap_or_else(|| {
-        panic!(
-            "SPAWNBOX_GUEST_BUSYBOX is not set: export SPAWNBOX_GUEST_BUSYBOX=$(bash tests/guests/mkguest.sh busybox)"
-        )
-    })
-}
 
 /// What every script starts with: the private /run and /var/log, the image `$NAME` in
 /// /run/machines (a link to the test's copy of the guest), and helpers:
@@ -77,27 +68,16 @@ trap down EXIT
 /// `$SPAWNBOX`, `$TREE` (the test's copy of the guest), `$NAME` (its directory name, the
 /// machine's name) and `$HOST` (the test's directory on the host) set; its stdout.
 fn in_machine_ns(t: &Test, script: &str, up: &str) -> String {
-    let ctl = t.path("spawnctl");
-    std::os::unix::fs::symlink(spawnbox_bin(), &ctl).unwrap();
-    let name = t.root.file_name().unwrap();
-    let out = Command::new("unshare")
-        .args(["-m", "-n", "--propagation", "private", "/bin/sh", "-c"])
-        .arg(format!("{PROLOGUE}{script}"))
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("SPAWNCTL", &ctl)
-        .env("SPAWNBOX", spawnbox_bin())
-        .env("TREE", &t.root)
-        .env("NAME", name)
-        .env("HOST", &t.dir)
-        .env("UP", up)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "script failed: {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status);
-    assert_eq!(stderr, "", "stdout: {stdout}");
-    fs::remove_file(&ctl).unwrap();
-    stdout.into_owned()
+    let (ctl, name) = (t.spawnctl(), t.name());
+    let env = [
+        ("SPAWNCTL", ctl.as_os_str()),
+        ("SPAWNBOX", spawnbox_bin().as_os_str()),
+        ("TREE", t.root.as_os_str()),
+        ("NAME", std::ffi::OsStr::new(&name)),
+        ("HOST", t.dir.as_os_str()),
+        ("UP", std::ffi::OsStr::new(up)),
+    ];
+    unshared_script(true, &format!("{PROLOGUE}{script}"), &env)
 }
 
 fn assert_lines(got: &str, want: &str) {
@@ -110,7 +90,7 @@ fn assert_lines(got: &str, want: &str) {
 
 #[test]
 fn bind_into_a_user_namespaced_machine() {
-    let t = Test::from_tree("cf-bind", &guest());
+    let t = Test::from_tree("cf-bind", &guest("busybox"));
     let script = r#"mkdir -p "$HOST/src/sub" "$HOST/canary"
 echo hello >"$HOST/src/sub/f"; chown 1000:1000 "$HOST/src/sub/f"
 echo one-file >"$HOST/file"; echo canary >"$HOST/canary/keep"
@@ -220,7 +200,7 @@ host canary unchanged
 
 #[test]
 fn bind_into_a_machine_without_user_namespace() {
-    let t = Test::from_tree("cf-bind0", &guest());
+    let t = Test::from_tree("cf-bind0", &guest("busybox"));
     let script = r#"mkdir -p "$HOST/src"; echo data >"$HOST/src/f"; chown 1234:4321 "$HOST/src/f"
 up
 cat "/proc/$L/uid_map" | tr -s ' '
@@ -325,7 +305,7 @@ fn mapped(l: &[String], owner: &str) -> Vec<String> {
 
 #[test]
 fn copy_to_and_from_a_user_namespaced_machine() {
-    let t = Test::from_tree("cf-copy", &guest());
+    let t = Test::from_tree("cf-copy", &guest("busybox"));
     let src = t.host_dir("src");
     make_source(&src);
     let script = r#"up
@@ -426,7 +406,7 @@ rc=1
 
 #[test]
 fn copy_to_and_from_a_machine_without_user_namespace_keeps_owners() {
-    let t = Test::from_tree("cf-copy0", &guest());
+    let t = Test::from_tree("cf-copy0", &guest("busybox"));
     let src = t.host_dir("src");
     make_source(&src);
     let script = r#"up
@@ -451,7 +431,7 @@ rc=0
 
 #[test]
 fn copies_stay_inside_a_hostile_machine() {
-    let t = Test::from_tree("cf-hostile", &guest());
+    let t = Test::from_tree("cf-hostile", &guest("busybox"));
     let canary = t.host_dir("canary");
     fs::write(canary.join("secret"), "host secret\n").unwrap();
     let etc_probe = format!("/etc/spawnctl-files-probe-{}", std::process::id());
@@ -552,7 +532,7 @@ fn v2_controllers() -> (String, String) {
 
 #[test]
 fn set_property_uses_the_property_parser_and_the_hosts_cgroup_rules() {
-    let t = Test::from_tree("cf-prop", &guest());
+    let t = Test::from_tree("cf-prop", &guest("busybox"));
     let script = r#"up
 CG=$("$SPAWNCTL" show "$NAME" -p ControlGroup --value)
 echo "cgroup: $CG" | norm

@@ -4,30 +4,15 @@
 //! Each test runs one script in a private mount namespace with a tmpfs on `/run`, so the
 //! images in `/run/machines` and the files in `/run/systemd/nspawn` never reach the host.
 
-use spawnbox_tests::{spawnbox_bin, Test};
-use std::process::Command;
+use spawnbox_tests::{spawnbox_bin, unshared_script, Test};
 
 /// Runs `script` with `$SPAWNCTL` (spawnctl) and `$TREE` (the test's busybox tree) in a
 /// private mount namespace whose /run is a fresh tmpfs holding /run/machines; its stdout.
 fn in_private_run(t: &Test, script: &str) -> String {
-    let ctl = t.path("spawnctl");
-    std::os::unix::fs::symlink(spawnbox_bin(), &ctl).unwrap();
     let setup = "set -u\nmount -t tmpfs -o mode=0755 tmpfs /run\nmkdir -p /run/machines /run/systemd/nspawn\n";
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "/bin/sh", "-c"])
-        .arg(format!("{setup}{script}"))
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("SPAWNCTL", &ctl)
-        .env("SPAWNBOX", spawnbox_bin())
-        .env("TREE", &t.root)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "script failed: {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status);
-    assert_eq!(stderr, "", "stdout: {stdout}");
-    std::fs::remove_file(&ctl).unwrap();
-    stdout.into_owned()
+    let ctl = t.spawnctl();
+    let env = [("SPAWNCTL", ctl.as_os_str()), ("SPAWNBOX", spawnbox_bin().as_os_str()), ("TREE", t.root.as_os_str())];
+    unshared_script(false, &format!("{setup}{script}"), &env)
 }
 
 /// `echo '$ ARGS'; spawnctl ARGS 2>&1; echo rc=$?`: a transcript line per command.

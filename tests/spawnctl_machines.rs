@@ -8,19 +8,11 @@
 //! logs), and a network namespace of its own for `--network-veth`. Machine names carry the
 //! test process's pid: cgroups are host-wide.
 
-use spawnbox_tests::{spawnbox_bin, Test};
-use std::process::Command;
-
-fn guest(kind: &str) -> String {
-    let var = format!("SPAWNBOX_GUEST_{}", kind.to_ascii_uppercase());
-    std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the tests through `make test-integration`"))
-}
+use spawnbox_tests::{guest, unshared_script, Test};
 
 /// Runs `script` in private mount and network namespaces with `$SPAWNCTL`, `$BUSYBOX`,
 /// `$SYSTEMD`, `$OPENRC` (guest trees) and the helpers below; its stdout.
 fn in_private_run(t: &Test, script: &str) -> String {
-    let ctl = t.path("spawnctl");
-    std::os::unix::fs::symlink(spawnbox_bin(), &ctl).unwrap();
     let setup = "set -u
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=0755 tmpfs /var/log
@@ -31,22 +23,14 @@ run() { echo \"\\$ $*\"; \"$SPAWNCTL\" \"$@\" 2>&1; echo \"rc=$?\"; }
 # `until_gone NAME...`: waits (at most 60 s) until none of the machines is listed.
 until_gone() { n=0; while [ $n -lt 600 ]; do left=0; for m in \"$@\"; do \"$SPAWNCTL\" list --no-legend | grep -q \"^$m \" && left=1; done; [ $left = 0 ] && return 0; n=$((n+1)); sleep 0.1; done; echo \"still running: $*\"; }
 ";
-    let out = Command::new("unshare")
-        .args(["-m", "-n", "--propagation", "private", "/bin/sh", "-c"])
-        .arg(format!("{setup}{script}"))
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("SPAWNCTL", &ctl)
-        .env("BUSYBOX", guest("busybox"))
-        .env("SYSTEMD", guest("systemd"))
-        .env("OPENRC", guest("openrc"))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "script failed: {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status);
-    assert_eq!(stderr, "", "stdout: {stdout}");
-    std::fs::remove_file(&ctl).unwrap();
-    stdout.into_owned()
+    let (ctl, busybox, systemd, openrc) = (t.spawnctl(), guest("busybox"), guest("systemd"), guest("openrc"));
+    let env = [
+        ("SPAWNCTL", ctl.as_os_str()),
+        ("BUSYBOX", busybox.as_os_str()),
+        ("SYSTEMD", systemd.as_os_str()),
+        ("OPENRC", openrc.as_os_str()),
+    ];
+    unshared_script(true, &format!("{setup}{script}"), &env)
 }
 
 /// A machine name unique on the host.

@@ -12,14 +12,8 @@
 //! machines and waits for their launchers before it ends.
 
 use spawnbox_tests::pty::Pty;
-use spawnbox_tests::{spawnbox_bin, Cmd, Running, Test};
-use std::process::Command;
+use spawnbox_tests::{guest, unshared_script, Cmd, Running, Test};
 use std::time::Duration;
-
-fn guest(kind: &str) -> String {
-    let var = format!("SPAWNBOX_GUEST_{}", kind.to_ascii_uppercase());
-    std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the tests through `make test-integration`"))
-}
 
 /// Long enough for a booting guest on a loaded 2-core machine.
 const BOOT: Duration = Duration::from_secs(120);
@@ -47,39 +41,20 @@ stop() {
 }
 "#;
 
-/// The machine name of test `t`: its tree's name, unique on the host.
-fn machine(t: &Test) -> String {
-    t.root.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-fn spawnctl(t: &Test) -> std::path::PathBuf {
-    let ctl = t.path("spawnctl");
-    if !ctl.exists() {
-        std::os::unix::fs::symlink(spawnbox_bin(), &ctl).unwrap();
-    }
-    ctl
-}
-
 /// Runs `script` (after [`SETUP`]) in private mount and network namespaces with `$SPAWNCTL`,
 /// `$M` (the machine name) and `$BUSYBOX`, `$OPENRC`, `$SYSTEMD` (guest trees); its stdout.
 /// It must succeed with nothing on stderr.
 fn in_private_run(t: &Test, script: &str) -> String {
-    let out = Command::new("unshare")
-        .args(["-m", "-n", "--propagation", "private", "/bin/sh", "-c"])
-        .arg(format!("{SETUP}{script}"))
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("SPAWNCTL", spawnctl(t))
-        .env("M", machine(t))
-        .env("BUSYBOX", guest("busybox"))
-        .env("OPENRC", guest("openrc"))
-        .env("SYSTEMD", guest("systemd"))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "script failed: {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status);
-    assert_eq!(stderr, "", "stdout: {stdout}");
-    stdout.into_owned()
+    let (ctl, m) = (t.spawnctl(), t.name());
+    let (busybox, openrc, systemd) = (guest("busybox"), guest("openrc"), guest("systemd"));
+    let env = [
+        ("SPAWNCTL", ctl.as_os_str()),
+        ("M", std::ffi::OsStr::new(&m)),
+        ("BUSYBOX", busybox.as_os_str()),
+        ("OPENRC", openrc.as_os_str()),
+        ("SYSTEMD", systemd.as_os_str()),
+    ];
+    unshared_script(true, &format!("{SETUP}{script}"), &env)
 }
 
 /// The same on the terminal `pty` (its slave as stdin, stdout, stderr and controlling
@@ -91,11 +66,11 @@ fn in_private_pty(t: &Test, pty: &Pty, script: &str) -> Running {
         .arg(format!("{SETUP}{script}"))
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("TERM", "vt220")
-        .env("SPAWNCTL", &spawnctl(t).to_string_lossy())
-        .env("M", &machine(t))
-        .env("BUSYBOX", &guest("busybox"))
-        .env("OPENRC", &guest("openrc"))
-        .env("SYSTEMD", &guest("systemd"))
+        .env("SPAWNCTL", &t.spawnctl().to_string_lossy())
+        .env("M", &t.name())
+        .env("BUSYBOX", &guest("busybox").to_string_lossy())
+        .env("OPENRC", &guest("openrc").to_string_lossy())
+        .env("SYSTEMD", &guest("systemd").to_string_lossy())
         .timeout(Duration::from_secs(400))
         .terminal(pty.slave())
         .spawn()
@@ -104,7 +79,7 @@ fn in_private_pty(t: &Test, pty: &Pty, script: &str) -> Running {
 #[test]
 fn commands_run_with_their_status_environment_and_stdio_apart() {
     let t = Test::new("sh-cmd");
-    let m = machine(&t);
+    let m = t.name();
     let script = r#"start "$BUSYBOX"
 "$SPAWNCTL" shell $M /bin/echo hi >/run/o 2>/run/e; echo "rc=$? out=[$(cat /run/o)] err=[$(cat /run/e)]"
 "$SPAWNCTL" shell $M /bin/sh -c 'exit 7'; echo rc=$?
@@ -279,7 +254,7 @@ fn finish(mut run: Running, pty: &mut Pty) {
 #[test]
 fn a_terminal_gets_a_pty_of_the_guests_devpts_and_ctrl_bracket_three_times_leaves() {
     let t = Test::new("sh-pty");
-    let m = machine(&t);
+    let m = t.name();
     let mut pty = Pty::new(40, 200);
     let script = r#"start "$BUSYBOX"
 "$SPAWNCTL" shell $M
@@ -331,7 +306,7 @@ echo DONE
 /// `login:` prompt and, with root/root, its shell.
 fn echo_and_login(kind: &str) {
     let t = Test::new(&format!("sh-{kind}"));
-    let m = machine(&t);
+    let m = t.name();
     let mut pty = Pty::new(40, 200);
     let tree = kind.to_ascii_uppercase();
     // busybox's tree has no password for root: give it `root` too.

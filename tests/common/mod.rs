@@ -85,6 +85,41 @@ pub fn remove_tree_safely(dir: &Path) -> bool {
     true
 }
 
+/// The cached guest tree `kind` (`busybox`, `openrc`, `systemd`): `$SPAWNBOX_GUEST_<KIND>`,
+/// which `make test-integration` sets from `tests/guests/mkguest.sh KIND`.
+pub fn guest(kind: &str) -> PathBuf {
+    let var = format!("SPAWNBOX_GUEST_{}", kind.to_ascii_uppercase());
+    let p = std::env::var_os(&var).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("{var} is not set: run the tests through `make test-integration` (it builds the guests with tests/guests/mkguest.sh)")
+    });
+    assert!(
+        p.join("etc/os-release").exists() || p.join("usr/lib/os-release").exists(),
+        "{} is no guest tree",
+        p.display()
+    );
+    p
+}
+
+/// Runs `/bin/sh -c SCRIPT` in a private mount namespace (and, with `net`, a network namespace
+/// of its own), with nothing in its environment but PATH and `env`; asserts that it succeeded
+/// with nothing on stderr, and returns its stdout.
+pub fn unshared_script(net: bool, script: &str, env: &[(&str, &std::ffi::OsStr)]) -> String {
+    let mut c = Command::new("unshare");
+    c.arg("-m");
+    if net {
+        c.arg("-n");
+    }
+    c.args(["--propagation", "private", "/bin/sh", "-c", script])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .envs(env.iter().copied());
+    let out = c.output().expect("run unshare");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "script failed: {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status);
+    assert_eq!(stderr, "", "stdout: {stdout}");
+    stdout.into_owned()
+}
+
 /// The busybox rootfs template, built once per test binary by `tests/mkrootfs.sh`.
 pub fn template() -> &'static Path {
     static T: OnceLock<PathBuf> = OnceLock::new();
@@ -165,6 +200,20 @@ impl Test {
         let st = Command::new("cp").arg("-a").arg(tree).arg(&root).status().expect("run cp");
         assert!(st.success(), "cp -a {} {} failed", tree.display(), root.display());
         Test { dir, root, uuid: unique_uuid(), mounts_before }
+    }
+
+    /// The tree's directory name: the default machine name.
+    pub fn name(&self) -> String {
+        self.root.file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    /// `spawnctl` (a link to the spawnbox binary, made once) in the test's temp dir.
+    pub fn spawnctl(&self) -> PathBuf {
+        let ctl = self.path("spawnctl");
+        if !ctl.exists() {
+            std::os::unix::fs::symlink(spawnbox_bin(), &ctl).unwrap();
+        }
+        ctl
     }
 
     /// A host path in the test's temp dir.
