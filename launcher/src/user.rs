@@ -22,6 +22,18 @@ impl UserInfo {
     pub fn root() -> UserInfo {
         UserInfo { name: "root".into(), uid: 0, gid: 0, groups: vec![], home: "/root".into(), shell: "/bin/sh".into() }
     }
+
+    /// Becomes this user on the calling thread: supplementary groups, then gid, then uid (real,
+    /// effective and saved). Clears the parent-death signal, as any credential change does.
+    pub fn become_user(&self) -> Result<()> {
+        let groups: Vec<_> = self.groups.iter().map(|&g| rustix::process::Gid::from_raw(g)).collect();
+        rustix::thread::set_thread_groups(&groups)
+            .map_err(|e| Error::sys("set supplementary groups for", &self.name, e))?;
+        let gid = rustix::process::Gid::from_raw(self.gid);
+        rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| Error::sys("set gid for", &self.name, e))?;
+        let uid = rustix::process::Uid::from_raw(self.uid);
+        rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| Error::sys("set uid for", &self.name, e))
+    }
 }
 
 /// The container's `/etc/passwd` and `/etc/group` texts, read inside its root `root` (symlinks

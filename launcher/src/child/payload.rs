@@ -63,13 +63,7 @@ pub(super) fn become_payload(
         }
     }
     prep.security.before_credentials()?;
-    let groups: Vec<_> = user.groups.iter().map(|&g| rustix::process::Gid::from_raw(g)).collect();
-    rustix::thread::set_thread_groups(&groups)
-        .map_err(|e| Error::sys("set supplementary groups for", &user.name, e))?;
-    let gid = rustix::process::Gid::from_raw(user.gid);
-    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| Error::sys("set gid for", &user.name, e))?;
-    let uid = rustix::process::Uid::from_raw(user.uid);
-    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| Error::sys("set uid for", &user.name, e))?;
+    user.become_user()?;
     // Changing credentials clears the parent-death signal: set it again.
     super::set_death_signal(prep)?;
     if let Some(dir) = cwd {

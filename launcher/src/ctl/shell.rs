@@ -493,13 +493,7 @@ fn payload(
             }
         }
         join.confine()?;
-        let groups: Vec<_> = user.groups.iter().map(|&g| rustix::process::Gid::from_raw(g)).collect();
-        rustix::thread::set_thread_groups(&groups)
-            .map_err(|e| Error::sys("set supplementary groups for", &user.name, e))?;
-        let gid = rustix::process::Gid::from_raw(user.gid);
-        rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| Error::sys("set gid for", &user.name, e))?;
-        let uid = rustix::process::Uid::from_raw(user.uid);
-        rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| Error::sys("set uid for", &user.name, e))?;
+        user.become_user()?;
         // After the credentials (a change clears it): SIGHUP when the joiner dies with spawnctl.
         rustix::process::set_parent_process_death_signal(Some(Signal::HUP))
             .map_err(|e| Error::sys("set", "parent death signal", e))?;
