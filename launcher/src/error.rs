@@ -96,6 +96,16 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// [`Error::path`] for a std I/O error: its errno (EIO if it has none).
+pub fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {
+    Error::path(op, path, io_errno(e))
+}
+
+/// The errno of a std I/O error, EIO if it has none.
+pub fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_io_error(e).unwrap_or(Errno::IO)
+}
+
 /// Lowercase errno text as glibc words it, without "(os error N)", the same whatever libc the
 /// binary is linked with (tests assert exact strings). One table for the whole project: netsetup's.
 pub fn errno_text(errno: i32) -> String {

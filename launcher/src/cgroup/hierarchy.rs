@@ -1,6 +1,7 @@
 //! Finding the cgroup2 hierarchy (`/sys/fs/cgroup` unified, `/sys/fs/cgroup/unified` hybrid)
 //! and the launcher's own cgroup in it.
 
+pub(crate) use crate::error::io_error;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -157,11 +158,6 @@ pub fn unescape(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-pub(crate) fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {
-    let errno = rustix::io::Errno::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO));
-    Error::path(op, path, errno)
 }
 
 #[cfg(test)]

@@ -41,9 +41,7 @@ impl Leader {
         let root = rustix::fs::open(&root_path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| Error::sys("open", &root_path, e))?;
         let read = |what: &str| {
-            std::fs::read_to_string(proc(what)).map_err(|e| {
-                Error::sys("read", proc(what), rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-            })
+            std::fs::read_to_string(proc(what)).map_err(|e| Error::sys("read", proc(what), crate::error::io_errno(&e)))
         };
         let shift = root_ids(&read("uid_map")?, &read("gid_map")?)
             .ok_or_else(|| Error::msg(format!("machine \"{name}\": its user namespace does not map its root")))?;

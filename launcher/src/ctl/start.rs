@@ -51,9 +51,7 @@ pub fn start(_: &Options, names: &[String]) -> Result<()> {
 }
 
 fn start_one(name: &str) -> Result<()> {
-    let io = |op: &str, p: &Path, e: std::io::Error| {
-        Error::path(op, p, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-    };
+    let io = |op: &str, p: &Path, e: std::io::Error| Error::path(op, p, crate::error::io_errno(&e));
     std::fs::create_dir_all(LOG_DIR).map_err(|e| io("create", Path::new(LOG_DIR), e))?;
     let log = log_file(name);
     let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| io("open", &log, e))?;

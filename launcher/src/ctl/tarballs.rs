@@ -41,13 +41,8 @@ pub fn import(o: &Options, args: &[String]) -> Result<()> {
         }
         image::remove(&old)?;
     }
-    std::fs::create_dir_all(DEFAULT_DIR).map_err(|e| {
-        Error::path(
-            "create",
-            Path::new(DEFAULT_DIR),
-            rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO),
-        )
-    })?;
+    std::fs::create_dir_all(DEFAULT_DIR)
+        .map_err(|e| Error::path("create", Path::new(DEFAULT_DIR), crate::error::io_errno(&e)))?;
     let parent = rustix::fs::open(DEFAULT_DIR, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open", Path::new(DEFAULT_DIR), e))?;
     let mut bar = Bar::new(format!("Importing {file}"));
@@ -60,9 +55,7 @@ pub fn import(o: &Options, args: &[String]) -> Result<()> {
         tar::import_reader(&mut src, None, parent.as_fd(), &name, &opts, &mut progress)?
     } else {
         let path = Path::new(file);
-        let io = |op: &str, e: std::io::Error| {
-            Error::path(op, path, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-        };
+        let io = |op: &str, e: std::io::Error| Error::path(op, path, crate::error::io_errno(&e));
         let mut f = std::fs::File::open(path).map_err(|e| io("open", e))?;
         let total = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         let mut src: &mut dyn std::io::Read = &mut f;
@@ -124,17 +117,13 @@ pub fn export(o: &Options, args: &[String]) -> Result<()> {
         } else {
             opts.create_new(true);
         }
-        let f = opts.open(path).map_err(|e| {
-            Error::path("create", path, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-        })?;
+        let f = opts.open(path).map_err(|e| Error::path("create", path, crate::error::io_errno(&e)))?;
         Box::new(f)
     };
     let mut bar = Bar::new(format!("Exporting {}", i.name));
     let mut progress = |p: tar::Progress| bar.update(p.done, p.total);
     let result = tar::export_writer(&i.path, out, codec, &mut progress).and_then(|(stats, mut out)| {
-        out.flush().map_err(|e| {
-            Error::sys("write", file, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-        })?;
+        out.flush().map_err(|e| Error::sys("write", file, crate::error::io_errno(&e)))?;
         Ok(stats)
     });
     bar.finish();

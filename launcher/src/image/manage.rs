@@ -2,6 +2,7 @@
 //! with the image's `.nspawn` files, and who is using an image right now.
 
 use super::{find, name_is_valid, HostProbe, Image, Kind};
+use crate::error::io_error;
 use crate::error::{Error, Result};
 use crate::settings::file::{SPAWNBOX_DIRS, SYSTEMD_DIRS};
 use rustix::fs::{ioctl_getflags, ioctl_setflags, open, IFlags, Mode, OFlags};
@@ -102,10 +103,6 @@ pub fn remove(image: &Image) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {
-    Error::path(op, path, rustix::io::Errno::from_io_error(e).unwrap_or(rustix::io::Errno::IO))
 }
 
 /// The processes using `image`: whose root directory is the image's (a running container),

@@ -28,9 +28,8 @@ impl Created {
     pub fn load(name: &str) -> Result<Created> {
         let dir = state::dir(name)?;
         let file = dir.join("state");
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            Error::path("read", &file, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-        })?;
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| Error::path("read", &file, crate::error::io_errno(&e)))?;
         let state = State::parse(&file, &text)?;
         if state.machine != name {
             return Err(Error::msg(format!("{}: records machine {}, not {name}", file.display(), state.machine)));
@@ -138,8 +137,6 @@ impl Created {
         for f in ["start", "state", "machine", "seccomp", "lock"] {
             let _ = std::fs::remove_file(self.dir.join(f));
         }
-        std::fs::remove_dir(&self.dir).map_err(|e| {
-            Error::path("remove", &self.dir, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-        })
+        std::fs::remove_dir(&self.dir).map_err(|e| Error::path("remove", &self.dir, crate::error::io_errno(&e)))
     }
 }

@@ -15,6 +15,7 @@
 //!    non-dumpable.
 
 use super::registry::Entry;
+use crate::error::io_error;
 use crate::error::{Error, Result};
 use crate::network::state::process_start_time;
 use crate::security::{caps, process, seccomp::Program};
@@ -22,7 +23,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{pidfd_open, Pid, PidfdFlags};
 use rustix::thread::ThreadNameSpaceType as Ns;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The namespaces of `/proc/PID/ns/`, in the order nsenter names them; the user namespace is
 /// entered first by the kernel whatever the order (setns on a pidfd is atomic).
@@ -212,10 +213,6 @@ fn open_cgroup(e: &Entry) -> Result<Option<(PathBuf, OwnedFd)>> {
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let dir = rustix::fs::open(&path, flags, Mode::empty()).map_err(|err| Error::path("open", &path, err))?;
     Ok(Some((path, dir)))
-}
-
-fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {
-    Error::path(op, path, rustix::io::Errno::from_io_error(e).unwrap_or(rustix::io::Errno::IO))
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ pub enum Model {
 }
 
 use crate::cgroup::Cgroup;
+use crate::error::io_error;
 use crate::error::{Error, Result};
 use crate::mount_plan::CgroupMount;
 use crate::network::HostNetwork;
@@ -527,10 +528,6 @@ fn write_private(file: &Path, bytes: &[u8]) -> Result<()> {
         .open(file)
         .map_err(|e| io_error("create", file, &e))?;
     f.write_all(bytes).map_err(|e| io_error("write", file, &e))
-}
-
-fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {
-    Error::path(op, path, rustix::io::Errno::from_io_error(e).unwrap_or(rustix::io::Errno::IO))
 }
 
 fn open_tree(dir: &Path) -> Result<OwnedFd> {

@@ -13,6 +13,7 @@
 //! stale and removed by the next [`list`] or claim of the name.
 
 use super::state::dir;
+use crate::error::io_error;
 use crate::error::{Error, Result};
 use crate::network::state::process_start_time;
 use rustix::fd::OwnedFd;
@@ -291,10 +292,6 @@ fn remove_stale(d: &Path) {
         let _ = std::fs::remove_file(&lock_path);
         let _ = std::fs::remove_dir(d);
     }
-}
-
-fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {
-    Error::path(op, path, rustix::io::Errno::from_io_error(e).unwrap_or(rustix::io::Errno::IO))
 }
 
 #[cfg(test)]

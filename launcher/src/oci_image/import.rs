@@ -290,9 +290,7 @@ pub fn import(source: &Path, name: Option<&str>, o: Options) -> Result<Imported>
         return Err(Error::msg(format!("invalid image name \"{n}\"")));
     }
     let dir = Path::new(image::DEFAULT_DIR);
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Error::path("create", dir, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-    })?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::path("create", dir, crate::error::io_errno(&e)))?;
     let parent = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open", dir, e))?;
     let signals = Interrupts::block()?;

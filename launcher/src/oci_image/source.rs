@@ -7,6 +7,7 @@
 //! Member names are normalised as the tar engine's containment rules say (`./a//b` is
 //! `a/b`); symlinks and hard links between members are followed inside the archive only.
 
+use crate::error::io_error;
 use crate::error::{Error, Result};
 use crate::tar;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -97,10 +98,6 @@ impl Read for Slice<'_> {
         self.pos += n as u64;
         Ok(n)
     }
-}
-
-fn io_error(op: &str, path: &Path, e: &std::io::Error) -> Error {
-    Error::path(op, path, rustix::io::Errno::from_io_error(e).unwrap_or(rustix::io::Errno::IO))
 }
 
 impl Source {

@@ -81,9 +81,8 @@ fn host_pid1() -> InitKind {
 
 /// spawnbox's own path, as the init will run it.
 fn own_binary() -> Result<String> {
-    let p = std::fs::read_link("/proc/self/exe").map_err(|e| {
-        Error::sys("read link", "/proc/self/exe", rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-    })?;
+    let p = std::fs::read_link("/proc/self/exe")
+        .map_err(|e| Error::sys("read link", "/proc/self/exe", crate::error::io_errno(&e)))?;
     let p = p.to_string_lossy().into_owned();
     plan::check_binary(&p)?;
     Ok(p)
@@ -171,7 +170,7 @@ fn run_command(argv: &[&str], quiet: bool) -> Result<String> {
         .args(&argv[1..])
         .stdin(std::process::Stdio::null())
         .status()
-        .map_err(|e| Error::sys("run", &prog, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO)))?;
+        .map_err(|e| Error::sys("run", &prog, crate::error::io_errno(&e)))?;
     if status.success() {
         return Ok(String::new());
     }

@@ -77,9 +77,10 @@ fn read(path: &Path) -> Result<Vec<u8>> {
         return Err(Error::msg(format!("{}: not a regular file", path.display())));
     }
     let mut bytes = Vec::new();
-    std::fs::File::from(fd).take(MAX_SIZE + 1).read_to_end(&mut bytes).map_err(|e| {
-        Error::path("read", path, rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))
-    })?;
+    std::fs::File::from(fd)
+        .take(MAX_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::path("read", path, crate::error::io_errno(&e)))?;
     if bytes.len() as u64 > MAX_SIZE {
         return Err(Error::msg(format!("{}: larger than 1 MiB, not a settings file", path.display())));
     }
