@@ -211,16 +211,6 @@ impl<R: Read> Read for Interruptible<'_, R> {
     }
 }
 
-/// `.#NAME.XXXXXX`-style name with six random characters from `[a-z0-9]`.
-fn temp_name(prefix: &str) -> Result<OsString> {
-    let mut r = [0u8; 6];
-    rustix::rand::getrandom(&mut r, rustix::rand::GetRandomFlags::empty())
-        .map_err(|e| Error::sys("read", "random bytes", e))?;
-    let suffix: String =
-        r.iter().map(|b| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[usize::from(*b) % 36])).collect();
-    Ok(OsString::from(format!("{prefix}.{suffix}")))
-}
-
 /// What an import made so far, removed on drop unless kept.
 struct Made<'a> {
     parent: BorrowedFd<'a>,
@@ -314,7 +304,7 @@ pub fn import(source: &Path, name: Option<&str>, o: Options) -> Result<Imported>
         warnings.push(format!("the image is for {a}, this machine is {arch}: its programs may not run"));
     }
     let mut made = Made { parent: parent.as_fd(), tree: None, settings: None };
-    let temp = temp_name(&format!(".#{name}"))?;
+    let temp = crate::template::random_temp_name(OsStr::new(&name))?;
     rustix::fs::mkdirat(&parent, temp.as_os_str(), Mode::from_raw_mode(0o700))
         .map_err(|e| Error::path("create", &dir.join(&temp), e))?;
     made.tree = Some(temp.clone());
@@ -337,7 +327,7 @@ pub fn import(source: &Path, name: Option<&str>, o: Options) -> Result<Imported>
     let (text, more) = finish_tree(root.as_fd(), &cfg, source, &plan.config_digest)?;
     warnings.extend(more);
 
-    let temp_settings = temp_name(&format!(".#{settings_name}"))?;
+    let temp_settings = crate::template::random_temp_name(OsStr::new(&settings_name))?;
     write_new(parent.as_fd(), &temp_settings, text.as_bytes())
         .map_err(|e| e.context(dir.join(&temp_settings).display()))?;
     made.settings = Some(temp_settings.clone());

@@ -199,11 +199,9 @@ pub fn import_reader(
 /// Makes `.#NAME.XXXXXX` (mode 0700) in `parent`; its name and an open handle.
 fn make_temp_dir(parent: BorrowedFd<'_>, name: &str) -> Result<(CString, rustix::fd::OwnedFd)> {
     for _ in 0..16 {
-        let mut r = [0u8; 6];
-        let _ = rustix::rand::getrandom(&mut r, rustix::rand::GetRandomFlags::empty());
-        let suffix: String =
-            r.iter().map(|b| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[usize::from(*b) % 36])).collect();
-        let tmp = CString::new(format!(".#{name}.{suffix}")).map_err(|_| Error::msg("invalid image name"))?;
+        let tmp = crate::template::random_temp_name(std::ffi::OsStr::new(name))?;
+        let tmp = CString::new(std::os::unix::ffi::OsStringExt::into_vec(tmp))
+            .map_err(|_| Error::msg("invalid image name"))?;
         match fs::mkdirat(parent, tmp.as_c_str(), Mode::from_raw_mode(0o700)) {
             Ok(()) => {}
             Err(Errno::EXIST) => continue,
