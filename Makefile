@@ -7,12 +7,27 @@ DESTDIR ?=
 TARGET ?= x86_64-unknown-linux-musl
 CARGO ?= cargo
 BUILD := build
+# Target architecture (docs/EMBEDDED.md): the host's by default, built into build/; a cross
+# architecture (make ARCH=aarch64, make ARCH=armv7) is built into build/ARCH/ with rust-lld.
+HOST_ARCH := $(shell uname -m)
+ARCH ?= $(HOST_ARCH)
+CROSS_ARCHES := aarch64 armv7
+TRIPLE_aarch64 := aarch64-unknown-linux-musl
+TRIPLE_armv7 := armv7-unknown-linux-musleabihf
+ifeq ($(ARCH),$(HOST_ARCH))
+OUT := $(BUILD)
+else ifneq ($(filter $(ARCH),$(CROSS_ARCHES)),)
+OUT := $(BUILD)/$(ARCH)
+CROSS_TRIPLE := $(TRIPLE_$(ARCH))
+else
+$(error ARCH=$(ARCH): not a supported architecture (the host's $(HOST_ARCH), or one of: $(CROSS_ARCHES)))
+endif
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 ROOTFS := $(BUILD)/demo-rootfs
 # Set by `setup`: the musl target when rustup can install it, else glibc with +crt-static.
 TARGET_FILE := $(BUILD)/.target
 
-.PHONY: all setup deps build install docs completions dist demo guests test test-unit test-integration test-vm fuzz bench clean fmt
+.PHONY: all setup deps build build-native build-cross test-cross install docs completions dist demo guests test test-unit test-integration test-vm fuzz bench clean fmt
 
 all: build
 
@@ -66,6 +81,10 @@ setup: $(TARGET_FILE)
 #   oci_import.rs: podman import/build/save make the images import-oci reads)
 #                                      -> podman, runc                     deps
 #   qemu-system-x86_64 (vm)            -> qemu-system-x86                  tests/vm/lib.sh
+#   qemu-system-aarch64 (vm, VM_ARCH=aarch64) -> qemu-system-arm           tests/vm/lib.sh
+#   qemu-aarch64, qemu-arm (cross unit tests: .cargo/config.toml runners; make test ARCH=armv7)
+#                                      -> qemu-user                        deps
+#   ar (packaging/cross/musl-sysroot.sh: armv7's empty libunwind.a) -> binutils  deps
 #   hyperfine bwrap /usr/bin/time jq tini catatonit perf systemd-nspawn
 #                                      -> (bench's own list)               tests/bench/run.sh
 #   cargo-fuzz / the nightly toolchain -> cargo install / rustup           tests/fuzz/run.sh / fuzz
@@ -74,7 +93,7 @@ setup: $(TARGET_FILE)
 #   mawk, findutils, diffutils, gzip, tar (tarball.rs: GNU tar's archives and extraction), dpkg (dpkg-deb), apt (apt-get; gpgv and
 #   debian-archive-keyring for debootstrap), libc-bin (ldd), passwd (chpasswd, in the guests)
 DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs btrfs-progs nftables debootstrap \
-	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc scdoc zsh make git
+	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc scdoc zsh make git qemu-user
 deps:
 	@need=""; \
 	for p in $(DEB_PACKAGES); do \
@@ -87,13 +106,27 @@ deps:
 
 # Release flags of .cargo/config.toml, repeated here because RUSTFLAGS replaces them.
 STATIC_FLAGS := -C relocation-model=static -C target-feature=+crt-static -C link-arg=-Wl,-z,noseparate-code -C link-arg=-Wl,--build-id=none
+# The same for the cross targets, which rust-lld links directly (no -Wl,).
+LLD_FLAGS := -C relocation-model=static -C target-feature=+crt-static -C link-arg=-znoseparate-code -C link-arg=--build-id=none \
+	$(LLD_FLAGS_$(ARCH))
+# 32-bit ARM kernels have 4 KiB pages only: lld's 64 KiB default alignment cost 64 KiB of padding
+# before the RELRO segment.
+LLD_FLAGS_armv7 := -C link-arg=-zmax-page-size=4096
+# No unwind tables: with panic=immediate-abort nothing reads .eh_frame (217 KB on x86_64).
+SIZE_FLAGS := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no
 # spawnbox is built with its own std (build-std) and panic=immediate-abort: no panic messages,
 # no backtrace machinery, half the size (see docs/BENCHMARKS.md). This needs the rust-src
 # component and RUSTC_BOOTSTRAP on the pinned stable toolchain; without rust-src the plain
 # build is used.
 SIZE_BUILD ?= 1
 
-build: $(TARGET_FILE)
+ifeq ($(OUT),$(BUILD))
+build: build-native
+else
+build: build-cross
+endif
+
+build-native: $(TARGET_FILE)
 	@t=$$(cat $(TARGET_FILE)); \
 	if [ "$$t" != x86_64-unknown-linux-musl ]; then export RUSTFLAGS="$$RUSTFLAGS -C target-feature=+crt-static"; fi; \
 	$(CARGO) build --release --locked --target $$t -p spawnbox-init && \
@@ -101,7 +134,7 @@ build: $(TARGET_FILE)
 	export SPAWNBOX_INIT_BINARY=$(CURDIR)/$(BUILD)/spawnbox-init && \
 	if [ "$(SIZE_BUILD)" = 1 ] && [ "$$t" = x86_64-unknown-linux-musl ] && \
 	   { rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src >&2; }; then \
-		RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(STATIC_FLAGS) -Zunstable-options -Cpanic=immediate-abort" \
+		RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(STATIC_FLAGS) $(SIZE_FLAGS)" \
 			$(CARGO) build --release --locked --target $$t -p spawnbox -Z build-std=std,panic_abort; \
 	else \
 		$(CARGO) build --release --locked --target $$t -p spawnbox; \
@@ -110,6 +143,29 @@ build: $(TARGET_FILE)
 	ln -sf spawnbox $(BUILD)/spawnctl
 	@file -L $(BUILD)/spawnbox $(BUILD)/spawnbox-init | grep -Eq 'statically linked|static-pie linked' || { echo 'binaries are not static' >&2; exit 1; }
 	@ls -l $(BUILD)/spawnbox $(BUILD)/spawnbox-init | awk '{print $$9": "$$5" bytes"}'
+
+# A shell command printing the link flags of a target rustup has no std for (armv7): Debian's
+# musl and LLVM libunwind for it (packaging/cross/musl-sysroot.sh); nothing for the others,
+# whose target rustup adds.
+CROSS_SYSROOT_FLAGS := if rustup target list --installed 2>/dev/null | grep -qx '$(CROSS_TRIPLE)' || \
+	rustup target add '$(CROSS_TRIPLE)' >/dev/null 2>&1; then :; else \
+	s=$$(bash packaging/cross/musl-sysroot.sh $(if $(filter armv7,$(ARCH)),armhf,$(ARCH))) && \
+	echo "-C link-self-contained=no -L $$s -Z pre-link-arg=$$s/crt1.o -Z pre-link-arg=$$s/crti.o -C link-arg=$$s/crtn.o"; fi
+
+# A cross build: rustup's target when it has one (aarch64), else std built from rust-src
+# against Debian's musl of that architecture (armv7: packaging/cross/musl-sysroot.sh). Both
+# binaries are built with build-std (spawnbox-init needs only core), linked by rust-lld.
+build-cross:
+	@t=$(CROSS_TRIPLE); flags="$(LLD_FLAGS) $$($(CROSS_SYSROOT_FLAGS))" || exit 1; \
+	rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src >&2 || exit 1; \
+	export RUSTC_BOOTSTRAP=1 RUSTFLAGS="$$flags $(SIZE_FLAGS)"; \
+	$(CARGO) build --release --locked --target $$t -p spawnbox-init -Z build-std=core,compiler_builtins && \
+	mkdir -p $(OUT) && { cmp -s $(TARGET_DIR)/$$t/release/spawnbox-init $(OUT)/spawnbox-init || { cp $(TARGET_DIR)/$$t/release/spawnbox-init $(OUT)/.spawnbox-init.new && mv -f $(OUT)/.spawnbox-init.new $(OUT)/spawnbox-init; }; } && \
+	SPAWNBOX_INIT_BINARY=$(CURDIR)/$(OUT)/spawnbox-init $(CARGO) build --release --locked --target $$t -p spawnbox -Z build-std=std,panic_abort && \
+	{ cmp -s $(TARGET_DIR)/$$t/release/spawnbox $(OUT)/spawnbox || { cp $(TARGET_DIR)/$$t/release/spawnbox $(OUT)/.spawnbox.new && mv -f $(OUT)/.spawnbox.new $(OUT)/spawnbox; }; } && \
+	ln -sf spawnbox $(OUT)/spawnctl
+	@file -L $(OUT)/spawnbox $(OUT)/spawnbox-init | grep -q 'statically linked' || { echo 'binaries are not static' >&2; exit 1; }
+	@ls -l $(OUT)/spawnbox $(OUT)/spawnbox-init | awk '{print $$9": "$$5" bytes"}'
 
 install: build docs
 	install -D -m 0755 $(BUILD)/spawnbox $(DESTDIR)$(PREFIX)/bin/spawnbox
@@ -161,10 +217,45 @@ demo: deps build
 # Every test the project has: the man pages and completions build, unit tests (no root),
 # integration tests (root, real containers), the VM tests (stub-init as a real init, cgroup
 # v2), and bounded fuzzing of the parsers.
-test: deps build docs test-unit test-integration test-vm fuzz
+# On a cross architecture (make test ARCH=aarch64): its build, its unit tests under qemu-user
+# and its VM cases (tests/vm with VM_ARCH). The host's `make test` runs those too (test-cross).
+ifeq ($(OUT),$(BUILD))
+test: deps build docs test-unit test-integration test-vm test-cross fuzz
+else
+test: deps build test-unit test-vm
+endif
 
+# Every cross architecture's `make test`.
+test-cross:
+	@for a in $(CROSS_ARCHES); do $(MAKE) --no-print-directory ARCH=$$a test || exit 1; done
+
+# Unit tests that need the real kernel, which qemu-user does not emulate: clone3 into a cgroup
+# and the cgroup file system (cgroup::tests_host::host_*), seccomp(2) (install_on_a_thread),
+# mounts (shift_tree_stops_at_mounts_...), and a timing bound that emulation is 10x too slow
+# for (a_million_keys_...). They run natively on x86_64 and their features in the VM cases.
+QEMU_USER_SKIP := cgroup::tests_host::host_ security::seccomp::tests::install_on_a_thread \
+	userns::chown::tests::shift_tree_stops_at_mounts_on_the_same_device \
+	json::tests::a_million_keys_are_checked_for_duplicates_quickly
+
+ifeq ($(OUT),$(BUILD))
 test-unit:
 	$(CARGO) test --locked --workspace --exclude spawnbox-tests
+else
+# The libraries' and binaries' unit tests, built for the target and run by qemu-user
+# (.cargo/config.toml's runners); the crates' root tests (netns_root.rs) need namespaces.
+# armv7 has no std from rustup: build-std with unwinding (the test harness needs it) against
+# the sysroot's LLVM libunwind, whose fortified error path calls glibc's __fprintf_chk (musl
+# has none): that becomes abort().
+test-unit:
+	@echo "not run under qemu-user (need a real kernel):$(foreach t,$(QEMU_USER_SKIP), $(t))"
+	@flags="$$($(CROSS_SYSROOT_FLAGS))" || exit 1; \
+	if [ -n "$$flags" ]; then \
+		export RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(LLD_FLAGS) $$flags -C link-arg=--defsym=__fprintf_chk=abort"; \
+		std="-Z build-std=std,panic_unwind,test"; \
+	fi; \
+	set -x; $(CARGO) test --locked --target $(CROSS_TRIPLE) $$std -p spawnbox -p netsetup -p spawnbox-init --lib --bins -- \
+		$(foreach t,$(QEMU_USER_SKIP),--skip $(t))
+endif
 
 # Stock guest trees for the boot tests (Debian bookworm with systemd, Debian with sysvinit +
 # OpenRC, busybox init), built once and cached outside the repo, in
@@ -183,8 +274,13 @@ test-integration: deps build guests
 	SPAWNBOX_GUEST_SYSTEMD=$$guest_systemd SPAWNBOX_GUEST_OPENRC=$$guest_openrc SPAWNBOX_GUEST_BUSYBOX=$$guest_busybox \
 		$(CARGO) test --locked -p spawnbox-tests
 
+ifeq ($(ARCH),armv7)
+test-vm:
+	@echo "armv7: no VM cases (build and qemu-user checks only; docs/EMBEDDED.md)"
+else
 test-vm: deps build
-	bash tests/vm/run.sh
+	VM_ARCH=$(ARCH) bash tests/vm/run.sh
+endif
 
 # Bounded fuzzing (20 s per target; needs rustup's nightly toolchain, installs cargo-fuzz).
 fuzz: deps

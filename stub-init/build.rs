@@ -9,6 +9,9 @@ fn main() {
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
     let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
     if release && linux {
-        println!("cargo:rustc-link-arg-bins=-Wl,--strip-all");
+        // Through a C compiler driver the flag needs -Wl,; rust-lld (the cross targets'
+        // linker, .cargo/config.toml) takes it as is.
+        let lld = std::env::var("RUSTC_LINKER").is_ok_and(|l| l.ends_with("lld"));
+        println!("cargo:rustc-link-arg-bins={}", if lld { "--strip-all" } else { "-Wl,--strip-all" });
     }
 }
