@@ -295,3 +295,14 @@ fmt:
 
 clean:
 	rm -rf $(BUILD) target fuzz/target
+
+# The appliance initramfs (docs/EMBEDDED.md): build/initramfs.cpio.gz, or
+# build/ARCH/initramfs.cpio.gz with ARCH=aarch64|armv7, from what `make build [ARCH=...]`
+# built. packaging/initramfs/mkinitramfs.sh does it all and takes its INITRAMFS_* variables
+# from the environment (make passes command-line variables on): INITRAMFS_TREE=DIR,
+# INITRAMFS_MACHINE=NAME, INITRAMFS_CMD='WORDS', INITRAMFS_BOOT=1, INITRAMFS_OPTIONS='WORDS',
+# INITRAMFS_NSPAWN=FILE, INITRAMFS_ON_EXIT=poweroff|reboot|restart|shell, INITRAMFS_RC=FILE,
+# INITRAMFS_FILES=DIR, INITRAMFS_OUT=FILE, BUSYBOX=FILE.
+.PHONY: initramfs
+initramfs:
+	@ARCH=$(ARCH) bash packaging/initramfs/mkinitramfs.sh

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds a small busybox-static rootfs in DIR (used by `make demo`, the tests and the bench).
 # Usage: tests/mkrootfs.sh DIR   (busybox from Debian's busybox-static package)
+# BUSYBOX: another static busybox; BUSYBOX_APPLETS: a file with its applet names, for a
+# busybox that cannot run here (another architecture's, for the VM tests).
 set -euo pipefail
 dir=${1:?usage: mkrootfs.sh DIR}
 bb=${BUSYBOX:-/bin/busybox}
@@ -9,7 +11,8 @@ if [ -x "$dir/bin/busybox" ] && [ -f "$dir/etc/os-release" ]; then exit 0; fi
 mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,root,var/tmp,home/alice}
 chmod 1777 "$dir/tmp" "$dir/var/tmp"
 cp "$bb" "$dir/bin/busybox"
-for applet in $("$bb" --list); do
+if [ -n "${BUSYBOX_APPLETS:-}" ]; then applets=$(cat "$BUSYBOX_APPLETS"); else applets=$("$bb" --list); fi
+for applet in $applets; do
     [ -e "$dir/bin/$applet" ] || ln -s busybox "$dir/bin/$applet"
 done
 ln -sf ../bin/busybox "$dir/sbin/init"
