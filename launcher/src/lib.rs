@@ -47,6 +47,7 @@ mod setup;
 #[cfg(feature = "images")]
 pub mod sha256;
 mod signals;
+mod sort;
 pub mod spec;
 mod stopping;
 mod sys;

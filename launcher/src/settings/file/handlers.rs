@@ -239,7 +239,7 @@ pub fn cpu_affinity(st: &mut State, value: &str) -> Result {
     st.s.cpu_affinity = match (sec::parse_cpu_affinity(value)?, st.s.cpu_affinity.take()) {
         (Some(mut cpus), Some(old)) => {
             cpus.extend(old);
-            cpus.sort_unstable();
+            crate::sort::sort(&mut cpus);
             cpus.dedup();
             Some(cpus)
         }
