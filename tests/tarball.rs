@@ -520,15 +520,15 @@ fn oci_layers_apply_whiteouts() {
     ]);
     let opts = ImportOptions { oci_layer: true, ..ImportOptions::default() };
     let fd = open_dir(&root);
-    tar::extract_into(&layer1[..], None, fd.as_fd(), &opts, &mut |_| {}).unwrap();
-    let st = tar::extract_into(&layer2[..], None, fd.as_fd(), &opts, &mut |_| {}).unwrap();
+    tar::extract_into(&mut &layer1[..], None, fd.as_fd(), &opts, &mut |_| {}).unwrap();
+    let st = tar::extract_into(&mut &layer2[..], None, fd.as_fd(), &opts, &mut |_| {}).unwrap();
     assert_eq!(st.whiteouts, 3);
     let got = sh(&format!("cd '{}' && find . | sort", root.display()));
     assert_eq!(got, ".\n./a\n./a/g\n./b\n./b/y\n");
     // Without the option the whiteouts are plain files.
     let plain = s.dir("plain");
     let fd = open_dir(&plain);
-    tar::extract_into(&layer2[..], None, fd.as_fd(), &ImportOptions::default(), &mut |_| {}).unwrap();
+    tar::extract_into(&mut &layer2[..], None, fd.as_fd(), &ImportOptions::default(), &mut |_| {}).unwrap();
     assert!(plain.join("a/.wh.f").is_file());
 }
 

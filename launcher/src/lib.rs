@@ -34,6 +34,7 @@ mod mount_plan;
 mod mounts;
 mod network;
 mod notify;
+#[cfg(feature = "images")]
 pub mod oci_image;
 mod overlay;
 mod prepared;
@@ -43,11 +44,14 @@ mod run_host;
 mod security;
 pub mod settings;
 mod setup;
+#[cfg(feature = "images")]
 pub mod sha256;
 mod signals;
+mod sort;
 pub mod spec;
 mod stopping;
 mod sys;
+#[cfg(feature = "images")]
 pub mod tar;
 pub mod template;
 mod timezone;

@@ -170,7 +170,7 @@ impl Spec {
             _ => UserNamespaceOwnership::Off,
         });
         let mut custom_mounts = settings.custom_mounts;
-        custom_mounts.sort_by(|a, b| path_order(a.destination(), b.destination()));
+        crate::sort::sort_by(&mut custom_mounts, |a, b| path_order(a.destination(), b.destination()));
         Ok(Spec {
             directory,
             template: settings.template.clone(),

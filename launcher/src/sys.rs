@@ -218,7 +218,7 @@ fn setattr(fd: BorrowedFd<'_>, attr: &MountAttr, recursive: bool) -> Result<(), 
 /// Closes every descriptor from 3 up except those in `keep` (close_range(2) over the gaps).
 pub fn close_all_except(keep: &[RawFd]) {
     let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= 3).collect();
-    keep.sort_unstable();
+    crate::sort::sort(&mut keep);
     let mut first: libc::c_uint = 3;
     for fd in keep.into_iter().chain(std::iter::once(RawFd::MAX)) {
         let fd = fd as libc::c_uint;

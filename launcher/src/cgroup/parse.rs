@@ -147,7 +147,7 @@ pub fn parse_cpu_list(s: &str) -> Result<String, String> {
         }
         ranges.push((a, b));
     }
-    ranges.sort_unstable();
+    crate::sort::sort(&mut ranges);
     let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
     for (a, b) in ranges {
         match merged.last_mut() {

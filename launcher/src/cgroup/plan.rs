@@ -121,7 +121,7 @@ pub fn plan(h: &Hierarchy, req: &Request<'_>, host: &dyn Host) -> Result<Plan> {
 
 /// Sorts controllers as the kernel lists them and drops duplicates.
 pub(crate) fn kernel_order(controllers: &mut Vec<String>) {
-    controllers.sort_by_key(|c| CONTROLLER_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
+    crate::sort::sort_by_key(controllers, |c| CONTROLLER_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
     controllers.dedup();
 }
 

@@ -244,7 +244,7 @@ pub fn parse_cpu_affinity(s: &str) -> Result<Option<Vec<u32>>> {
             None => cpus.push(index(word)?),
         }
     }
-    cpus.sort_unstable();
+    crate::sort::sort(&mut cpus);
     cpus.dedup();
     Ok((!cpus.is_empty()).then_some(cpus))
 }

@@ -165,6 +165,7 @@ pub fn export_fs(args: &[String]) -> Result<()> {
 /// `import-oci SOURCE [NAME] [--read-only] [--force]`: an OCI image layout (directory or
 /// archive) or a `docker save` tarball as image NAME, with `NAME.nspawn` next to it. What the
 /// user should know goes to stderr.
+#[cfg(feature = "images")]
 pub fn import_oci(o: &Options, args: &[String]) -> Result<()> {
     let opts = crate::oci_image::Options { read_only: o.read_only, force: o.force };
     let made = crate::oci_image::import(std::path::Path::new(&args[0]), args.get(1).map(String::as_str), opts)?;

@@ -80,7 +80,7 @@ fn processes(e: &Entry) -> Vec<(String, i32, String)> {
         }
         if let Ok(rd) = std::fs::read_dir(&d) {
             let mut subs: Vec<_> = rd.filter_map(|x| x.ok()).filter(|x| x.path().is_dir()).map(|x| x.path()).collect();
-            subs.sort();
+            crate::sort::sort(&mut subs);
             dirs.extend(subs.into_iter().rev());
         }
     }

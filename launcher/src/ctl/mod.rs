@@ -10,10 +10,12 @@ mod files;
 mod images;
 pub mod leader;
 mod machines;
+#[cfg(feature = "images")]
 mod progress;
 mod shell;
 mod show;
 mod start;
+#[cfg(feature = "images")]
 mod tarballs;
 
 use crate::error::{Error, Result};
@@ -34,12 +36,24 @@ pub struct Verb {
     pub help: &'static str,
     pub run: Option<Handler>,
     pub exec: Option<Runner>,
+    /// Image transfer (the `images` cargo feature): without it the verb has no handler and
+    /// says that this build lacks it.
+    pub images: bool,
 }
 
+/// Whether this build has the image transfer verbs (the `images` cargo feature).
+pub const IMAGES: bool = cfg!(feature = "images");
+
 impl Verb {
-    /// Whether spawnctl does this verb (the others say "not implemented yet").
+    /// Whether spawnctl does this verb (the others say "not implemented yet"); an image
+    /// transfer verb counts even in a build without it.
     pub fn implemented(&self) -> bool {
-        self.run.is_some() || self.exec.is_some()
+        self.run.is_some() || self.exec.is_some() || self.images
+    }
+
+    /// Whether this build has the verb.
+    pub fn built(&self) -> bool {
+        IMAGES || !self.images
     }
 }
 
@@ -53,11 +67,28 @@ const fn verb(
     help: &'static str,
     run: Option<Handler>,
 ) -> Verb {
-    Verb { name, min, max, synopsis, help, run, exec: None }
+    Verb { name, min, max, synopsis, help, run, exec: None, images: false }
+}
+
+/// An image transfer verb: `run` is `None` in a build without the `images` feature.
+const fn transfer(v: Verb) -> Verb {
+    Verb { images: true, ..v }
+}
+
+/// `Some(handler)` with the `images` feature, `None` without (where the handler's code does
+/// not exist).
+macro_rules! with_images {
+    ($h:expr) => {{
+        #[cfg(feature = "images")]
+        let h: Option<Handler> = Some($h);
+        #[cfg(not(feature = "images"))]
+        let h: Option<Handler> = None;
+        h
+    }};
 }
 
 const fn runner(name: &'static str, max: usize, synopsis: &'static str, help: &'static str, exec: Runner) -> Verb {
-    Verb { name, min: 0, max, synopsis, help, run: None, exec: Some(exec) }
+    Verb { name, min: 0, max, synopsis, help, run: None, exec: Some(exec), images: false }
 }
 
 fn quiet(r: Result<()>) -> Result<String> {
@@ -167,14 +198,14 @@ pub const VERBS: &[Verb] = &[
         Some(|_, a| quiet(images::read_only(a))),
     ),
     verb("remove", 1, ANY, "remove NAME...", "Remove an image", Some(|_, a| quiet(images::remove(a)))),
-    verb(
+    transfer(verb(
         "import-tar",
         1,
         2,
         "import-tar FILE [NAME]",
         "Import a local TAR container image",
-        Some(|o, a| quiet(tarballs::import(o, a))),
-    ),
+        with_images!(|o, a| quiet(tarballs::import(o, a))),
+    )),
     verb(
         "import-fs",
         1,
@@ -183,14 +214,14 @@ pub const VERBS: &[Verb] = &[
         "Import a local directory container image",
         Some(|o, a| quiet(images::import_fs(o, a))),
     ),
-    verb(
+    transfer(verb(
         "import-oci",
         1,
         2,
         "import-oci SOURCE [NAME]",
         "Import a local OCI image (layout directory or archive, docker save tarball)",
-        Some(|o, a| quiet(images::import_oci(o, a))),
-    ),
+        with_images!(|o, a| quiet(images::import_oci(o, a))),
+    )),
     verb(
         "export-fs",
         2,
@@ -199,14 +230,14 @@ pub const VERBS: &[Verb] = &[
         "Export a container image to a directory",
         Some(|_, a| quiet(images::export_fs(a))),
     ),
-    verb(
+    transfer(verb(
         "export-tar",
         1,
         2,
         "export-tar NAME [FILE]",
         "Export a TAR container image locally",
-        Some(|o, a| quiet(tarballs::export(o, a))),
-    ),
+        with_images!(|o, a| quiet(tarballs::export(o, a))),
+    )),
 ];
 
 /// The `--help` text, from the verb table.
@@ -216,7 +247,11 @@ pub fn help_text() -> String {
     );
     let width = VERBS.iter().map(|v| v.synopsis.len()).max().unwrap_or(0) + 2;
     for v in VERBS {
-        let star = if v.implemented() { "" } else { " *" };
+        let star = match (v.implemented(), v.built()) {
+            (false, _) => " *",
+            (true, false) => " (not in this build)",
+            (true, true) => "",
+        };
         out.push_str(&format!("  {:<width$}{}{star}\n", v.synopsis, v.help));
     }
     out.push_str(
@@ -263,6 +298,9 @@ fn run(args: &[String]) -> Result<(String, i32)> {
     };
     let v =
         VERBS.iter().find(|v| v.name == name).ok_or_else(|| Error::msg(format!("unknown command verb '{name}'")))?;
+    if !v.built() {
+        return Err(Error::msg(format!("{name}: not in this build (spawnctl was built without image transfer)")));
+    }
     if operands.len() < v.min {
         return Err(Error::msg(format!("{name}: too few arguments (usage: spawnctl {})", v.synopsis)));
     }
@@ -290,7 +328,9 @@ mod tests {
         assert_eq!(err(&["frobnicate"]), "unknown command verb 'frobnicate'");
         assert_eq!(err(&["rename", "a"]), "rename: too few arguments (usage: spawnctl rename NAME NAME)");
         assert_eq!(err(&["list-images", "x"]), "list-images: too many arguments (usage: spawnctl list-images)");
-        assert_eq!(err(&["import-tar", "-"]), "import-tar -: give the image's NAME");
+        if IMAGES {
+            assert_eq!(err(&["import-tar", "-"]), "import-tar -: give the image's NAME");
+        }
         assert!(err(&["shell"]).starts_with("machine \".host\" is the host itself"));
         assert_eq!(err(&["login", "a", "b"]), "login: too many arguments (usage: spawnctl login [NAME])");
         assert_eq!(err(&["show-image", "a/b"]), "invalid image name \"a/b\"");
@@ -304,6 +344,23 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), names.len(), "a verb is listed twice");
+    }
+
+    #[test]
+    fn transfer_verbs_follow_the_images_feature() {
+        let transfer: Vec<&str> = VERBS.iter().filter(|v| v.images).map(|v| v.name).collect();
+        assert_eq!(transfer, ["import-tar", "import-oci", "export-tar"]);
+        for v in VERBS.iter().filter(|v| v.images) {
+            assert_eq!(v.run.is_some(), IMAGES, "{}", v.name);
+            assert!(v.implemented() && v.built() == IMAGES, "{}", v.name);
+        }
+        if !IMAGES {
+            assert_eq!(
+                err(&["import-tar"]),
+                "import-tar: not in this build (spawnctl was built without image transfer)"
+            );
+            assert!(help_text().contains("Export a TAR container image locally (not in this build)\n"));
+        }
     }
 
     #[test]

@@ -86,7 +86,7 @@ fn json_table(header: &[&str], rows: &[Vec<Cell>], pretty: bool) -> String {
         .iter()
         .map(|r| {
             let fields: Vec<String> =
-                header.iter().zip(r).map(|(h, c)| format!("\"{}\":{}", h.to_lowercase(), c.json())).collect();
+                header.iter().zip(r).map(|(h, c)| format!("\"{}\":{}", h.to_ascii_lowercase(), c.json())).collect();
             if pretty {
                 format!("\t{{\n\t\t{}\n\t}}", fields.join(",\n\t\t").replace("\":", "\" : "))
             } else {

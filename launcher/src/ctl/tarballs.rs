@@ -48,18 +48,14 @@ pub fn import(o: &Options, args: &[String]) -> Result<()> {
     let mut bar = Bar::new(format!("Importing {file}"));
     let mut progress = |p: tar::Progress| bar.update(p.done, p.total);
     let opts = ImportOptions::default();
-    // One reader type for every source (and import-oci's layers): each type would get its
-    // own copy of the decompressors (about 80 KiB).
     let stats = if file == "-" {
-        let mut src: &mut dyn std::io::Read = &mut std::io::stdin().lock();
-        tar::import_reader(&mut src, None, parent.as_fd(), &name, &opts, &mut progress)?
+        tar::import_reader(&mut std::io::stdin().lock(), None, parent.as_fd(), &name, &opts, &mut progress)?
     } else {
         let path = Path::new(file);
         let io = |op: &str, e: std::io::Error| Error::path(op, path, crate::error::io_errno(&e));
         let mut f = std::fs::File::open(path).map_err(|e| io("open", e))?;
         let total = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-        let mut src: &mut dyn std::io::Read = &mut f;
-        tar::import_reader(&mut src, total, parent.as_fd(), &name, &opts, &mut progress).map_err(|e| e.context(file))?
+        tar::import_reader(&mut f, total, parent.as_fd(), &name, &opts, &mut progress).map_err(|e| e.context(file))?
     };
     bar.finish();
     log::debug!("import-tar {file}: {stats:?}");

@@ -121,7 +121,7 @@ pub fn users(image: &Image) -> Vec<i32> {
             same_root || in_scope
         })
         .collect();
-    pids.sort_unstable();
+    crate::sort::sort(&mut pids);
     pids
 }
 

@@ -106,7 +106,7 @@ pub fn list(probe: &dyn Probe, all: bool) -> Vec<Image> {
             }
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    crate::sort::sort_by(&mut out, |a, b| a.name.cmp(&b.name));
     out
 }
 

@@ -191,7 +191,7 @@ impl Parser<'_> {
         }
         // Duplicates by sorting (n log n: a hostile object of a million keys stays cheap).
         let mut keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
-        keys.sort_unstable();
+        crate::sort::sort(&mut keys);
         if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
             return Err(self.error_at(start, format!("duplicate key {} in object", super::quote(w[0]))));
         }

@@ -252,7 +252,7 @@ pub fn list() -> Vec<Entry> {
             _ => remove_stale(&d),
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    crate::sort::sort_by(&mut out, |a, b| a.name.cmp(&b.name));
     out
 }
 

@@ -546,7 +546,7 @@ fn reclaim(g: &state::Locked<'_>, rtnl: &mut Rtnl, stale: &[Lease], live: &[Leas
         }
     }
     let mut zones: Vec<&str> = stale.iter().filter_map(|l| l.zone.as_deref()).collect();
-    zones.sort_unstable();
+    crate::sort::sort(&mut zones);
     zones.dedup();
     for z in zones {
         if Some(z) != keep_zone && !live.iter().any(|l| l.zone.as_deref() == Some(z)) {

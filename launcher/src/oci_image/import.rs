@@ -259,9 +259,7 @@ fn apply(src: &Source, layer: &Layer, root: BorrowedFd<'_>, signals: &Interrupts
     let (r, size) = src.member(&layer.member)?;
     let mut v = Verified::new(Interruptible { inner: r, signals, since: 0 }, layer.expect.clone(), layer.what.clone());
     let opts = tar::ImportOptions { oci_layer: true, ..Default::default() };
-    // As `&mut dyn Read`: the engine and its decoders are generic over the reader, and one
-    // instance serves every caller that passes this type (each type is another copy).
-    let stats = tar::extract_into(&mut v as &mut dyn Read, Some(size), root, &opts, &mut |_| {});
+    let stats = tar::extract_into(&mut v, Some(size), root, &opts, &mut |_| {});
     if stats.is_err() {
         signals.check()?;
     }

@@ -137,7 +137,7 @@ impl Source {
         let tmp = rustix::fs::openat(scratch, ".", flags, Mode::from_raw_mode(0o600))
             .map_err(|e| Error::sys("create", "a temporary file for the decompressed archive", e))?;
         let mut out = File::from(tmp);
-        let mut dec = tar::compress::decoder(codec, BufReader::with_capacity(256 << 10, file));
+        let mut dec = tar::compress::decoder(codec, Box::new(BufReader::with_capacity(256 << 10, file)));
         let what = || format!("decompress ({})", codec.name());
         let mut buf = vec![0u8; 1 << 20];
         loop {

@@ -80,8 +80,10 @@ fn is_skippable(magic: &[u8]) -> bool {
     magic.len() == 4 && magic[1..] == [0x2a, 0x4d, 0x18] && magic[0] & 0xf0 == 0x50
 }
 
-/// The decompressed stream of `src` in format `codec`.
-pub fn decoder<'a, R: BufRead + 'a>(codec: Codec, src: R) -> Box<dyn Read + 'a> {
+/// The decompressed stream of `src` in format `codec`. `src` is boxed so that each decoder is
+/// compiled once, not once for every caller's reader type (lzma-rust2's and ruzstd's readers
+/// are about 10 KiB each).
+pub fn decoder<'a>(codec: Codec, src: Box<dyn BufRead + 'a>) -> Box<dyn Read + 'a> {
     match codec {
         Codec::None => Box::new(src),
         Codec::Gzip => Box::new(super::gzip::Decoder::new(src)),
@@ -271,7 +273,7 @@ mod tests {
         let packed = enc.finish().unwrap();
         assert_eq!(Codec::detect(&packed).unwrap(), codec);
         let mut out = Vec::new();
-        decoder(codec, &packed[..]).read_to_end(&mut out).unwrap();
+        decoder(codec, Box::new(&packed[..])).read_to_end(&mut out).unwrap();
         out
     }
 
@@ -307,13 +309,13 @@ mod tests {
         packed.extend_from_slice(&frame);
         packed.extend_from_slice(&frame);
         let mut out = Vec::new();
-        decoder(Codec::Zstd, &packed[..]).read_to_end(&mut out).unwrap();
+        decoder(Codec::Zstd, Box::new(&packed[..])).read_to_end(&mut out).unwrap();
         assert_eq!(out, b"payloadpayload");
         let cut = &frame[..frame.len() - 3];
-        assert!(decoder(Codec::Zstd, cut).read_to_end(&mut Vec::new()).is_err());
+        assert!(decoder(Codec::Zstd, Box::new(cut)).read_to_end(&mut Vec::new()).is_err());
         let mut bad = frame;
         bad[19] ^= 1;
-        let e = decoder(Codec::Zstd, &bad[..]).read_to_end(&mut Vec::new()).unwrap_err();
+        let e = decoder(Codec::Zstd, Box::new(&bad[..])).read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(e.to_string(), "zstd: content checksum mismatch");
     }
 }

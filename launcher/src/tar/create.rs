@@ -57,7 +57,7 @@ fn walk_dir(
             names.push(n.to_owned());
         }
     }
-    names.sort();
+    crate::sort::sort(&mut names);
     for n in names {
         let mut name = prefix.clone();
         if !name.is_empty() {
@@ -114,7 +114,7 @@ fn read_xattrs(fd: BorrowedFd<'_>, ft: FileType, opened: bool) -> rustix::io::Re
         }
     };
     let mut names: Vec<&[u8]> = list[..n].split(|&b| b == 0).filter(|s| !s.is_empty()).collect();
-    names.sort();
+    crate::sort::sort(&mut names);
     let mut out = Vec::new();
     for name in names {
         let cname = CString::new(name).map_err(|_| Errno::INVAL)?;

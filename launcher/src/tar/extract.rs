@@ -442,9 +442,8 @@ impl Extractor<'_> {
     /// Directories' xattrs, modes and mtimes, deepest first, after everything else was written.
     fn finish_dirs(&mut self) -> Result<()> {
         let mut dirs: Vec<(Vec<u8>, DirMeta)> = self.dirs.drain().collect();
-        dirs.sort_by_key(|(p, _)| {
-            std::cmp::Reverse((p.iter().filter(|&&b| b == b'/').count() + usize::from(!p.is_empty()), p.clone()))
-        });
+        let depth = |p: &[u8]| p.iter().filter(|&&b| b == b'/').count() + usize::from(!p.is_empty());
+        crate::sort::sort_by(&mut dirs, |(a, _), (b, _)| (depth(b), b).cmp(&(depth(a), a)));
         for (p, meta) in dirs {
             let comps: Vec<&[u8]> = if p.is_empty() { Vec::new() } else { p.split(|&b| b == b'/').collect() };
             let dir = match self.open_dir(&comps) {

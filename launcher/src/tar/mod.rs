@@ -104,7 +104,7 @@ impl<R: Read> Read for Counting<R> {
 /// `root`; `progress` sees bytes of `src` read against `total`. For OCI layers: call once per
 /// layer on the same directory with `oci_layer` set.
 pub fn extract_into(
-    src: impl Read,
+    src: &mut dyn Read,
     total: Option<u64>,
     root: BorrowedFd<'_>,
     opts: &ImportOptions,
@@ -114,7 +114,7 @@ pub fn extract_into(
     let mut buffered = BufReader::with_capacity(READ_BUF, Counting { inner: src, count: count.clone() });
     let head = buffered.fill_buf().map_err(|e| reader::io_error("read", &e))?;
     let codec = Codec::detect(head)?;
-    let mut tar = Reader::new(compress::decoder(codec, buffered));
+    let mut tar = Reader::new(compress::decoder(codec, Box::new(buffered)));
     let mut last = 0u64;
     let mut tick = || {
         let done = count.get();
@@ -155,12 +155,12 @@ pub fn import(
 ) -> Result<Stats> {
     let file = std::fs::File::open(src).map_err(|e| reader::io_error("open", &e).context(src.display()))?;
     let total = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-    import_reader(file, total, dest_parent, name, opts, progress).map_err(|e| e.context(src.display()))
+    import_reader(&mut { file }, total, dest_parent, name, opts, progress).map_err(|e| e.context(src.display()))
 }
 
 /// [`import`] from a stream (`import-tar -`); `total` is its size if known.
 pub fn import_reader(
-    src: impl Read,
+    src: &mut dyn Read,
     total: Option<u64>,
     dest_parent: BorrowedFd<'_>,
     name: &str,

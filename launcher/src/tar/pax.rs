@@ -190,7 +190,7 @@ pub fn acl_from_text(text: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     // The kernel wants entries sorted by tag, then id.
-    entries.sort_by_key(|&(t, _, id)| (t, id));
+    crate::sort::sort_by_key(&mut entries, |&(t, _, id)| (t, id));
     let mut out = 2u32.to_le_bytes().to_vec();
     for (tag, perm, id) in entries {
         out.extend_from_slice(&tag.to_le_bytes());

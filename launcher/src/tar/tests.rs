@@ -75,7 +75,7 @@ fn create_then_extract_round_trips() {
     assert!(archive == again);
     let dst = d.join("dst");
     sfs::create_dir(&dst).unwrap();
-    let st = extract_into(&archive[..], None, open(&dst).as_fd(), &no_owner(), &mut |_| {}).unwrap();
+    let st = extract_into(&mut &archive[..], None, open(&dst).as_fd(), &no_owner(), &mut |_| {}).unwrap();
     assert_eq!(st.entries, stats.entries);
     assert!(st.root_entry);
     assert_eq!(list(&dst), list(&src));
@@ -105,7 +105,7 @@ fn hostile_archives_are_refused_in_memory() {
         }
         let dst = d.join(format!("c{i}"));
         sfs::create_dir(&dst).unwrap();
-        let e = extract_into(&t[..], None, open(&dst).as_fd(), &no_owner(), &mut |_| {}).unwrap_err();
+        let e = extract_into(&mut &t[..], None, open(&dst).as_fd(), &no_owner(), &mut |_| {}).unwrap_err();
         assert_eq!(e.to_string(), *want);
     }
     // Through `import`: nothing is left in the parent after an error.
@@ -114,11 +114,11 @@ fn hostile_archives_are_refused_in_memory() {
     let mut t = Vec::new();
     push(&mut t, b"ok", Kind::File, b"data", b"");
     push(&mut t, b"../bad", Kind::File, b"", b"");
-    let e = import_reader(&t[..], None, open(&parent).as_fd(), "img", &no_owner(), &mut |_| {}).unwrap_err();
+    let e = import_reader(&mut &t[..], None, open(&parent).as_fd(), "img", &no_owner(), &mut |_| {}).unwrap_err();
     assert_eq!(e.to_string(), "entry \"../bad\": name contains \"..\"");
     assert_eq!(sfs::read_dir(&parent).unwrap().count(), 0);
     for bad in ["", ".", "..", "a/b", ".hidden"] {
-        let e = import_reader(&t[..], None, open(&parent).as_fd(), bad, &no_owner(), &mut |_| {}).unwrap_err();
+        let e = import_reader(&mut &t[..], None, open(&parent).as_fd(), bad, &no_owner(), &mut |_| {}).unwrap_err();
         assert_eq!(e.to_string(), format!("invalid image name {bad:?}"));
     }
     sfs::remove_dir_all(&d).unwrap();

@@ -57,7 +57,7 @@ pub struct BoundId {
 /// outside the range are ignored (the plan never makes them).
 pub fn map_text(base: u32, shift: u32, range: u32, holes: &[(u32, u32)]) -> String {
     let mut holes: Vec<(u32, u32)> = holes.iter().copied().filter(|(inside, _)| *inside < range).collect();
-    holes.sort_unstable();
+    crate::sort::sort(&mut holes);
     holes.dedup_by_key(|(inside, _)| *inside);
     let mut text = String::new();
     let mut next = 0u32;

@@ -200,15 +200,20 @@ pub fn system_call_filter(st: &mut State, value: &str) -> Result {
     Ok(())
 }
 
-/// `LimitX=` for resource number `R`: `SOFT[:HARD]`, as the value of `--rlimit=X=`.
+/// `LimitX=` for resource number `R`: `SOFT[:HARD]`, as the value of `--rlimit=X=`. A
+/// handler per resource for the key table; the work is [`set_limit`]'s, compiled once.
 pub fn limit<const R: u32>(st: &mut State, value: &str) -> Result {
+    set_limit(st, R, value)
+}
+
+fn set_limit(st: &mut State, resource: u32, value: &str) -> Result {
     let list = &mut st.s.rlimits;
     if value.is_empty() {
-        list.retain(|l| l.resource != R);
+        list.retain(|l| l.resource != resource);
         return Ok(());
     }
-    let limit = sec::parse_rlimit_value(R, value)?;
-    match list.iter_mut().find(|l| l.resource == R) {
+    let limit = sec::parse_rlimit_value(resource, value)?;
+    match list.iter_mut().find(|l| l.resource == resource) {
         Some(slot) => *slot = limit,
         None => list.push(limit),
     }
@@ -239,7 +244,7 @@ pub fn cpu_affinity(st: &mut State, value: &str) -> Result {
     st.s.cpu_affinity = match (sec::parse_cpu_affinity(value)?, st.s.cpu_affinity.take()) {
         (Some(mut cpus), Some(old)) => {
             cpus.extend(old);
-            cpus.sort_unstable();
+            crate::sort::sort(&mut cpus);
             cpus.dedup();
             Some(cpus)
         }
