@@ -110,10 +110,15 @@ STATIC_FLAGS := -C relocation-model=static -C target-feature=+crt-static -C link
 LLD_FLAGS := -C relocation-model=static -C target-feature=+crt-static -C link-arg=-znoseparate-code -C link-arg=--build-id=none \
 	$(LLD_FLAGS_$(ARCH))
 # 32-bit ARM kernels have 4 KiB pages only: lld's 64 KiB default alignment cost 64 KiB of padding
-# before the RELRO segment.
-LLD_FLAGS_armv7 := -C link-arg=-zmax-page-size=4096
+# before the RELRO segment. Thumb-2 code (every ARMv7-A core runs it): 0.7 of ARM mode's size.
+LLD_FLAGS_armv7 := -C link-arg=-zmax-page-size=4096 -C target-feature=+thumb-mode
 # No unwind tables: with panic=immediate-abort nothing reads .eh_frame (217 KB on x86_64).
-SIZE_FLAGS := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no
+# No panic locations either (-4 KiB). (-Zfmt-debug=none would save 16 KiB more but blanks the
+# {:?} values in error messages.)
+SIZE_FLAGS := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no -Zlocation-detail=none
+# BOARD=1: spawnbox without the default `images` feature (tarball and OCI import/export and
+# their codecs; docs/DEPENDENCIES.md): 0.3 MB less, for boards that get their images otherwise.
+SPAWNBOX_FEATURES := $(if $(filter 1,$(BOARD)),--no-default-features)
 # spawnbox is built with its own std (build-std) and panic=immediate-abort: no panic messages,
 # no backtrace machinery, half the size (see docs/BENCHMARKS.md). This needs the rust-src
 # component and RUSTC_BOOTSTRAP on the pinned stable toolchain; without rust-src the plain
@@ -135,9 +140,9 @@ build-native: $(TARGET_FILE)
 	if [ "$(SIZE_BUILD)" = 1 ] && [ "$$t" = x86_64-unknown-linux-musl ] && \
 	   { rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src >&2; }; then \
 		RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(STATIC_FLAGS) $(SIZE_FLAGS)" \
-			$(CARGO) build --release --locked --target $$t -p spawnbox -Z build-std=std,panic_abort; \
+			$(CARGO) build --release --locked --target $$t -p spawnbox $(SPAWNBOX_FEATURES) -Z build-std=std,panic_abort; \
 	else \
-		$(CARGO) build --release --locked --target $$t -p spawnbox; \
+		$(CARGO) build --release --locked --target $$t -p spawnbox $(SPAWNBOX_FEATURES); \
 	fi && \
 	{ cmp -s $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/spawnbox || { cp $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/.spawnbox.new && mv -f $(BUILD)/.spawnbox.new $(BUILD)/spawnbox; }; } && \
 	ln -sf spawnbox $(BUILD)/spawnctl
@@ -161,7 +166,7 @@ build-cross:
 	export RUSTC_BOOTSTRAP=1 RUSTFLAGS="$$flags $(SIZE_FLAGS)"; \
 	$(CARGO) build --release --locked --target $$t -p spawnbox-init -Z build-std=core,compiler_builtins && \
 	mkdir -p $(OUT) && { cmp -s $(TARGET_DIR)/$$t/release/spawnbox-init $(OUT)/spawnbox-init || { cp $(TARGET_DIR)/$$t/release/spawnbox-init $(OUT)/.spawnbox-init.new && mv -f $(OUT)/.spawnbox-init.new $(OUT)/spawnbox-init; }; } && \
-	SPAWNBOX_INIT_BINARY=$(CURDIR)/$(OUT)/spawnbox-init $(CARGO) build --release --locked --target $$t -p spawnbox -Z build-std=std,panic_abort && \
+	SPAWNBOX_INIT_BINARY=$(CURDIR)/$(OUT)/spawnbox-init $(CARGO) build --release --locked --target $$t -p spawnbox $(SPAWNBOX_FEATURES) -Z build-std=std,panic_abort && \
 	{ cmp -s $(TARGET_DIR)/$$t/release/spawnbox $(OUT)/spawnbox || { cp $(TARGET_DIR)/$$t/release/spawnbox $(OUT)/.spawnbox.new && mv -f $(OUT)/.spawnbox.new $(OUT)/spawnbox; }; } && \
 	ln -sf spawnbox $(OUT)/spawnctl
 	@file -L $(OUT)/spawnbox $(OUT)/spawnbox-init | grep -q 'statically linked' || { echo 'binaries are not static' >&2; exit 1; }
