@@ -80,8 +80,9 @@ vm_die() { vm_log "error: $*"; exit 1; }
 #            ~2.7 s of decompression in the guest per boot), Image = the arm64 Image
 #            (Debian's vmlinuz, unpacked once if it is gzipped)
 #   elf      e_machine of the guest's binaries (EM_X86_64 62, EM_AARCH64 183)
-#   slow     how much longer TCG takes than for x86_64: VM_TIMEOUT and CASE_TIMEOUT are
-#            multiplied by it
+#   slow     VM_TIMEOUT and CASE_TIMEOUT are multiplied by it: a margin for the emulation
+#            of another architecture (aarch64's cases measured about as long as x86_64's,
+#            but two boot at once there and the cases' timeouts were set on x86_64)
 #   jobs     cases booted at once unless VM_JOBS says (at most the host's CPUs): x86_64's
 #            set runs one at a time as it always has; aarch64's, 2.5 min one at a time on 2
 #            CPUs, takes 1.2 min two at a time (each guest has 1 or 2 vCPUs)
