@@ -240,8 +240,8 @@ vm_ensure_qemu() {
 
 # BUSYBOX is the guest's busybox, BUSYBOX_APPLETS a file with its applet names. For the
 # host's architecture that is the installed busybox-static; for another one, the binary from
-# its busybox-static .deb, whose applet list is read from the binary (it cannot run here).
-# HOST_BUSYBOX (the installed one) makes the initramfs archive either way.
+# its busybox-static .deb, whose names packaging/initramfs/busybox-applets.sh reads from the
+# binary (it cannot run here). HOST_BUSYBOX (the installed one) packs the initramfs.
 BUSYBOX='' BUSYBOX_APPLETS='' HOST_BUSYBOX=/bin/busybox
 vm_ensure_busybox() {
     if ! dpkg -s busybox-static >/dev/null 2>&1; then
@@ -250,44 +250,23 @@ vm_ensure_busybox() {
         vm_apt_install install --no-install-recommends busybox-static
     fi
     "$HOST_BUSYBOX" --list >/dev/null || vm_die "$HOST_BUSYBOX does not run"
+    mkdir -p "$VM_CACHE/busybox"
     if [ "$VM_DEB_ARCH" = "$(dpkg --print-architecture)" ]; then
         BUSYBOX=$HOST_BUSYBOX
         BUSYBOX_APPLETS=$VM_CACHE/busybox/host.applets
-        mkdir -p "$VM_CACHE/busybox"
-        "$BUSYBOX" --list >"$BUSYBOX_APPLETS.$$"
-        mv "$BUSYBOX_APPLETS.$$" "$BUSYBOX_APPLETS"
-        return 0
+    else
+        local deb dir
+        deb=$(vm_fetch_deb busybox-static)
+        dir=$VM_CACHE/busybox/$(basename "$deb" .deb)
+        vm_unpack_deb "$deb" "$dir"
+        BUSYBOX=$dir/bin/busybox
+        vm_check_elf "$BUSYBOX" "busybox"
+        BUSYBOX_APPLETS=$dir.applets
+        [ -s "$BUSYBOX_APPLETS" ] && return 0
     fi
-    local deb dir
-    deb=$(vm_fetch_deb busybox-static)
-    dir=$VM_CACHE/busybox/$(basename "$deb" .deb)
-    mkdir -p "$VM_CACHE/busybox"
-    vm_unpack_deb "$deb" "$dir"
-    BUSYBOX=$dir/bin/busybox
-    vm_check_elf "$BUSYBOX" "busybox"
-    BUSYBOX_APPLETS=$dir.applets
-    if [ ! -s "$BUSYBOX_APPLETS" ]; then
-        vm_busybox_name_table "$BUSYBOX" >"$BUSYBOX_APPLETS.$$"
-        mv "$BUSYBOX_APPLETS.$$" "$BUSYBOX_APPLETS"
-    fi
-}
-
-# vm_busybox_name_table BINARY: the applet names of a busybox that cannot run here. busybox
-# keeps them as one string, the names NUL-separated and sorted ("[", "[[", "acpid", ...):
-# print the names from the first "[" on while they stay sorted and look like names.
-vm_busybox_name_table() {
-    local off names n
-    off=$(LC_ALL=C grep -obUaP '\x00\[\x00\[\[\x00' "$1" | head -n1 | cut -d: -f1)
-    [ -n "$off" ] || vm_die "no applet name table in $1"
-    # awk stops reading early: the writers before it die of SIGPIPE (hence "|| true"); the
-    # checks below judge the result.
-    names=$(tail -c +"$((off + 2))" "$1" | head -c 65536 | tr '\0' '\n' |
-        LC_ALL=C awk '!/^[][a-z0-9_.-]+$/ || $0 <= prev { exit } { print; prev = $0 }') || true
-    n=$(grep -c . <<<"$names" || true)
-    if [ "$n" -lt 100 ] || ! grep -qx sh <<<"$names" || ! grep -qx ip <<<"$names"; then
-        vm_die "cannot read the applet names of $1 ($n names)"
-    fi
-    printf '%s\n' "$names"
+    bash "$REPO/packaging/initramfs/busybox-applets.sh" "$BUSYBOX" >"$BUSYBOX_APPLETS.$$" ||
+        vm_die "cannot list the applets of $BUSYBOX"
+    mv "$BUSYBOX_APPLETS.$$" "$BUSYBOX_APPLETS"
 }
 
 # --------------------------------------------------------------------------- kernel ----
