@@ -1,6 +1,7 @@
 # shellcheck shell=sh
-# tests/vm/guest/cgtest.sh - guest-side helpers of the cgroup VM cases (50-*, 51-*, 52-*),
-# installed as /etc/vmtest/cgtest.sh by vm_add_spawnbox and sourced by their rc (busybox sh).
+# tests/vm/guest/cgtest.sh - guest-side helpers of the container VM cases (the cgroup cases
+# 50-*..53-*, 45-*, 6x-*), installed as /etc/vmtest/cgtest.sh by vm_add_spawnbox and sourced
+# by their rc (busybox sh).
 #
 # Each check prints "VMTEST: PASS NAME" or "VMTEST-FAIL: NAME: detail"; the case's expect
 # file lists the PASS lines in order, its reject file has "VMTEST-FAIL". cg_done prints the
@@ -117,6 +118,8 @@ child_of() {
 }
 # comm PID
 comm() { cat "/proc/$1/comm" 2>/dev/null; }
+# ct_install: the container-side reporter ctinfo.sh at /ctinfo in the tree.
+ct_install() { cp /etc/vmtest/ctinfo.sh $ROOTFS/ctinfo && chmod 0755 $ROOTFS/ctinfo; }
 
 # The clock for timings: /proc/timer_list's "now at N nsecs" (busybox date has no %N), read
 # with shell builtins only.
