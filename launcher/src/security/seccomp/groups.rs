@@ -28,9 +28,10 @@ const fn mask(caps: &[u8]) -> u64 {
     m
 }
 
-/// Syscalls whose number (x86_64, else i386) is at least this are newer than the group data
-/// below (its newest call is mount_setattr, 442): they are unknown to the policy and get ENOSYS
-/// unless named in `--system-call-filter=`, as in an nspawn built before they existed.
+/// Syscalls numbered at least this on every ABI are newer than the group data below (its newest
+/// call is mount_setattr, 442, on every ABI since the numbers were unified at 424): they are
+/// unknown to the policy and get ENOSYS unless named in `--system-call-filter=`, as in an nspawn
+/// built before they existed.
 pub const KNOWN_LIMIT: u16 = 443;
 
 /// nspawn's allow list: (capability that gates it, group or syscall). Not allowed, so EPERM:

@@ -5,18 +5,42 @@
 
 mod compile;
 mod groups;
-mod syscalls;
+#[cfg(any(test, target_arch = "aarch64", target_arch = "arm"))]
+mod syscalls_arm;
+#[cfg(any(test, target_arch = "x86_64"))]
+mod syscalls_x86;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_arm;
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;
+use compile::{Arch, Table};
 use std::borrow::Cow;
 use std::ffi::OsStr;
 
 /// The default policy (nspawn's default capabilities, no `--system-call-filter=`), compiled by
-/// build.rs.
+/// build.rs for the target (empty where there is no filter).
 static DEFAULT_PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seccomp-default.bpf"));
+
+/// The syscall tables compiled in: the build's own family only (the unit tests have both).
+static TABLES: &[&Table] = &[
+    #[cfg(any(test, target_arch = "x86_64"))]
+    &syscalls_x86::TABLE,
+    #[cfg(any(test, target_arch = "aarch64", target_arch = "arm"))]
+    &syscalls_arm::TABLE,
+];
+
+/// This build's syscall table and ABIs; None on an architecture without a filter (the tables
+/// and the compiler are little-endian only).
+fn native() -> Option<(&'static Table, &'static Arch)> {
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    let arch = compile::arch(std::env::consts::ARCH)?;
+    Some((compile::table_for(arch, TABLES)?, arch))
+}
 
 /// CAP_NET_ADMIN.
 const CAP_NET_ADMIN: u8 = 12;
@@ -41,13 +65,14 @@ pub struct Program(Option<Cow<'static, [u8]>>);
 /// default policy is the build-time program, with no work here.
 pub fn prepare(spec: &Spec) -> Result<Program> {
     let words = &spec.sec.system_call_filter;
-    if !cfg!(target_arch = "x86_64") {
+    let Some((table, arch)) = native() else {
+        let here = std::env::consts::ARCH;
         if !words.is_empty() {
-            return Err(Error::msg("--system-call-filter= is only supported on x86_64"));
+            return Err(Error::msg(format!("--system-call-filter= is not supported on {here}")));
         }
-        log::warn!("no seccomp filter on this architecture (x86_64 only)");
+        log::warn!("no seccomp filter on this architecture ({here})");
         return Ok(Program(None));
-    }
+    };
     let caps = seccomp_retained_caps(spec);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let suppress = spec.suppress_sync;
@@ -55,12 +80,14 @@ pub fn prepare(spec: &Spec) -> Result<Program> {
         // The names are still checked: whether a typo is an error must not depend on the
         // environment.
         if !words.is_empty() {
-            compile::resolve(caps, &words).map_err(Error::msg)?;
+            compile::resolve(table, caps, &words).map_err(Error::msg)?;
         }
         log::warn!("seccomp filter disabled by SYSTEMD_SECCOMP={value}");
         if suppress {
             // --suppress-sync= is not a security policy: it stays.
-            return compile::compile_suppressing_sync(None).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg);
+            return compile::compile_suppressing_sync(table, arch, None)
+                .map(|p| Program(Some(Cow::Owned(p))))
+                .map_err(Error::msg);
         }
         return Ok(Program(None));
     }
@@ -69,12 +96,12 @@ pub fn prepare(spec: &Spec) -> Result<Program> {
         return Ok(Program(Some(Cow::Borrowed(DEFAULT_PROGRAM))));
     }
     if suppress {
-        let actions = compile::resolve(caps, &words).map_err(Error::msg)?;
-        return compile::compile_suppressing_sync(Some(actions))
+        let actions = compile::resolve(table, caps, &words).map_err(Error::msg)?;
+        return compile::compile_suppressing_sync(table, arch, Some(actions))
             .map(|p| Program(Some(Cow::Owned(p))))
             .map_err(Error::msg);
     }
-    compile::compile(caps, &words).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg)
+    compile::compile(table, arch, caps, &words).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg)
 }
 
 /// systemd's `parse_boolean()`: `Some(true)` for 1/yes/y/true/t/on, `Some(false)` for
