@@ -249,11 +249,12 @@ pub fn parse_cpu_affinity(s: &str) -> Result<Option<Vec<u32>>> {
     Ok((!cpus.is_empty()).then_some(cpus))
 }
 
-/// `--personality=x86|x86-64`.
+/// `--personality=`: an architecture name this build runs (`x86-64`, `x86` on x86_64; `arm64`,
+/// `arm` on aarch64; `arm` on arm), as nspawn's `personality_from_string()` takes them.
 pub fn parse_personality(s: &str) -> Result<String> {
-    match s {
-        "x86" | "x86-64" => Ok(s.to_string()),
-        _ => Err(Error::msg("unknown or unsupported personality")),
+    match crate::security::process::persona_on(std::env::consts::ARCH, s) {
+        Some(_) => Ok(s.to_string()),
+        None => Err(Error::msg("unknown or unsupported personality")),
     }
 }
 
