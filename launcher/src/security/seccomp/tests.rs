@@ -260,6 +260,36 @@ fn table_numbers_are_unique_per_abi() {
     }
 }
 
+/// tests/probe/probe.rs carries its own small table, [x86_64, x86, x32, aarch64, arm] per name
+/// (`NO` where the ABI lacks the call): it must agree with the generated ones.
+#[test]
+fn the_probes_syscall_numbers_are_the_tables() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/probe/probe.rs");
+    let text = std::fs::read_to_string(path).unwrap();
+    let columns = [
+        (&syscalls_x86::TABLE, "x86_64"),
+        (&syscalls_x86::TABLE, "x86"),
+        (&syscalls_x86::TABLE, "x32"),
+        (&syscalls_arm::TABLE, "aarch64"),
+        (&syscalls_arm::TABLE, "arm"),
+    ];
+    let mut rows = 0;
+    for line in text.lines().map(str::trim).filter(|l| l.starts_with("(\"") && l.ends_with("]),")) {
+        let (name, numbers) = line[2..line.len() - 3].split_once("\", [").unwrap();
+        let numbers: Vec<&str> = numbers.split(", ").collect();
+        assert_eq!(numbers.len(), columns.len(), "{line}");
+        for ((table, abi), probe) in columns.iter().zip(numbers) {
+            let c = table.abis.iter().position(|a| a == abi).unwrap();
+            let index = table.names().position(|n| n == name);
+            let nr = index.and_then(|i| table.rows().nth(i)).map_or(NONE, |row| row[c]);
+            let want = if nr == NONE { "NO".to_string() } else { nr.to_string() };
+            assert_eq!(probe, want, "{name} on {abi}");
+        }
+        rows += 1;
+    }
+    assert!(rows >= 20, "the probe's table was not found ({rows} rows)");
+}
+
 #[test]
 fn audit_arch_values_are_the_kernels() {
     use linux_raw_sys::ptrace as k;
