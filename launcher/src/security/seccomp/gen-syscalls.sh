@@ -44,7 +44,7 @@ numbers() {
         print "//! gen-syscalls.sh from " ver "; `-` means the ABI lacks the call; sorted by name. Shared"
         print "//! with build.rs."
         print ""
-        print "use super::compile::{Table, NONE};"
+        print "use super::target::{Table, NONE};"
         print ""
         print "macro_rules! syscall_table {"
         printf "    ([$($abi:literal)*] foreign: $foreign:literal; $($name:tt"

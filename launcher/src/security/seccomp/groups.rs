@@ -1,5 +1,6 @@
 //! The policy data: systemd's syscall groups (`syscall_filter_sets` of src/shared/seccomp-util.c)
-//! and systemd-nspawn's allow list (src/nspawn/nspawn-seccomp.c). Shared with build.rs.
+//! and systemd-nspawn's allow list (src/nspawn/nspawn-seccomp.c). Shared with build.rs, which
+//! turns the lists into table indices (policy.rs): the strings stay out of the launcher.
 
 /// No capability needed.
 pub const ALWAYS: u8 = u8::MAX;

@@ -2,7 +2,7 @@
 //! gen-syscalls.sh from linux-raw-sys-0.12.1; `-` means the ABI lacks the call; sorted by name. Shared
 //! with build.rs.
 
-use super::compile::{Table, NONE};
+use super::target::{Table, NONE};
 
 macro_rules! syscall_table {
     ([$($abi:literal)*] foreign: $foreign:literal; $($name:tt $a:tt $b:tt $c:tt;)*) => {

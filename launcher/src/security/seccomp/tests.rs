@@ -5,23 +5,22 @@
 
 use super::compile::*;
 use super::groups::NSPAWN_DEFAULT_CAPS;
+use super::target::*;
 use super::{syscalls_arm, syscalls_x86};
 use std::time::Instant;
 
-/// An architecture's table and ABIs, as a build for it has them.
-pub fn target(name: &str) -> (&'static Table, &'static Arch) {
-    let a = arch(name).unwrap_or_else(|| panic!("no arch {name}"));
-    let t = table_for(a, &[&syscalls_x86::TABLE, &syscalls_arm::TABLE]).unwrap();
-    (t, a)
+/// An architecture's table, policy and ABIs, as a build for it has them.
+pub fn target(name: &str) -> Target<'static> {
+    Target::of(name, super::FAMILIES).unwrap_or_else(|| panic!("no filter for {name}"))
 }
 
 /// Every architecture with a filter.
-pub fn every_target() -> impl Iterator<Item = (&'static Table, &'static Arch)> {
+pub fn every_target() -> impl Iterator<Item = Target<'static>> {
     ARCHES.iter().map(|a| target(a.target_arch))
 }
 
 /// The x86_64 build's.
-fn x86() -> (&'static Table, &'static Arch) {
+fn x86() -> Target<'static> {
     target("x86_64")
 }
 
@@ -72,8 +71,9 @@ fn expected(act: Action, args: [u64; 6]) -> u32 {
 
 /// Every number 0..=600 (and the same with the x32 bit, and arm's private ones) of each ABI of
 /// `arch` gives the table's action; other numbers and other arches get ENOSYS.
-pub fn check_exhaustive(table: &Table, arch: &Arch, actions: &[Action]) {
-    let p = compile_program(table, arch, actions);
+pub fn check_exhaustive(t: &Target, actions: &[Action]) {
+    let (table, arch) = (t.table, t.arch);
+    let p = compile_program(t, actions);
     assert!(p.len() <= MAX_INSNS);
     let column = |name: &str| table.abis.iter().position(|a| *a == name).unwrap();
     // The action of number `nr` (as the kernel sees it) in column `c`.
@@ -122,50 +122,51 @@ pub fn check_exhaustive(table: &Table, arch: &Arch, actions: &[Action]) {
 }
 
 /// The program of `actions` for `arch`, as instructions.
-pub fn compile_program(table: &Table, arch: &Arch, actions: &[Action]) -> Vec<Insn> {
+pub fn compile_program(t: &Target, actions: &[Action]) -> Vec<Insn> {
+    let (table, arch) = (t.table, t.arch);
     let rules: Vec<(u32, Vec<(u32, Action)>)> =
         arch.abis.iter().map(|abi| (abi.audit_arch, rules(table, abi, actions).unwrap())).collect();
     let abis: Vec<(u32, &[(u32, Action)])> = rules.iter().map(|(a, r)| (*a, r.as_slice())).collect();
     let p = program(&abis).unwrap();
-    assert_eq!(encode(&p), build(table, arch, actions).unwrap());
+    assert_eq!(encode(&p), build(t, actions).unwrap());
     p
 }
 
 #[test]
 fn default_policy_matches_the_table_on_every_abi() {
-    for (t, a) in every_target() {
-        check_exhaustive(t, a, &resolve(t, NSPAWN_DEFAULT_CAPS, &[]).unwrap());
+    for t in every_target() {
+        check_exhaustive(&t, &resolve(&t, NSPAWN_DEFAULT_CAPS, &[]).unwrap());
     }
 }
 
 #[test]
 fn custom_policies_match_the_table() {
-    for (t, a) in every_target() {
-        check_exhaustive(t, a, &resolve(t, u64::MAX, &["@clock", "~mkdir", "~@keyring", "~socket"]).unwrap());
-        check_exhaustive(t, a, &resolve(t, 0, &["@known"]).unwrap());
-        check_exhaustive(t, a, &resolve(t, 0, &["~@known"]).unwrap());
+    for t in every_target() {
+        check_exhaustive(&t, &resolve(&t, u64::MAX, &["@clock", "~mkdir", "~@keyring", "~socket"]).unwrap());
+        check_exhaustive(&t, &resolve(&t, 0, &["@known"]).unwrap());
+        check_exhaustive(&t, &resolve(&t, 0, &["~@known"]).unwrap());
         // --suppress-sync=yes on the default policy and on allow-all (SYSTEMD_SECCOMP=0).
-        let mut s = resolve(t, NSPAWN_DEFAULT_CAPS, &[]).unwrap();
-        suppress_sync(t, &mut s).unwrap();
-        assert_eq!(s[name_index(t, "fsync")], Action::Errno(0));
-        assert_eq!(s[name_index(t, "openat")], Action::NoSyncOpen(32));
-        check_exhaustive(t, a, &s);
-        let mut s = vec![Action::Allow; t.len()];
-        suppress_sync(t, &mut s).unwrap();
-        check_exhaustive(t, a, &s);
+        let mut s = resolve(&t, NSPAWN_DEFAULT_CAPS, &[]).unwrap();
+        suppress_sync(&t, &mut s).unwrap();
+        assert_eq!(s[name_index(t.table, "fsync")], Action::Errno(0));
+        assert_eq!(s[name_index(t.table, "openat")], Action::NoSyncOpen(32));
+        check_exhaustive(&t, &s);
+        let mut s = vec![Action::Allow; t.table.len()];
+        suppress_sync(&t, &mut s).unwrap();
+        check_exhaustive(&t, &s);
     }
 }
 
 #[test]
 fn the_default_build_time_program_is_what_the_runtime_compiler_makes() {
-    let (t, a) = super::native().expect("the tests run on an architecture with a filter");
-    assert_eq!(super::DEFAULT_PROGRAM, compile(t, a, NSPAWN_DEFAULT_CAPS, &[]).unwrap().as_slice());
+    let t = super::native().expect("the tests run on an architecture with a filter");
+    assert_eq!(super::DEFAULT_PROGRAM, compile(&t, NSPAWN_DEFAULT_CAPS, &[]).unwrap().as_slice());
 }
 
 #[test]
 fn nspawn_policy_decisions() {
-    let (t, _) = x86();
-    let name_index = |n: &str| name_index(t, n);
+    let t = &x86();
+    let name_index = |n: &str| name_index(t.table, n);
     let a = resolve(t, NSPAWN_DEFAULT_CAPS, &[]).unwrap();
     let act = |n: &str| a[name_index(n)];
     for n in [
@@ -229,8 +230,8 @@ fn nspawn_policy_decisions() {
 
 #[test]
 fn unknown_words_are_errors() {
-    for (t, _) in every_target() {
-        let resolve = |w: &[&str]| resolve(t, 0, w);
+    for t in every_target() {
+        let resolve = |w: &[&str]| resolve(&t, 0, w);
         assert_eq!(resolve(&["@nonsense"]).unwrap_err(), "--system-call-filter=@nonsense: unknown system call group");
         assert_eq!(resolve(&["~@nonsense"]).unwrap_err(), "--system-call-filter=~@nonsense: unknown system call group");
         assert_eq!(resolve(&["nosuchcall"]).unwrap_err(), "--system-call-filter=nosuchcall: unknown system call");
@@ -290,12 +291,117 @@ fn the_probes_syscall_numbers_are_the_tables() {
     assert!(rows >= 20, "the probe's table was not found ({rows} rows)");
 }
 
+/// The syscalls of `list` (groups.rs words) in `table`, expanded from the strings.
+fn expand_words(table: &Table, list: &str, set: &mut [bool]) {
+    use super::groups::GROUPS;
+    for w in list.split_ascii_whitespace() {
+        if w.starts_with('@') {
+            let (_, members) = GROUPS.iter().find(|(n, _)| *n == w).unwrap();
+            expand_words(table, members, set);
+        } else if let Some(i) = table.names().position(|n| n == w) {
+            set[i] = true;
+        }
+    }
+}
+
+/// The policy build.rs encodes as table indices says what groups.rs says, on every family.
+#[test]
+fn the_encoded_policy_is_groups_rs() {
+    use super::groups::{ALWAYS, GROUPS, NSPAWN_ALLOW};
+    for t in every_target() {
+        for (name, list) in GROUPS {
+            let mut want = vec![false; t.table.len()];
+            expand_words(t.table, list, &mut want);
+            assert_eq!(members(&t, name).unwrap(), want, "{name} on {}", t.arch.target_arch);
+        }
+        let mut gates = 0;
+        for (cap, members) in t.policy.allow() {
+            let (mut want, mut got) = (vec![false; t.table.len()], vec![false; t.table.len()]);
+            for (_, list) in NSPAWN_ALLOW.iter().filter(|(c, _)| u16::from(*c) == cap) {
+                expand_words(t.table, list, &mut want);
+            }
+            let words: Vec<String> = members
+                .iter()
+                .map(|&m| match m & GROUP {
+                    0 => t.table.names().nth(usize::from(m)).unwrap().to_string(),
+                    _ => GROUPS[usize::from(m & !GROUP)].0.to_string(),
+                })
+                .collect();
+            expand_words(t.table, &words.join(" "), &mut got);
+            assert_eq!(got, want, "gate {cap}");
+            gates += 1;
+        }
+        let distinct: std::collections::BTreeSet<u8> = NSPAWN_ALLOW.iter().map(|(c, _)| *c).collect();
+        assert_eq!(gates, distinct.len());
+        assert!(distinct.contains(&ALWAYS));
+        // Every name the data mentions is in the table, in its foreign list or in the policy's.
+        let all = GROUPS.iter().map(|(_, l)| *l).chain(NSPAWN_ALLOW.iter().map(|(_, l)| *l));
+        for w in all.flat_map(str::split_ascii_whitespace).filter(|w| !w.starts_with('@')) {
+            let known = t.table.names().any(|n| n == w) || t.table.is_foreign(w) || t.policy.is_foreign(w);
+            assert!(known, "{w} on {}", t.arch.target_arch);
+        }
+    }
+}
+
+#[test]
+fn the_generated_policies_are_policy_rs_output() {
+    use super::policy::Encoded;
+    for (table, family, generated, compiled) in [
+        (
+            &syscalls_x86::TABLE,
+            "x86",
+            include_str!(concat!(env!("OUT_DIR"), "/seccomp-policy-x86.rs")),
+            &super::policy_x86::POLICY,
+        ),
+        (
+            &syscalls_arm::TABLE,
+            "arm",
+            include_str!(concat!(env!("OUT_DIR"), "/seccomp-policy-arm.rs")),
+            &super::policy_arm::POLICY,
+        ),
+    ] {
+        let e = Encoded::new(table).unwrap();
+        assert_eq!(e.to_rust(&format!("syscalls_{family}.rs")), generated);
+        let p = e.policy();
+        assert_eq!(
+            (p.groups, p.members, p.allow, p.foreign),
+            (compiled.groups, compiled.members, compiled.allow, compiled.foreign)
+        );
+    }
+}
+
 #[test]
 fn audit_arch_values_are_the_kernels() {
     use linux_raw_sys::ptrace as k;
     assert_eq!(
         [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM],
         [k::AUDIT_ARCH_X86_64, k::AUDIT_ARCH_I386, k::AUDIT_ARCH_AARCH64, k::AUDIT_ARCH_ARM]
+    );
+}
+
+#[test]
+fn rules_are_sorted_and_refuse_clashes() {
+    const T: Table = Table { abis: &["a", "b"], names: "x y z ", numbers: &[5, 0xf002, 1, NONE, 1023, 7], foreign: "" };
+    let acts = [Action::Allow, Action::Errno(1), Action::Errno(38)];
+    let abi = Abi { audit_arch: 1, columns: &[("a", 0), ("b", 0x4000_0000)] };
+    let want: [(u32, Action); 5] = [
+        (1, Action::Errno(1)),
+        (5, Action::Allow),
+        (1023, Action::Errno(38)),
+        (7 | 0x4000_0000, Action::Errno(38)),
+        (0xf0002 | 0x4000_0000, Action::Allow),
+    ];
+    assert_eq!(rules(&T, &abi, &acts).unwrap(), want);
+    // Plain numbers before arm's private ones.
+    let b = Abi { audit_arch: 1, columns: &[("b", 0)] };
+    assert_eq!(rules(&T, &b, &acts).unwrap(), [(7, Action::Errno(38)), (0xf0002, Action::Allow)]);
+    let clash = Table { numbers: &[5, 0, 5, 0, 6, 0], ..T };
+    assert_eq!(rules(&clash, &abi, &acts).unwrap_err(), "syscall number 0x5 listed twice or out of range");
+    let big = Table { numbers: &[1024, 0, 5, 0, 6, 0], ..T };
+    assert_eq!(rules(&big, &abi, &acts).unwrap_err(), "syscall number 0x400 listed twice or out of range");
+    assert_eq!(
+        rules(&T, &Abi { audit_arch: 1, columns: &[("c", 0)] }, &acts).unwrap_err(),
+        "no c column in the syscall table"
     );
 }
 
@@ -358,15 +464,15 @@ fn long_left_halves_get_a_bridge() {
 
 #[test]
 fn sizes_and_compile_time() {
-    for (t, a) in every_target() {
-        let p = compile_program(t, a, &resolve(t, NSPAWN_DEFAULT_CAPS, &[]).unwrap());
+    for t in every_target() {
+        let p = compile_program(&t, &resolve(&t, NSPAWN_DEFAULT_CAPS, &[]).unwrap());
         let n = 200;
         let start = Instant::now();
         for _ in 0..n {
-            compile(t, a, u64::MAX, &["@clock", "~mkdir", "@obsolete"]).unwrap();
+            compile(&t, u64::MAX, &["@clock", "~mkdir", "@obsolete"]).unwrap();
         }
         let per = start.elapsed() / n;
-        let arch = a.target_arch;
+        let arch = t.arch.target_arch;
         eprintln!("{arch} default program: {} instructions, {} bytes; runtime compile: {per:?}", p.len(), p.len() * 8);
         assert!(p.len() < MAX_INSNS);
     }

@@ -4,6 +4,7 @@
 
 use super::compile::*;
 use super::groups::{CAP_SYS_BOOT, NSPAWN_DEFAULT_CAPS};
+use super::target::*;
 use super::tests::{compile_program, errno, name_index, run, target, ALLOW};
 
 const ENOSYS: u32 = errno(38);
@@ -44,13 +45,13 @@ const FCHMODAT2: u32 = 452;
 const LANDLOCK_CREATE_RULESET: u32 = 444;
 
 fn program(target_arch: &str, caps: u64, words: &[&str]) -> Vec<Insn> {
-    let (t, a) = target(target_arch);
-    compile_program(t, a, &resolve(t, caps, words).unwrap())
+    let t = target(target_arch);
+    compile_program(&t, &resolve(&t, caps, words).unwrap())
 }
 
 #[test]
 fn the_numbers_above_are_the_tables() {
-    let (t, _) = target("aarch64");
+    let t = target("aarch64").table;
     let nr = |name: &str, column: usize| {
         let n = t.rows().nth(name_index(t, name)).unwrap()[column];
         if n >= ARM_PRIVATE {
@@ -170,9 +171,9 @@ fn names_absent_on_aarch64_do_not_break_it() {
     assert_eq!(run(&p, AUDIT_ARCH_ARM, a32::MKDIR, [0; 6]), EPERM);
     assert_eq!(run(&p, AUDIT_ARCH_ARM, a32::OPENAT, [0; 6]), ALLOW);
     assert_eq!(run(&p, AUDIT_ARCH_AARCH64, a64::OPENAT, [0; 6]), ALLOW);
-    let (t, _) = target("aarch64");
+    let t = target("aarch64");
     assert_eq!(
-        resolve(t, 0, &["nosuchcall"]).unwrap_err(),
+        resolve(&t, 0, &["nosuchcall"]).unwrap_err(),
         "--system-call-filter=nosuchcall: unknown system call",
         "a name of no architecture is still an error"
     );
@@ -180,10 +181,10 @@ fn names_absent_on_aarch64_do_not_break_it() {
 
 #[test]
 fn suppress_sync_on_aarch64() {
-    let (t, a) = target("aarch64");
-    let mut actions = resolve(t, NSPAWN_DEFAULT_CAPS, &[]).unwrap();
-    suppress_sync(t, &mut actions).unwrap();
-    let p = compile_program(t, a, &actions);
+    let t = target("aarch64");
+    let mut actions = resolve(&t, NSPAWN_DEFAULT_CAPS, &[]).unwrap();
+    suppress_sync(&t, &mut actions).unwrap();
+    let p = compile_program(&t, &actions);
     assert_eq!(run(&p, AUDIT_ARCH_AARCH64, a64::FSYNC, [0; 6]), errno(0));
     assert_eq!(run(&p, AUDIT_ARCH_AARCH64, a64::OPENAT, [0, 0, 0x1000, 0, 0, 0]), EINVAL);
     assert_eq!(run(&p, AUDIT_ARCH_AARCH64, a64::OPENAT, [0, 0, 0, 0, 0, 0]), ALLOW);
