@@ -480,8 +480,9 @@ mod tests {
         assert_eq!(err(parse_cpu_affinity("3-1")), "invalid CPU range: \"3-1\"");
         assert_eq!(err(parse_cpu_affinity("a")), "invalid CPU index: \"a\"");
         assert_eq!(err(parse_cpu_affinity("8192")), "CPU index out of range: 8192");
-        assert_eq!(parse_personality("x86").unwrap(), "x86");
-        assert_eq!(err(parse_personality("arm")), "unknown or unsupported personality");
+        use crate::security::process::test_names::{FOREIGN, NATIVE};
+        assert_eq!(parse_personality(NATIVE).unwrap(), NATIVE);
+        assert_eq!(err(parse_personality(FOREIGN)), "unknown or unsupported personality");
     }
 
     #[test]

@@ -23,6 +23,30 @@ const PERSONALITIES: &[(&str, &str, u32)] = &[
     ("arm", "arm", PER_LINUX),
 ];
 
+/// Valid and invalid `--personality=` names of the build's architecture, for tests that must
+/// pass on every build (x86_64, aarch64, arm).
+#[cfg(test)]
+pub mod test_names {
+    /// `PREFIX` and the build's own architecture's name.
+    macro_rules! native {
+        ($prefix:literal) => {
+            if cfg!(target_arch = "aarch64") {
+                concat!($prefix, "arm64")
+            } else if cfg!(target_arch = "arm") {
+                concat!($prefix, "arm")
+            } else {
+                concat!($prefix, "x86-64")
+            }
+        };
+    }
+    /// The build's own architecture (PER_LINUX).
+    pub const NATIVE: &str = native!("");
+    /// `--personality=NATIVE`.
+    pub const NATIVE_OPTION: &str = native!("--personality=");
+    /// Another architecture's name, which this build refuses.
+    pub const FOREIGN: &str = if cfg!(target_arch = "x86_64") { "arm" } else { "x86" };
+}
+
 /// The personality(2) value of `--personality=NAME` on `target_arch`, if it has one.
 pub fn persona_on(target_arch: &str, name: &str) -> Option<u32> {
     PERSONALITIES.iter().find(|(a, n, _)| *a == target_arch && *n == name).map(|(_, _, p)| *p)
@@ -108,6 +132,9 @@ mod tests {
         );
         assert_eq!(persona("x86-64").is_ok(), cfg!(target_arch = "x86_64"));
         assert_eq!(persona("arm64").is_ok(), cfg!(target_arch = "aarch64"));
+        assert_eq!(persona(test_names::NATIVE).unwrap(), PER_LINUX);
+        assert!(persona(test_names::FOREIGN).is_err());
+        assert_eq!(test_names::NATIVE_OPTION, format!("--personality={}", test_names::NATIVE));
     }
 
     #[test]
