@@ -51,12 +51,14 @@ impl Table {
         self.rows().len()
     }
 
+    /// The column of ABI `abi` (`x86_64`).
     pub fn column(&self, abi: &str) -> Result<usize, String> {
         self.abis.iter().position(|a| *a == abi).ok_or_else(|| format!("no {abi} column in the syscall table"))
     }
 
+    /// A name only the other family has.
     pub fn is_foreign(&self, name: &str) -> bool {
-        self.foreign.split(' ').any(|n| n == name)
+        self.foreign.split_ascii_whitespace().any(|n| n == name)
     }
 }
 
@@ -99,7 +101,7 @@ pub struct Policy<'a> {
 impl<'a> Policy<'a> {
     /// The members of group `name` (`@clock`).
     pub fn group(&self, name: &str) -> Option<&'a [u16]> {
-        let n = self.groups.split(' ').position(|g| g == name)?;
+        let n = self.groups.split_ascii_whitespace().position(|g| g == name)?;
         self.members.split(|&m| m == END).nth(n)
     }
 
@@ -113,8 +115,9 @@ impl<'a> Policy<'a> {
         self.allow.split(|&m| m == END).filter_map(|run| run.split_first().map(|(cap, m)| (*cap, m)))
     }
 
+    /// A name the policy data mentions that the table lacks.
     pub fn is_foreign(&self, name: &str) -> bool {
-        self.foreign.split(' ').any(|n| n == name)
+        self.foreign.split_ascii_whitespace().any(|n| n == name)
     }
 }
 

@@ -235,6 +235,7 @@ fn unknown_words_are_errors() {
         assert_eq!(resolve(&["@nonsense"]).unwrap_err(), "--system-call-filter=@nonsense: unknown system call group");
         assert_eq!(resolve(&["~@nonsense"]).unwrap_err(), "--system-call-filter=~@nonsense: unknown system call group");
         assert_eq!(resolve(&["nosuchcall"]).unwrap_err(), "--system-call-filter=nosuchcall: unknown system call");
+        assert_eq!(resolve(&["~"]).unwrap_err(), "--system-call-filter=~: unknown system call");
         // Names of other architectures: in the policy data, or in the other family's table.
         for w in ["arm_fadvise64_64", "s390_runtime_instr", "arm_sync_file_range", "uretprobe", "~open", "iopl"] {
             assert!(resolve(&[w]).is_ok(), "{w}: names of other architectures are accepted");
