@@ -1,5 +1,9 @@
-//! seccomp integration tests (root): a static probe (tests/probe/probe.c) calls syscalls with
+//! seccomp integration tests (root): a static probe (tests/probe/probe.rs) calls syscalls with
 //! harmless arguments inside real containers and the tests assert the exact errno of each.
+//! The probe is built by tests/probe/build.sh for `SPAWNBOX_PROBE_TARGET` (a rustc target
+//! triple; default `native`: the host's musl target if installed, else the host's own). The
+//! expectations here are x86_64's (x32 and i386 checks); the tests that run the probe on the
+//! host need a probe of the host's architecture.
 
 use spawnbox_tests::{workspace, Test};
 use std::collections::HashMap;
@@ -13,15 +17,16 @@ const ENOSYS: i64 = libc::ENOSYS as i64;
 const EFAULT: i64 = libc::EFAULT as i64;
 const EAFNOSUPPORT: i64 = libc::EAFNOSUPPORT as i64;
 
-/// The probe, compiled once per test binary with `cc -static -O2`.
+/// The probe, built once per test binary by tests/probe/build.sh (static, rustc only).
 fn probe_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let (tmp, out) = (dir.join(format!("seccomp-probe.{}", std::process::id())), dir.join("seccomp-probe"));
-        let src = workspace().join("tests/probe/probe.c");
-        let st = Command::new("cc").args(["-static", "-O2", "-o"]).arg(&tmp).arg(&src).status().expect("run cc");
-        assert!(st.success(), "cc -static -O2 {} failed", src.display());
+        let script = workspace().join("tests/probe/build.sh");
+        let target = std::env::var("SPAWNBOX_PROBE_TARGET").unwrap_or_else(|_| "native".into());
+        let st = Command::new("sh").arg(&script).arg(&target).arg(&tmp).status().expect("run sh");
+        assert!(st.success(), "sh {} {target} failed", script.display());
         std::fs::rename(&tmp, &out).expect("rename the probe");
         out
     })

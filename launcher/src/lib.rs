@@ -3,6 +3,8 @@
 //! nspawn command line (`main.rs`) and the fuzz targets; `spawnctl` and the OCI runtime next.
 #![deny(unsafe_code)]
 
+#[cfg(test)]
+mod arch_tests;
 mod bind_user;
 mod btrfs;
 #[allow(dead_code, unused_imports)]

@@ -52,7 +52,8 @@ pub fn clone_process(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Forke
     let mut ret =
         unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) };
     if ret < 0 && errno() == Errno::NOSYS && cgroup.is_none() {
-        // SAFETY: as above, the classic clone(2) with a null stack is fork(2) with flags.
+        // SAFETY: as above, the classic clone(2) with a null stack is fork(2) with flags. The
+        // other four arguments are zero: their order differs per arch (tls and child_tid swap).
         ret = unsafe {
             libc::syscall(
                 libc::SYS_clone,
@@ -274,12 +275,14 @@ pub fn execveat_fd(fd: BorrowedFd<'_>, argv: &[CString], envp: &[CString]) -> Er
 
 /// setfsgid(2) and setfsuid(2): the ids new inodes get and file access is checked with.
 /// Both calls report the previous id, never an error: the ids are read back to check them.
+/// libc's wrappers, not raw `SYS_setfs*id`: on 32-bit arm (and i386) those are the 16-bit-id
+/// calls, and libc uses `setfs*id32` there.
 pub fn set_fs_ids(uid: u32, gid: u32) -> Result<(), Errno> {
-    // SAFETY: plain integer syscalls; -1 is never a valid id, so those calls only read back.
+    // SAFETY: plain integer calls; -1 is never a valid id, so those calls only read back.
     let (g, u) = unsafe {
-        libc::syscall(libc::SYS_setfsgid, gid);
-        libc::syscall(libc::SYS_setfsuid, uid);
-        (libc::syscall(libc::SYS_setfsgid, -1i32), libc::syscall(libc::SYS_setfsuid, -1i32))
+        libc::setfsgid(gid);
+        libc::setfsuid(uid);
+        (libc::setfsgid(u32::MAX), libc::setfsuid(u32::MAX))
     };
     if g as u32 != gid || u as u32 != uid {
         return Err(Errno::PERM);

@@ -6,27 +6,30 @@
 //! busybox's `poweroff`/`reboot`/`halt` applets and our own `spawnbox-init poweroff|reboot|halt`.
 
 use crate::mode::Mode;
+use linux_raw_sys::general;
 
-pub const SIGHUP: i32 = 1;
-pub const SIGINT: i32 = 2;
-pub const SIGILL: i32 = 4;
-pub const SIGTRAP: i32 = 5;
-pub const SIGABRT: i32 = 6;
-pub const SIGBUS: i32 = 7;
-pub const SIGFPE: i32 = 8;
-pub const SIGKILL: i32 = 9;
-pub const SIGUSR1: i32 = 10;
-pub const SIGSEGV: i32 = 11;
-pub const SIGUSR2: i32 = 12;
-pub const SIGTERM: i32 = 15;
-pub const SIGCHLD: i32 = 17;
-pub const SIGCONT: i32 = 18;
-pub const SIGSTOP: i32 = 19;
-pub const SIGSYS: i32 = 31;
+// The kernel's numbers for the build's architecture (the same on x86 and arm; mips, sparc and
+// alpha differ).
+pub const SIGHUP: i32 = general::SIGHUP as i32;
+pub const SIGINT: i32 = general::SIGINT as i32;
+pub const SIGILL: i32 = general::SIGILL as i32;
+pub const SIGTRAP: i32 = general::SIGTRAP as i32;
+pub const SIGABRT: i32 = general::SIGABRT as i32;
+pub const SIGBUS: i32 = general::SIGBUS as i32;
+pub const SIGFPE: i32 = general::SIGFPE as i32;
+pub const SIGKILL: i32 = general::SIGKILL as i32;
+pub const SIGUSR1: i32 = general::SIGUSR1 as i32;
+pub const SIGSEGV: i32 = general::SIGSEGV as i32;
+pub const SIGUSR2: i32 = general::SIGUSR2 as i32;
+pub const SIGTERM: i32 = general::SIGTERM as i32;
+pub const SIGCHLD: i32 = general::SIGCHLD as i32;
+pub const SIGCONT: i32 = general::SIGCONT as i32;
+pub const SIGSTOP: i32 = general::SIGSTOP as i32;
+pub const SIGSYS: i32 = general::SIGSYS as i32;
 /// systemd's SIGRTMIN (glibc's value), the base of every `SIGRTMIN+n` in this table.
 pub const SIGRTMIN: i32 = 34;
-/// The highest signal number on Linux (x86, arm, riscv; `_NSIG - 1`).
-pub const SIGMAX: i32 = 64;
+/// The highest signal number (`_NSIG`: 64 on x86, arm and riscv, 128 on mips).
+pub const SIGMAX: i32 = general::_NSIG as i32;
 
 /// What a shutdown request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -252,7 +252,10 @@ fn value_errors_name_the_option() {
         "--oom-score-adjust=-1001: OOM score adjustment value out of range -1000..1000"
     );
     assert_eq!(fail(&["--cpu-affinity=3-1"]), "--cpu-affinity=3-1: invalid CPU range: \"3-1\"");
-    assert_eq!(fail(&["--personality=arm"]), "--personality=arm: unknown or unsupported personality");
+    // Another architecture's name (arm on x86_64).
+    let foreign = crate::security::process::test_names::FOREIGN;
+    let opt = format!("--personality={foreign}");
+    assert_eq!(fail(&[&opt]), format!("{opt}: unknown or unsupported personality"));
     assert_eq!(fail(&["--network-bridge=a b"]), "--network-bridge=a b: invalid bridge interface name");
     assert_eq!(fail(&["--network-zone=much-too-long"]), "--network-zone=much-too-long: invalid network zone name");
     assert_eq!(fail(&["--network-interface=a/b"]), "--network-interface=a/b: invalid network interface name: \"a/b\"");

@@ -158,7 +158,7 @@ fn golden_resources_and_security() {
         "--rlimit=CORE=0",
         "--oom-score-adjust=-500",
         "--cpu-affinity=0,2-3",
-        "--personality=x86",
+        crate::security::process::test_names::NATIVE_OPTION,
         "--drop-capability=sys_admin,CAP_MKNOD",
         "--no-new-privileges=yes",
         "--system-call-filter=~@clock",
@@ -172,7 +172,7 @@ fn golden_resources_and_security() {
     assert_eq!(s.rlimits, [Rlimit { resource: 7, soft: 2048, hard: 2048 }, Rlimit { resource: 4, soft: 0, hard: 0 }]);
     assert_eq!(s.oom_score_adjust, Some(-500));
     assert_eq!(s.cpu_affinity, Some(vec![0, 2, 3]));
-    assert_eq!(s.personality.as_deref(), Some("x86"));
+    assert_eq!(s.personality.as_deref(), Some(crate::security::process::test_names::NATIVE));
     assert_eq!(s.drop_capability, (1 << 21) | (1 << 27));
     assert_eq!(s.no_new_privileges, Some(true));
     assert_eq!(s.system_call_filter, ["~@clock"]);

@@ -68,7 +68,7 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("rlimit", &["--rlimit=NOFILE=1024"]),
     ("oom-score-adjust", &["--oom-score-adjust=100"]),
     ("cpu-affinity", &["--cpu-affinity=0"]),
-    ("personality", &["--personality=x86-64"]),
+    ("personality", &[crate::security::process::test_names::NATIVE_OPTION]),
     ("resolv-conf", &["--resolv-conf=off"]),
     ("timezone", &["--timezone=off"]),
     ("link-journal", &["--link-journal=no"]),

@@ -249,11 +249,12 @@ pub fn parse_cpu_affinity(s: &str) -> Result<Option<Vec<u32>>> {
     Ok((!cpus.is_empty()).then_some(cpus))
 }
 
-/// `--personality=x86|x86-64`.
+/// `--personality=`: an architecture name this build runs (`x86-64`, `x86` on x86_64; `arm64`,
+/// `arm` on aarch64; `arm` on arm), as nspawn's `personality_from_string()` takes them.
 pub fn parse_personality(s: &str) -> Result<String> {
-    match s {
-        "x86" | "x86-64" => Ok(s.to_string()),
-        _ => Err(Error::msg("unknown or unsupported personality")),
+    match crate::security::process::persona_on(std::env::consts::ARCH, s) {
+        Some(_) => Ok(s.to_string()),
+        None => Err(Error::msg("unknown or unsupported personality")),
     }
 }
 
@@ -479,8 +480,9 @@ mod tests {
         assert_eq!(err(parse_cpu_affinity("3-1")), "invalid CPU range: \"3-1\"");
         assert_eq!(err(parse_cpu_affinity("a")), "invalid CPU index: \"a\"");
         assert_eq!(err(parse_cpu_affinity("8192")), "CPU index out of range: 8192");
-        assert_eq!(parse_personality("x86").unwrap(), "x86");
-        assert_eq!(err(parse_personality("arm")), "unknown or unsupported personality");
+        use crate::security::process::test_names::{FOREIGN, NATIVE};
+        assert_eq!(parse_personality(NATIVE).unwrap(), NATIVE);
+        assert_eq!(err(parse_personality(FOREIGN)), "unknown or unsupported personality");
     }
 
     #[test]

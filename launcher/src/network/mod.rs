@@ -25,6 +25,7 @@ pub use netns::{open_ns, within as within_netns};
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;
+use libc::{EEXIST, ENODEV};
 use netsetup::{first_free_subnet, Ipv4Net, Link, Netns, Nft, PortForward, Proto, Rtnl, RuleHandle, Veth};
 use plan::{Plan, CONTAINER_IFNAME};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -32,8 +33,6 @@ use state::{Lease, StateDir};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-const EEXIST: i32 = 17;
-const ENODEV: i32 = 19;
 /// The prefix of a dying left-over veth renamed out of the way (`sbx-gone<index>`).
 const GONE: &str = "sbx-gone";
 
@@ -402,7 +401,7 @@ fn create_veth(rtnl: &mut Rtnl, v: &Veth<'_>, owned: bool) -> Result<()> {
 
 /// Renames a dying left-over link to `sbx-gone<index>`; it disappears with its namespace.
 fn retire_link(rtnl: &mut Rtnl, old: &netsetup::LinkInfo) -> Result<()> {
-    const EBUSY: i32 = 16;
+    use libc::EBUSY;
     log::debug!("renaming the left-over link {} out of the way", old.name);
     let link = Link::Index(old.index);
     for alt in &old.altnames {

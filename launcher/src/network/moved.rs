@@ -20,13 +20,10 @@
 use super::ne;
 use super::plan::{self, Plan};
 use crate::error::{Error, Result};
+use libc::{EEXIST, ENODEV, ENOENT};
 use netsetup::{errno_text, Link, LinkInfo, Netns, Rtnl, SavedAddr};
 use rustix::fd::BorrowedFd;
 use std::fmt::Display;
-
-const EEXIST: i32 = 17;
-const ENODEV: i32 = 19;
-const ENOENT: i32 = 2;
 
 /// A host link in the container's namespace.
 #[derive(Debug, Clone)]

@@ -11,14 +11,51 @@ use std::path::Path;
 pub const PER_LINUX: u32 = 0x0000;
 pub const PER_LINUX32: u32 = 0x0008;
 
+/// The `--personality=` names of each build architecture, systemd's `personality_from_string()`:
+/// the build's own architecture is PER_LINUX, its secondary one (`ARCHITECTURE_SECONDARY`)
+/// PER_LINUX32. (target arch, systemd's architecture name, personality).
+const PERSONALITIES: &[(&str, &str, u32)] = &[
+    ("x86_64", "x86-64", PER_LINUX),
+    ("x86_64", "x86", PER_LINUX32),
+    ("x86", "x86", PER_LINUX),
+    ("aarch64", "arm64", PER_LINUX),
+    ("aarch64", "arm", PER_LINUX32),
+    ("arm", "arm", PER_LINUX),
+];
+
+/// Valid and invalid `--personality=` names of the build's architecture, for tests that must
+/// pass on every build (x86_64, aarch64, arm).
+#[cfg(test)]
+pub mod test_names {
+    /// `PREFIX` and the build's own architecture's name.
+    macro_rules! native {
+        ($prefix:literal) => {
+            if cfg!(target_arch = "aarch64") {
+                concat!($prefix, "arm64")
+            } else if cfg!(target_arch = "arm") {
+                concat!($prefix, "arm")
+            } else {
+                concat!($prefix, "x86-64")
+            }
+        };
+    }
+    /// The build's own architecture (PER_LINUX).
+    pub const NATIVE: &str = native!("");
+    /// `--personality=NATIVE`.
+    pub const NATIVE_OPTION: &str = native!("--personality=");
+    /// Another architecture's name, which this build refuses.
+    pub const FOREIGN: &str = if cfg!(target_arch = "x86_64") { "arm" } else { "x86" };
+}
+
+/// The personality(2) value of `--personality=NAME` on `target_arch`, if it has one.
+pub fn persona_on(target_arch: &str, name: &str) -> Option<u32> {
+    PERSONALITIES.iter().find(|(a, n, _)| *a == target_arch && *n == name).map(|(_, _, p)| *p)
+}
+
 /// The personality(2) value of `--personality=`, for this build's architecture.
 pub fn persona(name: &str) -> Result<u32> {
-    match (name, cfg!(target_arch = "x86_64"), cfg!(target_arch = "x86")) {
-        ("x86-64", true, _) => Ok(PER_LINUX),
-        ("x86", true, _) => Ok(PER_LINUX32),
-        ("x86", _, true) => Ok(PER_LINUX),
-        _ => Err(Error::msg(format!("--personality={name}: not supported on this architecture"))),
-    }
+    persona_on(std::env::consts::ARCH, name)
+        .ok_or_else(|| Error::msg(format!("--personality={name}: not supported on this architecture")))
 }
 
 /// The CPUs of `wanted` that `allowed` contains (`--cpu-affinity=` must name one of them).
@@ -81,14 +118,23 @@ mod tests {
     use super::*;
 
     #[test]
-    #[cfg(target_arch = "x86_64")]
-    fn personalities_of_x86_64() {
-        assert_eq!(persona("x86-64").unwrap(), 0);
-        assert_eq!(persona("x86").unwrap(), 8);
+    fn personalities_of_each_architecture() {
+        let on = |arch: &str| -> Vec<(&str, Option<u32>)> {
+            ["x86-64", "x86", "arm64", "arm"].into_iter().map(|n| (n, persona_on(arch, n))).collect()
+        };
+        assert_eq!(on("x86_64"), [("x86-64", Some(0)), ("x86", Some(8)), ("arm64", None), ("arm", None)]);
+        assert_eq!(on("aarch64"), [("x86-64", None), ("x86", None), ("arm64", Some(0)), ("arm", Some(8))]);
+        assert_eq!(on("arm"), [("x86-64", None), ("x86", None), ("arm64", None), ("arm", Some(0))]);
+        assert_eq!(on("riscv64"), [("x86-64", None), ("x86", None), ("arm64", None), ("arm", None)]);
         assert_eq!(
-            persona("arm64").unwrap_err().to_string(),
-            "--personality=arm64: not supported on this architecture"
+            persona("sparc").unwrap_err().to_string(),
+            "--personality=sparc: not supported on this architecture"
         );
+        assert_eq!(persona("x86-64").is_ok(), cfg!(target_arch = "x86_64"));
+        assert_eq!(persona("arm64").is_ok(), cfg!(target_arch = "aarch64"));
+        assert_eq!(persona(test_names::NATIVE).unwrap(), PER_LINUX);
+        assert!(persona(test_names::FOREIGN).is_err());
+        assert_eq!(test_names::NATIVE_OPTION, format!("--personality={}", test_names::NATIVE));
     }
 
     #[test]

@@ -8,8 +8,11 @@ use crate::sys;
 /// RLIM_INFINITY.
 pub const INFINITY: u64 = u64::MAX;
 
-pub const RLIMIT_NPROC: u32 = 6;
-pub const RLIMIT_SIGPENDING: u32 = 11;
+// libc's type is u32 with glibc, i32 with musl.
+#[allow(clippy::unnecessary_cast)]
+pub const RLIMIT_NPROC: u32 = libc::RLIMIT_NPROC as u32;
+#[allow(clippy::unnecessary_cast)]
+pub const RLIMIT_SIGPENDING: u32 = libc::RLIMIT_SIGPENDING as u32;
 
 /// nspawn's `HIGH_RLIMIT_NOFILE`: the hard RLIMIT_NOFILE cap (also bounded by fs.nr_open).
 pub const HIGH_NOFILE: u64 = 512 * 1024;
@@ -24,8 +27,8 @@ pub enum Default {
     Nofile,
 }
 
-/// The kernel's defaults for PID 1 (nspawn's `kernel_defaults`), indexed by resource number:
-/// (name, default).
+/// The kernel's defaults for PID 1 (nspawn's `kernel_defaults`), indexed by resource number (the
+/// asm-generic order, which x86 and arm share; checked against libc by a test): (name, default).
 pub const DEFAULTS: [(&str, Default); 16] = [
     ("CPU", Default::Fixed(INFINITY, INFINITY)),
     ("FSIZE", Default::Fixed(INFINITY, INFINITY)),
@@ -147,6 +150,31 @@ Max pending signals       63489                unlimited            signals   \n
 
     fn l(resource: u32, soft: u64, hard: u64) -> Rlimit {
         Rlimit { resource, soft, hard }
+    }
+
+    #[test]
+    fn resource_numbers_are_the_c_librarys() {
+        let numbers = [
+            ("CPU", libc::RLIMIT_CPU),
+            ("FSIZE", libc::RLIMIT_FSIZE),
+            ("DATA", libc::RLIMIT_DATA),
+            ("STACK", libc::RLIMIT_STACK),
+            ("CORE", libc::RLIMIT_CORE),
+            ("RSS", libc::RLIMIT_RSS),
+            ("NPROC", libc::RLIMIT_NPROC),
+            ("NOFILE", libc::RLIMIT_NOFILE),
+            ("MEMLOCK", libc::RLIMIT_MEMLOCK),
+            ("AS", libc::RLIMIT_AS),
+            ("LOCKS", libc::RLIMIT_LOCKS),
+            ("SIGPENDING", libc::RLIMIT_SIGPENDING),
+            ("MSGQUEUE", libc::RLIMIT_MSGQUEUE),
+            ("NICE", libc::RLIMIT_NICE),
+            ("RTPRIO", libc::RLIMIT_RTPRIO),
+            ("RTTIME", libc::RLIMIT_RTTIME),
+        ];
+        for (name, number) in numbers {
+            assert_eq!(DEFAULTS[number as usize].0, name, "RLIMIT_{name}");
+        }
     }
 
     #[test]

@@ -1,20 +1,16 @@
-//! The seccomp compiler: policy words → per-syscall actions → one classic BPF program (arch
-//! check, then a binary search over sorted syscall numbers per ABI). Pure code, shared with
-//! build.rs, which compiles the default filter at build time; no dependency but std.
+//! The seccomp compiler: policy words → per-syscall actions → one classic BPF program (an arch
+//! check per ABI of the build, then a binary search over that ABI's sorted syscall numbers).
+//! Pure code over a [`Target`] (table, policy, ABIs), shared with build.rs, which compiles the
+//! default filter of the *target* at build time; no dependency but std.
 
-use super::groups::{ALWAYS, GROUPS, KNOWN_LIMIT, NSPAWN_ALLOW};
-use super::syscalls::{NAMES, NUMBERS};
+use super::groups::ALWAYS;
+use super::target::{is_known, number, Abi, Table, Target, ARM_NR_BASE, ARM_PRIVATE, GROUP, NONE};
 
-/// `seccomp_data.arch` values.
-pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-/// x32 syscalls arrive on AUDIT_ARCH_X86_64 with this bit set in the number.
-pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-/// No number on this ABI (in [`NUMBERS`]).
-pub const NONE: u16 = u16::MAX;
 /// BPF_MAXINSNS.
 pub const MAX_INSNS: usize = 4096;
 
+// errno values, address family and open flags: the asm-generic ones, which x86 and arm share
+// (alpha, mips, parisc and sparc differ; spawnbox has no filter there).
 const EPERM: u16 = 1;
 const ENOSYS: u16 = 38;
 const EAFNOSUPPORT: u16 = 97;
@@ -66,24 +62,12 @@ const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> Insn {
     Insn { code, jt, jf, k }
 }
 
-/// The syscall names in table order.
-pub fn names() -> impl Iterator<Item = &'static str> {
-    NAMES.split(' ').filter(|n| !n.is_empty())
-}
-
-/// Known to the policy (EPERM when not allowed) rather than new (ENOSYS).
-pub fn is_known(index: usize) -> bool {
-    let [x64, i386, _] = NUMBERS[index];
-    let nr = if x64 != NONE { x64 } else { i386 };
-    nr != NONE && nr < KNOWN_LIMIT
-}
-
 /// Name → table index, by binary search (the table is sorted by name).
 struct Index(Vec<&'static str>);
 
 impl Index {
-    fn new() -> Index {
-        Index(names().collect())
+    fn new(table: &Table) -> Index {
+        Index(table.names().collect())
     }
 
     fn get(&self, name: &str) -> Option<usize> {
@@ -91,73 +75,86 @@ impl Index {
     }
 }
 
-fn group(name: &str) -> Option<&'static str> {
-    GROUPS.iter().find(|(g, _)| *g == name).map(|(_, members)| *members)
-}
-
-/// A name the policy data mentions (a syscall of another architecture: accepted, has no
-/// number here).
-fn named_by_policy(name: &str) -> bool {
-    let lists = GROUPS.iter().map(|(_, m)| *m).chain(NSPAWN_ALLOW.iter().map(|(_, m)| *m));
-    lists.flat_map(str::split_ascii_whitespace).any(|w| w == name)
-}
-
-/// Marks `item` (a syscall or `@group`, expanded recursively) in `set`. `word` is the user's
-/// word for error messages, None for the built-in policy.
-fn mark(index: &Index, item: &str, set: &mut [bool], word: Option<&str>, depth: u8) -> Result<(), String> {
-    if item == "@known" {
-        for (i, s) in set.iter_mut().enumerate() {
-            *s |= is_known(i);
+/// Marks `members` (a policy run: table indices and groups, expanded) in `set`.
+fn mark_members(t: &Target, members: &[u16], set: &mut [bool], depth: u8) -> Result<(), String> {
+    for &m in members {
+        if m & GROUP == 0 {
+            if let Some(s) = set.get_mut(usize::from(m)) {
+                *s = true;
+            }
+            continue;
         }
-        return Ok(());
-    }
-    if item.starts_with('@') {
-        let members = match group(item) {
-            Some(m) if depth < 4 => m,
-            _ => return Err(format!("--system-call-filter={}: unknown system call group", word.unwrap_or(item))),
-        };
-        for m in members.split_ascii_whitespace() {
-            mark(index, m, set, word, depth + 1)?;
+        match t.policy.group_at(m & !GROUP) {
+            Some(g) if depth < 4 => mark_members(t, g, set, depth + 1)?,
+            _ => return Err(format!("seccomp policy: bad group reference {m:#x}")),
         }
-        return Ok(());
-    }
-    match index.get(item) {
-        Some(i) => set[i] = true,
-        None if word.is_none() || named_by_policy(item) => {}
-        None => return Err(format!("--system-call-filter={}: unknown system call", word.unwrap_or(item))),
     }
     Ok(())
 }
 
+/// Marks the user's `item` (`word` less its `~`: a syscall, `@group` or `@known`) in `set`.
+fn mark(t: &Target, index: &Index, item: &str, set: &mut [bool], word: &str) -> Result<(), String> {
+    if item == "@known" {
+        for (s, row) in set.iter_mut().zip(t.table.rows()) {
+            *s |= is_known(row);
+        }
+        return Ok(());
+    }
+    if item.starts_with('@') {
+        let members = t.policy.group(item);
+        let members = members.ok_or_else(|| format!("--system-call-filter={word}: unknown system call group"))?;
+        return mark_members(t, members, set, 0);
+    }
+    match index.get(item) {
+        Some(i) => {
+            if let Some(s) = set.get_mut(i) {
+                *s = true;
+            }
+        }
+        // A call of other architectures: accepted, has no number here.
+        None if t.table.is_foreign(item) || t.policy.is_foreign(item) => {}
+        None => return Err(format!("--system-call-filter={word}: unknown system call")),
+    }
+    Ok(())
+}
+
+/// The syscalls `item` (a name or `@group`) marks, as a table-long set (for the tests).
+#[cfg(test)]
+pub fn members(t: &Target, item: &str) -> Result<Vec<bool>, String> {
+    let mut set = vec![false; t.table.len()];
+    mark(t, &Index::new(t.table), item, &mut set, item)?;
+    Ok(set)
+}
+
 /// The action of every syscall of the table: nspawn's allow list gated on `caps` (retained
 /// capability mask), plus the `--system-call-filter=` words (`~` prefix: deny; the deny list
-/// wins). Unknown words are errors.
-pub fn resolve(caps: u64, words: &[&str]) -> Result<Vec<Action>, String> {
-    let index = Index::new();
-    let n = NUMBERS.len();
+/// wins). Unknown words are errors; names of other architectures are accepted and do nothing.
+pub fn resolve(t: &Target, caps: u64, words: &[&str]) -> Result<Vec<Action>, String> {
+    let index = Index::new(t.table);
+    let n = t.table.len();
     let (mut allow, mut deny) = (vec![false; n], vec![false; n]);
-    for (cap, item) in NSPAWN_ALLOW {
-        if *cap == ALWAYS || caps & (1u64 << cap) != 0 {
-            for name in item.split_ascii_whitespace() {
-                mark(&index, name, &mut allow, None, 0)?;
-            }
+    for (cap, members) in t.policy.allow() {
+        if cap == u16::from(ALWAYS) || caps & 1u64.checked_shl(u32::from(cap)).unwrap_or(0) != 0 {
+            mark_members(t, members, &mut allow, 0)?;
         }
     }
     for word in words {
         match word.strip_prefix('~') {
-            Some(item) => mark(&index, item, &mut deny, Some(word), 0)?,
-            None => mark(&index, word, &mut allow, Some(word), 0)?,
+            Some(item) => mark(t, &index, item, &mut deny, word)?,
+            None => mark(t, &index, word, &mut allow, word)?,
         }
     }
     let socket = index.get("socket");
-    Ok((0..n)
-        .map(|i| {
+    Ok(t.table
+        .rows()
+        .enumerate()
+        .map(|(i, row)| {
             let allowed = allow[i] && !deny[i];
             if Some(i) == socket {
                 Action::Socket(allowed)
             } else if allowed {
                 Action::Allow
-            } else if deny[i] || is_known(i) {
+            } else if deny[i] || is_known(row) {
                 Action::Errno(EPERM)
             } else {
                 Action::Errno(ENOSYS)
@@ -166,25 +163,37 @@ pub fn resolve(caps: u64, words: &[&str]) -> Result<Vec<Action>, String> {
         .collect())
 }
 
-/// (number, action) of one ABI, sorted: `abi` 0 = x86_64 (with x32 folded in, bit set), 1 = i386.
+/// (number, action) of one ABI, sorted by number; `actions` has one entry per table name.
 /// Errors when two calls share a number.
-pub fn rules(actions: &[Action], abi: usize) -> Result<Vec<(u32, Action)>, String> {
-    // Numbers are below 1024 on every ABI (checked): bucket them instead of sorting.
-    let mut slots: Vec<Option<Action>> = vec![None; 2048];
-    for (nrs, act) in NUMBERS.iter().zip(actions) {
-        let x32 = if abi == 0 { nrs[2] } else { NONE };
-        for (nr, base) in [(nrs[abi], 0), (x32, 1024)] {
+pub fn rules(table: &Table, abi: &Abi, actions: &[Action]) -> Result<Vec<(u32, Action)>, String> {
+    // Numbers are below 1024 on every ABI, arm's private calls below ARM_NR_BASE + 16 (checked):
+    // bucket them instead of sorting (no sort code in the binary). The columns of an ABI come
+    // in increasing order of their bits, so their runs follow each other (intervals() checks).
+    const PLAIN: usize = 1024;
+    const PRIVATE: usize = 16;
+    let slot_number = |i: usize| if i < PLAIN { i as u32 } else { ARM_NR_BASE + (i - PLAIN) as u32 };
+    let mut out = Vec::with_capacity(actions.len());
+    for &(name, bits) in abi.columns {
+        let column = table.column(name)?;
+        let mut slots: Vec<Option<Action>> = vec![None; PLAIN + PRIVATE];
+        for (row, act) in table.rows().zip(actions) {
+            let nr = row.get(column).copied().unwrap_or(NONE);
             if nr == NONE {
                 continue;
             }
-            match slots.get_mut(base + usize::from(nr)) {
-                Some(s @ None) if nr < 1024 => *s = Some(*act),
-                _ => return Err(format!("syscall number {nr} listed twice or above 1023")),
+            let slot = match nr.checked_sub(ARM_PRIVATE) {
+                Some(k) => PLAIN + usize::from(k),
+                None if usize::from(nr) < PLAIN => usize::from(nr),
+                None => PLAIN + PRIVATE,
+            };
+            match slots.get_mut(slot) {
+                Some(s @ None) => *s = Some(*act),
+                _ => return Err(format!("syscall number {:#x} listed twice or out of range", number(nr))),
             }
         }
+        out.extend(slots.iter().enumerate().filter_map(|(i, s)| s.map(|a| (slot_number(i) | bits, a))));
     }
-    let number = |i: usize| if i < 1024 { i as u32 } else { (i - 1024) as u32 | X32_SYSCALL_BIT };
-    Ok(slots.iter().enumerate().filter_map(|(i, s)| s.map(|a| (number(i), a))).collect())
+    Ok(out)
 }
 
 /// Maximal runs of equal action covering 0..=u32::MAX: (first number, action); numbers without
@@ -253,21 +262,26 @@ fn tree(iv: &[(u32, Action)]) -> Vec<Insn> {
     out
 }
 
-/// The whole program: x86_64 (and x32) first, then i386; any other arch gets ENOSYS.
-pub fn program(x86_64: &[(u32, Action)], i386: &[(u32, Action)]) -> Result<Vec<Insn>, String> {
-    let t64 = tree(&intervals(x86_64)?);
-    let t32 = tree(&intervals(i386)?);
-    let mut p = vec![
-        insn(LD_W_ABS, 0, 0, OFF_ARCH),
-        insn(JMP_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
-        insn(JMP_JA, 0, 0, 1 + t64.len() as u32),
-        insn(LD_W_ABS, 0, 0, OFF_NR),
-    ];
-    p.extend(t64);
-    p.push(insn(JMP_JEQ_K, 1, 0, AUDIT_ARCH_I386));
-    p.extend(ret(Action::Errno(ENOSYS)));
-    p.push(insn(LD_W_ABS, 0, 0, OFF_NR));
-    p.extend(t32);
+/// The whole program: per ABI (`seccomp_data.arch`, its rules), in order, an arch check and
+/// the binary search of its numbers; any other arch gets ENOSYS.
+pub fn program(abis: &[(u32, &[(u32, Action)])]) -> Result<Vec<Insn>, String> {
+    if abis.is_empty() {
+        return Err("seccomp filter without an architecture".into());
+    }
+    let mut p = vec![insn(LD_W_ABS, 0, 0, OFF_ARCH)];
+    for (i, (arch, rules)) in abis.iter().enumerate() {
+        let t = tree(&intervals(rules)?);
+        p.push(insn(JMP_JEQ_K, 1, 0, *arch));
+        if i + 1 < abis.len() {
+            // Not this arch: over the number load and the tree, to the next arch check (A still
+            // holds the arch).
+            p.push(insn(JMP_JA, 0, 0, 1 + t.len() as u32));
+        } else {
+            p.extend(ret(Action::Errno(ENOSYS)));
+        }
+        p.push(insn(LD_W_ABS, 0, 0, OFF_NR));
+        p.extend(t);
+    }
     if p.len() > MAX_INSNS {
         return Err(format!("seccomp filter too large: {} instructions (at most {MAX_INSNS})", p.len()));
     }
@@ -285,35 +299,44 @@ pub fn encode(p: &[Insn]) -> Vec<u8> {
     out
 }
 
+/// The program bytes of `actions` (one per table name) for the ABIs of the target.
+pub fn build(t: &Target, actions: &[Action]) -> Result<Vec<u8>, String> {
+    let mut per_abi = Vec::with_capacity(t.arch.abis.len());
+    for abi in t.arch.abis {
+        per_abi.push((abi.audit_arch, rules(t.table, abi, actions)?));
+    }
+    let abis: Vec<(u32, &[(u32, Action)])> = per_abi.iter().map(|(a, r)| (*a, r.as_slice())).collect();
+    Ok(encode(&program(&abis)?))
+}
+
 /// Policy to program bytes in one step.
-pub fn compile(caps: u64, words: &[&str]) -> Result<Vec<u8>, String> {
-    let actions = resolve(caps, words)?;
-    Ok(encode(&program(&rules(&actions, 0)?, &rules(&actions, 1)?)?))
+pub fn compile(t: &Target, caps: u64, words: &[&str]) -> Result<Vec<u8>, String> {
+    build(t, &resolve(t, caps, words)?)
 }
 
 /// `--suppress-sync=yes` on top of `actions` (nspawn's `seccomp_suppress_sync()`): the @sync
 /// calls succeed without doing anything (ERRNO(0)), open() and openat() with O_SYNC or O_DSYNC
 /// fail with EINVAL. `None` for `actions`: everything else allowed (SYSTEMD_SECCOMP=0).
-pub fn compile_suppressing_sync(actions: Option<Vec<Action>>) -> Result<Vec<u8>, String> {
-    let mut actions = actions.unwrap_or_else(|| vec![Action::Allow; NUMBERS.len()]);
-    suppress_sync(&mut actions)?;
-    Ok(encode(&program(&rules(&actions, 0)?, &rules(&actions, 1)?)?))
+pub fn compile_suppressing_sync(t: &Target, actions: Option<Vec<Action>>) -> Result<Vec<u8>, String> {
+    let mut actions = actions.unwrap_or_else(|| vec![Action::Allow; t.table.len()]);
+    suppress_sync(t, &mut actions)?;
+    build(t, &actions)
 }
 
 /// The actions of [`compile_suppressing_sync`], applied to a policy table.
-pub fn suppress_sync(actions: &mut [Action]) -> Result<(), String> {
-    let index = Index::new();
-    let mut sync = vec![false; NUMBERS.len()];
-    mark(&index, "@sync", &mut sync, None, 0)?;
+pub fn suppress_sync(t: &Target, actions: &mut [Action]) -> Result<(), String> {
+    let index = Index::new(t.table);
+    let mut sync = vec![false; t.table.len()];
+    mark(t, &index, "@sync", &mut sync, "@sync")?;
     for (a, s) in actions.iter_mut().zip(&sync) {
         if *s {
             *a = Action::Errno(0);
         }
     }
     for (name, off) in [("open", OFF_ARG1), ("openat", OFF_ARG2)] {
-        if let Some(i) = index.get(name) {
-            if actions[i] == Action::Allow {
-                actions[i] = Action::NoSyncOpen(off);
+        if let Some(a) = index.get(name).and_then(|i| actions.get_mut(i)) {
+            if *a == Action::Allow {
+                *a = Action::NoSyncOpen(off);
             }
         }
     }

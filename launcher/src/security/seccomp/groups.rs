@@ -1,5 +1,6 @@
 //! The policy data: systemd's syscall groups (`syscall_filter_sets` of src/shared/seccomp-util.c)
-//! and systemd-nspawn's allow list (src/nspawn/nspawn-seccomp.c). Shared with build.rs.
+//! and systemd-nspawn's allow list (src/nspawn/nspawn-seccomp.c). Shared with build.rs, which
+//! turns the lists into table indices (policy.rs): the strings stay out of the launcher.
 
 /// No capability needed.
 pub const ALWAYS: u8 = u8::MAX;
@@ -28,9 +29,10 @@ const fn mask(caps: &[u8]) -> u64 {
     m
 }
 
-/// Syscalls whose number (x86_64, else i386) is at least this are newer than the group data
-/// below (its newest call is mount_setattr, 442): they are unknown to the policy and get ENOSYS
-/// unless named in `--system-call-filter=`, as in an nspawn built before they existed.
+/// Syscalls numbered at least this on every ABI are newer than the group data below (its newest
+/// call is mount_setattr, 442, on every ABI since the numbers were unified at 424): they are
+/// unknown to the policy and get ENOSYS unless named in `--system-call-filter=`, as in an nspawn
+/// built before they existed.
 pub const KNOWN_LIMIT: u16 = 443;
 
 /// nspawn's allow list: (capability that gates it, group or syscall). Not allowed, so EPERM:

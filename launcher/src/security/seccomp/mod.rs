@@ -4,10 +4,34 @@
 //! `SYSTEMD_SECCOMP=0` in the environment turns the filter off, as for systemd-nspawn.
 
 mod compile;
+// The group strings are build.rs's (policy.rs); the launcher uses the constants.
+#[cfg_attr(not(test), allow(dead_code))]
 mod groups;
-mod syscalls;
+#[cfg(test)]
+mod policy;
+#[cfg(any(test, target_arch = "aarch64", target_arch = "arm"))]
+mod syscalls_arm;
+#[cfg(any(test, target_arch = "x86_64"))]
+mod syscalls_x86;
+mod target;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_arm;
+
+/// groups.rs resolved against syscalls_x86.rs by build.rs.
+#[cfg(any(test, target_arch = "x86_64"))]
+mod policy_x86 {
+    use super::target::Policy;
+    include!(concat!(env!("OUT_DIR"), "/seccomp-policy-x86.rs"));
+}
+
+/// groups.rs resolved against syscalls_arm.rs by build.rs.
+#[cfg(any(test, target_arch = "aarch64", target_arch = "arm"))]
+mod policy_arm {
+    use super::target::Policy;
+    include!(concat!(env!("OUT_DIR"), "/seccomp-policy-arm.rs"));
+}
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;
@@ -15,15 +39,34 @@ use std::borrow::Cow;
 use std::ffi::OsStr;
 
 /// The default policy (nspawn's default capabilities, no `--system-call-filter=`), compiled by
-/// build.rs.
+/// build.rs for the target (empty where there is no filter).
 static DEFAULT_PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seccomp-default.bpf"));
+
+/// The syscall tables and policies compiled in: the build's own family only (the unit tests
+/// have both).
+static FAMILIES: &[target::Family<'static>] = &[
+    #[cfg(any(test, target_arch = "x86_64"))]
+    (&syscalls_x86::TABLE, &policy_x86::POLICY),
+    #[cfg(any(test, target_arch = "aarch64", target_arch = "arm"))]
+    (&syscalls_arm::TABLE, &policy_arm::POLICY),
+];
+
+/// This build's table, policy and ABIs; None on an architecture without a filter (the tables
+/// and the compiler are little-endian only).
+fn native() -> Option<target::Target<'static>> {
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    target::Target::of(std::env::consts::ARCH, FAMILIES)
+}
 
 /// CAP_NET_ADMIN.
 const CAP_NET_ADMIN: u8 = 12;
 
 /// The capabilities that widen the filter (the gates of nspawn's allow list).
-fn gating_caps() -> u64 {
-    groups::NSPAWN_ALLOW.iter().filter(|(c, _)| *c != groups::ALWAYS).fold(0, |m, (c, _)| m | 1u64 << c)
+fn gating_caps(t: &target::Target) -> u64 {
+    let gates = t.policy.allow().map(|(cap, _)| cap).filter(|c| *c != u16::from(groups::ALWAYS));
+    gates.fold(0, |m, c| m | 1u64.checked_shl(u32::from(c)).unwrap_or(0))
 }
 
 /// The retained capability set as the seccomp policy sees it: nspawn's default 26, plus
@@ -41,13 +84,14 @@ pub struct Program(Option<Cow<'static, [u8]>>);
 /// default policy is the build-time program, with no work here.
 pub fn prepare(spec: &Spec) -> Result<Program> {
     let words = &spec.sec.system_call_filter;
-    if !cfg!(target_arch = "x86_64") {
+    let Some(t) = native() else {
+        let here = std::env::consts::ARCH;
         if !words.is_empty() {
-            return Err(Error::msg("--system-call-filter= is only supported on x86_64"));
+            return Err(Error::msg(format!("--system-call-filter= is not supported on {here}")));
         }
-        log::warn!("no seccomp filter on this architecture (x86_64 only)");
+        log::warn!("no seccomp filter on this architecture ({here})");
         return Ok(Program(None));
-    }
+    };
     let caps = seccomp_retained_caps(spec);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let suppress = spec.suppress_sync;
@@ -55,26 +99,28 @@ pub fn prepare(spec: &Spec) -> Result<Program> {
         // The names are still checked: whether a typo is an error must not depend on the
         // environment.
         if !words.is_empty() {
-            compile::resolve(caps, &words).map_err(Error::msg)?;
+            compile::resolve(&t, caps, &words).map_err(Error::msg)?;
         }
         log::warn!("seccomp filter disabled by SYSTEMD_SECCOMP={value}");
         if suppress {
             // --suppress-sync= is not a security policy: it stays.
-            return compile::compile_suppressing_sync(None).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg);
+            return compile::compile_suppressing_sync(&t, None)
+                .map(|p| Program(Some(Cow::Owned(p))))
+                .map_err(Error::msg);
         }
         return Ok(Program(None));
     }
-    let gates = gating_caps();
+    let gates = gating_caps(&t);
     if words.is_empty() && !suppress && caps & gates == groups::NSPAWN_DEFAULT_CAPS & gates {
         return Ok(Program(Some(Cow::Borrowed(DEFAULT_PROGRAM))));
     }
     if suppress {
-        let actions = compile::resolve(caps, &words).map_err(Error::msg)?;
-        return compile::compile_suppressing_sync(Some(actions))
+        let actions = compile::resolve(&t, caps, &words).map_err(Error::msg)?;
+        return compile::compile_suppressing_sync(&t, Some(actions))
             .map(|p| Program(Some(Cow::Owned(p))))
             .map_err(Error::msg);
     }
-    compile::compile(caps, &words).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg)
+    compile::compile(&t, caps, &words).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg)
 }
 
 /// systemd's `parse_boolean()`: `Some(true)` for 1/yes/y/true/t/on, `Some(false)` for

@@ -3,6 +3,7 @@
 //! a line in docs/SETTINGS-FILES.md.
 
 use super::*;
+use crate::security::process::test_names::{NATIVE, NATIVE_OPTION};
 use crate::settings::{
     BindIdmap, CustomMount, Id128, InterfacePair, LinkJournal, MountSource, NetworkAddress, PortForward,
     ResolvConfMode, ResolvConfSource, Rlimit, StartMode, TimezoneMode, UserNamespaceOwnership as Own, VolatileMode,
@@ -45,7 +46,7 @@ const GOLDEN: &[Golden] = &[
     ("AmbientCapability", "CAP_NET_BIND_SERVICE", |s| s.ambient_capability = 1 << 10),
     ("DropCapability", "CAP_SYS_ADMIN CAP_MKNOD", |s| s.drop_capability = (1 << 21) | (1 << 27)),
     ("KillSignal", "SIGRTMIN+3", |s| s.kill_signal = Some(37)),
-    ("Personality", "x86", |s| s.personality = Some("x86".into())),
+    ("Personality", NATIVE, |s| s.personality = Some(NATIVE.into())),
     ("MachineID", "0123456789abcdef0123456789abcdef", |s| {
         s.uuid = Some(Id128([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]))
     }),
@@ -181,6 +182,7 @@ fn the_table_is_nspawns_gperf_plus_two_extensions() {
 /// Each key against its option: the same value gives the same `Settings`, `given` included.
 #[test]
 fn keys_and_options_agree() {
+    let personality = format!("[Exec]\nPersonality={NATIVE}");
     #[rustfmt::skip]
     let cases: &[(&str, &[&str])] = &[
         ("[Exec]\nBoot=yes", &["-b"]),
@@ -190,7 +192,8 @@ fn keys_and_options_agree() {
         ("[Exec]\nUser=daemon", &["-u", "daemon"]),
         ("[Exec]\nCapability=CAP_NET_ADMIN,CAP_SYS_TIME\nDropCapability=all", &["--capability=CAP_NET_ADMIN,CAP_SYS_TIME", "--drop-capability=all"]),
         ("[Exec]\nAmbientCapability=cap_chown", &["--ambient-capability=cap_chown"]),
-        ("[Exec]\nKillSignal=SIGRTMIN+3\nPersonality=x86-64", &["--kill-signal=SIGRTMIN+3", "--personality=x86-64"]),
+        ("[Exec]\nKillSignal=SIGRTMIN+3", &["--kill-signal=SIGRTMIN+3"]),
+        (&personality, &[NATIVE_OPTION]),
         ("[Exec]\nMachineID=01234567-89ab-cdef-0123-456789abcdef", &["--uuid=01234567-89ab-cdef-0123-456789abcdef"]),
         ("[Exec]\nWorkingDirectory=/srv\nPivotRoot=/sysroot", &["--chdir=/srv", "--pivot-root=/sysroot"]),
         ("[Exec]\nPrivateUsers=524288:65536\n[Files]\nPrivateUsersOwnership=map", &["--private-users=524288:65536", "--private-users-ownership=map"]),
