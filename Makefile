@@ -51,7 +51,7 @@ setup: $(TARGET_FILE)
 # Every program the build, the tests and their harnesses run, its Debian package, and who
 # installs it ("deps": this target; "base": in every Debian system, Essential/required or
 # apt's own dependencies, never installed here).
-#   cc (rustc's linker; seccomp.rs builds tests/probe/probe.c with cc -static)
+#   cc (rustc's linker for the host and test builds; tests/probe/build.sh builds the seccomp probe with rustc)
 #                                      -> gcc, libc6-dev (libc.a)          deps
 #   c++ (libfuzzer-sys in `make fuzz`) -> g++                              deps
 #   strip (vm cases 61, 62)            -> binutils                         deps
@@ -106,12 +106,12 @@ deps:
 
 # Release flags of .cargo/config.toml, repeated here because RUSTFLAGS replaces them.
 STATIC_FLAGS := -C relocation-model=static -C target-feature=+crt-static -C link-arg=-Wl,-z,noseparate-code -C link-arg=-Wl,--build-id=none
-# The same for the cross targets, which rust-lld links directly (no -Wl,).
-LLD_FLAGS := -C relocation-model=static -C target-feature=+crt-static -C link-arg=-znoseparate-code -C link-arg=--build-id=none \
-	$(LLD_FLAGS_$(ARCH))
 # 32-bit ARM kernels have 4 KiB pages only: lld's 64 KiB default alignment cost 64 KiB of padding
 # before the RELRO segment. Thumb-2 code (every ARMv7-A core runs it): 0.7 of ARM mode's size.
 LLD_FLAGS_armv7 := -C link-arg=-zmax-page-size=4096 -C target-feature=+thumb-mode
+# The same for the cross targets, which rust-lld links directly (no -Wl,).
+LLD_FLAGS := -C relocation-model=static -C target-feature=+crt-static -C link-arg=-znoseparate-code -C link-arg=--build-id=none \
+	$(LLD_FLAGS_$(ARCH))
 # No unwind tables: with panic=immediate-abort nothing reads .eh_frame (217 KB on x86_64).
 # No panic locations either (-4 KiB). (-Zfmt-debug=none would save 16 KiB more but blanks the
 # {:?} values in error messages.)
