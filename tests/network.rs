@@ -168,6 +168,53 @@ fn long_machine_names_are_shortened_with_the_full_name_as_altname() {
     });
 }
 
+/// Processes other than this one with a descriptor open on a path under `dir`: (pid, path).
+fn holders_of(dir: &str) -> Vec<(String, String)> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = p.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else { continue };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path()) {
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with(dir) {
+                    out.push((pid.clone(), target));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The last close of the nfnetlink socket waits an RCU grace period for nf_tables' cleanup
+/// (about 20 ms, docs/NETWORKING.md); the launcher hands it to a short-lived grandchild and
+/// returns. That grandchild keeps nothing else of the launcher: no process holds anything
+/// under the runtime directory once the launcher is gone (the registry lock among them), so
+/// the same name starts again at once, and the rules are gone.
+#[test]
+fn nat_teardown_hands_off_only_the_nfnetlink_close() {
+    let t = Test::new("net-natclose");
+    let host = Netns::new();
+    let run = runtime_dir(&t);
+    let before = host.links();
+    let name = t.name();
+    host.enter(|| {
+        for round in 0..3 {
+            let out =
+                cmd(&t, &run, &["-M", &name, "-n", "--network-nat=yes", "-p", "18080:80", "/bin/sh", "-c", "echo up"])
+                    .run();
+            assert_eq!(out.ok(), "up\n", "round {round}");
+            assert_eq!(holders_of(&run), Vec::<(String, String)>::new(), "round {round}");
+            assert!(!host.ruleset().contains("18080"), "round {round}: {}", host.ruleset());
+        }
+    });
+    assert_clean(&host, &before, &run);
+}
+
 #[test]
 fn nat_reaches_the_uplink_and_ports_are_forwarded_from_it() {
     let t = Test::new("net-nat");

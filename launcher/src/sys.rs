@@ -290,6 +290,46 @@ pub fn set_fs_ids(uid: u32, gid: u32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Closes `fd` in an orphaned grandchild, so that what the kernel does on its last close does
+/// not hold up this process: closing an nfnetlink socket after a ruleset change waits an RCU
+/// grace period (about 20 ms) for nf_tables' transaction cleanup, after the change itself is
+/// committed. Every other copy must be closed before the grandchild's, or that one is the last:
+/// the intermediate child closes its copy, then exits; the grandchild waits for that (EOF on a
+/// pipe only the intermediate child writes to), closes every other descriptor it inherited (a
+/// copy of the registry lock or the console must not outlive the launcher), then `fd`. This
+/// process closes its copy at once and reaps the intermediate child. Without a child (fork
+/// failed), `fd` is closed here.
+pub fn close_detached(fd: OwnedFd) {
+    match clone_process(0, None) {
+        Ok(Forked::Child) => {
+            let Ok((r, w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else { exit_now(0) };
+            match clone_process(0, None) {
+                Ok(Forked::Child) => {
+                    drop(w);
+                    let mut b = [0u8; 1];
+                    while let Err(rustix::io::Errno::INTR) = rustix::io::read(&r, &mut b) {}
+                    // Standard streams too: a caller reading the launcher's output to its end
+                    // must not wait for this.
+                    for n in 0..3 {
+                        // SAFETY: this process only closes descriptors and exits from here on.
+                        unsafe { libc::close(n) };
+                    }
+                    close_all_except(&[fd.as_raw_fd()]);
+                    drop(fd);
+                }
+                _ => drop(fd),
+            }
+            exit_now(0)
+        }
+        Ok(Forked::Parent { pid }) => {
+            drop(fd);
+            let pid = rustix::process::Pid::from_raw(pid);
+            let _ = rustix::process::waitpid(pid, rustix::process::WaitOptions::empty());
+        }
+        Err(_) => drop(fd),
+    }
+}
+
 /// Leaves the process at once, without running exit handlers (for forked children).
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no Rust state.

@@ -67,6 +67,11 @@ impl<T: Transport> Conn<T> {
         &mut self.transport
     }
 
+    /// The transport, ending the connection.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
     fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1);
         if self.seq == 0 {

@@ -19,6 +19,7 @@ use crate::nft_expr as x;
 use crate::nl::{self, Msg, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO};
 use crate::pool::Ipv4Net;
 use crate::socket::{Family, Socket, Transport};
+use rustix::fd::OwnedFd;
 use std::net::Ipv4Addr;
 
 /// The table's name; its family is `ip` (IPv4 NAT works on every kernel with nf_tables,
@@ -181,6 +182,14 @@ impl Nft<Socket> {
     /// Opens an nfnetlink socket in the calling thread's network namespace.
     pub fn open() -> Result<Nft<Socket>> {
         Ok(Nft::with_transport(Socket::open(Family::Netfilter)?))
+    }
+
+    /// The socket, for a caller that closes it where the wait does not matter: the last close
+    /// of an nfnetlink socket after a ruleset change waits for nf_tables' transaction cleanup
+    /// (an RCU grace period, about 20 ms; docs/NETWORKING.md), although the change itself is
+    /// already committed.
+    pub fn into_fd(self) -> OwnedFd {
+        self.conn.into_transport().into_fd()
     }
 }
 

@@ -48,6 +48,11 @@ impl Socket {
         bind(&fd, &SocketAddrNetlink::new(0, 0)).map_err(|e| Error::sys(what, e.raw_os_error()))?;
         Ok(Socket { fd })
     }
+
+    /// The socket's descriptor, for a caller that closes it elsewhere (see [`crate::Nft::into_fd`]).
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
 }
 
 impl Transport for Socket {

@@ -340,6 +340,7 @@ impl HostNetwork {
         };
         // With the connection open, the table may exist even if no rule was added: a failed
         // start leaves no empty table either. The table's removal gets a second try.
+        let mut done_with = None;
         if !self.rules.is_empty() || self.nft.is_some() {
             let nft = match self.nft.take() {
                 Some(n) => Ok(n),
@@ -349,10 +350,12 @@ impl HostNetwork {
                 if !self.rules.is_empty() {
                     n.delete_rules(&self.rules).or_else(|_| n.delete_tagged(&self.machine).map(drop))?;
                 }
-                delete_table_if_empty(&mut n).or_else(|_| delete_table_if_empty(&mut n))
+                delete_table_if_empty(&mut n).or_else(|_| delete_table_if_empty(&mut n))?;
+                Ok(n)
             });
-            if let Err(e) = r {
-                log::warn!("{e}");
+            match r {
+                Ok(n) => done_with = Some(n),
+                Err(e) => log::warn!("{e}"),
             }
         }
         if let (Some(z), Some(rtnl)) = (self.plan.zone(), self.rtnl.as_mut()) {
@@ -369,6 +372,11 @@ impl HostNetwork {
             if let Err(e) = g.remove(&self.machine) {
                 log::warn!("{e}");
             }
+        }
+        // The rules are gone; the socket's last close would still wait about 20 ms for the
+        // kernel's transaction cleanup (docs/NETWORKING.md): not in this process.
+        if let Some(n) = done_with {
+            crate::sys::close_detached(n.into_fd());
         }
     }
 }
