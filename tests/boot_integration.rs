@@ -7,7 +7,7 @@
 
 use rustix::process::Signal;
 use spawnbox::ctl::boot::plan::{self, Init};
-use spawnbox_tests::pty::Pty;
+use spawnbox_tests::pty::{strip_controls, Pty};
 use spawnbox_tests::{guest, Running, Test};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,25 +44,6 @@ fn boot(t: &Test, pty: &Pty, image: Option<&PathBuf>) -> Running {
 /// Runs `cmd` at the shell prompt; what it printed, terminal controls removed, `\r\n` as `\n`.
 fn shell(pty: &mut Pty, cmd: &str) -> String {
     strip_controls(&pty.run_at_prompt(cmd, STEP)).replace("\r\n", "\n")
-}
-
-/// `text` without CSI sequences (`ESC [ ... letter`) and without a CR that starts it.
-fn strip_controls(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-            continue;
-        }
-        out.push(c);
-    }
-    out.strip_prefix('\r').map(str::to_string).unwrap_or(out)
 }
 
 /// The host pids of the processes whose command line starts with [`INNER`] and whose root is

@@ -6,7 +6,7 @@
 
 use rustix::process::Signal;
 use rustix::termios::{tcsetwinsize, Winsize};
-use spawnbox_tests::pty::Pty;
+use spawnbox_tests::pty::{strip_controls, Pty};
 use spawnbox_tests::{guest, Running, Test};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -35,25 +35,6 @@ fn login(pty: &mut Pty, mark: usize) -> usize {
 /// Runs `cmd` at the shell prompt and returns what it printed, terminal controls removed.
 fn shell(pty: &mut Pty, cmd: &str) -> String {
     strip_controls(&pty.run_at_prompt(cmd, STEP))
-}
-
-/// `text` without CSI sequences (`ESC [ ... letter`) and without a CR that starts it.
-fn strip_controls(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-            continue;
-        }
-        out.push(c);
-    }
-    out.strip_prefix('\r').map(str::to_string).unwrap_or(out)
 }
 
 #[test]

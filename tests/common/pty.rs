@@ -142,3 +142,22 @@ impl Pty {
         text[..end - begin - "END-OF-42".len()].to_string()
     }
 }
+
+/// `text` without CSI sequences (`ESC [ ... letter`) and without a CR that starts it.
+pub fn strip_controls(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out.strip_prefix('\r').map(str::to_string).unwrap_or(out)
+}
