@@ -33,6 +33,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=base.sh
+. "$HERE/base.sh"
 REPO=$(cd "$HERE/../.." && pwd)
 
 die() { printf 'mkinitramfs: %s\n' "$*" >&2; exit 1; }
@@ -174,23 +176,12 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,run,tmp,root,mnt,etc/sp
 chmod 1777 "$root/tmp"
 chmod 0700 "$root/root" "$root/var/lib/machines"
 
-# busybox with every applet but the ones spawnbox-init provides (poweroff, reboot, halt:
-# /sbin links to it) or is (init, linuxrc).
-cp "$busybox" "$root/bin/busybox"
-chmod 0755 "$root/bin/busybox"
+# busybox and its applets, spawnbox-init as /init, /dev/console (base.sh).
 applets=$work/busybox.applets
 bash "$HERE/busybox-applets.sh" "$busybox" >"$applets" || die "cannot list the applets of $busybox"
-while read -r a; do
-    case $a in busybox | init | linuxrc | poweroff | reboot | halt) continue ;; esac
-    ln -s busybox "$root/bin/$a"
-done <"$applets"
-install -m 0755 "$bin_dir/spawnbox-init" "$root/sbin/spawnbox-init"
-ln -s sbin/spawnbox-init "$root/init"
-for a in poweroff reboot halt; do ln -s spawnbox-init "$root/sbin/$a"; done
+initramfs_base "$root" "$busybox" "$applets" "$bin_dir/spawnbox-init"
 install -m 0755 "$bin_dir/spawnbox" "$root/usr/bin/spawnbox"
 ln -s spawnbox "$root/usr/bin/spawnctl"
-# The kernel opens /dev/console for init before anything mounts devtmpfs over /dev.
-mknod -m 0600 "$root/dev/console" c 5 1
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
 

@@ -53,6 +53,10 @@
 # console logs, VM_VERBOSE=1 echoes the console while booting, VM_REFRESH=1 re-resolves the
 # kernel metapackage and busybox-static (newer versions are then downloaded once).
 
+# The initramfs base shared with `make initramfs`.
+# shellcheck source=../../packaging/initramfs/base.sh
+. "$REPO/packaging/initramfs/base.sh"
+
 VM_ARCH=${VM_ARCH:-x86_64}
 VM_CACHE=${VM_CACHE:-/var/cache/spawnbox-vm}
 VM_TIMEOUT=${VM_TIMEOUT:-60}
@@ -405,20 +409,10 @@ vm_module_order() {
 # ------------------------------------------------------------------------ initramfs ----
 # vm_build_initramfs CASE_DIR ROOT OUT: the initramfs for one case.
 vm_build_initramfs() {
-    local case_dir=$1 root=$2 out=$3 a m
+    local case_dir=$1 root=$2 out=$3 m
     if declare -F case_initramfs >/dev/null; then case_initramfs "$out"; return; fi
-    mkdir -p "$root"/{bin,sbin,dev,proc,sys,run,tmp,etc,lib/modules}
-    cp "$BUSYBOX" "$root/bin/busybox"
-    while read -r a; do
-        case $a in busybox | init | linuxrc | poweroff | reboot | halt) continue ;; esac
-        ln -s busybox "$root/bin/$a"
-    done <"$BUSYBOX_APPLETS"
-    install -m 0755 "$VM_INIT" "$root/sbin/spawnbox-init"
-    ln -s sbin/spawnbox-init "$root/init"
-    for a in poweroff reboot halt; do ln -s spawnbox-init "$root/sbin/$a"; done
-    # The console must exist before devtmpfs is mounted, or the kernel starts init without
-    # stdio (spawnbox-init would then open it itself).
-    mknod -m 600 "$root/dev/console" c 5 1
+    mkdir -p "$root"/{proc,sys,run,tmp,etc,lib/modules}
+    initramfs_base "$root" "$BUSYBOX" "$BUSYBOX_APPLETS" "$VM_INIT"
     [ -f "$case_dir/rc" ] && install -m 0755 "$case_dir/rc" "$root/etc/spawnbox-init.rc"
     [ -d "$case_dir/files" ] && cp -a "$case_dir/files/." "$root/"
     if [ -n "${CASE_MODULES:-}" ]; then
