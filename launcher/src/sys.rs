@@ -293,36 +293,40 @@ pub fn set_fs_ids(uid: u32, gid: u32) -> Result<(), Errno> {
 /// Closes `fd` in an orphaned grandchild, so that what the kernel does on its last close does
 /// not hold up this process: closing an nfnetlink socket after a ruleset change waits an RCU
 /// grace period (about 20 ms) for nf_tables' transaction cleanup, after the change itself is
-/// committed. Every other copy must be closed before the grandchild's, or that one is the last:
-/// the intermediate child closes its copy, then exits; the grandchild waits for that (EOF on a
-/// pipe only the intermediate child writes to), closes every other descriptor it inherited (a
-/// copy of the registry lock or the console must not outlive the launcher), then `fd`. This
-/// process closes its copy at once and reaps the intermediate child. Without a child (fork
-/// failed), `fd` is closed here.
-pub fn close_detached(fd: OwnedFd) {
+/// committed. The grandchild's copy must be the last, and it must be the only thing of the
+/// launcher that outlives it (a copy of the registry lock or the console must not):
+/// - the intermediate child closes every descriptor but `fd` and a pipe (standard streams too:
+///   a caller reading the launcher's output to its end must not wait for this), forks the
+///   grandchild, closes its `fd` and exits;
+/// - the grandchild closes the pipe's write end, waits for EOF, which comes once this process
+///   and the intermediate child have both closed theirs, each after its `fd`, then calls
+///   `before_close` and closes `fd`;
+/// - this process closes `fd`, then the pipe, and reaps the intermediate child, so when it
+///   returns the grandchild holds nothing but `fd` and the pipe's read end.
+///
+/// Without a pipe or a child, `fd` is closed here.
+pub fn close_detached(fd: OwnedFd, before_close: fn(&OwnedFd)) {
+    let Ok((r, w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else { return drop(fd) };
     match clone_process(0, None) {
         Ok(Forked::Child) => {
-            let Ok((r, w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else { exit_now(0) };
-            match clone_process(0, None) {
-                Ok(Forked::Child) => {
-                    drop(w);
-                    let mut b = [0u8; 1];
-                    while let Err(rustix::io::Errno::INTR) = rustix::io::read(&r, &mut b) {}
-                    // Standard streams too: a caller reading the launcher's output to its end
-                    // must not wait for this.
-                    for n in 0..3 {
-                        // SAFETY: this process only closes descriptors and exits from here on.
-                        unsafe { libc::close(n) };
-                    }
-                    close_all_except(&[fd.as_raw_fd()]);
-                    drop(fd);
-                }
-                _ => drop(fd),
+            for n in 0..3 {
+                // SAFETY: this process only closes descriptors, forks and exits from here on.
+                unsafe { libc::close(n) };
             }
+            close_all_except(&[fd.as_raw_fd(), r.as_raw_fd(), w.as_raw_fd()]);
+            if let Ok(Forked::Child) = clone_process(0, None) {
+                drop(w);
+                let mut b = [0u8; 1];
+                while let Err(rustix::io::Errno::INTR) = rustix::io::read(&r, &mut b) {}
+                before_close(&fd);
+            }
+            drop(fd);
             exit_now(0)
         }
         Ok(Forked::Parent { pid }) => {
             drop(fd);
+            drop(w);
+            drop(r);
             let pid = rustix::process::Pid::from_raw(pid);
             let _ = rustix::process::waitpid(pid, rustix::process::WaitOptions::empty());
         }

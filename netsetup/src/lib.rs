@@ -32,7 +32,7 @@ pub use naming::{
     derive_ifname, generate_mac, ifname_valid, parse_machine_id, read_machine_id, shorten_ifname, IfName, MacKey,
     ALTIFNAMSIZ, IFNAMSIZ,
 };
-pub use nft::{Chain, Nft, PortForward, Proto, RuleHandle, RuleInfo, TABLE};
+pub use nft::{wait_for_quiet, Chain, Nft, PortForward, Proto, RuleHandle, RuleInfo, TABLE};
 pub use pool::{first_free_subnet, Ipv4Net, DEFAULT_POOL, DEFAULT_PREFIX_LEN};
 pub use route::{routed_subnets, RouteInfo, RouteSpec};
 pub use rtnl::{Link, Mac, Netns, Rtnl};

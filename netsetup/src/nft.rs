@@ -20,6 +20,7 @@ use crate::nl::{self, Msg, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP,
 use crate::pool::Ipv4Net;
 use crate::socket::{Family, Socket, Transport};
 use rustix::fd::OwnedFd;
+use rustix::net::netlink::SocketAddrNetlink;
 use std::net::Ipv4Addr;
 
 /// The table's name; its family is `ip` (IPv4 NAT works on every kernel with nf_tables,
@@ -190,6 +191,44 @@ impl Nft<Socket> {
     /// already committed.
     pub fn into_fd(self) -> OwnedFd {
         self.conn.into_transport().into_fd()
+    }
+}
+
+/// nfnetlink's multicast group of nf_tables ruleset events (`NFNLGRP_NFTABLES`).
+const NFNLGRP_NFTABLES: u32 = 7;
+
+/// Waits, on the nfnetlink socket `fd` that is about to be closed, until nf_tables has been
+/// quiet for an RCU grace period, at most `rounds` grace periods. Closing an nfnetlink socket
+/// flushes the netns's transaction-destroy work while holding its commit mutex; that work runs
+/// after every commit (anyone's) and waits a grace period itself. Closed when no commit
+/// happened during a grace period of ours, the socket finds that work idle and takes the mutex
+/// for no time, so it holds up no other container's start. The socket joins the ruleset event
+/// group to see commits; `membarrier(MEMBARRIER_CMD_GLOBAL)` waits one grace period (it
+/// returns at once on one CPU, where the kernel's wait is as short). Errors end the wait.
+pub fn wait_for_quiet(fd: &OwnedFd, rounds: u32) {
+    use rustix::net::{bind, getsockname, recv, RecvFlags};
+    let Ok(me) = getsockname(fd).map(SocketAddrNetlink::try_from) else { return };
+    let Ok(me) = me else { return };
+    if bind(fd, &SocketAddrNetlink::new(me.pid(), 1 << (NFNLGRP_NFTABLES - 1))).is_err() {
+        return;
+    }
+    let mut buf = [0u8; 256];
+    for _ in 0..rounds {
+        if rustix::thread::membarrier(rustix::thread::MembarrierCommand::Global).is_err() {
+            return;
+        }
+        // Drained as it comes; a flood of events counts as busy without reading it all.
+        let mut busy = false;
+        for _ in 0..1024 {
+            match recv(fd, &mut buf[..], RecvFlags::DONTWAIT | RecvFlags::TRUNC) {
+                Ok(_) | Err(rustix::io::Errno::NOBUFS) => busy = true,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => break,
+            }
+        }
+        if !busy {
+            return;
+        }
     }
 }
 

@@ -296,3 +296,43 @@ fn current_netns() -> rustix::fd::OwnedFd {
     )
     .unwrap()
 }
+
+/// `wait_for_quiet` returns only once nf_tables has gone a grace period without a commit
+/// (here, after another socket's commits every 2 ms stop), and the close after it finds the
+/// transaction-destroy work idle: it does not wait the ~20 ms grace period a close right
+/// after a change waits.
+#[test]
+fn wait_for_quiet_outlasts_other_commits_and_then_closes_at_once() {
+    use std::time::{Duration, Instant};
+    in_new_netns(|| {
+        let mut nft = Nft::open().unwrap();
+        nft.ensure_table().unwrap();
+        let fd = nft.into_fd();
+        let netns = current_netns();
+        let busy_for = Duration::from_millis(300);
+        let start = Instant::now();
+        let writer = std::thread::spawn(move || {
+            rustix::thread::move_into_link_name_space(netns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
+                .unwrap();
+            let mut other = Nft::open().unwrap();
+            let subnet: Ipv4Net = "10.0.0.16/28".parse().unwrap();
+            let mut commits = 0;
+            while start.elapsed() < busy_for {
+                let r = other.add_masquerade(subnet, "busy").unwrap();
+                other.delete_rules(&[r]).unwrap();
+                commits += 2;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            (commits, start.elapsed())
+        });
+        netsetup::wait_for_quiet(&fd, 100);
+        let waited = start.elapsed();
+        let (commits, last) = writer.join().unwrap();
+        assert!(commits > 20, "{commits} commits");
+        assert!(waited >= last, "returned after {waited:?}, while commits went on until {last:?}");
+        let t = Instant::now();
+        drop(fd);
+        let close = t.elapsed();
+        assert!(close < Duration::from_millis(8), "close took {close:?}");
+    });
+}

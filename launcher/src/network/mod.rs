@@ -35,6 +35,9 @@ use std::path::Path;
 
 /// The prefix of a dying left-over veth renamed out of the way (`sbx-gone<index>`).
 const GONE: &str = "sbx-gone";
+/// Grace periods (about 20 ms each) that a detached close of the nfnetlink socket waits, at
+/// most, for nf_tables to be quiet (`netsetup::wait_for_quiet`); then it closes anyway.
+const QUIET_ROUNDS: u32 = 50;
 
 /// A netsetup error, whose text already names the operation and the object.
 fn ne(e: netsetup::Error) -> Error {
@@ -374,9 +377,10 @@ impl HostNetwork {
             }
         }
         // The rules are gone; the socket's last close would still wait about 20 ms for the
-        // kernel's transaction cleanup (docs/NETWORKING.md): not in this process.
+        // kernel's transaction cleanup (docs/NETWORKING.md): not in this process, and only
+        // once that cleanup is idle, so that it holds up no other start either.
         if let Some(n) = done_with {
-            crate::sys::close_detached(n.into_fd());
+            crate::sys::close_detached(n.into_fd(), |fd| netsetup::wait_for_quiet(fd, QUIET_ROUNDS));
         }
     }
 }
