@@ -36,6 +36,7 @@ mod mount_plan;
 mod mounts;
 mod network;
 mod notify;
+pub mod oci;
 #[cfg(feature = "images")]
 pub mod oci_image;
 mod overlay;
