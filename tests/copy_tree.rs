@@ -510,6 +510,13 @@ fn copy_entry_copies_one_entry_of_any_kind_under_a_new_name() {
 fn busybox_guest() -> PathBuf {
     let p = spawnbox_tests::guest("busybox");
     assert!(p.join("bin/busybox").is_file(), "{}: not the busybox guest", p.display());
+    // The cache is shared and read-only by convention: a container run on it directly (with
+    // NAT, which copies the host's resolv.conf in) leaves a file the template tests count.
+    assert!(
+        !p.join("etc/resolv.conf").exists(),
+        "{}/etc/resolv.conf: the cached guest was changed by a container run on it; remove the file",
+        p.display()
+    );
     p
 }
 
