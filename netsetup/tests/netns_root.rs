@@ -236,8 +236,8 @@ fn nftables_table_masquerade_port_forwards_and_cleanup() {
         let masq = nft.add_masquerade(subnet, "foo").unwrap();
         assert_eq!(masq.chain, Chain::Postrouting);
         let fwds = [
-            PortForward { proto: Proto::Tcp, host_port: 8080, addr: Ipv4Addr::new(10, 0, 0, 18), port: 80 },
-            PortForward { proto: Proto::Udp, host_port: 53, addr: Ipv4Addr::new(10, 0, 0, 18), port: 5353 },
+            PortForward { proto: Proto::Tcp, host_port: 8080, addr: Ipv4Addr::new(10, 0, 0, 18).into(), port: 80 },
+            PortForward { proto: Proto::Udp, host_port: 53, addr: Ipv4Addr::new(10, 0, 0, 18).into(), port: 5353 },
         ];
         let fw = nft.add_port_forwards(&fwds, "foo").unwrap();
         assert_eq!(fw.len(), 4);
@@ -267,7 +267,7 @@ fn nftables_table_masquerade_port_forwards_and_cleanup() {
         }
 
         // A failing message aborts the whole batch and is named in the error.
-        let bogus = RuleHandle { chain: Chain::Postrouting, handle: 9999 };
+        let bogus = RuleHandle { family: NftFamily::Ip, chain: Chain::Postrouting, handle: 9999 };
         let e = nft.delete_rules(&[masq, bogus]).unwrap_err();
         assert_eq!(e.to_string(), "delete rule 9999 from chain postrouting: no such file or directory");
         assert_eq!(nft.list_rules().unwrap().len(), 6, "batch must be atomic");

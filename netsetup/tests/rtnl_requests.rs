@@ -320,6 +320,21 @@ const ADDR_ADD_V6: &str = "
     1400 0100 fd000000000000000000000000000001  # IFA_ADDRESS fd00::1
 ";
 
+const ADDR_ADD_V6_NODAD: &str = "
+    40000000 1400 0506 00000000 00000000   # len 64, RTM_NEWADDR
+    0a 40 02 00 03000000                   # AF_INET6, /64, ifa_flags IFA_F_NODAD, index 3
+    1400 0200 fd000000000000000000000000000001  # IFA_LOCAL fd00::1
+    1400 0100 fd000000000000000000000000000001  # IFA_ADDRESS fd00::1
+";
+
+#[test]
+fn nodad_addresses_match_ip() {
+    let mut r = rt(1);
+    r.add_address_nodad(Link::Index(3), ip("fd00::1"), 64).unwrap();
+    assert_eq!(sent(&r, 0), hex(ADDR_ADD_V6_NODAD));
+    assert_eq!(hex(ADDR_ADD_V6_NODAD), iproute2("addr_add_v6_nodad"));
+}
+
 #[test]
 fn addresses_match_ip() {
     let mut r = rt(3);
