@@ -314,24 +314,14 @@ impl<T: Transport> Nft<T> {
 
     /// [`Nft::ensure_table`] for the table of `family`.
     pub fn ensure_table_of(&mut self, family: NftFamily) -> Result<()> {
-        let f = family.name();
-        let mut msgs = Vec::with_capacity(4);
-        let mut t = nft_msg(family, NFT_MSG_NEWTABLE, 0);
-        t.put_str(NFTA_TABLE_NAME, TABLE);
-        t.put_be32(NFTA_TABLE_FLAGS, 0);
-        msgs.push((t, format!("add table {f} {TABLE}")));
-        for chain in Chain::ALL {
-            let (hooknum, prio) = chain.hook();
-            let mut c = nft_msg(family, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
-            c.put_str(NFTA_CHAIN_TABLE, TABLE);
-            c.put_str(NFTA_CHAIN_NAME, chain.name());
-            c.put_str(NFTA_CHAIN_TYPE, "nat");
-            c.put_be32(NFTA_CHAIN_POLICY, NF_ACCEPT);
-            let hook = c.nest(NFTA_CHAIN_HOOK | NLA_F_NESTED);
-            c.put_be32(NFTA_HOOK_HOOKNUM, hooknum);
-            c.put_be32(NFTA_HOOK_PRIORITY, prio as u32);
-            c.end_nest(hook);
-            msgs.push((c, format!("add chain {f} {TABLE} {}", chain.name())));
+        self.ensure_tables(&[family])
+    }
+
+    /// [`Nft::ensure_table`] for the tables of `families`, in one batch (one commit).
+    pub fn ensure_tables(&mut self, families: &[NftFamily]) -> Result<()> {
+        let mut msgs = Vec::with_capacity(4 * families.len());
+        for family in families {
+            table_msgs(*family, &mut msgs);
         }
         self.conn.batch(msgs, &mut |_, _| Ok(()))
     }
@@ -343,9 +333,21 @@ impl<T: Transport> Nft<T> {
 
     /// [`Nft::delete_table`] for the table of `family`.
     pub fn delete_table_of(&mut self, family: NftFamily) -> Result<()> {
-        let mut m = nft_msg(family, NFT_MSG_DELTABLE, 0);
-        m.put_str(NFTA_TABLE_NAME, TABLE);
-        match self.conn.batch(vec![(m, format!("delete table {} {TABLE}", family.name()))], &mut |_, _| Ok(())) {
+        self.delete_tables(&[family])
+    }
+
+    /// [`Nft::delete_table`] for the tables of `families`, in one batch; when one of them is
+    /// missing (which fails the whole batch), one by one.
+    pub fn delete_tables(&mut self, families: &[NftFamily]) -> Result<()> {
+        let msg = |family: NftFamily| {
+            let mut m = nft_msg(family, NFT_MSG_DELTABLE, 0);
+            m.put_str(NFTA_TABLE_NAME, TABLE);
+            (m, format!("delete table {} {TABLE}", family.name()))
+        };
+        match self.conn.batch(families.iter().map(|f| msg(*f)).collect(), &mut |_, _| Ok(())) {
+            Err(e) if e.errno() == Some(ENOENT) && families.len() > 1 => {
+                families.iter().try_for_each(|f| self.delete_tables(&[*f]))
+            }
             Err(e) if e.errno() == Some(ENOENT) => Ok(()),
             r => r,
         }
@@ -499,6 +501,28 @@ impl<T: Transport> Nft<T> {
             self.delete_rules(&rules)?;
         }
         Ok(rules.len())
+    }
+}
+
+/// The messages that create the table of `family` and its chains if missing.
+fn table_msgs(family: NftFamily, msgs: &mut Vec<(Msg, String)>) {
+    let f = family.name();
+    let mut t = nft_msg(family, NFT_MSG_NEWTABLE, 0);
+    t.put_str(NFTA_TABLE_NAME, TABLE);
+    t.put_be32(NFTA_TABLE_FLAGS, 0);
+    msgs.push((t, format!("add table {f} {TABLE}")));
+    for chain in Chain::ALL {
+        let (hooknum, prio) = chain.hook();
+        let mut c = nft_msg(family, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+        c.put_str(NFTA_CHAIN_TABLE, TABLE);
+        c.put_str(NFTA_CHAIN_NAME, chain.name());
+        c.put_str(NFTA_CHAIN_TYPE, "nat");
+        c.put_be32(NFTA_CHAIN_POLICY, NF_ACCEPT);
+        let hook = c.nest(NFTA_CHAIN_HOOK | NLA_F_NESTED);
+        c.put_be32(NFTA_HOOK_HOOKNUM, hooknum);
+        c.put_be32(NFTA_HOOK_PRIORITY, prio as u32);
+        c.end_nest(hook);
+        msgs.push((c, format!("add chain {f} {TABLE} {}", chain.name())));
     }
 }
 

@@ -365,6 +365,15 @@ fn ip6_table_and_rules_match_nft() {
     assert_eq!(parts[4], v6(CHAIN_OUTPUT));
     assert_eq!(clear_flags(parts[1].clone(), NLM_F_ACK), nft_tool("add6_table"));
     assert_eq!(clear_flags(parts[2].clone(), NLM_F_ACK), nft_tool("add6_chain_postrouting"));
+    // Both tables in one batch (one commit): the ip table's messages, then the ip6 table's.
+    let mut nft = Nft::with_transport(Replay::new(vec![(2..10).map(ack).collect::<Vec<_>>().concat()]));
+    nft.ensure_tables(&NftFamily::ALL).unwrap();
+    assert_eq!(nft.transport().sent.len(), 1);
+    let both = split(&nft.transport().sent[0]);
+    let ip = [TABLE, CHAIN_POSTROUTING, CHAIN_PREROUTING, CHAIN_OUTPUT].map(hex);
+    assert_eq!(both[1..5], ip);
+    assert_eq!(both[5..9], parts[1..5]);
+    assert_eq!(both.len(), 10);
 
     let c: std::net::Ipv6Addr = "fd12:3456:a00:10::2".parse().unwrap();
     let replies = vec![[echo(2, 4), ack(2), echo(3, 5), ack(3), echo(4, 6), ack(4)].concat()];
@@ -391,6 +400,26 @@ const DELETE_RULE6: &str = "
     0b00 0200 6f757470757400 00            # NFTA_RULE_CHAIN \"output\"
     0c00 0300 0000000000000007             # NFTA_RULE_HANDLE 7 (be64)
 ";
+
+/// Both tables go in one batch; when one is missing (the batch fails as a whole with
+/// ENOENT), one by one, a missing one being no error.
+#[test]
+fn both_tables_are_deleted_in_one_batch_or_one_by_one() {
+    let mut nft = Nft::with_transport(Replay::new(vec![[ack(2), ack(3)].concat()]));
+    nft.delete_tables(&NftFamily::ALL).unwrap();
+    let parts = split(&nft.transport().sent[0]);
+    let mut del6 = hex(DELETE_TABLE);
+    del6[16] = 10; // NFPROTO_IPV6
+    assert_eq!(parts, [hex(BEGIN), hex(DELETE_TABLE), del6.clone(), hex(END)]);
+
+    let replies = vec![[ack(2), common::err(3, 2)].concat(), ack(6), common::err(9, 2)];
+    let mut nft = Nft::with_transport(Replay::new(replies));
+    nft.delete_tables(&NftFamily::ALL).unwrap();
+    let sent = &nft.transport().sent;
+    assert_eq!(sent.len(), 3);
+    assert_eq!(split(&sent[1]), [hex(BEGIN), hex(DELETE_TABLE), hex(END)]);
+    assert_eq!(split(&sent[2]), [hex(BEGIN), del6, hex(END)]);
+}
 
 /// A container's forwards following its address: the old rules' deletions and the new rules
 /// in one batch (atomic), in both tables, deletions first; the echoed handles of the new ones.

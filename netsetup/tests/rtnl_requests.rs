@@ -385,6 +385,27 @@ fn routes_match_ip() {
     assert_eq!(hex(ROUTE_DEL_DEFAULT), iproute2("route_del_default"));
 }
 
+const ROUTE_ADD_DEFAULT_V6: &str = "
+    38000000 1800 0506 00000000 00000000   # len 56, RTM_NEWROUTE, REQUEST|ACK|EXCL|CREATE
+    0a 00 00 00 fe 03 00 01 00000000       # AF_INET6, dst /0, main, RTPROT_BOOT, universe, unicast
+    1400 0500 fd000000000000000000000000000001  # RTA_GATEWAY fd00::1
+    0800 0400 03000000                     # RTA_OIF 3
+";
+
+/// The container's IPv6 default route. ip also sends `RTA_DST ::` for a /0 destination; we
+/// leave it out, as ip does for IPv4 (the kernel reads a missing RTA_DST as all zeros).
+#[test]
+fn ipv6_default_route_matches_ip_but_for_the_empty_destination() {
+    let mut r = rt(1);
+    r.add_default_route(ip("fd00::1"), Link::Index(3)).unwrap();
+    assert_eq!(sent(&r, 0), hex(ROUTE_ADD_DEFAULT_V6));
+    let mut theirs = iproute2("route_add_default_v6");
+    assert_eq!(&theirs[28..32], &[0x14, 0, 1, 0], "RTA_DST");
+    theirs.drain(28..48);
+    theirs[0] -= 20;
+    assert_eq!(hex(ROUTE_ADD_DEFAULT_V6), theirs);
+}
+
 #[test]
 fn link_route_without_gateway_has_link_scope() {
     let mut r = rt(1);

@@ -246,9 +246,7 @@ impl HostNetwork {
             netns::enable_forwarding(*f)?;
         }
         let nft = self.nft.insert(Nft::open().map_err(ne)?);
-        for f in families {
-            nft.ensure_table_of(*f).map_err(ne)?;
-        }
+        nft.ensure_tables(families).map_err(ne)?;
         let Some(a) = self.addrs else { return Ok(()) };
         let mut rules = Vec::new();
         if self.plan.nat {
@@ -585,12 +583,16 @@ fn bridge_subnet(rtnl: &mut Rtnl, bridge: &str) -> Result<Option<Ipv4Net>> {
 /// The last container's rules gone, `ip spawnbox` and `ip6 spawnbox` go too (callers hold the
 /// state lock, so no other spawnbox is adding rules meanwhile).
 fn delete_tables_if_empty(nft: &mut Nft) -> netsetup::Result<()> {
+    let mut empty = Vec::with_capacity(2);
     for f in NftFamily::ALL {
         if nft.list_rules_of(f)?.is_empty() {
-            nft.delete_table_of(f)?;
+            empty.push(f);
         }
     }
-    Ok(())
+    if empty.is_empty() {
+        return Ok(());
+    }
+    nft.delete_tables(&empty)
 }
 
 /// Deletes the rules tagged `tag` from both tables.
