@@ -995,6 +995,9 @@ fn a_killed_launchers_leftovers_go_with_cleanup_or_the_next_start() {
         });
         assert_eq!(leases(&run), [format!("{m}.lease")]);
         assert!(host.ruleset().contains(&format!("comment \"{m}\"")));
+        // Both tables: the zone's IPv6 prefix is masqueraded and the port forwarded there too.
+        let ip6 = host.sh("nft list table ip6 spawnbox");
+        assert_eq!(ip6.matches(&format!("comment \"{m}\"")).count(), 3, "{ip6}");
         assert!(host.links().contains(&"vz-zk bridge".to_string()));
     };
     start_and_kill();
