@@ -92,6 +92,15 @@ fn have_ipv6() -> bool {
     Path::new("/proc/sys/net/ipv6").exists()
 }
 
+/// The nftables families spawnbox uses here: `ip`, and `ip6` where the kernel has IPv6.
+fn families(ipv6: bool) -> &'static [NftFamily] {
+    if ipv6 {
+        &NftFamily::ALL
+    } else {
+        &NftFamily::ALL[..1]
+    }
+}
+
 /// The host side of one container's network, across reboots.
 pub struct HostNetwork {
     machine: String,
@@ -241,7 +250,7 @@ impl HostNetwork {
     /// does, removes them). Forwards that follow the container's own addresses only get the
     /// tables here; their rules come with the addresses.
     fn add_rules(&mut self, ipv6: bool) -> Result<()> {
-        let families: &[NftFamily] = if ipv6 { &NftFamily::ALL } else { &NftFamily::ALL[..1] };
+        let families = families(ipv6);
         for f in families {
             netns::enable_forwarding(*f)?;
         }
@@ -584,9 +593,9 @@ fn bridge_subnet(rtnl: &mut Rtnl, bridge: &str) -> Result<Option<Ipv4Net>> {
 /// state lock, so no other spawnbox is adding rules meanwhile).
 fn delete_tables_if_empty(nft: &mut Nft) -> netsetup::Result<()> {
     let mut empty = Vec::with_capacity(2);
-    for f in NftFamily::ALL {
-        if nft.list_rules_of(f)?.is_empty() {
-            empty.push(f);
+    for f in families(have_ipv6()) {
+        if nft.list_rules_of(*f)?.is_empty() {
+            empty.push(*f);
         }
     }
     if empty.is_empty() {
@@ -597,8 +606,8 @@ fn delete_tables_if_empty(nft: &mut Nft) -> netsetup::Result<()> {
 
 /// Deletes the rules tagged `tag` from both tables.
 fn delete_tagged(nft: &mut Nft, tag: &str) -> netsetup::Result<()> {
-    for f in NftFamily::ALL {
-        nft.delete_tagged_of(f, tag)?;
+    for f in families(have_ipv6()) {
+        nft.delete_tagged_of(*f, tag)?;
     }
     Ok(())
 }
