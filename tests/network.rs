@@ -472,20 +472,29 @@ fn zone_members_reach_each_other_and_other_zones_do_not() {
         assert_eq!(ra.stdout_so_far(), "10.0.0.2/28\nready\n");
         let links = host.links();
         assert!(links.contains(&"vz-z1 bridge".to_string()), "{links:?}");
+        // IPv6 too: the zone's /64 mirrors its IPv4 subnet, members ::2, ::3, ...
+        let (a6, z1, z2) = (ula(Ipv4Addr::new(10, 0, 0, 0), 2), Ipv4Addr::new(10, 0, 0, 0), Ipv4Addr::new(10, 0, 0, 16));
+        let v6 = "ip -o -6 addr show host0 scope global | awk '{print $4}'";
         let out = sh(
             &b,
             &run,
             &["--network-zone=z1"],
-            "ip -o -4 addr show host0 | awk '{print $4}'; ping -c1 -W2 10.0.0.2 >/dev/null && echo reached",
+            &format!(
+                "ip -o -4 addr show host0 | awk '{{print $4}}'; {v6}; ping -c1 -W2 10.0.0.2 >/dev/null && echo reached; \
+                 ping -6 -c1 -W2 {a6} >/dev/null && echo reached6"
+            ),
         );
-        assert_eq!(out.ok(), "10.0.0.3/28\nreached\n");
+        assert_eq!(out.ok(), format!("10.0.0.3/28\n{}/64\nreached\nreached6\n", ula(z1, 3)));
         let out = sh(
             &c,
             &run,
             &["--network-zone=z2"],
-            "ip -o -4 addr show host0 | awk '{print $4}'; ping -c1 -W1 10.0.0.2 >/dev/null || echo unreachable",
+            &format!(
+                "ip -o -4 addr show host0 | awk '{{print $4}}'; {v6}; ping -c1 -W1 10.0.0.2 >/dev/null || echo unreachable; \
+                 ping -6 -c1 -W1 {a6} >/dev/null || echo unreachable6"
+            ),
         );
-        assert_eq!(out.ok(), "10.0.0.18/28\nunreachable\n");
+        assert_eq!(out.ok(), format!("10.0.0.18/28\n{}/64\nunreachable\nunreachable6\n", ula(z2, 2)));
         assert!(!host.links().iter().any(|l| l.starts_with("vz-z2 ")), "zone z2's bridge outlives its last member");
         assert!(host.links().contains(&"vz-z1 bridge".to_string()), "zone z1 still has a member");
         ra.kill(Signal::TERM);
