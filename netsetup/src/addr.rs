@@ -132,7 +132,7 @@ impl<T: Transport> Rtnl<T> {
             format!("delete address {addr}/{prefix_len} from {link}")
         };
         let index = match link {
-            Link::Index(i) => i,
+            Link::Index(i) | Link::Known(i, _) => i,
             Link::Name(n) => self.link_index(n).map_err(|e| e.context(&what))?,
         };
         let (bytes, len, family) = addr_bytes(&addr);

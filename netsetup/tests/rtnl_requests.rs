@@ -327,6 +327,22 @@ const ADDR_ADD_V6_NODAD: &str = "
     1400 0100 fd000000000000000000000000000001  # IFA_ADDRESS fd00::1
 ";
 
+/// A link whose index is known: the request is the by-index one (no lookup sent before it),
+/// and an error names the link.
+#[test]
+fn known_links_send_their_index_and_are_named_in_errors() {
+    let mut r = rt(2);
+    r.add_address(Link::Known(3, "ve-bar"), ip("10.0.0.17"), 28).unwrap();
+    r.add_default_route(ip("fd00::1"), Link::Known(3, "ve-bar")).unwrap();
+    assert_eq!(r.transport().sent.len(), 2, "no lookup");
+    assert_eq!(sent(&r, 0), hex(ADDR_ADD_V4));
+    assert_eq!(sent(&r, 1), hex(ROUTE_ADD_DEFAULT_V6));
+    let mut r = Rtnl::with_transport(Replay::new(vec![common::err(1, 19)]));
+    let e = r.set_link_up(Link::Known(3, "host0"), true).unwrap_err();
+    assert_eq!(e.to_string(), "set link host0 up: no such device");
+    assert_eq!(&r.transport().sent[0][20..24], &3u32.to_ne_bytes(), "ifi_index");
+}
+
 #[test]
 fn nodad_addresses_match_ip() {
     let mut r = rt(1);

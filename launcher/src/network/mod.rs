@@ -374,11 +374,14 @@ impl HostNetwork {
                 match (&v.master, addrs.as_ref()) {
                     (Some(m), _) => rtnl.set_master(h, Some(Link::Name(&m.bridge()))).map_err(ne)?,
                     (None, Some(a)) => {
-                        rtnl.add_address(h, a.gateway.into(), a.subnet.prefix_len()).map_err(ne)?;
+                        // Looked up once for both addresses.
+                        let index = rtnl.link_index(&v.host.name).map_err(ne)?;
+                        let k = Link::Known(index, &v.host.name);
+                        rtnl.add_address(k, a.gateway.into(), a.subnet.prefix_len()).map_err(ne)?;
                         if let Some(v6) = a.v6 {
                             // No duplicate address detection: nobody else is on the link, and
                             // the address is usable at once.
-                            rtnl.add_address_nodad(h, v6.gateway.into(), addr6::PREFIX_LEN).map_err(ne)?;
+                            rtnl.add_address_nodad(k, v6.gateway.into(), addr6::PREFIX_LEN).map_err(ne)?;
                         }
                     }
                     (None, None) => {}
@@ -396,8 +399,9 @@ impl HostNetwork {
             }
         }
         if let (Some(_), Some(a)) = (&plan.veth, addrs.as_ref()) {
-            let h0 = Link::Name(CONTAINER_IFNAME);
             let inside = |e: netsetup::Error| ne(e).context("in the container");
+            // Looked up once for its addresses and routes.
+            let h0 = Link::Known(c.link_index(CONTAINER_IFNAME).map_err(inside)?, CONTAINER_IFNAME);
             c.add_address(h0, a.container.into(), a.subnet.prefix_len()).map_err(inside)?;
             if let Some(v6) = a.v6 {
                 c.add_address_nodad(h0, v6.container.into(), addr6::PREFIX_LEN).map_err(inside)?;
