@@ -283,6 +283,31 @@ fn port_forwards_follow_the_addresses_the_container_gives_itself() {
     assert_clean(&host, &before, &run);
 }
 
+/// On `--network-bridge` the bridge's network is the user's: the forwards follow whatever the
+/// payload (here by hand, as a DHCP client would) gives host0, in both families.
+#[test]
+fn port_forwards_follow_the_container_on_a_bridge() {
+    let t = Test::new("net-follow-br");
+    let host = Netns::new();
+    let uplink = Netns::new();
+    let run = runtime_dir(&t);
+    wire46(&host, ("up0", "192.168.81.1/24", "fd81::1/64"), &uplink, ("up1", "192.168.81.2/24", "fd81::2/64"));
+    host.sh("ip link add name brf type bridge && ip addr add 10.9.1.1/24 dev brf \
+         && ip -6 addr add fd91::1/64 dev brf nodad && ip link set brf up");
+    let before = host.links();
+    let script = "echo 0 > /proc/sys/net/ipv6/conf/host0/accept_dad && ip link set host0 up \
+         && ip addr add 10.9.1.2/24 dev host0 && ip -6 addr add fd91::2/64 dev host0 \
+         && ip route add default via 10.9.1.1 && ip -6 route add default via fd91::1 \
+         && echo v4 | nc -l -p 80 && echo v6 | nc -l -p 80";
+    host.enter(|| {
+        let mut r = cmd(&t, &run, &["--network-bridge=brf", "-p", "8081:80", "/bin/sh", "-c", script]).spawn();
+        assert_eq!(uplink.enter(|| line_from("192.168.81.1:8081".parse().unwrap())), "v4\n");
+        assert_eq!(uplink.enter(|| line_from("[fd81::1]:8081".parse().unwrap())), "v6\n");
+        r.wait().ok();
+    });
+    assert_clean(&host, &before, &run);
+}
+
 #[test]
 fn host_side_is_configured_while_the_container_runs() {
     let t = Test::with_root_name("net-hostside", &format!("hs{}", std::process::id()));
