@@ -87,35 +87,44 @@ fn created_and_torn_down_without_start_leaves_nothing() {
     assert_eq!(cgroups_of_machine(&name), Vec::<std::path::PathBuf>::new());
 }
 
-fn created_and_torn_down_with_a_veth_leaves_no_link_and_no_lease() {
+/// Runs `f` in a network namespace of the test's own (this, the only thread, joins it and
+/// comes back) with a runtime directory of the test's own: `f(host, run)`.
+fn in_test_netns<R>(t: &Test, f: impl FnOnce(&spawnbox_tests::net::Netns, &str) -> R) -> R {
     use rustix::thread::{move_into_link_name_space, LinkNameSpaceType::Network};
-    use spawnbox_tests::net::{leases, runtime_dir, Netns};
-    let t = Test::new("api-net");
-    let host = Netns::new();
-    let run = runtime_dir(&t);
+    let host = spawnbox_tests::net::Netns::new();
+    let run = spawnbox_tests::net::runtime_dir(t);
     std::env::set_var("SPAWNBOX_RUNTIME_DIR", &run);
-    // This (only) thread joins the test's network namespace for the case, and comes back.
     let own = fs::File::open("/proc/thread-self/ns/net").unwrap();
     let ns = fs::File::open(host.path()).unwrap();
     move_into_link_name_space(std::os::fd::AsFd::as_fd(&ns), Some(Network)).unwrap();
-    let before = host.links();
-    // Created, never started: its subnet is leased; torn down, nothing is left.
-    let m = Machine::create(&spec(&t, &["-n", "/bin/sleep", "1000"]));
-    let held = leases(&run);
-    drop(m);
-    let (after_created, left_created) = (host.links(), leases(&run));
-    // Started: the veth appears with "go"; killed and dropped, it goes.
-    let mut m = Machine::create(&spec(&t, &["-n", "/bin/sleep", "1000"])).expect("create");
-    m.start().expect("start");
-    let during = host.links();
-    m.kill(libc::SIGKILL).expect("kill");
-    let st = m.wait().expect("wait");
-    drop(m);
-    // The kernel destroys the veth with the container's network namespace, a moment later.
-    spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || host.links() == before);
-    let (after, left) = (host.links(), leases(&run));
+    let r = f(&host, &run);
     move_into_link_name_space(std::os::fd::AsFd::as_fd(&own), Some(Network)).unwrap();
     std::env::remove_var("SPAWNBOX_RUNTIME_DIR");
+    r
+}
+
+fn created_and_torn_down_with_a_veth_leaves_no_link_and_no_lease() {
+    use spawnbox_tests::net::leases;
+    let t = Test::new("api-net");
+    let (held, after_created, left_created, before, during, st, after, left) = in_test_netns(&t, |host, run| {
+        let before = host.links();
+        // Created, never started: its subnet is leased; torn down, nothing is left.
+        let m = Machine::create(&spec(&t, &["-n", "/bin/sleep", "1000"]));
+        let held = leases(run);
+        drop(m);
+        let (after_created, left_created) = (host.links(), leases(run));
+        // Started: the veth appears with "go"; killed and dropped, it goes.
+        let mut m = Machine::create(&spec(&t, &["-n", "/bin/sleep", "1000"])).expect("create");
+        m.start().expect("start");
+        let during = host.links();
+        m.kill(libc::SIGKILL).expect("kill");
+        let st = m.wait().expect("wait");
+        drop(m);
+        // The kernel destroys the veth with the container's network namespace, a moment later.
+        spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || host.links() == before);
+        let (after, left) = (host.links(), leases(run));
+        (held, after_created, left_created, before, during, st, after, left)
+    });
     assert_eq!(held.len(), 1, "{held:?}");
     assert_eq!(after_created, before, "links left behind by a machine never started");
     assert_eq!(left_created, Vec::<String>::new(), "leases left behind by a machine never started");
@@ -123,6 +132,39 @@ fn created_and_torn_down_with_a_veth_leaves_no_link_and_no_lease() {
     assert_eq!(st.terminating_signal(), Some(libc::SIGKILL), "{st:?}");
     assert_eq!(after, before, "links left behind");
     assert_eq!(left, Vec::<String>::new(), "leases left behind");
+}
+
+/// `Machine::wait` serves the machine's events while it waits: the port forward follows the
+/// address the payload gives itself (`-p` with `--network-address=off`) with no front end
+/// involved, and goes with the teardown.
+fn wait_serves_the_machines_events_while_it_waits() {
+    let t = Test::new("api-follow");
+    let payload = "ip addr add 10.9.0.2/24 dev host0 && sleep 0.5";
+    let args = ["-n", "--network-address=off", "-p", "8080:80", "/bin/sh", "-c", payload];
+    let (before_start, watching, st, rules, after) = in_test_netns(&t, |host, _| {
+        let mut m = Machine::create(&spec(&t, &args)).expect("create");
+        let before_start = m.events_fd().is_some();
+        m.start().expect("start");
+        let watching = m.events_fd().is_some();
+        let st = m.wait().expect("wait");
+        // Reaped, not yet torn down: the rules are what the wait made of the payload's address.
+        let rules = host.ruleset();
+        drop(m);
+        (before_start, watching, st, rules, host.ruleset())
+    });
+    assert!(!before_start && watching, "the events descriptor comes with the start");
+    assert_eq!(st.exit_status(), Some(0), "{st:?}");
+    let dnat: Vec<&str> = rules.lines().filter(|l| l.contains("dnat")).map(str::trim).collect();
+    let c = format!("comment \"{}\"", machine_name(&t));
+    assert_eq!(
+        dnat,
+        [
+            format!("fib daddr type local tcp dport 8080 dnat to 10.9.0.2:80 {c}"),
+            format!("ip daddr != 127.0.0.0/8 fib daddr type local tcp dport 8080 dnat to 10.9.0.2:80 {c}"),
+        ],
+        "{rules}"
+    );
+    assert!(!after.contains("spawnbox"), "{after}");
 }
 
 /// The created machine's veth is there (one `ve-*` link more than before).
@@ -237,7 +279,7 @@ fn main() {
         create_and_leave(&args[2], &args[3], &args[4]);
     }
     spawnbox_tests::require_root();
-    let cases: [(&str, fn()); 7] = [
+    let cases: [(&str, fn()); 8] = [
         ("created_waits_started_runs_and_wait_gives_the_status", || {
             created_waits_started_runs_and_wait_gives_the_status(false)
         }),
@@ -247,6 +289,7 @@ fn main() {
             "created_and_torn_down_with_a_veth_leaves_no_link_and_no_lease",
             created_and_torn_down_with_a_veth_leaves_no_link_and_no_lease,
         ),
+        ("wait_serves_the_machines_events_while_it_waits", wait_serves_the_machines_events_while_it_waits),
         ("kill_signals_pid_1", kill_signals_pid_1),
         ("a_failed_create_names_the_cause_and_leaves_nothing", a_failed_create_names_the_cause_and_leaves_nothing),
         (

@@ -8,7 +8,7 @@ use rustix::process::Signal;
 use spawnbox_tests::net::{fault_injection_bin, leases, run_bin, runtime_dir, Netns};
 use spawnbox_tests::{parallel, wait_until, Cmd, Output, Test};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,6 +109,201 @@ fn veth_gets_addresses_route_and_reaches_the_host_by_ping_and_tcp() {
             out.ok(),
             "10.0.0.2/28\ndefault via 10.0.0.1 dev host0 \n10.0.0.0/28 dev host0 scope link  src 10.0.0.2 \nping-ok\nlistening\nfrom-host\n"
         );
+    });
+    assert_clean(&host, &before, &run);
+}
+
+/// The IPv6 address spawnbox mirrors from the IPv4 address `subnet` + `offset` (docs/NETWORKING.md:
+/// `fd`, 24 bits of SipHash of the host's machine ID, the IPv4 subnet's address, the offset),
+/// computed here from the same machine ID the launcher reads.
+fn ula(subnet: Ipv4Addr, offset: u8) -> Ipv6Addr {
+    let id = ["/etc/machine-id", "/var/lib/dbus/machine-id"]
+        .iter()
+        .find_map(|p| netsetup::read_machine_id(std::path::Path::new(p)).ok())
+        .unwrap_or([0; 16]);
+    let h = netsetup::siphash24(&id, b"spawnbox-ula-v1\0").to_le_bytes();
+    let mut a = [0u8; 16];
+    a[0] = 0xfd;
+    a[1..4].copy_from_slice(&h[..3]);
+    a[4..8].copy_from_slice(&subnet.octets());
+    a[15] = offset;
+    Ipv6Addr::from(a)
+}
+
+/// Connects to `to` until a connection is accepted (a port forward may take a moment to
+/// follow an address) and reads its line.
+fn line_from(to: SocketAddr) -> String {
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        match TcpStream::connect_timeout(&to, Duration::from_millis(300)) {
+            Ok(s) => return read_line(s),
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("connect to {to}: {e}"),
+        }
+    }
+}
+
+/// `wire` with IPv6 addresses too (`nodad`: usable at once): (link, IPv4, IPv6) each side.
+fn wire46(host: &Netns, (a, a4, a6): (&str, &str, &str), other: &Netns, (b, b4, b6): (&str, &str, &str)) {
+    wire(host, a, a4, other, b, b4);
+    host.sh(&format!("ip -6 addr add {a6} dev {a} nodad"));
+    other.sh(&format!("ip -6 addr add {b6} dev {b} nodad"));
+}
+
+#[test]
+fn veth_gets_an_ipv6_address_and_route_and_reaches_the_host_over_ipv6() {
+    let t = Test::new("net-veth6");
+    let host = Netns::new();
+    let run = runtime_dir(&t);
+    let before = host.links();
+    let (gw, ct) = (ula(Ipv4Addr::new(10, 0, 0, 0), 1), ula(Ipv4Addr::new(10, 0, 0, 0), 2));
+    host.enter(|| {
+        let listener = TcpListener::bind("[::]:9000").unwrap();
+        let script = format!(
+            "ip -o -6 addr show dev host0 scope global | awk '{{print $4}}'; ip -6 route show default; \
+             ping -6 -c1 -W2 {gw} >/dev/null && echo ping-ok; \
+             echo from-container | nc -l -p 8000 & sleep 0.2; echo listening; \
+             nc -w 2 {gw} 9000 </dev/null; wait"
+        );
+        let mut r = cmd(&t, &run, &["-n", "/bin/sh", "-c", &script]).spawn();
+        r.wait_for_stdout("listening\n", T);
+        let ve = host.sh("ip -o -6 addr show scope global | awk '{print substr($2, 1, 3), $4}'");
+        assert_eq!(ve, format!("ve- {gw}/64\n"));
+        assert_eq!(read_line(TcpStream::connect((ct, 8000)).unwrap()), "from-container\n");
+        let (mut s, peer) = accept(&listener);
+        assert_eq!(peer.ip(), IpAddr::V6(ct));
+        s.write_all(b"from-host\n").unwrap();
+        drop(s);
+        assert_eq!(
+            r.wait().ok(),
+            format!("{ct}/64\ndefault via {gw} dev host0  metric 1024 \nping-ok\nlistening\nfrom-host\n")
+        );
+    });
+    assert_clean(&host, &before, &run);
+}
+
+#[test]
+fn nat66_reaches_the_uplink_and_ports_are_forwarded_over_ipv6() {
+    let t = Test::new("net-nat6");
+    let host = Netns::new();
+    let uplink = Netns::new();
+    let run = runtime_dir(&t);
+    wire46(&host, ("up0", "192.168.79.1/24", "fd79::1/64"), &uplink, ("up1", "192.168.79.2/24", "fd79::2/64"));
+    let before = host.links();
+    let listener = uplink.enter(|| TcpListener::bind("[fd79::2]:9000").unwrap());
+    let (prefix, ct) = (ula(Ipv4Addr::new(10, 0, 0, 0), 0), ula(Ipv4Addr::new(10, 0, 0, 0), 2));
+    host.enter(|| {
+        let script = "ping -6 -c1 -W2 fd79::2 >/dev/null && echo ping-ok; echo via-nat66 | nc -w 2 fd79::2 9000; \
+             echo from-container | nc -l -p 80 & sleep 0.2; echo listening; wait";
+        let mut r = cmd(&t, &run, &["-n", "--network-nat=yes", "-p", "8080:80", "/bin/sh", "-c", script]).spawn();
+        let (s, peer) = accept(&listener);
+        // Masqueraded: the uplink sees the host's address, not the container's.
+        assert_eq!(peer.ip(), "fd79::1".parse::<IpAddr>().unwrap());
+        assert_eq!(read_line(s.try_clone().unwrap()), "via-nat66\n");
+        drop(s);
+        r.wait_for_stdout("listening\n", T);
+        let rules = host.sh("nft list table ip6 spawnbox");
+        for want in [
+            format!("ip6 saddr {prefix}/64 masquerade comment \"{}\"", t.name()),
+            format!("fib daddr type local tcp dport 8080 dnat to [{ct}]:80 comment \"{}\"", t.name()),
+            format!("ip6 daddr != ::1 fib daddr type local tcp dport 8080 dnat to [{ct}]:80 comment \"{}\"", t.name()),
+        ] {
+            assert!(rules.contains(&want), "{want:?} not in {rules}");
+        }
+        assert_eq!(host.sh("cat /proc/sys/net/ipv6/conf/all/forwarding"), "1\n");
+        let got = uplink.enter(|| read_line(TcpStream::connect("[fd79::1]:8080").unwrap()));
+        assert_eq!(got, "from-container\n");
+        assert_eq!(r.wait().ok(), "ping-ok\nlistening\n");
+    });
+    assert_clean(&host, &before, &run);
+}
+
+/// nspawn's forwards follow the container's address: with `--network-address=off` the payload
+/// configures host0 itself (both families), `-p` reaches it, and when it changes its addresses
+/// the forwards move with them in one batch; nothing is left after the stop.
+#[test]
+fn port_forwards_follow_the_addresses_the_container_gives_itself() {
+    let t = Test::new("net-follow");
+    let host = Netns::new();
+    let uplink = Netns::new();
+    let run = runtime_dir(&t);
+    wire46(&host, ("up0", "192.168.80.1/24", "fd80::1/64"), &uplink, ("up1", "192.168.80.2/24", "fd80::2/64"));
+    let before = host.links();
+    let m = format!("fw{}", std::process::id() % 100000);
+    let ve = format!("ve-{m}");
+    let set = |a: &str| {
+        format!(
+            "ip addr add 10.9.0.{a}/24 dev host0 && ip -6 addr add fd09::{a}/64 dev host0 \
+             && ip route replace default via 10.9.0.1 && ip -6 route replace default via fd09::1"
+        )
+    };
+    let script = format!(
+        "echo 0 > /proc/sys/net/ipv6/conf/host0/accept_dad && ip link set host0 up && {} && echo A; \
+         echo A4 | nc -l -p 80; echo A6 | nc -l -p 80; while [ ! -e /change ]; do sleep 0.05; done; \
+         ip addr del 10.9.0.2/24 dev host0 && ip -6 addr del fd09::2/64 dev host0 && {} && echo B; \
+         echo B4 | nc -l -p 80; echo B6 | nc -l -p 80; echo done; exec sleep 30",
+        set("2"),
+        set("3")
+    );
+    let (v4, v6): (SocketAddr, SocketAddr) = ("192.168.80.1:8080".parse().unwrap(), "[fd80::1]:8080".parse().unwrap());
+    host.enter(|| {
+        let mut r =
+            cmd(&t, &run, &["-M", &m, "-n", "--network-address=off", "-p", "8080:80", "/bin/sh", "-c", &script])
+                .spawn();
+        // The host side is the user's too with --network-address=off.
+        assert!(wait_until(T, || host.links().iter().any(|l| l.starts_with(&format!("{ve} ")))));
+        host.sh(&format!("ip addr add 10.9.0.1/24 dev {ve} && ip -6 addr add fd09::1/64 dev {ve} nodad"));
+        // The forwarding rules, as `nft list ruleset` shows them.
+        let dnat = |a4: &str, a6: &str| {
+            let c = format!("comment \"{m}\"");
+            let want = [
+                format!("fib daddr type local tcp dport 8080 dnat to {a4}:80 {c}"),
+                format!("ip daddr != 127.0.0.0/8 fib daddr type local tcp dport 8080 dnat to {a4}:80 {c}"),
+                format!("fib daddr type local tcp dport 8080 dnat to [{a6}]:80 {c}"),
+                format!("ip6 daddr != ::1 fib daddr type local tcp dport 8080 dnat to [{a6}]:80 {c}"),
+            ];
+            let rules = host.ruleset();
+            let got: Vec<String> = rules.lines().filter(|l| l.contains("dnat")).map(|l| l.trim().to_string()).collect();
+            assert_eq!(got, want, "{rules}");
+        };
+        r.wait_for_stdout("A\n", T);
+        assert_eq!(uplink.enter(|| line_from(v4)), "A4\n");
+        assert_eq!(uplink.enter(|| line_from(v6)), "A6\n");
+        dnat("10.9.0.2", "fd09::2");
+        std::fs::write(t.root.join("change"), "").unwrap();
+        r.wait_for_stdout("B\n", T);
+        assert_eq!(uplink.enter(|| line_from(v4)), "B4\n");
+        assert_eq!(uplink.enter(|| line_from(v6)), "B6\n");
+        // Only the new addresses are forwarded to: the old ones' rules went in the same batch.
+        r.wait_for_stdout("done\n", T);
+        dnat("10.9.0.3", "fd09::3");
+        r.kill(Signal::TERM);
+        r.wait();
+    });
+    assert_clean(&host, &before, &run);
+}
+
+/// On `--network-bridge` the bridge's network is the user's: the forwards follow whatever the
+/// payload (here by hand, as a DHCP client would) gives host0, in both families.
+#[test]
+fn port_forwards_follow_the_container_on_a_bridge() {
+    let t = Test::new("net-follow-br");
+    let host = Netns::new();
+    let uplink = Netns::new();
+    let run = runtime_dir(&t);
+    wire46(&host, ("up0", "192.168.81.1/24", "fd81::1/64"), &uplink, ("up1", "192.168.81.2/24", "fd81::2/64"));
+    host.sh("ip link add name brf type bridge && ip addr add 10.9.1.1/24 dev brf \
+         && ip -6 addr add fd91::1/64 dev brf nodad && ip link set brf up");
+    let before = host.links();
+    let script = "echo 0 > /proc/sys/net/ipv6/conf/host0/accept_dad && ip link set host0 up \
+         && ip addr add 10.9.1.2/24 dev host0 && ip -6 addr add fd91::2/64 dev host0 \
+         && ip route add default via 10.9.1.1 && ip -6 route add default via fd91::1 \
+         && echo v4 | nc -l -p 80 && echo v6 | nc -l -p 80";
+    host.enter(|| {
+        let mut r = cmd(&t, &run, &["--network-bridge=brf", "-p", "8081:80", "/bin/sh", "-c", script]).spawn();
+        assert_eq!(uplink.enter(|| line_from("192.168.81.1:8081".parse().unwrap())), "v4\n");
+        assert_eq!(uplink.enter(|| line_from("[fd81::1]:8081".parse().unwrap())), "v6\n");
+        r.wait().ok();
     });
     assert_clean(&host, &before, &run);
 }
@@ -302,20 +497,29 @@ fn zone_members_reach_each_other_and_other_zones_do_not() {
         assert_eq!(ra.stdout_so_far(), "10.0.0.2/28\nready\n");
         let links = host.links();
         assert!(links.contains(&"vz-z1 bridge".to_string()), "{links:?}");
+        // IPv6 too: the zone's /64 mirrors its IPv4 subnet, members ::2, ::3, ...
+        let (a6, z1, z2) = (ula(Ipv4Addr::new(10, 0, 0, 0), 2), Ipv4Addr::new(10, 0, 0, 0), Ipv4Addr::new(10, 0, 0, 16));
+        let v6 = "ip -o -6 addr show host0 scope global | awk '{print $4}'";
         let out = sh(
             &b,
             &run,
             &["--network-zone=z1"],
-            "ip -o -4 addr show host0 | awk '{print $4}'; ping -c1 -W2 10.0.0.2 >/dev/null && echo reached",
+            &format!(
+                "ip -o -4 addr show host0 | awk '{{print $4}}'; {v6}; ping -c1 -W2 10.0.0.2 >/dev/null && echo reached; \
+                 ping -6 -c1 -W2 {a6} >/dev/null && echo reached6"
+            ),
         );
-        assert_eq!(out.ok(), "10.0.0.3/28\nreached\n");
+        assert_eq!(out.ok(), format!("10.0.0.3/28\n{}/64\nreached\nreached6\n", ula(z1, 3)));
         let out = sh(
             &c,
             &run,
             &["--network-zone=z2"],
-            "ip -o -4 addr show host0 | awk '{print $4}'; ping -c1 -W1 10.0.0.2 >/dev/null || echo unreachable",
+            &format!(
+                "ip -o -4 addr show host0 | awk '{{print $4}}'; {v6}; ping -c1 -W1 10.0.0.2 >/dev/null || echo unreachable; \
+                 ping -6 -c1 -W1 {a6} >/dev/null || echo unreachable6"
+            ),
         );
-        assert_eq!(out.ok(), "10.0.0.18/28\nunreachable\n");
+        assert_eq!(out.ok(), format!("10.0.0.18/28\n{}/64\nunreachable\nunreachable6\n", ula(z2, 2)));
         assert!(!host.links().iter().any(|l| l.starts_with("vz-z2 ")), "zone z2's bridge outlives its last member");
         assert!(host.links().contains(&"vz-z1 bridge".to_string()), "zone z1 still has a member");
         ra.kill(Signal::TERM);
@@ -624,6 +828,24 @@ fn every_step_of_a_veth_fails_cleanly() {
     assert!(n >= 8, "{n:?} steps");
 }
 
+/// Forwards that follow the container's address: the watch's address dump at the start, the
+/// replacing batch when the payload sets an address (a warning: the container runs on), and
+/// the release, each failing once.
+#[test]
+fn every_step_of_forwards_that_follow_the_container_fails_cleanly() {
+    let t = Test::new("net-fault-follow");
+    let host = Netns::new();
+    no_dad(&host);
+    let n = every_step_fails_cleanly(
+        &t,
+        &host,
+        &["-n", "--network-address=off", "-p", "8080:80"],
+        "ip addr add 10.9.0.2/24 dev host0 && sleep 0.3 && echo ran",
+        &[],
+    );
+    assert!(n >= 8, "{n:?} steps");
+}
+
 #[test]
 fn every_step_of_a_bridge_port_fails_cleanly() {
     let t = Test::new("net-fault-bridge");
@@ -807,6 +1029,9 @@ fn a_killed_launchers_leftovers_go_with_cleanup_or_the_next_start() {
         });
         assert_eq!(leases(&run), [format!("{m}.lease")]);
         assert!(host.ruleset().contains(&format!("comment \"{m}\"")));
+        // Both tables: the zone's IPv6 prefix is masqueraded and the port forwarded there too.
+        let ip6 = host.sh("nft list table ip6 spawnbox");
+        assert_eq!(ip6.matches(&format!("comment \"{m}\"")).count(), 3, "{ip6}");
         assert!(host.links().contains(&"vz-zk bridge".to_string()));
     };
     start_and_kill();

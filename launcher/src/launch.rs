@@ -113,12 +113,18 @@ fn boot(spec: &Spec, m: &mut Machine, sigfd: &OwnedFd, console: &mut Console) ->
     if let Some(fd) = p.channel_fd() {
         console.watch_channel(fd)?;
     }
+    if let Some(fd) = m.events_fd() {
+        console.watch_machine(fd)?;
+    }
     let mut child_error: Option<Error> = None;
     let mut kill_requests = 0;
     let mut stopping: Option<Stopping> = None;
     let status = loop {
         let timeout = stopping.as_ref().map(|s| s.wake_at().saturating_duration_since(Instant::now()));
         let ev = console.wait(timeout)?;
+        if ev.machine {
+            m.handle_events();
+        }
         if let Some(p) = m.pid1() {
             if ev.channel && p.channel_fd().is_some() {
                 if let Some(e) = p.read_channel() {

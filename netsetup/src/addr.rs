@@ -21,6 +21,24 @@ const IFA_RT_PRIORITY: u16 = 9;
 const IFA_PROTO: u16 = 11;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
+/// `IFA_F_NODAD`: no duplicate address detection (the address is usable at once).
+const IFA_F_NODAD: u8 = 0x02;
+/// `IFA_F_DEPRECATED`: an address past its preferred lifetime.
+pub const IFA_F_DEPRECATED: u32 = 0x20;
+/// `IFA_F_TENTATIVE`: duplicate address detection has not finished.
+pub const IFA_F_TENTATIVE: u32 = 0x40;
+
+/// An address with its scope and flags, from [`Rtnl::local_addresses`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalAddr {
+    /// Index, address and prefix length.
+    pub info: AddrInfo,
+    /// `ifa_scope` (`RT_SCOPE_UNIVERSE` 0, `RT_SCOPE_SITE` 200, `RT_SCOPE_LINK` 253,
+    /// `RT_SCOPE_HOST` 254).
+    pub scope: u8,
+    /// `IFA_FLAGS` (or the header's 8 bits when the attribute is missing).
+    pub flags: u32,
+}
 
 /// One address from [`Rtnl::list_addresses`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,20 +125,22 @@ fn ifaddrmsg(family: u8, prefix_len: u8, index: u32) -> [u8; 8] {
 }
 
 impl<T: Transport> Rtnl<T> {
-    fn addr_request(&mut self, add: bool, link: Link<'_>, addr: IpAddr, prefix_len: u8) -> Result<()> {
+    fn addr_request(&mut self, add: bool, link: Link<'_>, addr: IpAddr, prefix_len: u8, ifa_flags: u8) -> Result<()> {
         let what = if add {
             format!("add address {addr}/{prefix_len} to {link}")
         } else {
             format!("delete address {addr}/{prefix_len} from {link}")
         };
         let index = match link {
-            Link::Index(i) => i,
+            Link::Index(i) | Link::Known(i, _) => i,
             Link::Name(n) => self.link_index(n).map_err(|e| e.context(&what))?,
         };
         let (bytes, len, family) = addr_bytes(&addr);
         let (ty, flags) = if add { (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL) } else { (RTM_DELADDR, 0) };
         let mut m = Msg::new(ty, flags);
-        m.header(&ifaddrmsg(family, prefix_len, index));
+        let mut h = ifaddrmsg(family, prefix_len, index);
+        h[2] = ifa_flags;
+        m.header(&h);
         m.put(IFA_LOCAL, &bytes[..len]);
         m.put(IFA_ADDRESS, &bytes[..len]);
         if let (true, IpAddr::V4(v4)) = (add, addr) {
@@ -133,12 +153,23 @@ impl<T: Transport> Rtnl<T> {
 
     /// Adds `addr/prefix_len` to a link (IPv4 gets its broadcast address, as `brd +`).
     pub fn add_address(&mut self, link: Link<'_>, addr: IpAddr, prefix_len: u8) -> Result<()> {
-        self.addr_request(true, link, addr, prefix_len)
+        self.addr_request(true, link, addr, prefix_len, 0)
+    }
+
+    /// [`Rtnl::add_address`] without duplicate address detection (`ip addr add ... nodad`):
+    /// an IPv6 address is usable at once instead of staying tentative for a second or more.
+    pub fn add_address_nodad(&mut self, link: Link<'_>, addr: IpAddr, prefix_len: u8) -> Result<()> {
+        self.addr_request(true, link, addr, prefix_len, IFA_F_NODAD)
+    }
+
+    /// Every address with its scope and flags (`RTM_GETADDR` dump, both families).
+    pub fn local_addresses(&mut self) -> Result<Vec<LocalAddr>> {
+        self.dump_addresses(parse_local_addr)
     }
 
     /// Deletes `addr/prefix_len` from a link.
     pub fn delete_address(&mut self, link: Link<'_>, addr: IpAddr, prefix_len: u8) -> Result<()> {
-        self.addr_request(false, link, addr, prefix_len)
+        self.addr_request(false, link, addr, prefix_len, 0)
     }
 
     /// Every address as the kernel reports it, in its order, to be added again with
@@ -205,6 +236,17 @@ pub fn parse_addr(p: &[u8]) -> Option<AddrInfo> {
     Some(AddrInfo { index, addr: local.or(address)?, prefix_len })
 }
 
+/// Parses one `RTM_NEWADDR` payload with its scope and flags.
+pub fn parse_local_addr(p: &[u8]) -> Option<LocalAddr> {
+    let info = parse_addr(p)?;
+    let scope = *p.get(3)?;
+    let flags = nl::attrs(p.get(8..)?)
+        .find(|(t, _)| *t == IFA_FLAGS)
+        .and_then(|(_, v)| nl::read_u32(v, 0))
+        .unwrap_or(u32::from(*p.get(2)?));
+    Some(LocalAddr { info, scope, flags })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +277,25 @@ mod tests {
         assert_eq!(&sent[16..20], &[AF_INET, 24, 0x80, 0]);
         assert_eq!(&sent[20..24], &9u32.to_ne_bytes());
         assert_eq!(&sent[24..], &saved.payload[8..]);
+    }
+
+    #[test]
+    fn local_addresses_carry_scope_and_flags() {
+        let mut m = Msg::new(RTM_NEWADDR, 0);
+        m.header(&[AF_INET6, 64, 0x80, 253, 4, 0, 0, 0]);
+        m.put(IFA_ADDRESS, &[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        m.put_u32(IFA_FLAGS, 0x80 | IFA_F_TENTATIVE);
+        let bytes = m.finish().unwrap();
+        let a = parse_local_addr(&bytes[16..]).unwrap();
+        assert_eq!((a.info.index, a.info.prefix_len, a.scope, a.flags), (4, 64, 253, 0xc0));
+        assert_eq!(a.info.addr, "fe80::1".parse::<IpAddr>().unwrap());
+        // Without IFA_FLAGS, the header's byte.
+        let mut m = Msg::new(RTM_NEWADDR, 0);
+        m.header(&[AF_INET, 24, 0x20, 0, 2, 0, 0, 0]);
+        m.put(IFA_LOCAL, &[10, 1, 0, 2]);
+        let bytes = m.finish().unwrap();
+        let a = parse_local_addr(&bytes[16..]).unwrap();
+        assert_eq!((a.scope, a.flags), (0, IFA_F_DEPRECATED));
     }
 
     #[test]

@@ -23,8 +23,9 @@ mod siphash;
 mod socket;
 #[cfg(test)]
 mod testutil;
+mod watch;
 
-pub use addr::{broadcast, AddrInfo, SavedAddr};
+pub use addr::{broadcast, AddrInfo, LocalAddr, SavedAddr, IFA_F_DEPRECATED, IFA_F_TENTATIVE};
 pub use conn::Conn;
 pub use error::{errno_text, Error, Result};
 pub use link::{is_no_device, LinkInfo, Veth, IFF_UP};
@@ -32,9 +33,10 @@ pub use naming::{
     derive_ifname, generate_mac, ifname_valid, parse_machine_id, read_machine_id, shorten_ifname, IfName, MacKey,
     ALTIFNAMSIZ, IFNAMSIZ,
 };
-pub use nft::{wait_for_quiet, Chain, Nft, PortForward, Proto, RuleHandle, RuleInfo, TABLE};
+pub use nft::{wait_for_quiet, Chain, Nft, NftFamily, PortForward, Proto, Rule, RuleHandle, RuleInfo, TABLE};
 pub use pool::{first_free_subnet, Ipv4Net, DEFAULT_POOL, DEFAULT_PREFIX_LEN};
 pub use route::{routed_subnets, RouteInfo, RouteSpec};
 pub use rtnl::{Link, Mac, Netns, Rtnl};
 pub use siphash::siphash24;
 pub use socket::{Family, Replay, Socket, Transport};
+pub use watch::AddrWatch;

@@ -103,7 +103,7 @@ fn put_netns(m: &mut Msg, ns: Netns<'_>) {
 fn link_msg(ty: u16, flags: u16, link: Link<'_>, ifi_flags: u32, change: u32) -> Msg {
     let mut m = Msg::new(ty, flags);
     match link {
-        Link::Index(i) => m.header(&ifinfomsg(i, ifi_flags, change)),
+        Link::Index(i) | Link::Known(i, _) => m.header(&ifinfomsg(i, ifi_flags, change)),
         Link::Name(n) => {
             m.header(&ifinfomsg(0, ifi_flags, change));
             put_lookup_name(&mut m, n);
@@ -165,7 +165,7 @@ impl<T: Transport> Rtnl<T> {
 
     fn resolve(&mut self, link: Link<'_>) -> Result<u32> {
         match link {
-            Link::Index(i) => Ok(i),
+            Link::Index(i) | Link::Known(i, _) => Ok(i),
             Link::Name(n) => self.link_index(n),
         }
     }

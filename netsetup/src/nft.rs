@@ -1,6 +1,9 @@
-//! spawnbox's own nftables table, `ip spawnbox`, over `NETLINK_NETFILTER`: create and delete
-//! it, masquerade a container subnet, forward host ports to containers (DNAT), list and delete
-//! rules. Every change is one atomic nfnetlink batch. No other table is ever touched.
+//! spawnbox's own nftables tables, `ip spawnbox` and `ip6 spawnbox`, over `NETLINK_NETFILTER`:
+//! create and delete them, masquerade a container subnet, forward host ports to containers
+//! (DNAT), list and delete rules, replace a container's forwards. Every change is one atomic
+//! nfnetlink batch (a batch may span both tables). No other table is ever touched. The `ip6`
+//! table has the same three chains; its rules read `ip6 saddr fd..::/64 masquerade` and
+//! `ip6 daddr != ::1 fib daddr type local tcp dport 8080 dnat to [fd..::2]:80`.
 //!
 //! ```text
 //! table ip spawnbox {
@@ -21,11 +24,58 @@ use crate::pool::Ipv4Net;
 use crate::socket::{Family, Socket, Transport};
 use rustix::fd::OwnedFd;
 use rustix::net::netlink::SocketAddrNetlink;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The table's name; its family is `ip` (IPv4 NAT works on every kernel with nf_tables,
-/// while `inet` NAT needs Linux 5.2).
+/// The tables' name, in families `ip` and `ip6` (NAT in those works on every kernel with
+/// nf_tables, while `inet` NAT needs Linux 5.2).
 pub const TABLE: &str = "spawnbox";
+
+/// The family of one of the two tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NftFamily {
+    /// `table ip spawnbox` (`NFPROTO_IPV4`).
+    Ip,
+    /// `table ip6 spawnbox` (`NFPROTO_IPV6`).
+    Ip6,
+}
+
+impl NftFamily {
+    /// Both, `ip` first.
+    pub const ALL: [NftFamily; 2] = [NftFamily::Ip, NftFamily::Ip6];
+
+    /// The family of an address.
+    pub fn of(a: &IpAddr) -> NftFamily {
+        if a.is_ipv4() {
+            NftFamily::Ip
+        } else {
+            NftFamily::Ip6
+        }
+    }
+
+    /// `ip` or `ip6`, as nft writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            NftFamily::Ip => "ip",
+            NftFamily::Ip6 => "ip6",
+        }
+    }
+
+    /// `""` or `"ip6 "`: what messages put before a chain's name (the `ip` table's messages
+    /// read as they did before there was an `ip6` one).
+    fn prefix(self) -> &'static str {
+        match self {
+            NftFamily::Ip => "",
+            NftFamily::Ip6 => "ip6 ",
+        }
+    }
+
+    fn nfproto(self) -> u8 {
+        match self {
+            NftFamily::Ip => NFPROTO_IPV4,
+            NftFamily::Ip6 => NFPROTO_IPV6,
+        }
+    }
+}
 
 const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_DELTABLE: u16 = 2;
@@ -53,6 +103,7 @@ const UDATA_RULE_COMMENT: u8 = 0;
 const COMMENT_MAXLEN: usize = 128;
 const NF_ACCEPT: u32 = 1;
 const NFPROTO_IPV4: u8 = 2;
+const NFPROTO_IPV6: u8 = 10;
 const ENOENT: i32 = 2;
 const EINVAL: i32 = 22;
 
@@ -96,6 +147,8 @@ impl Chain {
 /// A rule the kernel created, for deleting it later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleHandle {
+    /// The table holding it.
+    pub family: NftFamily,
     /// The chain holding it.
     pub chain: Chain,
     /// The kernel's handle (`nft -a list table ip spawnbox` shows it).
@@ -143,10 +196,20 @@ pub struct PortForward {
     pub proto: Proto,
     /// Port on the host's addresses.
     pub host_port: u16,
-    /// The container's address.
-    pub addr: Ipv4Addr,
+    /// The container's address: an IPv4 address forwards in `ip spawnbox`, an IPv6 one in
+    /// `ip6 spawnbox`.
+    pub addr: IpAddr,
     /// Port in the container.
     pub port: u16,
+}
+
+/// A rule to add: what [`Nft::add`] and [`Nft::replace`] take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// `ip saddr NET masquerade` (or `ip6 saddr`): the prefix's address and length.
+    Masquerade(IpAddr, u8),
+    /// A port forward: one rule in prerouting and one in output.
+    Forward(PortForward),
 }
 
 /// An nfnetlink connection for the `ip spawnbox` table.
@@ -155,18 +218,18 @@ pub struct Nft<T: Transport = Socket> {
     conn: Conn<T>,
 }
 
-/// `nlmsghdr` type for an nf_tables message, and the `nfgenmsg` for family `ip`.
-fn nft_msg(msg: u16, flags: u16) -> Msg {
+/// `nlmsghdr` type for an nf_tables message, and the `nfgenmsg` for the table's family.
+fn nft_msg(family: NftFamily, msg: u16, flags: u16) -> Msg {
     let mut m = Msg::new((10 << 8) | msg, flags); // NFNL_SUBSYS_NFTABLES
-    m.header(&[NFPROTO_IPV4, 0, 0, 0]);
+    m.header(&[family.nfproto(), 0, 0, 0]);
     m
 }
 
-fn rule_msg(chain: Chain, tag: &str, exprs: &dyn Fn(&mut Msg)) -> Result<Msg> {
+fn rule_msg(family: NftFamily, chain: Chain, tag: &str, exprs: &dyn Fn(&mut Msg)) -> Result<Msg> {
     if tag.len() >= COMMENT_MAXLEN || tag.contains('\0') {
         return Err(Error::sys(format_args!("add rule tagged {tag:?}"), EINVAL));
     }
-    let mut m = nft_msg(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ECHO);
+    let mut m = nft_msg(family, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ECHO);
     m.put_str(NFTA_RULE_TABLE, TABLE);
     m.put_str(NFTA_RULE_CHAIN, chain.name());
     let list = m.nest(NFTA_RULE_EXPRESSIONS | NLA_F_NESTED);
@@ -246,127 +309,172 @@ impl<T: Transport> Nft<T> {
     /// Creates `table ip spawnbox` and its three nat chains if missing; existing ones are
     /// left as they are, so this is safe at every start (e.g. after a ruleset flush).
     pub fn ensure_table(&mut self) -> Result<()> {
-        let mut msgs = Vec::with_capacity(4);
-        let mut t = nft_msg(NFT_MSG_NEWTABLE, 0);
-        t.put_str(NFTA_TABLE_NAME, TABLE);
-        t.put_be32(NFTA_TABLE_FLAGS, 0);
-        msgs.push((t, format!("add table ip {TABLE}")));
-        for chain in Chain::ALL {
-            let (hooknum, prio) = chain.hook();
-            let mut c = nft_msg(NFT_MSG_NEWCHAIN, NLM_F_CREATE);
-            c.put_str(NFTA_CHAIN_TABLE, TABLE);
-            c.put_str(NFTA_CHAIN_NAME, chain.name());
-            c.put_str(NFTA_CHAIN_TYPE, "nat");
-            c.put_be32(NFTA_CHAIN_POLICY, NF_ACCEPT);
-            let hook = c.nest(NFTA_CHAIN_HOOK | NLA_F_NESTED);
-            c.put_be32(NFTA_HOOK_HOOKNUM, hooknum);
-            c.put_be32(NFTA_HOOK_PRIORITY, prio as u32);
-            c.end_nest(hook);
-            msgs.push((c, format!("add chain ip {TABLE} {}", chain.name())));
+        self.ensure_table_of(NftFamily::Ip)
+    }
+
+    /// [`Nft::ensure_table`] for the table of `family`.
+    pub fn ensure_table_of(&mut self, family: NftFamily) -> Result<()> {
+        self.ensure_tables(&[family])
+    }
+
+    /// [`Nft::ensure_table`] for the tables of `families`, in one batch (one commit).
+    pub fn ensure_tables(&mut self, families: &[NftFamily]) -> Result<()> {
+        let mut msgs = Vec::with_capacity(4 * families.len());
+        for family in families {
+            table_msgs(*family, &mut msgs);
         }
         self.conn.batch(msgs, &mut |_, _| Ok(()))
     }
 
     /// Deletes `table ip spawnbox` with everything in it; a missing table is not an error.
     pub fn delete_table(&mut self) -> Result<()> {
-        let mut m = nft_msg(NFT_MSG_DELTABLE, 0);
-        m.put_str(NFTA_TABLE_NAME, TABLE);
-        match self.conn.batch(vec![(m, format!("delete table ip {TABLE}"))], &mut |_, _| Ok(())) {
+        self.delete_table_of(NftFamily::Ip)
+    }
+
+    /// [`Nft::delete_table`] for the table of `family`.
+    pub fn delete_table_of(&mut self, family: NftFamily) -> Result<()> {
+        self.delete_tables(&[family])
+    }
+
+    /// [`Nft::delete_table`] for the tables of `families`, in one batch; when one of them is
+    /// missing (which fails the whole batch), one by one.
+    pub fn delete_tables(&mut self, families: &[NftFamily]) -> Result<()> {
+        let msg = |family: NftFamily| {
+            let mut m = nft_msg(family, NFT_MSG_DELTABLE, 0);
+            m.put_str(NFTA_TABLE_NAME, TABLE);
+            (m, format!("delete table {} {TABLE}", family.name()))
+        };
+        match self.conn.batch(families.iter().map(|f| msg(*f)).collect(), &mut |_, _| Ok(())) {
+            Err(e) if e.errno() == Some(ENOENT) && families.len() > 1 => {
+                families.iter().try_for_each(|f| self.delete_tables(&[*f]))
+            }
             Err(e) if e.errno() == Some(ENOENT) => Ok(()),
             r => r,
         }
     }
 
-    /// Deletes every rule of the table, keeping the table and its chains.
+    /// Deletes every rule of `table ip spawnbox`, keeping the table and its chains.
     pub fn flush_table(&mut self) -> Result<()> {
-        let mut m = nft_msg(NFT_MSG_DELRULE, 0);
+        let mut m = nft_msg(NftFamily::Ip, NFT_MSG_DELRULE, 0);
         m.put_str(NFTA_RULE_TABLE, TABLE);
         self.conn.batch(vec![(m, format!("flush table ip {TABLE}"))], &mut |_, _| Ok(()))
     }
 
-    /// Sends rules as one batch and returns their handles, read from the kernel's echo.
-    fn add_rules(&mut self, rules: Vec<(Chain, Msg, String)>) -> Result<Vec<RuleHandle>> {
-        let chains: Vec<Chain> = rules.iter().map(|r| r.0).collect();
-        let mut handles: Vec<Option<u64>> = vec![None; rules.len()];
-        let msgs = rules.into_iter().map(|(_, m, w)| (m, w)).collect();
+    /// Sends `del` (deletions) and then `rules` as one batch and returns the new rules'
+    /// handles, read from the kernel's echo.
+    fn commit(&mut self, del: &[RuleHandle], rules: Vec<(RuleHandle, Msg, String)>) -> Result<Vec<RuleHandle>> {
+        let first = del.len();
+        let mut slots: Vec<RuleHandle> = rules.iter().map(|r| r.0).collect();
+        let mut echoed = vec![false; rules.len()];
+        let mut msgs: Vec<(Msg, String)> = del.iter().map(delete_msg).collect();
+        msgs.extend(rules.into_iter().map(|(_, m, w)| (m, w)));
         self.conn.batch(msgs, &mut |i, h| {
             if h.ty == (10 << 8) | NFT_MSG_NEWRULE {
-                if let (Some(slot), Some(handle)) = (handles.get_mut(i), parse_handle(h.payload)) {
-                    *slot = Some(handle);
+                let slot = i.checked_sub(first).and_then(|i| slots.get_mut(i).zip(echoed.get_mut(i)));
+                if let (Some((slot, seen)), Some(handle)) = (slot, parse_handle(h.payload)) {
+                    slot.handle = handle;
+                    *seen = true;
                 }
             }
             Ok(())
         })?;
-        chains
+        slots
             .into_iter()
-            .zip(handles)
-            .map(|(chain, h)| {
-                let what = format_args!("add rule to chain {}", chain.name());
-                let handle = h.ok_or_else(|| malformed(&what))?;
-                Ok(RuleHandle { chain, handle })
+            .zip(echoed)
+            .map(|(r, seen)| match seen {
+                true => Ok(r),
+                false => Err(malformed(&format_args!("add rule to chain {}{}", r.family.prefix(), r.chain.name()))),
             })
             .collect()
     }
 
+    /// The messages of `rules`, each with the handle it will get filled in later.
+    fn rule_msgs(rules: &[Rule], tag: &str) -> Result<Vec<(RuleHandle, Msg, String)>> {
+        let mut out = Vec::with_capacity(rules.len() * 2);
+        for r in rules {
+            match *r {
+                Rule::Masquerade(addr, len) => {
+                    let family = NftFamily::of(&addr);
+                    let m = rule_msg(family, Chain::Postrouting, tag, &|m| {
+                        x::match_prefix(m, x::SADDR, x::CMP_EQ, addr, len);
+                        x::masq(m);
+                    })?;
+                    let h = RuleHandle { family, chain: Chain::Postrouting, handle: 0 };
+                    out.push((h, m, format!("add masquerade for {}", Prefix(addr, len))));
+                }
+                Rule::Forward(f) => {
+                    let family = NftFamily::of(&f.addr);
+                    let to = match f.addr {
+                        IpAddr::V4(a) => format!("{a}:{}", f.port),
+                        IpAddr::V6(a) => format!("[{a}]:{}", f.port),
+                    };
+                    let what = format!("forward {} port {} to {to}", f.proto.name(), f.host_port);
+                    for chain in [Chain::Prerouting, Chain::Output] {
+                        let m = rule_msg(family, chain, tag, &|m| {
+                            if chain == Chain::Output {
+                                let (lo, len) = loopback(family);
+                                x::match_prefix(m, x::DADDR, x::CMP_NEQ, lo, len);
+                            }
+                            x::match_local_daddr(m);
+                            x::match_l4_dport(m, f.proto.number(), f.host_port);
+                            x::dnat_to(m, f.addr, f.port);
+                        })?;
+                        out.push((RuleHandle { family, chain, handle: 0 }, m, what.clone()));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds `rules` (each in the table of its address's family, which must exist) as one
+    /// batch; handles in the same order (a forward has two: prerouting, output).
+    pub fn add(&mut self, rules: &[Rule], tag: &str) -> Result<Vec<RuleHandle>> {
+        self.replace(&[], rules, tag)
+    }
+
+    /// Deletes `old` and adds `new` in one batch, so that no packet sees a state in between
+    /// (a container's forwards following its address). Returns the new handles.
+    pub fn replace(&mut self, old: &[RuleHandle], new: &[Rule], tag: &str) -> Result<Vec<RuleHandle>> {
+        let msgs = Self::rule_msgs(new, tag)?;
+        self.commit(old, msgs)
+    }
+
     /// `ip saddr SUBNET masquerade comment TAG` in postrouting.
     pub fn add_masquerade(&mut self, subnet: Ipv4Net, tag: &str) -> Result<RuleHandle> {
-        let m = rule_msg(Chain::Postrouting, tag, &|m| {
-            x::match_ipv4_prefix(m, x::IPHDR_SADDR, x::CMP_EQ, subnet);
-            x::masq(m);
-        })?;
-        let what = format!("add masquerade for {subnet}");
-        let mut h = self.add_rules(vec![(Chain::Postrouting, m, what)])?;
+        let mut h = self.add(&[Rule::Masquerade(subnet.addr().into(), subnet.prefix_len())], tag)?;
         h.pop().ok_or_else(|| malformed(&"add masquerade"))
     }
 
     /// For each forward, `fib daddr type local PROTO dport HOST dnat to ADDR:PORT` in
-    /// prerouting and the same, excluding 127.0.0.0/8 destinations, in output (as nspawn:
-    /// `localhost:PORT` is not forwarded). One batch; handles in the same order.
+    /// prerouting and the same, excluding 127.0.0.0/8 destinations (`::1` in `ip6`), in
+    /// output (as nspawn: `localhost:PORT` is not forwarded). One batch; handles in the same
+    /// order.
     pub fn add_port_forwards(&mut self, fwds: &[PortForward], tag: &str) -> Result<Vec<RuleHandle>> {
-        let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8);
-        let mut rules = Vec::with_capacity(fwds.len() * 2);
-        for f in fwds {
-            let what = format!("forward {} port {} to {}:{}", f.proto.name(), f.host_port, f.addr, f.port);
-            for chain in [Chain::Prerouting, Chain::Output] {
-                let m = rule_msg(chain, tag, &|m| {
-                    if let (Chain::Output, Some(lo)) = (chain, loopback) {
-                        x::match_ipv4_prefix(m, x::IPHDR_DADDR, x::CMP_NEQ, lo);
-                    }
-                    x::match_local_daddr(m);
-                    x::match_l4_dport(m, f.proto.number(), f.host_port);
-                    x::dnat_to(m, f.addr, f.port);
-                })?;
-                rules.push((chain, m, what.clone()));
-            }
-        }
-        self.add_rules(rules)
+        let rules: Vec<Rule> = fwds.iter().map(|f| Rule::Forward(*f)).collect();
+        self.add(&rules, tag)
     }
 
     /// Deletes rules by handle, in one batch.
     pub fn delete_rules(&mut self, rules: &[RuleHandle]) -> Result<()> {
-        let msgs = rules
-            .iter()
-            .map(|r| {
-                let mut m = nft_msg(NFT_MSG_DELRULE, 0);
-                m.put_str(NFTA_RULE_TABLE, TABLE);
-                m.put_str(NFTA_RULE_CHAIN, r.chain.name());
-                m.put_be64(NFTA_RULE_HANDLE, r.handle);
-                let what = format!("delete rule {} from chain {}", r.handle, r.chain.name());
-                (m, what)
-            })
-            .collect();
-        self.conn.batch(msgs, &mut |_, _| Ok(()))
+        self.commit(rules, Vec::new()).map(drop)
     }
 
-    /// Lists the table's rules with their tags; empty if the table does not exist.
+    /// Lists the rules of `table ip spawnbox` with their tags; empty if the table does not
+    /// exist.
     pub fn list_rules(&mut self) -> Result<Vec<RuleInfo>> {
-        let mut m = nft_msg(NFT_MSG_GETRULE, NLM_F_DUMP);
+        self.list_rules_of(NftFamily::Ip)
+    }
+
+    /// [`Nft::list_rules`] for the table of `family`.
+    pub fn list_rules_of(&mut self, family: NftFamily) -> Result<Vec<RuleInfo>> {
+        let mut m = nft_msg(family, NFT_MSG_GETRULE, NLM_F_DUMP);
         m.put_str(NFTA_RULE_TABLE, TABLE);
-        let what = format!("list rules of table ip {TABLE}");
+        let what = format!("list rules of table {} {TABLE}", family.name());
         let mut out = Vec::new();
         let r = self.conn.dump(m, &what, &mut |h| {
             if h.ty == (10 << 8) | NFT_MSG_NEWRULE {
-                if let Some(info) = parse_rule(h.payload).ok_or_else(|| malformed(&what))? {
+                if let Some(info) = parse_rule(family, h.payload).ok_or_else(|| malformed(&what))? {
                     out.push(info);
                 }
             }
@@ -379,15 +487,69 @@ impl<T: Transport> Nft<T> {
         }
     }
 
-    /// Deletes every rule tagged `tag` (leftovers of a killed run); returns how many.
+    /// Deletes every rule of `table ip spawnbox` tagged `tag` (leftovers of a killed run);
+    /// returns how many.
     pub fn delete_tagged(&mut self, tag: &str) -> Result<usize> {
+        self.delete_tagged_of(NftFamily::Ip, tag)
+    }
+
+    /// [`Nft::delete_tagged`] in the table of `family`.
+    pub fn delete_tagged_of(&mut self, family: NftFamily, tag: &str) -> Result<usize> {
         let rules: Vec<RuleHandle> =
-            self.list_rules()?.into_iter().filter(|r| r.tag.as_deref() == Some(tag)).map(|r| r.rule).collect();
+            self.list_rules_of(family)?.into_iter().filter(|r| r.tag.as_deref() == Some(tag)).map(|r| r.rule).collect();
         if !rules.is_empty() {
             self.delete_rules(&rules)?;
         }
         Ok(rules.len())
     }
+}
+
+/// The messages that create the table of `family` and its chains if missing.
+fn table_msgs(family: NftFamily, msgs: &mut Vec<(Msg, String)>) {
+    let f = family.name();
+    let mut t = nft_msg(family, NFT_MSG_NEWTABLE, 0);
+    t.put_str(NFTA_TABLE_NAME, TABLE);
+    t.put_be32(NFTA_TABLE_FLAGS, 0);
+    msgs.push((t, format!("add table {f} {TABLE}")));
+    for chain in Chain::ALL {
+        let (hooknum, prio) = chain.hook();
+        let mut c = nft_msg(family, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+        c.put_str(NFTA_CHAIN_TABLE, TABLE);
+        c.put_str(NFTA_CHAIN_NAME, chain.name());
+        c.put_str(NFTA_CHAIN_TYPE, "nat");
+        c.put_be32(NFTA_CHAIN_POLICY, NF_ACCEPT);
+        let hook = c.nest(NFTA_CHAIN_HOOK | NLA_F_NESTED);
+        c.put_be32(NFTA_HOOK_HOOKNUM, hooknum);
+        c.put_be32(NFTA_HOOK_PRIORITY, prio as u32);
+        c.end_nest(hook);
+        msgs.push((c, format!("add chain {f} {TABLE} {}", chain.name())));
+    }
+}
+
+/// The loopback prefix the output chain leaves alone (`localhost:PORT` is not forwarded).
+fn loopback(family: NftFamily) -> (IpAddr, u8) {
+    match family {
+        NftFamily::Ip => (Ipv4Addr::new(127, 0, 0, 0).into(), 8),
+        NftFamily::Ip6 => (Ipv6Addr::LOCALHOST.into(), 128),
+    }
+}
+
+/// `ADDR/LEN` for messages.
+struct Prefix(IpAddr, u8);
+
+impl std::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.0, self.1)
+    }
+}
+
+/// `NFT_MSG_DELRULE` of one rule.
+fn delete_msg(r: &RuleHandle) -> (Msg, String) {
+    let mut m = nft_msg(r.family, NFT_MSG_DELRULE, 0);
+    m.put_str(NFTA_RULE_TABLE, TABLE);
+    m.put_str(NFTA_RULE_CHAIN, r.chain.name());
+    m.put_be64(NFTA_RULE_HANDLE, r.handle);
+    (m, format!("delete rule {} from chain {}{}", r.handle, r.family.prefix(), r.chain.name()))
 }
 
 /// The `NFTA_RULE_HANDLE` of a `NFT_MSG_NEWRULE` payload (after its 4-byte `nfgenmsg`).
@@ -398,7 +560,7 @@ fn parse_handle(p: &[u8]) -> Option<u64> {
 
 /// Parses a dumped rule: `Some(None)` for a rule of a chain that is not ours to know,
 /// `None` if malformed.
-fn parse_rule(p: &[u8]) -> Option<Option<RuleInfo>> {
+fn parse_rule(family: NftFamily, p: &[u8]) -> Option<Option<RuleInfo>> {
     let mut table = None;
     let mut chain = None;
     let mut handle = None;
@@ -419,7 +581,7 @@ fn parse_rule(p: &[u8]) -> Option<Option<RuleInfo>> {
     let Some(chain) = Chain::from_name(chain?) else {
         return Some(None);
     };
-    Some(Some(RuleInfo { rule: RuleHandle { chain, handle }, tag }))
+    Some(Some(RuleInfo { rule: RuleHandle { family, chain, handle }, tag }))
 }
 
 /// The comment in nft's rule userdata TLVs (`{u8 type, u8 len, value}`).
@@ -450,8 +612,8 @@ mod tests {
     #[test]
     fn overlong_tags_are_refused() {
         let tag = "x".repeat(128);
-        let e = rule_msg(Chain::Postrouting, &tag, &|_| {}).unwrap_err();
+        let e = rule_msg(NftFamily::Ip, Chain::Postrouting, &tag, &|_| {}).unwrap_err();
         assert_eq!(e.errno(), Some(22));
-        assert!(rule_msg(Chain::Postrouting, &tag[..127], &|_| {}).is_ok());
+        assert!(rule_msg(NftFamily::Ip, Chain::Postrouting, &tag[..127], &|_| {}).is_ok());
     }
 }

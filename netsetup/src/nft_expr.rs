@@ -4,8 +4,7 @@
 //! builds from them.
 
 use crate::nl::{Msg, Nest, NLA_F_NESTED};
-use crate::pool::Ipv4Net;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 const NFTA_LIST_ELEM: u16 = 1;
 const NFTA_EXPR_NAME: u16 = 1;
@@ -61,12 +60,34 @@ const RTN_LOCAL: u32 = 2;
 const NAT_DNAT: u32 = 1;
 /// `NFPROTO_IPV4`.
 const NFPROTO_IPV4: u32 = 2;
+/// `NFPROTO_IPV6`.
+const NFPROTO_IPV6: u32 = 10;
 /// `NF_NAT_RANGE_PROTO_SPECIFIED`.
 const NAT_RANGE_PROTO_SPECIFIED: u32 = 2;
-/// Offsets of the addresses in `struct iphdr`.
-pub const IPHDR_SADDR: u32 = 12;
-/// Offset of `daddr` in `struct iphdr`.
-pub const IPHDR_DADDR: u32 = 16;
+/// Which address of the network header a match reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addr {
+    /// `saddr`.
+    Source,
+    /// `daddr`.
+    Destination,
+}
+/// `ip saddr`/`ip6 saddr`.
+pub const SADDR: Addr = Addr::Source;
+/// `ip daddr`/`ip6 daddr`.
+pub const DADDR: Addr = Addr::Destination;
+
+impl Addr {
+    /// The offset in `struct iphdr` (12, 16) or `struct ipv6hdr` (8, 24).
+    fn offset(self, v6: bool) -> u32 {
+        match (self, v6) {
+            (Addr::Source, false) => 12,
+            (Addr::Destination, false) => 16,
+            (Addr::Source, true) => 8,
+            (Addr::Destination, true) => 24,
+        }
+    }
+}
 /// Offset of the destination port in the TCP and UDP headers.
 const TH_DPORT: u32 = 2;
 
@@ -143,11 +164,11 @@ pub fn immediate(m: &mut Msg, dreg: u32, value: &[u8]) {
     end(m, e);
 }
 
-/// `[ nat dnat ip addr_min reg ADDR proto_min reg PROTO flags 0x2 ]`.
-pub fn dnat_ipv4(m: &mut Msg, addr_reg: u32, proto_reg: u32) {
+/// `[ nat dnat ip|ip6 addr_min reg ADDR proto_min reg PROTO flags 0x2 ]`.
+pub fn dnat(m: &mut Msg, v6: bool, addr_reg: u32, proto_reg: u32) {
     let e = begin(m, "nat");
     m.put_be32(NFTA_NAT_TYPE, NAT_DNAT);
-    m.put_be32(NFTA_NAT_FAMILY, NFPROTO_IPV4);
+    m.put_be32(NFTA_NAT_FAMILY, if v6 { NFPROTO_IPV6 } else { NFPROTO_IPV4 });
     m.put_be32(NFTA_NAT_REG_ADDR_MIN, addr_reg);
     m.put_be32(NFTA_NAT_REG_PROTO_MIN, proto_reg);
     m.put_be32(NFTA_NAT_FLAGS, NAT_RANGE_PROTO_SPECIFIED);
@@ -160,24 +181,38 @@ pub fn masq(m: &mut Msg) {
     end(m, e);
 }
 
-/// `ip saddr|daddr [!=] NET`, as nft encodes it: a byte-aligned prefix loads just its bytes;
-/// any other prefix loads 4 bytes and masks them. A /0 prefix matches everything and emits
-/// nothing.
-pub fn match_ipv4_prefix(m: &mut Msg, offset: u32, op: u32, net: Ipv4Net) {
-    let len = u32::from(net.prefix_len());
+/// `ip saddr|daddr [!=] NET` (or `ip6`), as nft encodes it: a byte-aligned prefix loads just
+/// its bytes; any other prefix loads the whole address and masks it. A /0 prefix matches
+/// everything and emits nothing.
+pub fn match_prefix(m: &mut Msg, which: Addr, op: u32, addr: IpAddr, prefix_len: u8) {
+    let (bytes, size) = match addr {
+        IpAddr::V4(a) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&a.octets());
+            (b, 4usize)
+        }
+        IpAddr::V6(a) => (a.octets(), 16),
+    };
+    let len = usize::from(prefix_len).min(size * 8);
     if len == 0 {
         return;
     }
-    let octets = net.addr().octets();
+    let offset = which.offset(addr.is_ipv6());
+    let mut net = [0u8; 16];
+    let mut mask = [0u8; 16];
+    for i in 0..size {
+        let bits = len.saturating_sub(i * 8).min(8);
+        mask[i] = if bits == 0 { 0 } else { 0xffu8 << (8 - bits) };
+        net[i] = bytes[i] & mask[i];
+    }
     if len % 8 == 0 {
-        let n = (len / 8) as usize;
+        let n = len / 8;
         payload(m, BASE_NETWORK, offset, n as u32, REG_1);
-        cmp(m, op, REG_1, &octets[..n]);
+        cmp(m, op, REG_1, &net[..n]);
     } else {
-        let mask = (u32::MAX << (32 - len)).to_be_bytes();
-        payload(m, BASE_NETWORK, offset, 4, REG_1);
-        bitwise(m, REG_1, REG_1, &mask, &[0; 4]);
-        cmp(m, op, REG_1, &octets);
+        payload(m, BASE_NETWORK, offset, size as u32, REG_1);
+        bitwise(m, REG_1, REG_1, &mask[..size], &[0; 16][..size]);
+        cmp(m, op, REG_1, &net[..size]);
     }
 }
 
@@ -195,9 +230,12 @@ pub fn match_l4_dport(m: &mut Msg, l4proto: u8, port: u16) {
     cmp(m, CMP_EQ, REG_1, &port.to_be_bytes());
 }
 
-/// `dnat to ADDR:PORT`.
-pub fn dnat_to(m: &mut Msg, addr: Ipv4Addr, port: u16) {
-    immediate(m, REG_1, &addr.octets());
+/// `dnat to ADDR:PORT` (`dnat to [ADDR]:PORT` in `ip6`).
+pub fn dnat_to(m: &mut Msg, addr: IpAddr, port: u16) {
+    match addr {
+        IpAddr::V4(a) => immediate(m, REG_1, &a.octets()),
+        IpAddr::V6(a) => immediate(m, REG_1, &a.octets()),
+    }
     immediate(m, REG_2, &port.to_be_bytes());
-    dnat_ipv4(m, REG_1, REG_2);
+    dnat(m, addr.is_ipv6(), REG_1, REG_2);
 }

@@ -80,7 +80,7 @@ impl<T: Transport> Rtnl<T> {
     fn route_request(&mut self, add: bool, r: &RouteSpec<'_>) -> Result<()> {
         let what = format!("{} route {r}", if add { "add" } else { "delete" });
         let oif = match r.link {
-            Link::Index(i) => i,
+            Link::Index(i) | Link::Known(i, _) => i,
             Link::Name(n) => self.link_index(n).map_err(|e| e.context(&what))?,
         };
         let family = match (r.dst, r.gateway) {

@@ -48,6 +48,9 @@ pub enum Link<'a> {
     Name(&'a str),
     /// By interface index.
     Index(u32),
+    /// A link whose index was looked up already: requests carry the index (no lookup, no
+    /// rename), messages say the name.
+    Known(u32, &'a str),
 }
 
 impl fmt::Display for Link<'_> {
@@ -55,6 +58,7 @@ impl fmt::Display for Link<'_> {
         match self {
             Link::Name(n) => f.write_str(n),
             Link::Index(i) => write!(f, "ifindex {i}"),
+            Link::Known(_, n) => f.write_str(n),
         }
     }
 }
@@ -96,6 +100,7 @@ mod tests {
     fn displays_read_well_in_errors() {
         assert_eq!(Link::Name("ve-foo").to_string(), "ve-foo");
         assert_eq!(Link::Index(7).to_string(), "ifindex 7");
+        assert_eq!(Link::Known(7, "host0").to_string(), "host0");
         assert_eq!(Netns::Pid(42).to_string(), "netns of pid 42");
         assert_eq!(Mac([0x02, 0xab, 0, 1, 0x10, 0xff]).to_string(), "02:ab:00:01:10:ff");
     }

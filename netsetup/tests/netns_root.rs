@@ -225,6 +225,22 @@ fn macvlan_and_ipvlan_on_a_parent_link() {
     });
 }
 
+/// Cross-checks `nft list table FAMILY spawnbox` with the nft tool where it is installed (the
+/// library never runs it): each of `want` is in it, none of `absent`.
+fn nft_lists(family: &str, want: &[&str], absent: &[&str]) {
+    if !std::path::Path::new("/usr/sbin/nft").exists() {
+        return;
+    }
+    let out = std::process::Command::new("/usr/sbin/nft").args(["list", "table", family, "spawnbox"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for w in want {
+        assert!(text.contains(w), "missing {w:?} in:\n{text}");
+    }
+    for a in absent {
+        assert!(!text.contains(a), "{a:?} in:\n{text}");
+    }
+}
+
 #[test]
 fn nftables_table_masquerade_port_forwards_and_cleanup() {
     in_new_netns(|| {
@@ -236,8 +252,8 @@ fn nftables_table_masquerade_port_forwards_and_cleanup() {
         let masq = nft.add_masquerade(subnet, "foo").unwrap();
         assert_eq!(masq.chain, Chain::Postrouting);
         let fwds = [
-            PortForward { proto: Proto::Tcp, host_port: 8080, addr: Ipv4Addr::new(10, 0, 0, 18), port: 80 },
-            PortForward { proto: Proto::Udp, host_port: 53, addr: Ipv4Addr::new(10, 0, 0, 18), port: 5353 },
+            PortForward { proto: Proto::Tcp, host_port: 8080, addr: Ipv4Addr::new(10, 0, 0, 18).into(), port: 80 },
+            PortForward { proto: Proto::Udp, host_port: 53, addr: Ipv4Addr::new(10, 0, 0, 18).into(), port: 5353 },
         ];
         let fw = nft.add_port_forwards(&fwds, "foo").unwrap();
         assert_eq!(fw.len(), 4);
@@ -252,22 +268,18 @@ fn nftables_table_masquerade_port_forwards_and_cleanup() {
         for r in std::iter::once(&masq).chain(&fw) {
             assert!(rules.contains(&RuleInfo { rule: *r, tag: Some("foo".into()) }));
         }
-        if std::path::Path::new("/usr/sbin/nft").exists() {
-            // Cross-check with the nft tool where it is installed (the library never runs it).
-            let out =
-                std::process::Command::new("/usr/sbin/nft").args(["list", "table", "ip", "spawnbox"]).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stdout);
-            for want in [
+        nft_lists(
+            "ip",
+            &[
                 "ip saddr 10.0.0.16/28 masquerade comment \"foo\"",
                 "fib daddr type local tcp dport 8080 dnat to 10.0.0.18:80 comment \"foo\"",
                 "ip daddr != 127.0.0.0/8 fib daddr type local udp dport 53 dnat to 10.0.0.18:5353 comment \"foo\"",
-            ] {
-                assert!(text.contains(want), "missing {want:?} in:\n{text}");
-            }
-        }
+            ],
+            &[],
+        );
 
         // A failing message aborts the whole batch and is named in the error.
-        let bogus = RuleHandle { chain: Chain::Postrouting, handle: 9999 };
+        let bogus = RuleHandle { family: NftFamily::Ip, chain: Chain::Postrouting, handle: 9999 };
         let e = nft.delete_rules(&[masq, bogus]).unwrap_err();
         assert_eq!(e.to_string(), "delete rule 9999 from chain postrouting: no such file or directory");
         assert_eq!(nft.list_rules().unwrap().len(), 6, "batch must be atomic");
@@ -284,6 +296,55 @@ fn nftables_table_masquerade_port_forwards_and_cleanup() {
         nft.delete_table().unwrap(); // already gone: fine
         let e = nft.add_masquerade(subnet, "foo").unwrap_err();
         assert_eq!(e.to_string(), "add masquerade for 10.0.0.16/28: no such file or directory");
+    });
+}
+
+/// Both tables in the kernel: created in one batch, IPv6 rules in `ip6 spawnbox` as nft lists
+/// them, a replace that moves forwards from one address to another atomically (a failing
+/// deletion leaves the old rules), tags across both tables, both deleted in one batch.
+#[test]
+fn nftables_ip6_table_replace_and_cleanup() {
+    in_new_netns(|| {
+        let mut nft = Nft::open().unwrap();
+        nft.ensure_tables(&NftFamily::ALL).unwrap();
+        let (a, b): (std::net::IpAddr, std::net::IpAddr) = ("fd09::2".parse().unwrap(), "fd09::3".parse().unwrap());
+        let fwd = |addr| Rule::Forward(PortForward { proto: Proto::Tcp, host_port: 8080, addr, port: 80 });
+        let v4 = Rule::Forward(PortForward {
+            proto: Proto::Udp,
+            host_port: 53,
+            addr: Ipv4Addr::new(10, 9, 0, 2).into(),
+            port: 53,
+        });
+        let old = nft.add(&[Rule::Masquerade("fd09::".parse().unwrap(), 64), fwd(a), v4], "foo").unwrap();
+        use NftFamily::{Ip, Ip6};
+        assert_eq!(old.iter().map(|r| r.family).collect::<Vec<_>>(), [Ip6, Ip6, Ip6, Ip, Ip]);
+        assert_eq!(nft.list_rules_of(NftFamily::Ip6).unwrap().len(), 3);
+        assert_eq!(nft.list_rules_of(NftFamily::Ip).unwrap().len(), 2);
+
+        // A bogus handle among the old ones: nothing changes.
+        let bogus = RuleHandle { family: NftFamily::Ip6, chain: Chain::Output, handle: 9999 };
+        let e = nft.replace(&[old[1], bogus], &[fwd(b)], "foo").unwrap_err();
+        assert_eq!(e.to_string(), "delete rule 9999 from chain ip6 output: no such file or directory");
+        assert_eq!(nft.list_rules_of(NftFamily::Ip6).unwrap().len(), 3, "batch must be atomic");
+
+        let new = nft.replace(&old[1..3], &[fwd(b)], "foo").unwrap();
+        assert_eq!(new.len(), 2);
+        let rules = nft.list_rules_of(NftFamily::Ip6).unwrap();
+        assert_eq!(rules.iter().map(|r| r.rule).collect::<Vec<_>>(), [old[0], new[0], new[1]]);
+        nft_lists(
+            "ip6",
+            &[
+                "ip6 saddr fd09::/64 masquerade comment \"foo\"",
+                "fib daddr type local tcp dport 8080 dnat to [fd09::3]:80 comment \"foo\"",
+                "ip6 daddr != ::1 fib daddr type local tcp dport 8080 dnat to [fd09::3]:80 comment \"foo\"",
+            ],
+            &["fd09::2"],
+        );
+        assert_eq!(nft.delete_tagged_of(NftFamily::Ip6, "foo").unwrap(), 3);
+        assert_eq!(nft.delete_tagged_of(NftFamily::Ip, "foo").unwrap(), 2);
+        nft.delete_tables(&NftFamily::ALL).unwrap();
+        assert!(nft.list_rules_of(NftFamily::Ip6).unwrap().is_empty());
+        nft.delete_tables(&NftFamily::ALL).unwrap(); // both gone: fine
     });
 }
 

@@ -139,7 +139,7 @@ fn masquerade_rule_matches_nft_and_returns_the_echoed_handle() {
     let mut nft = Nft::with_transport(Replay::new(vec![echo(2, 4), ack(2)]));
     let subnet: Ipv4Net = "10.0.0.16/28".parse().unwrap();
     let h = nft.add_masquerade(subnet, "spawnbox:foo").unwrap();
-    assert_eq!(h, RuleHandle { chain: Chain::Postrouting, handle: 4 });
+    assert_eq!(h, RuleHandle { family: NftFamily::Ip, chain: Chain::Postrouting, handle: 4 });
     let parts = split(&nft.transport().sent[0]);
     assert_eq!(parts, [BEGIN, RULE_MASQUERADE, END].map(hex));
     assert_eq!(clear_flags(hex(RULE_MASQUERADE), NLM_F_ACK | NLM_F_ECHO), nft_tool("rule_masquerade"));
@@ -256,8 +256,8 @@ fn port_forwards_match_nft_for_prerouting_and_output() {
     let replies = vec![[echo(2, 5), ack(2), echo(3, 6), ack(3), echo(4, 7), ack(4), echo(5, 8), ack(5)].concat()];
     let mut nft = Nft::with_transport(Replay::new(replies));
     let fwds = [
-        PortForward { proto: Proto::Tcp, host_port: 8080, addr: Ipv4Addr::new(10, 0, 0, 18), port: 80 },
-        PortForward { proto: Proto::Udp, host_port: 53, addr: Ipv4Addr::new(10, 0, 0, 18), port: 5353 },
+        PortForward { proto: Proto::Tcp, host_port: 8080, addr: Ipv4Addr::new(10, 0, 0, 18).into(), port: 80 },
+        PortForward { proto: Proto::Udp, host_port: 53, addr: Ipv4Addr::new(10, 0, 0, 18).into(), port: 5353 },
     ];
     let handles = nft.add_port_forwards(&fwds, "spawnbox:foo").unwrap();
     let got: Vec<(Chain, u64)> = handles.iter().map(|h| (h.chain, h.handle)).collect();
@@ -297,7 +297,7 @@ const LIST_RULES: &str = "
 #[test]
 fn deletes_flush_and_list_match_nft() {
     let mut nft = Nft::with_transport(Replay::new(vec![ack(2), ack(5), ack(8), common::done(10)]));
-    nft.delete_rules(&[RuleHandle { chain: Chain::Postrouting, handle: 4 }]).unwrap();
+    nft.delete_rules(&[RuleHandle { family: NftFamily::Ip, chain: Chain::Postrouting, handle: 4 }]).unwrap();
     nft.flush_table().unwrap();
     nft.delete_table().unwrap();
     assert!(nft.list_rules().unwrap().is_empty());
@@ -319,4 +319,145 @@ fn batch_framing_matches_nft() {
     assert!(data.contains("END = 140000001100010000000000000000000000000a"));
     assert_eq!(hex(BEGIN), hex("140000001000010000000000000000000000000a"));
     assert_eq!(hex(END), hex("140000001100010000000000000000000000000a"));
+}
+
+const RULE6_MASQUERADE: &str = "
+    c4000000 060a 0d0c 00000000 00000000   # len 196, NFT_MSG_NEWRULE, REQUEST|ACK|ECHO|CREATE|APPEND
+    0a 00 0000                             # nfgenmsg: NFPROTO_IPV6
+    0d00 0100 737061776e626f7800 000000    # NFTA_RULE_TABLE \"spawnbox\"
+    1000 0200 706f7374726f7574696e6700     # NFTA_RULE_CHAIN \"postrouting\"
+    7c00 0480                              # NFTA_RULE_EXPRESSIONS (124)
+      3400 0180                            #   payload load 8b @ network + 8 => reg 1
+        0c00 0100 7061796c6f616400
+        2400 0280
+          0800 0100 00000001               #       NFTA_PAYLOAD_DREG NFT_REG_1
+          0800 0200 00000001               #       NFTA_PAYLOAD_BASE NFT_PAYLOAD_NETWORK_HEADER
+          0800 0300 00000008               #       NFTA_PAYLOAD_OFFSET 8 (ipv6hdr.saddr)
+          0800 0400 00000008               #       NFTA_PAYLOAD_LEN 8 (a /64: no bitwise)
+      3000 0180                            #   cmp eq reg 1 fd12:3456:a00:10
+        0800 0100 636d7000
+        2400 0280
+          0800 0100 00000001
+          0800 0200 00000000               #       NFT_CMP_EQ
+          1000 0380 0c00 0100 fd1234560a000010
+      1400 0180                            #   masq
+        0900 0100 6d61737100 000000
+        0400 0280
+    1300 0700 000d 737061776e626f783a666f6f00 00  # NFTA_RULE_USERDATA { COMMENT, 13, \"spawnbox:foo\" }
+";
+
+/// The `ip6` table: the same table and chains as `ip` but for the family byte, and rules that
+/// read `ip6 saddr`, `ip6 daddr != ::1` and `dnat to [ADDR]:PORT`, byte for byte nft's.
+#[test]
+fn ip6_table_and_rules_match_nft() {
+    let mut nft = Nft::with_transport(Replay::new(vec![[ack(2), ack(3), ack(4), ack(5)].concat()]));
+    nft.ensure_table_of(NftFamily::Ip6).unwrap();
+    let parts = split(&nft.transport().sent[0]);
+    assert_eq!(parts.len(), 6);
+    let v6 = |g: &str| {
+        let mut b = hex(g);
+        b[16] = 10; // nfgenmsg family NFPROTO_IPV6
+        b
+    };
+    assert_eq!(parts[1], v6(TABLE));
+    assert_eq!(parts[2], v6(CHAIN_POSTROUTING));
+    assert_eq!(parts[3], v6(CHAIN_PREROUTING));
+    assert_eq!(parts[4], v6(CHAIN_OUTPUT));
+    assert_eq!(clear_flags(parts[1].clone(), NLM_F_ACK), nft_tool("add6_table"));
+    assert_eq!(clear_flags(parts[2].clone(), NLM_F_ACK), nft_tool("add6_chain_postrouting"));
+    // Both tables in one batch (one commit): the ip table's messages, then the ip6 table's.
+    let mut nft = Nft::with_transport(Replay::new(vec![(2..10).map(ack).collect::<Vec<_>>().concat()]));
+    nft.ensure_tables(&NftFamily::ALL).unwrap();
+    assert_eq!(nft.transport().sent.len(), 1);
+    let both = split(&nft.transport().sent[0]);
+    let ip = [TABLE, CHAIN_POSTROUTING, CHAIN_PREROUTING, CHAIN_OUTPUT].map(hex);
+    assert_eq!(both[1..5], ip);
+    assert_eq!(both[5..9], parts[1..5]);
+    assert_eq!(both.len(), 10);
+
+    let c: std::net::Ipv6Addr = "fd12:3456:a00:10::2".parse().unwrap();
+    let replies = vec![[echo(2, 4), ack(2), echo(3, 5), ack(3), echo(4, 6), ack(4)].concat()];
+    let mut nft = Nft::with_transport(Replay::new(replies));
+    let fwd = PortForward { proto: Proto::Tcp, host_port: 8080, addr: c.into(), port: 80 };
+    let rules = [Rule::Masquerade("fd12:3456:a00:10::".parse().unwrap(), 64), Rule::Forward(fwd)];
+    let handles = nft.add(&rules, "spawnbox:foo").unwrap();
+    let got: Vec<(NftFamily, Chain, u64)> = handles.iter().map(|h| (h.family, h.chain, h.handle)).collect();
+    use NftFamily::Ip6;
+    assert_eq!(got, [(Ip6, Chain::Postrouting, 4), (Ip6, Chain::Prerouting, 5), (Ip6, Chain::Output, 6)]);
+    let parts = split(&nft.transport().sent[0]);
+    assert_eq!(parts.len(), 5);
+    assert_eq!(parts[1], hex(RULE6_MASQUERADE));
+    let f = NLM_F_ACK | NLM_F_ECHO;
+    assert_eq!(clear_flags(parts[1].clone(), f), nft_tool("rule6_masquerade"));
+    assert_eq!(clear_flags(parts[2].clone(), f), nft_tool("rule6_dnat_prerouting"));
+    assert_eq!(clear_flags(parts[3].clone(), f), nft_tool("rule6_dnat_output"));
+}
+
+const DELETE_RULE6: &str = "
+    3c000000 080a 0500 00000000 00000000   # len 60, NFT_MSG_DELRULE, REQUEST|ACK
+    0a 00 0000                             # NFPROTO_IPV6
+    0d00 0100 737061776e626f7800 000000    # NFTA_RULE_TABLE
+    0b00 0200 6f757470757400 00            # NFTA_RULE_CHAIN \"output\"
+    0c00 0300 0000000000000007             # NFTA_RULE_HANDLE 7 (be64)
+";
+
+/// Both tables go in one batch; when one is missing (the batch fails as a whole with
+/// ENOENT), one by one, a missing one being no error.
+#[test]
+fn both_tables_are_deleted_in_one_batch_or_one_by_one() {
+    let mut nft = Nft::with_transport(Replay::new(vec![[ack(2), ack(3)].concat()]));
+    nft.delete_tables(&NftFamily::ALL).unwrap();
+    let parts = split(&nft.transport().sent[0]);
+    let mut del6 = hex(DELETE_TABLE);
+    del6[16] = 10; // NFPROTO_IPV6
+    assert_eq!(parts, [hex(BEGIN), hex(DELETE_TABLE), del6.clone(), hex(END)]);
+
+    let replies = vec![[ack(2), common::err(3, 2)].concat(), ack(6), common::err(9, 2)];
+    let mut nft = Nft::with_transport(Replay::new(replies));
+    nft.delete_tables(&NftFamily::ALL).unwrap();
+    let sent = &nft.transport().sent;
+    assert_eq!(sent.len(), 3);
+    assert_eq!(split(&sent[1]), [hex(BEGIN), hex(DELETE_TABLE), hex(END)]);
+    assert_eq!(split(&sent[2]), [hex(BEGIN), del6, hex(END)]);
+}
+
+/// A container's forwards following its address: the old rules' deletions and the new rules
+/// in one batch (atomic), in both tables, deletions first; the echoed handles of the new ones.
+#[test]
+fn replace_deletes_and_adds_in_one_batch() {
+    // BEGIN=1, two deletions (2, 3), then two new rules (4, 5).
+    let replies = vec![[ack(2), ack(3), echo(4, 11), ack(4), echo(5, 12), ack(5)].concat()];
+    let mut nft = Nft::with_transport(Replay::new(replies));
+    let old = [
+        RuleHandle { family: NftFamily::Ip, chain: Chain::Postrouting, handle: 4 },
+        RuleHandle { family: NftFamily::Ip6, chain: Chain::Output, handle: 7 },
+    ];
+    let fwd = PortForward { proto: Proto::Tcp, host_port: 8080, addr: Ipv4Addr::new(10, 0, 0, 18).into(), port: 80 };
+    let new = nft.replace(&old, &[Rule::Forward(fwd)], "spawnbox:foo").unwrap();
+    assert_eq!(
+        new,
+        [
+            RuleHandle { family: NftFamily::Ip, chain: Chain::Prerouting, handle: 11 },
+            RuleHandle { family: NftFamily::Ip, chain: Chain::Output, handle: 12 },
+        ]
+    );
+    assert_eq!(nft.transport().sent.len(), 1, "one batch");
+    let parts = split(&nft.transport().sent[0]);
+    assert_eq!(parts.len(), 6);
+    assert_eq!(parts[1], hex(DELETE_RULE));
+    assert_eq!(parts[2], hex(DELETE_RULE6));
+    assert_eq!(parts[3], hex(RULE_DNAT_PREROUTING));
+    // The same output rule as add_port_forwards sends (golden above for its udp twin).
+    let mut alone = Nft::with_transport(Replay::new(vec![[echo(2, 1), ack(2), echo(3, 2), ack(3)].concat()]));
+    alone.add_port_forwards(&[fwd], "spawnbox:foo").unwrap();
+    assert_eq!(parts[4], split(&alone.transport().sent[0])[2]);
+}
+
+#[test]
+fn a_failed_replace_names_the_failing_message() {
+    let replies = vec![[common::err(2, 2), ack(3)].concat()];
+    let mut nft = Nft::with_transport(Replay::new(replies));
+    let old = [RuleHandle { family: NftFamily::Ip6, chain: Chain::Prerouting, handle: 9 }];
+    let e = nft.replace(&old, &[], "x").unwrap_err();
+    assert_eq!(e.to_string(), "delete rule 9 from chain ip6 prerouting: no such file or directory");
 }

@@ -320,6 +320,37 @@ const ADDR_ADD_V6: &str = "
     1400 0100 fd000000000000000000000000000001  # IFA_ADDRESS fd00::1
 ";
 
+const ADDR_ADD_V6_NODAD: &str = "
+    40000000 1400 0506 00000000 00000000   # len 64, RTM_NEWADDR
+    0a 40 02 00 03000000                   # AF_INET6, /64, ifa_flags IFA_F_NODAD, index 3
+    1400 0200 fd000000000000000000000000000001  # IFA_LOCAL fd00::1
+    1400 0100 fd000000000000000000000000000001  # IFA_ADDRESS fd00::1
+";
+
+/// A link whose index is known: the request is the by-index one (no lookup sent before it),
+/// and an error names the link.
+#[test]
+fn known_links_send_their_index_and_are_named_in_errors() {
+    let mut r = rt(2);
+    r.add_address(Link::Known(3, "ve-bar"), ip("10.0.0.17"), 28).unwrap();
+    r.add_default_route(ip("fd00::1"), Link::Known(3, "ve-bar")).unwrap();
+    assert_eq!(r.transport().sent.len(), 2, "no lookup");
+    assert_eq!(sent(&r, 0), hex(ADDR_ADD_V4));
+    assert_eq!(sent(&r, 1), hex(ROUTE_ADD_DEFAULT_V6));
+    let mut r = Rtnl::with_transport(Replay::new(vec![common::err(1, 19)]));
+    let e = r.set_link_up(Link::Known(3, "host0"), true).unwrap_err();
+    assert_eq!(e.to_string(), "set link host0 up: no such device");
+    assert_eq!(&r.transport().sent[0][20..24], &3u32.to_ne_bytes(), "ifi_index");
+}
+
+#[test]
+fn nodad_addresses_match_ip() {
+    let mut r = rt(1);
+    r.add_address_nodad(Link::Index(3), ip("fd00::1"), 64).unwrap();
+    assert_eq!(sent(&r, 0), hex(ADDR_ADD_V6_NODAD));
+    assert_eq!(hex(ADDR_ADD_V6_NODAD), iproute2("addr_add_v6_nodad"));
+}
+
 #[test]
 fn addresses_match_ip() {
     let mut r = rt(3);
@@ -368,6 +399,27 @@ fn routes_match_ip() {
     assert_eq!(hex(ROUTE_ADD), iproute2("route_add"));
     assert_eq!(hex(ROUTE_ADD_DEFAULT), iproute2("route_add_default"));
     assert_eq!(hex(ROUTE_DEL_DEFAULT), iproute2("route_del_default"));
+}
+
+const ROUTE_ADD_DEFAULT_V6: &str = "
+    38000000 1800 0506 00000000 00000000   # len 56, RTM_NEWROUTE, REQUEST|ACK|EXCL|CREATE
+    0a 00 00 00 fe 03 00 01 00000000       # AF_INET6, dst /0, main, RTPROT_BOOT, universe, unicast
+    1400 0500 fd000000000000000000000000000001  # RTA_GATEWAY fd00::1
+    0800 0400 03000000                     # RTA_OIF 3
+";
+
+/// The container's IPv6 default route. ip also sends `RTA_DST ::` for a /0 destination; we
+/// leave it out, as ip does for IPv4 (the kernel reads a missing RTA_DST as all zeros).
+#[test]
+fn ipv6_default_route_matches_ip_but_for_the_empty_destination() {
+    let mut r = rt(1);
+    r.add_default_route(ip("fd00::1"), Link::Index(3)).unwrap();
+    assert_eq!(sent(&r, 0), hex(ROUTE_ADD_DEFAULT_V6));
+    let mut theirs = iproute2("route_add_default_v6");
+    assert_eq!(&theirs[28..32], &[0x14, 0, 1, 0], "RTA_DST");
+    theirs.drain(28..48);
+    theirs[0] -= 20;
+    assert_eq!(hex(ROUTE_ADD_DEFAULT_V6), theirs);
 }
 
 #[test]

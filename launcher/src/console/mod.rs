@@ -35,6 +35,7 @@ const CHANNEL: u64 = 2;
 const MASTER: u64 = 3;
 const INPUT: u64 = 4;
 const NOTIFY: u64 = 5;
+const MACHINE: u64 = 6;
 
 /// What woke the event loop, besides console traffic it handled itself.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Events {
     pub channel: bool,
     /// The notify socket has datagrams.
     pub notify: bool,
+    /// The machine's own events descriptor is readable (`Machine::handle_events`).
+    pub machine: bool,
     /// A hotkey sequence was typed.
     pub request: Option<Request>,
 }
@@ -141,6 +144,13 @@ impl Console {
     pub fn watch_notify(&self, fd: BorrowedFd<'_>) -> Result<()> {
         epoll::add(&self.epoll, fd, EventData::new_u64(NOTIFY), EventFlags::IN)
             .map_err(|e| Error::sys("watch", "notify socket", e))
+    }
+
+    /// Wakes the loop when the machine's events descriptor `fd` is readable
+    /// (`Machine::events_fd`; a closed descriptor leaves the set by itself).
+    pub fn watch_machine(&self, fd: BorrowedFd<'_>) -> Result<()> {
+        epoll::add(&self.epoll, fd, EventData::new_u64(MACHINE), EventFlags::IN)
+            .map_err(|e| Error::sys("watch", "the container's address changes", e))
     }
 
     /// Stops watching the channel `fd` (closed by the child, or done with).
@@ -241,6 +251,7 @@ impl Console {
                 SIGNALS => ev.signal = true,
                 CHANNEL => ev.channel = true,
                 NOTIFY => ev.notify = true,
+                MACHINE => ev.machine = true,
                 // Any edge: data, room, or a hangup (whose EIO the next read reports).
                 MASTER => {
                     self.master_readable = true;

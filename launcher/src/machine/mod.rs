@@ -51,7 +51,7 @@ use crate::prepared::Prepared;
 use crate::settings::{Id128, LinkJournal, StartMode, VolatileMode};
 use crate::spec::Spec;
 use crate::{overlay, sys};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 use std::path::{Path, PathBuf};
@@ -417,15 +417,55 @@ impl Machine {
         }
     }
 
+    /// A descriptor that is readable when the machine has something to do while it runs:
+    /// today, port forwards that follow the container's own addresses (`network/follow.rs`).
+    /// A front end that waits with [`try_wait`](Self::try_wait) polls it with its own
+    /// descriptors and calls [`handle_events`](Self::handle_events) when it is readable; it
+    /// changes with each boot (after [`start`](Self::start)). [`wait`](Self::wait) does this
+    /// itself.
+    pub fn events_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.network.as_ref().and_then(HostNetwork::watch_fd)
+    }
+
+    /// Does what [`events_fd`](Self::events_fd) being readable asked for. Never fails: the
+    /// container runs on (problems are logged as warnings).
+    pub fn handle_events(&mut self) {
+        if let Some(n) = self.network.as_mut() {
+            n.on_watch();
+        }
+    }
+
     /// PID 1's end, if it has ended (reaped; the network is detached from it).
     pub fn try_wait(&mut self) -> Result<Option<WaitStatus>> {
         self.reap(WaitOptions::NOHANG)
     }
 
-    /// Waits until PID 1 ends (reaped; the network is detached from it).
+    /// Waits until PID 1 ends (reaped; the network is detached from it), handling the
+    /// machine's events meanwhile (PID 1's pidfd and [`events_fd`](Self::events_fd) polled
+    /// together).
     pub fn wait(&mut self) -> Result<WaitStatus> {
+        use rustix::event::{poll, PollFd, PollFlags};
         loop {
-            if let Some(st) = self.reap(WaitOptions::empty())? {
+            let pid = self.pid1.as_ref().and_then(|p| Pid::from_raw(p.pid));
+            let pidfd = match (self.events_fd(), pid) {
+                (Some(_), Some(pid)) => rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok(),
+                _ => None,
+            };
+            let (Some(pidfd), Some(events)) = (pidfd, self.events_fd()) else {
+                if let Some(st) = self.reap(WaitOptions::empty())? {
+                    return Ok(st);
+                }
+                continue;
+            };
+            let mut fds = [PollFd::new(&pidfd, PollFlags::IN), PollFd::new(&events, PollFlags::IN)];
+            match poll(&mut fds, None) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(Error::sys("wait for", "container", e)),
+            }
+            if !fds[1].revents().is_empty() {
+                self.handle_events();
+            }
+            if let Some(st) = self.reap(WaitOptions::NOHANG)? {
                 return Ok(st);
             }
         }

@@ -14,7 +14,14 @@
 //!    created in the container's namespace are not deleted: they die with it, and deleting a
 //!    veth would cost 15-20 ms of kernel teardown on the exit path.
 //! 4. [`HostNetwork::release`] at the end, on every path: rules, zone bridge, lease.
+//!
+//! Between attach and detach, ports that follow the container's own addresses are kept up to
+//! date by [`HostNetwork::on_watch`] whenever [`HostNetwork::watch_fd`] is readable
+//! (`follow.rs`); the lifecycle (`Machine::events_fd`) hands that descriptor to the front end's
+//! event loop.
 
+mod addr6;
+mod follow;
 mod moved;
 mod netns;
 mod plan;
@@ -25,12 +32,15 @@ pub use netns::{open_ns, within as within_netns};
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;
+use follow::{Exposed, Watch};
 use libc::{EEXIST, ENODEV};
-use netsetup::{first_free_subnet, Ipv4Net, Link, Netns, Nft, PortForward, Proto, Rtnl, RuleHandle, Veth};
+use netsetup::{
+    first_free_subnet, Ipv4Net, Link, Netns, Nft, NftFamily, PortForward, Proto, Rtnl, Rule, RuleHandle, Veth,
+};
 use plan::{Plan, CONTAINER_IFNAME};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use state::{Lease, StateDir};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 /// The prefix of a dying left-over veth renamed out of the way (`sbx-gone<index>`).
@@ -52,12 +62,51 @@ struct Addrs {
     gateway: Ipv4Addr,
     /// `host0`.
     container: Ipv4Addr,
+    /// The IPv6 ones that mirror them (`addr6.rs`), where the kernel has IPv6.
+    v6: Option<Addrs6>,
+}
+
+/// A container's IPv6 /64 (`addr6.rs`).
+#[derive(Debug, Clone, Copy)]
+struct Addrs6 {
+    prefix: Ipv6Addr,
+    gateway: Ipv6Addr,
+    container: Ipv6Addr,
+}
+
+impl Addrs {
+    /// With the IPv6 addresses that mirror the IPv4 ones, if `ipv6`.
+    fn with_v6(mut self, ipv6: bool, machine_id: &[u8; 16]) -> Addrs {
+        if ipv6 {
+            let prefix = addr6::prefix(machine_id, self.subnet);
+            let gateway = addr6::mirror(prefix, self.subnet, self.gateway);
+            let container = addr6::mirror(prefix, self.subnet, self.container);
+            self.v6 = Some(Addrs6 { prefix, gateway, container });
+        }
+        self
+    }
+}
+
+/// Whether the kernel has IPv6 (not booted with `ipv6.disable=1`).
+fn have_ipv6() -> bool {
+    Path::new("/proc/sys/net/ipv6").exists()
+}
+
+/// The nftables families spawnbox uses here: `ip`, and `ip6` where the kernel has IPv6.
+fn families(ipv6: bool) -> &'static [NftFamily] {
+    if ipv6 {
+        &NftFamily::ALL
+    } else {
+        &NftFamily::ALL[..1]
+    }
 }
 
 /// The host side of one container's network, across reboots.
 pub struct HostNetwork {
     machine: String,
     plan: Plan,
+    /// The host's machine ID (MACs and the IPv6 prefix are hashed from it).
+    machine_id: [u8; 16],
     /// rtnetlink in the launcher's namespace.
     rtnl: Option<Rtnl>,
     state: Option<StateDir>,
@@ -73,6 +122,10 @@ pub struct HostNetwork {
     /// The container's namespace, kept from attach to detach while interfaces are moved in.
     container_netns: Option<OwnedFd>,
     moved: Vec<moved::Lent>,
+    /// With `plan.follow`, from attach to detach: the watch on the container's addresses.
+    watch: Option<Watch>,
+    /// With `plan.follow`: the addresses `rules` forward to now.
+    exposed: Exposed,
 }
 
 /// The host's machine ID, which nspawn hashes MACs from; hosts without one get MACs hashed
@@ -98,6 +151,7 @@ impl HostNetwork {
         let mut n = HostNetwork {
             machine: spec.machine.clone(),
             plan,
+            machine_id: id,
             rtnl: None,
             state: None,
             lease: None,
@@ -107,6 +161,8 @@ impl HostNetwork {
             own_netns: None,
             container_netns: None,
             moved: Vec::new(),
+            watch: None,
+            exposed: Exposed::default(),
         };
         if let Err(e) = n.reserve() {
             n.release();
@@ -160,6 +216,7 @@ impl HostNetwork {
             zone: zone.clone(),
             nft: self.plan.nat || !self.plan.ports.is_empty(),
         };
+        let ipv6 = have_ipv6();
         if let Some((pool, len)) = self.plan.addressing {
             let a = match &zone {
                 Some(z) => zone_addrs(rtnl, z, &live, pool, len)?,
@@ -168,9 +225,10 @@ impl HostNetwork {
                     let (Some(gateway), Some(container)) = (subnet.host_addr(), subnet.container_addr()) else {
                         return Err(Error::msg(format!("subnet {subnet} has no room for two addresses")));
                     };
-                    Addrs { subnet, gateway, container }
+                    Addrs { subnet, gateway, container, v6: None }
                 }
-            };
+            }
+            .with_v6(ipv6, &self.machine_id);
             log::debug!("{}: subnet {}, host {}, container {}", self.machine, a.subnet, a.gateway, a.container);
             lease.subnet = Some(a.subnet);
             lease.addr = Some(a.container);
@@ -182,35 +240,69 @@ impl HostNetwork {
             ensure_zone_bridge(rtnl, z, self.addrs.as_ref())?;
         }
         if self.plan.nat || !self.plan.ports.is_empty() {
-            self.add_rules()?;
+            self.add_rules(ipv6)?;
         }
         Ok(())
     }
 
-    /// Forwarding on, then the masquerade and port forwards in `ip spawnbox`, re-created at
-    /// every start (a ruleset flush, as Alpine's nftables service does, removes them).
-    fn add_rules(&mut self) -> Result<()> {
-        let Some(a) = self.addrs else { return Ok(()) };
-        netns::enable_ip_forward()?;
+    /// Forwarding on, then the masquerade and port forwards in `ip spawnbox` and (with IPv6)
+    /// `ip6 spawnbox`, re-created at every start (a ruleset flush, as Alpine's nftables service
+    /// does, removes them). Forwards that follow the container's own addresses only get the
+    /// tables here; their rules come with the addresses.
+    fn add_rules(&mut self, ipv6: bool) -> Result<()> {
+        let families = families(ipv6);
+        for f in families {
+            netns::enable_forwarding(*f)?;
+        }
         let nft = self.nft.insert(Nft::open().map_err(ne)?);
-        nft.ensure_table().map_err(ne)?;
+        nft.ensure_tables(families).map_err(ne)?;
+        let Some(a) = self.addrs else { return Ok(()) };
+        let mut rules = Vec::new();
         if self.plan.nat {
-            self.rules.push(nft.add_masquerade(a.subnet, &self.machine).map_err(ne)?);
+            rules.push(Rule::Masquerade(a.subnet.addr().into(), a.subnet.prefix_len()));
+            if let Some(v6) = a.v6 {
+                rules.push(Rule::Masquerade(v6.prefix.into(), addr6::PREFIX_LEN));
+            }
         }
-        if !self.plan.ports.is_empty() {
-            let fwds: Vec<PortForward> = self
-                .plan
-                .ports
-                .iter()
-                .map(|p| PortForward {
-                    proto: if p.udp { Proto::Udp } else { Proto::Tcp },
-                    host_port: p.host_port,
-                    addr: a.container,
-                    port: p.container_port,
-                })
-                .collect();
-            self.rules.extend(nft.add_port_forwards(&fwds, &self.machine).map_err(ne)?);
+        let to = std::iter::once(IpAddr::V4(a.container)).chain(a.v6.map(|v| IpAddr::V6(v.container)));
+        rules.extend(to.flat_map(|addr| forwards(&self.plan, addr)));
+        self.rules = nft.add(&rules, &self.machine).map_err(ne)?;
+        Ok(())
+    }
+
+    /// The descriptor that is readable when the container's addresses changed and the forwards
+    /// that follow them need [`HostNetwork::on_watch`]; `None` when nothing follows them.
+    pub fn watch_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.watch.as_ref().map(Watch::fd)
+    }
+
+    /// After [`HostNetwork::watch_fd`] was readable: reads the notifications and, if an
+    /// address changed, re-points the forwards. The container runs on whatever happens here:
+    /// a failure is a warning, and the next change tries again.
+    pub fn on_watch(&mut self) {
+        if self.watch.as_ref().is_some_and(Watch::drain) {
+            if let Err(e) = self.follow_addresses() {
+                log::warn!("{}: port forwards: {e}", self.machine);
+            }
         }
+    }
+
+    /// Replaces the forwarding rules when the container's exposed addresses changed: the old
+    /// rules' deletion and the new ones in one batch.
+    fn follow_addresses(&mut self) -> Result<()> {
+        let Some(w) = self.watch.as_mut() else { return Ok(()) };
+        let now = w.exposed()?;
+        if now == self.exposed {
+            return Ok(());
+        }
+        let rules: Vec<Rule> = now.addrs().flat_map(|a| forwards(&self.plan, a)).collect();
+        let nft = match self.nft.as_mut() {
+            Some(n) => n,
+            None => self.nft.insert(Nft::open().map_err(ne)?),
+        };
+        self.rules = nft.replace(&self.rules, &rules, &self.machine).map_err(ne)?;
+        log::debug!("{}: ports forwarded to {:?} (were {:?})", self.machine, now, self.exposed);
+        self.exposed = now;
         Ok(())
     }
 
@@ -220,7 +312,15 @@ impl HostNetwork {
             return Ok(());
         }
         let ns = netns::netns_of(pid)?;
-        let r = self.attach_in(ns.as_fd());
+        let mut r = self.attach_in(ns.as_fd());
+        if r.is_ok() && self.plan.follow {
+            // Before the payload runs, so that no change is missed; then the addresses as
+            // they are (none, unless a reboot found the last boot's rules).
+            r = Watch::open(ns.as_fd()).and_then(|w| {
+                self.watch = Some(w);
+                self.follow_addresses()
+            });
+        }
         if !self.moved.is_empty() {
             self.container_netns = Some(ns);
         }
@@ -273,7 +373,17 @@ impl HostNetwork {
                 }
                 match (&v.master, addrs.as_ref()) {
                     (Some(m), _) => rtnl.set_master(h, Some(Link::Name(&m.bridge()))).map_err(ne)?,
-                    (None, Some(a)) => rtnl.add_address(h, a.gateway.into(), a.subnet.prefix_len()).map_err(ne)?,
+                    (None, Some(a)) => {
+                        // Looked up once for both addresses.
+                        let index = rtnl.link_index(&v.host.name).map_err(ne)?;
+                        let k = Link::Known(index, &v.host.name);
+                        rtnl.add_address(k, a.gateway.into(), a.subnet.prefix_len()).map_err(ne)?;
+                        if let Some(v6) = a.v6 {
+                            // No duplicate address detection: nobody else is on the link, and
+                            // the address is usable at once.
+                            rtnl.add_address_nodad(k, v6.gateway.into(), addr6::PREFIX_LEN).map_err(ne)?;
+                        }
+                    }
                     (None, None) => {}
                 }
                 rtnl.set_link_up(h, true).map_err(ne)?;
@@ -289,11 +399,18 @@ impl HostNetwork {
             }
         }
         if let (Some(_), Some(a)) = (&plan.veth, addrs.as_ref()) {
-            let h0 = Link::Name(CONTAINER_IFNAME);
             let inside = |e: netsetup::Error| ne(e).context("in the container");
+            // Looked up once for its addresses and routes.
+            let h0 = Link::Known(c.link_index(CONTAINER_IFNAME).map_err(inside)?, CONTAINER_IFNAME);
             c.add_address(h0, a.container.into(), a.subnet.prefix_len()).map_err(inside)?;
+            if let Some(v6) = a.v6 {
+                c.add_address_nodad(h0, v6.container.into(), addr6::PREFIX_LEN).map_err(inside)?;
+            }
             c.set_link_up(h0, true).map_err(inside)?;
             c.add_default_route(a.gateway.into(), h0).map_err(inside)?;
+            if let Some(v6) = a.v6 {
+                c.add_default_route(v6.gateway.into(), h0).map_err(inside)?;
+            }
         }
         Ok(())
     }
@@ -317,6 +434,9 @@ impl HostNetwork {
     /// Undoes what [`HostNetwork::attach`] did that does not die with the namespace: moved
     /// interfaces go back to the launcher's namespace under their old names, as they were.
     pub fn detach(&mut self) {
+        // The watched namespace is gone; the rules stay until the next boot's addresses or
+        // the release.
+        self.watch = None;
         let Some(ns) = self.container_netns.take() else {
             return;
         };
@@ -351,9 +471,9 @@ impl HostNetwork {
             };
             let r = nft.and_then(|mut n| {
                 if !self.rules.is_empty() {
-                    n.delete_rules(&self.rules).or_else(|_| n.delete_tagged(&self.machine).map(drop))?;
+                    n.delete_rules(&self.rules).or_else(|_| delete_tagged(&mut n, &self.machine))?;
                 }
-                delete_table_if_empty(&mut n).or_else(|_| delete_table_if_empty(&mut n))?;
+                delete_tables_if_empty(&mut n).or_else(|_| delete_tables_if_empty(&mut n))?;
                 Ok(n)
             });
             match r {
@@ -457,7 +577,7 @@ fn zone_addrs(rtnl: &mut Rtnl, zone: &str, live: &[Lease], pool: Ipv4Net, len: u
         .map(Ipv4Addr::from)
         .find(|a| !used.contains(a))
         .ok_or_else(|| Error::msg(format!("zone {zone}: no free address left in {subnet}")))?;
-    Ok(Addrs { subnet, gateway, container })
+    Ok(Addrs { subnet, gateway, container, v6: None })
 }
 
 /// The IPv4 subnet of an existing bridge's first address, if the bridge exists and has one.
@@ -473,13 +593,39 @@ fn bridge_subnet(rtnl: &mut Rtnl, bridge: &str) -> Result<Option<Ipv4Net>> {
     }))
 }
 
-/// The last container's rules gone, `ip spawnbox` goes too (callers hold the state lock, so
-/// no other spawnbox is adding rules meanwhile).
-fn delete_table_if_empty(nft: &mut Nft) -> netsetup::Result<()> {
-    if nft.list_rules()?.is_empty() {
-        nft.delete_table()?;
+/// The last container's rules gone, `ip spawnbox` and `ip6 spawnbox` go too (callers hold the
+/// state lock, so no other spawnbox is adding rules meanwhile).
+fn delete_tables_if_empty(nft: &mut Nft) -> netsetup::Result<()> {
+    let mut empty = Vec::with_capacity(2);
+    for f in families(have_ipv6()) {
+        if nft.list_rules_of(*f)?.is_empty() {
+            empty.push(*f);
+        }
+    }
+    if empty.is_empty() {
+        return Ok(());
+    }
+    nft.delete_tables(&empty)
+}
+
+/// Deletes the rules tagged `tag` from both tables.
+fn delete_tagged(nft: &mut Nft, tag: &str) -> netsetup::Result<()> {
+    for f in families(have_ipv6()) {
+        nft.delete_tagged_of(*f, tag)?;
     }
     Ok(())
+}
+
+/// The port forwards of the plan, to `addr`.
+fn forwards(plan: &Plan, addr: IpAddr) -> impl Iterator<Item = Rule> + '_ {
+    plan.ports.iter().map(move |p| {
+        Rule::Forward(PortForward {
+            proto: if p.udp { Proto::Udp } else { Proto::Tcp },
+            host_port: p.host_port,
+            addr,
+            port: p.container_port,
+        })
+    })
 }
 
 /// Creates `vz-ZONE` if missing, gives it the gateway address, brings it up. A link of that
@@ -503,6 +649,12 @@ fn ensure_zone_bridge(rtnl: &mut Rtnl, zone: &str, addrs: Option<&Addrs>) -> Res
         match rtnl.add_address(Link::Name(&br), a.gateway.into(), a.subnet.prefix_len()) {
             Err(e) if e.errno() != Some(EEXIST) => return Err(ne(e)),
             _ => {}
+        }
+        if let Some(v6) = a.v6 {
+            match rtnl.add_address_nodad(Link::Name(&br), v6.gateway.into(), addr6::PREFIX_LEN) {
+                Err(e) if e.errno() != Some(EEXIST) => return Err(ne(e)),
+                _ => {}
+            }
         }
     }
     rtnl.set_link_up(Link::Name(&br), true).map_err(ne)
@@ -546,8 +698,8 @@ fn reclaim(g: &state::Locked<'_>, rtnl: &mut Rtnl, stale: &[Lease], live: &[Leas
     for l in stale {
         log::debug!("reclaiming the lease of {} (spawnbox pid {} is gone)", l.machine, l.pid);
         if l.nft {
-            if let Err(e) =
-                Nft::open().and_then(|mut n| n.delete_tagged(&l.machine).and_then(|_| delete_table_if_empty(&mut n)))
+            if let Err(e) = Nft::open()
+                .and_then(|mut n| delete_tagged(&mut n, &l.machine).and_then(|_| delete_tables_if_empty(&mut n)))
             {
                 log::warn!("{e}");
             }

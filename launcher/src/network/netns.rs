@@ -48,9 +48,15 @@ pub fn within<T>(ns: BorrowedFd<'_>, what: &str, f: impl FnOnce() -> T) -> Resul
     Ok(r)
 }
 
-/// Sets `net.ipv4.ip_forward=1` (in the launcher's namespace) unless it already is.
-pub fn enable_ip_forward() -> Result<()> {
-    let p = Path::new("/proc/sys/net/ipv4/ip_forward");
+/// Turns forwarding on for `family` in the launcher's namespace, unless it already is:
+/// `net.ipv4.ip_forward=1`, or `net.ipv6.conf.all.forwarding=1` (which, as networkd's
+/// `IPMasquerade=both` does, also makes every interface stop accepting router advertisements
+/// unless its `accept_ra` is 2).
+pub fn enable_forwarding(family: netsetup::NftFamily) -> Result<()> {
+    let p = Path::new(match family {
+        netsetup::NftFamily::Ip => "/proc/sys/net/ipv4/ip_forward",
+        netsetup::NftFamily::Ip6 => "/proc/sys/net/ipv6/conf/all/forwarding",
+    });
     let fd =
         rustix::fs::open(p, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(|e| Error::path("open", p, e))?;
     let mut b = [0u8; 1];

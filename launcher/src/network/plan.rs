@@ -167,6 +167,9 @@ pub struct Plan {
     pub addressing: Option<(Ipv4Net, u8)>,
     pub nat: bool,
     pub ports: Vec<PortForward>,
+    /// The ports forward to the container's own addresses, whatever it configures and as they
+    /// change (`follow.rs`), rather than to its automatic address.
+    pub follow: bool,
 }
 
 impl Plan {
@@ -266,7 +269,10 @@ pub fn plan(net: &NetSpec, machine: &str, machine_id: &[u8; 16]) -> Result<Plan>
         if p.nat {
             return Err(Error::msg(format!("--network-nat=yes needs automatic addresses ({why})")));
         }
-        if let Some(f) = p.ports.first() {
+        // With a veth, ports follow the addresses the container gives host0 itself (nspawn
+        // follows the container's addresses whatever configures them).
+        p.follow = net.veth && !p.ports.is_empty();
+        if let (Some(f), false) = (p.ports.first(), p.follow) {
             let proto = if f.udp { "udp" } else { "tcp" };
             return Err(Error::msg(format!(
                 "--port={proto}:{}:{}: forwarding needs the container's automatic address ({why})",
@@ -405,6 +411,17 @@ mod tests {
             &net(|n| {
                 n.veth = true;
                 n.address = NetworkAddress::Off;
+                n.nat = true;
+            }),
+            "foo",
+            &ID,
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "--network-nat=yes needs automatic addresses (not with --network-address=off)");
+        // Without host0 there is nothing to follow.
+        let e = plan(
+            &net(|n| {
+                n.macvlan = vec![pair("eth0", None)];
                 n.ports = vec![port];
             }),
             "foo",
@@ -413,7 +430,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "--port=tcp:8080:80: forwarding needs the container's automatic address (not with --network-address=off)"
+            "--port=tcp:8080:80: forwarding needs the container's automatic address (use --network-veth or --network-zone)"
         );
         let ok = plan(
             &net(|n| {
@@ -425,7 +442,27 @@ mod tests {
             &ID,
         )
         .unwrap();
-        assert!(ok.needs_state());
+        assert!(ok.needs_state() && !ok.follow);
+    }
+
+    #[test]
+    fn ports_without_automatic_addresses_follow_the_containers_own() {
+        let port = PortForward { udp: true, host_port: 53, container_port: 53 };
+        for f in [|n: &mut NetSpec| n.address = NetworkAddress::Off, |n: &mut NetSpec| n.bridge = Some("br0".into())] {
+            let p = plan(
+                &net(|n| {
+                    n.veth = true;
+                    n.ports = vec![port];
+                    f(n);
+                }),
+                "foo",
+                &ID,
+            )
+            .unwrap();
+            assert!(p.follow && p.addressing.is_none() && p.needs_state(), "{p:?}");
+        }
+        let p = plan(&net(|n| n.veth = true), "foo", &ID).unwrap();
+        assert!(!p.follow, "no ports, nothing to follow");
     }
 
     fn link(index: u32, name: &str, altnames: &[&str]) -> LinkInfo {
