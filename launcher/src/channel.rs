@@ -1,6 +1,7 @@
 //! The launcher ↔ container-child channel: a SOCK_SEQPACKET pair carrying a few typed
 //! messages (the console pty, the notify socket, "ready", "go", an error line, "uid map
-//! written"; for `spawnctl shell`, a pidfd of the process it started), not numbered barriers.
+//! written", "device program attached"; for `spawnctl shell`, a pidfd of the process it
+//! started), not numbered barriers.
 
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -21,6 +22,11 @@ pub enum Msg {
     Ready,
     /// Launcher → child: start the payload.
     Go,
+    /// Launcher → child: whether the device program is now attached to the container's cgroup
+    /// (the launcher attaches it while the child mounts; the child waits for this before it
+    /// opens any file of the tree). Without it the child plans its capabilities without
+    /// CAP_MKNOD, as the launcher did.
+    Devices(bool),
     /// Child → launcher: setup or exec failed (message, errno and hint cross intact).
     Error(Error),
     /// Launcher → child: the user namespace's uid_map and gid_map are written.
@@ -42,6 +48,7 @@ const TAG_MAPPED: u8 = 5;
 const TAG_PID: u8 = 6;
 const TAG_NOTIFY: u8 = 7;
 const TAG_PIDFD: u8 = 8;
+const TAG_DEVICES: u8 = 9;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
 
@@ -69,6 +76,7 @@ impl Channel {
             Msg::Pidfd(fd) => self.send_fd(TAG_PIDFD, fd),
             Msg::Ready => self.send_bytes(&[TAG_READY]),
             Msg::Go => self.send_bytes(&[TAG_GO]),
+            Msg::Devices(attached) => self.send_bytes(&[TAG_DEVICES, u8::from(attached)]),
             Msg::Mapped => self.send_bytes(&[TAG_MAPPED]),
             Msg::Pid(pid) => {
                 let mut buf = vec![TAG_PID];
@@ -104,7 +112,8 @@ impl Channel {
 
     /// Receives one message; `None` when the other end is closed.
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; MAX_MSG + 1];
+        // On the stack: a heap buffer this size is an mmap and a munmap with musl's allocator.
+        let mut buf = [0u8; MAX_MSG + 1];
         let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
         let mut anc = RecvAncillaryBuffer::new(&mut space);
         let n = loop {
@@ -131,6 +140,7 @@ impl Channel {
             TAG_PIDFD => Msg::Pidfd(fd()?),
             TAG_READY => Msg::Ready,
             TAG_GO => Msg::Go,
+            TAG_DEVICES if n == 2 => Msg::Devices(buf[1] != 0),
             TAG_MAPPED => Msg::Mapped,
             TAG_PID if n == 5 => Msg::Pid(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
             TAG_ERROR if n >= 7 => Msg::Error(decode_error(&buf[1..n])),
@@ -182,6 +192,10 @@ mod tests {
         assert!(matches!(b.recv().unwrap(), Some(Msg::Pidfd(_))));
         b.send(Msg::Go).unwrap();
         assert!(matches!(a.recv().unwrap(), Some(Msg::Go)));
+        b.send(Msg::Devices(true)).unwrap();
+        assert!(matches!(a.recv().unwrap(), Some(Msg::Devices(true))));
+        b.send(Msg::Devices(false)).unwrap();
+        assert!(matches!(a.recv().unwrap(), Some(Msg::Devices(false))));
         b.send(Msg::Mapped).unwrap();
         assert!(matches!(a.recv().unwrap(), Some(Msg::Mapped)));
         a.send(Msg::Pid(4_194_303)).unwrap();
