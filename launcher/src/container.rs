@@ -71,7 +71,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
                     root: open_root()?,
                     directory: &spec.directory,
                     host_sources: std::mem::take(&mut host_sources),
-                    premade: Vec::new(),
+                    premade: child::wait_for_premade(ch, prep)?,
                 };
                 made = mount_steps(&m, steps, prep)?;
                 root = Some(m.root);

@@ -39,6 +39,7 @@ mod notify;
 #[cfg(feature = "images")]
 pub mod oci_image;
 mod overlay;
+mod premade;
 mod prepared;
 mod resolv_conf;
 mod rootfs;

@@ -51,6 +51,10 @@ pub struct Prepared {
     /// mounts: the child waits for [`Msg::Devices`](crate::channel::Msg) before it opens any
     /// file of the tree (`child::wait_for_devices`).
     pub devices_pending: bool,
+    /// The launcher makes `/run` and `/dev` for this boot's plain child after the clone
+    /// (`premade.rs`): the child waits for [`Msg::Premade`](crate::channel::Msg) before its
+    /// first mount step.
+    pub premade_pending: bool,
     pub term: Option<String>,
     pub colorterm: Option<String>,
     pub no_color: Option<String>,

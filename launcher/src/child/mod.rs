@@ -197,6 +197,18 @@ pub fn wait_for_devices(ch: &Channel, prep: &Prepared) -> Result<bool> {
     }
 }
 
+/// `/run` and `/dev` as the launcher made them for this child (`prep.premade_pending`), by
+/// API mount target; none when the child makes them itself.
+pub fn wait_for_premade(ch: &Channel, prep: &Prepared) -> Result<Vec<(&'static str, OwnedFd)>> {
+    if !prep.premade_pending {
+        return Ok(Vec::new());
+    }
+    match ch.recv()? {
+        Some(Msg::Premade { run, dev }) => Ok(vec![("/run", run), ("/dev", dev)]),
+        _ => sys::exit_now(1),
+    }
+}
+
 /// In a new user namespace: waits until the launcher has written its maps, then becomes its
 /// root (uid and gid 0, no supplementary groups).
 pub fn become_root_of_user_namespace(ch: &Channel, prep: &Prepared) -> Result<()> {

@@ -172,6 +172,7 @@ pub fn prepare(
             start_fifo: None,
             security,
             devices_pending: false,
+            premade_pending: false,
             term: var("TERM"),
             colorterm: var("COLORTERM"),
             no_color: var("NO_COLOR"),

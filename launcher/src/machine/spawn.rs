@@ -73,18 +73,30 @@ pub(super) fn spawn(
     };
     drop(outer);
     drop(child_ch);
+    if prep.premade_pending {
+        // While the child switches into the tree: it waits for them before its first mount.
+        let made = match crate::premade::make(prep, None, &|_| Ok(())) {
+            Ok(m) => m,
+            Err(e) => return Err(abandon(pid, e)),
+        };
+        notify = Some(made.notify);
+        if let Err(e) = parent_ch.send(Msg::Premade { run: made.run, dev: made.dev }) {
+            return Err(not_sent(&parent_ch, pid, e));
+        }
+    }
     if let Some(cgroup) = attach_devices {
         // While the child mounts; it waits for the outcome before it opens a file of the tree.
-        let attached = prep.security.attach_device_policy(Some(cgroup));
-        let told = attached.and_then(|()| parent_ch.send(Msg::Devices(prep.security.device_policy_attached())));
-        if let Err(e) = told {
+        if let Err(e) = prep.security.attach_device_policy(Some(cgroup)) {
             return Err(abandon(pid, e));
+        }
+        if let Err(e) = parent_ch.send(Msg::Devices(prep.security.device_policy_attached())) {
+            return Err(not_sent(&parent_ch, pid, e));
         }
     }
     if early_go {
         // The child reads it only after it sent "ready" (or never, when its setup fails).
         if let Err(e) = parent_ch.send(Msg::Go) {
-            return Err(abandon(pid, e));
+            return Err(not_sent(&parent_ch, pid, e));
         }
     }
     let pid = match &prep.userns {
@@ -107,9 +119,8 @@ pub(super) fn spawn(
             Ok(Some(Msg::Notify(fd))) => notify = Some(fd),
             Ok(Some(Msg::Ready)) => break,
             Ok(Some(Msg::Error(e))) => return Err(reap(pid, e)),
-            Ok(Some(Msg::Go | Msg::Devices(_) | Msg::Mapped | Msg::Pid(_) | Msg::Pidfd(_))) | Ok(None) => {
-                return Err(ended_early(pid))
-            }
+            Ok(Some(Msg::Go | Msg::Devices(_) | Msg::Premade { .. } | Msg::Mapped | Msg::Pid(_) | Msg::Pidfd(_)))
+            | Ok(None) => return Err(ended_early(pid)),
             Err(e) => return Err(abandon(pid, e)),
         }
     }
@@ -126,6 +137,18 @@ pub(super) fn go(p: &Pid1, prep: &Prepared, net: Option<&mut crate::network::Hos
     }
     log::debug!("container ready, sent go");
     Ok(())
+}
+
+/// A message to the child could not be sent (`e`): the child gave up first, and its own
+/// error, queued before it closed its end, is the one to report.
+fn not_sent(ch: &Channel, pid: i32, e: Error) -> Error {
+    loop {
+        match ch.recv() {
+            Ok(Some(Msg::Error(why))) => return reap(pid, why),
+            Ok(Some(_)) => {}
+            _ => return abandon(pid, e),
+        }
+    }
 }
 
 /// Kills the container's PID 1 and reaps it after a failed start; `e` is the failure.
