@@ -17,7 +17,8 @@
 #                        /bin/true) and bwrap, with the commands of `make bench`
 #               WRAP=1   run inside make bench's namespace wrapper (a cgroup2-only
 #                        /sys/fs/cgroup rooted at a throw-away cgroup, a nested pid
-#                        namespace); PEERS=1 implies it, so that the ratios are make bench's
+#                        namespace, the runtime directory on a tmpfs); PEERS=1 implies it,
+#                        so that the ratios are make bench's
 #
 # Needs perf (linux-perf, which `make bench` installs) and busybox-static; bwrap for PEERS=1.
 set -euo pipefail
@@ -45,6 +46,7 @@ if [ "$WRAP" = 1 ] && [ -z "${AB_INNER:-}" ]; then
 			mkdir -p "$1/cg2" && mount -n -t cgroup2 cgroup2 "$1/cg2"
 			umount -n -R /sys/fs/cgroup 2>/dev/null || true
 			mount -n --move "$1/cg2" /sys/fs/cgroup
+			mount -n -t tmpfs -o mode=700 tmpfs "$1"
 			shift; exec bash "$@"' _ "$rt" "$0" "$@" || rc=$?
 	find "$cgdir" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	rmdir "$cgdir" || echo "ab: WARNING: could not remove $cgdir" >&2
