@@ -159,7 +159,7 @@ const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 /// Why no jumps: the verifier follows both ways of every conditional jump. The program of
 /// compares and jumps this replaced (71 instructions for [`BASE`]) took 266 instruction visits
 /// and 30 states, about 0.25 ms of the launcher's start on kernel 6.18; straight-line code is
-/// visited once (123 instructions, about 0.06 ms). The kernel runs it only on device opens and
+/// visited once (123 instructions, about 0.08 ms). The kernel runs it only on device opens and
 /// mknods, where a few dozen more instructions cost nothing measurable.
 pub fn assemble(rules: &[Rule]) -> Vec<Insn> {
     let mut p = vec![
