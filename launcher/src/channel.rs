@@ -1,6 +1,7 @@
 //! The launcher ↔ container-child channel: a SOCK_SEQPACKET pair carrying a few typed
 //! messages (the console pty, the notify socket, "ready", "go", an error line, "uid map
-//! written"; for `spawnctl shell`, a pidfd of the process it started), not numbered barriers.
+//! written", "device program attached"; for `spawnctl shell`, a pidfd of the process it
+//! started), not numbered barriers.
 
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -21,6 +22,14 @@ pub enum Msg {
     Ready,
     /// Launcher → child: start the payload.
     Go,
+    /// Launcher → child: whether the device program is now attached to the container's cgroup
+    /// (the launcher attaches it while the child mounts; the child waits for this before it
+    /// opens any file of the tree). Without it the child plans its capabilities without
+    /// CAP_MKNOD, as the launcher did.
+    Devices(bool),
+    /// Launcher → plain child: the detached `/run` (with `/run/host`) and `/dev` (with its
+    /// nodes) it made while the child switched into the tree (`premade.rs`).
+    Premade { run: OwnedFd, dev: OwnedFd },
     /// Child → launcher: setup or exec failed (message, errno and hint cross intact).
     Error(Error),
     /// Launcher → child: the user namespace's uid_map and gid_map are written.
@@ -42,8 +51,12 @@ const TAG_MAPPED: u8 = 5;
 const TAG_PID: u8 = 6;
 const TAG_NOTIFY: u8 = 7;
 const TAG_PIDFD: u8 = 8;
+const TAG_DEVICES: u8 = 9;
+const TAG_PREMADE: u8 = 10;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
+/// Most descriptors in one message.
+const MAX_FDS: usize = 2;
 
 /// One end of the channel.
 pub struct Channel(OwnedFd);
@@ -67,8 +80,10 @@ impl Channel {
             Msg::Pty(fd) => self.send_fd(TAG_PTY, fd),
             Msg::Notify(fd) => self.send_fd(TAG_NOTIFY, fd),
             Msg::Pidfd(fd) => self.send_fd(TAG_PIDFD, fd),
+            Msg::Premade { run, dev } => self.send_fds(TAG_PREMADE, &[run.as_fd(), dev.as_fd()]),
             Msg::Ready => self.send_bytes(&[TAG_READY]),
             Msg::Go => self.send_bytes(&[TAG_GO]),
+            Msg::Devices(attached) => self.send_bytes(&[TAG_DEVICES, u8::from(attached)]),
             Msg::Mapped => self.send_bytes(&[TAG_MAPPED]),
             Msg::Pid(pid) => {
                 let mut buf = vec![TAG_PID];
@@ -91,10 +106,14 @@ impl Channel {
     }
 
     fn send_fd(&self, tag: u8, fd: OwnedFd) -> rustix::io::Result<usize> {
-        let fds = [fd.as_fd()];
-        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        self.send_fds(tag, &[fd.as_fd()])
+    }
+
+    /// `tag` with up to [`MAX_FDS`] descriptors.
+    fn send_fds(&self, tag: u8, fds: &[BorrowedFd<'_>]) -> rustix::io::Result<usize> {
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
         let mut anc = SendAncillaryBuffer::new(&mut space);
-        anc.push(SendAncillaryMessage::ScmRights(&fds));
+        anc.push(SendAncillaryMessage::ScmRights(fds));
         sendmsg(&self.0, &[IoSlice::new(&[tag])], &mut anc, SendFlags::NOSIGNAL)
     }
 
@@ -104,33 +123,40 @@ impl Channel {
 
     /// Receives one message; `None` when the other end is closed.
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; MAX_MSG + 1];
-        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        // On the stack: a heap buffer this size is an mmap and a munmap with musl's allocator.
+        let mut buf = [0u8; MAX_MSG + 1];
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
         let mut anc = RecvAncillaryBuffer::new(&mut space);
+        let mut reset_seen = false;
         let n = loop {
             match recvmsg(&self.0, &mut [IoSliceMut::new(&mut buf)], &mut anc, RecvFlags::CMSG_CLOEXEC) {
                 Ok(r) => break r.bytes,
                 Err(Errno::INTR) => {}
+                // The other end closed with messages of ours unread (it gave up before reading
+                // them): the kernel says so once, and what it sent before is still queued.
+                Err(Errno::CONNRESET) if !reset_seen => reset_seen = true,
                 Err(e) => return Err(Error::sys("receive from", "container", e)),
             }
         };
         if n == 0 {
             return Ok(None);
         }
-        let mut fd = || {
-            anc.drain()
-                .find_map(|m| match m {
-                    RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
-                    _ => None,
-                })
-                .ok_or_else(|| Error::msg("container sent a message without its descriptor"))
-        };
+        let mut got: Vec<OwnedFd> = Vec::new();
+        for m in anc.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = m {
+                got.extend(fds);
+            }
+        }
+        let mut got = got.into_iter();
+        let mut fd = || got.next().ok_or_else(|| Error::msg("container sent a message without its descriptor"));
         let msg = match buf[0] {
             TAG_PTY => Msg::Pty(fd()?),
             TAG_NOTIFY => Msg::Notify(fd()?),
             TAG_PIDFD => Msg::Pidfd(fd()?),
+            TAG_PREMADE => Msg::Premade { run: fd()?, dev: fd()? },
             TAG_READY => Msg::Ready,
             TAG_GO => Msg::Go,
+            TAG_DEVICES if n == 2 => Msg::Devices(buf[1] != 0),
             TAG_MAPPED => Msg::Mapped,
             TAG_PID if n == 5 => Msg::Pid(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
             TAG_ERROR if n >= 7 => Msg::Error(decode_error(&buf[1..n])),
@@ -182,11 +208,35 @@ mod tests {
         assert!(matches!(b.recv().unwrap(), Some(Msg::Pidfd(_))));
         b.send(Msg::Go).unwrap();
         assert!(matches!(a.recv().unwrap(), Some(Msg::Go)));
+        b.send(Msg::Devices(true)).unwrap();
+        assert!(matches!(a.recv().unwrap(), Some(Msg::Devices(true))));
+        b.send(Msg::Devices(false)).unwrap();
+        assert!(matches!(a.recv().unwrap(), Some(Msg::Devices(false))));
+        // Two descriptors, in order.
+        let (r1, _w1) = rustix::pipe::pipe().unwrap();
+        let (r2, _w2) = rustix::pipe::pipe().unwrap();
+        let ino = |fd: &OwnedFd| rustix::fs::fstat(fd).unwrap().st_ino;
+        let (i1, i2) = (ino(&r1), ino(&r2));
+        b.send(Msg::Premade { run: r1, dev: r2 }).unwrap();
+        match a.recv().unwrap() {
+            Some(Msg::Premade { run, dev }) => assert_eq!((ino(&run), ino(&dev)), (i1, i2)),
+            other => panic!("{other:?}"),
+        }
         b.send(Msg::Mapped).unwrap();
         assert!(matches!(a.recv().unwrap(), Some(Msg::Mapped)));
         a.send(Msg::Pid(4_194_303)).unwrap();
         assert!(matches!(b.recv().unwrap(), Some(Msg::Pid(4_194_303))));
         drop(a);
+        assert!(b.recv().unwrap().is_none());
+        // A child that fails before it reads "go": its error is still read after the reset.
+        let (a, b) = Channel::pair().unwrap();
+        b.send(Msg::Go).unwrap();
+        a.send(Msg::Error(Error::msg("gave up"))).unwrap();
+        drop(a);
+        match b.recv().unwrap() {
+            Some(Msg::Error(e)) => assert_eq!(e.message(), "gave up"),
+            other => panic!("{other:?}"),
+        }
         assert!(b.recv().unwrap().is_none());
     }
 }

@@ -35,6 +35,8 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
     let mut host_sources = Vec::new();
     let mut installs = None;
     let mut made = child::Made::default();
+    // Whether the device program is attached: asked before the first open of a tree file.
+    let mut devices: Option<bool> = None;
     for op in &prep.setup.plain {
         log::debug!("child: {op}");
         match op {
@@ -69,12 +71,13 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
                     root: open_root()?,
                     directory: &spec.directory,
                     host_sources: std::mem::take(&mut host_sources),
-                    premade: Vec::new(),
+                    premade: child::wait_for_premade(ch, prep)?,
                 };
                 made = mount_steps(&m, steps, prep)?;
                 root = Some(m.root);
             }
             Op::EtcFiles => {
+                devices = Some(child::wait_for_devices(ch, prep)?);
                 let (resolv, tz) = installs.take().ok_or_else(|| out_of_order(op))?;
                 etc::apply_etc_files(root.as_ref().ok_or_else(|| out_of_order(op))?.as_fd(), resolv, tz);
             }
@@ -85,7 +88,11 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallib
                     Some(r) => r,
                     None => open_root()?,
                 };
-                return child::finish(spec, prep, ch, root, std::mem::take(&mut made));
+                let devices = match devices {
+                    Some(d) => d,
+                    None => child::wait_for_devices(ch, prep)?,
+                };
+                return child::finish(spec, prep, ch, root, std::mem::take(&mut made), devices);
             }
             _ => return Err(out_of_order(op)),
         }

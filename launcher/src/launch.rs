@@ -57,7 +57,8 @@ fn run_machine(m: &mut Machine) -> Result<i32> {
             log::info!("Press Ctrl-] three times within 1s to kill container.");
         }
     }
-    let mut spawned = m.spawn();
+    // Nothing happens between the spawn and "go" here without a console pty.
+    let mut spawned = m.spawn_and_go();
     let result = loop {
         let end = spawned.and_then(|()| boot(&spec, m, &sigfd, &mut console));
         match end {

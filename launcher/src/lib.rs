@@ -40,6 +40,7 @@ pub mod oci;
 #[cfg(feature = "images")]
 pub mod oci_image;
 mod overlay;
+mod premade;
 mod prepared;
 mod resolv_conf;
 mod rootfs;

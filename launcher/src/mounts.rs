@@ -121,11 +121,9 @@ pub fn clone_tree(dirfd: BorrowedFd<'_>, path: &Path, recursive: bool, read_only
         flags |= OpenTreeFlags::AT_EMPTY_PATH;
     }
     let tree = open_tree(dirfd, path, flags).map_err(|e| Error::path("clone mount", path, e))?;
-    crate::sys::mount_make_slave(tree.as_fd(), recursive).map_err(|e| Error::path("make slave", path, e))?;
-    if read_only {
-        crate::sys::mount_setattr(tree.as_fd(), attr::RDONLY as u64, 0, recursive)
-            .map_err(|e| Error::path("make read-only", path, e))?;
-    }
+    // One call for both (the kernel checks all before it changes any).
+    let (set, what) = if read_only { (attr::RDONLY as u64, "make read-only") } else { (0, "make slave") };
+    crate::sys::mount_make_slave(tree.as_fd(), set, recursive).map_err(|e| Error::path(what, path, e))?;
     Ok(tree)
 }
 

@@ -47,6 +47,14 @@ pub struct Prepared {
     pub setup: crate::setup::Plan,
     /// Capabilities, seccomp and resource settings of the payload.
     pub security: crate::security::Security,
+    /// The launcher attaches the device program after this boot's clone, while the child
+    /// mounts: the child waits for [`Msg::Devices`](crate::channel::Msg) before it opens any
+    /// file of the tree (`child::wait_for_devices`).
+    pub devices_pending: bool,
+    /// The launcher makes `/run` and `/dev` for this boot's plain child after the clone
+    /// (`premade.rs`): the child waits for [`Msg::Premade`](crate::channel::Msg) before its
+    /// first mount step.
+    pub premade_pending: bool,
     pub term: Option<String>,
     pub colorterm: Option<String>,
     pub no_color: Option<String>,

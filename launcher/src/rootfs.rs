@@ -157,9 +157,15 @@ pub fn read_small_file(root: BorrowedFd<'_>, path: &Path, max: usize) -> Result<
     if st.st_mode & libc_mode::S_IFMT != libc_mode::S_IFREG {
         return Err(Error::msg(format!("{} is not a regular file", path.display())));
     }
-    let mut buf = vec![0u8; max];
+    // Sized by the file (one byte more, to see its end in one read), not by `max`: a buffer
+    // of `max` bytes is an mmap and a munmap with musl's allocator.
+    let size = usize::try_from(st.st_size).unwrap_or(max);
+    let mut buf = vec![0u8; size.saturating_add(1).clamp(1, max.max(1))];
     let mut len = 0;
     while len < max {
+        if len == buf.len() {
+            buf.resize(buf.len().saturating_mul(2).min(max), 0);
+        }
         match rustix::io::read(&fd, &mut buf[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
@@ -311,6 +317,23 @@ mod tests {
         // Creating a mount point through the relative link lands inside root.
         mount_point(rfd.as_fd(), Path::new("/etc/rel/sub"), NodeKind::Directory, Follow::InRoot).unwrap_err();
         assert_eq!(std::fs::read_to_string(d.join("canary")).unwrap(), "host");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn small_files_are_read_whole_up_to_the_limit() {
+        let d = tmpdir("small");
+        let text: Vec<u8> = (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(d.join("f"), &text).unwrap();
+        std::fs::write(d.join("empty"), "").unwrap();
+        let rfd = rustix::fs::open(&d, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        assert_eq!(read_small_file(rfd.as_fd(), Path::new("/f"), 1 << 20).unwrap().unwrap(), text);
+        assert_eq!(read_small_file(rfd.as_fd(), Path::new("/f"), 100).unwrap().unwrap(), &text[..100]);
+        assert_eq!(read_small_file(rfd.as_fd(), Path::new("/empty"), 64).unwrap().unwrap(), b"");
+        // procfs reports size 0 for files that are not empty: the buffer grows.
+        let slash = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let status = read_small_file(slash.as_fd(), Path::new("/proc/self/status"), 1 << 20).unwrap().unwrap();
+        assert!(status.len() > 100 && status.ends_with(b"\n"), "{}", String::from_utf8_lossy(&status));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -177,10 +177,11 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) 
 }
 
 /// mount_setattr(2) making the mount `fd` (and its submounts if asked) a slave: a clone of a
-/// shared host mount would otherwise stay in the host's peer group.
-pub fn mount_make_slave(fd: BorrowedFd<'_>, recursive: bool) -> Result<(), Errno> {
+/// shared host mount would otherwise stay in the host's peer group. `set`: `MOUNT_ATTR_*`
+/// flags set in the same call.
+pub fn mount_make_slave(fd: BorrowedFd<'_>, set: u64, recursive: bool) -> Result<(), Errno> {
     const MS_SLAVE: u64 = 1 << 19;
-    setattr(fd, &MountAttr { attr_set: 0, attr_clr: 0, propagation: MS_SLAVE, userns_fd: 0 }, recursive)
+    setattr(fd, &MountAttr { attr_set: set, attr_clr: 0, propagation: MS_SLAVE, userns_fd: 0 }, recursive)
 }
 
 /// `MOUNT_ATTR_IDMAP`.

@@ -21,9 +21,14 @@ impl Cgroup {
                 first.get_or_insert(e);
             }
         };
-        keep(kill_all(&*self.fs, &self.path));
-        keep(self.fs.wait_empty(&self.path, EMPTY_TIMEOUT));
-        keep(remove_tree(&*self.fs, &self.path));
+        // Usually PID 1's end took every process along (its PID namespace's): an empty cgroup
+        // without children goes with one rmdir, which the kernel refuses (EBUSY) for anything
+        // else; then kill, wait and remove the subtree.
+        if self.fs.rmdir(&self.path).is_err() {
+            keep(kill_all(&*self.fs, &self.path));
+            keep(self.fs.wait_empty(&self.path, EMPTY_TIMEOUT));
+            keep(remove_tree(&*self.fs, &self.path));
+        }
         // Parents first: a slice between `own` and the leaf keeps `own`'s controllers busy.
         keep(self.prune_parents());
         if let Some(sup) = self.supervisor.take() {

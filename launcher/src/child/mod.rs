@@ -131,7 +131,15 @@ fn install_credentials(m: &Mounter<'_>, prep: &Prepared) -> Result<()> {
 
 /// The end of every start, in the container's namespaces: hostname, user, environment, the
 /// console and "ready" to the launcher, then on "go" the payload.
-pub fn finish(spec: &Spec, prep: &Prepared, ch: &Channel, root: OwnedFd, made: Made) -> Result<Infallible> {
+/// `devices`: the device program is attached (see [`wait_for_devices`]).
+pub fn finish(
+    spec: &Spec,
+    prep: &Prepared,
+    ch: &Channel,
+    root: OwnedFd,
+    made: Made,
+    devices: bool,
+) -> Result<Infallible> {
     rustix::system::sethostname(spec.hostname.as_bytes()).map_err(|e| Error::sys("set hostname", &spec.hostname, e))?;
 
     let user = lookup_user(root.as_fd(), spec)?;
@@ -165,14 +173,40 @@ pub fn finish(spec: &Spec, prep: &Prepared, ch: &Channel, root: OwnedFd, made: M
         wait_for_start(fifo.as_fd())?;
     }
 
-    become_payload(root.as_fd(), spec, prep, &user, slave, cwd.as_deref())?;
+    become_payload(root.as_fd(), spec, prep, &user, slave, cwd.as_deref(), devices)?;
     // The exec lookup follows magic links: no descriptor but the channel (closed by the exec)
     // and spawnbox-init's memfd may be open now (not the start FIFO's).
     drop(root);
     let fifo = prep.start_fifo.as_ref().map(|f| f.as_raw_fd());
     let keep: Vec<i32> = keep_fds(ch, prep, &[]).into_iter().filter(|fd| Some(*fd) != fifo).collect();
+    log::debug!("exec");
     sys::close_all_except(&keep);
     Err(exec.run(&environment))
+}
+
+/// Whether the device program is attached to the container's cgroup. When the launcher
+/// attaches it after the clone (`prep.devices_pending`), waits for its word: every open of a
+/// file of the tree comes after this, so none of them reaches a device the program forbids.
+pub fn wait_for_devices(ch: &Channel, prep: &Prepared) -> Result<bool> {
+    if !prep.devices_pending {
+        return Ok(prep.security.device_policy_attached());
+    }
+    match ch.recv()? {
+        Some(Msg::Devices(attached)) => Ok(attached),
+        _ => sys::exit_now(1),
+    }
+}
+
+/// `/run` and `/dev` as the launcher made them for this child (`prep.premade_pending`), by
+/// API mount target; none when the child makes them itself.
+pub fn wait_for_premade(ch: &Channel, prep: &Prepared) -> Result<Vec<(&'static str, OwnedFd)>> {
+    if !prep.premade_pending {
+        return Ok(Vec::new());
+    }
+    match ch.recv()? {
+        Some(Msg::Premade { run, dev }) => Ok(vec![("/run", run), ("/dev", dev)]),
+        _ => sys::exit_now(1),
+    }
 }
 
 /// In a new user namespace: waits until the launcher has written its maps, then becomes its

@@ -39,7 +39,8 @@ pub(super) fn build_env(spec: &Spec, prep: &Prepared, user: &UserInfo) -> Vec<St
     })
 }
 
-/// The payload's own session and console, credentials, working directory and umask.
+/// The payload's own session and console, credentials, working directory and umask;
+/// `devices`: the launcher attached the device program (see [`Msg::Go`](crate::channel::Msg)).
 pub(super) fn become_payload(
     root: BorrowedFd<'_>,
     spec: &Spec,
@@ -47,6 +48,7 @@ pub(super) fn become_payload(
     user: &UserInfo,
     slave: Option<OwnedFd>,
     cwd: Option<&Path>,
+    devices: bool,
 ) -> Result<()> {
     let _ = rustix::process::setsid();
     if let Some(slave) = slave {
@@ -62,7 +64,8 @@ pub(super) fn become_payload(
             dup(&slave).map_err(|e| Error::sys("attach", "console", e))?;
         }
     }
-    prep.security.before_credentials()?;
+    let caps = prep.security.capabilities(devices)?;
+    prep.security.before_credentials(&caps)?;
     user.become_user()?;
     // Changing credentials clears the parent-death signal: set it again.
     super::set_death_signal(prep)?;
@@ -76,7 +79,7 @@ pub(super) fn become_payload(
     }
     rustix::process::umask(Mode::from_raw_mode(0o022));
     sys::cloexec_from(3);
-    prep.security.before_exec()
+    prep.security.before_exec(&caps)
 }
 
 /// chdir(2) to `dir` resolved inside the container (never through a magic link such as

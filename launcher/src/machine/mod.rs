@@ -79,6 +79,8 @@ pub struct Machine {
     ready: bool,
     /// When the first PID 1 was started, µs since the epoch.
     started: u64,
+    /// PID 1s set up so far (boots).
+    pid1_spawned: u32,
     torn_down: bool,
 }
 
@@ -178,6 +180,7 @@ impl Machine {
             }
         }
         // One name, one machine: held until teardown.
+        log::debug!("prepared");
         let claim = match registry::claim(&spec.machine) {
             Ok(c) => c,
             Err(e) => {
@@ -199,6 +202,7 @@ impl Machine {
             claim: Some(claim),
             ready: false,
             started: 0,
+            pid1_spawned: 0,
             torn_down: false,
         };
         if model == Model::Detachable {
@@ -304,12 +308,42 @@ impl Machine {
             rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
                 .map_err(|e| Error::sys("become", "child subreaper", e))?;
         }
-        self.prep.security.attach_device_policy(self.cgroup.as_ref().map(Cgroup::dir_fd))
+        // Without a user namespace, the device program is loaded and attached by the first
+        // spawn, right after the clone, while the child mounts (the load is the verifier's
+        // work, about 0.1 ms). The user-namespaced children get it before the clone.
+        match (&self.cgroup, &self.prep.userns) {
+            (Some(_), None) => Ok(()),
+            (cg, _) => self.prep.security.attach_device_policy(cg.as_ref().map(Cgroup::dir_fd)),
+        }
     }
 
     /// Sets up a PID 1 for the next boot, waiting for "go".
     pub fn spawn(&mut self) -> Result<()> {
-        let p = spawn::spawn(&self.spec, &self.prep, self.tree.as_fd(), self.cgroup.as_ref())?;
+        self.spawn_with(false)
+    }
+
+    /// [`spawn`](Self::spawn) for a front end that has nothing to do between it and
+    /// [`start`](Self::start) (no console pty to attach): when the launcher has nothing to do
+    /// either (no network to attach, no user namespace, PID 1 dies with the launcher), "go" is
+    /// queued right after the clone, and PID 1 runs on as soon as it is set up, without a
+    /// round trip to the launcher. `start` still follows; it publishes the machine.
+    pub fn spawn_and_go(&mut self) -> Result<()> {
+        let early = !self.spec.has_pty()
+            && self.network.is_none()
+            && self.prep.userns.is_none()
+            && self.prep.dies_with_launcher
+            && self.prep.start_fifo.is_none();
+        self.spawn_with(early)
+    }
+
+    fn spawn_with(&mut self, early_go: bool) -> Result<()> {
+        // Once: the program stays attached to the cgroup across reboots.
+        let deferred = self.pid1_spawned == 0 && self.prep.userns.is_none();
+        let attach = self.cgroup.as_ref().filter(|_| deferred).map(Cgroup::dir_fd);
+        self.prep.devices_pending = attach.is_some();
+        self.prep.premade_pending = self.prep.userns.is_none();
+        let p = spawn::spawn(&self.spec, &mut self.prep, self.tree.as_fd(), self.cgroup.as_ref(), attach, early_go)?;
+        self.pid1_spawned += 1;
         self.pid1 = Some(p);
         Ok(())
     }
@@ -528,6 +562,7 @@ impl Machine {
         if let Some(c) = self.claim.take() {
             c.release();
         }
+        log::debug!("torn down");
     }
 }
 

@@ -171,6 +171,8 @@ pub fn prepare(
             dies_with_launcher: true,
             start_fifo: None,
             security,
+            devices_pending: false,
+            premade_pending: false,
             term: var("TERM"),
             colorterm: var("COLORTERM"),
             no_color: var("NO_COLOR"),

@@ -26,11 +26,23 @@ pub struct Pid1 {
     pub(super) notify: Option<OwnedFd>,
     /// The master of the container's console, when it has one.
     pub(super) pty: Option<OwnedFd>,
+    /// "Go" was queued right after the clone ([`Machine::spawn_and_go`](super::Machine::spawn_and_go)).
+    pub(super) go_sent: bool,
 }
 
 /// Clones the container's PID 1 and runs the handshake until it waits for "go"; a failure of
-/// its setup is the error (PID 1 is reaped by then).
-pub(super) fn spawn(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, cg: Option<&Cgroup>) -> Result<Pid1> {
+/// its setup is the error (PID 1 is reaped by then). `attach_devices`: the cgroup to attach
+/// the device program to, right after the clone, while the child mounts (`prep.devices_pending`
+/// tells the child to wait for [`Msg::Devices`]). `early_go`: queue "go" then too, so that the
+/// child runs on from "ready" without waiting for the launcher.
+pub(super) fn spawn(
+    spec: &Spec,
+    prep: &mut Prepared,
+    tree: BorrowedFd<'_>,
+    cg: Option<&Cgroup>,
+    attach_devices: Option<BorrowedFd<'_>>,
+    early_go: bool,
+) -> Result<Pid1> {
     let (parent_ch, child_ch) = Channel::pair()?;
     // With a cgroup, the child joins it at clone time and unshares its cgroup namespace itself,
     // so that the namespace is rooted at the container's cgroup.
@@ -61,6 +73,32 @@ pub(super) fn spawn(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, cg: Opti
     };
     drop(outer);
     drop(child_ch);
+    if prep.premade_pending {
+        // While the child switches into the tree: it waits for them before its first mount.
+        let made = match crate::premade::make(prep, None, &|_| Ok(())) {
+            Ok(m) => m,
+            Err(e) => return Err(abandon(pid, e)),
+        };
+        notify = Some(made.notify);
+        if let Err(e) = parent_ch.send(Msg::Premade { run: made.run, dev: made.dev }) {
+            return Err(not_sent(&parent_ch, pid, e));
+        }
+    }
+    if let Some(cgroup) = attach_devices {
+        // While the child mounts; it waits for the outcome before it opens a file of the tree.
+        if let Err(e) = prep.security.attach_device_policy(Some(cgroup)) {
+            return Err(abandon(pid, e));
+        }
+        if let Err(e) = parent_ch.send(Msg::Devices(prep.security.device_policy_attached())) {
+            return Err(not_sent(&parent_ch, pid, e));
+        }
+    }
+    if early_go {
+        // The child reads it only after it sent "ready" (or never, when its setup fails).
+        if let Err(e) = parent_ch.send(Msg::Go) {
+            return Err(not_sent(&parent_ch, pid, e));
+        }
+    }
     let pid = match &prep.userns {
         Some(ns) => {
             let pid1 = adopt_pid1(&parent_ch, pid)?;
@@ -81,20 +119,36 @@ pub(super) fn spawn(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, cg: Opti
             Ok(Some(Msg::Notify(fd))) => notify = Some(fd),
             Ok(Some(Msg::Ready)) => break,
             Ok(Some(Msg::Error(e))) => return Err(reap(pid, e)),
-            Ok(Some(Msg::Go | Msg::Mapped | Msg::Pid(_) | Msg::Pidfd(_))) | Ok(None) => return Err(ended_early(pid)),
+            Ok(Some(Msg::Go | Msg::Devices(_) | Msg::Premade { .. } | Msg::Mapped | Msg::Pid(_) | Msg::Pidfd(_)))
+            | Ok(None) => return Err(ended_early(pid)),
             Err(e) => return Err(abandon(pid, e)),
         }
     }
-    Ok(Pid1 { pid, channel: parent_ch, channel_open: true, notify, pty })
+    Ok(Pid1 { pid, channel: parent_ch, channel_open: true, notify, pty, go_sent: early_go })
 }
 
 /// "Go": the launcher's last steps on PID 1 (resource limits a user namespace's root could not
 /// raise, the network), then the payload runs.
 pub(super) fn go(p: &Pid1, prep: &Prepared, net: Option<&mut crate::network::HostNetwork>) -> Result<()> {
     let limits = if prep.userns.is_some() { prep.security.apply_to_child(p.pid) } else { Ok(()) };
-    limits.and_then(|()| net.map_or(Ok(()), |n| n.attach(p.pid))).and_then(|()| p.channel.send(Msg::Go))?;
+    limits.and_then(|()| net.map_or(Ok(()), |n| n.attach(p.pid)))?;
+    if !p.go_sent {
+        p.channel.send(Msg::Go)?;
+    }
     log::debug!("container ready, sent go");
     Ok(())
+}
+
+/// A message to the child could not be sent (`e`): the child gave up first, and its own
+/// error, queued before it closed its end, is the one to report.
+fn not_sent(ch: &Channel, pid: i32, e: Error) -> Error {
+    loop {
+        match ch.recv() {
+            Ok(Some(Msg::Error(why))) => return reap(pid, why),
+            Ok(Some(_)) => {}
+            _ => return abandon(pid, e),
+        }
+    }
 }
 
 /// Kills the container's PID 1 and reaps it after a failed start; `e` is the failure.

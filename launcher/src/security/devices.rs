@@ -1,7 +1,8 @@
 //! The device policy nspawn gets from systemd (`DevicePolicy=closed`, `DeviceAllow=/dev/net/tun
 //! rwm, char-pts rw`, plus every device node passed with `--bind`): a
 //! `BPF_PROG_TYPE_CGROUP_DEVICE` program assembled here by hand, loaded and attached by the
-//! launcher to the container's cgroup before the clone, so the container starts confined.
+//! launcher to the container's cgroup right after the clone (while the child sets up) and
+//! before "go", so the payload starts confined.
 //!
 //! The kernel runs the program on every open (read/write) and mknod of a character or block
 //! device node by a process of the cgroup and its descendants, with `struct bpf_cgroup_dev_ctx`
@@ -128,63 +129,87 @@ impl Insn {
     }
 }
 
-/// Opcodes used: `BPF_LDX|BPF_MEM|BPF_W`, `BPF_ALU64|{AND,RSH,MOV}|{K,X}`, `BPF_JMP|{JNE,JLT,
-/// JGT}|BPF_K`, `BPF_JMP|BPF_EXIT`.
+/// Opcodes used: `BPF_LDX|BPF_MEM|BPF_W`, `BPF_ALU64|{MOV,AND,OR,ADD,SUB,RSH}|{K,X}`,
+/// `BPF_ALU|{MOV,XOR,SUB}|BPF_K` (32-bit: the result is zero-extended), `BPF_JMP|BPF_EXIT`.
+/// No conditional jump: see [`assemble`].
 pub const LDX_W: u8 = 0x61;
-pub const AND_K: u8 = 0x57;
-pub const RSH_K: u8 = 0x77;
-pub const MOV_K: u8 = 0xb7;
 pub const MOV_X: u8 = 0xbf;
-pub const JNE_K: u8 = 0x55;
-pub const JLT_K: u8 = 0xa5;
-pub const JGT_K: u8 = 0x25;
+pub const MOV_K: u8 = 0xb7;
+pub const AND_K: u8 = 0x57;
+pub const OR_X: u8 = 0x4f;
+pub const ADD_K: u8 = 0x07;
+pub const SUB_X: u8 = 0x1f;
+pub const RSH_K: u8 = 0x77;
+pub const MOV32_K: u8 = 0xb4;
+pub const XOR32_K: u8 = 0xa4;
+pub const SUB32_K: u8 = 0x14;
 pub const EXIT: u8 = 0x95;
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn { code, dst, src, off, imm }
 }
 
-/// The program: r2 = type, r3 = access, r4 = major, r5 = minor (r1, the context, is scratch
-/// once they are loaded); per rule a block of compares that jump past it on a mismatch and
-/// return 1 at its end; finally return 0.
+/// The program, in straight-line code: r2 = type, r3 = access, r4 = major, r5 = minor (u32
+/// each), r9 = type ^ CHAR, r1 = type ^ BLOCK (the context is not needed once read). Per rule,
+/// r7 is made 0 exactly when the rule matches: an OR of the fields XORed with the rule's
+/// values (32-bit), of a flag for a major out of the rule's range, and of the accesses the
+/// rule does not allow; r7 < 2^32, so `(r7 - 1) >> 63` is 1 exactly when r7 is 0, and is ORed
+/// into r0, which is returned (1 allows).
+///
+/// Why no jumps: the verifier follows both ways of every conditional jump. The program of
+/// compares and jumps this replaced (71 instructions for [`BASE`]) took 266 instruction visits
+/// and 30 states, about 0.25 ms of the launcher's start on kernel 6.18; straight-line code is
+/// visited once (123 instructions, about 0.08 ms). The kernel runs it only on device opens and
+/// mknods, where a few dozen more instructions cost nothing measurable.
 pub fn assemble(rules: &[Rule]) -> Vec<Insn> {
     let mut p = vec![
-        insn(LDX_W, 2, 1, 0, 0),      // r2 = ctx->access_type
-        insn(MOV_X, 3, 2, 0, 0),      // r3 = r2
-        insn(RSH_K, 3, 0, 0, 16),     // r3 >>= 16: access
-        insn(AND_K, 2, 0, 0, 0xffff), // r2 &= 0xffff: type
-        insn(LDX_W, 4, 1, 4, 0),      // r4 = ctx->major
-        insn(LDX_W, 5, 1, 8, 0),      // r5 = ctx->minor
+        insn(LDX_W, 2, 1, 0, 0),              // r2 = ctx->access_type
+        insn(MOV_X, 3, 2, 0, 0),              // r3 = r2
+        insn(RSH_K, 3, 0, 0, 16),             // r3 >>= 16: access
+        insn(AND_K, 2, 0, 0, 0xffff),         // r2 &= 0xffff: type
+        insn(LDX_W, 4, 1, 4, 0),              // r4 = ctx->major
+        insn(LDX_W, 5, 1, 8, 0),              // r5 = ctx->minor
+        insn(MOV_X, 9, 2, 0, 0),              // r9 = r2
+        insn(XOR32_K, 9, 0, 0, CHAR as i32),  // w9 ^= CHAR
+        insn(MOV_X, 1, 2, 0, 0),              // r1 = r2
+        insn(XOR32_K, 1, 0, 0, BLOCK as i32), // w1 ^= BLOCK
+        insn(MOV_K, 0, 0, 0, 0),              // r0 = 0: no rule matched yet
     ];
     for r in rules {
-        // Jumps carry the index of the block's first instruction in `off` until the block's
-        // length is known.
-        let mut b: Vec<Insn> = vec![insn(JNE_K, 2, 0, 0, r.kind as i32)];
-        if r.access & RWM != RWM {
-            b.push(insn(MOV_X, 1, 3, 0, 0));
-            b.push(insn(AND_K, 1, 0, 0, (!r.access & RWM) as i32));
-            b.push(insn(JNE_K, 1, 0, 0, 0));
-        }
-        if r.majors.0 == r.majors.1 {
-            b.push(insn(JNE_K, 4, 0, 0, r.majors.0 as i32));
+        let (lo, hi) = r.majors;
+        if lo == hi {
+            p.push(insn(MOV_X, 7, 4, 0, 0)); // r7 = major
+            p.push(insn(XOR32_K, 7, 0, 0, lo as i32)); // w7 ^= lo
         } else {
-            b.push(insn(JLT_K, 4, 0, 0, r.majors.0 as i32));
-            b.push(insn(JGT_K, 4, 0, 0, r.majors.1 as i32));
+            p.push(insn(MOV32_K, 7, 0, 0, hi.wrapping_sub(lo) as i32)); // w7 = hi - lo
+            p.push(insn(MOV_X, 8, 4, 0, 0)); // r8 = major
+            p.push(insn(SUB32_K, 8, 0, 0, lo as i32)); // w8 -= lo (wrapping)
+            p.push(insn(SUB_X, 7, 8, 0, 0)); // r7 -= r8: negative when major - lo > hi - lo
+            p.push(insn(RSH_K, 7, 0, 0, 63)); // r7 = 1 then, else 0
         }
         if let Some(m) = r.minor {
-            b.push(insn(JNE_K, 5, 0, 0, m as i32));
+            p.push(insn(MOV_X, 8, 5, 0, 0)); // r8 = minor
+            p.push(insn(XOR32_K, 8, 0, 0, m as i32)); // w8 ^= m
+            p.push(insn(OR_X, 7, 8, 0, 0)); // r7 |= r8
         }
-        b.push(insn(MOV_K, 0, 0, 0, 1));
-        b.push(insn(EXIT, 0, 0, 0, 0));
-        let len = b.len();
-        for (i, ins) in b.iter_mut().enumerate() {
-            if matches!(ins.code, JNE_K | JLT_K | JGT_K) {
-                ins.off = (len - i - 1) as i16;
+        match r.kind {
+            CHAR => p.push(insn(OR_X, 7, 9, 0, 0)),
+            BLOCK => p.push(insn(OR_X, 7, 1, 0, 0)),
+            k => {
+                p.push(insn(MOV_X, 8, 2, 0, 0));
+                p.push(insn(XOR32_K, 8, 0, 0, k as i32));
+                p.push(insn(OR_X, 7, 8, 0, 0));
             }
         }
-        p.extend(b);
+        if r.access & RWM != RWM {
+            p.push(insn(MOV_X, 8, 3, 0, 0)); // r8 = access
+            p.push(insn(AND_K, 8, 0, 0, (!r.access & RWM) as i32)); // what the rule does not allow
+            p.push(insn(OR_X, 7, 8, 0, 0));
+        }
+        p.push(insn(ADD_K, 7, 0, 0, -1)); // r7 -= 1
+        p.push(insn(RSH_K, 7, 0, 0, 63)); // r7 = 1 when it was 0
+        p.push(insn(OR_X, 0, 7, 0, 0)); // r0 |= r7
     }
-    p.push(insn(MOV_K, 0, 0, 0, 0));
     p.push(insn(EXIT, 0, 0, 0, 0));
     p
 }

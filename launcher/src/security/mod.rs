@@ -4,10 +4,13 @@
 //!
 //! Call order (see `container.rs`):
 //! 1. [`prepare`] in the launcher, before the first clone: every option error happens here.
-//! 2. [`Security::attach_device_policy`] in the launcher once the container's cgroup exists,
-//!    before the clone: the device program, or CAP_MKNOD dropped where there is none.
-//! 3. [`Security::before_credentials`] in the child, still uid 0 with every capability.
-//! 4. [`Security::before_exec`] in the child after the uid/gid change, right before execve.
+//! 2. [`Security::attach_device_policy`] in the launcher: without a cgroup before the clone
+//!    (CAP_MKNOD dropped); with one right after the clone, while the child sets up, and before
+//!    "go" ([`Msg::Go`](crate::channel::Msg) tells the child whether it is attached).
+//! 3. [`Security::capabilities`] in the child on "go": the plan, without CAP_MKNOD when the
+//!    launcher could not attach the program.
+//! 4. [`Security::before_credentials`] in the child, still uid 0 with every capability.
+//! 5. [`Security::before_exec`] in the child after the uid/gid change, right before execve.
 
 pub mod caps;
 pub mod devices;
@@ -104,8 +107,8 @@ fn say(quiet: bool, text: String) {
 }
 
 impl Security {
-    /// In the launcher, once the container's cgroup exists (`None`: it has none) and before the
-    /// clone, so that the container starts confined: attaches the device program. Where that is
+    /// In the launcher, once the container's cgroup exists (`None`: it has none) and before
+    /// "go", so that the payload starts confined: attaches the device program. Where that is
     /// impossible, plans the capabilities again without CAP_MKNOD (unless `--capability=` names
     /// it) and says so once; fails only if `--ambient-capability=` then asks for CAP_MKNOD.
     pub fn attach_device_policy(&mut self, cgroup: Option<BorrowedFd<'_>>) -> Result<()> {
@@ -131,10 +134,25 @@ impl Security {
         Ok(())
     }
 
+    /// The device program is attached (launcher side, after [`attach_device_policy`](Self::attach_device_policy)).
+    pub fn device_policy_attached(&self) -> bool {
+        self.device_policy
+    }
+
+    /// In the child, on "go": the capability plan, planned again without the device policy
+    /// when the launcher says it could not attach it (`devices` false), exactly as
+    /// [`attach_device_policy`](Self::attach_device_policy) planned it there.
+    pub fn capabilities(&self, devices: bool) -> Result<caps::Plan> {
+        if devices {
+            return Ok(self.caps);
+        }
+        caps::plan(&caps::Request { device_policy: false, ..self.caps_request })
+    }
+
     /// In the child, before the uid/gid change: OOM score, affinity, personality and rlimits
-    /// (raising needs CAP_SYS_RESOURCE), the bounding set (needs CAP_SETPCAP), and last the
-    /// seccomp filter.
-    pub fn before_credentials(&self) -> Result<()> {
+    /// (raising needs CAP_SYS_RESOURCE), the bounding set of `caps` (needs CAP_SETPCAP), and
+    /// last the seccomp filter.
+    pub fn before_credentials(&self, caps: &caps::Plan) -> Result<()> {
         if let (Some(v), false) = (self.oom_score_adjust, self.userns) {
             process::set_oom_score_adjust(v)?;
         }
@@ -147,7 +165,7 @@ impl Security {
         if !self.userns {
             rlimits::apply(&self.rlimits)?;
         }
-        caps::apply_bounding(&self.caps, self.last_cap)?;
+        caps::apply_bounding(caps, self.last_cap)?;
         self.seccomp.install()
     }
 
@@ -168,8 +186,8 @@ impl Security {
     /// In the child, after the uid/gid change, right before execve: the capability sets,
     /// no_new_privs, and non-dumpable again (a uid change resets the flag to fs.suid_dumpable;
     /// execve makes the payload dumpable as usual).
-    pub fn before_exec(&self) -> Result<()> {
-        caps::apply_after_uid_change(&self.caps)?;
+    pub fn before_exec(&self, caps: &caps::Plan) -> Result<()> {
+        caps::apply_after_uid_change(caps)?;
         if self.no_new_privileges {
             process::set_no_new_privs()?;
         }

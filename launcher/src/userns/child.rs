@@ -199,7 +199,8 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
                     Some(r) => r,
                     None => child::open_root()?,
                 };
-                return child::finish(spec, prep, ch, root, std::mem::take(&mut made));
+                let devices = child::wait_for_devices(ch, prep)?;
+                return child::finish(spec, prep, ch, root, std::mem::take(&mut made), devices);
             }
             _ => return Err(out_of_order(op)),
         }

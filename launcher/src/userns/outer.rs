@@ -10,7 +10,7 @@ use crate::mounts::{self, HostSource};
 use crate::prepared::Prepared;
 use crate::settings::{BindIdmap, CustomMount, MountSource};
 use crate::spec::Spec;
-use crate::{dev, mount_plan, run_host, sys};
+use crate::{premade, sys};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::process::{Gid, Uid};
@@ -62,12 +62,8 @@ pub fn make(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, ns: &UserNs) -> 
         idmap_bind(m, src, tree, ns).map_err(|e| e.context(mounts::describe(m)))?;
     }
 
-    // Modes exactly as asked (the child creates its nodes with umask 0 too).
     let netns = spec.net.namespace_path.as_deref().map(crate::network::open_ns).transpose()?;
-    let umask = rustix::process::umask(Mode::empty());
-    let premade = api_file_systems(spec, prep, ns, netns.as_ref().map(|n| n.as_fd()));
-    rustix::process::umask(umask);
-    let (premade, notify) = premade?;
+    let (premade, notify) = api_file_systems(spec, prep, ns, netns.as_ref().map(|n| n.as_fd()))?;
     Ok(Outer { root, host_sources, premade, notify: Some(notify), netns })
 }
 
@@ -85,32 +81,23 @@ fn api_file_systems(
         // --network-namespace-path names (which the container's user namespace does not own,
         // so it could not mount one there itself).
         let sys = match netns {
-            Some(n) => crate::network::within_netns(n, "--network-namespace-path", || fresh("/sys"))??,
-            None => fresh("/sys")?,
+            Some(n) => crate::network::within_netns(n, "--network-namespace-path", || premade::fresh("/sys"))??,
+            None => premade::fresh("/sys")?,
         };
         premade.push(("/sys", sys));
     }
     let shown = |p: &str| dir.join(p);
-    let dev = fresh("/dev")?;
-    dev::populate(dev.as_fd(), &prep.dev_nodes)?;
-    give_to_root(dev.as_fd(), ns.shift).map_err(|e| Error::path("change owner of", &shown("dev"), e))?;
-    premade.push(("/dev", dev));
-    let run = fresh("/run")?;
-    run_host::populate(run.as_fd(), prep.os_release.as_deref(), &prep.uuid.uuid_string())?;
-    if let Some(plan) = &prep.bind_user {
-        crate::bind_user::setup::populate(run.as_fd(), plan)?;
-    }
-    give_to_root(run.as_fd(), ns.shift).map_err(|e| Error::path("change owner of", &shown("run"), e))?;
-    let notify = crate::notify::bind(run.as_fd(), Some(ns.shift))?;
-    premade.push(("/run", run));
-    Ok((premade, notify))
-}
-
-/// A detached instance of the API file system nspawn mounts on `target`.
-fn fresh(target: &str) -> Result<OwnedFd> {
-    let (fstype, options, attrs) =
-        mount_plan::api_fs(target).ok_or_else(|| Error::msg(format!("no API file system for {target}")))?;
-    mounts::new_fs(fstype, options, attrs).map_err(|e| e.context(format!("mount {fstype} for {target}")))
+    let fill_run = |run: &OwnedFd| -> Result<()> {
+        if let Some(plan) = &prep.bind_user {
+            crate::bind_user::setup::populate(run.as_fd(), plan)?;
+        }
+        give_to_root(run.as_fd(), ns.shift).map_err(|e| Error::path("change owner of", &shown("run"), e))
+    };
+    let made = premade::make(prep, Some(ns.shift), &fill_run)?;
+    give_to_root(made.dev.as_fd(), ns.shift).map_err(|e| Error::path("change owner of", &shown("dev"), e))?;
+    premade.push(("/dev", made.dev));
+    premade.push(("/run", made.run));
+    Ok((premade, made.notify))
 }
 
 /// Applies a `--bind` option `idmap`, `rootidmap` or `owneridmap` to the cloned source.

@@ -1,5 +1,6 @@
 //! The seccomp compiler: policy words → per-syscall actions → one classic BPF program (an arch
-//! check per ABI of the build, then a binary search over that ABI's sorted syscall numbers).
+//! check per ABI of the build, then a binary search over that ABI's sorted syscall numbers,
+//! whose compares jump to shared return blocks).
 //! Pure code over a [`Target`] (table, policy, ABIs), shared with build.rs, which compiles the
 //! default filter of the *target* at build time; no dependency but std.
 
@@ -241,14 +242,19 @@ fn ret(act: Action) -> Vec<Insn> {
     }
 }
 
+/// Intervals searched by one [`chunk`]: its jumps to its return blocks stay within the 255
+/// instructions a conditional jump reaches (127 compares and a few blocks).
+const CHUNK: usize = 128;
+
 /// Binary search over intervals, with the syscall number in A. Layout per node:
 /// `jge k` (true: right half) / left half / right half; a `ja` bridges left halves over 255.
-fn tree(iv: &[(u32, Action)]) -> Vec<Insn> {
-    if iv.len() == 1 {
-        return ret(iv[0].1);
+/// Up to [`CHUNK`] intervals are one [`chunk`].
+fn tree(iv: &[(u32, Action)]) -> Result<Vec<Insn>, String> {
+    if iv.len() <= CHUNK {
+        return chunk(iv);
     }
     let mid = iv.len() / 2;
-    let (left, right) = (tree(&iv[..mid]), tree(&iv[mid..]));
+    let (left, right) = (tree(&iv[..mid])?, tree(&iv[mid..])?);
     let mut out = Vec::with_capacity(left.len() + right.len() + 2);
     match u8::try_from(left.len()) {
         Ok(skip) => out.push(insn(JMP_JGE_K, skip, 0, iv[mid].0)),
@@ -259,7 +265,72 @@ fn tree(iv: &[(u32, Action)]) -> Vec<Insn> {
     }
     out.extend(left);
     out.extend(right);
-    out
+    Ok(out)
+}
+
+/// The binary search of a few intervals whose leaves are no instructions of their own: the
+/// compares jump straight to one return block per action, placed after the search. Half the
+/// instructions of a search with a return per leaf; the kernel converts, JITs and checks the
+/// filter at every install in time that grows with its length.
+fn chunk(iv: &[(u32, Action)]) -> Result<Vec<Insn>, String> {
+    if iv.len() == 1 {
+        return Ok(ret(iv[0].1));
+    }
+    let mut actions: Vec<Action> = Vec::new();
+    for &(_, a) in iv {
+        if !actions.contains(&a) {
+            actions.push(a);
+        }
+    }
+    // (compare's index, its true branch?, action's index): jumps to a return block.
+    let mut to_block: Vec<(usize, bool, usize)> = Vec::new();
+    let mut code = Vec::new();
+    search(iv, &actions, &mut code, &mut to_block)?;
+    let mut starts = Vec::with_capacity(actions.len());
+    for &a in &actions {
+        starts.push(code.len());
+        code.extend(ret(a));
+    }
+    for (at, branch, block) in to_block {
+        let skip = near(starts[block] - at - 1)?;
+        if branch {
+            code[at].jt = skip;
+        } else {
+            code[at].jf = skip;
+        }
+    }
+    Ok(code)
+}
+
+/// The compares of [`chunk`] (at least two intervals): a leaf is a jump to its action's block.
+fn search(
+    iv: &[(u32, Action)],
+    actions: &[Action],
+    code: &mut Vec<Insn>,
+    to_block: &mut Vec<(usize, bool, usize)>,
+) -> Result<(), String> {
+    let block = |a: Action| actions.iter().position(|b| *b == a).unwrap_or(0);
+    let mid = iv.len() / 2;
+    let at = code.len();
+    code.push(insn(JMP_JGE_K, 0, 0, iv[mid].0));
+    match &iv[..mid] {
+        [(_, a)] => to_block.push((at, false, block(*a))),
+        // Falls through (jf 0) into the left half.
+        left => search(left, actions, code, to_block)?,
+    }
+    match &iv[mid..] {
+        [(_, a)] => to_block.push((at, true, block(*a))),
+        right => {
+            code[at].jt = near(code.len() - at - 1)?;
+            search(right, actions, code, to_block)?;
+        }
+    }
+    Ok(())
+}
+
+/// A forward jump of `n` instructions, which a conditional jump can make.
+fn near(n: usize) -> Result<u8, String> {
+    u8::try_from(n).map_err(|_| format!("seccomp filter: a jump of {n} instructions"))
 }
 
 /// The whole program: per ABI (`seccomp_data.arch`, its rules), in order, an arch check and
@@ -270,7 +341,7 @@ pub fn program(abis: &[(u32, &[(u32, Action)])]) -> Result<Vec<Insn>, String> {
     }
     let mut p = vec![insn(LD_W_ABS, 0, 0, OFF_ARCH)];
     for (i, (arch, rules)) in abis.iter().enumerate() {
-        let t = tree(&intervals(rules)?);
+        let t = tree(&intervals(rules)?)?;
         p.push(insn(JMP_JEQ_K, 1, 0, *arch));
         if i + 1 < abis.len() {
             // Not this arch: over the number load and the tree, to the next arch check (A still
