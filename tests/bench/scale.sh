@@ -58,8 +58,9 @@ cg_root=/sys/fs/cgroup/unified/machine.slice
 [ -d "$cg_root" ] || cg_root=/sys/fs/cgroup/machine.slice
 
 pids=()
+# shellcheck disable=SC2317 # run by the trap
 cleanup() {
-	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+	if [ ${#pids[@]} -gt 0 ]; then kill "${pids[@]}" 2>/dev/null || true; fi
 	wait 2>/dev/null || true
 	umount "$tmp" 2>/dev/null || true
 	rmdir "$tmp"
@@ -142,7 +143,7 @@ ip -o -4 addr show | awk '$2 ~ /^ve-sc[0-9]/ {print $4}' | sort >"$tmp/addrs"
 n_addr=$(wc -l <"$tmp/addrs")
 n_distinct=$(sort -u "$tmp/addrs" | wc -l)
 echo "host sides with an address: $n_addr, distinct subnets: $n_distinct (of $N)"
-[ "$n_addr" = "$N" ] && [ "$n_distinct" = "$N" ] || { log "FAIL: subnets"; fail=1; }
+if [ "$n_addr" != "$N" ] || [ "$n_distinct" != "$N" ]; then log "FAIL: subnets"; fail=1; fi
 # Each container pings its host side (the gateway) from inside, 50 at a time. The kernel's
 # neighbour table is one for all namespaces, with room for gc_thresh3 (1024) entries, and
 # only entries older than 5 s can be collected: a ping costs one entry on each side, so each
@@ -156,6 +157,7 @@ while read -r m gw; do echo "${leader[$m]:-0} $gw $m"; done <"$tmp/gateways" >"$
 split -l 200 "$tmp/peers" "$tmp/peers."
 : >"$tmp/unreachable"
 for chunk in "$tmp"/peers.*; do
+	# shellcheck disable=SC2016 # expanded by the sh that xargs runs
 	xargs -P 50 -L 1 sh -c 'nsenter -t "$0" -n sh -c "busybox ping -c 1 -W 2 $1 >/dev/null 2>&1 && ip neigh flush all" || echo "$2"' \
 		<"$chunk" >>"$tmp/unreachable"
 	ip neigh flush all
@@ -183,7 +185,7 @@ kstack=$(($(field "$mem1" KernelStack) - $(field "$mem0" KernelStack)))
 ptab=$(($(field "$mem1" PageTables) - $(field "$mem0" PageTables)))
 echo "memory per running container (KiB): launcher + PID 1 RSS $((rss / N)), PSS $((pss / N));" \
 	"kernel: Slab +$((slab / N)), KernelStack +$((kstack / N)), PageTables +$((ptab / N));" \
-	"MemAvailable -$((avail / N))"
+	"MemAvailable $(printf "%+d" $((-avail / N)))"
 if [ "$cgn" -gt 0 ]; then
 	echo "cgroup memory.current per container: $((cg / cgn)) KiB ($cgn cgroups)"
 else
