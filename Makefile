@@ -27,7 +27,7 @@ ROOTFS := $(BUILD)/demo-rootfs
 # Set by `setup`: the musl target when rustup can install it, else glibc with +crt-static.
 TARGET_FILE := $(BUILD)/.target
 
-.PHONY: all setup deps build build-native build-cross test-cross install docs completions dist demo guests test test-unit test-integration test-vm fuzz bench clean fmt
+.PHONY: all setup deps build build-native build-cross test-cross install docs completions dist demo guests test test-unit test-integration test-vm fuzz bench bench-scale bench-concurrent clean fmt
 
 all: build
 
@@ -294,6 +294,16 @@ fuzz: deps
 
 bench: deps build
 	bash tests/bench/run.sh
+
+# Issue 18: 1,000 `-n` containers running together, 100 started at a time, in a network
+# namespace of the script's own (docs/NETWORKING.md "Scale"; N=, BATCH=, OPTS=).
+bench-scale: build
+	bash tests/bench/scale.sh
+
+# Issue 18: 100 `-n` starts at once, spawnbox against systemd-nspawn --network-veth
+# (docs/BENCHMARKS.md "Concurrent starts"; N=, ROUNDS=).
+bench-concurrent: build
+	bash tests/bench/concurrent.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -5,7 +5,7 @@
 //! nft rule or lease is left behind.
 
 use rustix::process::Signal;
-use spawnbox_tests::net::{fault_injection_bin, leases, run_bin, runtime_dir, Netns};
+use spawnbox_tests::net::{fault_injection_bin, lease_of, leases, run_bin, runtime_dir, Netns};
 use spawnbox_tests::{parallel, wait_until, Cmd, Output, Test};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -332,8 +332,8 @@ fn host_side_is_configured_while_the_container_runs() {
         assert!(host.addresses().contains(&format!("{ve} 192.168.201.1/28")), "{:?}", host.addresses());
         let link = host.sh(&format!("ip -o link show dev {ve}"));
         assert!(link.contains("state UP"), "{link}");
-        let lease = std::fs::read_to_string(format!("{run}/net/{m}.lease")).unwrap();
-        assert!(lease.contains("subnet=192.168.201.0/28\naddr=192.168.201.2\n"), "{lease}");
+        let lease = lease_of(&run, &m).unwrap();
+        assert!(lease.contains(" subnet=192.168.201.0/28 addr=192.168.201.2"), "{lease}");
         let mac = r.stdout_so_far();
         assert!(
             mac.starts_with(|c: char| c.is_ascii_hexdigit()) && mac.len() == "xx:xx:xx:xx:xx:xx\nready\n".len(),
@@ -1027,7 +1027,7 @@ fn a_killed_launchers_leftovers_go_with_cleanup_or_the_next_start() {
             let out = r.wait();
             assert_eq!(out.signal, Some(9));
         });
-        assert_eq!(leases(&run), [format!("{m}.lease")]);
+        assert_eq!(leases(&run), std::slice::from_ref(&m));
         assert!(host.ruleset().contains(&format!("comment \"{m}\"")));
         // Both tables: the zone's IPv6 prefix is masqueraded and the port forwarded there too.
         let ip6 = host.sh("nft list table ip6 spawnbox");

@@ -194,6 +194,47 @@ impl<T: Transport> Conn<T> {
         }
     }
 
+    /// Sends `msgs` (queries, each with `NLM_F_ACK`) in one datagram and waits until every
+    /// one is answered; one syscall out however many there are. For each, in order: the last
+    /// data message's payload (or none) and the errno it ended with (0 for an ACK). A fault
+    /// injected for `what` fails them all.
+    pub fn queries(&mut self, msgs: Vec<Msg>, what: &dyn Display) -> Result<Vec<(Option<Vec<u8>>, i32)>> {
+        let count = u32::try_from(msgs.len()).unwrap_or(u32::MAX);
+        if self.seq.checked_add(count.saturating_add(1)).is_none() {
+            self.seq = 0;
+        }
+        let first_seq = self.seq.wrapping_add(1);
+        let mut buf = Vec::new();
+        for msg in msgs {
+            let mut bytes = msg.finish().map_err(|e| e.context(what))?;
+            or_flags(&mut bytes, NLM_F_ACK);
+            nl::set_seq(&mut bytes, self.next_seq());
+            buf.extend_from_slice(&bytes);
+        }
+        let mut out: Vec<(Option<Vec<u8>>, Option<i32>)> = vec![(None, None); count as usize];
+        if out.is_empty() {
+            return Ok(Vec::new());
+        }
+        injected_fault(what)?;
+        self.send(&buf, what)?;
+        let pending = out.len();
+        self.receive_answers(what, pending, &mut |h| {
+            let Some(slot) = h.seq.checked_sub(first_seq).and_then(|i| out.get_mut(i as usize)) else {
+                return Ok(false);
+            };
+            if slot.1.is_some() {
+                return Ok(false);
+            }
+            match classify(h, what)? {
+                Reply::Data => slot.0 = Some(h.payload.to_vec()),
+                Reply::Ack | Reply::Done => slot.1 = Some(0),
+                Reply::Errno(e) => slot.1 = Some(e),
+            }
+            Ok(slot.1.is_some())
+        })?;
+        Ok(out.into_iter().map(|(d, e)| (d, e.unwrap_or(0))).collect())
+    }
+
     /// Sends `msgs` as one nfnetlink batch (`NFNL_MSG_BATCH_BEGIN` ... `END`, each message
     /// with `NLM_F_ACK`) and waits until every message is answered. The kernel applies the
     /// batch atomically: on any error nothing changes, and the first error is returned with
@@ -229,43 +270,62 @@ impl<T: Transport> Conn<T> {
         self.send(&buf, &first_what)?;
 
         let mut answered = vec![false; whats.len()];
-        let mut left = whats.len();
         let mut first_err: Option<Error> = None;
-        while left > 0 {
-            self.recv(&first_what)?;
+        self.receive_answers(&first_what, whats.len(), &mut |h| {
+            // Errors about the batch itself (no permission, no nf_tables) answer the BEGIN
+            // message and end the batch: no other reply follows.
+            if h.seq == begin_seq {
+                return match classify(h, &first_what) {
+                    Ok(Reply::Errno(e)) => Err(Error::sys(&first_what, e)),
+                    _ => Ok(false),
+                };
+            }
+            let Some(i) = h.seq.checked_sub(begin_seq).and_then(|d| d.checked_sub(1)) else {
+                return Ok(false);
+            };
+            let i = i as usize;
+            let Some(what) = whats.get(i) else { return Ok(false) };
+            match classify(h, what)? {
+                Reply::Data => {
+                    if let Err(e) = on_echo(i, h) {
+                        first_err.get_or_insert(e);
+                    }
+                    Ok(false)
+                }
+                _ if answered[i] => Ok(false),
+                reply => {
+                    answered[i] = true;
+                    if let Reply::Errno(e) = reply {
+                        first_err.get_or_insert(Error::sys(what, e));
+                    }
+                    Ok(true)
+                }
+            }
+        })?;
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<T: Transport> Conn<T> {
+    /// Receives datagrams until `pending` requests are answered: `on_msg` sees every message
+    /// and tells whether it was a final answer; its error ends the wait.
+    fn receive_answers(
+        &mut self,
+        what: &dyn Display,
+        mut pending: usize,
+        on_msg: &mut dyn FnMut(&Header<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        while pending > 0 {
+            self.recv(what)?;
             let rbuf = std::mem::take(&mut self.rbuf);
             let mut fatal = None;
             for h in nl::messages(&rbuf) {
-                // Errors about the batch itself (no permission, no nf_tables) answer the
-                // BEGIN message and end the batch: no other reply follows.
-                if h.seq == begin_seq {
-                    if let Ok(Reply::Errno(e)) = classify(&h, &first_what) {
-                        fatal = Some(Error::sys(&first_what, e));
-                        break;
-                    }
-                    continue;
-                }
-                let Some(i) = h.seq.checked_sub(begin_seq).and_then(|d| d.checked_sub(1)) else {
-                    continue;
-                };
-                let i = i as usize;
-                let Some(what) = whats.get(i) else { continue };
-                match classify(&h, what) {
-                    Ok(Reply::Data) => {
-                        if let Err(e) = on_echo(i, &h) {
-                            first_err.get_or_insert(e);
-                        }
-                    }
-                    Ok(reply) => {
-                        if answered[i] {
-                            continue;
-                        }
-                        answered[i] = true;
-                        left -= 1;
-                        if let Reply::Errno(e) = reply {
-                            first_err.get_or_insert(Error::sys(what, e));
-                        }
-                    }
+                match on_msg(&h) {
+                    Ok(true) => pending = pending.saturating_sub(1),
+                    Ok(false) => {}
                     Err(e) => {
                         fatal = Some(e);
                         break;
@@ -277,10 +337,7 @@ impl<T: Transport> Conn<T> {
                 return Err(e);
             }
         }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 
@@ -405,6 +462,30 @@ mod tests {
         let mut c = conn(vec![]);
         let e = c.ack(Msg::new(16, 0), &"set link up ve-foo").unwrap_err();
         assert_eq!(e.to_string(), "set link up ve-foo: receive netlink reply: resource temporarily unavailable");
+    }
+
+    #[test]
+    fn queries_go_out_in_one_datagram_and_are_answered_in_order() {
+        // Three queries (seq 1..3): the second gets data then its ACK, the third an error,
+        // the first an ACK; replies in two datagrams, out of order, with a stale one mixed in.
+        let mut d1 = err(3, 101);
+        d1.extend_from_slice(&msg(24, 0, 2, &[7, 7]));
+        d1.extend_from_slice(&err(9, 17));
+        let mut d2 = ack(2);
+        d2.extend_from_slice(&ack(1));
+        let mut c = conn(vec![d1, d2]);
+        let got = c.queries(vec![Msg::new(26, 0), Msg::new(26, 0), Msg::new(26, 0)], &"look up routes").unwrap();
+        assert_eq!(got, [(None, 0), (Some(vec![7, 7]), 0), (None, 101)]);
+        let sent = &c.transport().sent;
+        assert_eq!(sent.len(), 1, "one datagram");
+        assert_eq!(sent[0].len(), 3 * 16);
+        for (i, m) in sent[0].chunks(16).enumerate() {
+            assert_eq!(&m[4..12], &[26, 0, 5, 0, i as u8 + 1, 0, 0, 0], "type, REQUEST|ACK, seq");
+        }
+        assert_eq!(c.transport().unread(), 0);
+        assert_eq!(c.queries(vec![], &"nothing").unwrap(), []);
+        let e = conn(vec![]).queries(vec![Msg::new(26, 0)], &"look up routes").unwrap_err();
+        assert_eq!(e.to_string(), "look up routes: receive netlink reply: resource temporarily unavailable");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub use naming::{
 };
 pub use nft::{wait_for_quiet, Chain, Nft, NftFamily, PortForward, Proto, Rule, RuleHandle, RuleInfo, TABLE};
 pub use pool::{first_free_subnet, Ipv4Net, DEFAULT_POOL, DEFAULT_PREFIX_LEN};
-pub use route::{routed_subnets, RouteInfo, RouteSpec};
+pub use route::{blocking_routes, routed_subnets, Lookup, RouteInfo, RouteSpec};
 pub use rtnl::{Link, Mac, Netns, Rtnl};
 pub use siphash::siphash24;
 pub use socket::{Family, Replay, Socket, Transport};

@@ -1,5 +1,7 @@
 //! Routes over rtnetlink: add and delete (a default route via a gateway, or a prefix on a
-//! link) and the IPv4 route dump that tells which subnets the host already routes.
+//! link), and which subnets the host already routes: by looking up the addresses of one
+//! candidate (what a container start does, whatever the number of routes), or by the IPv4
+//! route dump.
 //! `rtmsg` and `RTA_*` are from `linux/rtnetlink.h`; requests match `ip route add|del`.
 
 use crate::conn::{malformed, retry_dump};
@@ -23,7 +25,17 @@ const RTPROT_BOOT: u8 = 3;
 const RT_SCOPE_UNIVERSE: u8 = 0;
 const RT_SCOPE_LINK: u8 = 253;
 const RT_SCOPE_NOWHERE: u8 = 255;
+/// `RTM_F_FIB_MATCH` (`rtm_flags`): answer a lookup with the matching route as it is in the
+/// table (its prefix, `ip route get fibmatch`), not with the resolved /32.
+const RTM_F_FIB_MATCH: u32 = 0x2000;
 const AF_INET: u8 = 2;
+const EACCES: i32 = 13;
+const EINVAL: i32 = 22;
+const ENETUNREACH: i32 = 101;
+const EHOSTUNREACH: i32 = 113;
+/// Candidates looked up before [`Rtnl::first_unrouted_subnet`] gives up on lookups and dumps
+/// the routes instead (a pool crowded with the host's own routes).
+const MAX_CANDIDATES: usize = 32;
 const AF_INET6: u8 = 10;
 
 /// `RTN_UNICAST`.
@@ -149,11 +161,93 @@ impl<T: Transport> Rtnl<T> {
         })
     }
 
+    /// What the host routes for each address of `net` (at most 16: a /28), looked up in one
+    /// datagram, as `ip route get fibmatch` (the routing rules apply, as for any packet).
+    pub fn lookup_routes_v4(&mut self, net: Ipv4Net) -> Result<Vec<Lookup>> {
+        let what = format!("look up routes in {net}");
+        if net.prefix_len() < 28 {
+            return Err(crate::error::Error::sys(&what, EINVAL));
+        }
+        let first = u32::from(net.addr());
+        let msgs = (first..=u32::from(net.broadcast()))
+            .map(|a| {
+                let mut m = Msg::new(RTM_GETROUTE, 0);
+                let flags = RTM_F_FIB_MATCH.to_ne_bytes();
+                m.header(&[AF_INET, 32, 0, 0, 0, 0, 0, 0, flags[0], flags[1], flags[2], flags[3]]);
+                m.put(RTA_DST, &Ipv4Addr::from(a).octets());
+                m
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (data, errno) in self.conn.queries(msgs, &what)? {
+            out.push(match (errno, data) {
+                (0, Some(p)) => Lookup::Route(parse_route_v4(&p).ok_or_else(|| malformed(&what))?),
+                (ENETUNREACH, _) => Lookup::None,
+                (EHOSTUNREACH | EACCES | EINVAL, _) => Lookup::Reject,
+                (0, None) => return Err(malformed(&what)),
+                (e, _) => return Err(crate::error::Error::sys(&what, e)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The first `/len` subnet of `pool` that overlaps neither `leased` nor a route of the
+    /// host ([`routed_subnets`]); `None` when there is none. Only candidates are looked up
+    /// ([`Rtnl::lookup_routes_v4`]), so the cost does not grow with the number of routes; a
+    /// reject route (which a lookup reports without its prefix), or a pool crowded with
+    /// routes, falls back to the dump.
+    pub fn first_unrouted_subnet(&mut self, pool: Ipv4Net, len: u8, leased: &[Ipv4Net]) -> Result<Option<Ipv4Net>> {
+        let mut taken = leased.to_vec();
+        if len >= 28 {
+            for _ in 0..MAX_CANDIDATES {
+                let Some(cand) = crate::pool::first_free_subnet(pool, len, &taken) else {
+                    return Ok(None);
+                };
+                match blocking_routes(&self.lookup_routes_v4(cand)?) {
+                    Some(routes) if routes.is_empty() => return Ok(Some(cand)),
+                    Some(routes) => taken.extend(routes),
+                    None => break,
+                }
+            }
+        }
+        taken.extend(self.routed_subnets_v4()?);
+        Ok(crate::pool::first_free_subnet(pool, len, &taken))
+    }
+
     /// The IPv4 subnets the host routes somewhere: every route but default routes and the
     /// local, broadcast, anycast and multicast entries. The subnet pool avoids these.
     pub fn routed_subnets_v4(&mut self) -> Result<Vec<Ipv4Net>> {
         Ok(routed_subnets(&self.list_routes_v4()?))
     }
+}
+
+/// What a route lookup of one address found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The matching route (`RTM_F_FIB_MATCH`: its prefix and table).
+    Route(RouteInfo),
+    /// No route (`ENETUNREACH`).
+    None,
+    /// An unreachable, prohibit or blackhole route, whose prefix a lookup does not tell.
+    Reject,
+}
+
+/// The subnets that the lookups of a candidate's addresses found it overlaps (those
+/// [`routed_subnets`] keeps: default routes and local, broadcast, anycast and multicast
+/// entries do not count); `None` when a reject route leaves that unknown.
+pub fn blocking_routes(lookups: &[Lookup]) -> Option<Vec<Ipv4Net>> {
+    let mut routes = Vec::new();
+    for l in lookups {
+        match l {
+            Lookup::Route(r) => routes.push(*r),
+            Lookup::None => {}
+            Lookup::Reject => return None,
+        }
+    }
+    let mut nets = routed_subnets(&routes);
+    nets.sort_unstable();
+    nets.dedup();
+    Some(nets)
 }
 
 /// Filters a route dump down to the subnets the pool must avoid.
@@ -188,4 +282,135 @@ pub fn parse_route_v4(p: &[u8]) -> Option<RouteInfo> {
         }
     }
     Some(RouteInfo { dst: Ipv4Net::new(dst, dst_len)?, table, kind, oif, gateway })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::Replay;
+    use crate::testutil::{ack, done, err, msg};
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    /// An `RTM_NEWROUTE` payload: `rtmsg`, then `RTA_TABLE` and (unless default) `RTA_DST`.
+    fn route(dst: &str, table: u32, kind: u8) -> Vec<u8> {
+        let n = net(dst);
+        let t = if table < 256 { table as u8 } else { 252 };
+        let mut p = vec![AF_INET, n.prefix_len(), 0, 0, t, 2, 0, kind, 0, 0, 0, 0];
+        p.extend_from_slice(&[8, 0, 15, 0]);
+        p.extend_from_slice(&table.to_ne_bytes());
+        if n.prefix_len() > 0 {
+            p.extend_from_slice(&[8, 0, 1, 0]);
+            p.extend_from_slice(&n.addr().octets());
+        }
+        p
+    }
+
+    /// The replies to one candidate's 16 lookups (sequence numbers from `seq`): `answer(i)`
+    /// is the route found for address i, or the errno.
+    fn answers(seq: u32, answer: impl Fn(u32) -> std::result::Result<Vec<u8>, i32>) -> Vec<u8> {
+        let mut d = Vec::new();
+        for i in 0..16 {
+            match answer(i) {
+                Ok(p) => {
+                    d.extend_from_slice(&msg(RTM_NEWROUTE, 0, seq + i, &p));
+                    d.extend_from_slice(&ack(seq + i));
+                }
+                Err(e) => d.extend_from_slice(&err(seq + i, e)),
+            }
+        }
+        d
+    }
+
+    fn rt(replies: Vec<Vec<u8>>) -> Rtnl<Replay> {
+        Rtnl::with_transport(Replay::new(replies))
+    }
+
+    #[test]
+    fn a_lookup_asks_for_the_matching_route_of_each_address() {
+        let mut r = rt(vec![answers(1, |_| Err(ENETUNREACH))]);
+        let got = r.lookup_routes_v4(net("10.0.0.16/28")).unwrap();
+        assert_eq!(got, [Lookup::None; 16]);
+        let sent = &r.transport().sent;
+        assert_eq!(sent.len(), 1, "one datagram");
+        assert_eq!(sent[0].len(), 16 * 36);
+        #[rustfmt::skip]
+        let first: [u8; 36] = [
+            36, 0, 0, 0, 26, 0, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0, // nlmsghdr: RTM_GETROUTE, REQUEST|ACK, seq 1
+            2, 32, 0, 0, 0, 0, 0, 0, 0, 0x20, 0, 0,            // rtmsg: AF_INET, /32, RTM_F_FIB_MATCH
+            8, 0, 1, 0, 10, 0, 0, 16,                          // RTA_DST 10.0.0.16
+        ];
+        assert_eq!(sent[0][..36], first);
+        assert_eq!(sent[0][15 * 36 + 32..], [10, 0, 0, 31], "the last address is the broadcast");
+        let e = rt(vec![]).lookup_routes_v4(net("10.0.0.0/24")).unwrap_err();
+        assert_eq!(e.to_string(), "look up routes in 10.0.0.0/24: invalid argument");
+        let e = rt(vec![answers(1, |_| Err(1))]).lookup_routes_v4(net("10.0.0.0/28")).unwrap_err();
+        assert_eq!(e.to_string(), "look up routes in 10.0.0.0/28: operation not permitted");
+    }
+
+    #[test]
+    fn only_routes_that_the_dump_would_count_block_a_candidate() {
+        let lan = RouteInfo { dst: net("10.0.0.0/24"), table: 254, kind: RTN_UNICAST, oif: None, gateway: None };
+        let host = RouteInfo { dst: net("10.0.0.5/32"), ..lan };
+        let default = RouteInfo { dst: net("0.0.0.0/0"), ..lan };
+        let local = RouteInfo { dst: net("10.0.0.1/32"), table: 255, kind: RTN_LOCAL, ..lan };
+        let bcast = RouteInfo { dst: net("10.0.0.15/32"), kind: RTN_BROADCAST, ..lan };
+        let found = [lan, host, lan, default, local, bcast].map(Lookup::Route);
+        assert_eq!(blocking_routes(&found), Some(vec![net("10.0.0.0/24"), net("10.0.0.5/32")]));
+        assert_eq!(blocking_routes(&[Lookup::None, Lookup::Route(default), Lookup::Route(local)]), Some(vec![]));
+        assert_eq!(blocking_routes(&[Lookup::None, Lookup::Reject]), None);
+    }
+
+    #[test]
+    fn candidates_skip_leases_and_the_routes_their_lookups_find() {
+        // Leased: 10.0.0.0/28. The next candidate, .16/28, finds the LAN route 10.0.0.0/24
+        // (at its first address; a default route at the others); past it, 10.0.1.0/28 finds
+        // a /32 inside it; 10.0.1.16/28 finds nothing.
+        let lan = route("10.0.0.0/24", 254, RTN_UNICAST);
+        let replies = vec![
+            answers(1, |i| if i == 0 { Ok(lan.clone()) } else { Ok(route("0.0.0.0/0", 254, RTN_UNICAST)) }),
+            answers(17, |i| if i == 9 { Ok(route("10.0.1.9/32", 254, RTN_UNICAST)) } else { Err(ENETUNREACH) }),
+            answers(33, |_| Err(ENETUNREACH)),
+        ];
+        let mut r = rt(replies);
+        let got = r.first_unrouted_subnet(DEFAULT_POOL_FOR_TESTS, 28, &[net("10.0.0.0/28")]).unwrap();
+        assert_eq!(got, Some(net("10.0.1.16/28")));
+        assert_eq!(r.transport().sent.len(), 3, "three candidates, one datagram each, no dump");
+        assert_eq!(r.transport().unread(), 0);
+        // A pool whose only candidate is routed is full.
+        let mut r = rt(vec![answers(1, |_| Ok(route("10.9.0.0/16", 254, RTN_UNICAST)))]);
+        assert_eq!(r.first_unrouted_subnet(net("10.9.0.0/28"), 28, &[]).unwrap(), None);
+    }
+
+    #[test]
+    fn a_reject_route_falls_back_to_the_dump() {
+        let mut dump = msg(RTM_NEWROUTE, 2, 2, &route("10.0.0.0/27", 254, 7));
+        dump.extend_from_slice(&msg(RTM_NEWROUTE, 2, 2, &route("10.0.0.1/32", 255, RTN_LOCAL)));
+        dump.extend_from_slice(&done(2));
+        let replies = vec![answers(1, |i| if i == 3 { Err(EHOSTUNREACH) } else { Err(ENETUNREACH) }), dump];
+        // 16 lookups take sequence numbers 1..16, the dump 17: renumber the dump's replies.
+        let replies: Vec<Vec<u8>> =
+            replies.into_iter().enumerate().map(|(n, d)| if n == 1 { renumber(d, 17) } else { d }).collect();
+        let mut r = rt(replies);
+        assert_eq!(r.first_unrouted_subnet(DEFAULT_POOL_FOR_TESTS, 28, &[]).unwrap(), Some(net("10.0.0.32/28")));
+        let sent = &r.transport().sent;
+        assert_eq!(sent.len(), 2);
+        assert_eq!(&sent[1][4..8], &[26, 0, 1, 3], "RTM_GETROUTE, REQUEST|DUMP");
+    }
+
+    /// The pool of `DEFAULT_POOL`, spelled here so the tests read on their own.
+    const DEFAULT_POOL_FOR_TESTS: Ipv4Net = crate::pool::DEFAULT_POOL;
+
+    /// Sets every message's sequence number in a datagram to `seq`.
+    fn renumber(mut d: Vec<u8>, seq: u32) -> Vec<u8> {
+        let mut off = 0;
+        while off + 16 <= d.len() {
+            let len = u32::from_ne_bytes(d[off..off + 4].try_into().unwrap()) as usize;
+            d[off + 8..off + 12].copy_from_slice(&seq.to_ne_bytes());
+            off += crate::nl::align(len.max(16));
+        }
+        d
+    }
 }

@@ -107,6 +107,52 @@ fn veth_into_a_second_netns_with_bridge_address_and_default_route() {
     });
 }
 
+/// The candidate lookups agree with the dump on a real kernel: a LAN route covering
+/// candidates is skipped whole, a /32 inside a candidate blocks it, the default route and the
+/// local table's entries do not count, and a reject route (a lookup gives no prefix for it)
+/// falls back to the dump.
+#[test]
+fn candidate_lookups_find_the_routes_the_dump_finds() {
+    in_new_netns(|| {
+        let mut rt = Rtnl::open().unwrap();
+        rt.set_link_up(Link::Name("lo"), true).unwrap();
+        rt.create_veth(&Veth { name: "lan0", mac: None, peer: "lan1", peer_mac: None, peer_netns: None }).unwrap();
+        rt.set_link_up(Link::Name("lan0"), true).unwrap();
+        rt.set_link_up(Link::Name("lan1"), true).unwrap();
+        rt.add_address(Link::Name("lan0"), v4(10, 0, 0, 1), 24).unwrap();
+        let host = RouteSpec { dst: Some((v4(10, 0, 1, 5), 32)), gateway: None, link: Link::Name("lan0") };
+        rt.add_route(&host).unwrap();
+        rt.add_default_route(v4(10, 0, 0, 254), Link::Name("lan0")).unwrap();
+        let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
+
+        let found = rt.lookup_routes_v4(net("10.0.1.0/28")).unwrap();
+        assert_eq!(found.len(), 16);
+        assert_eq!(blocking_routes(&found), Some(vec![net("10.0.1.5/32")]), "{found:?}");
+        let found = rt.lookup_routes_v4(net("10.0.0.0/28")).unwrap();
+        assert_eq!(blocking_routes(&found), Some(vec![net("10.0.0.0/24")]), "{found:?}");
+
+        let leased = [net("10.0.1.16/28")];
+        let got = rt.first_unrouted_subnet(DEFAULT_POOL, 28, &leased).unwrap();
+        let mut taken = rt.routed_subnets_v4().unwrap();
+        taken.extend(leased);
+        assert_eq!(got, first_free_subnet(DEFAULT_POOL, 28, &taken));
+        assert_eq!(got, Some(net("10.0.1.32/28")));
+
+        // A reject route: the lookups cannot tell its prefix, the dump can.
+        let status = std::process::Command::new("ip")
+            .args(["route", "add", "blackhole", "10.0.2.0/25"])
+            .status()
+            .expect("run ip");
+        assert!(status.success());
+        assert_eq!(blocking_routes(&rt.lookup_routes_v4(net("10.0.2.0/28")).unwrap()), None);
+        let pool = net("10.0.2.0/24");
+        assert_eq!(rt.first_unrouted_subnet(pool, 28, &[]).unwrap(), Some(net("10.0.2.128/28")));
+        // Nothing routed: the first candidate.
+        assert_eq!(rt.first_unrouted_subnet(net("192.168.7.0/24"), 28, &[]).unwrap(), Some(net("192.168.7.0/28")));
+        rt.delete_link(Link::Name("lan0")).unwrap();
+    });
+}
+
 #[test]
 fn rename_altname_mac_move_and_move_back() {
     let other = new_netns_fd();

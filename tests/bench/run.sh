@@ -292,6 +292,10 @@ inner() {
     sec_trace
     # boot-to-ready of a real guest (issue 12): its own script, same wrapper
     SPAWNBOX=$SPAWNBOX NSPAWN_BIN=${NSPAWN_BIN:-} bash "$HERE/boot.sh" "$W" || log "boot-to-ready failed"
+    # 100 -n starts at once against systemd-nspawn --network-veth (issue 18): its own script,
+    # in a network namespace of its own
+    SPAWNBOX=$SPAWNBOX NSPAWN=${NSPAWN_BIN:-0} bash "$HERE/concurrent.sh" >"$W/concurrent.txt" 2>"$W/concurrent.log" \
+        || log "concurrent starts failed (see $W/concurrent.log)"
     loadavg > "$W/load-end"
 }
 
@@ -433,6 +437,8 @@ report() {
         security_report
         echo
         boot_report
+        echo
+        concurrent_report
     } > "$out"
 
     # ---- targets
@@ -586,6 +592,16 @@ security_report() {
         echo "|---|---|---|---|"
         awk -F'\t' '{printf "| %s | %s | 0x%s | %s |\n", $1, $2, $3, $4}' "$W/secstate.tsv"
     fi
+}
+
+# 100 starts at once (tests/bench/concurrent.sh): its table as it printed it.
+concurrent_report() {
+    echo "**100 starts at once (issue 18).** \`tests/bench/concurrent.sh\`: in a network namespace of its own, 100 \`-n\` containers of the busybox tree (\`--read-only --register=no --keep-unit --console=pipe\`, running /bin/true) started at once, against \`systemd-nspawn --network-veth\` with the same options; the wall time of a round (first launch to last exit) and each container's time from launch to exit."
+    echo
+    if [ ! -s "$W/concurrent.txt" ]; then echo "Not measured in this run (see the log)."; return; fi
+    echo '```'
+    cat "$W/concurrent.txt"
+    echo '```'
 }
 
 # Boot-to-ready of the systemd guest (tests/bench/boot.sh): medians of $W/boot.tsv per launcher.

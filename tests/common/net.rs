@@ -159,16 +159,22 @@ pub fn runtime_dir(t: &super::Test) -> String {
     t.host_dir("state").join("run").display().to_string()
 }
 
-/// The lease files left in a runtime directory.
+/// The machines with a lease in a runtime directory's index (`net/leases`, one line each,
+/// the machine's name first).
 pub fn leases(runtime: &str) -> Vec<String> {
-    std::fs::read_dir(Path::new(runtime).join("net"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".lease"))
-                .collect()
-        })
+    lease_lines(runtime).iter().filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect()
+}
+
+/// The lines of a runtime directory's lease index (none when there is no index).
+pub fn lease_lines(runtime: &str) -> Vec<String> {
+    std::fs::read_to_string(Path::new(runtime).join("net/leases"))
+        .map(|t| t.lines().map(str::to_string).collect())
         .unwrap_or_default()
+}
+
+/// `machine`'s line in a runtime directory's lease index.
+pub fn lease_of(runtime: &str, machine: &str) -> Option<String> {
+    lease_lines(runtime).into_iter().find(|l| l.split_whitespace().next() == Some(machine))
 }
 
 /// A spawnbox with netsetup's fault-injection seam: `$SPAWNBOX_FAULT_INJECTION`, else built

@@ -34,9 +34,7 @@ use crate::error::{Error, Result};
 use crate::spec::Spec;
 use follow::{Exposed, Watch};
 use libc::{EEXIST, ENODEV};
-use netsetup::{
-    first_free_subnet, Ipv4Net, Link, Netns, Nft, NftFamily, PortForward, Proto, Rtnl, Rule, RuleHandle, Veth,
-};
+use netsetup::{Ipv4Net, Link, Netns, Nft, NftFamily, PortForward, Proto, Rtnl, Rule, RuleHandle, Veth};
 use plan::{Plan, CONTAINER_IFNAME};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use state::{Lease, StateDir};
@@ -193,18 +191,31 @@ impl HostNetwork {
         r
     }
 
-    /// Under the lock: reclaim, choose addresses, lease, zone bridge, nft rules.
+    /// Under the lock: reclaim, choose addresses, lease, zone bridge, nft rules. Only the
+    /// index is read; a launcher's liveness is checked only where it decides something: the
+    /// machine's own name, rules about to be added, a full pool or zone.
     fn reserve_locked(&mut self, st: &StateDir) -> Result<()> {
         let g = st.lock()?;
-        let (live, stale): (Vec<Lease>, Vec<Lease>) =
-            g.leases()?.into_iter().partition(|l| l.is_live(&state::process_start_time));
+        let mut leases = g.leases()?;
         let Some(rtnl) = self.rtnl.as_mut() else {
             return Err(Error::msg("no rtnetlink connection"));
         };
         let zone = self.plan.zone().map(str::to_string);
-        reclaim(&g, rtnl, &stale, &live, zone.as_deref());
-        if let Some(l) = live.iter().find(|l| l.machine == self.machine) {
-            return Err(Error::msg(format!("machine {} is already running (spawnbox pid {})", self.machine, l.pid)));
+        let live = |l: &Lease| l.is_live(&state::process_start_time);
+        if let Some(l) = leases.iter().find(|l| l.machine == self.machine) {
+            if live(l) {
+                return Err(Error::msg(format!(
+                    "machine {} is already running (spawnbox pid {})",
+                    self.machine, l.pid
+                )));
+            }
+            let machine = self.machine.as_str();
+            reclaim(rtnl, &mut leases, &|l: &Lease| l.machine == machine, zone.as_deref());
+        }
+        let rules = self.plan.nat || !self.plan.ports.is_empty();
+        if rules {
+            // A dead launcher's port forward for the same host port would win over ours.
+            reclaim(rtnl, &mut leases, &|l: &Lease| l.nft && !live(l), zone.as_deref());
         }
         let pid = rustix::process::getpid().as_raw_nonzero().get();
         let mut lease = Lease {
@@ -214,18 +225,16 @@ impl HostNetwork {
             subnet: None,
             addr: None,
             zone: zone.clone(),
-            nft: self.plan.nat || !self.plan.ports.is_empty(),
+            nft: rules,
         };
         let ipv6 = have_ipv6();
         if let Some((pool, len)) = self.plan.addressing {
-            let a = match &zone {
-                Some(z) => zone_addrs(rtnl, z, &live, pool, len)?,
-                None => {
-                    let subnet = allocate(rtnl, &live, pool, len)?;
-                    let (Some(gateway), Some(container)) = (subnet.host_addr(), subnet.container_addr()) else {
-                        return Err(Error::msg(format!("subnet {subnet} has no room for two addresses")));
-                    };
-                    Addrs { subnet, gateway, container, v6: None }
+            let a = match choose_addrs(rtnl, zone.as_deref(), &leases, pool, len)? {
+                Ok(a) => a,
+                Err(_) => {
+                    // Full: the leases of launchers that are gone make room.
+                    reclaim(rtnl, &mut leases, &|l: &Lease| !live(l), zone.as_deref());
+                    choose_addrs(rtnl, zone.as_deref(), &leases, pool, len)?.map_err(Error::msg)?
                 }
             }
             .with_v6(ipv6, &self.machine_id);
@@ -234,12 +243,13 @@ impl HostNetwork {
             lease.addr = Some(a.container);
             self.addrs = Some(a);
         }
-        g.write(&lease)?;
+        leases.push(lease.clone());
+        g.save(&leases)?;
         self.lease = Some(lease);
         if let Some(z) = &zone {
             ensure_zone_bridge(rtnl, z, self.addrs.as_ref())?;
         }
-        if self.plan.nat || !self.plan.ports.is_empty() {
+        if rules {
             self.add_rules(ipv6)?;
         }
         Ok(())
@@ -481,18 +491,26 @@ impl HostNetwork {
                 Err(e) => log::warn!("{e}"),
             }
         }
+        let mut leases = match g.leases() {
+            Ok(l) => l,
+            Err(e) => {
+                log::warn!("{e}");
+                return;
+            }
+        };
         if let (Some(z), Some(rtnl)) = (self.plan.zone(), self.rtnl.as_mut()) {
-            let others = g.leases().map(|ls| {
-                ls.iter().any(|l| {
-                    l.machine != self.machine && l.zone.as_deref() == Some(z) && l.is_live(&state::process_start_time)
-                })
-            });
-            if !others.unwrap_or(true) {
+            // The zone's other members: the bridge stays while one of them runs, and goes
+            // with the last (the leases of members whose launchers are gone go with it).
+            let me = self.machine.as_str();
+            let member = |l: &Lease| l.machine != me && l.zone.as_deref() == Some(z);
+            if !leases.iter().any(|l| member(l) && l.is_live(&state::process_start_time)) {
+                reclaim(rtnl, &mut leases, &member, Some(z));
                 delete_zone_bridge(rtnl, z);
             }
         }
         if self.lease.is_some() {
-            if let Err(e) = g.remove(&self.machine) {
+            leases.retain(|l| l.machine != self.machine);
+            if let Err(e) = g.save(&leases) {
                 log::warn!("{e}");
             }
         }
@@ -553,31 +571,61 @@ fn retire_link(rtnl: &mut Rtnl, old: &netsetup::LinkInfo) -> Result<()> {
     }
 }
 
-/// The first free subnet of the pool: not routed on the host, not leased.
-fn allocate(rtnl: &mut Rtnl, live: &[Lease], pool: Ipv4Net, len: u8) -> Result<Ipv4Net> {
-    let mut taken = rtnl.routed_subnets_v4().map_err(ne)?;
-    taken.extend(live.iter().filter_map(|l| l.subnet));
-    first_free_subnet(pool, len, &taken).ok_or_else(|| Error::msg(format!("no free /{len} subnet left in {pool}")))
+/// The addresses for a new lease: in `zone`'s subnet, or a subnet of its own. `Ok(Err(_))`
+/// (the message) when the pool or the zone's subnet is full.
+fn choose_addrs(
+    rtnl: &mut Rtnl,
+    zone: Option<&str>,
+    leases: &[Lease],
+    pool: Ipv4Net,
+    len: u8,
+) -> Result<std::result::Result<Addrs, String>> {
+    let Some(z) = zone else {
+        let Some(subnet) = allocate(rtnl, leases, pool, len)? else {
+            return Ok(Err(format!("no free /{len} subnet left in {pool}")));
+        };
+        let (Some(gateway), Some(container)) = (subnet.host_addr(), subnet.container_addr()) else {
+            return Err(Error::msg(format!("subnet {subnet} has no room for two addresses")));
+        };
+        return Ok(Ok(Addrs { subnet, gateway, container, v6: None }));
+    };
+    zone_addrs(rtnl, z, leases, pool, len)
 }
 
-/// A zone's subnet (its live members', else the existing bridge's, else a new one) and the
-/// first address in it that no member uses.
-fn zone_addrs(rtnl: &mut Rtnl, zone: &str, live: &[Lease], pool: Ipv4Net, len: u8) -> Result<Addrs> {
-    let members: Vec<&Lease> = live.iter().filter(|l| l.zone.as_deref() == Some(zone)).collect();
+/// The first free subnet of the pool: not leased, not routed on the host; `None` when the
+/// pool is full.
+fn allocate(rtnl: &mut Rtnl, leases: &[Lease], pool: Ipv4Net, len: u8) -> Result<Option<Ipv4Net>> {
+    let leased: Vec<Ipv4Net> = leases.iter().filter_map(|l| l.subnet).collect();
+    rtnl.first_unrouted_subnet(pool, len, &leased).map_err(ne)
+}
+
+/// A zone's subnet (its members', else the existing bridge's, else a new one) and the first
+/// address in it that no member uses; `Ok(Err(_))` when the pool or the subnet is full.
+fn zone_addrs(
+    rtnl: &mut Rtnl,
+    zone: &str,
+    leases: &[Lease],
+    pool: Ipv4Net,
+    len: u8,
+) -> Result<std::result::Result<Addrs, String>> {
+    let members: Vec<&Lease> = leases.iter().filter(|l| l.zone.as_deref() == Some(zone)).collect();
     let subnet = match members.iter().find_map(|l| l.subnet) {
         Some(s) => s,
         None => match bridge_subnet(rtnl, &plan::zone_bridge(zone))? {
             Some(s) => s,
-            None => allocate(rtnl, live, pool, len)?,
+            None => match allocate(rtnl, leases, pool, len)? {
+                Some(s) => s,
+                None => return Ok(Err(format!("no free /{len} subnet left in {pool}"))),
+            },
         },
     };
     let gateway = subnet.host_addr().ok_or_else(|| Error::msg(format!("zone {zone}: subnet {subnet} is too small")))?;
     let used: Vec<Ipv4Addr> = members.iter().filter_map(|l| l.addr).collect();
-    let container = (u32::from(gateway) + 1..u32::from(subnet.broadcast()))
-        .map(Ipv4Addr::from)
-        .find(|a| !used.contains(a))
-        .ok_or_else(|| Error::msg(format!("zone {zone}: no free address left in {subnet}")))?;
-    Ok(Addrs { subnet, gateway, container, v6: None })
+    let container =
+        (u32::from(gateway) + 1..u32::from(subnet.broadcast())).map(Ipv4Addr::from).find(|a| !used.contains(a));
+    Ok(container
+        .map(|container| Addrs { subnet, gateway, container, v6: None })
+        .ok_or_else(|| format!("zone {zone}: no free address left in {subnet}")))
 }
 
 /// The IPv4 subnet of an existing bridge's first address, if the bridge exists and has one.
@@ -692,10 +740,13 @@ fn delete_zone_bridge(rtnl: &mut Rtnl, zone: &str) {
     }
 }
 
-/// Removes what the launchers of stale leases left: their tagged rules, their lease, and the
-/// bridges of zones no live container uses (except `keep_zone`, about to be joined).
-fn reclaim(g: &state::Locked<'_>, rtnl: &mut Rtnl, stale: &[Lease], live: &[Lease], keep_zone: Option<&str>) {
-    for l in stale {
+/// Takes the leases that `stale` picks out of `leases` and removes what their launchers
+/// left: their tagged rules, and the bridges of their zones that no lease left names (except
+/// `keep_zone`, about to be joined). The caller saves the index.
+fn reclaim(rtnl: &mut Rtnl, leases: &mut Vec<Lease>, stale: &dyn Fn(&Lease) -> bool, keep_zone: Option<&str>) {
+    let (gone, kept): (Vec<Lease>, Vec<Lease>) = std::mem::take(leases).into_iter().partition(|l| stale(l));
+    *leases = kept;
+    for l in &gone {
         log::debug!("reclaiming the lease of {} (spawnbox pid {} is gone)", l.machine, l.pid);
         if l.nft {
             if let Err(e) = Nft::open()
@@ -704,36 +755,35 @@ fn reclaim(g: &state::Locked<'_>, rtnl: &mut Rtnl, stale: &[Lease], live: &[Leas
                 log::warn!("{e}");
             }
         }
-        if let Err(e) = g.remove(&l.machine) {
-            log::warn!("{e}");
-        }
     }
-    let mut zones: Vec<&str> = stale.iter().filter_map(|l| l.zone.as_deref()).collect();
+    let mut zones: Vec<&str> = gone.iter().filter_map(|l| l.zone.as_deref()).collect();
     crate::sort::sort(&mut zones);
     zones.dedup();
     for z in zones {
-        if Some(z) != keep_zone && !live.iter().any(|l| l.zone.as_deref() == Some(z)) {
+        if Some(z) != keep_zone && !leases.iter().any(|l| l.zone.as_deref() == Some(z)) {
             delete_zone_bridge(rtnl, z);
         }
     }
 }
 
 /// `--cleanup`: reclaims the leases of launchers that are gone (their rules, zone bridges and
-/// lease files). Returns whether `machine` had one. A running `machine` is left alone.
+/// index lines). Returns whether `machine` had one. A running `machine` is left alone.
 pub fn cleanup(machine: &str) -> Result<bool> {
     let Some(st) = StateDir::open(&state::runtime_root(), false)? else {
         return Ok(false);
     };
     let g = st.lock()?;
-    let (live, stale): (Vec<Lease>, Vec<Lease>) =
-        g.leases()?.into_iter().partition(|l| l.is_live(&state::process_start_time));
-    if let Some(l) = live.iter().find(|l| l.machine == machine) {
+    let mut leases = g.leases()?;
+    let stale: Vec<String> =
+        leases.iter().filter(|l| !l.is_live(&state::process_start_time)).map(|l| l.machine.clone()).collect();
+    if let Some(l) = leases.iter().find(|l| l.machine == machine && !stale.contains(&l.machine)) {
         log::info!("machine {machine} is running (spawnbox pid {}): its network is left alone", l.pid);
     }
     if stale.is_empty() {
         return Ok(false);
     }
     let mut rtnl = Rtnl::open().map_err(ne)?;
-    reclaim(&g, &mut rtnl, &stale, &live, None);
-    Ok(stale.iter().any(|l| l.machine == machine))
+    reclaim(&mut rtnl, &mut leases, &|l: &Lease| stale.contains(&l.machine), None);
+    g.save(&leases)?;
+    Ok(stale.iter().any(|m| m == machine))
 }
