@@ -596,7 +596,7 @@ security_report() {
 
 # 100 starts at once (tests/bench/concurrent.sh): its table as it printed it.
 concurrent_report() {
-    echo "**100 starts at once (issue 18).** \`tests/bench/concurrent.sh\`: in a network namespace of its own, 100 \`-n\` containers of the busybox tree (\`--read-only --register=no --keep-unit --console=pipe\`, running /bin/true) started at once, against \`systemd-nspawn --network-veth\` with the same options; the wall time of a round (first launch to last exit) and each container's time from launch to exit."
+    echo "**100 starts at once (issue 18).** \`tests/bench/concurrent.sh\`: in a network namespace of its own, 100 \`-n\` containers of the busybox tree (\`--read-only --register=no --console=pipe\`, running /bin/true; a cgroup of its own for each) started at once, against \`systemd-nspawn --network-veth\` with the same options and \`--keep-unit\` (without systemd it cannot make a scope; nspawn leaves the veths without addresses, as networkd does not run here); the wall time of a round (first launch to last exit) and each container's time from launch to exit."
     echo
     if [ ! -s "$W/concurrent.txt" ]; then echo "Not measured in this run (see the log)."; return; fi
     echo '```'
