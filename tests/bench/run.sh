@@ -444,13 +444,18 @@ report() {
     # ---- targets
     local t_rows=() res val
     target() { t_rows+=("$1"$'\t'"$2"$'\t'"$3"); printf '[bench] %-4s %s (%s)\n' "$3" "$1" "$2" >&2; }
-    if [ -n "${MED[spawnbox]:-}" ] && [ -n "$floor" ]; then
-        val=$(ratio "${MED[spawnbox]}" "$floor")
-        le "$val" 1.25 && res=PASS || res=FAIL
-        target "spawnbox ≤ 1.25 × floor" "$val ×" "$res"
-    else
-        target "spawnbox ≤ 1.25 × floor" "no measurement" FAIL
-    fi
+    # ratio_target LABEL ROW OTHER BOUND [vs]: PASS when ROW's median over OTHER's is at most
+    # BOUND; with `vs`, both medians follow the ratio.
+    ratio_target() {
+        local a=${MED[$2]:-} b=${MED[$3]:-} v detail res
+        if [ -z "$a" ] || [ -z "$b" ]; then target "$1" "no measurement" FAIL; return; fi
+        v=$(ratio "$a" "$b")
+        detail="$v ×"
+        [ "${5:-}" = vs ] && detail="$detail ($(f2 "$a") vs $(f2 "$b") ms)"
+        le "$v" "$4" && res=PASS || res=FAIL
+        target "$1" "$detail" "$res"
+    }
+    ratio_target "spawnbox ≤ 1.25 × floor" spawnbox floor 1.25
     if [ -n "${MED[spawnbox]:-}" ] && [ -n "${MED[bwrap]:-}" ]; then
         lt "${MED[spawnbox]}" "${MED[bwrap]}" && res=PASS || res=FAIL
         target "spawnbox faster than bwrap" "$(f2 "${MED[spawnbox]}") vs $(f2 "${MED[bwrap]}") ms" "$res"
@@ -458,20 +463,8 @@ report() {
         target "spawnbox faster than bwrap" "no measurement" FAIL
     fi
     # issue 18: below the namespace floor, and at least 20 % faster than bwrap
-    if [ -n "${MED[spawnbox]:-}" ] && [ -n "$floor" ]; then
-        val=$(ratio "${MED[spawnbox]}" "$floor")
-        le "$val" 1.00 && res=PASS || res=FAIL
-        target "spawnbox ≤ 1.00 × floor (issue 18)" "$val ×" "$res"
-    else
-        target "spawnbox ≤ 1.00 × floor (issue 18)" "no measurement" FAIL
-    fi
-    if [ -n "${MED[spawnbox]:-}" ] && [ -n "${MED[bwrap]:-}" ]; then
-        val=$(ratio "${MED[spawnbox]}" "${MED[bwrap]}")
-        le "$val" 0.80 && res=PASS || res=FAIL
-        target "spawnbox ≤ 0.80 × bwrap (issue 18: 20 % faster)" "$val × ($(f2 "${MED[spawnbox]}") vs $(f2 "${MED[bwrap]}") ms)" "$res"
-    else
-        target "spawnbox ≤ 0.80 × bwrap (issue 18: 20 % faster)" "no measurement" FAIL
-    fi
+    ratio_target "spawnbox ≤ 1.00 × floor (issue 18)" spawnbox floor 1.00
+    ratio_target "spawnbox ≤ 0.80 × bwrap (issue 18: 20 % faster)" spawnbox bwrap 0.80 vs
     if [ -n "${MED[spawnbox-veth]:-}" ] && [ -n "${MED[spawnbox-netns]:-}" ]; then
         val=$(awk -v a="${MED[spawnbox-veth]}" -v b="${MED[spawnbox-netns]}" 'BEGIN { printf "%.2f", a - b }')
         le "$val" 1.5 && res=PASS || res=FAIL
