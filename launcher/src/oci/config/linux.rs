@@ -1,7 +1,7 @@
 //! `config.json`'s `linux` object: namespaces, id mappings, devices, the cgroup and its
 //! resources, sysctls, the seccomp profile, propagation, masked and read-only paths.
 
-use super::{nonempty, opt_bool, opt_i64, opt_str, opt_strings, opt_u32, opt_u64, u32_of};
+use super::{absolute, nonempty, opt_bool, opt_i64, opt_str, opt_strings, opt_u32, opt_u64, u32_of};
 use crate::error::Result;
 use crate::json::At;
 
@@ -239,13 +239,7 @@ pub fn parse(l: &At<'_>) -> Result<Linux> {
                 return Err(t.error(format!("namespace {name:?} given twice")));
             }
             let path = match n.opt("path")? {
-                Some(p) => {
-                    let s = nonempty(&p)?;
-                    if !s.starts_with('/') {
-                        return Err(p.error(format!("must be an absolute path: {s:?}")));
-                    }
-                    Some(s.to_string())
-                }
+                Some(p) => Some(absolute(&p, nonempty(&p)?)?.to_string()),
                 None => None,
             };
             namespaces.push(Namespace { kind, path });
@@ -320,16 +314,7 @@ pub fn id_maps(v: &At<'_>, key: &str) -> Result<Vec<IdMap>> {
 
 fn absolute_paths(v: &At<'_>, key: &str) -> Result<Vec<String>> {
     let Some(list) = v.opt(key)? else { return Ok(Vec::new()) };
-    list.items()?
-        .iter()
-        .map(|p| {
-            let s = p.str()?;
-            if !s.starts_with('/') {
-                return Err(p.error(format!("must be an absolute path: {s:?}")));
-            }
-            Ok(s.to_string())
-        })
-        .collect()
+    list.items()?.iter().map(|p| Ok(absolute(p, p.str()?)?.to_string())).collect()
 }
 
 fn string_map(v: &At<'_>, key: &str) -> Result<Vec<(String, String)>> {
@@ -348,10 +333,7 @@ fn one_char(v: &At<'_>, allowed: &str) -> Result<char> {
 
 fn device(d: &At<'_>) -> Result<LinuxDevice> {
     let p = d.req("path")?;
-    let path = nonempty(&p)?;
-    if !path.starts_with('/') {
-        return Err(p.error(format!("must be an absolute path: {path:?}")));
-    }
+    let path = absolute(&p, nonempty(&p)?)?;
     let kind = one_char(&d.req("type")?, "cbup")?;
     let (major, minor) = match kind {
         'p' => (opt_i64(d, "major")?.unwrap_or(0), opt_i64(d, "minor")?.unwrap_or(0)),

@@ -157,10 +157,7 @@ fn hooks(h: &At<'_>) -> Result<Hooks> {
 
 fn hook(h: &At<'_>) -> Result<Hook> {
     let p = h.req("path")?;
-    let path = p.str()?;
-    if !path.starts_with('/') {
-        return Err(p.error(format!("must be an absolute path: {path:?}")));
-    }
+    let path = absolute(&p, p.str()?)?;
     let timeout = match h.opt("timeout")? {
         Some(t) => {
             let n = t.i64()?;
@@ -179,6 +176,14 @@ pub(super) fn nonempty<'a>(v: &At<'a>) -> Result<&'a str> {
     let s = v.str()?;
     if s.is_empty() {
         return Err(v.error("must not be empty"));
+    }
+    Ok(s)
+}
+
+/// `s`, the string of `v`, if it is an absolute path.
+pub(super) fn absolute<'a>(v: &At<'_>, s: &'a str) -> Result<&'a str> {
+    if !s.starts_with('/') {
+        return Err(v.error(format!("must be an absolute path: {s:?}")));
     }
     Ok(s)
 }

@@ -1,7 +1,7 @@
 //! `config.json`'s `process`: what runs as the container's init (and, in the same shape,
 //! what `exec --process` runs).
 
-use super::{nonempty, opt_bool, opt_str, opt_strings, opt_u32, u32_of};
+use super::{absolute, nonempty, opt_bool, opt_str, opt_strings, opt_u32, u32_of};
 use crate::cli::values_sec::{CAPABILITIES, RLIMITS};
 use crate::error::Result;
 use crate::json::At;
@@ -63,10 +63,7 @@ pub fn parse(p: &At<'_>) -> Result<Process> {
         return Err(args_at.error("must not be empty"));
     }
     let cwd_at = p.req("cwd")?;
-    let cwd = nonempty(&cwd_at)?;
-    if !cwd.starts_with('/') {
-        return Err(cwd_at.error(format!("must be an absolute path: {cwd:?}")));
-    }
+    let cwd = absolute(&cwd_at, nonempty(&cwd_at)?)?;
     let console_size = match p.opt("consoleSize")? {
         Some(c) => Some((u32_of(&c.req("height")?)?, u32_of(&c.req("width")?)?)),
         None => None,
