@@ -249,8 +249,9 @@ impl Scanned {
     fn all(&self, name: &str) -> Vec<String> {
         self.opts.iter().filter(|(n, _)| *n == name).filter_map(|(_, v)| v.clone()).collect()
     }
-    fn path(&self, name: &str) -> Option<PathBuf> {
-        self.last(name).map(PathBuf::from)
+    /// The last value given, as a path taken from `cwd` when relative.
+    fn path(&self, name: &str, cwd: &Path) -> Option<PathBuf> {
+        self.last(name).map(|p| cwd.join(p))
     }
 }
 
@@ -347,7 +348,7 @@ pub fn parse(args: &[String], cwd: &Path) -> Result<Request> {
     if s.operands.len() > spec.max {
         return Err(Error::msg(format!("{name}: unexpected argument {:?}", s.operands[spec.max])));
     }
-    let command = command(name, s, cwd).map_err(|e| e.context(name))?;
+    let command = command(spec, s, cwd).map_err(|e| e.context(name))?;
     Ok(Request::Command(global, command))
 }
 
@@ -367,8 +368,8 @@ fn global(g: &Scanned, cwd: &Path) -> Result<Global> {
         Some(f) => return Err(Error::msg(format!("--log-format: {f:?}: expected text or json"))),
     };
     Ok(Global {
-        root: g.path("root").map(|p| cwd.join(p)).unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
-        log: g.path("log").map(|p| cwd.join(p)),
+        root: g.path("root", cwd).unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
+        log: g.path("log", cwd),
         log_format,
         debug: g.has("debug"),
         no_cgroups,
@@ -399,10 +400,10 @@ fn number(s: &Scanned, name: &str) -> Result<Option<u32>> {
 fn create(s: &Scanned, id: String, cwd: &Path) -> Result<Create> {
     Ok(Create {
         id,
-        bundle: s.path("bundle").map(|b| cwd.join(b)).unwrap_or_else(|| cwd.to_path_buf()),
-        pid_file: s.path("pid-file").map(|p| cwd.join(p)),
-        console_socket: s.path("console-socket").map(|p| cwd.join(p)),
-        pidfd_socket: s.path("pidfd-socket").map(|p| cwd.join(p)),
+        bundle: s.path("bundle", cwd).unwrap_or_else(|| cwd.to_path_buf()),
+        pid_file: s.path("pid-file", cwd),
+        console_socket: s.path("console-socket", cwd),
+        pidfd_socket: s.path("pidfd-socket", cwd),
         no_pivot: s.has("no-pivot"),
         no_new_keyring: s.has("no-new-keyring"),
         preserve_fds: number(s, "preserve-fds")?.unwrap_or(0),
@@ -435,16 +436,17 @@ fn format_json(s: &Scanned) -> Result<bool> {
     }
 }
 
-fn command(name: &str, mut s: Scanned, cwd: &Path) -> Result<Command> {
+fn command(spec: &CommandSpec, mut s: Scanned, cwd: &Path) -> Result<Command> {
     let mut operands = std::mem::take(&mut s.operands).into_iter();
-    let id = if matches!(name, "list" | "spec" | "features") {
-        String::new()
-    } else {
+    // The commands that take operands take the ID first.
+    let id = if spec.min > 0 {
         let id = operands.next().unwrap_or_default();
         check_id(&id)?;
         id
+    } else {
+        String::new()
     };
-    Ok(match name {
+    Ok(match spec.name {
         "create" => Command::Create(create(&s, id, cwd)?),
         "run" => Command::Run { create: create(&s, id, cwd)?, detach: s.has("detach"), keep: s.has("keep") },
         "start" => Command::Start { id },
@@ -466,11 +468,11 @@ fn command(name: &str, mut s: Scanned, cwd: &Path) -> Result<Command> {
                 .collect::<Result<_>>()?;
             Command::Exec(Exec {
                 id,
-                process: s.path("process").map(|p| cwd.join(p)),
+                process: s.path("process", cwd),
                 args,
-                console_socket: s.path("console-socket").map(|p| cwd.join(p)),
-                pidfd_socket: s.path("pidfd-socket").map(|p| cwd.join(p)),
-                pid_file: s.path("pid-file").map(|p| cwd.join(p)),
+                console_socket: s.path("console-socket", cwd),
+                pidfd_socket: s.path("pidfd-socket", cwd),
+                pid_file: s.path("pid-file", cwd),
                 cwd: s.last("cwd").map(str::to_string),
                 env: s.all("env"),
                 tty: s.has("tty"),
@@ -490,7 +492,7 @@ fn command(name: &str, mut s: Scanned, cwd: &Path) -> Result<Command> {
         "pause" => Command::Pause { id },
         "resume" => Command::Resume { id },
         "list" => Command::List { json: format_json(&s)?, quiet: s.has("quiet") },
-        "spec" => Command::Spec { bundle: s.path("bundle").map(|b| cwd.join(b)), rootless: s.has("rootless") },
+        "spec" => Command::Spec { bundle: s.path("bundle", cwd), rootless: s.has("rootless") },
         _ => Command::Features,
     })
 }
