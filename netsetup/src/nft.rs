@@ -270,8 +270,7 @@ const NFNLGRP_NFTABLES: u32 = 7;
 /// returns at once on one CPU, where the kernel's wait is as short). Errors end the wait.
 pub fn wait_for_quiet(fd: &OwnedFd, rounds: u32) {
     use rustix::net::{bind, getsockname, recv, RecvFlags};
-    let Ok(me) = getsockname(fd).map(SocketAddrNetlink::try_from) else { return };
-    let Ok(me) = me else { return };
+    let Ok(Ok(me)) = getsockname(fd).map(SocketAddrNetlink::try_from) else { return };
     if bind(fd, &SocketAddrNetlink::new(me.pid(), 1 << (NFNLGRP_NFTABLES - 1))).is_err() {
         return;
     }
