@@ -1,4 +1,4 @@
-//! Fuzzes the OCI runtime's reader of a bundle's `config.json`: `oci::config::parse`.
+//! Fuzzes the OCI runtime's reader of a bundle's `config.json`: `runtime_spec::parse`.
 //!
 //! Input: one document (any bytes).
 //!
@@ -13,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use spawnbox::oci::config::{parse, NsKind};
+use spawnbox::runtime_spec::{parse, NsKind};
 
 fuzz_target!(|data: &[u8]| {
     let first = parse(data);

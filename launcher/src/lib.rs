@@ -37,6 +37,7 @@ mod mounts;
 mod network;
 mod notify;
 pub mod oci;
+pub mod runtime_spec;
 #[cfg(feature = "images")]
 pub mod oci_image;
 mod overlay;
