@@ -85,6 +85,20 @@ pub struct Spec {
     pub bind_user_shell: Option<String>,
     /// `--bind-user-group=` names (duplicates dropped).
     pub bind_user_group: Vec<String>,
+    /// The OCI runtime (`spawnbox-runc`): the bundle's config.json is the policy. Where it is
+    /// set, the core takes mounts, capabilities, seccomp, namespaces, user, rlimits, the
+    /// cgroup path and resources from it and adds nothing of nspawn's (docs/OCI.md).
+    pub oci: Option<Box<OciSpec>>,
+}
+
+/// What `spawnbox-runc create` runs: a bundle and its config.json (runtime-spec).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciSpec {
+    /// The container ID (runc's: letters, digits, `_ + - .`).
+    pub id: String,
+    /// The bundle directory (absolute); `config.root.path` is taken from it.
+    pub bundle: PathBuf,
+    pub config: crate::runtime_spec::Config,
 }
 
 /// The network options of the command line (nspawn §1.6 plus spawnbox's addressing).
@@ -210,6 +224,7 @@ impl Spec {
             bind_user: settings.bind_user,
             bind_user_shell: settings.bind_user_shell,
             bind_user_group: settings.bind_user_group,
+            oci: None,
             sec: SecSpec {
                 capability: settings.capability,
                 drop_capability: settings.drop_capability,
