@@ -33,7 +33,9 @@ pub mod machine;
 #[cfg(test)]
 mod man_pages;
 mod mount_plan;
+mod mount_plan_oci;
 mod mounts;
+mod mounts_oci;
 mod network;
 mod notify;
 pub mod oci;
@@ -54,6 +56,7 @@ pub mod sha256;
 mod signals;
 mod sort;
 pub mod spec;
+pub mod spec_oci;
 mod stopping;
 mod sys;
 #[cfg(feature = "images")]

@@ -3,6 +3,7 @@
 
 use crate::settings::{ApiVfsWritable, CustomMount};
 use crate::spec::Spec;
+use std::path::PathBuf;
 
 /// The tmpfs of `--volatile` and `-x`'s overlay upper (nspawn's: mode 0755, a quarter of RAM,
 /// a million inodes).
@@ -43,6 +44,21 @@ pub enum Step {
     /// A `--bind`, `--tmpfs`, `--overlay` or `--inaccessible` mount: the spec's custom mount
     /// number `index` (its host source, opened before the switch, has the same index).
     Custom(usize, CustomMount),
+    /// The OCI runtime (`mount_plan_oci.rs`): a fresh file system of config.json's mounts.
+    OciFs { target: PathBuf, fstype: String, data: String, attrs: u32 },
+    /// Mount attributes set on the bind mount just made on `target`.
+    OciAttrs { target: PathBuf, attrs: u32 },
+    /// `linux.devices`: the nodes made in the container.
+    OciDevices(Vec<crate::runtime_spec::LinuxDevice>),
+    /// `linux.sysctl`: each value written under `/proc/sys` (before the read-only paths).
+    OciSysctl(Vec<(String, String)>),
+    /// `linux.maskedPaths`: a directory gets a read-only empty tmpfs, anything else
+    /// `/dev/null`; a missing path is skipped.
+    OciMask { target: PathBuf },
+    /// `linux.readonlyPaths`: bound onto itself read-only; a missing path is skipped.
+    OciReadOnly { target: PathBuf },
+    /// `root.readonly`: `/` made read-only, after every mount on it.
+    OciRootReadOnly,
 }
 
 impl std::fmt::Display for Step {
@@ -64,6 +80,19 @@ impl std::fmt::Display for Step {
             Step::Console => f.write_str("console"),
             Step::CgroupInitLeaf { unmount } => write!(f, "cgroup-init-leaf unmount={unmount}"),
             Step::Custom(_, m) => write!(f, "custom {}", m.describe()),
+            Step::OciFs { target, fstype, data, attrs } => {
+                write!(f, "{fstype} {} {attrs:#x}", target.display())?;
+                if !data.is_empty() {
+                    write!(f, " {data}")?;
+                }
+                Ok(())
+            }
+            Step::OciAttrs { target, attrs } => write!(f, "attrs {} {attrs:#x}", target.display()),
+            Step::OciDevices(d) => write!(f, "devices ({})", d.len()),
+            Step::OciSysctl(v) => write!(f, "sysctl ({})", v.len()),
+            Step::OciMask { target } => write!(f, "mask {}", target.display()),
+            Step::OciReadOnly { target } => write!(f, "ro {}", target.display()),
+            Step::OciRootReadOnly => f.write_str("root-read-only"),
         }
     }
 }
@@ -156,6 +185,14 @@ pub fn inside_userns(step: &Step, own_network: bool) -> bool {
         Step::ReadOnlySelf { target } | Step::WritableSelf { target } | Step::Mask { target } => proc(target),
         Step::Console | Step::CgroupInitLeaf { .. } => true,
         Step::RunHost | Step::DevNodes | Step::Custom(..) => false,
+        // The OCI runtime has no user namespace of its own yet.
+        Step::OciFs { .. }
+        | Step::OciAttrs { .. }
+        | Step::OciDevices(_)
+        | Step::OciSysctl(_)
+        | Step::OciMask { .. }
+        | Step::OciReadOnly { .. }
+        | Step::OciRootReadOnly => false,
     }
 }
 
@@ -185,6 +222,10 @@ pub enum CgroupMount {
 /// The ordered steps for `spec`: API file systems, console, `/tmp`, then custom mounts sorted
 /// by destination (so a `--bind` onto `/tmp/x` lands on top of the tmpfs).
 pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
+    if let Some(oci) = &spec.oci {
+        // Checked when the spec was made (`spec_oci.rs`): config.json's mounts, nothing else.
+        return crate::mount_plan_oci::plan(&oci.config, &spec.custom_mounts).unwrap_or_default();
+    }
     let mut steps: Vec<Step> = API_MOUNTS.to_vec();
     if spec.volatile == crate::settings::VolatileMode::State {
         steps.insert(0, VOLATILE_VAR);
@@ -258,6 +299,7 @@ mod tests {
                 Step::Console => "console".into(),
                 Step::CgroupInitLeaf { unmount } => format!("cgroup-init-leaf unmount={unmount}"),
                 Step::Custom(_, m) => format!("custom {}", m.destination().display()),
+                s => s.to_string(),
             })
             .collect()
     }

@@ -146,7 +146,7 @@ impl Mounter<'_> {
     }
 
     /// How a container path reads in messages: as the host sees it before the switch.
-    fn shown(&self, path: &Path) -> PathBuf {
+    pub(crate) fn shown(&self, path: &Path) -> PathBuf {
         self.directory.join(rootfs::relative(path))
     }
 
@@ -164,7 +164,7 @@ impl Mounter<'_> {
         self.attach(&mnt, &at, fstype, target)
     }
 
-    fn attach(&self, mnt: &OwnedFd, at: &OwnedFd, what: &str, target: &Path) -> Result<()> {
+    pub(crate) fn attach(&self, mnt: &OwnedFd, at: &OwnedFd, what: &str, target: &Path) -> Result<()> {
         move_mount(mnt, "", at, "", MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH)
             .map_err(|e| Error::sys(&format!("mount {what} on"), self.shown(target).display(), e))
     }
@@ -324,6 +324,13 @@ pub fn mount_all(
                 m.custom(cm, host).map_err(|e| e.context(describe(cm)))?;
             }
             Step::RunHost | Step::DevNodes | Step::Console | Step::CgroupInitLeaf { .. } => hooks(step, m)?,
+            Step::OciFs { target, fstype, data, attrs } => crate::mounts_oci::fresh(m, target, fstype, data, *attrs)?,
+            Step::OciAttrs { target, attrs } => crate::mounts_oci::set_attrs(m, target, *attrs)?,
+            Step::OciDevices(devices) => crate::mounts_oci::devices(m, devices)?,
+            Step::OciSysctl(values) => crate::mounts_oci::sysctl(m, values)?,
+            Step::OciMask { target } => crate::mounts_oci::mask(m, target)?,
+            Step::OciReadOnly { target } => m.read_only_self(target)?,
+            Step::OciRootReadOnly => crate::mounts_oci::root_read_only(m)?,
         }
     }
     Ok(())
@@ -340,6 +347,7 @@ fn describe_step(step: &Step) -> String {
         Step::Console => "console".into(),
         Step::CgroupInitLeaf { .. } => "/sys/fs/cgroup/init.scope".into(),
         Step::Custom(_, m) => describe(m),
+        s => s.to_string(),
     }
 }
 

@@ -156,6 +156,20 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         Root::Tmpfs => Some(Op::TmpfsRoot),
     };
     let mut p = Plan::default();
+    if let Some(oci) = &spec.oci {
+        // The OCI runtime: config.json's namespaces and mounts, no /etc files.
+        let ops = &mut p.plain;
+        if facts.cgroup != CgroupMount::None && crate::spec_oci::cgroup_namespace(&oci.config) {
+            ops.push(Op::CgroupNamespace);
+        }
+        ops.extend(netns);
+        ops.push(Op::Slave);
+        ops.push(Op::BindTree { read_only: false });
+        ops.push(Op::SwitchRoot);
+        ops.push(Op::Mounts(steps.to_vec()));
+        payload(ops);
+        return p;
+    }
     if !facts.userns {
         let ops = &mut p.plain;
         if facts.cgroup != CgroupMount::None {

@@ -140,7 +140,18 @@ pub fn finish(
     made: Made,
     devices: bool,
 ) -> Result<Infallible> {
-    rustix::system::sethostname(spec.hostname.as_bytes()).map_err(|e| Error::sys("set hostname", &spec.hostname, e))?;
+    // The OCI runtime sets a hostname (and domain name) only when config.json gives one.
+    if spec.oci.is_none() || !spec.hostname.is_empty() {
+        rustix::system::sethostname(spec.hostname.as_bytes())
+            .map_err(|e| Error::sys("set hostname", &spec.hostname, e))?;
+    }
+    if let Some(domain) = spec.oci.as_ref().and_then(|o| o.config.domainname.as_deref()) {
+        rustix::system::setdomainname(domain.as_bytes()).map_err(|e| Error::sys("set domain name", domain, e))?;
+    }
+    if let (Some(_), Some(cwd)) = (&spec.oci, &spec.chdir) {
+        // runc makes the working directory when the image lacks it.
+        drop(crate::rootfs::mount_point(root.as_fd(), cwd, crate::rootfs::NodeKind::Directory, crate::rootfs::Follow::InRoot)?);
+    }
 
     let user = lookup_user(root.as_fd(), spec)?;
     let environment = build_env(spec, prep, &user);

@@ -17,6 +17,18 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 pub(super) fn lookup_user(root: BorrowedFd<'_>, spec: &Spec) -> Result<UserInfo> {
+    if let Some(oci) = &spec.oci {
+        // The OCI runtime: numeric ids as given, only the listed supplementary groups.
+        let u = oci.config.process.as_ref().map(|p| p.user.clone()).unwrap_or_default();
+        return Ok(UserInfo {
+            name: u.uid.to_string(),
+            uid: u.uid,
+            gid: u.gid,
+            groups: u.additional_gids,
+            home: "/".into(),
+            shell: "/bin/sh".into(),
+        });
+    }
     let (passwd, group) = user::read_db(root)?;
     match &spec.user {
         Some(u) => user::lookup(&passwd, &group, u),
@@ -25,6 +37,10 @@ pub(super) fn lookup_user(root: BorrowedFd<'_>, spec: &Spec) -> Result<UserInfo>
 }
 
 pub(super) fn build_env(spec: &Spec, prep: &Prepared, user: &UserInfo) -> Vec<String> {
+    if spec.oci.is_some() {
+        // config.json's environment, exactly.
+        return spec.setenv.clone();
+    }
     env::build(&env::EnvInput {
         uuid: &prep.uuid.uuid_string(),
         term: prep.term.as_deref(),
@@ -77,7 +93,8 @@ pub(super) fn become_payload(
                 .map_err(|e| Error::path("change directory to", Path::new("/"), e))?,
         }
     }
-    rustix::process::umask(Mode::from_raw_mode(0o022));
+    let umask = spec.oci.as_ref().and_then(|o| o.config.process.as_ref()).and_then(|p| p.user.umask);
+    rustix::process::umask(Mode::from_raw_mode(umask.unwrap_or(0o022) & 0o777));
     sys::cloexec_from(3);
     prep.security.before_exec(&caps)
 }

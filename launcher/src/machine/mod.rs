@@ -341,7 +341,8 @@ impl Machine {
         let deferred = self.pid1_spawned == 0 && self.prep.userns.is_none();
         let attach = self.cgroup.as_ref().filter(|_| deferred).map(Cgroup::dir_fd);
         self.prep.devices_pending = attach.is_some();
-        self.prep.premade_pending = self.prep.userns.is_none();
+        // The OCI runtime's /dev and /run are config.json's mounts.
+        self.prep.premade_pending = self.prep.userns.is_none() && self.spec.oci.is_none();
         let p = spawn::spawn(&self.spec, &mut self.prep, self.tree.as_fd(), self.cgroup.as_ref(), attach, early_go)?;
         self.pid1_spawned += 1;
         self.pid1 = Some(p);

@@ -68,7 +68,9 @@ pub fn prepare(
                 )))
             }
         }
-    } else if rootfs::stat_in_root(v, Path::new("/usr")).map_or(true, |m| m & 0o170000 != 0o040000) {
+    } else if spec.oci.is_none()
+        && rootfs::stat_in_root(v, Path::new("/usr")).map_or(true, |m| m & 0o170000 != 0o040000)
+    {
         return Err(Error::msg(format!(
             "directory {} doesn't look like it has an OS tree (/usr/ directory is missing), refusing",
             dir.display()

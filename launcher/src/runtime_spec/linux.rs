@@ -50,6 +50,13 @@ const NS_KINDS: [(&str, NsKind); 8] = [
     ("time", NsKind::Time),
 ];
 
+impl NsKind {
+    /// The spec's name (`pid`, `network`, ...).
+    pub fn name(self) -> &'static str {
+        NS_KINDS.iter().find(|(_, k)| *k == self).map_or("?", |(n, _)| n)
+    }
+}
+
 /// One of `linux.namespaces`: a new one, or (`path`) one to join.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {

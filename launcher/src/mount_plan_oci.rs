@@ -1,0 +1,297 @@
+//! The OCI runtime's mount plan: config.json's `mounts` in their order, the devices, the
+//! console, the sysctls, then `linux.readonlyPaths`, `linux.maskedPaths` and a read-only root
+//! (runc's order) as steps of the mount plan. Nothing of nspawn's API set is added: the caller's config is the policy.
+
+use crate::error::{Error, Result};
+use crate::mount_plan::{attr, Step};
+use crate::runtime_spec::{Config, Mount};
+use crate::settings::{BindIdmap, CustomMount, MountSource};
+use std::path::{Path, PathBuf};
+
+/// `MOUNT_ATTR_NOATIME`, `MOUNT_ATTR_NODIRATIME`.
+const NOATIME: u32 = 0x10;
+const NODIRATIME: u32 = 0x80;
+
+/// What one mount option does (runc's `mountFlags` table, as mount attributes).
+#[derive(Clone, Copy)]
+enum Effect {
+    Set(u32),
+    Clear(u32),
+    /// A bind mount, recursive or not.
+    Bind(bool),
+    /// Propagation of the new mount: the container's mounts are slaves of nothing on the
+    /// host already (the namespace is made a slave first), so these change nothing there.
+    Propagation,
+    /// Accepted and without effect here (`defaults`, sync flags, `remount`).
+    Ignore,
+}
+
+/// Mount options that are flags (`mount(8)` names, and runtime-spec 1.1's recursive ones).
+const OPTIONS: &[(&str, Effect)] = &[
+    ("ro", Effect::Set(attr::RDONLY)),
+    ("rro", Effect::Set(attr::RDONLY)),
+    ("rw", Effect::Clear(attr::RDONLY)),
+    ("rrw", Effect::Clear(attr::RDONLY)),
+    ("nosuid", Effect::Set(attr::NOSUID)),
+    ("rnosuid", Effect::Set(attr::NOSUID)),
+    ("suid", Effect::Clear(attr::NOSUID)),
+    ("rsuid", Effect::Clear(attr::NOSUID)),
+    ("nodev", Effect::Set(attr::NODEV)),
+    ("rnodev", Effect::Set(attr::NODEV)),
+    ("dev", Effect::Clear(attr::NODEV)),
+    ("rdev", Effect::Clear(attr::NODEV)),
+    ("noexec", Effect::Set(attr::NOEXEC)),
+    ("rnoexec", Effect::Set(attr::NOEXEC)),
+    ("exec", Effect::Clear(attr::NOEXEC)),
+    ("rexec", Effect::Clear(attr::NOEXEC)),
+    ("strictatime", Effect::Set(attr::STRICTATIME)),
+    ("rstrictatime", Effect::Set(attr::STRICTATIME)),
+    ("relatime", Effect::Clear(attr::STRICTATIME | NOATIME)),
+    ("rrelatime", Effect::Clear(attr::STRICTATIME | NOATIME)),
+    ("norelatime", Effect::Ignore),
+    ("noatime", Effect::Set(NOATIME)),
+    ("rnoatime", Effect::Set(NOATIME)),
+    ("atime", Effect::Clear(NOATIME)),
+    ("ratime", Effect::Clear(NOATIME)),
+    ("nodiratime", Effect::Set(NODIRATIME)),
+    ("rnodiratime", Effect::Set(NODIRATIME)),
+    ("diratime", Effect::Clear(NODIRATIME)),
+    ("rdiratime", Effect::Clear(NODIRATIME)),
+    ("bind", Effect::Bind(false)),
+    ("rbind", Effect::Bind(true)),
+    ("private", Effect::Propagation),
+    ("rprivate", Effect::Propagation),
+    ("shared", Effect::Propagation),
+    ("rshared", Effect::Propagation),
+    ("slave", Effect::Propagation),
+    ("rslave", Effect::Propagation),
+    ("unbindable", Effect::Propagation),
+    ("runbindable", Effect::Propagation),
+    ("defaults", Effect::Ignore),
+    ("async", Effect::Ignore),
+    ("sync", Effect::Ignore),
+    ("dirsync", Effect::Ignore),
+    ("remount", Effect::Ignore),
+    ("mand", Effect::Ignore),
+    ("nomand", Effect::Ignore),
+    ("silent", Effect::Ignore),
+    ("loud", Effect::Ignore),
+];
+
+/// Options no mount of this runtime takes yet.
+const REFUSED: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
+
+/// File system types mounted fresh (anything else is refused, bind mounts aside).
+const FRESH: &[&str] = &["proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2"];
+
+/// One mount of config.json, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// Attributes set on the new mount.
+    pub attrs: u32,
+    /// File-system options (`mode=755,size=65536k`), comma-joined.
+    pub data: String,
+    /// `Some(recursive)` for a bind mount.
+    pub bind: Option<bool>,
+}
+
+/// Reads mount `i`'s options (`mounts[i].options`).
+pub fn read(i: usize, m: &Mount) -> Result<Planned> {
+    let mut p = Planned { attrs: 0, data: String::new(), bind: None };
+    if matches!(m.kind.as_deref(), Some("bind") | Some("rbind")) {
+        p.bind = Some(m.kind.as_deref() == Some("rbind"));
+    }
+    let mut data = Vec::new();
+    for o in &m.options {
+        if REFUSED.contains(&o.as_str()) {
+            return Err(Error::msg(format!("mounts[{i}].options: {o:?} is not supported by spawnbox-runc")));
+        }
+        match OPTIONS.iter().find(|(name, _)| name == o).map(|(_, e)| *e) {
+            Some(Effect::Set(a)) => p.attrs |= a,
+            Some(Effect::Clear(a)) => p.attrs &= !a,
+            // `bind` after `rbind` (or the reverse): the last one wins.
+            Some(Effect::Bind(r)) => p.bind = Some(r),
+            Some(Effect::Propagation) | Some(Effect::Ignore) => {}
+            None => data.push(o.clone()),
+        }
+    }
+    if !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
+        return Err(Error::msg(format!("mounts[{i}]: id-mapped mounts are not supported by spawnbox-runc yet")));
+    }
+    p.data = data.join(",");
+    if p.bind.is_none() {
+        let kind = m.kind.as_deref().unwrap_or("");
+        if !FRESH.contains(&kind) {
+            return Err(Error::msg(format!(
+                "mounts[{i}].type: {kind:?} is not supported by spawnbox-runc (supported: bind, {})",
+                FRESH.join(", ")
+            )));
+        }
+    }
+    Ok(p)
+}
+
+/// The host side of bind mount `m`: its source, relative sources taken from the bundle.
+fn bind_source(bundle: &Path, m: &Mount) -> PathBuf {
+    let src = m.source.as_deref().unwrap_or("");
+    let p = Path::new(src);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        bundle.join(p)
+    }
+}
+
+/// The bind mounts of `config`, in order: what `Spec::custom_mounts` holds in this mode (their
+/// host sources are opened before the switch into the root, by index).
+pub fn binds(config: &Config, bundle: &Path) -> Result<Vec<CustomMount>> {
+    let mut out = Vec::new();
+    for (i, m) in config.mounts.iter().enumerate() {
+        let p = read(i, m)?;
+        if let Some(recursive) = p.bind {
+            out.push(CustomMount::Bind {
+                source: MountSource::Host(bind_source(bundle, m)),
+                destination: PathBuf::from(&m.destination),
+                read_only: p.attrs & attr::RDONLY != 0,
+                recursive,
+                idmap: BindIdmap::None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The steps for `config` (`binds` are [`binds`]'s result, the spec's custom mounts).
+pub fn plan(config: &Config, binds: &[CustomMount]) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut bind_index = 0;
+    let terminal = config.process.as_ref().is_some_and(|p| p.terminal);
+    for (i, m) in config.mounts.iter().enumerate() {
+        let p = read(i, m)?;
+        let target = PathBuf::from(&m.destination);
+        if p.bind.is_some() {
+            let cm = binds.get(bind_index).cloned().ok_or_else(|| Error::msg(format!("mounts[{i}]: no bind planned")))?;
+            steps.push(Step::Custom(bind_index, cm));
+            bind_index += 1;
+            // The attributes besides read-only (set when the source was cloned).
+            if p.attrs & !attr::RDONLY != 0 {
+                steps.push(Step::OciAttrs { target, attrs: p.attrs & !attr::RDONLY });
+            }
+            continue;
+        }
+        let kind = m.kind.as_deref().unwrap_or("");
+        // cgroup v1 hierarchies are not mounted: the container sees its cgroup2 namespace.
+        let fstype = if kind == "cgroup" { "cgroup2" } else { kind };
+        let data = if fstype == "cgroup2" { String::new() } else { p.data };
+        steps.push(Step::OciFs { target: target.clone(), fstype: fstype.to_string(), data, attrs: p.attrs });
+        if target == Path::new("/dev") && fstype == "tmpfs" {
+            // runc's default devices in a /dev of the container's own.
+            steps.push(Step::DevNodes);
+        }
+    }
+    if !config.linux.devices.is_empty() {
+        steps.push(Step::OciDevices(config.linux.devices.clone()));
+    }
+    if terminal {
+        steps.push(Step::Console);
+    }
+    if !config.linux.sysctl.is_empty() {
+        steps.push(Step::OciSysctl(config.linux.sysctl.clone()));
+    }
+    steps.extend(config.linux.readonly_paths.iter().map(|p| Step::OciReadOnly { target: PathBuf::from(p) }));
+    steps.extend(config.linux.masked_paths.iter().map(|p| Step::OciMask { target: PathBuf::from(p) }));
+    if config.root.readonly {
+        steps.push(Step::OciRootReadOnly);
+    }
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime_spec::parse;
+
+    fn config(mounts: &str, extra: &str) -> Config {
+        let text = format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs","readonly":true}},
+               "process":{{"terminal":true,"cwd":"/","args":["sh"],"user":{{"uid":0,"gid":0}}}},
+               "mounts":[{mounts}],"linux":{{{extra}}}}}"#
+        );
+        parse(text.as_bytes()).expect("config")
+    }
+
+    #[test]
+    fn podman_shaped_plan_in_order() {
+        let c = config(
+            r#"{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]},
+               {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
+               {"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},
+               {"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]},
+               {"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["rprivate","nosuid","noexec","nodev","relatime","ro"]},
+               {"destination":"/etc/hosts","type":"bind","source":"/run/x/hosts","options":["bind","rprivate"]},
+               {"destination":"/dev/shm","type":"bind","source":"shm","options":["bind","nosuid","noexec","nodev"]}"#,
+            r#""maskedPaths":["/proc/kcore"],"readonlyPaths":["/proc/sys"],
+               "devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]"#,
+        );
+        let binds = binds(&c, Path::new("/b")).unwrap();
+        assert_eq!(binds.len(), 2);
+        assert_eq!(
+            binds[1],
+            CustomMount::Bind {
+                source: MountSource::Host(PathBuf::from("/b/shm")),
+                destination: PathBuf::from("/dev/shm"),
+                read_only: false,
+                recursive: false,
+                idmap: BindIdmap::None
+            }
+        );
+        let lines: Vec<String> = plan(&c, &binds).unwrap().iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "proc /proc 0xe",
+                "tmpfs /dev 0x22 mode=755,size=65536k",
+                "dev-nodes",
+                "devpts /dev/pts 0xa newinstance,ptmxmode=0666,mode=0620,gid=5",
+                "sysfs /sys 0xf",
+                "cgroup2 /sys/fs/cgroup 0xf",
+                "custom --bind=/run/x/hosts:/etc/hosts",
+                "custom --bind=/b/shm:/dev/shm",
+                "attrs /dev/shm 0xe",
+                "devices (1)",
+                "console",
+                "ro /proc/sys",
+                "mask /proc/kcore",
+                "root-read-only",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_mounts_name_their_index() {
+        let cases = [
+            (r#"{"destination":"/x","type":"nfs","source":"h:/x"}"#, "mounts[0].type: \"nfs\" is not supported by spawnbox-runc (supported: bind, proc, sysfs, tmpfs, devpts, mqueue, cgroup, cgroup2)"),
+            (r#"{"destination":"/x","type":"bind","source":"/x","options":["idmap"]}"#, "mounts[0].options: \"idmap\" is not supported by spawnbox-runc"),
+        ];
+        for (m, want) in cases {
+            let c = config(m, "");
+            assert_eq!(plan(&c, &[]).unwrap_err().to_string(), want);
+        }
+    }
+
+    #[test]
+    fn rbind_and_read_only_binds() {
+        let c = config(r#"{"destination":"/data","type":"none","source":"d","options":["rbind","ro"]}"#, "");
+        let b = binds(&c, Path::new("/bundle")).unwrap();
+        assert_eq!(
+            b,
+            [CustomMount::Bind {
+                source: MountSource::Host(PathBuf::from("/bundle/d")),
+                destination: PathBuf::from("/data"),
+                read_only: true,
+                recursive: true,
+                idmap: BindIdmap::None
+            }]
+        );
+    }
+}

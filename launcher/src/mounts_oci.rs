@@ -1,0 +1,117 @@
+//! The OCI runtime's mount steps (`mount_plan_oci.rs`) carried out in the container after the
+//! switch into its root: every path resolved inside it, every mount made by descriptor, as
+//! `mounts.rs` does for nspawn's steps.
+
+use crate::error::{Error, Result};
+use crate::mount_plan::attr;
+use crate::mounts::{clone_tree, new_fs, Mounter};
+use crate::rootfs::{self, libc_mode::*, Follow, NodeKind};
+use crate::runtime_spec::LinuxDevice;
+use rustix::fd::AsFd;
+use rustix::fs::{FileType, Mode};
+use rustix::io::Errno;
+use std::path::Path;
+
+/// A fresh `fstype` with options `data` on `target` (made, with its parents, if missing).
+pub fn fresh(m: &Mounter<'_>, target: &Path, fstype: &str, data: &str, attrs: u32) -> Result<()> {
+    let mnt = new_fs(fstype, data, attrs)
+        .map_err(|e| e.context(format!("mount {fstype} on {}", m.shown(target).display())))?;
+    let at = rootfs::mount_point(m.root.as_fd(), target, NodeKind::Directory, Follow::InRoot)?;
+    m.attach(&mnt, &at, fstype, target)
+}
+
+/// Attributes (nosuid, nodev, noexec, atime) on the mount just made on `target`.
+pub fn set_attrs(m: &Mounter<'_>, target: &Path, attrs: u32) -> Result<()> {
+    let at = rootfs::open_path(m.root.as_fd(), target, Follow::InRoot)
+        .map_err(|e| Error::path("open", &m.shown(target), e))?;
+    crate::sys::mount_setattr(at.as_fd(), attrs as u64, 0, false)
+        .map_err(|e| Error::path("set mount attributes of", &m.shown(target), e))
+}
+
+/// `linux.maskedPaths`: a directory covered by an empty read-only tmpfs, anything else by the
+/// container's `/dev/null` (runc's way); a missing path is skipped.
+pub fn mask(m: &Mounter<'_>, target: &Path) -> Result<()> {
+    let at = match rootfs::open_path(m.root.as_fd(), target, Follow::InRoot) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(Error::path("open", &m.shown(target), e)),
+    };
+    let mode = rustix::fs::fstat(&at).map_err(|e| Error::path("stat", &m.shown(target), e))?.st_mode;
+    if mode & S_IFMT == S_IFDIR {
+        let mnt = new_fs("tmpfs", "size=0", attr::RDONLY)?;
+        return m.attach(&mnt, &at, "masking tmpfs", target);
+    }
+    let null = rootfs::open_path(m.root.as_fd(), Path::new("/dev/null"), Follow::Never)
+        .map_err(|e| Error::path("open", Path::new("/dev/null"), e).context(format!("mask {}", target.display())))?;
+    let tree = clone_tree(null.as_fd(), Path::new(""), false, false)?;
+    m.attach(&tree, &at, "/dev/null", target)
+}
+
+/// `root.readonly`: the root mount read-only (its submounts keep their own attributes).
+pub fn root_read_only(m: &Mounter<'_>) -> Result<()> {
+    crate::sys::mount_setattr(m.root.as_fd(), attr::RDONLY as u64, 0, false)
+        .map_err(|e| Error::path("make read-only", Path::new("/"), e))
+}
+
+/// `linux.devices`: each node made (parents too) with its type, numbers, mode and owner.
+pub fn devices(m: &Mounter<'_>, devices: &[LinuxDevice]) -> Result<()> {
+    for d in devices {
+        let path = Path::new(&d.path);
+        let kind = match d.kind {
+            'c' | 'u' => FileType::CharacterDevice,
+            'b' => FileType::BlockDevice,
+            'p' => FileType::Fifo,
+            k => return Err(Error::msg(format!("linux.devices: {}: unknown type {k:?}", d.path))),
+        };
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(Error::msg(format!("linux.devices: {}: not a file path", d.path)));
+        };
+        // O_PATH: enough for the *at calls below.
+        let dir = rootfs::mount_point(m.root.as_fd(), parent, NodeKind::Directory, Follow::InRoot)?;
+        let mode = Mode::from_raw_mode(d.file_mode.unwrap_or(0o666) & 0o7777);
+        let dev = crate::sys::makedev(d.major as u32, d.minor as u32);
+        match rustix::fs::mknodat(&dir, name, kind, mode, dev) {
+            Ok(()) => {}
+            // A node the mounts already made (runc replaces it; the same numbers are kept).
+            Err(Errno::EXIST) => {
+                rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty())
+                    .map_err(|e| Error::path("remove", &m.shown(path), e))?;
+                rustix::fs::mknodat(&dir, name, kind, mode, dev)
+                    .map_err(|e| Error::path("create device node", &m.shown(path), e))?;
+            }
+            Err(e) => return Err(Error::path("create device node", &m.shown(path), e)),
+        }
+        // mknod's mode goes through the umask: set it as asked.
+        rustix::fs::chmodat(&dir, name, mode, rustix::fs::AtFlags::empty())
+            .map_err(|e| Error::path("change mode of", &m.shown(path), e))?;
+        if d.uid.is_some() || d.gid.is_some() {
+            rustix::fs::chownat(
+                &dir,
+                name,
+                d.uid.map(rustix::fs::Uid::from_raw),
+                d.gid.map(rustix::fs::Gid::from_raw),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| Error::path("change owner of", &m.shown(path), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `linux.sysctl`: `net.ipv4.ip_forward=1` written to the container's
+/// `/proc/sys/net/ipv4/ip_forward` (a name with `/` or `..` is refused: it stays below
+/// `/proc/sys`).
+pub fn sysctl(m: &Mounter<'_>, values: &[(String, String)]) -> Result<()> {
+    for (key, value) in values {
+        let rel = key.replace('.', "/");
+        if key.is_empty() || key.contains('/') || rel.split('/').any(|c| c.is_empty()) {
+            return Err(Error::msg(format!("linux.sysctl: invalid name {key:?}")));
+        }
+        let path = Path::new("/proc/sys").join(&rel);
+        let fd = rootfs::open_in_root(m.root.as_fd(), &path, rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::TRUNC, Follow::Never)
+            .map_err(|e| Error::path("open", &path, e).context(format!("linux.sysctl: {key}")))?;
+        crate::run_host::write_all(fd.as_fd(), value.as_bytes())
+            .map_err(|e| Error::path("write", &path, e).context(format!("linux.sysctl: {key}")))?;
+    }
+    Ok(())
+}
