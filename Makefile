@@ -145,7 +145,7 @@ build-native: $(TARGET_FILE)
 		$(CARGO) build --release --locked --target $$t -p spawnbox $(SPAWNBOX_FEATURES); \
 	fi && \
 	{ cmp -s $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/spawnbox || { cp $(TARGET_DIR)/$$t/release/spawnbox $(BUILD)/.spawnbox.new && mv -f $(BUILD)/.spawnbox.new $(BUILD)/spawnbox; }; } && \
-	ln -sf spawnbox $(BUILD)/spawnctl
+	ln -sf spawnbox $(BUILD)/spawnctl && ln -sf spawnbox $(BUILD)/spawnbox-runc
 	@file -L $(BUILD)/spawnbox $(BUILD)/spawnbox-init | grep -Eq 'statically linked|static-pie linked' || { echo 'binaries are not static' >&2; exit 1; }
 	@ls -l $(BUILD)/spawnbox $(BUILD)/spawnbox-init | awk '{print $$9": "$$5" bytes"}'
 
@@ -168,13 +168,14 @@ build-cross:
 	mkdir -p $(OUT) && { cmp -s $(TARGET_DIR)/$$t/release/spawnbox-init $(OUT)/spawnbox-init || { cp $(TARGET_DIR)/$$t/release/spawnbox-init $(OUT)/.spawnbox-init.new && mv -f $(OUT)/.spawnbox-init.new $(OUT)/spawnbox-init; }; } && \
 	SPAWNBOX_INIT_BINARY=$(CURDIR)/$(OUT)/spawnbox-init $(CARGO) build --release --locked --target $$t -p spawnbox $(SPAWNBOX_FEATURES) -Z build-std=std,panic_abort && \
 	{ cmp -s $(TARGET_DIR)/$$t/release/spawnbox $(OUT)/spawnbox || { cp $(TARGET_DIR)/$$t/release/spawnbox $(OUT)/.spawnbox.new && mv -f $(OUT)/.spawnbox.new $(OUT)/spawnbox; }; } && \
-	ln -sf spawnbox $(OUT)/spawnctl
+	ln -sf spawnbox $(OUT)/spawnctl && ln -sf spawnbox $(OUT)/spawnbox-runc
 	@file -L $(OUT)/spawnbox $(OUT)/spawnbox-init | grep -q 'statically linked' || { echo 'binaries are not static' >&2; exit 1; }
 	@ls -l $(OUT)/spawnbox $(OUT)/spawnbox-init | awk '{print $$9": "$$5" bytes"}'
 
 install: build docs
 	install -D -m 0755 $(BUILD)/spawnbox $(DESTDIR)$(PREFIX)/bin/spawnbox
 	ln -sf spawnbox $(DESTDIR)$(PREFIX)/bin/spawnctl
+	ln -sf spawnbox $(DESTDIR)$(PREFIX)/bin/spawnbox-runc
 	install -D -m 0755 $(BUILD)/spawnbox-init $(DESTDIR)$(PREFIX)/sbin/spawnbox-init
 	@for p in $(MAN_PAGES); do \
 		echo "install $(BUILD)/man/$$p -> $(PREFIX)/share/man/man$${p##*.}/$$p"; \

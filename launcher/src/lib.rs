@@ -10,6 +10,7 @@ mod btrfs;
 #[allow(dead_code, unused_imports)]
 pub mod cgroup;
 mod channel;
+pub mod clock;
 mod child;
 pub mod cli;
 mod console;

@@ -13,6 +13,10 @@ fn main() {
         let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         std::process::exit(spawnbox::ctl::main(&args));
     }
+    if name == "spawnbox-runc" {
+        let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        std::process::exit(spawnbox::oci::main(&args));
+    }
     std::process::exit(run(&args));
 }
 

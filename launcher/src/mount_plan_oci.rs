@@ -78,6 +78,15 @@ const OPTIONS: &[(&str, Effect)] = &[
     ("loud", Effect::Ignore),
 ];
 
+/// The option names this runtime knows (`features`' `mountOptions`).
+pub const OPTION_NAMES: &[&str] = &[
+    "ro", "rro", "rw", "rrw", "nosuid", "rnosuid", "suid", "rsuid", "nodev", "rnodev", "dev", "rdev", "noexec",
+    "rnoexec", "exec", "rexec", "strictatime", "rstrictatime", "relatime", "rrelatime", "norelatime", "noatime",
+    "rnoatime", "atime", "ratime", "nodiratime", "rnodiratime", "diratime", "rdiratime", "bind", "rbind", "private",
+    "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "defaults", "async", "sync",
+    "dirsync", "remount", "mand", "nomand", "silent", "loud",
+];
+
 /// Options no mount of this runtime takes yet.
 const REFUSED: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
 
@@ -265,6 +274,12 @@ mod tests {
                 "root-read-only",
             ]
         );
+    }
+
+    #[test]
+    fn option_names_follow_the_table() {
+        let names: Vec<&str> = OPTIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, OPTION_NAMES);
     }
 
     #[test]

@@ -1,0 +1,143 @@
+//! `start`, `state`, `kill`, `delete`, `list`: a container's record under `--root` and the
+//! machine it names (`machine::Created`), as runc's commands see them.
+
+use super::args::Global;
+use super::record::{self, Record, Status};
+use crate::error::{Error, Result};
+use crate::machine::Created;
+use std::time::Duration;
+
+/// A loaded container: its record, directory and machine (gone after a failed teardown).
+struct Container {
+    rec: Record,
+    dir: std::path::PathBuf,
+    machine: Option<Created>,
+}
+
+impl Container {
+    fn load(g: &Global, id: &str) -> Result<Container> {
+        let (rec, dir) = Record::load(&g.root, id)?;
+        let machine = Created::load(id).ok();
+        Ok(Container { rec, dir, machine })
+    }
+
+    fn status(&self) -> Status {
+        let alive = self.machine.as_ref().is_some_and(|m| m.is_running().unwrap_or(false)) && record::alive(self.rec.pid, None);
+        let started = self.dir.join("started").exists();
+        record::status(alive, started, false)
+    }
+
+    fn oci_version(&self) -> String {
+        super::create::read_config(&self.dir).map(|(c, _)| c.oci_version).unwrap_or_else(|_| "1.0.2".into())
+    }
+}
+
+pub fn start(g: &Global, id: &str) -> Result<()> {
+    let c = Container::load(g, id)?;
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => return Err(Error::msg("cannot start a container that has stopped")),
+        s => return Err(Error::msg(format!("cannot start an already {} container", s.name()))),
+    }
+    let m = c.machine.as_ref().ok_or_else(|| Error::msg(format!("container {id}: its machine is gone")))?;
+    m.start()?;
+    let marker = c.dir.join("started");
+    std::fs::write(&marker, b"").map_err(|e| crate::error::io_error("write", &marker, &e))?;
+    if let Ok((config, _)) = super::create::read_config(&c.dir) {
+        let state = record::hook_state(&c.rec, Status::Running, &config.oci_version);
+        if let Err(e) = super::hooks::run("poststart", &config.hooks.poststart, &state) {
+            log::warn!("{e}");
+        }
+    }
+    Ok(())
+}
+
+pub fn state(g: &Global, id: &str) -> Result<String> {
+    let c = Container::load(g, id)?;
+    Ok(record::state_json(&c.rec, c.status(), &c.oci_version()))
+}
+
+pub fn kill(g: &Global, id: &str, all: bool, signal: i32) -> Result<()> {
+    let c = Container::load(g, id)?;
+    if c.status() == Status::Stopped {
+        return Err(Error::msg("container not running"));
+    }
+    let _ = all;
+    let m = c.machine.as_ref().ok_or_else(|| Error::msg("container not running"))?;
+    let sig = rustix::process::Signal::from_named_raw(signal)
+        .ok_or_else(|| Error::msg(format!("invalid signal {signal}")))?;
+    m.kill(sig)
+}
+
+pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
+    let c = match Container::load(g, id) {
+        Ok(c) => c,
+        // runc: `delete --force` of an unknown container succeeds.
+        Err(_) if force && record::dir(&g.root, id).is_ok_and(|d| !d.exists()) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let status = c.status();
+    if matches!(status, Status::Running | Status::Paused) && !force {
+        return Err(Error::msg(format!("cannot delete container {id} that is not stopped: {}", status.name())));
+    }
+    if let Some(m) = c.machine {
+        if status != Status::Stopped {
+            let _ = m.kill(rustix::process::Signal::KILL);
+            let _ = m.wait_exit(Duration::from_secs(5));
+        }
+        m.teardown()?;
+    }
+    if let Ok((config, _)) = super::create::read_config(&c.dir) {
+        let state = record::hook_state(&c.rec, Status::Stopped, &config.oci_version);
+        if let Err(e) = super::hooks::run("poststop", &config.hooks.poststop, &state) {
+            log::warn!("{e}");
+        }
+    }
+    std::fs::remove_dir_all(&c.dir).map_err(|e| crate::error::io_error("remove", &c.dir, &e))
+}
+
+/// `list`: runc's table (`ID PID STATUS BUNDLE CREATED OWNER`), or JSON, or the IDs.
+pub fn list(g: &Global, json: bool, quiet: bool) -> Result<String> {
+    let mut rows = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&g.root) {
+        let mut ids: Vec<String> = entries.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+        ids.sort();
+        for id in ids {
+            if let Ok(c) = Container::load(g, &id) {
+                let s = c.status();
+                rows.push((c.rec, s));
+            }
+        }
+    }
+    Ok(format_list(&rows, json, quiet))
+}
+
+fn format_list(rows: &[(Record, Status)], json: bool, quiet: bool) -> String {
+    use crate::json::quote;
+    if quiet {
+        return rows.iter().map(|(r, _)| format!("{}\n", r.id)).collect();
+    }
+    if json {
+        let items: Vec<String> = rows
+            .iter()
+            .map(|(r, s)| {
+                format!(
+                    "{{\"ociVersion\":\"1.0.2\",\"id\":{},\"pid\":{},\"status\":{},\"bundle\":{},\"rootfs\":{},\"created\":{},\"owner\":\"\"}}",
+                    quote(&r.id),
+                    if *s == Status::Stopped { 0 } else { r.pid },
+                    quote(s.name()),
+                    quote(&r.bundle.to_string_lossy()),
+                    quote(&r.rootfs.to_string_lossy()),
+                    quote(&r.created)
+                )
+            })
+            .collect();
+        return format!("[{}]\n", items.join(","));
+    }
+    let mut out = String::from("ID PID STATUS BUNDLE CREATED OWNER\n");
+    for (r, s) in rows {
+        let pid = if *s == Status::Stopped { 0 } else { r.pid };
+        out.push_str(&format!("{} {pid} {} {} {} root\n", r.id, s.name(), r.bundle.display(), r.created));
+    }
+    out
+}
