@@ -12,6 +12,7 @@
 //! the guest has its console open).
 
 pub mod hotkey;
+pub mod pty;
 pub mod relay;
 
 use crate::error::{Error, Result};

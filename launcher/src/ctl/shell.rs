@@ -393,7 +393,7 @@ fn joiner(plan: &Plan<'_>, join: &mut Join, ch: &Channel, stdio: [OwnedFd; 3]) -
     };
     let cwd = if req.payload == Payload::Login { "/".to_string() } else { user.home.clone() };
     let slave = if plan.pty {
-        let (master, slave) = open_pty(root.as_fd(), &req.machine)?;
+        let (master, slave) = crate::console::pty::open_in(root.as_fd(), &format!("machine \"{}\"", req.machine))?;
         if let Some(ws) = plan.winsize {
             let _ = rustix::termios::tcsetwinsize(&master, ws);
         }
@@ -436,37 +436,6 @@ struct Exec {
 
 fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::msg(format!("argument contains a NUL byte: {s:?}")))
-}
-
-/// A new pty of the machine's devpts (its `/dev/pts/ptmx`, else `/dev/ptmx`, resolved in its
-/// root; it must be the pty multiplexer, 5:2, whatever the guest put there), and its slave,
-/// opened from the master (TIOCGPTPEER: no path the guest could swap).
-fn open_pty(root: BorrowedFd<'_>, machine: &str) -> Result<(OwnedFd, OwnedFd)> {
-    let flags = OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC;
-    let mut last = rustix::io::Errno::NOENT;
-    for p in ["/dev/pts/ptmx", "/dev/ptmx"] {
-        let master = match rootfs::open_in_root(root, Path::new(p), flags, Follow::InRoot) {
-            Ok(m) => m,
-            Err(e) => {
-                last = e;
-                continue;
-            }
-        };
-        let what = || format!("{p} of machine \"{machine}\"");
-        let st = rustix::fs::fstat(&master).map_err(|e| Error::sys("stat", what(), e))?;
-        let rdev = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
-        if st.st_mode & 0o170000 != 0o020000 || rdev != (5, 2) {
-            return Err(Error::msg(format!("{}: not the pty multiplexer (5:2)", what())));
-        }
-        rustix::pty::unlockpt(&master).map_err(|e| Error::sys("unlock", what(), e))?;
-        let slave = rustix::pty::ioctl_tiocgptpeer(
-            &master,
-            rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY | rustix::pty::OpenptFlags::CLOEXEC,
-        )
-        .map_err(|e| Error::sys("open the pty peer of", what(), e))?;
-        return Ok((master, slave));
-    }
-    Err(Error::sys("open", format!("/dev/pts/ptmx of machine \"{machine}\""), last))
 }
 
 /// The payload, in the machine's PID namespace: its own session (with the pty as controlling

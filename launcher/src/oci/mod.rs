@@ -1,7 +1,7 @@
 //! The OCI runtime front end, `spawnbox-runc` (runc's command-line contract; docs/OCI.md),
 //! reached by argv[0]: its command line (`args.rs`), `create`/`run` (`create.rs`), the other
 //! commands on a container's record (`commands.rs`, `record.rs`), hooks (`hooks.rs`), the
-//! console socket (`console.rs`), `spec` and `features` (`features.rs`), errors to `--log`
+//! console socket (`console.rs`), `exec` (`exec.rs`), `spec` and `features` (`features.rs`), errors to `--log`
 //! (`log.rs`). A bundle's `config.json` is read by `runtime_spec/`; the machine is the same
 //! `Machine` as the nspawn command line's, created with `Model::Detachable`.
 
@@ -9,6 +9,7 @@ pub mod args;
 mod commands;
 mod console;
 mod create;
+mod exec;
 mod features;
 mod hooks;
 mod log;
@@ -81,7 +82,8 @@ fn run(g: &Global, cmd: Command) -> crate::error::Result<i32> {
             print!("{}", features::features_json());
             Ok(0)
         }
-        Command::Exec(_) | Command::Ps { .. } | Command::Pause { .. } | Command::Resume { .. } => {
+        Command::Exec(x) => exec::exec(g, &x),
+        Command::Ps { .. } | Command::Pause { .. } | Command::Resume { .. } => {
             Err(crate::error::Error::msg("this command is not implemented by spawnbox-runc yet"))
         }
     }

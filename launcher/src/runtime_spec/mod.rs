@@ -87,6 +87,12 @@ pub fn parse(bytes: &[u8]) -> Result<Config> {
     from_value(&v.at())
 }
 
+/// Parses a `process` object on its own (`exec --process FILE`).
+pub fn parse_process(bytes: &[u8]) -> Result<Process> {
+    let v = json::parse_with(bytes, LIMITS).map_err(|e| Error::msg(e.to_string()))?;
+    process::parse(&v.at())
+}
+
 fn from_value(c: &At<'_>) -> Result<Config> {
     let version = c.req("ociVersion")?;
     let oci_version = version.str()?.to_string();
