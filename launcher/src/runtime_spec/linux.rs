@@ -497,10 +497,13 @@ fn block_io(b: &At<'_>) -> Result<BlockIo> {
     })
 }
 
-/// A blkio weight: 10 to 1000.
+/// A blkio weight: 10 to 1000; 0 means unset (dockerd writes it so, and runc ignores it).
 fn weight(v: &At<'_>, key: &str) -> Result<Option<u32>> {
     let Some(w) = v.opt(key)? else { return Ok(None) };
     let n = u32_of(&w)?;
+    if n == 0 {
+        return Ok(None);
+    }
     if !(10..=1000).contains(&n) {
         return Err(w.error(format!("must be between 10 and 1000: {n}")));
     }
