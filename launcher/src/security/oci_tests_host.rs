@@ -292,3 +292,70 @@ fn oci_device_programs_load() {
         assert!(fd.is_ok(), "default allow {first}: {:?}", fd.err().map(|e| e.to_string()));
     }
 }
+
+/// Where this host mounts cgroup2.
+fn cgroup2_mount() -> std::path::PathBuf {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let line = mounts.lines().find(|l| l.split(' ').nth(2) == Some("cgroup2")).expect("a cgroup2 mount");
+    line.split(' ').nth(1).unwrap().into()
+}
+
+/// An OCI device program attached to a fresh cgroup: a child moved into it opens what the
+/// policy allows and gets EPERM for the rest (/dev/kmsg, 1:11: a write-only open needs no
+/// capability, so the EPERM is the program's).
+#[test]
+fn oci_device_program_confines_a_child() {
+    use crate::runtime_spec::DeviceRule;
+    use crate::security::{devices, devices_oci};
+    use rustix::fd::AsFd;
+    require_root();
+    let rule = |allow: bool, kind: Option<char>, major: Option<i64>, minor: Option<i64>, access: &str| DeviceRule {
+        allow,
+        kind,
+        major,
+        minor,
+        access: Some(access.to_string()),
+    };
+    let cases = [
+        // Docker's shape: deny everything, runc's allows (null, full, ...).
+        (vec![rule(false, None, None, None, "rwm")], "null=0 full=0 kmsg=1"),
+        // Allow everything but writes of 1:11.
+        (
+            vec![rule(true, None, None, None, "rwm"), rule(false, Some('c'), Some(1), Some(11), "w")],
+            "null=0 full=0 kmsg=1",
+        ),
+        // Allow everything but reads of 1:11: a write-only open passes.
+        (
+            vec![rule(true, None, None, None, "rwm"), rule(false, Some('c'), Some(1), Some(11), "r")],
+            "null=0 full=0 kmsg=0",
+        ),
+    ];
+    for (i, (rules, want)) in cases.into_iter().enumerate() {
+        let dir = cgroup2_mount().join(format!("spawnbox-ocisec-{}-{i}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let fd =
+            rustix::fs::open(&dir, rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY, rustix::fs::Mode::empty())
+                .unwrap();
+        let p = devices_oci::policy(&rules, &[]).unwrap();
+        let attached = devices::attach_program(fd.as_fd(), &p.assemble()).map_err(|e| e.to_string());
+        let procs = dir.join("cgroup.procs");
+        let got = attached.map(|_| {
+            in_child(|| {
+                std::fs::write(&procs, format!("{}", std::process::id()))
+                    .map_err(|e| crate::error::Error::msg(format!("join the cgroup: {e}")))?;
+                let open = |path: &str, write: bool| {
+                    let r = std::fs::OpenOptions::new().read(!write).write(write).open(path);
+                    u8::from(r.is_err_and(|e| e.raw_os_error() == Some(libc::EPERM)))
+                };
+                Ok(format!(
+                    "null={} full={} kmsg={}",
+                    open("/dev/null", false),
+                    open("/dev/full", true),
+                    open("/dev/kmsg", true)
+                ))
+            })
+        });
+        let _ = std::fs::remove_dir(&dir);
+        assert_eq!(got.as_deref(), Ok(want), "case {i}");
+    }
+}

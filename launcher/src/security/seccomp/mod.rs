@@ -209,6 +209,11 @@ impl Program {
                 log::warn!("the kernel has no seccomp support: running without a system call filter");
                 Ok(())
             }
+            Err(e) if e == rustix::io::Errno::INVAL && self.1 != 0 => Err(Error::sys(
+                "install",
+                format_args!("seccomp filter with flags {:#x} (linux.seccomp.flags)", self.1),
+                e,
+            )),
             Err(e) => Err(Error::sys("install", "seccomp filter", e)),
         }
     }
