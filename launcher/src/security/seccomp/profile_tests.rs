@@ -163,6 +163,42 @@ fn docker_default_on_aarch64() {
     }
 }
 
+/// Podman's profile (containers/common `pkg/seccomp/seccomp.json`, podman's default
+/// capabilities, amd64): default ENOSYS (so no stub), an explicit EPERM list, mount and unshare
+/// allowed (podman relies on capabilities and the user namespace), and socket(AF_NETLINK, *,
+/// NETLINK_AUDIT) EINVAL without CAP_AUDIT_WRITE through four conditional rules in order.
+#[test]
+fn podman_default_on_x86_64() {
+    let t = target("x86_64");
+    let c = compile(&t, &config(include_str!("testdata/podman-default-amd64.json"))).unwrap();
+    let p = &c.program;
+    let go = |name, args| run(p, AUDIT_ARCH_X86_64, nr(&t, "x86_64", name), args);
+    for name in ["read", "mount", "umount2", "unshare", "clone", "clone3", "keyctl", "pivot_root", "chroot"] {
+        assert_eq!(go(name, [0; 6]), ALLOW, "{name}");
+    }
+    for name in
+        ["kexec_load", "userfaultfd", "vmsplice", "init_module", "acct", "settimeofday", "bpf", "perf_event_open"]
+    {
+        assert_eq!(go(name, [0; 6]), EPERM, "{name}");
+    }
+    // Not named: the default, ENOSYS, below and above the highest named number alike.
+    assert_eq!(go("kexec_file_load", [0; 6]), EPERM);
+    assert_eq!(go("lookup_dcookie", [0; 6]), EPERM);
+    assert_eq!(go("nfsservctl", [0; 6]), EPERM);
+    assert_eq!(go("tuxcall", [0; 6]), ENOSYS);
+    assert_eq!(go("vserver", [0; 6]), ENOSYS);
+    assert_eq!(run(p, AUDIT_ARCH_X86_64, 1000, [0; 6]), ENOSYS);
+    assert_eq!(go("socket", [16, 3, 9, 0, 0, 0]), errno(22));
+    assert_eq!(go("socket", [16, 3, 0, 0, 0, 0]), ALLOW);
+    assert_eq!(go("socket", [2, 1, 9, 0, 0, 0]), ALLOW);
+    assert_eq!(go("socket", [2, 1, 0, 0, 0, 0]), ALLOW);
+    assert_eq!(go("personality", [0x0040_0000, 0, 0, 0, 0, 0]), ENOSYS);
+    let i = |name| nr(&t, "x86", name);
+    assert_eq!(run(p, AUDIT_ARCH_I386, i("socketcall"), [0; 6]), ALLOW);
+    assert_eq!(run(p, AUDIT_ARCH_I386, i("vm86"), [0; 6]), EPERM);
+    eprintln!("x86_64: podman's default profile: {} instructions", p.len());
+}
+
 #[test]
 fn docker_default_size_and_compile_time() {
     for arch in ["x86_64", "aarch64"] {
