@@ -221,6 +221,21 @@ impl Quintet {
     }
 }
 
+/// The five sets of an OCI process's `capabilities` (config.json's `process`, or the file of
+/// `exec --process`; `None`: every set empty) limited to what the kernel and spawnbox's own
+/// sets have, and what was left out: names the kernel does not know and capabilities outside
+/// those sets (for one warning, as runc warns).
+pub fn oci_quintet(caps: Option<&crate::runtime_spec::Capabilities>) -> Result<(Quintet, Vec<String>)> {
+    let last_cap = read_last_cap();
+    let allowed = all_mask(last_cap) & host_mask(last_cap)?;
+    let (q, outside) = Quintet::of(&caps.cloned().unwrap_or_default(), allowed);
+    let mut missing: Vec<String> = caps.iter().flat_map(|c| c.unknown.iter().cloned()).collect();
+    if outside != 0 {
+        missing.push(names(outside));
+    }
+    Ok((q, missing))
+}
+
 /// OCI mode, in the child as root: the bounding set of `q`, and the keep-capabilities flag so
 /// that the permitted set survives the change to a non-root uid (runc sets it whatever the
 /// sets; [`apply_oci_sets`] clears it).

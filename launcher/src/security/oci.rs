@@ -41,12 +41,7 @@ pub(super) fn prepare(spec: &Spec, oci: &OciSpec) -> Result<Security> {
     let linux = &config.linux;
     let p = config.process.clone().unwrap_or_default();
     let last_cap = caps::read_last_cap();
-    let allowed = caps::all_mask(last_cap) & caps::host_mask(last_cap)?;
-    let (quintet, outside) = caps::Quintet::of(&p.capabilities.clone().unwrap_or_default(), allowed);
-    let mut missing: Vec<String> = p.capabilities.iter().flat_map(|c| c.unknown.iter().cloned()).collect();
-    if outside != 0 {
-        missing.push(caps::names(outside));
-    }
+    let (quintet, missing) = caps::oci_quintet(p.capabilities.as_ref())?;
     if !missing.is_empty() {
         say(spec.quiet, format!("process.capabilities: not available here, left out: {}", missing.join(",")));
     }
