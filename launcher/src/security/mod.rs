@@ -218,6 +218,15 @@ impl Security {
         }
     }
 
+    /// The payload runs in a user namespace, so its OOM score and rlimits are the launcher's
+    /// to set ([`apply_to_child`](Self::apply_to_child)) and the child leaves them alone. In
+    /// OCI mode this is true when config.json's `linux.namespaces` has a user namespace (new
+    /// or joined), whatever `Spec::private_users` says: the launcher must then call
+    /// `apply_to_child`.
+    pub fn limits_from_launcher(&self) -> bool {
+        self.userns
+    }
+
     /// In the launcher, for a child in a user namespace (whose root has no privilege over the
     /// host's limits): its OOM score and rlimits.
     /// OCI mode: config.json's rlimits exactly, failing as runc does.
