@@ -7,8 +7,9 @@
 //!   bad-architecture action, `SCMP_ACT_KILL` (kill the thread). Names of architectures this
 //!   build cannot run (`SCMP_ARCH_MIPS`, ...) are accepted and add nothing.
 //! - Rules whose action equals `defaultAction` are dropped (runc does so before libseccomp
-//!   sees them). An unconditional rule for a call decides it (libseccomp lets an unconditional
-//!   rule override the conditional ones of the same call, in any order); otherwise the call's
+//!   sees them). The first unconditional rule for a call decides it (libseccomp's db.c: a rule
+//!   for a call that has an unconditional one is dropped, and an unconditional rule clears the
+//!   call's conditional ones and takes their place); otherwise the call's
 //!   conditional rules are tried in the order of config.json and the first that matches
 //!   decides; none matching: `defaultAction`. (libseccomp orders overlapping conditional rules
 //!   with different actions by its own tree; profiles in the wild do not have them.)

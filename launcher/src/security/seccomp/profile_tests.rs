@@ -343,6 +343,10 @@ fn rule_order_and_precedence() {
         let p = compile(&t, &profile("SCMP_ACT_ERRNO", None, &[], rules)).unwrap().program;
         assert_eq!(run(&p, AUDIT_ARCH_X86_64, x("ioctl"), [1, 0x5412, 0, 0, 0, 0]), ALLOW);
     }
+    // Of two unconditional rules the first decides (libseccomp drops the second).
+    let rules = vec![rule(&["ioctl"], "SCMP_ACT_ERRNO", Some(22), &[]), rule(&["ioctl"], "SCMP_ACT_ALLOW", None, &[])];
+    let p = compile(&t, &profile("SCMP_ACT_ERRNO", None, &[], rules)).unwrap().program;
+    assert_eq!(run(&p, AUDIT_ARCH_X86_64, x("ioctl"), [0; 6]), errno(22));
     // Several conditions: AND; the same argument twice: OR (runc).
     let s = profile(
         "SCMP_ACT_ERRNO",
