@@ -185,7 +185,13 @@ impl Program {
     /// A program from its bytes (as [`bytes`](Self::bytes) gave them; the registry keeps them
     /// for `spawnctl shell`).
     pub fn from_bytes(bytes: Vec<u8>) -> Program {
-        Program(Some(Cow::Owned(bytes)), 0)
+        Program::from_parts(bytes, 0)
+    }
+
+    /// A program from its bytes and its `SECCOMP_FILTER_FLAG_*` (as [`bytes`](Self::bytes)
+    /// and [`flags`](Self::flags) gave them; an OCI `exec` joining the container).
+    pub fn from_parts(bytes: Vec<u8>, flags: u32) -> Program {
+        Program(Some(Cow::Owned(bytes)), flags)
     }
 
     /// The `SECCOMP_FILTER_FLAG_*` of the filter.
