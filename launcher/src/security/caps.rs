@@ -141,13 +141,7 @@ pub fn read_last_cap() -> u32 {
 /// kernel to keep the permitted set across setresuid (the ambient set itself is always cleared
 /// by a change away from uid 0 and is raised again in [`apply_after_uid_change`]).
 pub fn apply_bounding(plan: &Plan, last_cap: u32) -> Result<()> {
-    for cap in 0..=last_cap.min(63) {
-        if plan.retained & (1 << cap) != 0 {
-            continue;
-        }
-        rustix::thread::remove_capability_from_bounding_set(CapabilitySet::from_bits_retain(1 << cap))
-            .map_err(|e| Error::sys("drop", format!("{} from the bounding set", name(cap)), e))?;
-    }
+    drop_bounding(plan.retained, last_cap)?;
     if plan.ambient != 0 {
         rustix::thread::set_keep_capabilities(true).map_err(|e| Error::sys("set", "keep-capabilities flag", e))?;
     }
@@ -163,15 +157,102 @@ pub fn apply_after_uid_change(plan: &Plan) -> Result<()> {
     let root = rustix::process::getuid().is_root();
     rustix::thread::set_capabilities(None, process_sets(plan, root))
         .map_err(|e| Error::sys("set", "capabilities of the payload", e))?;
+    raise_ambient(plan.ambient)
+}
+
+/// Drops every capability 0..=`last_cap` not in `retained` from the bounding set.
+fn drop_bounding(retained: u64, last_cap: u32) -> Result<()> {
+    for cap in 0..=last_cap.min(63) {
+        if retained & (1 << cap) != 0 {
+            continue;
+        }
+        rustix::thread::remove_capability_from_bounding_set(CapabilitySet::from_bits_retain(1 << cap))
+            .map_err(|e| Error::sys("drop", format!("{} from the bounding set", name(cap)), e))?;
+    }
+    Ok(())
+}
+
+/// Makes the ambient set exactly `ambient`.
+fn raise_ambient(ambient: u64) -> Result<()> {
     // Root keeps spawnbox's own ambient set across the (no-op) uid change: start from empty.
     rustix::thread::clear_ambient_capability_set().map_err(|e| Error::sys("clear", "ambient capabilities", e))?;
     for cap in 0..64u32 {
-        if plan.ambient & (1 << cap) != 0 {
+        if ambient & (1 << cap) != 0 {
             rustix::thread::configure_capability_in_ambient_set(CapabilitySet::from_bits_retain(1 << cap), true)
                 .map_err(|e| Error::sys("raise", format!("ambient capability {}", name(cap)), e))?;
         }
     }
     Ok(())
+}
+
+/// The five capability sets of an OCI process (`process.capabilities`), as masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Quintet {
+    pub bounding: u64,
+    pub effective: u64,
+    pub inheritable: u64,
+    pub permitted: u64,
+    pub ambient: u64,
+}
+
+impl Quintet {
+    /// The sets of `process.capabilities` (numbers) limited to `allowed`, and the numbers of
+    /// any set outside it (capabilities the kernel or spawnbox's own sets lack).
+    pub fn of(caps: &crate::runtime_spec::Capabilities, allowed: u64) -> (Quintet, u64) {
+        let mut outside = 0u64;
+        let mut mask = |set: &[u32]| {
+            let m = set.iter().fold(0u64, |m, c| m | 1u64.checked_shl(*c).unwrap_or(0));
+            outside |= m & !allowed;
+            m & allowed
+        };
+        let q = Quintet {
+            bounding: mask(&caps.bounding),
+            effective: mask(&caps.effective),
+            inheritable: mask(&caps.inheritable),
+            permitted: mask(&caps.permitted),
+            ambient: mask(&caps.ambient),
+        };
+        (q, outside)
+    }
+
+    /// The plan the child's common path carries: bounding and ambient.
+    pub fn plan(&self) -> Plan {
+        Plan { retained: self.bounding, ambient: self.ambient, missing: 0, mknod_dropped: false }
+    }
+}
+
+/// The five sets of an OCI process's `capabilities` (config.json's `process`, or the file of
+/// `exec --process`; `None`: every set empty) limited to what the kernel and spawnbox's own
+/// sets have, and what was left out: names the kernel does not know and capabilities outside
+/// those sets (for one warning, as runc warns).
+pub fn oci_quintet(caps: Option<&crate::runtime_spec::Capabilities>) -> Result<(Quintet, Vec<String>)> {
+    let last_cap = read_last_cap();
+    let allowed = all_mask(last_cap) & host_mask(last_cap)?;
+    let (q, outside) = Quintet::of(&caps.cloned().unwrap_or_default(), allowed);
+    let mut missing: Vec<String> = caps.iter().flat_map(|c| c.unknown.iter().cloned()).collect();
+    if outside != 0 {
+        missing.push(names(outside));
+    }
+    Ok((q, missing))
+}
+
+/// OCI mode, in the child as root: the bounding set of `q`, and the keep-capabilities flag so
+/// that the permitted set survives the change to a non-root uid (runc sets it whatever the
+/// sets; [`apply_oci_sets`] clears it).
+pub fn apply_oci_bounding(q: &Quintet, last_cap: u32) -> Result<()> {
+    drop_bounding(q.bounding, last_cap)?;
+    rustix::thread::set_keep_capabilities(true).map_err(|e| Error::sys("set", "keep-capabilities flag", e))
+}
+
+/// OCI mode, in the child after the uid change: exactly the effective, permitted and
+/// inheritable sets of config.json (capset), then exactly its ambient set.
+pub fn apply_oci_sets(q: &Quintet) -> Result<()> {
+    rustix::thread::set_keep_capabilities(false).map_err(|e| Error::sys("clear", "keep-capabilities flag", e))?;
+    let set = CapabilitySet::from_bits_retain;
+    let sets =
+        CapabilitySets { effective: set(q.effective), permitted: set(q.permitted), inheritable: set(q.inheritable) };
+    rustix::thread::set_capabilities(None, sets).map_err(|e| Error::sys("set", "capabilities of the payload", e))?;
+    raise_ambient(q.ambient)
 }
 
 #[cfg(test)]

@@ -113,3 +113,22 @@ fn names_of_capabilities() {
     assert_eq!(name(45), "cap_45");
     assert_eq!(names((1 << 0) | (1 << 40)), "cap_chown,cap_checkpoint_restore");
 }
+
+#[test]
+fn oci_quintet_masks_each_set_and_reports_what_it_leaves_out() {
+    let c = crate::runtime_spec::Capabilities {
+        bounding: vec![0, 1, 24, 40, 63],
+        effective: vec![0, 24],
+        inheritable: vec![1],
+        permitted: vec![0, 24],
+        ambient: vec![],
+        unknown: vec!["CAP_FROB".into()],
+    };
+    let allowed = ALL_40 & !(1 << 24);
+    let (q, outside) = Quintet::of(&c, allowed);
+    assert_eq!(q, Quintet { bounding: 0b11 | 1 << 40, effective: 1, inheritable: 0b10, permitted: 1, ambient: 0 });
+    assert_eq!(outside, 1 << 24 | 1 << 63);
+    assert_eq!(names(outside), "cap_sys_resource,cap_63");
+    assert_eq!(q.plan(), Plan { retained: 0b11 | 1 << 40, ambient: 0, missing: 0, mknod_dropped: false });
+    assert_eq!(Quintet::of(&crate::runtime_spec::Capabilities::default(), allowed), (Quintet::default(), 0));
+}

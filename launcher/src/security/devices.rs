@@ -143,9 +143,10 @@ pub const RSH_K: u8 = 0x77;
 pub const MOV32_K: u8 = 0xb4;
 pub const XOR32_K: u8 = 0xa4;
 pub const SUB32_K: u8 = 0x14;
+pub const AND_X: u8 = 0x5f;
 pub const EXIT: u8 = 0x95;
 
-const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+pub(crate) const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn { code, dst, src, off, imm }
 }
 
@@ -176,42 +177,56 @@ pub fn assemble(rules: &[Rule]) -> Vec<Insn> {
         insn(MOV_K, 0, 0, 0, 0),              // r0 = 0: no rule matched yet
     ];
     for r in rules {
-        let (lo, hi) = r.majors;
-        if lo == hi {
-            p.push(insn(MOV_X, 7, 4, 0, 0)); // r7 = major
-            p.push(insn(XOR32_K, 7, 0, 0, lo as i32)); // w7 ^= lo
-        } else {
-            p.push(insn(MOV32_K, 7, 0, 0, hi.wrapping_sub(lo) as i32)); // w7 = hi - lo
-            p.push(insn(MOV_X, 8, 4, 0, 0)); // r8 = major
-            p.push(insn(SUB32_K, 8, 0, 0, lo as i32)); // w8 -= lo (wrapping)
-            p.push(insn(SUB_X, 7, 8, 0, 0)); // r7 -= r8: negative when major - lo > hi - lo
-            p.push(insn(RSH_K, 7, 0, 0, 63)); // r7 = 1 then, else 0
-        }
-        if let Some(m) = r.minor {
-            p.push(insn(MOV_X, 8, 5, 0, 0)); // r8 = minor
-            p.push(insn(XOR32_K, 8, 0, 0, m as i32)); // w8 ^= m
-            p.push(insn(OR_X, 7, 8, 0, 0)); // r7 |= r8
-        }
-        match r.kind {
-            CHAR => p.push(insn(OR_X, 7, 9, 0, 0)),
-            BLOCK => p.push(insn(OR_X, 7, 1, 0, 0)),
-            k => {
-                p.push(insn(MOV_X, 8, 2, 0, 0));
-                p.push(insn(XOR32_K, 8, 0, 0, k as i32));
-                p.push(insn(OR_X, 7, 8, 0, 0));
-            }
-        }
-        if r.access & RWM != RWM {
-            p.push(insn(MOV_X, 8, 3, 0, 0)); // r8 = access
-            p.push(insn(AND_K, 8, 0, 0, (!r.access & RWM) as i32)); // what the rule does not allow
-            p.push(insn(OR_X, 7, 8, 0, 0));
-        }
-        p.push(insn(ADD_K, 7, 0, 0, -1)); // r7 -= 1
-        p.push(insn(RSH_K, 7, 0, 0, 63)); // r7 = 1 when it was 0
+        match_into_r7(&mut p, r, false);
         p.push(insn(OR_X, 0, 7, 0, 0)); // r0 |= r7
     }
     p.push(insn(EXIT, 0, 0, 0, 0));
     p
+}
+
+/// Appends the code that makes r7 1 when `r` matches the device of the context and 0 when
+/// not (registers as [`assemble`] sets them up; r8 is scratch). `partial`: the rule matches
+/// when the accesses asked for and the rule's overlap (the kernel's test of a deny exception
+/// under a default-allow policy); otherwise all of them must be the rule's.
+pub(crate) fn match_into_r7(p: &mut Vec<Insn>, r: &Rule, partial: bool) {
+    let (lo, hi) = r.majors;
+    if lo == hi {
+        p.push(insn(MOV_X, 7, 4, 0, 0)); // r7 = major
+        p.push(insn(XOR32_K, 7, 0, 0, lo as i32)); // w7 ^= lo
+    } else {
+        p.push(insn(MOV32_K, 7, 0, 0, hi.wrapping_sub(lo) as i32)); // w7 = hi - lo
+        p.push(insn(MOV_X, 8, 4, 0, 0)); // r8 = major
+        p.push(insn(SUB32_K, 8, 0, 0, lo as i32)); // w8 -= lo (wrapping)
+        p.push(insn(SUB_X, 7, 8, 0, 0)); // r7 -= r8: negative when major - lo > hi - lo
+        p.push(insn(RSH_K, 7, 0, 0, 63)); // r7 = 1 then, else 0
+    }
+    if let Some(m) = r.minor {
+        p.push(insn(MOV_X, 8, 5, 0, 0)); // r8 = minor
+        p.push(insn(XOR32_K, 8, 0, 0, m as i32)); // w8 ^= m
+        p.push(insn(OR_X, 7, 8, 0, 0)); // r7 |= r8
+    }
+    match r.kind {
+        CHAR => p.push(insn(OR_X, 7, 9, 0, 0)),
+        BLOCK => p.push(insn(OR_X, 7, 1, 0, 0)),
+        k => {
+            p.push(insn(MOV_X, 8, 2, 0, 0));
+            p.push(insn(XOR32_K, 8, 0, 0, k as i32));
+            p.push(insn(OR_X, 7, 8, 0, 0));
+        }
+    }
+    if r.access & RWM != RWM {
+        p.push(insn(MOV_X, 8, 3, 0, 0)); // r8 = access
+        if partial {
+            p.push(insn(AND_K, 8, 0, 0, r.access as i32)); // what the rule names of it
+            p.push(insn(ADD_K, 8, 0, 0, -1)); // r8 -= 1
+            p.push(insn(RSH_K, 8, 0, 0, 63)); // r8 = 1 when none
+        } else {
+            p.push(insn(AND_K, 8, 0, 0, (!r.access & RWM) as i32)); // what the rule does not allow
+        }
+        p.push(insn(OR_X, 7, 8, 0, 0));
+    }
+    p.push(insn(ADD_K, 7, 0, 0, -1)); // r7 -= 1
+    p.push(insn(RSH_K, 7, 0, 0, 63)); // r7 = 1 when it was 0
 }
 
 /// The program as the bytes bpf(BPF_PROG_LOAD) takes.
@@ -223,8 +238,12 @@ pub fn encode(prog: &[Insn]) -> Vec<u8> {
 /// directory); returns the number of instructions. The program stays attached until the cgroup
 /// is removed; its fd is closed here.
 pub fn attach(cgroup: BorrowedFd<'_>, rules: &[Rule]) -> Result<usize> {
-    let prog = assemble(rules);
-    let bytes = encode(&prog);
+    attach_program(cgroup, &assemble(rules))
+}
+
+/// Loads `prog` and attaches it to the cgroup `cgroup`, as [`attach`] does.
+pub fn attach_program(cgroup: BorrowedFd<'_>, prog: &[Insn]) -> Result<usize> {
+    let bytes = encode(prog);
     let fd = load(&bytes)?;
     let dir = rustix::fs::openat(
         cgroup,
@@ -240,7 +259,7 @@ pub fn attach(cgroup: BorrowedFd<'_>, rules: &[Rule]) -> Result<usize> {
 }
 
 /// bpf(BPF_PROG_LOAD); on failure loads again with the verifier's log to report its last line.
-fn load(bytes: &[u8]) -> Result<OwnedFd> {
+pub(crate) fn load(bytes: &[u8]) -> Result<OwnedFd> {
     let license = c"GPL";
     match crate::sys::bpf_prog_load(PROG_TYPE_CGROUP_DEVICE, bytes, license, "spawnbox_dev", None) {
         Ok(fd) => Ok(fd),
@@ -258,4 +277,4 @@ fn load(bytes: &[u8]) -> Result<OwnedFd> {
 
 #[cfg(test)]
 #[path = "devices_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -81,7 +81,7 @@ fn the_program_has_no_jumps() {
 }
 
 /// Runs `prog` on a `struct bpf_cgroup_dev_ctx`; panics on anything `assemble` never emits.
-fn run(prog: &[Insn], kind: u32, access: u32, major: u32, minor: u32) -> u64 {
+pub(crate) fn run(prog: &[Insn], kind: u32, access: u32, major: u32, minor: u32) -> u64 {
     let ctx = [access << 16 | kind, major, minor];
     let mut r = [0u64; 11];
     for i in prog {
@@ -96,6 +96,7 @@ fn run(prog: &[Insn], kind: u32, access: u32, major: u32, minor: u32) -> u64 {
             MOV_K => r[d] = imm,
             AND_K => r[d] &= imm,
             OR_X => r[d] |= r[s],
+            AND_X => r[d] &= r[s],
             ADD_K => r[d] = r[d].wrapping_add(imm),
             SUB_X => r[d] = r[d].wrapping_sub(r[s]),
             RSH_K => r[d] >>= imm,

@@ -138,6 +138,17 @@ pub fn apply(limits: &[Rlimit]) -> Result<()> {
     apply_to(0, limits)
 }
 
+/// OCI mode: sets each limit exactly as `process.rlimits` gives it on process `pid` (0: the
+/// calling one), and fails as runc does when one cannot be set
+/// (`setrlimit RLIMIT_NOFILE: operation not permitted`: raising a hard limit needs
+/// CAP_SYS_RESOURCE).
+pub fn apply_exact_to(pid: i32, limits: &[Rlimit]) -> Result<()> {
+    for l in limits {
+        sys::prlimit(pid, l.resource, l.soft, l.hard).map_err(|e| Error::sys("setrlimit", name(l.resource), e))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

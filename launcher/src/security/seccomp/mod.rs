@@ -9,6 +9,9 @@ mod compile;
 mod groups;
 #[cfg(test)]
 mod policy;
+pub mod profile;
+#[cfg(test)]
+mod profile_tests;
 #[cfg(any(test, target_arch = "aarch64", target_arch = "arm"))]
 mod syscalls_arm;
 #[cfg(any(test, target_arch = "x86_64"))]
@@ -77,8 +80,23 @@ pub fn seccomp_retained_caps(spec: &Spec) -> u64 {
     (groups::NSPAWN_DEFAULT_CAPS | spec.sec.capability | net_admin) & !spec.sec.drop_capability
 }
 
-/// A compiled filter, ready to install (None: none on this architecture).
-pub struct Program(Option<Cow<'static, [u8]>>);
+/// A compiled filter, ready to install (None: none on this architecture), and the
+/// `SECCOMP_FILTER_FLAG_*` it is installed with (an OCI profile's `flags`; 0 for nspawn's).
+pub struct Program(Option<Cow<'static, [u8]>>, u32);
+
+/// Compiles an OCI bundle's `linux.seccomp` for this build (see [`profile`]); names of calls
+/// our tables do not know are skipped with one debug line, as runc skips them.
+pub fn prepare_profile(s: &crate::runtime_spec::Seccomp) -> Result<Program> {
+    let Some(t) = native() else {
+        return Err(Error::msg(format!("linux.seccomp: not supported on {}", std::env::consts::ARCH)));
+    };
+    let c = profile::compile(&t, s)?;
+    if !c.unknown.is_empty() {
+        log::debug!("linux.seccomp: system calls unknown here, skipped: {}", c.unknown.join(" "));
+    }
+    log::debug!("linux.seccomp: {} instructions, flags {:#x}", c.program.len(), c.flags);
+    Ok(Program(Some(Cow::Owned(c.bytes())), c.flags))
+}
 
 /// Compiles the filter for `spec` (the default policy plus `--system-call-filter=`); the
 /// default policy is the build-time program, with no work here.
@@ -90,7 +108,7 @@ pub fn prepare(spec: &Spec) -> Result<Program> {
             return Err(Error::msg(format!("--system-call-filter= is not supported on {here}")));
         }
         log::warn!("no seccomp filter on this architecture ({here})");
-        return Ok(Program(None));
+        return Ok(Program(None, 0));
     };
     let caps = seccomp_retained_caps(spec);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -105,22 +123,22 @@ pub fn prepare(spec: &Spec) -> Result<Program> {
         if suppress {
             // --suppress-sync= is not a security policy: it stays.
             return compile::compile_suppressing_sync(&t, None)
-                .map(|p| Program(Some(Cow::Owned(p))))
+                .map(|p| Program(Some(Cow::Owned(p)), 0))
                 .map_err(Error::msg);
         }
-        return Ok(Program(None));
+        return Ok(Program(None, 0));
     }
     let gates = gating_caps(&t);
     if words.is_empty() && !suppress && caps & gates == groups::NSPAWN_DEFAULT_CAPS & gates {
-        return Ok(Program(Some(Cow::Borrowed(DEFAULT_PROGRAM))));
+        return Ok(Program(Some(Cow::Borrowed(DEFAULT_PROGRAM)), 0));
     }
     if suppress {
         let actions = compile::resolve(&t, caps, &words).map_err(Error::msg)?;
         return compile::compile_suppressing_sync(&t, Some(actions))
-            .map(|p| Program(Some(Cow::Owned(p))))
+            .map(|p| Program(Some(Cow::Owned(p)), 0))
             .map_err(Error::msg);
     }
-    compile::compile(&t, caps, &words).map(|p| Program(Some(Cow::Owned(p)))).map_err(Error::msg)
+    compile::compile(&t, caps, &words).map(|p| Program(Some(Cow::Owned(p)), 0)).map_err(Error::msg)
 }
 
 /// systemd's `parse_boolean()`: `Some(true)` for 1/yes/y/true/t/on, `Some(false)` for
@@ -167,20 +185,67 @@ impl Program {
     /// A program from its bytes (as [`bytes`](Self::bytes) gave them; the registry keeps them
     /// for `spawnctl shell`).
     pub fn from_bytes(bytes: Vec<u8>) -> Program {
-        Program(Some(Cow::Owned(bytes)))
+        Program::from_parts(bytes, 0)
+    }
+
+    /// A program from its bytes and its `SECCOMP_FILTER_FLAG_*` (as [`bytes`](Self::bytes)
+    /// and [`flags`](Self::flags) gave them; an OCI `exec` joining the container).
+    pub fn from_parts(bytes: Vec<u8>, flags: u32) -> Program {
+        Program(Some(Cow::Owned(bytes)), flags)
+    }
+
+    /// The `SECCOMP_FILTER_FLAG_*` of the filter.
+    pub fn flags(&self) -> u32 {
+        self.1
+    }
+
+    /// No filter at all (an OCI bundle without `linux.seccomp`).
+    pub fn none() -> Program {
+        Program(None, 0)
     }
 
     /// Installs the filter on the calling thread (the container child, which still has
-    /// CAP_SYS_ADMIN, so no_new_privs is not needed).
+    /// CAP_SYS_ADMIN, or has set no_new_privs).
     pub fn install(&self) -> Result<()> {
         let Some(prog) = &self.0 else { return Ok(()) };
-        match crate::sys::seccomp_set_mode_filter(prog) {
+        let done = if self.1 == 0 { crate::sys::seccomp_set_mode_filter(prog) } else { set_mode_filter(prog, self.1) };
+        match done {
             Ok(()) => Ok(()),
             Err(e) if e == rustix::io::Errno::NOSYS => {
                 log::warn!("the kernel has no seccomp support: running without a system call filter");
                 Ok(())
             }
+            Err(e) if e == rustix::io::Errno::INVAL && self.1 != 0 => Err(Error::sys(
+                "install",
+                format_args!("seccomp filter with flags {:#x} (linux.seccomp.flags)", self.1),
+                e,
+            )),
             Err(e) => Err(Error::sys("install", "seccomp filter", e)),
         }
+    }
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog). (`sys::seccomp_set_mode_filter` takes no
+/// flags; this belongs there once the OCI mode lands.)
+#[allow(unsafe_code)]
+fn set_mode_filter(prog: &[u8], flags: u32) -> std::result::Result<(), rustix::io::Errno> {
+    const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+    let fprog =
+        libc::sock_fprog { len: (prog.len() / 8) as libc::c_ushort, filter: prog.as_ptr() as *mut libc::sock_filter };
+    // SAFETY: fprog points at `prog`, alive for the call; the kernel copies it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            libc::c_ulong::from(flags),
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if r < 0 {
+        Err(rustix::io::Errno::from_raw_os_error(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL),
+        ))
+    } else {
+        Ok(())
     }
 }
