@@ -1,7 +1,8 @@
 //! The OCI runtime's cgroups through the lifecycle API, as `spawnbox-runc` will drive them:
 //! a machine whose spec carries a config.json (`Spec::oci`) with a `linux.cgroupsPath` and
 //! `linux.resources` is created with `Model::Detachable` and left by a first process; a second
-//! one loads it (`Created::load`), starts it, pauses and resumes it, lists and kills its
+//! one loads it (`Created::load`), starts it, pauses and resumes it, joins a process to it,
+//! lists and kills its
 //! processes and tears it down. On this hybrid host PID 1 is in every v1 hierarchy and the
 //! unified one, and its cgroup namespace is rooted there in all of them (it reads `/` for each
 //! line of `/proc/self/cgroup`): the launcher joined the v1 directories for the clone.
@@ -132,8 +133,19 @@ fn a_left_machine_in_its_oci_cgroups() {
     assert!(!m.paused().unwrap());
     let pids = m.pids().expect("pids");
     assert_eq!(pids, vec![pid], "sh exec'd sleep: PID 1 alone");
+    // A process joined from outside (what exec does first).
+    let mut execd = std::process::Command::new("/bin/sleep").arg("60").spawn().unwrap();
+    let epid = execd.id() as i32;
+    m.attach(epid).expect("attach");
+    let lines = fs::read_to_string(format!("/proc/{epid}/cgroup")).unwrap();
+    assert!(lines.lines().all(|l| l.ends_with(&format!(":{cgpath}"))), "{lines}");
+    let mut both = vec![pid, epid];
+    both.sort_unstable();
+    assert_eq!(m.pids().expect("pids"), both);
 
     m.kill_all(Signal::KILL).expect("kill --all");
+    let st = execd.wait().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(libc::SIGKILL));
     assert!(m.wait_exit(Duration::from_secs(5)).unwrap(), "PID 1 outlived kill --all");
     m.teardown().expect("teardown");
     assert_eq!(ours(&base()), Vec::<PathBuf>::new(), "cgroups left");

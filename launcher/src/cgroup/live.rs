@@ -158,6 +158,16 @@ impl Live {
         result
     }
 
+    /// Moves process `pid` into every cgroup of the container (`exec`: before the process
+    /// enters the container's cgroup namespace, so that its root is the container's cgroup).
+    pub fn attach(&self, pid: i32) -> Result<()> {
+        let fs = RealFs;
+        for dir in self.v2.iter().chain(self.v1.iter().map(|e| &e.path)) {
+            fs.write(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Removes the v1 directories (killing what is left there) and the empty parents the
     /// creator made. The v2 cgroup goes through [`Cgroup::kill_and_remove`](super::Cgroup).
     pub fn remove_v1(&self) -> Result<()> {

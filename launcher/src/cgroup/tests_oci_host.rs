@@ -234,9 +234,14 @@ fn host_oci_lifecycle_on_this_hierarchy() {
         v1: v1.as_ref().map(|g| g.entries().to_vec()).unwrap_or_default(),
         made: v1.as_ref().map(|g| g.made().to_vec()).unwrap_or_default(),
     };
-    let mut both = vec![pid1, spid];
-    both.sort_unstable();
-    assert_eq!(live.pids().expect("pids"), both);
+    // A third through the later process's view (exec).
+    let mut execd = Command::new("/bin/sleep").arg("60").stdin(Stdio::null()).spawn().expect("sleep");
+    let epid = execd.id() as i32;
+    live.attach(epid).expect("attach through Live");
+    assert!(cgroups_of(epid).iter().all(|(n, p)| n == "name=openrc" || p == &path), "{:?}", cgroups_of(epid));
+    let mut all = vec![pid1, spid, epid];
+    all.sort_unstable();
+    assert_eq!(live.pids().expect("pids"), all);
 
     // Freeze and thaw (the v1 freezer on this host).
     assert!(!live.paused().expect("paused"));
@@ -263,8 +268,10 @@ fn host_oci_lifecycle_on_this_hierarchy() {
 
     // kill --all with a signal that is not SIGKILL: freeze, signal each, thaw.
     live.kill_all(Signal::TERM).expect("kill --all");
-    let st = sleeper.wait().expect("reap sleeper");
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(libc::SIGTERM));
+    for child in [&mut sleeper, &mut execd] {
+        let st = child.wait().expect("reap sleeper");
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(libc::SIGTERM));
+    }
     wait_until("the clone ends", || live.pids().map(|p| p.is_empty()).unwrap_or(false));
     assert!(!live.paused().expect("paused"), "kill --all left it frozen");
 

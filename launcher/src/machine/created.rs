@@ -151,6 +151,15 @@ impl Created {
         }
     }
 
+    /// Moves process `pid` into the machine's cgroups, v2 and v1 (`exec`, before it enters the
+    /// machine's cgroup namespace). Nothing to do without a cgroup.
+    pub fn attach(&self, pid: i32) -> Result<()> {
+        match self.cgroups() {
+            Some(live) => live.attach(pid).map_err(|e| e.context(format!("join {}", self.state.machine))),
+            None => Ok(()),
+        }
+    }
+
     /// Sends `signal` to every process of the machine (`kill --all`); without a cgroup, to
     /// PID 1.
     pub fn kill_all(&self, signal: Signal) -> Result<()> {
