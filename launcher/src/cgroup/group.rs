@@ -280,7 +280,7 @@ impl Cgroup {
     fn write_property(&self, file: &Path, value: &str, origin: &str, optional: bool) -> Result<()> {
         match self.fs.write(file, value) {
             Err(e) if optional && errno_is(&e, &[Errno::NOENT]) => Ok(()),
-            r => r.map_err(|e| e.context(format!("--property={origin}"))),
+            r => r.map_err(|e| e.context(origin)),
         }
     }
 
@@ -345,6 +345,15 @@ fn replace_leaf(fs: &dyn Fs, leaf: &Path) -> Result<()> {
     Ok(())
 }
 
+/// An existing leaf the OCI runtime may take: one without processes (its files as they are).
+fn reuse_leaf(fs: &dyn Fs, leaf: &Path) -> Result<()> {
+    let events = fs.read(&leaf.join("cgroup.events"))?;
+    if events.lines().any(|l| l == "populated 1") {
+        return Err(Error::msg(format!("linux.cgroupsPath: {}: cgroup exists and is not empty", leaf.display())));
+    }
+    Ok(())
+}
+
 /// Creates the cgroup directory: the leaf first (one mkdir in the common case), its missing
 /// parents only on ENOENT; an existing leaf goes through [`replace_leaf`]. Returns what was
 /// created, outermost first, and the leaf's lock.
@@ -377,6 +386,26 @@ fn make_dirs(fs: &dyn Fs, plan: &Plan) -> Result<(Vec<PathBuf>, OwnedFd)> {
                     "{}: cgroup exists and is in use (is the machine already running?)",
                     leaf.display()
                 )));
+            }
+            Err(e) if errno_is(&e, &[Errno::EXIST]) && plan.reuse => {
+                if let Err(r) = reuse_leaf(fs, leaf) {
+                    undo(&created);
+                    return Err(r);
+                }
+                match try_lock(leaf) {
+                    Ok(Some(lock)) => return Ok((created, lock)),
+                    Ok(None) => {
+                        undo(&created);
+                        return Err(Error::msg(format!(
+                            "linux.cgroupsPath: {}: cgroup exists and is in use",
+                            leaf.display()
+                        )));
+                    }
+                    Err(e) => {
+                        undo(&created);
+                        return Err(e);
+                    }
+                }
             }
             Err(e) if errno_is(&e, &[Errno::EXIST]) => {
                 if let Err(r) = replace_leaf(fs, leaf) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
 
 /// v1 controllers; a v1 mount binding one of them makes the host hybrid (or legacy).
-const V1_CONTROLLERS: &[&str] = &[
+pub(crate) const V1_CONTROLLERS: &[&str] = &[
     "cpu",
     "cpuacct",
     "cpuset",

@@ -54,7 +54,7 @@ pub(crate) fn kill_fallback(fs: &dyn Fs, dir: &Path) -> Result<()> {
     result
 }
 
-fn collect_pids(fs: &dyn Fs, dir: &Path, out: &mut Vec<i32>) -> Result<()> {
+pub(crate) fn collect_pids(fs: &dyn Fs, dir: &Path, out: &mut Vec<i32>) -> Result<()> {
     let text = fs.read(&dir.join("cgroup.procs"))?;
     out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
     for sub in fs.subdirs(dir)? {

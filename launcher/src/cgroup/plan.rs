@@ -38,7 +38,8 @@ pub struct Write {
     pub file: PathBuf,
     /// What is written (one write(2)).
     pub value: String,
-    /// The property behind it (`MemoryMax=32M`), for error context.
+    /// What asked for it, the context of its errors (`--property=MemoryMax=32M`,
+    /// `linux.resources.memory.limit`).
     pub origin: String,
     /// A missing file is not an error (`cpu.idle` before Linux 5.15).
     pub optional: bool,
@@ -72,6 +73,10 @@ pub struct Plan {
     pub writes: Vec<Write>,
     /// uid/gid the container's cgroup is handed to.
     pub delegate: Option<(u32, u32)>,
+    /// An existing leaf is taken as it is when empty and refused when it holds processes (the
+    /// OCI runtime: the engine may have made it, runc 1.2 refuses a populated one). Otherwise
+    /// a stale leaf is replaced and a dying machine's reclaimed.
+    pub reuse: bool,
 }
 
 /// Plans the container's cgroup: pure except for the host facts a few property values need.
@@ -116,6 +121,7 @@ pub fn plan(h: &Hierarchy, req: &Request<'_>, host: &dyn Host) -> Result<Plan> {
         required,
         writes,
         delegate: req.delegate,
+        reuse: false,
     })
 }
 
@@ -152,7 +158,7 @@ pub(crate) fn resolve(cgroup: &Path, props: &[Property], host: &dyn Host) -> Res
     let last = |name: &str| props.iter().rev().find(|p| p.name == name);
     let mut out = Vec::new();
     let mut push = |file: &str, value: String, origin: &Property, optional: bool| {
-        out.push(Write { file: cgroup.join(file), value, origin: origin.raw.clone(), optional });
+        out.push(Write { file: cgroup.join(file), value, origin: format!("--property={}", origin.raw), optional });
     };
     let mut cpu_max_done = false;
     let mut io_max_done = false;
@@ -406,7 +412,7 @@ mod tests {
         assert_eq!(p.supervisor, None);
         assert_eq!(p.writes.len(), 2);
         assert_eq!(p.writes[0].file, scope.join("memory.max"));
-        assert_eq!(p.writes[0].origin, "MemoryMax=32M");
+        assert_eq!(p.writes[0].origin, "--property=MemoryMax=32M");
     }
 
     #[test]

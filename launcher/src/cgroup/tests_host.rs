@@ -10,9 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-static SERIAL: Mutex<()> = Mutex::new(());
+pub(super) static SERIAL: Mutex<()> = Mutex::new(());
 
-fn require_root() {
+pub(super) fn require_root() {
     assert!(rustix::process::geteuid().is_root(), "cgroup host tests need root: run `cargo test -p spawnbox` as root");
 }
 
@@ -21,7 +21,7 @@ fn hierarchy() -> Hierarchy {
 }
 
 /// Every directory of every cgroup hierarchy mounted below /sys/fs/cgroup.
-fn listing() -> Vec<String> {
+pub(super) fn listing() -> Vec<String> {
     fn walk(dir: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {

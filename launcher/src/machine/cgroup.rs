@@ -1,15 +1,66 @@
-//! The container's cgroup as the start places it, and `--cleanup` of a killed run's leftovers.
+//! The container's cgroup as the start places it (nspawn's placement and `--property=`, or the
+//! OCI runtime's `linux.cgroupsPath` and `linux.resources`, in v1 too), and `--cleanup` of a
+//! killed run's leftovers.
 
-use crate::cgroup::{self, Cgroup, Placement};
+use crate::cgroup::{self, Cgroup, Placement, V1Group};
 use crate::error::{Error, Result};
 use crate::settings::StartMode;
-use crate::spec::Spec;
+use crate::spec::{OciSpec, Spec};
+
+/// The container's cgroups: the v2 one (CLONE_INTO_CGROUP, the device program) and, for the
+/// OCI runtime on a hybrid or legacy host, its v1 directories.
+pub(super) fn create_cgroups(spec: &Spec, shift: Option<u32>) -> Result<(Option<Cgroup>, Option<V1Group>)> {
+    match &spec.oci {
+        Some(oci) => create_oci_cgroups(oci),
+        None => Ok((create_cgroup(spec, shift)?, None)),
+    }
+}
+
+/// `--cgroup-manager disabled` (podman's `--cgroups=disabled`): no cgroup at all.
+/// TODO(front end): read the flag from `OciSpec` once it carries it (oci/args.rs `no_cgroups`).
+fn oci_cgroups_disabled(_oci: &OciSpec) -> bool {
+    false
+}
+
+/// The OCI runtime's cgroups, as runc's cgroupfs driver places them (docs/CGROUPS.md): the
+/// plan first (every config error before anything exists), then v2, then v1 (v2 removed
+/// again when v1 fails).
+fn create_oci_cgroups(oci: &OciSpec) -> Result<(Option<Cgroup>, Option<V1Group>)> {
+    if oci_cgroups_disabled(oci) {
+        return Ok((None, None));
+    }
+    let facts = cgroup::OciFacts::read()?;
+    let linux = &oci.config.linux;
+    let req = cgroup::OciRequest {
+        id: &oci.id,
+        cgroups_path: linux.cgroups_path.as_deref(),
+        resources: &linux.resources,
+        devices: &linux.devices,
+    };
+    let plan = cgroup::plan_oci(&facts, &req)?;
+    let v2 = match &plan.v2 {
+        Some(p) => {
+            log::debug!("cgroup {}", p.cgroup.display());
+            Some(Cgroup::create(p)?)
+        }
+        None => None,
+    };
+    match V1Group::create(&plan, &facts.v1, &facts.own) {
+        Ok(v1) => Ok((v2, v1)),
+        Err(e) => {
+            if let Some(cg) = v2 {
+                let _ = cg.kill_and_remove();
+            }
+            Err(e)
+        }
+    }
+}
 
 /// The container's cgroup: `machine.slice/machine-NAME.scope` (or `-S`), or below spawnbox's
 /// own cgroup with `--keep-unit`. `None` on hosts without cgroup2, or with `--keep-unit` when
 /// spawnbox runs in the root cgroup.
 /// With a user namespace, a delegated cgroup belongs to the container's root (host uid `shift`).
-pub(super) fn create_cgroup(spec: &Spec, shift: Option<u32>) -> Result<Option<Cgroup>> {
+fn create_cgroup(spec: &Spec, shift: Option<u32>) -> Result<Option<Cgroup>> {
     let Some(h) = cgroup::Hierarchy::detect()? else {
         if let Some(p) = spec.properties.first() {
             return Err(Error::msg(format!("--property={}: no cgroup2 hierarchy on this host", p.raw)));

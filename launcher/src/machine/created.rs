@@ -1,9 +1,11 @@
 //! A machine another process created and left (`Machine::leave`), as a later process sees it:
 //! start it through its FIFO, signal its PID 1 (guarded against pid reuse by a pidfd and the
-//! start time), wait for its end, tear it down. What runc's `start`, `kill` and `delete` do.
+//! start time), wait for its end, tear it down; freeze and thaw it, list and signal all its
+//! processes through its cgroups. What runc's `start`, `kill [--all]`, `delete`, `pause`,
+//! `resume`, `ps` and `state`'s "paused" do.
 
 use super::state::{self, State};
-use crate::cgroup::{Cgroup, Hierarchy};
+use crate::cgroup::{Cgroup, Hierarchy, Live};
 use crate::error::{Error, Result};
 use crate::network::state::process_start_time;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -105,6 +107,68 @@ impl Created {
         }
     }
 
+    /// The machine's cgroups as recorded (v2, and v1 on hybrid and legacy hosts).
+    fn cgroups(&self) -> Option<Live> {
+        let s = &self.state;
+        (s.cgroup.is_some() || !s.cgroup_v1.is_empty()).then(|| Live {
+            v2: s.cgroup.clone(),
+            v1: s.cgroup_v1.clone(),
+            made: s.cgroup_v1_made.clone(),
+        })
+    }
+
+    fn no_cgroup(&self, what: &str) -> Error {
+        Error::msg(format!("{what} {}: the machine has no cgroup", self.state.machine))
+    }
+
+    /// Freezes every process of the machine (v1 freezer where the host has one, else cgroup
+    /// v2's `cgroup.freeze`) and returns once the kernel reports them frozen.
+    pub fn pause(&self) -> Result<()> {
+        let live = self.cgroups().ok_or_else(|| self.no_cgroup("pause"))?;
+        live.pause().map_err(|e| e.context(format!("pause {}", self.state.machine)))
+    }
+
+    /// Thaws them, once the kernel reports them thawed.
+    pub fn resume(&self) -> Result<()> {
+        let live = self.cgroups().ok_or_else(|| self.no_cgroup("resume"))?;
+        live.resume().map_err(|e| e.context(format!("resume {}", self.state.machine)))
+    }
+
+    /// Whether the machine is paused (for `state`'s "paused"); never, without a cgroup.
+    pub fn paused(&self) -> Result<bool> {
+        match self.cgroups() {
+            Some(live) => live.paused(),
+            None => Ok(false),
+        }
+    }
+
+    /// Every process of the machine (host pids, sorted), its sub-cgroups included: for `ps`
+    /// and `kill --all`. Without a cgroup, PID 1 alone while it runs.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        match self.cgroups() {
+            Some(live) => live.pids(),
+            None => Ok(if self.is_running()? { vec![self.state.pid] } else { Vec::new() }),
+        }
+    }
+
+    /// Moves process `pid` into the machine's cgroups, v2 and v1 (`exec`, before it enters the
+    /// machine's cgroup namespace). Nothing to do without a cgroup.
+    pub fn attach(&self, pid: i32) -> Result<()> {
+        match self.cgroups() {
+            Some(live) => live.attach(pid).map_err(|e| e.context(format!("join {}", self.state.machine))),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends `signal` to every process of the machine (`kill --all`); without a cgroup, to
+    /// PID 1.
+    pub fn kill_all(&self, signal: Signal) -> Result<()> {
+        match self.cgroups() {
+            Some(live) => live.kill_all(signal),
+            None => self.kill(signal),
+        }
+    }
+
     /// Kills what is left, removes the cgroup, the network state, the throw-away uppers and
     /// the state itself.
     pub fn teardown(self) -> Result<()> {
@@ -119,6 +183,9 @@ impl Created {
                     Err(e) => return Err(e),
                 }
             }
+        }
+        if let Some(live) = self.cgroups() {
+            live.remove_v1()?;
         }
         if self.state.network {
             crate::network::cleanup(&self.state.machine)?;

@@ -65,6 +65,8 @@ pub struct Machine {
     /// The container directory (O_PATH).
     tree: OwnedFd,
     cgroup: Option<Cgroup>,
+    /// The OCI runtime's cgroup v1 directories (hybrid and legacy hosts).
+    cgroup_v1: Option<crate::cgroup::V1Group>,
     network: Option<HostNetwork>,
     /// `--overlay=LOWER::DST` uppers made for this run.
     temporary: Vec<PathBuf>,
@@ -194,6 +196,7 @@ impl Machine {
             prep,
             tree,
             cgroup: None,
+            cgroup_v1: None,
             network: None,
             temporary,
             snapshot,
@@ -248,6 +251,8 @@ impl Machine {
             pid: p.pid,
             start_time,
             cgroup: self.cgroup.as_ref().map(|c| c.path().to_path_buf()),
+            cgroup_v1: self.cgroup_v1.as_ref().map(|g| g.entries().to_vec()).unwrap_or_default(),
+            cgroup_v1_made: self.cgroup_v1.as_ref().map(|g| g.made().to_vec()).unwrap_or_default(),
             network: self.network.is_some(),
             temporary: self.temporary.clone(),
             directory: Some(self.spec.directory.clone()),
@@ -278,7 +283,7 @@ impl Machine {
         }
         self.network = HostNetwork::prepare(&self.spec)?;
         let shift = self.prep.userns.as_ref().map(|u| u.shift);
-        self.cgroup = cgroup::create_cgroup(&self.spec, shift)?;
+        (self.cgroup, self.cgroup_v1) = cgroup::create_cgroups(&self.spec, shift)?;
         if self.cgroup.is_some() {
             self.prep.cgroup_mount = match self.spec.start_mode {
                 StartMode::Boot if crate::cgroup::inner::guest_mounts_cgroup(self.tree.as_fd()) => {
@@ -343,7 +348,8 @@ impl Machine {
         self.prep.devices_pending = attach.is_some();
         // The OCI runtime's /dev and /run are config.json's mounts.
         self.prep.premade_pending = self.prep.userns.is_none() && self.spec.oci.is_none();
-        let p = spawn::spawn(&self.spec, &mut self.prep, self.tree.as_fd(), self.cgroup.as_ref(), attach, early_go)?;
+        let cgroups = spawn::Cgroups { v2: self.cgroup.as_ref(), v1: self.cgroup_v1.as_ref() };
+        let p = spawn::spawn(&self.spec, &mut self.prep, self.tree.as_fd(), cgroups, attach, early_go)?;
         self.pid1_spawned += 1;
         self.pid1 = Some(p);
         Ok(())
@@ -549,6 +555,11 @@ impl Machine {
         }
         if let Some(cg) = self.cgroup.take() {
             if let Err(e) = cg.kill_and_remove() {
+                log::warn!("remove cgroup: {e}");
+            }
+        }
+        if let Some(v1) = self.cgroup_v1.take() {
+            if let Err(e) = v1.remove() {
                 log::warn!("remove cgroup: {e}");
             }
         }

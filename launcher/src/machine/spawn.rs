@@ -14,6 +14,14 @@ use rustix::process::{Pid, WaitOptions};
 const CLONE_FLAGS: u64 =
     (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP) as u64;
 
+/// The cgroups PID 1 is born in: v2 by `CLONE_INTO_CGROUP`, v1 (the OCI runtime on hybrid and
+/// legacy hosts) by the launcher joining them for the clone.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Cgroups<'a> {
+    pub v2: Option<&'a Cgroup>,
+    pub v1: Option<&'a crate::cgroup::V1Group>,
+}
+
 /// The container's PID 1 of the current boot, set up and waiting for "go" until
 /// [`Machine::start`](super::Machine::start).
 pub struct Pid1 {
@@ -39,10 +47,11 @@ pub(super) fn spawn(
     spec: &Spec,
     prep: &mut Prepared,
     tree: BorrowedFd<'_>,
-    cg: Option<&Cgroup>,
+    cgroups: Cgroups<'_>,
     attach_devices: Option<BorrowedFd<'_>>,
     early_go: bool,
 ) -> Result<Pid1> {
+    let cg = cgroups.v2;
     let (parent_ch, child_ch) = Channel::pair()?;
     // With a cgroup, the child joins it at clone time and unshares its cgroup namespace itself,
     // so that the namespace is rooted at the container's cgroup.
@@ -62,15 +71,23 @@ pub(super) fn spawn(
     };
     // With a user namespace the launcher made `/run` and bound the notify socket itself.
     let mut notify: Option<OwnedFd> = outer.as_mut().and_then(|o| o.notify.take());
-    let pid = match sys::clone_process(flags, cg.map(|c| c.dir_fd()))
-        .map_err(|e| Error::sys("clone", "container namespaces", e))?
-    {
+    // v1: born in the container's directories, before it unshares its cgroup namespace.
+    let joined = cgroups.v1.map(crate::cgroup::V1Group::join).transpose()?;
+    let forked = sys::clone_process(flags, cg.map(|c| c.dir_fd()));
+    let left = match (&forked, joined) {
+        (Ok(Forked::Child), _) | (_, None) => Ok(()),
+        (_, Some(j)) => j.leave(),
+    };
+    let pid = match forked.map_err(|e| Error::sys("clone", "container namespaces", e))? {
         Forked::Child => {
             drop(parent_ch);
             crate::container::run(spec, prep, child_ch, outer)
         }
         Forked::Parent { pid } => pid,
     };
+    if let Err(e) = left {
+        return Err(abandon(pid, e));
+    }
     drop(outer);
     drop(child_ch);
     if prep.premade_pending {

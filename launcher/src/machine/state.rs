@@ -17,6 +17,10 @@ pub struct State {
     pub start_time: u64,
     /// The machine's cgroup directory, if it has one.
     pub cgroup: Option<PathBuf>,
+    /// Its cgroup v1 directories (the OCI runtime on hybrid and legacy hosts).
+    pub cgroup_v1: Vec<crate::cgroup::V1Entry>,
+    /// v1 parents its creator made, removed with it when empty.
+    pub cgroup_v1_made: Vec<PathBuf>,
     /// It holds network state (leases, rules) under the runtime directory.
     pub network: bool,
     /// Throw-away overlay uppers to remove (`--overlay=LOWER::DST`).
@@ -43,6 +47,12 @@ impl State {
         let mut out = format!("machine={}\npid={}\nstart_time={}\n", self.machine, self.pid, self.start_time);
         if let Some(c) = &self.cgroup {
             out.push_str(&format!("cgroup={}\n", c.display()));
+        }
+        for e in &self.cgroup_v1 {
+            out.push_str(&format!("cgroup-v1={}:{}\n", e.name, e.path.display()));
+        }
+        for m in &self.cgroup_v1_made {
+            out.push_str(&format!("cgroup-v1-made={}\n", m.display()));
         }
         out.push_str(&format!("network={}\n", if self.network { "yes" } else { "no" }));
         for t in &self.temporary {
@@ -81,6 +91,15 @@ impl State {
                 "pid" => s.pid = v.parse().ok().filter(|p| *p > 1).ok_or_else(|| bad(n, "bad pid"))?,
                 "start_time" => s.start_time = v.parse().map_err(|_| bad(n, "bad start_time"))?,
                 "cgroup" => s.cgroup = Some(path()?),
+                "cgroup-v1" => {
+                    // NAME:PATH; a hierarchy's name (`cpu,cpuacct`, `name=systemd`) has no ':'.
+                    let (name, p) = v
+                        .split_once(':')
+                        .filter(|(n, p)| !n.is_empty() && p.starts_with('/'))
+                        .ok_or_else(|| bad(n, "cgroup-v1= needs NAME:/absolute/path"))?;
+                    s.cgroup_v1.push(crate::cgroup::V1Entry { name: name.to_string(), path: PathBuf::from(p) });
+                }
+                "cgroup-v1-made" => s.cgroup_v1_made.push(path()?),
                 "network" if v == "yes" || v == "no" => s.network = v == "yes",
                 "temporary" => s.temporary.push(path()?),
                 "directory" => s.directory = Some(path()?),
@@ -107,6 +126,17 @@ mod tests {
             pid: 4242,
             start_time: 987654,
             cgroup: Some("/sys/fs/cgroup/machine.slice/machine-web\\x2d1.scope".into()),
+            cgroup_v1: vec![
+                crate::cgroup::V1Entry {
+                    name: "cpu,cpuacct".into(),
+                    path: "/sys/fs/cgroup/cpu,cpuacct/default/c1".into(),
+                },
+                crate::cgroup::V1Entry {
+                    name: "name=systemd".into(),
+                    path: "/sys/fs/cgroup/systemd/default/c1".into(),
+                },
+            ],
+            cgroup_v1_made: vec!["/sys/fs/cgroup/systemd/default".into()],
             network: true,
             temporary: vec!["/var/tmp/spawnbox-overlay-abc123".into()],
             directory: Some("/var/lib/machines/web-1".into()),
@@ -117,6 +147,8 @@ mod tests {
         assert_eq!(
             text,
             "machine=web-1\npid=4242\nstart_time=987654\ncgroup=/sys/fs/cgroup/machine.slice/machine-web\\x2d1.scope\n\
+             cgroup-v1=cpu,cpuacct:/sys/fs/cgroup/cpu,cpuacct/default/c1\n\
+             cgroup-v1=name=systemd:/sys/fs/cgroup/systemd/default/c1\ncgroup-v1-made=/sys/fs/cgroup/systemd/default\n\
              network=yes\ntemporary=/var/tmp/spawnbox-overlay-abc123\ndirectory=/var/lib/machines/web-1\n\
              upper=/srv/upper\nupper-in-tree=/var/upper\n"
         );
@@ -134,6 +166,10 @@ mod tests {
             "/run/spawnbox/machines/m/state:3: cgroup= needs an absolute path"
         );
         assert_eq!(err("machine=m\nbogus\n"), "/run/spawnbox/machines/m/state:2: expected key=value");
+        assert_eq!(
+            err("machine=m\ncgroup-v1=memory:rel\n"),
+            "/run/spawnbox/machines/m/state:2: cgroup-v1= needs NAME:/absolute/path"
+        );
         assert_eq!(err("machine=m\n"), "/run/spawnbox/machines/m/state: machine= and pid= are required");
     }
 }
