@@ -239,9 +239,22 @@ impl Drop for HostGuard {
         if !removed.is_empty() {
             eprintln!("engines: removed what the engines left outside their roots: {removed:?}");
         }
+        // Anything still running that names this test process's scratch dir (conmon, shims,
+        // daemons, container processes started from the temp dir's trees).
+        let scratch =
+            format!("{}/", std::env::temp_dir().join(format!("spawnbox-tests-{}", std::process::id())).display());
+        let mut stray = Vec::new();
+        wait_until(Duration::from_secs(10), || {
+            stray = processes_mentioning(&scratch);
+            stray.is_empty()
+        });
+        for p in &stray {
+            kill(*p);
+        }
         if std::thread::panicking() {
             return;
         }
+        assert!(stray.is_empty(), "processes of the engines were left (killed now): {stray:?}");
         let after = snapshot();
         let (appeared, vanished) = multiset_diff(&before.mounts, &after.mounts);
         assert!(
