@@ -33,7 +33,8 @@
 # Env knobs:    CYCLE_RUNS=100 PODMAN_RUNS=15 WARMUP=3 SPAWNBOX_RUNC=build/spawnbox-runc
 #               KEEP=DIR (copy the hyperfine JSON there)
 # Output: the report (markdown) on stdout, progress on stderr. Exit status 1 when runc's rows
-# could not run (the harness is broken); a failing spawnbox-runc or crun is reported, not fatal.
+# could not run (the harness is broken); a failing spawnbox-runc or crun is reported ("failed",
+# in lower case: run.sh fails `make bench` on a "FAILED" row of its own, not on these), not fatal.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -140,14 +141,14 @@ SB_NOTE=''
 if [ ! -e "$SPAWNBOX_RUNC" ]; then
     SB_NOTE="spawnbox-runc: not built (${SPAWNBOX_RUNC#"$REPO"/} missing; make build)"
 fi
-smoke() { # smoke ID: one run; status OK or FAILED with the last line of its output
+smoke() { # smoke ID: one run; status OK, or "failed: ..." with the last line of its output
     local id=$1 rc=0
     rm -f "$W/failed"
     timeout 60 bash -c "exec ${CMD[$id]}" </dev/null >"$W/smoke-$id.log" 2>&1 || rc=$?
     if [ -e "$W/failed" ] && [ "$rc" = 0 ]; then rc=1; fi
     if [ "$rc" = 0 ]; then STATUS[$id]=OK; return 0; fi
-    STATUS[$id]="FAILED: exit $rc: $(grep -av '^$' "$W/smoke-$id.log" | tail -n 1 | cut -c1-200)"
-    log "FAILED $id: ${STATUS[$id]}"
+    STATUS[$id]="failed: exit $rc: $(grep -av '^$' "$W/smoke-$id.log" | tail -n 1 | tr "|" "/" | cut -c1-200)"
+    log "$id: ${STATUS[$id]}"
     return 1
 }
 for id in "${CYCLE_IDS[@]}" "${PODMAN_IDS[@]}"; do
@@ -156,7 +157,7 @@ for id in "${CYCLE_IDS[@]}" "${PODMAN_IDS[@]}"; do
 done
 if [ -z "$SB_NOTE" ] && { [ "${STATUS[spawnbox-runc]}" != OK ] || [ "${STATUS[podman-spawnbox-runc]}" != OK ]; }; then
     bad=spawnbox-runc; [ "${STATUS[spawnbox-runc]}" = OK ] && bad=podman-spawnbox-runc
-    SB_NOTE="spawnbox-runc: failed (${bad}: ${STATUS[$bad]#FAILED: })"
+    SB_NOTE="spawnbox-runc: failed (${bad}: ${STATUS[$bad]#failed: })"
 fi
 [ "${STATUS[runc]}" = OK ] && [ "${STATUS[podman-runc]}" = OK ] || die "runc's rows fail: the harness is broken (${STATUS[runc]}; ${STATUS[podman-runc]})"
 
@@ -191,7 +192,7 @@ table() { # table BASE IDS...
     echo "|---|---|---|---|---|---|"
     for id in "$@"; do
         st=${STATUS[$id]:-not run}
-        [ "${NZ[$id]:-0}" != 0 ] && st="FAILED: ${NZ[$id]} timed runs exited non-zero"
+        [ "${NZ[$id]:-0}" != 0 ] && st="failed: ${NZ[$id]} timed runs exited non-zero"
         if [ -n "${MED[$id]:-}" ]; then
             printf '| %s | %s | %s ± %s | %s / %s | %s | %s |\n' "${LABEL[$id]}" "$(f2 "${MED[$id]}")" "$(f2 "${MEAN[$id]}")" \
                 "$(f2 "${SD[$id]}")" "$(f2 "${MIN[$id]}")" "$(f2 "${MAX[$id]}")" \
