@@ -27,7 +27,7 @@ ROOTFS := $(BUILD)/demo-rootfs
 # Set by `setup`: the musl target when rustup can install it, else glibc with +crt-static.
 TARGET_FILE := $(BUILD)/.target
 
-.PHONY: all setup deps build build-native build-cross test-cross install docs completions dist demo guests test test-unit test-integration test-vm fuzz bench bench-scale bench-concurrent clean fmt
+.PHONY: all setup deps build build-native build-cross test-cross install docs completions dist demo guests test test-unit test-integration test-engines test-vm fuzz bench bench-scale bench-concurrent clean fmt
 
 all: build
 
@@ -78,8 +78,18 @@ setup: $(TARGET_FILE)
 #                                      -> make, git                        deps
 #   podman, runc (nested_engines.rs: spawnbox as a podman container's entrypoint; runc because
 #   crun refuses hybrid hosts whose cgroup2 has a controller; conmon comes with podman;
-#   oci_import.rs: podman import/build/save make the images import-oci reads)
+#   oci_import.rs: podman import/build/save make the images import-oci reads;
+#   oci_engines.rs: podman run/exec/stop/rm with the OCI runtime under test)
 #                                      -> podman, runc                     deps
+#   containerd, ctr, containerd-shim-runc-v2 (oci_engines.rs, tests/common/engines.rs: containerd
+#   started on a temp dir, ctr run --runc-binary; dockerd's containerd)
+#                                      -> containerd                       deps
+#   dockerd, /usr/bin/docker (oci_engines.rs: dockerd --add-runtime on the harness's containerd,
+#   docker run --runtime; the path Nomad's docker driver takes)
+#                                      -> docker.io                        deps
+#   crun (tests/bench/oci.sh: the create/start/delete cycle and podman run against runc and crun)
+#                                      -> crun                             deps
+#   hyperfine (tests/bench/oci.sh)     -> hyperfine                        tests/bench/run.sh
 #   qemu-system-x86_64 (vm)            -> qemu-system-x86                  tests/vm/lib.sh
 #   qemu-system-aarch64 (vm, VM_ARCH=aarch64) -> qemu-system-arm           tests/vm/lib.sh
 #   qemu-aarch64, qemu-arm (cross unit tests: .cargo/config.toml runners; make test ARCH=armv7)
@@ -93,7 +103,15 @@ setup: $(TARGET_FILE)
 #   mawk, findutils, diffutils, gzip, tar (tarball.rs: GNU tar's archives and extraction), dpkg (dpkg-deb), apt (apt-get; gpgv and
 #   debian-archive-keyring for debootstrap), libc-bin (ldd), passwd (chpasswd, in the guests)
 DEB_PACKAGES := busybox-static file iproute2 util-linux mount e2fsprogs btrfs-progs nftables debootstrap \
-	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc scdoc zsh make git qemu-user
+	gcc g++ libc6-dev binutils xz-utils zstd procps podman runc containerd docker.io crun scdoc zsh make git qemu-user
+# Packages whose maintainer scripts start a daemon (docker.io: invoke-rc.d docker start, and
+# with systemd deb-systemd-invoke start docker.service/containerd.service): the install runs
+# with a policy-rc.d that refuses every start (exit 101, read by invoke-rc.d and
+# deb-systemd-invoke; a policy-rc.d already there is kept as it is), and when this run
+# installed them, their start at boot is switched off again (update-rc.d disable, and the
+# .wants/ links of their systemd units removed, which is what systemctl disable does): the
+# tests start their own daemons on temp dirs, never the system's.
+DAEMON_PACKAGES := containerd docker.io
 deps:
 	@need=""; \
 	for p in $(DEB_PACKAGES); do \
@@ -101,7 +119,18 @@ deps:
 	done; \
 	if [ -n "$$need" ]; then \
 		echo "installing:$$need"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need; \
+		policy=/usr/sbin/policy-rc.d; made=""; \
+		if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy && chmod 755 $$policy && made=1; fi; \
+		rc=0; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need || rc=$$?; \
+		if [ -n "$$made" ]; then rm -f $$policy; fi; \
+		for p in $(DAEMON_PACKAGES); do \
+			case " $$need " in *" $$p "*) ;; *) continue ;; esac; \
+			for s in $$(dpkg -L $$p 2>/dev/null | sed -n 's|^/etc/init.d/||p'); do update-rc.d $$s disable >/dev/null 2>&1 || true; done; \
+			for u in $$(dpkg -L $$p 2>/dev/null | sed -n 's#^/lib/systemd/system/\([^/]*\.\(service\|socket\)\)$$#\1#p'); do \
+				find /etc/systemd/system -path "*.wants/$$u" -type l -delete 2>/dev/null || true; \
+			done; \
+		done; \
+		exit $$rc; \
 	fi
 
 # Release flags of .cargo/config.toml, repeated here because RUSTFLAGS replaces them.
@@ -279,6 +308,14 @@ test-integration: deps build guests
 	SPAWNBOX=$(CURDIR)/$(BUILD)/spawnbox SPAWNBOX_INIT=$(CURDIR)/$(BUILD)/spawnbox-init \
 	SPAWNBOX_GUEST_SYSTEMD=$$guest_systemd SPAWNBOX_GUEST_OPENRC=$$guest_openrc SPAWNBOX_GUEST_BUSYBOX=$$guest_busybox \
 		$(CARGO) test --locked -p spawnbox-tests
+
+# Issue 19: the OCI runtime driven end to end by podman, containerd/ctr and dockerd
+# (tests/oci_engines.rs, tests/common/engines.rs). Not part of `make test` until spawnbox-runc
+# passes it (tests/Cargo.toml: `test = false` on the target). OCI_RUNTIME=/usr/sbin/runc runs
+# the same tests against runc (the harness's own check; no build needed then).
+test-engines: deps $(if $(OCI_RUNTIME),,build)
+	SPAWNBOX_OCI_RUNTIME=$(or $(OCI_RUNTIME),$(CURDIR)/$(BUILD)/spawnbox-runc) \
+		$(CARGO) test --locked -p spawnbox-tests --test oci_engines
 
 ifeq ($(ARCH),armv7)
 test-vm:

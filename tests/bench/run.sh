@@ -7,7 +7,8 @@
 # security layer (issue 6: a with/without row pair, and the device program's bpf(2) calls
 # timed with perf trace), checks the targets of issues 2, 3 and 18, and rewrites the generated
 # part of docs/BENCHMARKS.md. The method is described in docs/BENCHMARKS.md. Boot-to-ready of a
-# real systemd guest, spawnbox against systemd-nspawn, is tests/bench/boot.sh.
+# real systemd guest, spawnbox against systemd-nspawn, is tests/bench/boot.sh; the OCI runtime
+# (spawnbox-runc against runc and crun, issue 19) is tests/bench/oci.sh.
 #
 # Run as root:  make bench        (or: bash tests/bench/run.sh)
 # Env knobs:    RUNS=100 WARMUP=3 RSS_REPS=5 TRACE_REPS=20
@@ -439,6 +440,8 @@ report() {
         boot_report
         echo
         concurrent_report
+        echo
+        oci_report
     } > "$out"
 
     # ---- targets
@@ -585,6 +588,15 @@ security_report() {
         echo "|---|---|---|---|"
         awk -F'\t' '{printf "| %s | %s | 0x%s | %s |\n", $1, $2, $3, $4}' "$W/secstate.tsv"
     fi
+}
+
+# The OCI runtime (tests/bench/oci.sh): its report as it printed it.
+oci_report() {
+    if [ ! -s "$W/oci.txt" ]; then
+        echo "**OCI runtime (issue 19).** Not measured in this run: $(tail -n 1 "$W/oci.log" 2>/dev/null || echo 'tests/bench/oci.sh did not run')"
+        return
+    fi
+    cat "$W/oci.txt"
 }
 
 # 100 starts at once (tests/bench/concurrent.sh): its table as it printed it.
@@ -738,6 +750,15 @@ done | tr '\n' ' ')
 [ -z "$left" ] || log "WARNING: processes still running in the bench rootfs: $left"
 
 [ "$inner_rc" = 0 ] && [ -s "$W/status.tsv" ] || die "the measurement part failed (rc $inner_rc)"
+# The OCI runtime (issue 19): spawnbox-runc against runc and crun, in a cycle and under podman.
+# Its own script, outside the namespace wrapper: the engines and crun's wrapper need the host's
+# own cgroup layout. It reports "spawnbox-runc: not built/failed" itself when it has no numbers.
+log "OCI runtime: tests/bench/oci.sh"
+SPAWNBOX_RUNC=${SPAWNBOX_RUNC:-$(dirname "$SPAWNBOX")/spawnbox-runc} bash "$HERE/oci.sh" >"$W/oci.txt" 2>"$W/oci.log" \
+    || { log "OCI runtime bench failed (see below)"; tail -n 5 "$W/oci.log" >&2; }
+if grep -q 'spawnbox-runc: \(not built\|failed\)' "$W/oci.txt" 2>/dev/null; then
+    log "$(grep -o 'spawnbox-runc: \(not built\|failed\)[^*]*' "$W/oci.txt" | head -n 1)"
+fi
 report
 echo; cat "$W/report.md"; echo
 update_doc

@@ -6,6 +6,7 @@
 //! The tests need root and fail (never skip) without it.
 
 pub mod completions;
+pub mod engines;
 pub mod host;
 pub mod net;
 pub mod pty;
@@ -65,6 +66,14 @@ fn base_dir() -> &'static Path {
         unsafe { libc::atexit(remove_base_dir) };
         p
     })
+}
+
+/// A fresh directory `<per-process scratch dir>/<tag>-<n>` for a test that needs no rootfs
+/// (the engine harness keeps each engine's state there); removed with the scratch dir at exit.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let d = base_dir().join(format!("{tag}-{}", N.fetch_add(1, Ordering::Relaxed)));
+    fs::create_dir_all(&d).unwrap_or_else(|e| panic!("create {}: {e}", d.display()));
+    d
 }
 
 extern "C" fn remove_base_dir() {

@@ -98,6 +98,13 @@ impl Cmd {
         self
     }
 
+    /// The program (`program()`'s, else spawnbox), the arguments and the environment: for a
+    /// caller that runs the command its own way (the engine harness's cleanup).
+    pub fn parts(&self) -> (std::path::PathBuf, &[OsString], &[(OsString, OsString)]) {
+        let p = self.program.clone().unwrap_or_else(|| super::spawnbox_bin().to_path_buf());
+        (p, &self.args, &self.env)
+    }
+
     fn describe(&self) -> String {
         let mut s = self.program.as_ref().map_or("spawnbox".to_string(), |p| p.display().to_string());
         for a in &self.args {
