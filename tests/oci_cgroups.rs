@@ -12,42 +12,32 @@
 
 use rustix::process::Signal;
 use spawnbox::machine::{Created, Machine, Model};
-use spawnbox::runtime_spec::{Config, Cpu, Linux, Memory, Resources};
-use spawnbox::spec::{Caller, OciSpec, Spec};
+use spawnbox::spec::Spec;
 use spawnbox_tests::Test;
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The spec of `-D TREE -q --console=pipe --uuid=UUID ARGS...` with a config.json whose
-/// cgroupsPath is `/sbtest<pid>-ocimachine/NAME`.
-fn spec_of(root: &Path, uuid: &str, args: &[&str], cgroups_path: &str) -> Spec {
-    let mut argv: Vec<OsString> = vec!["-q".into(), "--console=pipe".into(), "-D".into(), root.into()];
-    argv.push(format!("--uuid={uuid}").into());
-    argv.extend(args.iter().map(OsString::from));
-    let getenv = |_: &str| None;
-    let settings = match spawnbox::cli::parse(&argv, &getenv, Path::new("/")) {
-        Ok(spawnbox::cli::Parsed::Run(s)) => s,
-        Ok(_) => panic!("{argv:?}: not a run"),
-        Err(e) => panic!("{argv:?}: {e}"),
-    };
-    let caller = Caller { cwd: Path::new("/"), stdin_tty: false, stdout_tty: false, host_hostname: "host" };
-    let mut spec = Spec::resolve(settings, &caller).expect("resolve");
-    let resources = Resources {
-        memory: Some(Memory { limit: Some(64 << 20), ..Memory::default() }),
-        cpu: Some(Cpu { shares: Some(512), ..Cpu::default() }),
-        pids_limit: Some(32),
-        ..Resources::default()
-    };
-    let config = Config {
-        linux: Linux { cgroups_path: Some(cgroups_path.into()), resources, ..Linux::default() },
-        ..Config::default()
-    };
+/// The spec `spawnbox-runc create` makes of a bundle around TREE running ARGS, whose
+/// config.json has cgroupsPath `cgroups_path` and memory, CPU and pids limits.
+fn spec_of(root: &Path, _uuid: &str, args: &[&str], cgroups_path: &str) -> Spec {
+    let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+    let text = format!(
+        r#"{{"ociVersion":"1.2.0","root":{{"path":{root:?}}},
+  "process":{{"user":{{"uid":0,"gid":0}},"args":[{args}],"env":["PATH=/bin:/usr/bin"],"cwd":"/",
+    "capabilities":{{"bounding":["CAP_KILL"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"]}}}},
+  "mounts":[{{"destination":"/proc","type":"proc","source":"proc"}}],
+  "linux":{{"namespaces":[{{"type":"pid"}},{{"type":"ipc"}},{{"type":"uts"}},{{"type":"mount"}},{{"type":"cgroup"}}],
+    "cgroupsPath":{cgroups_path:?},
+    "resources":{{"memory":{{"limit":{mem}}},"cpu":{{"shares":512}},"pids":{{"limit":32}}}}}}}}"#,
+        root = root.to_str().unwrap(),
+        args = args.join(","),
+        mem = 64u64 << 20,
+    );
+    let config = spawnbox::runtime_spec::parse(text.as_bytes()).expect("config");
     let id = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let bundle = root.parent().map(Path::to_path_buf).unwrap_or_default();
-    spec.oci = Some(Box::new(OciSpec { id, bundle, config }));
-    spec
+    spawnbox::spec_oci::from_bundle(&id, &bundle, config).expect("spec")
 }
 
 const PAYLOAD: &[&str] = &["/bin/sh", "-c", "cat /proc/self/cgroup > /cg; exec sleep 1000"];

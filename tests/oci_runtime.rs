@@ -118,7 +118,10 @@ fn create_start_kill_delete_and_the_states_between() {
     assert_eq!(fs::read_to_string(&out).unwrap(), "started in /srv/work as oci-box\n");
     assert_eq!(field(&text(&rt(&t, &["state", &id]).stdout), "status"), "running");
     let o = rt(&t, &["start", &id]);
-    assert_eq!((o.status.code(), text(&o.stderr)), (Some(1), "spawnbox-runc: cannot start an already running container\n".into()));
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (Some(1), "spawnbox-runc: cannot start an already running container\n".into())
+    );
     let o = rt(&t, &["delete", &id]);
     assert_eq!(
         (o.status.code(), text(&o.stderr)),
@@ -131,7 +134,10 @@ fn create_start_kill_delete_and_the_states_between() {
     assert_eq!(field(&text(&rt(&t, &["state", &id]).stdout), "pid"), "0");
     assert!(rt(&t, &["delete", &id]).status.success());
     let o = rt(&t, &["state", &id]);
-    assert_eq!((o.status.code(), text(&o.stderr)), (Some(1), format!("spawnbox-runc: container {id} does not exist\n")));
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (Some(1), format!("spawnbox-runc: container {id} does not exist\n"))
+    );
     assert_eq!(fs::read_dir(t.path("state")).unwrap().count(), 0);
 }
 
@@ -139,7 +145,8 @@ fn create_start_kill_delete_and_the_states_between() {
 fn run_prints_exactly_and_exits_with_the_status_and_no_descriptor_leaks_in() {
     let t = Test::new("oci-run");
     let id = t.name();
-    let script = "echo $GREETING; ls /proc/self/fd | tr '\\n' ' '; echo; id -u; cat /proc/self/status | grep -E '^CapBnd'; \
+    let script =
+        "echo $GREETING; ls /proc/self/fd | tr '\\n' ' '; echo; id -u; cat /proc/self/status | grep -E '^CapBnd'; \
                   stat -c %t:%T /proc/keys; ls /proc/bus | wc -l; touch /proc/sys/x 2>/dev/null || echo sys ro; exit 3";
     let b = bundle(&t, &config(&t, &["sh", "-c", script], false, ""));
     // An inherited descriptor (3, as conmon's sync pipe) must not reach the container.
@@ -155,6 +162,8 @@ fn run_prints_exactly_and_exits_with_the_status_and_no_descriptor_leaks_in() {
     assert_eq!(lines[0], "hello");
     assert_eq!(lines[1], "0 1 2 3 ", "ls's own directory is 3; nothing else");
     assert_eq!(lines[2], "0");
+    // config.json's bounding set exactly (CAP_CHOWN 0, CAP_KILL 5), nothing of nspawn's.
+    assert_eq!(lines[3], "CapBnd:\t0000000000000021");
     // /proc/keys is the container's /dev/null (1:3) now, /proc/bus an empty directory (the host shows its entries).
     assert_eq!(lines[4..], ["1:3".to_string(), "0".into(), "sys ro".into()][..]);
     assert_eq!(fs::read_dir(t.path("state")).unwrap().count(), 0, "run deletes the container");
@@ -208,7 +217,12 @@ fn hooks_get_the_state_on_stdin() {
             f = t.path(point).to_str().unwrap()
         )
     };
-    let extra = format!(r#","hooks":{{"prestart":{},"poststart":{},"poststop":{}}}"#, h("prestart"), h("poststart"), h("poststop"));
+    let extra = format!(
+        r#","hooks":{{"prestart":{},"poststart":{},"poststop":{}}}"#,
+        h("prestart"),
+        h("poststart"),
+        h("poststop")
+    );
     let b = bundle(&t, &config(&t, &["sleep", "100"], false, &extra));
     assert!(rt(&t, &["create", "--bundle", b.to_str().unwrap(), &id]).status.success());
     let pid = field(&text(&rt(&t, &["state", &id]).stdout), "pid");
@@ -284,7 +298,10 @@ fn exec_with_and_without_a_terminal_through_the_console_socket() {
     assert_eq!(name, b"/dev/pts/0");
     assert!(rt(&t, &["start", &id]).status.success());
     // Without a terminal: the output and the status come back through this process.
-    let o = rt(&t, &["exec", "--env", "GREETING=from exec", "--cwd", "/", &id, "sh", "-c", "echo $GREETING in $(pwd); exit 5"]);
+    let o = rt(
+        &t,
+        &["exec", "--env", "GREETING=from exec", "--cwd", "/", &id, "sh", "-c", "echo $GREETING in $(pwd); exit 5"],
+    );
     assert_eq!((o.status.code(), text(&o.stdout)), (Some(5), "from exec in /\n".into()), "{}", text(&o.stderr));
     // With one: the pty's master comes to the socket; --detach returns at once.
     let pidfile = t.path("exec.pid");

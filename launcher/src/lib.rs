@@ -10,9 +10,9 @@ mod btrfs;
 #[allow(dead_code, unused_imports)]
 pub mod cgroup;
 mod channel;
-pub mod clock;
 mod child;
 pub mod cli;
+pub mod clock;
 mod console;
 mod container;
 pub mod copy;
@@ -40,7 +40,6 @@ mod mounts_oci;
 mod network;
 mod notify;
 pub mod oci;
-pub mod runtime_spec;
 #[cfg(feature = "images")]
 pub mod oci_image;
 mod overlay;
@@ -49,6 +48,7 @@ mod prepared;
 mod resolv_conf;
 mod rootfs;
 mod run_host;
+pub mod runtime_spec;
 mod security;
 pub mod settings;
 mod setup;

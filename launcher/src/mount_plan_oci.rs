@@ -80,11 +80,54 @@ const OPTIONS: &[(&str, Effect)] = &[
 
 /// The option names this runtime knows (`features`' `mountOptions`).
 pub const OPTION_NAMES: &[&str] = &[
-    "ro", "rro", "rw", "rrw", "nosuid", "rnosuid", "suid", "rsuid", "nodev", "rnodev", "dev", "rdev", "noexec",
-    "rnoexec", "exec", "rexec", "strictatime", "rstrictatime", "relatime", "rrelatime", "norelatime", "noatime",
-    "rnoatime", "atime", "ratime", "nodiratime", "rnodiratime", "diratime", "rdiratime", "bind", "rbind", "private",
-    "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "defaults", "async", "sync",
-    "dirsync", "remount", "mand", "nomand", "silent", "loud",
+    "ro",
+    "rro",
+    "rw",
+    "rrw",
+    "nosuid",
+    "rnosuid",
+    "suid",
+    "rsuid",
+    "nodev",
+    "rnodev",
+    "dev",
+    "rdev",
+    "noexec",
+    "rnoexec",
+    "exec",
+    "rexec",
+    "strictatime",
+    "rstrictatime",
+    "relatime",
+    "rrelatime",
+    "norelatime",
+    "noatime",
+    "rnoatime",
+    "atime",
+    "ratime",
+    "nodiratime",
+    "rnodiratime",
+    "diratime",
+    "rdiratime",
+    "bind",
+    "rbind",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "defaults",
+    "async",
+    "sync",
+    "dirsync",
+    "remount",
+    "mand",
+    "nomand",
+    "silent",
+    "loud",
 ];
 
 /// Options no mount of this runtime takes yet.
@@ -179,7 +222,8 @@ pub fn plan(config: &Config, binds: &[CustomMount]) -> Result<Vec<Step>> {
         let p = read(i, m)?;
         let target = PathBuf::from(&m.destination);
         if p.bind.is_some() {
-            let cm = binds.get(bind_index).cloned().ok_or_else(|| Error::msg(format!("mounts[{i}]: no bind planned")))?;
+            let cm =
+                binds.get(bind_index).cloned().ok_or_else(|| Error::msg(format!("mounts[{i}]: no bind planned")))?;
             steps.push(Step::Custom(bind_index, cm));
             bind_index += 1;
             // The attributes besides read-only (set when the source was cloned).

@@ -108,8 +108,13 @@ pub fn sysctl(m: &Mounter<'_>, values: &[(String, String)]) -> Result<()> {
             return Err(Error::msg(format!("linux.sysctl: invalid name {key:?}")));
         }
         let path = Path::new("/proc/sys").join(&rel);
-        let fd = rootfs::open_in_root(m.root.as_fd(), &path, rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::TRUNC, Follow::Never)
-            .map_err(|e| Error::path("open", &path, e).context(format!("linux.sysctl: {key}")))?;
+        let fd = rootfs::open_in_root(
+            m.root.as_fd(),
+            &path,
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::TRUNC,
+            Follow::Never,
+        )
+        .map_err(|e| Error::path("open", &path, e).context(format!("linux.sysctl: {key}")))?;
         crate::run_host::write_all(fd.as_fd(), value.as_bytes())
             .map_err(|e| Error::path("write", &path, e).context(format!("linux.sysctl: {key}")))?;
     }

@@ -99,6 +99,8 @@ pub struct OciSpec {
     /// The bundle directory (absolute); `config.root.path` is taken from it.
     pub bundle: PathBuf,
     pub config: crate::runtime_spec::Config,
+    /// `--cgroup-manager disabled` (podman's `--cgroups=disabled`): no cgroup at all.
+    pub no_cgroups: bool,
 }
 
 /// The network options of the command line (nspawn §1.6 plus spawnbox's addressing).

@@ -150,7 +150,12 @@ pub fn finish(
     }
     if let (Some(_), Some(cwd)) = (&spec.oci, &spec.chdir) {
         // runc makes the working directory when the image lacks it.
-        drop(crate::rootfs::mount_point(root.as_fd(), cwd, crate::rootfs::NodeKind::Directory, crate::rootfs::Follow::InRoot)?);
+        drop(crate::rootfs::mount_point(
+            root.as_fd(),
+            cwd,
+            crate::rootfs::NodeKind::Directory,
+            crate::rootfs::Follow::InRoot,
+        )?);
     }
 
     let user = lookup_user(root.as_fd(), spec)?;

@@ -37,4 +37,3 @@ pub fn open_in(root: BorrowedFd<'_>, whose: &str) -> Result<(OwnedFd, OwnedFd)> 
     }
     Err(Error::sys("open", format!("/dev/pts/ptmx of {whose}"), last))
 }
-

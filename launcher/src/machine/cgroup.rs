@@ -17,9 +17,8 @@ pub(super) fn create_cgroups(spec: &Spec, shift: Option<u32>) -> Result<(Option<
 }
 
 /// `--cgroup-manager disabled` (podman's `--cgroups=disabled`): no cgroup at all.
-/// TODO(front end): read the flag from `OciSpec` once it carries it (oci/args.rs `no_cgroups`).
-fn oci_cgroups_disabled(_oci: &OciSpec) -> bool {
-    false
+fn oci_cgroups_disabled(oci: &OciSpec) -> bool {
+    oci.no_cgroups
 }
 
 /// The OCI runtime's cgroups, as runc's cgroupfs driver places them (docs/CGROUPS.md): the

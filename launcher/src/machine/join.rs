@@ -180,6 +180,23 @@ impl Join {
         self.seccomp.as_ref().map_or(Ok(()), Program::install)
     }
 
+    /// The OCI runtime's `exec`, in the process that will exec, after [`confine`](Self::confine)
+    /// and before the credentials change: the process's own bounding set (config.json's or
+    /// `--process`'s), capabilities kept across the uid change.
+    pub fn confine_oci(&self, q: &caps::Quintet) -> Result<()> {
+        caps::apply_oci_bounding(q, self.last_cap)
+    }
+
+    /// The OCI runtime's `exec`, after the credentials change: exactly the process's effective,
+    /// permitted, inheritable and ambient sets, no_new_privs if PID 1 has it, non-dumpable.
+    pub fn before_exec_oci(&self, q: &caps::Quintet) -> Result<()> {
+        caps::apply_oci_sets(q)?;
+        if self.layer.no_new_privs {
+            process::set_no_new_privs()?;
+        }
+        process::set_non_dumpable()
+    }
+
     /// After the credentials change, right before execve: the capability sets (the bounding
     /// set for root, none for anyone else), no_new_privs if PID 1 has it, non-dumpable again
     /// (a uid change resets the flag; execve makes the program dumpable as usual).

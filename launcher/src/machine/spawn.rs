@@ -147,7 +147,7 @@ pub(super) fn spawn(
 /// "Go": the launcher's last steps on PID 1 (resource limits a user namespace's root could not
 /// raise, the network), then the payload runs.
 pub(super) fn go(p: &Pid1, prep: &Prepared, net: Option<&mut crate::network::HostNetwork>) -> Result<()> {
-    let limits = if prep.userns.is_some() { prep.security.apply_to_child(p.pid) } else { Ok(()) };
+    let limits = if prep.security.limits_from_launcher() { prep.security.apply_to_child(p.pid) } else { Ok(()) };
     limits.and_then(|()| net.map_or(Ok(()), |n| n.attach(p.pid)))?;
     if !p.go_sent {
         p.channel.send(Msg::Go)?;

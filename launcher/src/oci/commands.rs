@@ -22,7 +22,8 @@ impl Container {
     }
 
     fn status(&self) -> Status {
-        let alive = self.machine.as_ref().is_some_and(|m| m.is_running().unwrap_or(false)) && record::alive(self.rec.pid, None);
+        let alive =
+            self.machine.as_ref().is_some_and(|m| m.is_running().unwrap_or(false)) && record::alive(self.rec.pid);
         let started = self.dir.join("started").exists();
         record::status(alive, started, false)
     }

@@ -5,7 +5,10 @@
 
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::net::{sendmsg, AddressFamily, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::{
+    sendmsg, AddressFamily, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix, SocketFlags,
+    SocketType,
+};
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::path::Path;
@@ -37,6 +40,7 @@ pub fn send_on(sock: BorrowedFd<'_>, master: OwnedFd, size: Option<(u32, u32)>) 
     let mut anc = SendAncillaryBuffer::new(&mut space);
     anc.push(SendAncillaryMessage::ScmRights(&fds));
     let body: &[u8] = if name.is_empty() { b"console" } else { &name };
-    sendmsg(sock, &[IoSlice::new(body)], &mut anc, SendFlags::NOSIGNAL).map_err(|e| Error::sys("send", "the console", e))?;
+    sendmsg(sock, &[IoSlice::new(body)], &mut anc, SendFlags::NOSIGNAL)
+        .map_err(|e| Error::sys("send", "the console", e))?;
     Ok(())
 }

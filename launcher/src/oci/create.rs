@@ -33,8 +33,15 @@ pub fn create(g: &Global, c: &Create) -> Result<i32> {
     let dir = record::dir(&g.root, &c.id)?;
     let (config, bytes) = read_config(&c.bundle)?;
     refuse_unsupported(&config)?;
-    let spec = crate::spec_oci::from_bundle(&c.id, &c.bundle, config)?;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&g.root).map_err(|e| io_error("create", &g.root, &e))?;
+    let mut spec = crate::spec_oci::from_bundle(&c.id, &c.bundle, config)?;
+    if let Some(o) = spec.oci.as_mut() {
+        o.no_cgroups = g.no_cgroups;
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&g.root)
+        .map_err(|e| io_error("create", &g.root, &e))?;
     match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

@@ -11,7 +11,7 @@
 //!    exits at once (`--detach`: the process passes to the caller, conmon or containerd's shim,
 //!    which are subreapers) or with the process's status.
 //! 3. the process: its session (the pty as controlling terminal), the container's bounding set
-//!    and seccomp filter, its user, working directory and umask, execve in `PATH`.
+//!    and seccomp filter, the process's own capability sets (config.json's or `--process`'s), its user, working directory and umask, execve in `PATH`.
 
 use super::args::{Exec, Global};
 use super::record::{self, Record, Status};
@@ -20,6 +20,7 @@ use crate::error::{io_error, Error, Result};
 use crate::machine::join::Join;
 use crate::machine::registry;
 use crate::runtime_spec::Process;
+use crate::security::caps::Quintet;
 use crate::sys::{self, Forked, SigSet};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::Mode;
@@ -31,9 +32,12 @@ use std::path::Path;
 /// `exec`: the process's exit status, or 0 with `--detach`.
 pub fn exec(g: &Global, x: &Exec) -> Result<i32> {
     let (rec, dir) = Record::load(&g.root, &x.id)?;
-    let alive = record::alive(rec.pid, None) && dir.join("started").exists();
+    let alive = record::alive(rec.pid) && dir.join("started").exists();
     if !alive {
-        return Err(Error::msg(format!("cannot exec in a {} container", if record::alive(rec.pid, None) { Status::Created.name() } else { Status::Stopped.name() })));
+        return Err(Error::msg(format!(
+            "cannot exec in a {} container",
+            if record::alive(rec.pid) { Status::Created.name() } else { Status::Stopped.name() }
+        )));
     }
     let (config, _) = super::create::read_config(&dir)?;
     let base = config.process.clone().unwrap_or_default();
@@ -45,6 +49,10 @@ pub fn exec(g: &Global, x: &Exec) -> Result<i32> {
         (true, None) => return Err(Error::msg("exec: --tty needs --console-socket")),
         (false, _) => None,
     };
+    let (quintet, missing) = crate::security::caps::oci_quintet(process.capabilities.as_ref())?;
+    if !missing.is_empty() {
+        ::log::warn!("process.capabilities: not available on this host, left out: {}", missing.join(", "));
+    }
     let (ours, theirs) = Channel::pair()?;
     let argv: Vec<CString> = process.args.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
     let env: Vec<CString> = process.env.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
@@ -52,7 +60,8 @@ pub fn exec(g: &Global, x: &Exec) -> Result<i32> {
     match sys::clone_process(0, None).map_err(|e| Error::sys("fork", "the joining process", e))? {
         Forked::Child => {
             drop(ours);
-            let e = joiner(join, &theirs, console, &process, &argv, &env, detach);
+            let what = What { process: &process, quintet: &quintet, argv: &argv, env: &env, detach };
+            let e = joiner(join, &theirs, console, &what);
             let _ = theirs.send(Msg::Error(match e {
                 Ok(never) => match never {},
                 Err(e) => e,
@@ -125,24 +134,28 @@ fn report(ch: &Channel, joiner: i32, x: &Exec) -> Result<i32> {
 fn wait(pid: i32) -> Result<i32> {
     loop {
         match rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty()) {
-            Ok(Some((_, s))) => return Ok(s.exit_status().unwrap_or_else(|| 128 + s.terminating_signal().unwrap_or(0))),
+            Ok(Some((_, s))) => {
+                return Ok(s.exit_status().unwrap_or_else(|| 128 + s.terminating_signal().unwrap_or(0)))
+            }
             Ok(None) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(Error::sys("wait for", pid, e)),
         }
     }
 }
 
+/// What the joiner and the process need, copied by the fork.
+struct What<'a> {
+    process: &'a Process,
+    quintet: &'a Quintet,
+    argv: &'a [CString],
+    env: &'a [CString],
+    detach: bool,
+}
+
 /// The joiner: enters the container, forks the process into it, reports its pid. Returns
 /// only on error.
-fn joiner(
-    mut join: Join,
-    ch: &Channel,
-    console: Option<OwnedFd>,
-    p: &Process,
-    argv: &[CString],
-    env: &[CString],
-    detach: bool,
-) -> Result<Infallible> {
+fn joiner(mut join: Join, ch: &Channel, console: Option<OwnedFd>, w: &What<'_>) -> Result<Infallible> {
+    let p = w.process;
     let mut keep = join.fds();
     keep.extend([0, 1, 2, ch.fd().as_raw_fd()]);
     keep.extend(console.as_ref().map(|c| c.as_raw_fd()));
@@ -159,7 +172,7 @@ fn joiner(
     };
     match sys::clone_process(0, None).map_err(|e| Error::sys("fork", "into the container's PID namespace", e))? {
         Forked::Child => {
-            let e = process(&join, ch, slave, p, root.as_fd(), argv, env);
+            let e = process(&join, ch, slave, w, root.as_fd());
             let _ = ch.send(Msg::Error(e));
             sys::exit_now(127)
         }
@@ -167,7 +180,7 @@ fn joiner(
             ch.send(Msg::Pid(pid))?;
             // The channel too: the caller sees its end once the process has exec'd.
             sys::close_all_except(&[]);
-            if detach {
+            if w.detach {
                 sys::exit_now(0);
             }
             sys::exit_now(wait(pid).unwrap_or(1))
@@ -176,24 +189,19 @@ fn joiner(
 }
 
 /// The process, in the container's PID namespace. Returns the error.
-fn process(
-    join: &Join,
-    ch: &Channel,
-    slave: Option<OwnedFd>,
-    p: &Process,
-    root: BorrowedFd<'_>,
-    argv: &[CString],
-    env: &[CString],
-) -> Error {
+fn process(join: &Join, ch: &Channel, slave: Option<OwnedFd>, w: &What<'_>, root: BorrowedFd<'_>) -> Error {
+    let (p, q) = (w.process, w.quintet);
     let r = (|| -> Result<Infallible> {
         let _ = rustix::process::setsid();
         if let Some(slave) = slave {
-            rustix::process::ioctl_tiocsctty(&slave).map_err(|e| Error::sys("make", "the pty the controlling terminal", e))?;
+            rustix::process::ioctl_tiocsctty(&slave)
+                .map_err(|e| Error::sys("make", "the pty the controlling terminal", e))?;
             for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
                 dup(&slave).map_err(|e| Error::sys("attach", "the pty", e))?;
             }
         }
         join.confine()?;
+        join.confine_oci(q)?;
         let user = crate::user::UserInfo {
             name: p.user.uid.to_string(),
             uid: p.user.uid,
@@ -204,17 +212,18 @@ fn process(
         };
         user.become_user()?;
         let cwd = Path::new(&p.cwd);
-        let dir = crate::rootfs::open_path(root, cwd, crate::rootfs::Follow::InRoot).map_err(|e| Error::path("open", cwd, e))?;
+        let dir = crate::rootfs::open_path(root, cwd, crate::rootfs::Follow::InRoot)
+            .map_err(|e| Error::path("open", cwd, e))?;
         rustix::process::fchdir(&dir).map_err(|e| Error::path("change directory to", cwd, e))?;
         rustix::process::umask(Mode::from_raw_mode(p.user.umask.unwrap_or(0o022) & 0o777));
         sys::set_signal_mask(&SigSet::empty()).map_err(|e| Error::sys("reset", "signal mask", e))?;
         sys::ignore_sigpipe(false);
-        join.before_exec()?;
+        join.before_exec_oci(q)?;
         if p.no_new_privileges {
             crate::security::process::set_no_new_privs()?;
         }
         sys::close_all_except(&[0, 1, 2, ch.fd().as_raw_fd()]);
-        Err(execvp(argv, env))
+        Err(execvp(w.argv, w.env))
     })();
     match r {
         Ok(never) => match never {},

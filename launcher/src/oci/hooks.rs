@@ -29,7 +29,9 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
         }
     }
     cmd.stdin(Stdio::piped()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
-    let mut child = cmd.spawn().map_err(|e| Error::msg(format!("start: {}", crate::error::errno_text(e.raw_os_error().unwrap_or(0)))))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::msg(format!("start: {}", crate::error::errno_text(e.raw_os_error().unwrap_or(0)))))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its state is not an error (EPIPE).
         let _ = stdin.write_all(state.as_bytes());
@@ -51,6 +53,9 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
     match status.code() {
         Some(0) => Ok(()),
         Some(n) => Err(Error::msg(format!("exit status {n}"))),
-        None => Err(Error::msg(format!("killed by signal {}", std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))),
+        None => Err(Error::msg(format!(
+            "killed by signal {}",
+            std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
+        ))),
     }
 }

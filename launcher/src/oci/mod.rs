@@ -20,7 +20,8 @@ mod tests_args;
 use args::{Command, Global, Request};
 
 /// The usage text of `--help`.
-const USAGE: &str = "usage: spawnbox-runc [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [OPTIONS] ID
+const USAGE: &str =
+    "usage: spawnbox-runc [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [OPTIONS] ID
 commands: create, start, run, state, kill, delete, exec, ps, pause, resume, list, spec, features
 (runc's command-line contract; see docs/OCI.md)
 ";
