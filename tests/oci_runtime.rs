@@ -324,3 +324,46 @@ fn exec_with_and_without_a_terminal_through_the_console_socket() {
     drop(master);
     assert!(rt(&t, &["delete", "--force", &id]).status.success());
 }
+
+#[test]
+fn pause_resume_ps_and_kill_all() {
+    let t = Test::new("oci-pause");
+    let id = t.name();
+    let b = bundle(&t, &config(&t, &["sh", "-c", "sleep 100 & exec sleep 101"], false, ""));
+    assert!(rt(&t, &["create", "--bundle", b.to_str().unwrap(), &id]).status.success());
+    assert!(rt(&t, &["start", &id]).status.success());
+    let pid1: i32 = field(&text(&rt(&t, &["state", &id]).stdout), "pid").parse().unwrap();
+    // PID 1 and its child, by host pid.
+    assert!(wait_until(Duration::from_secs(5), || text(&rt(&t, &["ps", "--format", "json", &id]).stdout)
+        .matches(',')
+        .count()
+        == 1));
+    let ps = text(&rt(&t, &["ps", "--format", "json", &id]).stdout);
+    assert!(ps.starts_with(&format!("[{pid1},")) && ps.ends_with("]\n"), "{ps}");
+    let table = text(&rt(&t, &["ps", &id]).stdout);
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.contains("sleep 101") && table.contains("sleep 100"), "{table}");
+    // An exec'd process is in every cgroup of PID 1 (v1 hierarchies too; no cgroup namespace
+    // in this config: the host's paths, below the caller's cgroup as runc places them).
+    let o = rt(&t, &["exec", &id, "cat", "/proc/self/cgroup"]);
+    let pid1_cgroups = fs::read_to_string(format!("/proc/{pid1}/cgroup")).unwrap();
+    assert_eq!(text(&o.stdout), pid1_cgroups);
+    assert_eq!(pid1_cgroups.lines().filter(|l| l.ends_with(&format!("/{id}"))).count(), pid1_cgroups.lines().count());
+    assert!(rt(&t, &["pause", &id]).status.success());
+    assert_eq!(field(&text(&rt(&t, &["state", &id]).stdout), "status"), "paused");
+    let stat = fs::read_to_string(format!("/proc/{pid1}/stat")).unwrap();
+    assert!(!stat.contains(") R "), "{stat}");
+    let o = rt(&t, &["exec", &id, "true"]);
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (Some(1), format!("spawnbox-runc: cannot exec in a paused container {id} (use --ignore-paused)\n"))
+    );
+    let o = rt(&t, &["pause", &id]);
+    assert_eq!(text(&o.stderr), format!("spawnbox-runc: container {id} is paused, not running\n"));
+    assert!(rt(&t, &["resume", &id]).status.success());
+    assert_eq!(field(&text(&rt(&t, &["state", &id]).stdout), "status"), "running");
+    assert!(rt(&t, &["kill", "--all", &id, "9"]).status.success());
+    assert!(wait_until(Duration::from_secs(5), || field(&text(&rt(&t, &["state", &id]).stdout), "status") == "stopped"));
+    assert_eq!(text(&rt(&t, &["ps", "--format", "json", &id]).stdout), "[]\n");
+    assert!(rt(&t, &["delete", &id]).status.success());
+}

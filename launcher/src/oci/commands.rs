@@ -25,7 +25,8 @@ impl Container {
         let alive =
             self.machine.as_ref().is_some_and(|m| m.is_running().unwrap_or(false)) && record::alive(self.rec.pid);
         let started = self.dir.join("started").exists();
-        record::status(alive, started, false)
+        let paused = alive && self.machine.as_ref().is_some_and(|m| m.paused().unwrap_or(false));
+        record::status(alive, started, paused)
     }
 
     fn oci_version(&self) -> String {
@@ -63,11 +64,74 @@ pub fn kill(g: &Global, id: &str, all: bool, signal: i32) -> Result<()> {
     if c.status() == Status::Stopped {
         return Err(Error::msg("container not running"));
     }
-    let _ = all;
     let m = c.machine.as_ref().ok_or_else(|| Error::msg("container not running"))?;
     let sig = rustix::process::Signal::from_named_raw(signal)
         .ok_or_else(|| Error::msg(format!("invalid signal {signal}")))?;
-    m.kill(sig)
+    if all {
+        m.kill_all(sig)
+    } else {
+        m.kill(sig)
+    }
+}
+
+/// `pause`: a running container's processes frozen.
+pub fn pause(g: &Global, id: &str) -> Result<()> {
+    let c = Container::load(g, id)?;
+    match (c.status(), &c.machine) {
+        (Status::Running, Some(m)) => m.pause(),
+        (s, _) => Err(Error::msg(format!("container {id} is {}, not running", s.name()))),
+    }
+}
+
+/// `resume`: a paused container's processes thawed.
+pub fn resume(g: &Global, id: &str) -> Result<()> {
+    let c = Container::load(g, id)?;
+    match (c.status(), &c.machine) {
+        (Status::Paused, Some(m)) => m.resume(),
+        (s, _) => Err(Error::msg(format!("container {id} is {}, not paused", s.name()))),
+    }
+}
+
+/// `ps`: the container's processes as JSON (host pids), or the host's `ps` output (`-ef`
+/// unless other options are given) cut to their lines, as runc does.
+pub fn ps(g: &Global, id: &str, json: bool, args: &[String]) -> Result<String> {
+    let c = Container::load(g, id)?;
+    let pids = match &c.machine {
+        Some(m) if c.status() != Status::Stopped => m.pids()?,
+        _ => Vec::new(),
+    };
+    if json {
+        let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+        return Ok(format!("[{}]\n", list.join(",")));
+    }
+    let args: Vec<String> = if args.is_empty() { vec!["-ef".into()] } else { args.to_vec() };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::msg(format!("ps: run ps: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::msg(format!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    filter_ps(&String::from_utf8_lossy(&out.stdout), &pids)
+}
+
+/// The header and the lines of `ps` output whose PID column is one of `pids`.
+fn filter_ps(text: &str, pids: &[i32]) -> Result<String> {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Error::msg("ps: no PID column in ps's output"))?;
+    let mut out = format!("{header}\n");
+    for l in lines {
+        if l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
@@ -141,4 +205,17 @@ fn format_list(rows: &[(Record, Status)], json: bool, quiet: bool) -> String {
         out.push_str(&format!("{} {pid} {} {} {} root\n", r.id, s.name(), r.bundle.display(), r.created));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ps_lines_of_the_container() {
+        let text = "UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 init\nroot 42 1 0 10:00 ? 00:00:00 sleep 100\nroot 420 1 0 10:00 ? 00:00:00 x\n";
+        assert_eq!(
+            super::filter_ps(text, &[42]).unwrap(),
+            "UID PID PPID C STIME TTY TIME CMD\nroot 42 1 0 10:00 ? 00:00:00 sleep 100\n"
+        );
+        assert_eq!(super::filter_ps("A B\n1 2\n", &[1]).unwrap_err().to_string(), "ps: no PID column in ps's output");
+    }
 }

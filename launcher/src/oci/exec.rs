@@ -44,6 +44,10 @@ pub fn exec(g: &Global, x: &Exec) -> Result<i32> {
     let process = plan(x, &base)?;
     let entry = registry::read(&x.id)?;
     let join = Join::open(&entry)?;
+    let machine = crate::machine::Created::load(&x.id)?;
+    if machine.paused()? && !x.ignore_paused {
+        return Err(Error::msg(format!("cannot exec in a paused container {} (use --ignore-paused)", x.id)));
+    }
     let console = match (process.terminal, &x.console_socket) {
         (true, Some(path)) => Some(super::console::connect(path)?),
         (true, None) => return Err(Error::msg("exec: --tty needs --console-socket")),
@@ -60,7 +64,7 @@ pub fn exec(g: &Global, x: &Exec) -> Result<i32> {
     match sys::clone_process(0, None).map_err(|e| Error::sys("fork", "the joining process", e))? {
         Forked::Child => {
             drop(ours);
-            let what = What { process: &process, quintet: &quintet, argv: &argv, env: &env, detach };
+            let what = What { process: &process, quintet: &quintet, argv: &argv, env: &env, detach, machine: &machine };
             let e = joiner(join, &theirs, console, &what);
             let _ = theirs.send(Msg::Error(match e {
                 Ok(never) => match never {},
@@ -150,6 +154,8 @@ struct What<'a> {
     argv: &'a [CString],
     env: &'a [CString],
     detach: bool,
+    /// For its cgroups: v2 and every v1 hierarchy.
+    machine: &'a crate::machine::Created,
 }
 
 /// The joiner: enters the container, forks the process into it, reports its pid. Returns
@@ -160,6 +166,8 @@ fn joiner(mut join: Join, ch: &Channel, console: Option<OwnedFd>, w: &What<'_>) 
     keep.extend([0, 1, 2, ch.fd().as_raw_fd()]);
     keep.extend(console.as_ref().map(|c| c.as_raw_fd()));
     sys::close_all_except(&keep);
+    // Every cgroup of the container (v1 hierarchies too), from the host's view.
+    w.machine.attach(rustix::process::getpid().as_raw_nonzero().get())?;
     join.enter()?;
     let root = crate::child::open_root()?;
     let slave = match console {

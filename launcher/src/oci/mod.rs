@@ -84,8 +84,11 @@ fn run(g: &Global, cmd: Command) -> crate::error::Result<i32> {
             Ok(0)
         }
         Command::Exec(x) => exec::exec(g, &x),
-        Command::Ps { .. } | Command::Pause { .. } | Command::Resume { .. } => {
-            Err(crate::error::Error::msg("this command is not implemented by spawnbox-runc yet"))
-        }
+        Command::Ps { id, json, args } => commands::ps(g, &id, json, &args).map(|s| {
+            print!("{s}");
+            0
+        }),
+        Command::Pause { id } => commands::pause(g, &id).map(|_| 0),
+        Command::Resume { id } => commands::resume(g, &id).map(|_| 0),
     }
 }
