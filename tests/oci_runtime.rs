@@ -367,3 +367,34 @@ fn pause_resume_ps_and_kill_all() {
     assert_eq!(text(&rt(&t, &["ps", "--format", "json", &id]).stdout), "[]\n");
     assert!(rt(&t, &["delete", &id]).status.success());
 }
+
+#[test]
+fn a_killed_create_leaves_no_process_and_delete_force_removes_the_rest() {
+    let t = Test::new("oci-killed");
+    let id = t.name();
+    let hook = t.path("slow-hook.sh");
+    fs::write(&hook, format!("#!/bin/sh\ntouch {}\nexec sleep 100\n", t.path("hook-ran").display())).unwrap();
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    let extra = format!(r#","hooks":{{"prestart":[{{"path":{:?}}}]}}"#, hook.to_str().unwrap());
+    let b = bundle(&t, &config(&t, &["sleep", "100"], false, &extra));
+    let mut create = Command::new(runtime(&t))
+        .args(["--root", t.path("state").to_str().unwrap(), "create", "--bundle", b.to_str().unwrap(), &id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || t.path("hook-ran").exists()), "the prestart hook ran");
+    let pid1: i32 = field(&text(&rt(&t, &["state", &id]).stdout), "pid").parse().unwrap();
+    assert!(Path::new(&format!("/proc/{pid1}")).exists());
+    create.kill().unwrap();
+    create.wait().unwrap();
+    // PID 1 ends with its creator (it was never left); the hook is the engine's to reap.
+    assert!(wait_until(Duration::from_secs(5), || !Path::new(&format!("/proc/{pid1}/cmdline")).exists()
+        || fs::read_to_string(format!("/proc/{pid1}/stat")).is_ok_and(|s| s.contains(") Z "))));
+    let _ = Command::new("pkill").args(["-KILL", "-f", hook.to_str().unwrap()]).status();
+    assert_eq!(field(&text(&rt(&t, &["state", &id]).stdout), "status"), "stopped");
+    assert!(rt(&t, &["delete", "--force", &id]).status.success());
+    assert_eq!(fs::read_dir(t.path("state")).unwrap().count(), 0);
+    assert!(!Path::new("/run/spawnbox/machines").join(&id).exists());
+}

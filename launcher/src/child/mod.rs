@@ -185,6 +185,13 @@ pub fn finish(
         _ => sys::exit_now(1),
     }
     if let Some(fifo) = &prep.start_fifo {
+        // `Model::Detachable`: the creator says once more when it has left the machine
+        // (`Machine::leave`); if it dies first (its end of the channel closes), so does this
+        // process: a killed `create` leaves no container behind.
+        match ch.recv()? {
+            Some(Msg::Go) => {}
+            _ => sys::exit_now(1),
+        }
         // Before the payload's credentials: the FIFO belongs to the container's root.
         wait_for_start(fifo.as_fd())?;
     }

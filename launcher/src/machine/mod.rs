@@ -104,6 +104,9 @@ impl Machine {
         m.spawn()?;
         if model == Model::Detachable {
             m.start()?;
+            // Recorded at once: if the creator is killed before it leaves the machine (PID 1
+            // then ends), a later process still finds what to tear down.
+            m.write_state()?;
         }
         Ok(m)
     }
@@ -241,6 +244,26 @@ impl Machine {
     /// here (the process that loads it with [`Created::load`] tears it down). Returns the
     /// record's directory.
     pub fn leave(mut self) -> Result<PathBuf> {
+        let dir = self.write_state()?;
+        // In the registry without a launcher: the leader alone keeps it alive.
+        let mut entry = self.entry()?;
+        (entry.launcher, entry.launcher_start_time) = (0, 0);
+        registry::write_entry(&dir, &entry)?;
+        // PID 1 goes on to wait for its start FIFO (until now it would end with this process).
+        if let Some(p) = self.pid1.as_ref() {
+            p.channel.send(crate::channel::Msg::Go)?;
+        }
+        // Everything stays for the next process: PID 1, cgroup, network, uppers, the record,
+        // the registry entry (the lock goes with this process).
+        self.claim = None;
+        self.torn_down = true;
+        self.pid1 = None;
+        Ok(dir)
+    }
+
+    /// `Model::Detachable`: writes `RUNTIME/machines/NAME/state`, what a later process needs to
+    /// start, signal and tear the machine down. Returns the record's directory.
+    fn write_state(&self) -> Result<PathBuf> {
         let (Some(dir), Some(p)) = (self.state_dir.clone(), self.pid1.as_ref()) else {
             return Err(Error::msg("only a machine created with Model::Detachable can be left"));
         };
@@ -263,15 +286,6 @@ impl Machine {
         let tmp = dir.join(".state.new");
         std::fs::write(&tmp, st.format()).map_err(|e| io_error("write", &tmp, &e))?;
         std::fs::rename(&tmp, &file).map_err(|e| io_error("rename", &file, &e))?;
-        // In the registry without a launcher: the leader alone keeps it alive.
-        let mut entry = self.entry()?;
-        (entry.launcher, entry.launcher_start_time) = (0, 0);
-        registry::write_entry(&dir, &entry)?;
-        // Everything stays for the next process: PID 1, cgroup, network, uppers, the record,
-        // the registry entry (the lock goes with this process).
-        self.claim = None;
-        self.torn_down = true;
-        self.pid1 = None;
         Ok(dir)
     }
 

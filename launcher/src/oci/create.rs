@@ -2,7 +2,9 @@
 //! is created with runc's process model (`Model::Detachable`: PID 1 waits on its start FIFO and
 //! outlives this process, whose caller — conmon, containerd's shim — adopts it), the console
 //! goes to `--console-socket`, the prestart and createRuntime hooks run, the pid file is
-//! written, and the record is left under `--root`. Any failure leaves nothing behind.
+//! written, and the record is left under `--root`. Any failure leaves nothing behind; a killed
+//! `create` leaves no process (PID 1 ends with its creator until it is left) and a record that
+//! `delete --force` (what engines call after a failed create) removes with everything else.
 
 use super::args::{Create, Global};
 use super::record::{self, Record, Status};
@@ -79,6 +81,8 @@ fn create_in(spec: &crate::spec::Spec, c: &Create, dir: &Path, config_bytes: &[u
         pid,
         annotations: config.annotations.clone(),
     };
+    // Recorded before anything else can fail or be interrupted: `delete --force` finds it.
+    rec.save(dir)?;
     if let (true, Some(sock)) = (terminal, &c.console_socket) {
         let master = m.take_console().ok_or_else(|| Error::msg("the container made no console"))?;
         super::console::send(sock, master, config.process.as_ref().and_then(|p| p.console_size))?;
@@ -86,7 +90,6 @@ fn create_in(spec: &crate::spec::Spec, c: &Create, dir: &Path, config_bytes: &[u
     let state = record::hook_state(&rec, Status::Created, &config.oci_version);
     super::hooks::run("prestart", &config.hooks.prestart, &state)?;
     super::hooks::run("createRuntime", &config.hooks.create_runtime, &state)?;
-    rec.save(dir)?;
     // The machine outlives this process: its record goes under the runtime directory.
     m.leave()?;
     if let Some(p) = &c.pid_file {
