@@ -398,3 +398,22 @@ fn a_killed_create_leaves_no_process_and_delete_force_removes_the_rest() {
     assert_eq!(fs::read_dir(t.path("state")).unwrap().count(), 0);
     assert!(!Path::new("/run/spawnbox/machines").join(&id).exists());
 }
+
+#[test]
+fn preserve_fds_passes_the_callers_descriptors_in() {
+    let t = Test::new("oci-fds");
+    let id = t.name();
+    let b = bundle(&t, &config(&t, &["sh", "-c", "echo through-fd-3 >&3; ls /proc/self/fd | tr '\\n' ' '"], false, ""));
+    let script = format!(
+        "exec 3>{out} 4>/dev/null; exec {rt} --root {st} run --preserve-fds 1 --bundle {b} {id}",
+        out = t.path("fd3").display(),
+        rt = runtime(&t).display(),
+        st = t.path("state").display(),
+        b = b.display(),
+    );
+    let o = Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // 3 is passed in, 4 is not (only one asked), 5 is ls's own directory.
+    assert_eq!(text(&o.stdout), "0 1 2 3 4 ");
+    assert_eq!(fs::read_to_string(t.path("fd3")).unwrap(), "through-fd-3\n");
+}

@@ -42,6 +42,9 @@ pub struct Prepared {
     /// `machine::Model::Detachable`: the FIFO PID 1 opens for writing after "go", which blocks
     /// until the process that starts the machine opens it for reading (runc's `exec.fifo`).
     pub start_fifo: Option<OwnedFd>,
+    /// `spawnbox-runc create --preserve-fds N`: the caller's descriptors 3 to 3+N-1 stay open
+    /// into the payload.
+    pub preserve_fds: u32,
     /// What the children do, in order (`setup::plan`, with the mount plan), computed once by
     /// the launcher before the first clone.
     pub setup: crate::setup::Plan,

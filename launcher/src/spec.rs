@@ -101,6 +101,8 @@ pub struct OciSpec {
     pub config: crate::runtime_spec::Config,
     /// `--cgroup-manager disabled` (podman's `--cgroups=disabled`): no cgroup at all.
     pub no_cgroups: bool,
+    /// `--preserve-fds N`: the caller's descriptors 3 to 3+N-1 are passed in.
+    pub preserve_fds: u32,
 }
 
 /// The network options of the command line (nspawn §1.6 plus spawnbox's addressing).

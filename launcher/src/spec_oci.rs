@@ -56,7 +56,13 @@ pub fn from_bundle(id: &str, bundle: &Path, config: Config) -> Result<Spec> {
     spec.custom_mounts = crate::mount_plan_oci::binds(&config, bundle)?;
     // Every mount option is read (and refused) now, not in the child.
     crate::mount_plan_oci::plan(&config, &spec.custom_mounts)?;
-    spec.oci = Some(Box::new(OciSpec { id: id.to_string(), bundle: bundle.to_path_buf(), config, no_cgroups: false }));
+    spec.oci = Some(Box::new(OciSpec {
+        id: id.to_string(),
+        bundle: bundle.to_path_buf(),
+        config,
+        no_cgroups: false,
+        preserve_fds: 0,
+    }));
     Ok(spec)
 }
 

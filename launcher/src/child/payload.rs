@@ -95,7 +95,8 @@ pub(super) fn become_payload(
     }
     let umask = spec.oci.as_ref().and_then(|o| o.config.process.as_ref()).and_then(|p| p.user.umask);
     rustix::process::umask(Mode::from_raw_mode(umask.unwrap_or(0o022) & 0o777));
-    sys::cloexec_from(3);
+    // `--preserve-fds N`: the caller's descriptors 3 to 3+N-1 go through the exec as they are.
+    sys::cloexec_from(3 + prep.preserve_fds.min(4096) as i32);
     prep.security.before_exec(&caps)
 }
 

@@ -172,6 +172,7 @@ pub fn prepare(
             setup: crate::setup::Plan::default(),
             dies_with_launcher: true,
             start_fifo: None,
+            preserve_fds: spec.oci.as_ref().map_or(0, |o| o.preserve_fds),
             security,
             devices_pending: false,
             premade_pending: false,

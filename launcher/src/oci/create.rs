@@ -38,6 +38,7 @@ pub fn create(g: &Global, c: &Create) -> Result<i32> {
     let mut spec = crate::spec_oci::from_bundle(&c.id, &c.bundle, config)?;
     if let Some(o) = spec.oci.as_mut() {
         o.no_cgroups = g.no_cgroups;
+        o.preserve_fds = c.preserve_fds;
     }
     std::fs::DirBuilder::new()
         .recursive(true)

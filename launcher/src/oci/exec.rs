@@ -64,7 +64,15 @@ pub fn exec(g: &Global, x: &Exec) -> Result<i32> {
     match sys::clone_process(0, None).map_err(|e| Error::sys("fork", "the joining process", e))? {
         Forked::Child => {
             drop(ours);
-            let what = What { process: &process, quintet: &quintet, argv: &argv, env: &env, detach, machine: &machine };
+            let what = What {
+                process: &process,
+                quintet: &quintet,
+                argv: &argv,
+                env: &env,
+                detach,
+                machine: &machine,
+                preserve: (3..3 + x.preserve_fds as i32).take(4096).collect(),
+            };
             let e = joiner(join, &theirs, console, &what);
             let _ = theirs.send(Msg::Error(match e {
                 Ok(never) => match never {},
@@ -156,6 +164,8 @@ struct What<'a> {
     detach: bool,
     /// For its cgroups: v2 and every v1 hierarchy.
     machine: &'a crate::machine::Created,
+    /// `--preserve-fds N`: the caller's descriptors 3 to 3+N-1.
+    preserve: Vec<i32>,
 }
 
 /// The joiner: enters the container, forks the process into it, reports its pid. Returns
@@ -164,6 +174,7 @@ fn joiner(mut join: Join, ch: &Channel, console: Option<OwnedFd>, w: &What<'_>) 
     let p = w.process;
     let mut keep = join.fds();
     keep.extend([0, 1, 2, ch.fd().as_raw_fd()]);
+    keep.extend(&w.preserve);
     keep.extend(console.as_ref().map(|c| c.as_raw_fd()));
     sys::close_all_except(&keep);
     // Every cgroup of the container (v1 hierarchies too), from the host's view.
@@ -230,7 +241,9 @@ fn process(join: &Join, ch: &Channel, slave: Option<OwnedFd>, w: &What<'_>, root
         if p.no_new_privileges {
             crate::security::process::set_no_new_privs()?;
         }
-        sys::close_all_except(&[0, 1, 2, ch.fd().as_raw_fd()]);
+        let mut keep = vec![0, 1, 2, ch.fd().as_raw_fd()];
+        keep.extend(&w.preserve);
+        sys::close_all_except(&keep);
         Err(execvp(w.argv, w.env))
     })();
     match r {

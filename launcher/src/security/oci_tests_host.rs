@@ -27,7 +27,8 @@ fn spec(process: &str, linux: &str) -> Spec {
     let json =
         format!(r#"{{"ociVersion": "1.0.2", "root": {{"path": "rootfs"}}, "process": {process}, "linux": {linux}}}"#);
     let config = crate::runtime_spec::parse(json.as_bytes()).expect("config.json");
-    spec.oci = Some(Box::new(OciSpec { id: "c1".into(), bundle: "/b".into(), config, no_cgroups: false }));
+    spec.oci =
+        Some(Box::new(OciSpec { id: "c1".into(), bundle: "/b".into(), config, no_cgroups: false, preserve_fds: 0 }));
     spec
 }
 
