@@ -180,7 +180,12 @@ fn apkbuild_packages_take_what_make_install_installs() {
         BTreeMap::from([
             (
                 "spawnbox".to_string(),
-                vec!["usr/bin/spawnbox".into(), "usr/bin/spawnctl".into(), "usr/sbin/spawnbox-init".into()]
+                vec![
+                    "usr/bin/spawnbox".into(),
+                    "usr/bin/spawnbox-runc".into(),
+                    "usr/bin/spawnctl".into(),
+                    "usr/sbin/spawnbox-init".into()
+                ]
             ),
             ("spawnbox-doc".to_string(), doc),
             ("spawnbox-openrc".to_string(), vec!["etc/conf.d/spawnbox".into(), "etc/init.d/spawnbox".into()]),
@@ -191,4 +196,5 @@ fn apkbuild_packages_take_what_make_install_installs() {
     assert!(script.lines().any(|l| l == "command=\"/usr/bin/spawnbox\""), "{script}");
     assert!(!script.contains("@BINDIR@"));
     assert_eq!(std::fs::read_link(t.0.join("usr/bin/spawnctl")).unwrap(), Path::new("spawnbox"));
+    assert_eq!(std::fs::read_link(t.0.join("usr/bin/spawnbox-runc")).unwrap(), Path::new("spawnbox"));
 }
