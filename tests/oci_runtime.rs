@@ -417,3 +417,28 @@ fn preserve_fds_passes_the_callers_descriptors_in() {
     assert_eq!(text(&o.stdout), "0 1 2 3 4 ");
     assert_eq!(fs::read_to_string(t.path("fd3")).unwrap(), "through-fd-3\n");
 }
+
+#[test]
+fn rootfs_propagation_and_a_mounts_propagation() {
+    let t = Test::new("oci-prop");
+    let id = t.name();
+    let script = "awk '$5 == \"/\" || $5 == \"/dev/shm\" { print $5, ($7 ~ /^shared:/ ? \"shared\" : \"private\") }' /proc/self/mountinfo";
+    let c = config(&t, &["sh", "-c", script], false, "")
+        .replace(r#""linux":{"#, r#""linux":{"rootfsPropagation":"shared","#)
+        .replace(
+            r#""options":["nosuid","noexec","nodev","mode=1777","size=65536k"]"#,
+            r#""options":["nosuid","noexec","nodev","mode=1777","size=65536k","rshared"]"#,
+        );
+    let b = bundle(&t, &c);
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &id]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (Some(0), "/ shared\n/dev/shm shared\n".into()),
+        "{}",
+        text(&o.stderr)
+    );
+    // Without: both private to the container (slaves of nothing it can see).
+    let b = bundle(&t, &config(&t, &["sh", "-c", script], false, ""));
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &id]);
+    assert_eq!(text(&o.stdout), "/ private\n/dev/shm private\n", "{}", text(&o.stderr));
+}

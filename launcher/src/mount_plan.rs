@@ -59,6 +59,8 @@ pub enum Step {
     OciReadOnly { target: PathBuf },
     /// `root.readonly`: `/` made read-only, after every mount on it.
     OciRootReadOnly,
+    /// A propagation option of a mount, or `linux.rootfsPropagation` on `/` (last).
+    OciPropagation { target: PathBuf, kind: String },
 }
 
 impl std::fmt::Display for Step {
@@ -93,6 +95,7 @@ impl std::fmt::Display for Step {
             Step::OciMask { target } => write!(f, "mask {}", target.display()),
             Step::OciReadOnly { target } => write!(f, "ro {}", target.display()),
             Step::OciRootReadOnly => f.write_str("root-read-only"),
+            Step::OciPropagation { target, kind } => write!(f, "propagation {} {kind}", target.display()),
         }
     }
 }
@@ -192,7 +195,8 @@ pub fn inside_userns(step: &Step, own_network: bool) -> bool {
         | Step::OciSysctl(_)
         | Step::OciMask { .. }
         | Step::OciReadOnly { .. }
-        | Step::OciRootReadOnly => false,
+        | Step::OciRootReadOnly
+        | Step::OciPropagation { .. } => false,
     }
 }
 

@@ -19,8 +19,8 @@ enum Effect {
     Clear(u32),
     /// A bind mount, recursive or not.
     Bind(bool),
-    /// Propagation of the new mount: the container's mounts are slaves of nothing on the
-    /// host already (the namespace is made a slave first), so these change nothing there.
+    /// Propagation of the new mount (within the container: its namespace is a slave of the
+    /// host's before anything is mounted, so nothing reaches the host).
     Propagation,
     /// Accepted and without effect here (`defaults`, sync flags, `remount`).
     Ignore,
@@ -145,11 +145,13 @@ pub struct Planned {
     pub data: String,
     /// `Some(recursive)` for a bind mount.
     pub bind: Option<bool>,
+    /// The last propagation option (`rprivate`, `shared`, ...).
+    pub propagation: Option<String>,
 }
 
 /// Reads mount `i`'s options (`mounts[i].options`).
 pub fn read(i: usize, m: &Mount) -> Result<Planned> {
-    let mut p = Planned { attrs: 0, data: String::new(), bind: None };
+    let mut p = Planned { attrs: 0, data: String::new(), bind: None, propagation: None };
     if matches!(m.kind.as_deref(), Some("bind") | Some("rbind")) {
         p.bind = Some(m.kind.as_deref() == Some("rbind"));
     }
@@ -163,7 +165,8 @@ pub fn read(i: usize, m: &Mount) -> Result<Planned> {
             Some(Effect::Clear(a)) => p.attrs &= !a,
             // `bind` after `rbind` (or the reverse): the last one wins.
             Some(Effect::Bind(r)) => p.bind = Some(r),
-            Some(Effect::Propagation) | Some(Effect::Ignore) => {}
+            Some(Effect::Propagation) => p.propagation = Some(o.clone()),
+            Some(Effect::Ignore) => {}
             None => data.push(o.clone()),
         }
     }
@@ -228,7 +231,10 @@ pub fn plan(config: &Config, binds: &[CustomMount]) -> Result<Vec<Step>> {
             bind_index += 1;
             // The attributes besides read-only (set when the source was cloned).
             if p.attrs & !attr::RDONLY != 0 {
-                steps.push(Step::OciAttrs { target, attrs: p.attrs & !attr::RDONLY });
+                steps.push(Step::OciAttrs { target: target.clone(), attrs: p.attrs & !attr::RDONLY });
+            }
+            if let Some(kind) = p.propagation {
+                steps.push(Step::OciPropagation { target, kind });
             }
             continue;
         }
@@ -237,6 +243,9 @@ pub fn plan(config: &Config, binds: &[CustomMount]) -> Result<Vec<Step>> {
         let fstype = if kind == "cgroup" { "cgroup2" } else { kind };
         let data = if fstype == "cgroup2" { String::new() } else { p.data };
         steps.push(Step::OciFs { target: target.clone(), fstype: fstype.to_string(), data, attrs: p.attrs });
+        if let Some(kind) = p.propagation {
+            steps.push(Step::OciPropagation { target: target.clone(), kind });
+        }
         if target == Path::new("/dev") && fstype == "tmpfs" {
             // runc's default devices in a /dev of the container's own.
             steps.push(Step::DevNodes);
@@ -255,6 +264,9 @@ pub fn plan(config: &Config, binds: &[CustomMount]) -> Result<Vec<Step>> {
     steps.extend(config.linux.masked_paths.iter().map(|p| Step::OciMask { target: PathBuf::from(p) }));
     if config.root.readonly {
         steps.push(Step::OciRootReadOnly);
+    }
+    if let Some(kind) = &config.linux.rootfs_propagation {
+        steps.push(Step::OciPropagation { target: PathBuf::from("/"), kind: kind.clone() });
     }
     Ok(steps)
 }
@@ -308,7 +320,9 @@ mod tests {
                 "devpts /dev/pts 0xa newinstance,ptmxmode=0666,mode=0620,gid=5",
                 "sysfs /sys 0xf",
                 "cgroup2 /sys/fs/cgroup 0xf",
+                "propagation /sys/fs/cgroup rprivate",
                 "custom --bind=/run/x/hosts:/etc/hosts",
+                "propagation /etc/hosts rprivate",
                 "custom --bind=/b/shm:/dev/shm",
                 "attrs /dev/shm 0xe",
                 "devices (1)",

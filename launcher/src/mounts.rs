@@ -331,6 +331,7 @@ pub fn mount_all(
             Step::OciMask { target } => crate::mounts_oci::mask(m, target)?,
             Step::OciReadOnly { target } => m.read_only_self(target)?,
             Step::OciRootReadOnly => crate::mounts_oci::root_read_only(m)?,
+            Step::OciPropagation { target, kind } => crate::mounts_oci::propagation(m, target, kind)?,
         }
     }
     Ok(())

@@ -120,3 +120,23 @@ pub fn sysctl(m: &Mounter<'_>, values: &[(String, String)]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Propagation `kind` (`shared`, `rslave`, `private`, `runbindable`, ...) of the mount on
+/// `target` (mount_setattr on its descriptor).
+pub fn propagation(m: &Mounter<'_>, target: &Path, kind: &str) -> Result<()> {
+    let (recursive, base) = match kind.strip_prefix('r') {
+        Some(b @ ("shared" | "slave" | "private" | "unbindable")) => (true, b),
+        _ => (false, kind),
+    };
+    let flag: u64 = match base {
+        "shared" => libc::MS_SHARED,
+        "slave" => libc::MS_SLAVE,
+        "private" => libc::MS_PRIVATE,
+        "unbindable" => libc::MS_UNBINDABLE,
+        _ => return Err(Error::msg(format!("{}: unknown propagation {kind:?}", target.display()))),
+    } as u64;
+    let at = rootfs::open_path(m.root.as_fd(), target, Follow::InRoot)
+        .map_err(|e| Error::path("open", &m.shown(target), e))?;
+    crate::sys::mount_set_propagation(at.as_fd(), flag, recursive)
+        .map_err(|e| Error::path(&format!("make {kind}"), &m.shown(target), e))
+}

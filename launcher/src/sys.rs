@@ -184,6 +184,12 @@ pub fn mount_make_slave(fd: BorrowedFd<'_>, set: u64, recursive: bool) -> Result
     setattr(fd, &MountAttr { attr_set: set, attr_clr: 0, propagation: MS_SLAVE, userns_fd: 0 }, recursive)
 }
 
+/// mount_setattr(2) setting the propagation of the mount `fd` (and its submounts if asked):
+/// one of `MS_SHARED`, `MS_SLAVE`, `MS_PRIVATE`, `MS_UNBINDABLE`.
+pub fn mount_set_propagation(fd: BorrowedFd<'_>, propagation: u64, recursive: bool) -> Result<(), Errno> {
+    setattr(fd, &MountAttr { attr_set: 0, attr_clr: 0, propagation, userns_fd: 0 }, recursive)
+}
+
 /// `MOUNT_ATTR_IDMAP`.
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
