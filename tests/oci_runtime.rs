@@ -146,7 +146,7 @@ fn run_prints_exactly_and_exits_with_the_status_and_no_descriptor_leaks_in() {
     let t = Test::new("oci-run");
     let id = t.name();
     let script =
-        "echo $GREETING; ls /proc/self/fd | tr '\\n' ' '; echo; id -u; cat /proc/self/status | grep -E '^CapBnd'; \
+        "echo $GREETING $HOME; ls /proc/self/fd | tr '\\n' ' '; echo; id -u; cat /proc/self/status | grep -E '^CapBnd'; \
                   stat -c %t:%T /proc/keys; ls /proc/bus | wc -l; touch /proc/sys/x 2>/dev/null || echo sys ro; exit 3";
     let b = bundle(&t, &config(&t, &["sh", "-c", script], false, ""));
     // An inherited descriptor (3, as conmon's sync pipe) must not reach the container.
@@ -159,7 +159,8 @@ fn run_prints_exactly_and_exits_with_the_status_and_no_descriptor_leaks_in() {
     drop(leak);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
     let lines: Vec<String> = text(&o.stdout).lines().map(str::to_string).collect();
-    assert_eq!(lines[0], "hello");
+    // HOME from the tree's passwd: config.json's environment has none.
+    assert_eq!(lines[0], "hello /root");
     assert_eq!(lines[1], "0 1 2 3 ", "ls's own directory is 3; nothing else");
     assert_eq!(lines[2], "0");
     // config.json's bounding set exactly (CAP_CHOWN 0, CAP_KILL 5), nothing of nspawn's.
@@ -175,6 +176,11 @@ fn a_bad_config_is_one_line_naming_the_json_path_and_leaves_nothing() {
     let id = t.name();
     let cases = [
         (config(&t, &[], false, ""), "spawnbox-runc: process.args: must not be empty\n".to_string()),
+        // Found (or not) before `create` returns, as runc does.
+        (
+            config(&t, &["no-such-program"], false, ""),
+            "spawnbox-runc: exec: \"no-such-program\": executable file not found in $PATH\n".into(),
+        ),
         (
             config(&t, &["true"], false, "").replace(r#"{"type":"pid"},"#, ""),
             "spawnbox-runc: linux.namespaces: a container without a pid namespace of its own is not supported by spawnbox-runc yet\n".into(),
@@ -300,9 +306,19 @@ fn exec_with_and_without_a_terminal_through_the_console_socket() {
     // Without a terminal: the output and the status come back through this process.
     let o = rt(
         &t,
-        &["exec", "--env", "GREETING=from exec", "--cwd", "/", &id, "sh", "-c", "echo $GREETING in $(pwd); exit 5"],
+        &[
+            "exec",
+            "--env",
+            "GREETING=from exec",
+            "--cwd",
+            "/",
+            &id,
+            "sh",
+            "-c",
+            "echo $GREETING in $(pwd) $HOME; exit 5",
+        ],
     );
-    assert_eq!((o.status.code(), text(&o.stdout)), (Some(5), "from exec in /\n".into()), "{}", text(&o.stderr));
+    assert_eq!((o.status.code(), text(&o.stdout)), (Some(5), "from exec in / /root\n".into()), "{}", text(&o.stderr));
     // With one: the pty's master comes to the socket; --detach returns at once.
     let pidfile = t.path("exec.pid");
     let s = sock.to_str().unwrap().to_string();

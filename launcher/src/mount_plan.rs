@@ -50,6 +50,8 @@ pub enum Step {
     OciAttrs { target: PathBuf, attrs: u32 },
     /// `linux.devices`: the nodes made in the container.
     OciDevices(Vec<crate::runtime_spec::LinuxDevice>),
+    /// `process.cwd`, made when the image lacks it (as runc), before `/` turns read-only.
+    OciWorkingDirectory { target: PathBuf },
     /// `linux.sysctl`: each value written under `/proc/sys` (before the read-only paths).
     OciSysctl(Vec<(String, String)>),
     /// `linux.maskedPaths`: a directory gets a read-only empty tmpfs, anything else
@@ -91,6 +93,7 @@ impl std::fmt::Display for Step {
             }
             Step::OciAttrs { target, attrs } => write!(f, "attrs {} {attrs:#x}", target.display()),
             Step::OciDevices(d) => write!(f, "devices ({})", d.len()),
+            Step::OciWorkingDirectory { target } => write!(f, "cwd {}", target.display()),
             Step::OciSysctl(v) => write!(f, "sysctl ({})", v.len()),
             Step::OciMask { target } => write!(f, "mask {}", target.display()),
             Step::OciReadOnly { target } => write!(f, "ro {}", target.display()),
@@ -193,6 +196,7 @@ pub fn inside_userns(step: &Step, own_network: bool) -> bool {
         | Step::OciAttrs { .. }
         | Step::OciDevices(_)
         | Step::OciSysctl(_)
+        | Step::OciWorkingDirectory { .. }
         | Step::OciMask { .. }
         | Step::OciReadOnly { .. }
         | Step::OciRootReadOnly

@@ -1,5 +1,5 @@
 //! The OCI runtime's mount plan: config.json's `mounts` in their order, the devices, the
-//! console, the sysctls, then `linux.readonlyPaths`, `linux.maskedPaths` and a read-only root
+//! console, the working directory, the sysctls, then `linux.readonlyPaths`, `linux.maskedPaths` and a read-only root
 //! (runc's order) as steps of the mount plan. Nothing of nspawn's API set is added: the caller's config is the policy.
 
 use crate::error::{Error, Result};
@@ -257,6 +257,9 @@ pub fn plan(config: &Config, binds: &[CustomMount]) -> Result<Vec<Step>> {
     if terminal {
         steps.push(Step::Console);
     }
+    if let Some(p) = &config.process {
+        steps.push(Step::OciWorkingDirectory { target: PathBuf::from(&p.cwd) });
+    }
     if !config.linux.sysctl.is_empty() {
         steps.push(Step::OciSysctl(config.linux.sysctl.clone()));
     }
@@ -327,6 +330,7 @@ mod tests {
                 "attrs /dev/shm 0xe",
                 "devices (1)",
                 "console",
+                "cwd /",
                 "ro /proc/sys",
                 "mask /proc/kcore",
                 "root-read-only",

@@ -328,6 +328,9 @@ pub fn mount_all(
             Step::OciAttrs { target, attrs } => crate::mounts_oci::set_attrs(m, target, *attrs)?,
             Step::OciDevices(devices) => crate::mounts_oci::devices(m, devices)?,
             Step::OciSysctl(values) => crate::mounts_oci::sysctl(m, values)?,
+            Step::OciWorkingDirectory { target } => {
+                drop(rootfs::mount_point(m.root.as_fd(), target, NodeKind::Directory, Follow::InRoot)?)
+            }
             Step::OciMask { target } => crate::mounts_oci::mask(m, target)?,
             Step::OciReadOnly { target } => m.read_only_self(target)?,
             Step::OciRootReadOnly => crate::mounts_oci::root_read_only(m)?,

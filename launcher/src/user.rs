@@ -71,6 +71,12 @@ pub fn lookup(passwd: &str, group: &str, user: &str) -> Result<UserInfo> {
     Ok(info)
 }
 
+/// The home directory of `uid` in a passwd text (`/` when it has no entry), as runc sets
+/// `HOME` for a process whose environment lacks it.
+pub fn home_of(passwd: &str, uid: u32) -> String {
+    passwd.lines().filter_map(parse_passwd_line).find(|e| e.uid == uid).map_or_else(|| "/".into(), |e| e.home)
+}
+
 fn parse_passwd_line(line: &str) -> Option<UserInfo> {
     let f: Vec<&str> = line.split(':').collect();
     if f.len() < 7 || f[0].is_empty() || f[0].starts_with('#') {
@@ -88,6 +94,16 @@ fn parse_passwd_line(line: &str) -> Option<UserInfo> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn home_of_a_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001:::\n";
+        assert_eq!(home_of(passwd, 0), "/root");
+        assert_eq!(home_of(passwd, 1000), "/home/alice");
+        assert_eq!(home_of(passwd, 1001), "/");
+        assert_eq!(home_of(passwd, 7), "/");
+    }
+
     use super::*;
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\nalice:x:1000:1000:Alice:/home/alice:/bin/ash\nbob:x:1001:100::/home/bob:\n";

@@ -149,15 +149,6 @@ pub fn finish(
     if let Some(domain) = spec.oci.as_ref().and_then(|o| o.config.domainname.as_deref()) {
         rustix::system::setdomainname(domain.as_bytes()).map_err(|e| Error::sys("set domain name", domain, e))?;
     }
-    if let (Some(_), Some(cwd)) = (&spec.oci, &spec.chdir) {
-        // runc makes the working directory when the image lacks it.
-        drop(crate::rootfs::mount_point(
-            root.as_fd(),
-            cwd,
-            crate::rootfs::NodeKind::Directory,
-            crate::rootfs::Follow::InRoot,
-        )?);
-    }
 
     let user = lookup_user(root.as_fd(), spec)?;
     let environment = build_env(spec, prep, &user);
@@ -185,7 +176,7 @@ pub fn finish(
         Some(Msg::Go) => {}
         _ => sys::exit_now(1),
     }
-    if let Some(fifo) = &prep.start_fifo {
+    if prep.start_fifo.is_some() {
         // `Model::Detachable`: the creator says once more when it has left the machine
         // (`Machine::leave`); if it dies first (its end of the channel closes), so does this
         // process: a killed `create` leaves no container behind.
@@ -193,11 +184,20 @@ pub fn finish(
             Some(Msg::Go) => {}
             _ => sys::exit_now(1),
         }
-        // Before the payload's credentials: the FIFO belongs to the container's root.
+    }
+    become_payload(root.as_fd(), spec, prep, &user, slave, cwd.as_deref(), devices)?;
+    // The OCI runtime finds the program now, as runc does, so that `create` reports a missing one.
+    let exec = match (&spec.oci, exec) {
+        (Some(_), payload::Exec::Search { argv }) => payload::resolve(argv, &environment)?,
+        (_, e) => e,
+    };
+    if let Some(fifo) = &prep.start_fifo {
+        // Everything that can fail before the exec has: the creator hears that it did not
+        // (`Machine::leave` waits for this), then the process waits for `start` (the FIFO is
+        // writable by the payload's user, as runc's exec.fifo).
+        ch.send(Msg::Ready)?;
         wait_for_start(fifo.as_fd())?;
     }
-
-    become_payload(root.as_fd(), spec, prep, &user, slave, cwd.as_deref(), devices)?;
     // The exec lookup follows magic links: no descriptor but the channel (closed by the exec)
     // and spawnbox-init's memfd may be open now (not the start FIFO's).
     drop(root);

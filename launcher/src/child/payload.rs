@@ -20,12 +20,17 @@ pub(super) fn lookup_user(root: BorrowedFd<'_>, spec: &Spec) -> Result<UserInfo>
     if let Some(oci) = &spec.oci {
         // The OCI runtime: numeric ids as given, only the listed supplementary groups.
         let u = oci.config.process.as_ref().map(|p| p.user.clone()).unwrap_or_default();
+        // The home only for `HOME`, when config.json's environment lacks it (as runc).
+        let home = match spec.setenv.iter().any(|e| e.starts_with("HOME=")) {
+            true => "/".into(),
+            false => user::home_of(&user::read_db(root)?.0, u.uid),
+        };
         return Ok(UserInfo {
             name: u.uid.to_string(),
             uid: u.uid,
             gid: u.gid,
             groups: u.additional_gids,
-            home: "/".into(),
+            home,
             shell: "/bin/sh".into(),
         });
     }
@@ -38,8 +43,12 @@ pub(super) fn lookup_user(root: BorrowedFd<'_>, spec: &Spec) -> Result<UserInfo>
 
 pub(super) fn build_env(spec: &Spec, prep: &Prepared, user: &UserInfo) -> Vec<String> {
     if spec.oci.is_some() {
-        // config.json's environment, exactly.
-        return spec.setenv.clone();
+        // config.json's environment, exactly, and `HOME` if it lacks one (runc's rule).
+        let mut env = spec.setenv.clone();
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(format!("HOME={}", user.home));
+        }
+        return env;
     }
     env::build(&env::EnvInput {
         uuid: &prep.uuid.uuid_string(),
@@ -212,6 +221,32 @@ impl Exec<'_> {
             }
         }
     }
+}
+
+/// The OCI runtime's program lookup, done before the process waits for `start` (runc's): a
+/// name with a `/` as it is, else the first executable regular file of that name in the
+/// environment's `PATH`, checked with the payload's credentials.
+pub(super) fn resolve<'a>(argv: Vec<CString>, environment: &[String]) -> Result<Exec<'a>> {
+    let Some(cmd) = argv.first() else { return Err(Error::msg("process.args: must not be empty")) };
+    let name = cmd.to_string_lossy().into_owned();
+    let executable = |p: &str| {
+        rustix::fs::stat(p).is_ok_and(|st| st.st_mode & 0o170000 == 0o100000)
+            && rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok()
+    };
+    if name.contains('/') {
+        if let Err(e) = rustix::fs::access(name.as_str(), rustix::fs::Access::EXEC_OK) {
+            return Err(Error::sys("exec", format!("{name:?}"), e));
+        }
+        return Ok(Exec::Path { path: cmd.clone(), argv });
+    }
+    let path = env::lookup(environment, "PATH").unwrap_or(env::DEFAULT_PATH);
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let full = format!("{dir}/{name}");
+        if executable(&full) {
+            return Ok(Exec::Path { path: cstring(OsStr::new(&full))?, argv });
+        }
+    }
+    Err(Error::msg(format!("exec: {name:?}: executable file not found in $PATH")))
 }
 
 fn exec_error(what: &[u8], e: Errno) -> Error {

@@ -226,8 +226,11 @@ impl Machine {
         rustix::fs::chmod(&dir, Mode::from_raw_mode(0o700)).map_err(|e| Error::path("change mode of", &dir, e))?;
         self.state_dir = Some(dir.clone());
         let fifo = dir.join("start");
-        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0)
+        // Writable by the payload's user (PID 1 opens it after its credentials changed), as
+        // runc's exec.fifo; the directory (0700) keeps everyone else out.
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o622), 0)
             .map_err(|e| Error::path("create FIFO", &fifo, e))?;
+        rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622)).map_err(|e| Error::path("change mode of", &fifo, e))?;
         if let Some(ns) = &self.prep.userns {
             let id = (Some(rustix::fs::Uid::from_raw(ns.shift)), Some(rustix::fs::Gid::from_raw(ns.shift)));
             rustix::fs::chown(&fifo, id.0, id.1).map_err(|e| Error::path("change owner of", &fifo, e))?;
@@ -249,9 +252,15 @@ impl Machine {
         let mut entry = self.entry()?;
         (entry.launcher, entry.launcher_start_time) = (0, 0);
         registry::write_entry(&dir, &entry)?;
-        // PID 1 goes on to wait for its start FIFO (until now it would end with this process).
+        // PID 1 becomes the payload's process as far as the exec (until now it would end with
+        // this process) and says whether it got there; then it waits for its start FIFO.
         if let Some(p) = self.pid1.as_ref() {
             p.channel.send(crate::channel::Msg::Go)?;
+            match p.channel.recv()? {
+                Some(crate::channel::Msg::Ready) => {}
+                Some(crate::channel::Msg::Error(e)) => return Err(e),
+                _ => return Err(Error::msg(format!("machine {}: PID 1 ended before it was left", self.spec.machine))),
+            }
         }
         // Everything stays for the next process: PID 1, cgroup, network, uppers, the record,
         // the registry entry (the lock goes with this process).
@@ -583,7 +592,10 @@ impl Machine {
             s.remove();
         }
         if let Some(dir) = self.state_dir.take() {
-            let _ = std::fs::remove_file(dir.join("start"));
+            // The record written at creation goes with the machine it describes.
+            for f in ["start", "state", ".state.new"] {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
         }
         if let Some(c) = self.claim.take() {
             c.release();

@@ -219,6 +219,12 @@ fn process(join: &Join, ch: &Channel, slave: Option<OwnedFd>, w: &What<'_>, root
                 dup(&slave).map_err(|e| Error::sys("attach", "the pty", e))?;
             }
         }
+        // `HOME` from the container's passwd when the environment lacks it (runc's rule).
+        let mut env = w.env.to_vec();
+        if !env.iter().any(|e| e.to_bytes().starts_with(b"HOME=")) {
+            let home = crate::user::home_of(&crate::user::read_db(root)?.0, p.user.uid);
+            env.push(cstring(&format!("HOME={home}"))?);
+        }
         join.confine()?;
         join.confine_oci(q)?;
         let user = crate::user::UserInfo {
@@ -244,7 +250,7 @@ fn process(join: &Join, ch: &Channel, slave: Option<OwnedFd>, w: &What<'_>, root
         let mut keep = vec![0, 1, 2, ch.fd().as_raw_fd()];
         keep.extend(&w.preserve);
         sys::close_all_except(&keep);
-        Err(execvp(w.argv, w.env))
+        Err(execvp(w.argv, &env))
     })();
     match r {
         Ok(never) => match never {},

@@ -252,7 +252,17 @@ pub fn apply_oci_sets(q: &Quintet) -> Result<()> {
     let sets =
         CapabilitySets { effective: set(q.effective), permitted: set(q.permitted), inheritable: set(q.inheritable) };
     rustix::thread::set_capabilities(None, sets).map_err(|e| Error::sys("set", "capabilities of the payload", e))?;
-    raise_ambient(q.ambient)
+    // As runc: an ambient capability the kernel refuses (not in both the permitted and the
+    // inheritable set, as in runc's own default spec) is a warning, not a failure.
+    rustix::thread::clear_ambient_capability_set().map_err(|e| Error::sys("clear", "ambient capabilities", e))?;
+    for cap in (0..64u32).filter(|c| q.ambient & (1 << c) != 0) {
+        if let Err(e) =
+            rustix::thread::configure_capability_in_ambient_set(CapabilitySet::from_bits_retain(1 << cap), true)
+        {
+            log::warn!("can't raise ambient capability {}: {}", name(cap), crate::error::errno_text(e.raw_os_error()));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
