@@ -452,3 +452,58 @@ fn the_user_comes_from_the_containers_database() {
     // root without an entry is root, as nspawn assumes.
     assert_eq!(resolve_user(&u(0, 0, &[]), "", "").unwrap(), None);
 }
+
+/// A bundle directory in the temp dir: `rootfs/etc/{passwd,group}`, `rootfs/etc/present`, and
+/// config.json `json` (removed with the directory by the caller).
+fn temp_bundle(name: &str, json: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("spawnbox-ocib-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("rootfs/etc")).unwrap();
+    std::fs::write(d.join("rootfs/etc/passwd"), PASSWD).unwrap();
+    std::fs::write(d.join("rootfs/etc/group"), GROUP).unwrap();
+    std::fs::write(d.join("rootfs/etc/present"), "").unwrap();
+    std::fs::write(d.join("config.json"), json).unwrap();
+    d
+}
+
+#[test]
+fn load_merges_below_the_command_line_and_checks_the_tree() {
+    let json = conf(
+        r#", "user": {"uid": 1000, "gid": 1000, "additionalGids": [10, 29]}"#,
+        "",
+        r#", "maskedPaths": ["/etc/present", "/etc/absent", "/proc/no-such-file"], "resources": {"pids": {"limit": 10}}"#,
+    )
+    .replace(r#""user": {"uid": 0, "gid": 0}, "#, "");
+    let d = temp_bundle("load", &json);
+    let cli = Settings {
+        oci_bundle: Some(d.clone()),
+        properties: vec!["TasksMax=20".into()],
+        given: SettingsMask::OCI_BUNDLE | SettingsMask::PROPERTIES,
+        ..Default::default()
+    };
+    let loaded = load(cli, Path::new("/")).unwrap();
+    let s = &loaded.settings;
+    assert_eq!(loaded.file, Some(d.join("config.json")));
+    assert_eq!(s.directory, Some(d.join("rootfs")));
+    assert_eq!(s.user.as_deref(), Some("alice"), "the uid resolved in the tree's passwd");
+    assert_eq!(s.properties, ["TasksMax=10", "TasksMax=20"], "the command line's come last and win");
+    assert_eq!(s.custom_mounts, [CustomMount::Inaccessible { destination: "/etc/present".into() }]);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+
+    // -u on the command line: the bundle's user is neither taken nor checked.
+    let bad = json.replace(r#""additionalGids": [10, 29]"#, r#""additionalGids": []"#);
+    std::fs::write(d.join("config.json"), &bad).unwrap();
+    let cli = |given| Settings { oci_bundle: Some(d.clone()), user: Some("root".into()), given, ..Default::default() };
+    let s = load(cli(SettingsMask::OCI_BUNDLE | SettingsMask::USER), Path::new("/")).unwrap().settings;
+    assert_eq!(s.user.as_deref(), Some("root"));
+    // Without it, the refusal names the file and the JSON path.
+    let e = load(cli(SettingsMask::OCI_BUNDLE), Path::new("/")).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: process.user.additionalGids: [] are not the groups of uid 1000 in the container's /etc/group ([10 29])",
+            d.join("config.json").display()
+        )
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
