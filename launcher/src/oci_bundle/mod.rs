@@ -97,7 +97,7 @@ pub fn convert(config: &Config, bundle: &Path) -> Result<Bundle> {
 /// `process`: the command, its environment, directory, console, user and privileges.
 fn process(p: &Process, b: &mut Bundle) -> Result<()> {
     let s = &mut b.settings;
-    if p.args[0].is_empty() {
+    if p.args.first().map_or(true, |a| a.is_empty()) {
         return Err(refuse("process.args[0]", "the executable name must not be empty"));
     }
     s.parameters = p.args.iter().map(OsString::from).collect();
