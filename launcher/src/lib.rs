@@ -40,6 +40,7 @@ mod mounts_oci;
 mod network;
 mod notify;
 pub mod oci;
+pub mod oci_bundle;
 #[cfg(feature = "images")]
 pub mod oci_image;
 mod overlay;

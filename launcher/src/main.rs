@@ -68,7 +68,9 @@ fn run(args: &[OsString]) -> i32 {
         if let Err(e) = image::locate(&mut settings, &image::HostProbe) {
             return fail(&e);
         }
-        match load_settings(settings, &caller) {
+        let loaded =
+            if settings.oci_bundle.is_some() { load_bundle(settings, &cwd) } else { load_settings(settings, &caller) };
+        match loaded {
             Ok(s) => s,
             Err(e) => return fail(&e),
         }
@@ -99,6 +101,19 @@ fn load_settings(cli: settings::Settings, caller: &spec::Caller<'_>) -> Result<s
     }
     if let Some(file) = &loaded.file {
         log::debug!("settings from {}", file.display());
+        cli::verify_merged(&loaded.settings).map_err(|e| e.context(format!("with {}", file.display())))?;
+    }
+    Ok(loaded.settings)
+}
+
+/// `--oci-bundle=`: the bundle's config.json merged below the command line (no `.nspawn` file
+/// is read, as in nspawn), warnings logged once each, the cross-option rules checked again.
+fn load_bundle(cli: settings::Settings, cwd: &Path) -> Result<settings::Settings, error::Error> {
+    let loaded = spawnbox::oci_bundle::load(cli, cwd)?;
+    for w in &loaded.warnings {
+        log::warn!("{w}");
+    }
+    if let Some(file) = &loaded.file {
         cli::verify_merged(&loaded.settings).map_err(|e| e.context(format!("with {}", file.display())))?;
     }
     Ok(loaded.settings)

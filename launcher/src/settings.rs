@@ -348,6 +348,9 @@ pub struct Settings {
     pub no_new_privileges: Option<bool>,
     /// `--system-call-filter=` words in order, `~` prefix kept.
     pub system_call_filter: Vec<String>,
+    /// An OCI bundle's `linux.seccomp` (`--oci-bundle`): replaces nspawn's filter, as
+    /// nspawn's `arg_seccomp` does. Group `SYSCALL_FILTER`; no option or key sets it.
+    pub seccomp_profile: Option<Box<crate::runtime_spec::Seccomp>>,
     pub selinux_context: Option<String>,
     pub selinux_apifs_context: Option<String>,
 

@@ -148,6 +148,8 @@ pub struct SecSpec {
     pub no_new_privileges: Option<bool>,
     /// `--system-call-filter=` words in order, `~` prefix kept.
     pub system_call_filter: Vec<String>,
+    /// `--oci-bundle`'s `linux.seccomp`: compiled instead of nspawn's filter.
+    pub seccomp_profile: Option<Box<crate::runtime_spec::Seccomp>>,
     pub rlimits: Vec<crate::settings::Rlimit>,
     pub oom_score_adjust: Option<i32>,
     pub cpu_affinity: Option<Vec<u32>>,
@@ -235,6 +237,7 @@ impl Spec {
                 ambient_capability: settings.ambient_capability,
                 no_new_privileges: settings.no_new_privileges,
                 system_call_filter: settings.system_call_filter,
+                seccomp_profile: settings.seccomp_profile,
                 rlimits: settings.rlimits,
                 oom_score_adjust: settings.oom_score_adjust,
                 cpu_affinity: settings.cpu_affinity,

@@ -157,7 +157,7 @@ pub static OPTIONS: &[OptSpec] = &[
     o("image", Some('i'), R, "PATH", G::Image, "Root file system disk image (or device node) for the container", X, a::image, g(S::DIRECTORY)),
     o("image-policy", None, R, "POLICY", G::Image, "Specify disk image dissection policy", X, a::image_policy, g(S::IMAGE_OPTIONS)),
     o("mstack", None, R, "PATH", G::Image, "", X, a::mstack, g(S::DIRECTORY)),
-    o("oci-bundle", None, R, "PATH", G::Image, "OCI bundle directory", X, a::oci_bundle, g(S::OCI_BUNDLE)),
+    o("oci-bundle", None, R, "PATH", G::Image, "OCI bundle directory", Y, a::oci_bundle, g(S::OCI_BUNDLE)),
     o("read-only", None, N, "", G::Image, "Mount the root directory read-only", Y, a::read_only, g(S::READ_ONLY)),
     o("volatile", None, O, "MODE", G::Image, "Run the system in volatile mode", Y, a::volatile, g(S::VOLATILE_MODE)),
     o("root-hash", None, R, "HASH", G::Image, "Specify verity root hash for root disk image", X, a::root_hash, g(S::IMAGE_OPTIONS)),

@@ -177,7 +177,10 @@ pub fn merge_from(cli: &Settings, file: &Settings, trusted: bool, extensions: bo
     // An untrusted file may only deny system calls (nspawn checks the allow list alone).
     let allows = file.system_call_filter.iter().any(|w| !w.starts_with('~'));
     let what = allows.then_some("SystemCallFilter= settings");
-    m.take(S::SYSCALL_FILTER, what, |o, f| o.system_call_filter = f.system_call_filter.clone());
+    m.take(S::SYSCALL_FILTER, what, |o, f| {
+        o.system_call_filter = f.system_call_filter.clone();
+        o.seccomp_profile = f.seccomp_profile.clone();
+    });
     for (resource, what) in (0u32..).zip(LIMIT_WHAT) {
         m.take(S::rlimit(resource), Some(what), |o, f| {
             let Some(limit) = f.rlimits.iter().rfind(|l| l.resource == resource) else { return };

@@ -98,9 +98,26 @@ pub fn prepare_profile(s: &crate::runtime_spec::Seccomp) -> Result<Program> {
     Ok(Program(Some(Cow::Owned(c.bytes())), c.flags))
 }
 
+/// `--oci-bundle`'s `linux.seccomp`, which replaces nspawn's filter as nspawn's `arg_seccomp`
+/// does; `SYSTEMD_SECCOMP=0` still turns filtering off, as it does in nspawn. The profile has
+/// no place for `--suppress-sync=yes`'s rules: refused rather than dropped.
+fn prepare_bundle_profile(profile: &crate::runtime_spec::Seccomp, suppress_sync: bool) -> Result<Program> {
+    if suppress_sync {
+        return Err(Error::msg("--suppress-sync=yes cannot be combined with the bundle's linux.seccomp"));
+    }
+    if let Some(value) = disabled_by_env() {
+        log::warn!("seccomp filter disabled by SYSTEMD_SECCOMP={value}");
+        return Ok(Program(None, 0));
+    }
+    prepare_profile(profile)
+}
+
 /// Compiles the filter for `spec` (the default policy plus `--system-call-filter=`); the
 /// default policy is the build-time program, with no work here.
 pub fn prepare(spec: &Spec) -> Result<Program> {
+    if let Some(profile) = &spec.sec.seccomp_profile {
+        return prepare_bundle_profile(profile, spec.suppress_sync);
+    }
     let words = &spec.sec.system_call_filter;
     let Some(t) = native() else {
         let here = std::env::consts::ARCH;
