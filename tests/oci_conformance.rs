@@ -9,10 +9,13 @@
 //! non-root user without file capabilities the permitted and effective sets become the ambient
 //! set; for root both become bounding ∪ inheritable. The tests say which.
 
-use spawnbox_tests::oci::{bundle, field, output, rt, run, run_ok, runtime, text, Config, Deleted};
+use spawnbox_tests::oci::{
+    bundle, field, output, read_until, receive_console, rt, run, run_ok, runtime, text, Config, Deleted,
+};
 use spawnbox_tests::{scratch_dir, wait_until, Test};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -297,6 +300,40 @@ fn config_process_args_env_cwd() {
     assert_eq!(run_ok(&t, &c), "PATH=/bin\0A=1\0B= two \0");
 }
 
+/// config.md "Process" `terminal` and `consoleSize`, and config-linux.md "Default Devices"
+/// `/dev/console`: the pty's master goes to the console socket, the process has the pty as its
+/// terminal at the given size, and /dev/console is that pty. `consoleSize` without a terminal is
+/// ignored.
+#[test]
+fn config_process_terminal_console_size_and_dev_console() {
+    let t = Test::new("oci-c-tty");
+    let _deleted = Deleted(&t);
+    let id = t.name();
+    let mut c = sh(&t, "stty size; tty; stat -L -c '%t:%T' /dev/console; echo done; sleep 100");
+    c.terminal = true;
+    c.process.push(r#""consoleSize":{"height":25,"width":100}"#.into());
+    let b = bundle(&t, &c.json());
+    let sock = t.path("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut cmd = Command::new(runtime(&t));
+    cmd.arg("--root").arg(t.path("state")).args(["create", "--console-socket"]).arg(&sock);
+    cmd.args(["--bundle", b.to_str().unwrap(), &id]);
+    let dir = t.dir.clone();
+    let create = std::thread::spawn(move || output(&dir, cmd));
+    let (master, _) = receive_console(&listener);
+    let o = create.join().unwrap();
+    assert_eq!(failure(&o), (Some(0), String::new()));
+    assert!(rt(&t, &["start", &id]).status.success());
+    let got = read_until(&master, "done");
+    // pts/0 is 136:0 (0x88).
+    assert_eq!(got.replace('\r', ""), "25 100\n/dev/pts/0\n88:0\ndone\n");
+    assert!(rt(&t, &["delete", "--force", &id]).status.success());
+    drop(master);
+    let mut c = sh(&t, "echo no terminal");
+    c.process.push(r#""consoleSize":{"height":25,"width":100}"#.into());
+    assert_eq!(run_ok(&t, &c), "no terminal\n");
+}
+
 /// config.md "User" (POSIX): `uid`, `gid`, `additionalGids` as `id` shows them, `umask` on a
 /// new file.
 #[test]
@@ -520,6 +557,29 @@ fn config_linux_default_devices_and_runtime_linux_dev_symlinks_and_fds() {
          /dev/random character special file 1:8\n/dev/urandom character special file 1:9\n/dev/tty character special file 5:0\n\
          /dev/ptmx 5:2\nfd -> /proc/self/fd\nstdin -> /proc/self/fd/0\nstdout -> /proc/self/fd/1\nstderr -> /proc/self/fd/2\n0 1 2 3 \n"
     );
+}
+
+/// config-linux.md "Allowed Device list" (`linux.resources.devices`), applied in order, with
+/// runc's defaults after them: every device denied, then one allowed back for reading. Both
+/// nodes can be made (runc's defaults allow `m` for all), the denied one fails to open with
+/// EPERM, the allowed one reaches its driver (1:2, /dev/kmem, is gone from the kernel: ENXIO),
+/// and runc's default devices stay usable.
+#[test]
+fn config_linux_allowed_device_list() {
+    let t = Test::new("oci-c-devcg");
+    let _deleted = Deleted(&t);
+    let mut c = sh(
+        &t,
+        "mknod /tmp/denied c 1 6 && mknod /tmp/allowed c 1 2 && \
+         for f in denied allowed; do head -c1 /tmp/$f 2>&1 | sed 's/.*: //'; done; head -c3 /dev/zero | wc -c",
+    );
+    let caps = r#"["CAP_MKNOD","CAP_DAC_OVERRIDE"]"#;
+    c.capabilities = Some(format!(r#"{{"bounding":{caps},"effective":{caps},"permitted":{caps}}}"#));
+    c.linux.push(
+        r#""resources":{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":2,"access":"r"}]}"#
+            .into(),
+    );
+    assert_eq!(run_ok(&t, &c), "Operation not permitted\nNo such device or address\n3\n");
 }
 
 /// config-linux.md "Sysctl": a network one in the new network namespace and an IPC one in the

@@ -6,10 +6,12 @@
 //! `run --detach`) holds its creator's stdio, as with runc, so a pipe would stay open as long
 //! as the container runs.
 
-use crate::{spawnbox_bin, Test};
+use crate::{spawnbox_bin, wait_until, Test};
 use std::fs;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// `spawnbox-runc` (a link to the binary) in the test's temp dir.
 pub fn runtime(t: &Test) -> PathBuf {
@@ -201,4 +203,41 @@ impl Drop for Deleted<'_> {
     fn drop(&mut self) {
         let _ = rt(self.0, &["delete", "--force", &self.0.name()]);
     }
+}
+
+/// Receives the pty master a runtime sends on `listener` (runc's console socket protocol).
+pub fn receive_console(listener: &UnixListener) -> (rustix::fd::OwnedFd, Vec<u8>) {
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    use std::mem::MaybeUninit;
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut anc = RecvAncillaryBuffer::new(&mut space);
+    let r = recvmsg(&conn, &mut [std::io::IoSliceMut::new(&mut buf)], &mut anc, RecvFlags::CMSG_CLOEXEC).unwrap();
+    let name = buf[..r.bytes].to_vec();
+    let fd = anc
+        .drain()
+        .find_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        })
+        .expect("a descriptor");
+    (fd, name)
+}
+
+/// Reads the pty master until `want` shows up (or 5 s pass).
+pub fn read_until(master: &rustix::fd::OwnedFd, want: &str) -> String {
+    let mut got = Vec::new();
+    let _ = wait_until(Duration::from_secs(5), || {
+        let mut b = [0u8; 512];
+        let mut fds = [rustix::event::PollFd::new(master, rustix::event::PollFlags::IN)];
+        let ts = rustix::event::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+        if rustix::event::poll(&mut fds, Some(&ts)).unwrap_or(0) > 0 {
+            if let Ok(n) = rustix::io::read(master, &mut b) {
+                got.extend_from_slice(&b[..n]);
+            }
+        }
+        String::from_utf8_lossy(&got).contains(want)
+    });
+    String::from_utf8_lossy(&got).into_owned()
 }
