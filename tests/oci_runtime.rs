@@ -6,86 +6,14 @@
 //! the tree's directory name, so `Test`'s drop checks that no cgroup, registry entry, mount or
 //! process of it is left.
 
-use spawnbox_tests::{spawnbox_bin, wait_until, Test};
+use spawnbox_tests::oci::{bundle, config, field, output, read_until, receive_console, rt, runtime, text};
+use spawnbox_tests::{wait_until, Test};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// `spawnbox-runc` (a link to the binary) in the test's temp dir.
-fn runtime(t: &Test) -> PathBuf {
-    let rt = t.path("spawnbox-runc");
-    if !rt.exists() {
-        std::os::unix::fs::symlink(spawnbox_bin(), &rt).unwrap();
-    }
-    rt
-}
-
-/// `spawnbox-runc --root STATE ARGS...`, stdin from /dev/null, output captured.
-fn rt(t: &Test, args: &[&str]) -> Output {
-    let mut c = Command::new(runtime(t));
-    c.arg("--root").arg(t.path("state")).args(args);
-    output(&t.dir, c)
-}
-
-/// Runs `c` with stdout and stderr in files of `dir`: a container the runtime leaves holds
-/// its creator's stdio (as with runc), so pipes would stay open as long as it runs.
-fn output(dir: &Path, mut c: Command) -> Output {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (out, err) = (dir.join(format!("out.{n}")), dir.join(format!("err.{n}")));
-    let status = c
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out).unwrap())
-        .stderr(fs::File::create(&err).unwrap())
-        .status()
-        .expect("run spawnbox-runc");
-    let o = Output { status, stdout: fs::read(&out).unwrap(), stderr: fs::read(&err).unwrap() };
-    let _ = (fs::remove_file(&out), fs::remove_file(&err));
-    o
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A config.json for the test's tree running `args`, with `extra` members added at the top.
-fn config(t: &Test, args: &[&str], terminal: bool, extra: &str) -> String {
-    let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
-    format!(
-        r#"{{"ociVersion":"1.2.0","root":{{"path":{root:?}}},"hostname":"oci-box",
-  "process":{{"terminal":{terminal},"user":{{"uid":0,"gid":0}},"args":[{args}],
-    "env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin","GREETING=hello"],"cwd":"/srv/work",
-    "capabilities":{{"bounding":["CAP_KILL","CAP_CHOWN"],"effective":["CAP_KILL","CAP_CHOWN"],"permitted":["CAP_KILL","CAP_CHOWN"]}}}},
-  "mounts":[
-    {{"destination":"/proc","type":"proc","source":"proc"}},
-    {{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}},
-    {{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]}},
-    {{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]}},
-    {{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]}}
-  ],
-  "linux":{{"namespaces":[{{"type":"pid"}},{{"type":"network"}},{{"type":"ipc"}},{{"type":"uts"}},{{"type":"mount"}}],
-    "maskedPaths":["/proc/keys","/proc/bus"],"readonlyPaths":["/proc/sys"]}}{extra}}}"#,
-        root = t.root.to_str().unwrap(),
-        args = args.join(","),
-    )
-}
-
-/// Writes the bundle (`DIR/bundle/config.json`) and returns its directory.
-fn bundle(t: &Test, config: &str) -> PathBuf {
-    let b = t.host_dir("bundle");
-    fs::write(b.join("config.json"), config).unwrap();
-    b
-}
-
-/// A JSON string member of `state`'s output.
-fn field(state: &str, key: &str) -> String {
-    let pat = format!("\"{key}\": ");
-    let line = state.lines().find(|l| l.trim_start().starts_with(&pat)).unwrap_or_else(|| panic!("{key} in {state}"));
-    line.trim().trim_start_matches(&pat).trim_end_matches(',').trim_matches('"').to_string()
-}
 
 #[test]
 fn create_start_kill_delete_and_the_states_between() {
@@ -244,43 +172,6 @@ fn hooks_get_the_state_on_stdin() {
     assert_eq!(fs::read_to_string(t.path("poststart")).unwrap(), want("running", "poststart"));
     assert!(rt(&t, &["delete", "--force", &id]).status.success());
     assert_eq!(fs::read_to_string(t.path("poststop")).unwrap(), want("stopped", "poststop"));
-}
-
-/// Receives the pty master a runtime sends on `listener` (runc's console socket protocol).
-fn receive_console(listener: &UnixListener) -> (rustix::fd::OwnedFd, Vec<u8>) {
-    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    use std::mem::MaybeUninit;
-    let (conn, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 256];
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut anc = RecvAncillaryBuffer::new(&mut space);
-    let r = recvmsg(&conn, &mut [std::io::IoSliceMut::new(&mut buf)], &mut anc, RecvFlags::CMSG_CLOEXEC).unwrap();
-    let name = buf[..r.bytes].to_vec();
-    let fd = anc
-        .drain()
-        .find_map(|m| match m {
-            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
-            _ => None,
-        })
-        .expect("a descriptor");
-    (fd, name)
-}
-
-/// Reads the pty master until `want` shows up (or 5 s pass).
-fn read_until(master: &rustix::fd::OwnedFd, want: &str) -> String {
-    let mut got = Vec::new();
-    let _ = wait_until(Duration::from_secs(5), || {
-        let mut b = [0u8; 512];
-        let mut fds = [rustix::event::PollFd::new(master, rustix::event::PollFlags::IN)];
-        let ts = rustix::event::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
-        if rustix::event::poll(&mut fds, Some(&ts)).unwrap_or(0) > 0 {
-            if let Ok(n) = rustix::io::read(master, &mut b) {
-                got.extend_from_slice(&b[..n]);
-            }
-        }
-        String::from_utf8_lossy(&got).contains(want)
-    });
-    String::from_utf8_lossy(&got).into_owned()
 }
 
 #[test]

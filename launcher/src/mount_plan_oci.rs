@@ -22,8 +22,12 @@ enum Effect {
     /// Propagation of the new mount (within the container: its namespace is a slave of the
     /// host's before anything is mounted, so nothing reaches the host).
     Propagation,
-    /// Accepted and without effect here (`defaults`, sync flags, `remount`).
+    /// Accepted and without effect here (`defaults`, `remount`, `silent`, `loud`).
     Ignore,
+    /// A superblock flag the kernel takes through `fsconfig(FSCONFIG_SET_FLAG)` (`sync`,
+    /// `async`, `dirsync`, `lazytime`, `nolazytime`): kept with the file-system options of a
+    /// fresh mount (a bind mount shares its source's superblock).
+    Data,
 }
 
 /// Mount options that are flags (`mount(8)` names, and runtime-spec 1.1's recursive ones).
@@ -46,6 +50,7 @@ const OPTIONS: &[(&str, Effect)] = &[
     ("rexec", Effect::Clear(attr::NOEXEC)),
     ("strictatime", Effect::Set(attr::STRICTATIME)),
     ("rstrictatime", Effect::Set(attr::STRICTATIME)),
+    ("nostrictatime", Effect::Clear(attr::STRICTATIME)),
     ("relatime", Effect::Clear(attr::STRICTATIME | NOATIME)),
     ("rrelatime", Effect::Clear(attr::STRICTATIME | NOATIME)),
     ("norelatime", Effect::Ignore),
@@ -68,14 +73,21 @@ const OPTIONS: &[(&str, Effect)] = &[
     ("unbindable", Effect::Propagation),
     ("runbindable", Effect::Propagation),
     ("defaults", Effect::Ignore),
-    ("async", Effect::Ignore),
-    ("sync", Effect::Ignore),
-    ("dirsync", Effect::Ignore),
+    ("async", Effect::Data),
+    ("sync", Effect::Data),
+    ("dirsync", Effect::Data),
     ("remount", Effect::Ignore),
     ("mand", Effect::Ignore),
     ("nomand", Effect::Ignore),
     ("silent", Effect::Ignore),
     ("loud", Effect::Ignore),
+    ("lazytime", Effect::Data),
+    ("nolazytime", Effect::Data),
+    // The mount API has no i_version flag (fsconfig refuses "iversion"): since Linux 6.2 the
+    // file systems that keep i_version (ext4, xfs, btrfs, tmpfs) always do, and mount(2)'s
+    // MS_I_VERSION, which runc passes, changes nothing there either.
+    ("iversion", Effect::Ignore),
+    ("noiversion", Effect::Ignore),
 ];
 
 /// The option names this runtime knows (`features`' `mountOptions`).
@@ -98,6 +110,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "rexec",
     "strictatime",
     "rstrictatime",
+    "nostrictatime",
     "relatime",
     "rrelatime",
     "norelatime",
@@ -128,6 +141,10 @@ pub const OPTION_NAMES: &[&str] = &[
     "nomand",
     "silent",
     "loud",
+    "lazytime",
+    "nolazytime",
+    "iversion",
+    "noiversion",
 ];
 
 /// Options no mount of this runtime takes yet.
@@ -167,7 +184,7 @@ pub fn read(i: usize, m: &Mount) -> Result<Planned> {
             Some(Effect::Bind(r)) => p.bind = Some(r),
             Some(Effect::Propagation) => p.propagation = Some(o.clone()),
             Some(Effect::Ignore) => {}
-            None => data.push(o.clone()),
+            Some(Effect::Data) | None => data.push(o.clone()),
         }
     }
     if !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
@@ -336,6 +353,58 @@ mod tests {
                 "root-read-only",
             ]
         );
+    }
+
+    #[test]
+    fn every_option_the_spec_marks_must_is_known() {
+        // config.md "Linux mount options", the rows marked MUST.
+        let must = [
+            "async",
+            "atime",
+            "bind",
+            "defaults",
+            "dev",
+            "diratime",
+            "dirsync",
+            "exec",
+            "iversion",
+            "lazytime",
+            "loud",
+            "noatime",
+            "nodev",
+            "nodiratime",
+            "noexec",
+            "noiversion",
+            "nolazytime",
+            "norelatime",
+            "nostrictatime",
+            "nosuid",
+            "private",
+            "rbind",
+            "relatime",
+            "remount",
+            "ro",
+            "rprivate",
+            "rshared",
+            "rslave",
+            "runbindable",
+            "rw",
+            "shared",
+            "silent",
+            "slave",
+            "strictatime",
+            "suid",
+            "sync",
+            "unbindable",
+        ];
+        let unknown: Vec<&str> = must.iter().copied().filter(|o| !OPTION_NAMES.contains(o)).collect();
+        assert_eq!(unknown, Vec::<&str>::new());
+        let c = config(
+            r#"{"destination":"/t","type":"tmpfs","source":"tmpfs","options":["strictatime","nostrictatime","lazytime","iversion","noiversion","nolazytime","sync","dirsync","size=1m"]}"#,
+            "",
+        );
+        let p = read(0, &c.mounts[0]).unwrap();
+        assert_eq!((p.attrs, p.data.as_str()), (0, "lazytime,nolazytime,sync,dirsync,size=1m"));
     }
 
     #[test]

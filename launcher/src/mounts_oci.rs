@@ -73,7 +73,15 @@ pub fn devices(m: &Mounter<'_>, devices: &[LinuxDevice]) -> Result<()> {
         match rustix::fs::mknodat(&dir, name, kind, mode, dev) {
             Ok(()) => {}
             // A node the mounts already made (runc replaces it; the same numbers are kept).
+            // Anything else in the way is an error (config-linux.md "Devices": MUST), never
+            // removed: it is the image's file.
             Err(Errno::EXIST) => {
+                let st = rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| Error::path("stat", &m.shown(path), e))?;
+                let same = FileType::from_raw_mode(st.st_mode) == kind && (kind == FileType::Fifo || st.st_rdev == dev);
+                if !same {
+                    return Err(Error::msg(format!("linux.devices: {}: exists and is not that device", d.path)));
+                }
                 rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty())
                     .map_err(|e| Error::path("remove", &m.shown(path), e))?;
                 rustix::fs::mknodat(&dir, name, kind, mode, dev)
@@ -139,4 +147,35 @@ pub fn propagation(m: &Mounter<'_>, target: &Path, kind: &str) -> Result<()> {
         .map_err(|e| Error::path("open", &m.shown(target), e))?;
     crate::sys::mount_set_propagation(at.as_fd(), flag, recursive)
         .map_err(|e| Error::path(&format!("make {kind}"), &m.shown(target), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fifo(path: &str) -> LinuxDevice {
+        LinuxDevice { path: path.into(), kind: 'p', major: 0, minor: 0, file_mode: Some(0o640), uid: None, gid: None }
+    }
+
+    #[test]
+    fn a_device_over_another_file_is_an_error_and_the_file_stays() {
+        let dir = std::env::temp_dir().join(format!("spawnbox-mounts-oci-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        std::fs::write(dir.join("etc/passwd"), "root:x:0:0::/:/bin/sh\n").unwrap();
+        let root =
+            rustix::fs::open(&dir, rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let m = Mounter { root, directory: &dir, host_sources: Vec::new(), premade: Vec::new() };
+        let err = devices(&m, &[fifo("/etc/passwd")]).unwrap_err();
+        assert_eq!(err.to_string(), "linux.devices: /etc/passwd: exists and is not that device");
+        assert_eq!(std::fs::read_to_string(dir.join("etc/passwd")).unwrap(), "root:x:0:0::/:/bin/sh\n");
+        // The same node again (as a mount made it) is replaced, with the mode asked for.
+        devices(&m, &[fifo("/dev/f")]).unwrap();
+        devices(&m, &[fifo("/dev/f")]).unwrap();
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        let md = std::fs::symlink_metadata(dir.join("dev/f")).unwrap();
+        assert!(md.file_type().is_fifo());
+        assert_eq!(md.permissions().mode() & 0o7777, 0o640);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -9,6 +9,7 @@ pub mod completions;
 pub mod engines;
 pub mod host;
 pub mod net;
+pub mod oci;
 pub mod pty;
 pub mod run;
 

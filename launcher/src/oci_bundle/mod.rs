@@ -138,10 +138,8 @@ fn process(p: &Process, b: &mut Bundle) -> Result<()> {
     b.user = Some(p.user.clone());
     capabilities(p, b)?;
     let s = &mut b.settings;
-    for (i, r) in p.rlimits.iter().enumerate() {
-        if s.rlimits.iter().any(|l| l.resource == r.resource) {
-            return Err(refuse(format!("process.rlimits[{i}]"), "the same resource is given twice"));
-        }
+    // runtime_spec refuses a resource given twice.
+    for r in &p.rlimits {
         s.rlimits.push(Rlimit { resource: r.resource, soft: r.soft, hard: r.hard });
         s.given |= SettingsMask::rlimit(r.resource);
     }

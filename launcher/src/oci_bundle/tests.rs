@@ -284,7 +284,7 @@ fn refusals_name_the_json_path() {
         ),
         (
             conf(r#", "rlimits": [{"type": "RLIMIT_CORE", "soft": 0, "hard": 0}, {"type": "RLIMIT_CORE", "soft": 1, "hard": 1}]"#, "", ""),
-            "process.rlimits[1]: the same resource is given twice",
+            "process.rlimits[1].type: \"RLIMIT_CORE\" given twice",
         ),
         (conf(r#", "apparmorProfile": "docker-default""#, "", ""), "process.apparmorProfile: AppArmor is not supported by spawnbox"),
         (conf(r#", "selinuxLabel": "system_u:r""#, "", ""), "process.selinuxLabel: SELinux is not supported by spawnbox"),

@@ -95,7 +95,7 @@ pub fn parse(p: &At<'_>) -> Result<Process> {
         cwd: cwd.to_string(),
         capabilities: p.opt("capabilities")?.map(|c| capabilities(&c)).transpose()?,
         rlimits: match p.opt("rlimits")? {
-            Some(r) => r.items()?.iter().map(rlimit).collect::<Result<_>>()?,
+            Some(r) => rlimits(&r)?,
             None => Vec::new(),
         },
         no_new_privileges: opt_bool(p, "noNewPrivileges")?,
@@ -140,6 +140,21 @@ fn capabilities(c: &At<'_>) -> Result<Capabilities> {
         }
     }
     Ok(caps)
+}
+
+/// `process.rlimits`: a type given twice is an error (config.md "POSIX process": the runtime
+/// MUST generate an error for duplicated entries with the same type).
+fn rlimits(r: &At<'_>) -> Result<Vec<Rlimit>> {
+    let mut out: Vec<Rlimit> = Vec::new();
+    for item in r.items()? {
+        let l = rlimit(&item)?;
+        if out.iter().any(|o| o.resource == l.resource) {
+            let t = item.req("type")?;
+            return Err(t.error(format!("{:?} given twice", t.str()?)));
+        }
+        out.push(l);
+    }
+    Ok(out)
 }
 
 fn rlimit(r: &At<'_>) -> Result<Rlimit> {

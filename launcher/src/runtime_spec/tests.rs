@@ -234,6 +234,10 @@ fn each_must_of_the_spec_is_one_error_naming_the_path() {
         ),
         (with(r#", "rlimits": [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]"#, ""), "process.rlimits[0].type: unknown resource \"RLIMIT_BOGUS\""),
         (with(r#", "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 2, "hard": 1}]"#, ""), "process.rlimits[0]: soft limit 2 above hard limit 1"),
+        (
+            with(r#", "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1}, {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}, {"type": "RLIMIT_NOFILE", "soft": 2, "hard": 2}]"#, ""),
+            "process.rlimits[2].type: \"RLIMIT_NOFILE\" given twice",
+        ),
         (with(r#", "capabilities": {"bounding": ["KILL"]}"#, ""), "process.capabilities.bounding[0]: not a capability name: \"KILL\""),
         (with(r#", "consoleSize": {"height": 25}"#, ""), "process.consoleSize: missing \"width\""),
         (
