@@ -166,7 +166,7 @@ fn hooks_get_the_state_on_stdin() {
             b.display()
         )
     };
-    assert_eq!(fs::read_to_string(t.path("prestart")).unwrap(), want("created", "prestart"));
+    assert_eq!(fs::read_to_string(t.path("prestart")).unwrap(), want("creating", "prestart"));
     assert!(!t.path("poststart").exists());
     assert!(rt(&t, &["start", &id]).status.success());
     assert_eq!(fs::read_to_string(t.path("poststart")).unwrap(), want("running", "poststart"));

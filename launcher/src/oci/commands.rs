@@ -48,7 +48,10 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     if let Ok((config, _)) = super::create::read_config(&c.dir) {
         let state = record::hook_state(&c.rec, Status::Running, &config.oci_version);
         if let Err(e) = super::hooks::run("poststart", &config.hooks.poststart, &state) {
-            log::warn!("{e}");
+            // runtime.md, lifecycle step 9 (as runc): an error, and the container stopped.
+            let _ = m.kill(rustix::process::Signal::KILL);
+            let _ = m.wait_exit(Duration::from_secs(5));
+            return Err(e);
         }
     }
     Ok(())

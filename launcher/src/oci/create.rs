@@ -88,7 +88,8 @@ fn create_in(spec: &crate::spec::Spec, c: &Create, dir: &Path, config_bytes: &[u
         let master = m.take_console().ok_or_else(|| Error::msg("the container made no console"))?;
         super::console::send(sock, master, config.process.as_ref().and_then(|p| p.console_size))?;
     }
-    let state = record::hook_state(&rec, Status::Created, &config.oci_version);
+    // The state hooks see while `create` runs (runtime.md: "creating").
+    let state = record::hook_state(&rec, Status::Creating, &config.oci_version);
     super::hooks::run("prestart", &config.hooks.prestart, &state)?;
     super::hooks::run("createRuntime", &config.hooks.create_runtime, &state)?;
     // The machine outlives this process: its record goes under the runtime directory.
