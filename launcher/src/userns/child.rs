@@ -25,7 +25,7 @@ use std::path::Path;
 /// The outer child: returns only on error.
 pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -> Result<Infallible> {
     child::prologue(prep, ch, &o.fds())?;
-    let Outer { root: tree, host_sources, premade, netns, .. } = o;
+    let Outer { root: tree, host_sources, premade, netns, joined, .. } = o;
     // Inodes made from now on (mount points, `/etc/resolv.conf`, ...) are the container root's.
     super::create_as(shift, shift)?;
     let mut tree = Some(tree);
@@ -92,19 +92,23 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
                 rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
                     .map_err(|e| Error::sys("join", "--network-namespace-path", e))?;
             }
-            Op::CloneInner { network } => {
-                let mut flags = libc::CLONE_NEWUSER
+            // The OCI runtime's namespaces named by path, with the host's privileges over them;
+            // a PID namespace becomes PID 1's (the one its children are born in).
+            Op::JoinNamespace { kind, path } => crate::container::join_namespace(&joined, *kind, path)?,
+            Op::CloneInner { network, shared } => {
+                let mut flags = (libc::CLONE_NEWUSER
                     | libc::CLONE_NEWNS
                     | libc::CLONE_NEWPID
                     | libc::CLONE_NEWUTS
                     | libc::CLONE_NEWIPC
-                    | libc::CLONE_NEWCGROUP;
+                    | libc::CLONE_NEWCGROUP) as u64;
                 if *network {
-                    flags |= libc::CLONE_NEWNET;
+                    flags |= libc::CLONE_NEWNET as u64;
                 }
-                match sys::clone_process(flags as u64, None)
-                    .map_err(|e| Error::sys("clone", "container namespaces", e))?
-                {
+                for kind in shared {
+                    flags &= !crate::spec_oci::clone_flag(*kind);
+                }
+                match sys::clone_process(flags, None).map_err(|e| Error::sys("clone", "container namespaces", e))? {
                     Forked::Child => {
                         drop(root);
                         child::fail(ch, inner(spec, prep, ch))

@@ -90,6 +90,8 @@ pub struct UserNs {
     tree_ns: OnceCell<OwnedFd>,
     /// The exclusive lock on the tree directory, held while the container runs.
     _tree_lock: Option<OwnedFd>,
+    /// The OCI runtime: config.json's uid_map and gid_map texts, written as given.
+    explicit: Option<(String, String)>,
 }
 
 /// The descriptor in `cell`, made by `make` on first use.
@@ -101,7 +103,27 @@ fn cached<'a>(cell: &'a OnceCell<OwnedFd>, make: impl FnOnce() -> Result<OwnedFd
     Ok(cell.get_or_init(|| fd).as_fd())
 }
 
+/// The uid_map (or gid_map) text of config.json's mappings: one `CONTAINER HOST SIZE` line
+/// each, in their order (runc's).
+pub fn oci_map_text(maps: &[crate::runtime_spec::IdMap]) -> String {
+    maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()
+}
+
 impl UserNs {
+    fn new(shift: u32, range: u32, view: TreeView, bound: Vec<BoundId>, lock: Option<pick::UidLock>) -> UserNs {
+        UserNs {
+            shift,
+            range,
+            view,
+            bound,
+            _lock: lock,
+            mapping_ns: OnceCell::new(),
+            tree_ns: OnceCell::new(),
+            _tree_lock: None,
+            explicit: None,
+        }
+    }
+
     /// Keeps `lock` (the tree's lock, if taken) as long as the namespace's range.
     pub fn with_tree_lock(mut self, lock: Option<OwnedFd>) -> UserNs {
         self._tree_lock = lock;
@@ -123,7 +145,10 @@ impl UserNs {
 
     /// The container's uid_map and gid_map texts.
     pub fn maps(&self) -> (String, String) {
-        (self.uid_map_at(0), self.gid_map_at(0))
+        match &self.explicit {
+            Some((uid, gid)) => (uid.clone(), gid.clone()),
+            None => (self.uid_map_at(0), self.gid_map_at(0)),
+        }
     }
 
     /// Writes uid_map and gid_map of `pid`, a child waiting in its new user namespace.
@@ -221,6 +246,14 @@ pub fn check_bound(bound: &[BoundId], shift: u32, range: u32) -> Result<()> {
 /// tree must stay as it is (`-x` without a snapshot, `--volatile`), so never chowned. `None`
 /// without a user namespace.
 pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>, keep: bool) -> Result<Option<UserNs>> {
+    if let (Some(oci), PrivateUsers::Fixed { base, size }) = (&spec.oci, spec.private_users) {
+        // The OCI runtime: config.json's mappings as they are, the tree as it is.
+        let linux = &oci.config.linux;
+        let mut ns = UserNs::new(base, size, TreeView::Direct, Vec::new(), None);
+        ns.explicit = Some((oci_map_text(&linux.uid_mappings), oci_map_text(&linux.gid_mappings)));
+        log::debug!("user namespace: config.json's mappings, container root is host uid {base}");
+        return Ok(Some(ns));
+    }
     let dir = &spec.directory;
     let st = rustix::fs::fstat(tree).map_err(|e| Error::path("stat", dir, e))?;
     let (shift, range, lock) = match spec.private_users {
@@ -242,16 +275,7 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>, keep: boo
     };
     log::debug!("user namespace: base {shift}, range {range}");
     check_bound(&bound, shift, range)?;
-    let mut ns = UserNs {
-        shift,
-        range,
-        view: TreeView::Direct,
-        bound,
-        _lock: lock,
-        mapping_ns: OnceCell::new(),
-        tree_ns: OnceCell::new(),
-        _tree_lock: None,
-    };
+    let mut ns = UserNs::new(shift, range, TreeView::Direct, bound, lock);
     ns.view = match spec.ownership {
         UserNamespaceOwnership::Off => TreeView::Direct,
         UserNamespaceOwnership::Map => TreeView::Idmapped { disk_base: 0 },
@@ -345,16 +369,7 @@ mod tests {
     use super::*;
 
     fn ns(shift: u32, view: TreeView) -> UserNs {
-        UserNs {
-            shift,
-            range: RANGE,
-            view,
-            bound: Vec::new(),
-            _lock: None,
-            mapping_ns: OnceCell::new(),
-            tree_ns: OnceCell::new(),
-            _tree_lock: None,
-        }
+        UserNs::new(shift, RANGE, view, Vec::new(), None)
     }
 
     fn bound(inside: u32, host_uid: u32, host_gid: u32) -> BoundId {
