@@ -209,14 +209,22 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         outer.push(Op::Slave);
         outer.push(Op::AttachTree);
         outer.push(Op::SwitchRoot);
+        // A network by path before the mounts: the sysfs made here shows it.
+        outer.extend(netns);
         outer.push(Op::PinProcfs);
         outer.push(Op::Mounts(
             steps.iter().filter(|s| !mount_plan::inside_userns(s, own_network) || sysfs(s)).cloned().collect(),
         ));
         outer.extend(joins(true));
-        outer.extend(netns);
-        let shared = spec_oci::JOINABLE.iter().filter(|k| spec_oci::choice(config, **k) != NsChoice::New).copied();
-        outer.push(Op::CloneInner { network: own_network, shared: shared.collect() });
+        let mut shared: Vec<NsKind> =
+            spec_oci::JOINABLE.iter().filter(|k| spec_oci::choice(config, **k) != NsChoice::New).copied().collect();
+        // A user namespace by path last: joining it leaves the outer child no privileges over
+        // the host's namespaces.
+        if let NsChoice::Join { path, .. } = spec_oci::choice(config, NsKind::User) {
+            outer.push(Op::JoinNamespace { kind: NsKind::User, path });
+            shared.push(NsKind::User);
+        }
+        outer.push(Op::CloneInner { network: own_network, shared });
         let inner = &mut p.inner;
         inner.push(Op::BecomeRoot);
         inner.push(Op::Mounts(steps.iter().filter(|s| mount_plan::inside_userns(s, own_network)).cloned().collect()));
@@ -475,7 +483,7 @@ mod tests {
     /// The OCI runtime's plan for a podman-shaped config.json with `namespaces` (and, with a
     /// `{"type":"user"}`, mappings 0 → 100000).
     fn oci_lines(namespaces: &str, facts: Facts) -> Vec<String> {
-        let maps = match namespaces.contains(r#""user""#) {
+        let maps = match namespaces.contains(r#"{"type":"user"}"#) {
             true => {
                 r#""uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
                        "gidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"#
@@ -601,6 +609,21 @@ mod tests {
                 "inner: wait-for-start",
                 "inner: exec",
             ])
+        );
+        // A Kubernetes pod's app container: the pause container's user, IPC, UTS and network
+        // namespaces by path, the user namespace joined last.
+        let ns = r#"{"type":"pid"},{"type":"mount"},{"type":"ipc","path":"/proc/9/ns/ipc"},{"type":"uts","path":"/proc/9/ns/uts"},
+                    {"type":"network","path":"/proc/9/ns/net"},{"type":"cgroup"},{"type":"user","path":"/proc/9/ns/user"}"#;
+        let got = oci_lines(ns, USERNS);
+        assert_eq!(got[3..5], want(&["outer: join-network /proc/9/ns/net", "outer: pin-procfs"])[..]);
+        assert_eq!(
+            got[11..15],
+            want(&[
+                "outer: join ipc /proc/9/ns/ipc",
+                "outer: join uts /proc/9/ns/uts",
+                "outer: join user /proc/9/ns/user",
+                "outer: clone-inner shares ipc,uts,user",
+            ])[..]
         );
     }
 }

@@ -21,7 +21,15 @@ pub fn from_bundle(id: &str, bundle: &Path, mut config: Config) -> Result<Spec> 
         return Err(Error::msg("process: missing (create needs a process)"));
     }
     check_namespaces(&config)?;
-    let userns = if user_namespace(&config) { Some(user_namespace_ids(&mut config)?) } else { None };
+    let userns = match choice(&config, NsKind::User) {
+        NsChoice::New => Some(user_namespace_ids(&mut config)?),
+        // Its mappings are read from the namespace (`userns::prepare`).
+        NsChoice::Join { .. } => {
+            refuse_device_owners(&config)?;
+            Some((0, 0))
+        }
+        NsChoice::Host => None,
+    };
     let process = config.process.as_ref().ok_or_else(|| Error::msg("process: missing (create needs a process)"))?;
     let terminal = process.terminal;
     let root = Path::new(&config.root.path);
@@ -47,8 +55,8 @@ pub fn from_bundle(id: &str, bundle: &Path, mut config: Config) -> Result<Spec> 
     spec.lock_tree = false;
     spec.tmpfs_tmp = false;
     spec.check_os_release = false;
-    // A new user namespace: its mappings are config.json's (`userns::prepare` writes them as
-    // given); the tree is used as it is.
+    // A user namespace: config.json's mappings (`userns::prepare` writes them as given), or
+    // those of the namespace joined by path (read there); the tree is used as it is.
     spec.private_users = match userns {
         Some((base, size)) => PrivateUsers::Fixed { base, size },
         None => PrivateUsers::No,
@@ -124,7 +132,9 @@ pub struct Joined {
 /// (`linux.namespaces[2].path: open /proc/9/ns/ipc: no such file or directory`).
 pub fn open_joined(config: &Config) -> Result<Vec<Joined>> {
     let mut out = Vec::new();
-    for kind in JOINABLE {
+    // The user namespace last: the outer child joins it last (it then has no privileges left
+    // over the others).
+    for kind in JOINABLE.into_iter().chain([NsKind::User]) {
         let NsChoice::Join { index, path } = choice(config, kind) else { continue };
         let at = format!("linux.namespaces[{index}].path");
         let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
@@ -149,11 +159,6 @@ fn check_namespaces(config: &Config) -> Result<()> {
     for (i, ns) in list.iter().enumerate() {
         let at = format!("linux.namespaces[{i}]");
         match ns.kind {
-            NsKind::User if ns.path.is_some() => {
-                return Err(Error::msg(format!(
-                    "{at}.path: joining a user namespace is not supported by spawnbox-runc yet"
-                )))
-            }
             NsKind::Time => {
                 return Err(Error::msg(format!("{at}: time namespaces are not supported by spawnbox-runc yet")))
             }
@@ -191,6 +196,17 @@ pub fn cgroup_namespace(config: &Config) -> bool {
 /// Whether config.json asks for a new user namespace.
 pub fn user_namespace(config: &Config) -> bool {
     choice(config, NsKind::User) == NsChoice::New
+}
+
+/// A user namespace joined by path: `linux.devices` owners would have to be mapped through
+/// mappings only the namespace knows.
+fn refuse_device_owners(config: &Config) -> Result<()> {
+    match config.linux.devices.iter().position(|d| d.uid.is_some() || d.gid.is_some()) {
+        Some(i) => Err(Error::msg(format!(
+            "linux.devices[{i}]: device owners are not supported with a user namespace joined by path"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The host id container id `id` maps onto (`None`: unmapped).
@@ -276,8 +292,8 @@ mod tests {
     fn refused_namespaces_name_their_path() {
         let cases = [
             (
-                r#"{"type":"pid"},{"type":"mount"},{"type":"user","path":"/proc/1/ns/user"}"#,
-                "linux.namespaces[2].path: joining a user namespace is not supported by spawnbox-runc yet",
+                r#"{"type":"mount"},{"type":"uts"},{"type":"user","path":"/proc/1/ns/user"}],"devices":[{"path":"/dev/x","type":"c","major":1,"minor":3,"gid":5}"#,
+                "linux.devices[0]: device owners are not supported with a user namespace joined by path",
             ),
             (
                 r#"{"type":"pid"},{"type":"mount","path":"/proc/1/ns/mnt"}"#,
