@@ -159,12 +159,18 @@ fn a_user_namespace_with_the_configs_mappings() {
     let state = t.host_dir("state");
     let data = t.host_dir("data");
     std::os::unix::fs::chown(&data, Some(100000), Some(100000)).unwrap();
+    // A host directory of host root's, idmapped through the container's mappings: root's
+    // inside too, and what the container's root makes there is host root's on disk.
+    let idmapped = t.host_dir("idmapped");
     let bind = format!(
-        r#",{{"destination":"/data","type":"bind","source":{:?},"options":["rbind"]}}"#,
-        data.to_str().unwrap()
+        r#",{{"destination":"/data","type":"bind","source":{:?},"options":["rbind"]}},
+           {{"destination":"/idmapped","type":"bind","source":{:?},"options":["bind","idmap"]}}"#,
+        data.to_str().unwrap(),
+        idmapped.to_str().unwrap()
     );
     let script = "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; hostname; touch /data/by-root; \
-                  touch /data/by-1500 && chown 1500:7 /data/by-1500; echo ok";
+                  touch /data/by-1500 && chown 1500:7 /data/by-1500; stat -c '%u %g' /data /idmapped; \
+                  touch /idmapped/by-root; echo ok";
     let namespaces =
         r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
     let b = bundle(&t, &config(&t, script, Some("userns-box"), namespaces, MAPS, &bind));
@@ -174,7 +180,7 @@ fn a_user_namespace_with_the_configs_mappings() {
     assert_eq!(
         text(&o.stdout),
         "         0     100000       1000\n      1000     101000      64536\n         0     100000      65536\n\
-         0\n0\nuserns-box\nok\n"
+         0\n0\nuserns-box\n0 0\n0 0\nok\n"
     );
     assert_eq!(o.status.code(), Some(0));
     let owner = |f: &str| {
@@ -183,6 +189,8 @@ fn a_user_namespace_with_the_configs_mappings() {
     };
     assert_eq!(owner("by-root"), (100000, 100000));
     assert_eq!(owner("by-1500"), (101500, 100007));
+    let m = fs::metadata(idmapped.join("by-root")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (0, 0));
     assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
 }
 
@@ -205,14 +213,21 @@ fn a_pod_in_a_user_namespace_joins_it_by_path() {
         ns("ipc"),
         ns("uts")
     );
-    let script = "for n in user ipc uts net; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; id -u; hostname; echo $$";
-    let b = bundle(&app, &config(&app, script, None, &namespaces, "", ""));
+    // An idmapped bind shows ownership through the joined namespace: host root's is root's.
+    let idmapped = app.host_dir("idmapped");
+    let bind = format!(
+        r#",{{"destination":"/idmapped","type":"bind","source":{:?},"options":["bind","idmap"]}}"#,
+        idmapped.to_str().unwrap()
+    );
+    let script = "for n in user ipc uts net; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; id -u; \
+                  hostname; stat -c '%u %g' /idmapped; echo $$";
+    let b = bundle(&app, &config(&app, script, None, &namespaces, "", &bind));
     let o = rt(&app, &state, &["run", "--bundle", &b, &app.name()]);
     assert_eq!(text(&o.stderr), "");
     assert_eq!(
         text(&o.stdout),
         format!(
-            "{}         0     100000       1000\n      1000     101000      64536\n0\npod-host\n1\n",
+            "{}         0     100000       1000\n      1000     101000      64536\n0\npod-host\n0 0\n1\n",
             host_namespaces(&pid.to_string(), &["user", "ipc", "uts", "net"])
         )
     );

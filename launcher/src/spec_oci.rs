@@ -69,11 +69,28 @@ pub fn from_bundle(id: &str, bundle: &Path, mut config: Config) -> Result<Spec> 
             spec.net.namespace_path = ns.path.as_ref().map(PathBuf::from);
         }
     }
+    check_idmaps(&config, userns.is_some())?;
     spec.custom_mounts = crate::mount_plan_oci::binds(&config, bundle)?;
     // Every mount option is read (and refused) now, not in the child.
     crate::mount_plan_oci::plan(&config, &spec.custom_mounts)?;
     spec.oci = Some(Box::new(OciSpec { id: id.to_string(), bundle: bundle.to_path_buf(), config, no_cgroups: false }));
     Ok(spec)
+}
+
+/// `idmap` and `ridmap`: bind mounts idmapped with the container's user namespace (mappings of
+/// a mount's own are refused by `mount_plan_oci::read`).
+fn check_idmaps(config: &Config, userns: bool) -> Result<()> {
+    for (i, m) in config.mounts.iter().enumerate() {
+        let p = crate::mount_plan_oci::read(i, m)?;
+        let Some(o) = m.options.iter().find(|o| crate::mount_plan_oci::IDMAP.contains(&o.as_str())) else { continue };
+        if p.bind.is_none() {
+            return Err(Error::msg(format!("mounts[{i}].options: {o:?} applies to bind mounts only")));
+        }
+        if !userns {
+            return Err(Error::msg(format!("mounts[{i}].options: {o:?} needs a user namespace in linux.namespaces")));
+        }
+    }
+    Ok(())
 }
 
 /// The namespace types a container may join by path or share with the runtime (not list),
@@ -391,6 +408,43 @@ mod tests {
         for (maps, devices, want) in cases {
             assert_eq!(with_user(maps, devices).unwrap_err().to_string(), want);
         }
+    }
+
+    #[test]
+    fn idmapped_binds_need_a_user_namespace() {
+        let text = |ns: &str, mount: &str| {
+            let maps = match ns.is_empty() {
+                true => "",
+                false => {
+                    r#","uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
+                           "gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]"#
+                }
+            };
+            format!(
+                r#"{{"ociVersion":"1.2.0","root":{{"path":"rootfs"}},"process":{{"cwd":"/","args":["sh"],"user":{{"uid":0,"gid":0}}}},
+                   "mounts":[{{"destination":"/proc","type":"proc","source":"proc"}},{mount}],
+                   "linux":{{"namespaces":[{{"type":"mount"}}{ns}]{maps}}}}}"#
+            )
+        };
+        let spec = |ns: &str, mount: &str| {
+            let c = parse(text(ns, mount).as_bytes()).expect("config");
+            from_bundle("c", Path::new("/b"), c)
+        };
+        let bind = r#"{"destination":"/data","type":"bind","source":"/srv/d","options":["rbind","ridmap"]}"#;
+        let s = spec(r#",{"type":"user"}"#, bind).unwrap();
+        assert!(matches!(
+            s.custom_mounts[0],
+            crate::settings::CustomMount::Bind { idmap: crate::settings::BindIdmap::Idmap, recursive: true, .. }
+        ));
+        assert_eq!(
+            spec("", bind).unwrap_err().to_string(),
+            "mounts[1].options: \"ridmap\" needs a user namespace in linux.namespaces"
+        );
+        let tmpfs = r#"{"destination":"/t","type":"tmpfs","source":"tmpfs","options":["idmap"]}"#;
+        assert_eq!(
+            spec(r#",{"type":"user"}"#, tmpfs).unwrap_err().to_string(),
+            "mounts[1].options: \"idmap\" applies to bind mounts only"
+        );
     }
 
     #[test]

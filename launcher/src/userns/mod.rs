@@ -342,6 +342,8 @@ fn oci_user_namespace(config: &crate::runtime_spec::Config, base: u32, size: u32
         let range = uids.iter().find(|m| m.container_id == 0).map_or(1, |m| m.size);
         let mut ns = UserNs::new(shift, range, TreeView::Direct, Vec::new(), None);
         ns.joined = true;
+        // Idmapped binds show ownership through the joined namespace itself.
+        let _ = ns.mapping_ns.set(fd);
         log::debug!("user namespace {}: container root is host uid {shift}", path.display());
         return Ok(ns);
     }
