@@ -4,9 +4,11 @@
 //! (the runtime's own), a user namespace with config.json's mappings (files made in a bind
 //! mount belong to the mapped host uid), a pod whose app container joins the pause container's
 //! user namespace too, and a path that does not open, refused with its JSON path and nothing
-//! left. Each container ID is its tree's directory name, so `Test`'s drop checks that no
+//! left. Through podman (the runtime under test, `tests/common/engines.rs`): `--uidmap`, and a
+//! pod whose container joins the infra container's namespaces by path. Each container ID is its tree's directory name, so `Test`'s drop checks that no
 //! cgroup, registry entry, mount or process of it is left.
 
+use spawnbox_tests::engines::{image, Podman};
 use spawnbox_tests::{spawnbox_bin, Test};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -258,4 +260,36 @@ fn a_namespace_path_that_does_not_open_is_refused_with_its_json_path() {
         (Some(1), "spawnbox-runc: linux.namespaces[2].path: /proc/self/ns/ipc: not a namespace of type uts\n".into())
     );
     assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn podman_uidmap_and_a_pod_whose_container_joins_the_infra_containers_namespaces() {
+    let p = Podman::new();
+    // podman's user namespace on this cgroup v1 host: a network of its own, no cgroup
+    // namespace (the host's cgroup2 is mounted outside, under PID 1's sysfs).
+    let o = p
+        .run(
+            &["--rm", "--uidmap=0:100000:65536", "--gidmap=0:100000:65536"],
+            &["/bin/sh", "-c", "cat /proc/self/uid_map; id -u; ls /sys/class/net; stat -f -c %t /sys/fs/cgroup"],
+        )
+        .run();
+    assert_eq!(o.ok(), "         0     100000      65536\n0\nlo\n63677270\n");
+    // A pod: podman's infra container makes the namespaces, the container joins its IPC, UTS
+    // and network namespaces by /proc/PID/ns/* (podman's default rlimits exceed this host's,
+    // for the infra container too: containers.conf lowers them).
+    let conf = p.dir.join("containers.conf");
+    fs::write(&conf, "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]\n").unwrap();
+    let conf = conf.to_str().unwrap();
+    let parent = format!("--cgroup-parent={}", p.parent);
+    p.podman(&["pod", "create", "--name=pod1", "--network=none", &parent]).env("CONTAINERS_CONF", conf).run().ok();
+    let script = "hostname; for n in ipc uts net; do readlink /proc/self/ns/$n; done";
+    let o = p
+        .podman(&["run", "--rm", "--pod=pod1", &image().name, "/bin/sh", "-c", script])
+        .env("CONTAINERS_CONF", conf)
+        .run();
+    let infra = p.podman(&["pod", "inspect", "pod1", "--format={{.InfraContainerID}}"]).run().ok().trim().to_string();
+    let pid = p.podman(&["inspect", "--format={{.State.Pid}}", &infra]).run().ok().trim().to_string();
+    assert_eq!(o.ok(), format!("pod1\n{}", host_namespaces(&pid, &["ipc", "uts", "net"])));
+    p.podman(&["pod", "rm", "-f", "pod1"]).env("CONTAINERS_CONF", conf).run().ok();
+    assert_eq!(p.containers(), "");
 }

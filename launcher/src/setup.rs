@@ -57,6 +57,12 @@ pub enum Op {
     CloneInner { network: bool, shared: Vec<NsKind> },
     /// The inner child waits for its maps and becomes root of its user namespace.
     BecomeRoot,
+    /// The OCI runtime, PID 1 in a user namespace: a clone of the outer child's mount on
+    /// `target` (the host's cgroup2 of a container without a cgroup namespace, which PID 1
+    /// cannot mount), taken before PID 1's own sysfs covers it ...
+    HoldMount { target: PathBuf },
+    /// ... and attached again on `target` once it has.
+    AttachHeld { target: PathBuf },
     /// Hostname, user, environment; the console and notify socket to the launcher; "ready";
     /// wait for "go".
     Handshake,
@@ -95,6 +101,8 @@ impl fmt::Display for Op {
                 Ok(())
             }
             Op::BecomeRoot => f.write_str("become-root"),
+            Op::HoldMount { target } => write!(f, "hold-mount {}", target.display()),
+            Op::AttachHeld { target } => write!(f, "attach-held {}", target.display()),
             Op::Handshake => f.write_str("handshake"),
             Op::WaitForStart => f.write_str("wait-for-start"),
             Op::Exec => f.write_str("exec"),
@@ -205,6 +213,11 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         // where a fully visible one exists.
         let own_network = spec.net.new_namespace();
         let sysfs = |s: &Step| matches!(s, Step::OciFs { fstype, .. } if fstype == "sysfs");
+        // Without a cgroup namespace of its own, PID 1 cannot mount a cgroup2: the outer child
+        // mounts the host's.
+        let own_cgroup = spec_oci::cgroup_namespace(config);
+        let host_cgroup = |s: &Step| !own_cgroup && matches!(s, Step::OciFs { fstype, .. } if fstype == "cgroup2");
+        let inside = |s: &Step| mount_plan::inside_userns(s, own_network) && !host_cgroup(s);
         let outer = &mut p.outer;
         outer.push(Op::Slave);
         outer.push(Op::AttachTree);
@@ -212,9 +225,7 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         // A network by path before the mounts: the sysfs made here shows it.
         outer.extend(netns);
         outer.push(Op::PinProcfs);
-        outer.push(Op::Mounts(
-            steps.iter().filter(|s| !mount_plan::inside_userns(s, own_network) || sysfs(s)).cloned().collect(),
-        ));
+        outer.push(Op::Mounts(steps.iter().filter(|s| !inside(s) || sysfs(s)).cloned().collect()));
         outer.extend(joins(true));
         let mut shared: Vec<NsKind> =
             spec_oci::JOINABLE.iter().filter(|k| spec_oci::choice(config, **k) != NsChoice::New).copied().collect();
@@ -225,9 +236,31 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
             shared.push(NsKind::User);
         }
         outer.push(Op::CloneInner { network: own_network, shared });
+        // The outer child's mounts that PID 1's own file systems cover: held, and attached
+        // again right after the one that covers them.
+        let target = |s: &Step| match s {
+            Step::OciFs { target, .. } => Some(target.clone()),
+            _ => None,
+        };
+        let covered = |s: &Step| -> Option<PathBuf> {
+            let t = target(s).filter(|_| host_cgroup(s))?;
+            steps.iter().filter(|c| inside(c)).filter_map(target).any(|c| t.starts_with(&c) && t != c).then_some(t)
+        };
+        let held: Vec<PathBuf> = steps.iter().filter_map(covered).collect();
         let inner = &mut p.inner;
         inner.push(Op::BecomeRoot);
-        inner.push(Op::Mounts(steps.iter().filter(|s| mount_plan::inside_userns(s, own_network)).cloned().collect()));
+        inner.extend(held.iter().map(|t| Op::HoldMount { target: t.clone() }));
+        let mut group = Vec::new();
+        for s in steps.iter().filter(|s| inside(s)) {
+            group.push(s.clone());
+            let back: Vec<&PathBuf> =
+                held.iter().filter(|t| target(s).is_some_and(|c| t.starts_with(&c) && **t != c)).collect();
+            if !back.is_empty() {
+                inner.push(Op::Mounts(std::mem::take(&mut group)));
+                inner.extend(back.into_iter().map(|t| Op::AttachHeld { target: t.clone() }));
+            }
+        }
+        inner.push(Op::Mounts(group));
         payload(inner);
         return p;
     }
@@ -590,6 +623,8 @@ mod tests {
                 "outer: mount tmpfs /dev 0x2 mode=755",
                 "outer: mount dev-nodes",
                 "outer: mount sysfs /sys 0x1",
+                // No cgroup namespace of its own: the host's cgroup2, mounted outside.
+                "outer: mount cgroup2 /sys/fs/cgroup 0x1",
                 "outer: mount custom --bind=/run/x/hosts:/etc/hosts",
                 "outer: mount attrs /etc/hosts 0x2",
                 "outer: mount mask /sys/firmware",
@@ -600,7 +635,6 @@ mod tests {
                 "inner: mount proc /proc 0xe",
                 "inner: mount devpts /dev/pts 0xa",
                 "inner: mount mqueue /dev/mqueue 0x0",
-                "inner: mount cgroup2 /sys/fs/cgroup 0x1",
                 "inner: mount console",
                 "inner: mount sysctl (1)",
                 "inner: mount ro /proc/sys",
@@ -609,6 +643,25 @@ mod tests {
                 "inner: wait-for-start",
                 "inner: exec",
             ])
+        );
+        // podman's `--uidmap` on a cgroup v1 host: a network of its own, no cgroup namespace.
+        // PID 1's sysfs covers the outer child's cgroup2, which it holds and attaches again.
+        let ns = r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
+        let got = oci_lines(ns, USERNS);
+        assert_eq!(got[6..8], want(&["outer: mount sysfs /sys 0x1", "outer: mount cgroup2 /sys/fs/cgroup 0x1"])[..]);
+        let inner: Vec<&str> = got.iter().filter(|l| l.starts_with("inner")).map(String::as_str).collect();
+        assert_eq!(
+            inner[..8],
+            [
+                "inner: become-root",
+                "inner: hold-mount /sys/fs/cgroup",
+                "inner: mount proc /proc 0xe",
+                "inner: mount devpts /dev/pts 0xa",
+                "inner: mount mqueue /dev/mqueue 0x0",
+                "inner: mount sysfs /sys 0x1",
+                "inner: attach-held /sys/fs/cgroup",
+                "inner: mount console",
+            ]
         );
         // A Kubernetes pod's app container: the pause container's user, IPC, UTS and network
         // namespaces by path, the user namespace joined last.

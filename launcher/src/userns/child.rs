@@ -179,6 +179,7 @@ fn pin_procfs(ch: &Channel, tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
 fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
     let mut root: Option<OwnedFd> = None;
     let mut made = child::Made::default();
+    let mut held: Vec<(&Path, OwnedFd)> = Vec::new();
     for op in &prep.setup.inner {
         log::debug!("inner: {op}");
         match op {
@@ -194,8 +195,29 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
                     host_sources: Vec::new(),
                     premade: Vec::new(),
                 };
-                made = child::mount_steps(&m, steps, prep)?;
+                let more = child::mount_steps(&m, steps, prep)?;
+                made.pty = made.pty.or(more.pty);
+                made.notify = made.notify.or(more.notify);
                 root = Some(m.root);
+            }
+            // Absolute paths: the inner child's root is the container's already.
+            Op::HoldMount { target } => {
+                held.push((target, crate::mounts::clone_tree(rustix::fs::CWD, target, false, false)?));
+            }
+            Op::AttachHeld { target } => {
+                let i = held.iter().position(|(t, _)| t == target).ok_or_else(|| out_of_order(op))?;
+                let (_, mnt) = held.remove(i);
+                let at = rootfs::open_path(child::open_root()?.as_fd(), target, Follow::Never)
+                    .map_err(|e| Error::path("open", target, e))?;
+                rustix::mount::move_mount(
+                    &mnt,
+                    "",
+                    &at,
+                    "",
+                    rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
+                        | rustix::mount::MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+                )
+                .map_err(|e| Error::path("attach again", target, e))?;
             }
             // The handshake, the start FIFO and the exec: the rest of the plan (`child::finish`).
             Op::Handshake => {
