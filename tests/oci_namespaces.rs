@@ -293,3 +293,34 @@ fn podman_uidmap_and_a_pod_whose_container_joins_the_infra_containers_namespaces
     p.podman(&["pod", "rm", "-f", "pod1"]).env("CONTAINERS_CONF", conf).run().ok();
     assert_eq!(p.containers(), "");
 }
+
+#[test]
+fn exec_enters_a_user_namespaced_container_and_a_joined_pid_namespace() {
+    let pause = Test::new("oci-xpause");
+    let state = pause.host_dir("state");
+    let namespaces =
+        r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
+    let pid = start_pause(&pause, &state, namespaces, MAPS);
+    // `kubectl exec` into the pod's sandbox: the process is root of its user namespace.
+    let o = rt(&pause, &state, &["exec", &pause.name(), "sh", "-c", "cat /proc/self/uid_map; id -u; hostname"]);
+    assert_eq!(text(&o.stderr), "");
+    assert_eq!(text(&o.stdout), "         0     100000       1000\n      1000     101000      64536\n0\npod-host\n");
+    // A second container in the pause container's PID namespace (and so its user namespace's
+    // procfs): exec lands there too, next to both.
+    let app = Test::new("oci-xapp");
+    let ns =
+        |n: &str| format!(r#"{{"type":"{n}","path":"/proc/{pid}/ns/{}"}}"#, if n == "network" { "net" } else { n });
+    let namespaces = format!("{},{},{},{{\"type\":\"mount\"}}", ns("user"), ns("pid"), ns("uts"));
+    let b = bundle(&app, &config(&app, "exec sleep 1000", None, &namespaces, "", ""));
+    let o = rt(&app, &state, &["run", "--detach", "--bundle", &b, &app.name()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let script = "for p in /proc/[0-9]*; do cat $p/comm; done | grep -c '^sleep$'; readlink /proc/self/ns/pid";
+    let o = rt(&app, &state, &["exec", &app.name(), "sh", "-c", script]);
+    assert_eq!(text(&o.stderr), "");
+    // Both sleeps: the pause container's PID 1 and the app's.
+    assert_eq!(text(&o.stdout), format!("2\n{}", host_namespaces(&pid.to_string(), &["pid"])));
+    let o = rt(&app, &state, &["delete", "--force", &app.name()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    delete_pause(&pause, &state);
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
