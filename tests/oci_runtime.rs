@@ -110,8 +110,8 @@ fn a_bad_config_is_one_line_naming_the_json_path_and_leaves_nothing() {
             "spawnbox-runc: exec: \"no-such-program\": executable file not found in $PATH\n".into(),
         ),
         (
-            config(&t, &["true"], false, "").replace(r#"{"type":"pid"},"#, ""),
-            "spawnbox-runc: linux.namespaces: a container without a pid namespace of its own is not supported by spawnbox-runc yet\n".into(),
+            config(&t, &["true"], false, "").replace(r#",{"type":"mount"}"#, ""),
+            "spawnbox-runc: linux.namespaces: a container without a mount namespace of its own is not supported by spawnbox-runc\n".into(),
         ),
         (
             config(&t, &["true"], false, "").replace(r#""type":"sysfs""#, r#""type":"nfs""#),

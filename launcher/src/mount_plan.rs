@@ -191,17 +191,28 @@ pub fn inside_userns(step: &Step, own_network: bool) -> bool {
         Step::ReadOnlySelf { target } | Step::WritableSelf { target } | Step::Mask { target } => proc(target),
         Step::Console | Step::CgroupInitLeaf { .. } => true,
         Step::RunHost | Step::DevNodes | Step::Custom(..) => false,
-        // The OCI runtime has no user namespace of its own yet.
-        Step::OciFs { .. }
-        | Step::OciAttrs { .. }
-        | Step::OciDevices(_)
-        | Step::OciSysctl(_)
-        | Step::OciWorkingDirectory { .. }
-        | Step::OciMask { .. }
-        | Step::OciReadOnly { .. }
-        | Step::OciRootReadOnly
-        | Step::OciPropagation { .. } => false,
+        // The OCI runtime: config.json's fresh proc, devpts, mqueue and cgroup (and sysfs of a
+        // network of its own) and what lies on them, the sysctls (written as the container's
+        // root, as runc does) and the read-only root (after every mount on it); binds, their
+        // attributes, device nodes and the other file systems outside.
+        Step::OciFs { target, fstype, .. } => match fstype.as_str() {
+            "proc" | "devpts" | "mqueue" | "cgroup2" => true,
+            "sysfs" => own_network,
+            _ => oci_inside(target, own_network),
+        },
+        Step::OciMask { target } | Step::OciReadOnly { target } => oci_inside(target, own_network),
+        // The working directory (made as the container's root) and propagation too.
+        Step::OciSysctl(_) | Step::OciRootReadOnly | Step::OciWorkingDirectory { .. } | Step::OciPropagation { .. } => {
+            true
+        }
+        Step::OciAttrs { .. } | Step::OciDevices(_) => false,
     }
+}
+
+/// Whether an OCI mount step on `target` lies on a file system the container's user namespace
+/// mounts itself.
+fn oci_inside(target: &std::path::Path, own_network: bool) -> bool {
+    INSIDE_USERNS_TARGETS.iter().any(|t| target.starts_with(t)) || (own_network && target.starts_with("/sys"))
 }
 
 /// Mount points the inner child of a user-namespaced start mounts on (custom mounts below them

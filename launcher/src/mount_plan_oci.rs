@@ -148,7 +148,11 @@ pub const OPTION_NAMES: &[&str] = &[
 ];
 
 /// Options no mount of this runtime takes yet.
-const REFUSED: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
+const REFUSED: &[&str] = &["tmpcopyup"];
+
+/// Bind options that make the mount idmapped with the container's user namespace
+/// (`spec_oci.rs` refuses them without one).
+pub const IDMAP: &[&str] = &["idmap", "ridmap"];
 
 /// File system types mounted fresh (anything else is refused, bind mounts aside).
 const FRESH: &[&str] = &["proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2"];
@@ -164,11 +168,13 @@ pub struct Planned {
     pub bind: Option<bool>,
     /// The last propagation option (`rprivate`, `shared`, ...).
     pub propagation: Option<String>,
+    /// `idmap` or `ridmap`: idmapped with the container's user namespace.
+    pub idmap: bool,
 }
 
 /// Reads mount `i`'s options (`mounts[i].options`).
 pub fn read(i: usize, m: &Mount) -> Result<Planned> {
-    let mut p = Planned { attrs: 0, data: String::new(), bind: None, propagation: None };
+    let mut p = Planned { attrs: 0, data: String::new(), bind: None, propagation: None, idmap: false };
     if matches!(m.kind.as_deref(), Some("bind") | Some("rbind")) {
         p.bind = Some(m.kind.as_deref() == Some("rbind"));
     }
@@ -176,6 +182,10 @@ pub fn read(i: usize, m: &Mount) -> Result<Planned> {
     for o in &m.options {
         if REFUSED.contains(&o.as_str()) {
             return Err(Error::msg(format!("mounts[{i}].options: {o:?} is not supported by spawnbox-runc")));
+        }
+        if IDMAP.contains(&o.as_str()) {
+            p.idmap = true;
+            continue;
         }
         match OPTIONS.iter().find(|(name, _)| name == o).map(|(_, e)| *e) {
             Some(Effect::Set(a)) => p.attrs |= a,
@@ -226,7 +236,7 @@ pub fn binds(config: &Config, bundle: &Path) -> Result<Vec<CustomMount>> {
                 destination: PathBuf::from(&m.destination),
                 read_only: p.attrs & attr::RDONLY != 0,
                 recursive,
-                idmap: BindIdmap::None,
+                idmap: if p.idmap { BindIdmap::Idmap } else { BindIdmap::None },
             });
         }
     }
@@ -417,7 +427,7 @@ mod tests {
     fn bad_mounts_name_their_index() {
         let cases = [
             (r#"{"destination":"/x","type":"nfs","source":"h:/x"}"#, "mounts[0].type: \"nfs\" is not supported by spawnbox-runc (supported: bind, proc, sysfs, tmpfs, devpts, mqueue, cgroup, cgroup2)"),
-            (r#"{"destination":"/x","type":"bind","source":"/x","options":["idmap"]}"#, "mounts[0].options: \"idmap\" is not supported by spawnbox-runc"),
+            (r#"{"destination":"/x","type":"bind","source":"/x","options":["tmpcopyup"]}"#, "mounts[0].options: \"tmpcopyup\" is not supported by spawnbox-runc"),
         ];
         for (m, want) in cases {
             let c = config(m, "");

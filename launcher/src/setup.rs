@@ -5,8 +5,10 @@
 
 use crate::error::Error;
 use crate::mount_plan::{self, CgroupMount, Step};
+use crate::runtime_spec::NsKind;
 use crate::settings::VolatileMode;
 use crate::spec::Spec;
+use crate::spec_oci::{self, NsChoice};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -19,6 +21,11 @@ pub enum Op {
     /// `--network-namespace-path=`: joined (the plain child), or joined before PID 1's user
     /// namespace exists (the outer child).
     JoinNetwork(PathBuf),
+    /// The OCI runtime: a namespace config.json names by path (`linux.namespaces[i].path`),
+    /// opened by the launcher, joined with setns(2); by the outer child before it clones PID 1
+    /// (a PID namespace: PID 1 is born in it). The plain child's PID namespace is joined by the
+    /// launcher around the clone.
+    JoinNamespace { kind: NsKind, path: PathBuf },
     /// Every mount of the child's namespace a slave: nothing propagates back to the host.
     Slave,
     /// The tree bound onto itself (read-only with `--read-only`); the host sources of the
@@ -44,11 +51,18 @@ pub enum Op {
     EtcFiles,
     /// `--bind-user=`: the passwd/group copies over the guest's.
     BindUserEtc,
-    /// clone(2) of PID 1 into new user, mount, PID, UTS, IPC, cgroup (and network) namespaces;
-    /// the outer child reports its pid and exits.
-    CloneInner { network: bool },
+    /// clone(2) of PID 1 into new user, mount, PID, UTS, IPC, cgroup (and network) namespaces
+    /// but those of `shared` (the OCI runtime: joined by path, or the runtime's own); the
+    /// outer child reports its pid and exits.
+    CloneInner { network: bool, shared: Vec<NsKind> },
     /// The inner child waits for its maps and becomes root of its user namespace.
     BecomeRoot,
+    /// The OCI runtime, PID 1 in a user namespace: a clone of the outer child's mount on
+    /// `target` (the host's cgroup2 of a container without a cgroup namespace, which PID 1
+    /// cannot mount), taken before PID 1's own sysfs covers it ...
+    HoldMount { target: PathBuf },
+    /// ... and attached again on `target` once it has.
+    AttachHeld { target: PathBuf },
     /// Hostname, user, environment; the console and notify socket to the launcher; "ready";
     /// wait for "go".
     Handshake,
@@ -63,6 +77,7 @@ impl fmt::Display for Op {
         match self {
             Op::CgroupNamespace => f.write_str("cgroup-namespace"),
             Op::JoinNetwork(p) => write!(f, "join-network {}", p.display()),
+            Op::JoinNamespace { kind, path } => write!(f, "join {} {}", kind.name(), path.display()),
             Op::Slave => f.write_str("slave"),
             Op::BindTree { read_only } => write!(f, "bind-tree{}", if *read_only { " ro" } else { "" }),
             Op::AttachTree => f.write_str("attach-tree"),
@@ -77,8 +92,17 @@ impl fmt::Display for Op {
             Op::Mounts(steps) => write!(f, "mounts ({} steps)", steps.len()),
             Op::EtcFiles => f.write_str("etc-files"),
             Op::BindUserEtc => f.write_str("bind-user-etc"),
-            Op::CloneInner { network } => write!(f, "clone-inner{}", if *network { " +net" } else { "" }),
+            Op::CloneInner { network, shared } => {
+                write!(f, "clone-inner{}", if *network { " +net" } else { "" })?;
+                if !shared.is_empty() {
+                    let names: Vec<&str> = shared.iter().map(|k| k.name()).collect();
+                    write!(f, " shares {}", names.join(","))?;
+                }
+                Ok(())
+            }
             Op::BecomeRoot => f.write_str("become-root"),
+            Op::HoldMount { target } => write!(f, "hold-mount {}", target.display()),
+            Op::AttachHeld { target } => write!(f, "attach-held {}", target.display()),
             Op::Handshake => f.write_str("handshake"),
             Op::WaitForStart => f.write_str("wait-for-start"),
             Op::Exec => f.write_str("exec"),
@@ -158,16 +182,86 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
     let mut p = Plan::default();
     if let Some(oci) = &spec.oci {
         // The OCI runtime: config.json's namespaces and mounts, no /etc files.
-        let ops = &mut p.plain;
-        if facts.cgroup != CgroupMount::None && crate::spec_oci::cgroup_namespace(&oci.config) {
-            ops.push(Op::CgroupNamespace);
+        let config = &oci.config;
+        // Namespaces named by path, joined first (runc's order); a PID namespace only where a
+        // process is cloned into it.
+        let joins = |pid: bool| {
+            spec_oci::JOINABLE.iter().filter(move |k| pid || **k != NsKind::Pid).filter_map(|k| match spec_oci::choice(
+                config, *k,
+            ) {
+                NsChoice::Join { path, .. } => Some(Op::JoinNamespace { kind: *k, path }),
+                _ => None,
+            })
+        };
+        if !facts.userns {
+            let ops = &mut p.plain;
+            ops.extend(joins(false));
+            if facts.cgroup != CgroupMount::None && spec_oci::cgroup_namespace(config) {
+                ops.push(Op::CgroupNamespace);
+            }
+            ops.extend(netns);
+            ops.push(Op::Slave);
+            ops.push(Op::BindTree { read_only: false });
+            ops.push(Op::SwitchRoot);
+            ops.push(Op::Mounts(steps.to_vec()));
+            payload(ops);
+            return p;
         }
-        ops.extend(netns);
-        ops.push(Op::Slave);
-        ops.push(Op::BindTree { read_only: false });
-        ops.push(Op::SwitchRoot);
-        ops.push(Op::Mounts(steps.to_vec()));
-        payload(ops);
+        // A user namespace: the outer child mounts what the container's root must not undo,
+        // PID 1 the file systems of its own namespaces (`mount_plan::inside_userns`). A sysfs
+        // of PID 1's own network goes in both: the kernel lets a user namespace mount one only
+        // where a fully visible one exists.
+        let own_network = spec.net.new_namespace();
+        let sysfs = |s: &Step| matches!(s, Step::OciFs { fstype, .. } if fstype == "sysfs");
+        // Without a cgroup namespace of its own, PID 1 cannot mount a cgroup2: the outer child
+        // mounts the host's.
+        let own_cgroup = spec_oci::cgroup_namespace(config);
+        let host_cgroup = |s: &Step| !own_cgroup && matches!(s, Step::OciFs { fstype, .. } if fstype == "cgroup2");
+        let inside = |s: &Step| mount_plan::inside_userns(s, own_network) && !host_cgroup(s);
+        let outer = &mut p.outer;
+        outer.push(Op::Slave);
+        outer.push(Op::AttachTree);
+        outer.push(Op::SwitchRoot);
+        // A network by path before the mounts: the sysfs made here shows it.
+        outer.extend(netns);
+        outer.push(Op::PinProcfs);
+        outer.push(Op::Mounts(steps.iter().filter(|s| !inside(s) || sysfs(s)).cloned().collect()));
+        outer.extend(joins(true));
+        let mut shared: Vec<NsKind> =
+            spec_oci::JOINABLE.iter().filter(|k| spec_oci::choice(config, **k) != NsChoice::New).copied().collect();
+        // A user namespace by path last: joining it leaves the outer child no privileges over
+        // the host's namespaces.
+        if let NsChoice::Join { path, .. } = spec_oci::choice(config, NsKind::User) {
+            outer.push(Op::JoinNamespace { kind: NsKind::User, path });
+            shared.push(NsKind::User);
+        }
+        outer.push(Op::CloneInner { network: own_network, shared });
+        // The outer child's mounts that PID 1's own file systems cover: held, and attached
+        // again right after the one that covers them.
+        let target = |s: &Step| match s {
+            Step::OciFs { target, .. } => Some(target.clone()),
+            _ => None,
+        };
+        let covered = |s: &Step| -> Option<PathBuf> {
+            let t = target(s).filter(|_| host_cgroup(s))?;
+            steps.iter().filter(|c| inside(c)).filter_map(target).any(|c| t.starts_with(&c) && t != c).then_some(t)
+        };
+        let held: Vec<PathBuf> = steps.iter().filter_map(covered).collect();
+        let inner = &mut p.inner;
+        inner.push(Op::BecomeRoot);
+        inner.extend(held.iter().map(|t| Op::HoldMount { target: t.clone() }));
+        let mut group = Vec::new();
+        for s in steps.iter().filter(|s| inside(s)) {
+            group.push(s.clone());
+            let back: Vec<&PathBuf> =
+                held.iter().filter(|t| target(s).is_some_and(|c| t.starts_with(&c) && **t != c)).collect();
+            if !back.is_empty() {
+                inner.push(Op::Mounts(std::mem::take(&mut group)));
+                inner.extend(back.into_iter().map(|t| Op::AttachHeld { target: t.clone() }));
+            }
+        }
+        inner.push(Op::Mounts(group));
+        payload(inner);
         return p;
     }
     if !facts.userns {
@@ -200,7 +294,7 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         outer.push(Op::BindUserEtc);
     }
     outer.extend(netns);
-    outer.push(Op::CloneInner { network: spec.net.new_namespace() });
+    outer.push(Op::CloneInner { network: spec.net.new_namespace(), shared: Vec::new() });
     let inner = &mut p.inner;
     inner.push(Op::BecomeRoot);
     inner.push(Op::Mounts(steps.iter().filter(|s| mount_plan::inside_userns(s, own_network)).cloned().collect()));
@@ -417,5 +511,174 @@ mod tests {
         assert!(got.contains(&"outer: clone-inner +net".to_string()), "{got:?}");
         assert!(got.contains(&"outer: mounts (7 steps)".to_string()), "{got:?}");
         assert!(got.contains(&"inner: mounts (19 steps)".to_string()), "{got:?}");
+    }
+
+    /// The OCI runtime's plan for a podman-shaped config.json with `namespaces` (and, with a
+    /// `{"type":"user"}`, mappings 0 → 100000).
+    fn oci_lines(namespaces: &str, facts: Facts) -> Vec<String> {
+        let maps = match namespaces.contains(r#"{"type":"user"}"#) {
+            true => {
+                r#""uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
+                       "gidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"#
+            }
+            false => "",
+        };
+        let text = format!(
+            r#"{{"ociVersion":"1.2.0","root":{{"path":"rootfs"}},
+               "process":{{"cwd":"/","args":["sh"],"user":{{"uid":0,"gid":0}},"terminal":true}},
+               "mounts":[
+                 {{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]}},
+                 {{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755"]}},
+                 {{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec"]}},
+                 {{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue"}},
+                 {{"destination":"/sys","type":"sysfs","source":"sysfs","options":["ro"]}},
+                 {{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}},
+                 {{"destination":"/etc/hosts","type":"bind","source":"/run/x/hosts","options":["rbind","nosuid"]}}],
+               "linux":{{"namespaces":[{namespaces}],{maps}
+                 "sysctl":{{"net.ipv4.ip_forward":"1"}},
+                 "maskedPaths":["/proc/kcore","/sys/firmware"],"readonlyPaths":["/proc/sys"]}}}}"#
+        );
+        let config = crate::runtime_spec::parse(text.as_bytes()).expect("config");
+        let spec = crate::spec_oci::from_bundle("c1", Path::new("/b"), config).expect("spec");
+        let steps = mount_plan::plan(&spec, facts.cgroup);
+        plan(&spec, &steps, facts).lines()
+    }
+
+    const OCI_NEW: &str =
+        r#"{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"},{"type":"network"},{"type":"cgroup"}"#;
+
+    #[test]
+    fn oci_plain_plan_joins_by_path_first() {
+        let joined = r#"{"type":"pid","path":"/proc/9/ns/pid"},{"type":"mount"},{"type":"ipc","path":"/proc/9/ns/ipc"},
+                        {"type":"uts","path":"/proc/9/ns/uts"},{"type":"network","path":"/proc/9/ns/net"},
+                        {"type":"cgroup","path":"/proc/9/ns/cgroup"}"#;
+        let got = oci_lines(joined, PLAIN);
+        // The PID namespace is the launcher's to join (around the clone); the cgroup
+        // namespace is joined, not made.
+        assert_eq!(
+            got[..7],
+            want(&[
+                "child: join ipc /proc/9/ns/ipc",
+                "child: join uts /proc/9/ns/uts",
+                "child: join cgroup /proc/9/ns/cgroup",
+                "child: join-network /proc/9/ns/net",
+                "child: slave",
+                "child: bind-tree",
+                "child: switch-root",
+            ])[..]
+        );
+        let got = oci_lines(OCI_NEW, PLAIN);
+        assert_eq!(
+            got[..4],
+            want(&["child: cgroup-namespace", "child: slave", "child: bind-tree", "child: switch-root"])[..]
+        );
+        // Without a cgroup namespace in config.json: none.
+        let got = oci_lines(r#"{"type":"mount"},{"type":"uts"}"#, PLAIN);
+        assert_eq!(got[0], "child: slave");
+    }
+
+    #[test]
+    fn oci_user_namespace_splits_the_mounts() {
+        let ns = format!("{OCI_NEW},{{\"type\":\"user\"}}");
+        assert_eq!(
+            oci_lines(&ns, USERNS),
+            want(&[
+                "outer: slave",
+                "outer: attach-tree",
+                "outer: switch-root",
+                "outer: pin-procfs",
+                "outer: mount tmpfs /dev 0x2 mode=755",
+                "outer: mount dev-nodes",
+                // The host's sysfs, for the kernel's visibility check; PID 1's own on top.
+                "outer: mount sysfs /sys 0x1",
+                "outer: mount custom --bind=/run/x/hosts:/etc/hosts",
+                "outer: mount attrs /etc/hosts 0x2",
+                "outer: clone-inner +net",
+                "inner: become-root",
+                "inner: mount proc /proc 0xe",
+                "inner: mount devpts /dev/pts 0xa",
+                "inner: mount mqueue /dev/mqueue 0x0",
+                "inner: mount sysfs /sys 0x1",
+                "inner: mount cgroup2 /sys/fs/cgroup 0x1",
+                "inner: mount console",
+                "inner: mount cwd /",
+                "inner: mount sysctl (1)",
+                "inner: mount ro /proc/sys",
+                "inner: mount mask /proc/kcore",
+                "inner: mount mask /sys/firmware",
+                "inner: handshake",
+                "inner: exec",
+            ])
+        );
+        // The host's network: its sysfs and what lies on it outside; namespaces joined by path
+        // (the PID namespace too: PID 1 is born in it) and the runtime's own are shared.
+        let ns = r#"{"type":"pid","path":"/proc/9/ns/pid"},{"type":"mount"},{"type":"ipc","path":"/proc/9/ns/ipc"},{"type":"user"}"#;
+        let got = oci_lines(ns, Facts { start_fifo: true, ..USERNS });
+        assert_eq!(
+            got,
+            want(&[
+                "outer: slave",
+                "outer: attach-tree",
+                "outer: switch-root",
+                "outer: pin-procfs",
+                "outer: mount tmpfs /dev 0x2 mode=755",
+                "outer: mount dev-nodes",
+                "outer: mount sysfs /sys 0x1",
+                // No cgroup namespace of its own: the host's cgroup2, mounted outside.
+                "outer: mount cgroup2 /sys/fs/cgroup 0x1",
+                "outer: mount custom --bind=/run/x/hosts:/etc/hosts",
+                "outer: mount attrs /etc/hosts 0x2",
+                "outer: mount mask /sys/firmware",
+                "outer: join pid /proc/9/ns/pid",
+                "outer: join ipc /proc/9/ns/ipc",
+                "outer: clone-inner shares pid,ipc,uts,cgroup",
+                "inner: become-root",
+                "inner: mount proc /proc 0xe",
+                "inner: mount devpts /dev/pts 0xa",
+                "inner: mount mqueue /dev/mqueue 0x0",
+                "inner: mount console",
+                "inner: mount cwd /",
+                "inner: mount sysctl (1)",
+                "inner: mount ro /proc/sys",
+                "inner: mount mask /proc/kcore",
+                "inner: handshake",
+                "inner: wait-for-start",
+                "inner: exec",
+            ])
+        );
+        // podman's `--uidmap` on a cgroup v1 host: a network of its own, no cgroup namespace.
+        // PID 1's sysfs covers the outer child's cgroup2, which it holds and attaches again.
+        let ns = r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
+        let got = oci_lines(ns, USERNS);
+        assert_eq!(got[6..8], want(&["outer: mount sysfs /sys 0x1", "outer: mount cgroup2 /sys/fs/cgroup 0x1"])[..]);
+        let inner: Vec<&str> = got.iter().filter(|l| l.starts_with("inner")).map(String::as_str).collect();
+        assert_eq!(
+            inner[..8],
+            [
+                "inner: become-root",
+                "inner: hold-mount /sys/fs/cgroup",
+                "inner: mount proc /proc 0xe",
+                "inner: mount devpts /dev/pts 0xa",
+                "inner: mount mqueue /dev/mqueue 0x0",
+                "inner: mount sysfs /sys 0x1",
+                "inner: attach-held /sys/fs/cgroup",
+                "inner: mount console",
+            ]
+        );
+        // A Kubernetes pod's app container: the pause container's user, IPC, UTS and network
+        // namespaces by path, the user namespace joined last.
+        let ns = r#"{"type":"pid"},{"type":"mount"},{"type":"ipc","path":"/proc/9/ns/ipc"},{"type":"uts","path":"/proc/9/ns/uts"},
+                    {"type":"network","path":"/proc/9/ns/net"},{"type":"cgroup"},{"type":"user","path":"/proc/9/ns/user"}"#;
+        let got = oci_lines(ns, USERNS);
+        assert_eq!(got[3..5], want(&["outer: join-network /proc/9/ns/net", "outer: pin-procfs"])[..]);
+        assert_eq!(
+            got[11..15],
+            want(&[
+                "outer: join ipc /proc/9/ns/ipc",
+                "outer: join uts /proc/9/ns/uts",
+                "outer: join user /proc/9/ns/user",
+                "outer: clone-inner shares ipc,uts,user",
+            ])[..]
+        );
     }
 }

@@ -550,3 +550,15 @@ pub fn bpf_prog_attach(
         Ok(())
     }
 }
+
+/// The `CLONE_NEW*` type of the namespace `fd` refers to: ioctl(2) `NS_GET_NSTYPE` of
+/// ioctl_ns(2) (ENOTTY when `fd` is no namespace file).
+pub fn namespace_type(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the descriptor.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(r)
+}

@@ -116,6 +116,11 @@ pub fn prepare(
         .then(|| crate::etc_files::read_host_file(Path::new("/etc/localtime")))
         .flatten();
 
+    if let Some(oci) = &spec.oci {
+        // The namespaces config.json names by path: opened and checked before anything
+        // changes (the spawn opens them again for the clone).
+        drop(crate::spec_oci::open_joined(&oci.config)?);
+    }
     let security = crate::security::prepare(spec)?;
     let stub_init = if spec.start_mode == StartMode::Pid2 { Some(stub_init_memfd()?) } else { None };
     let workdirs = overlay::prepare(&spec.custom_mounts, t)?;
@@ -126,8 +131,9 @@ pub fn prepare(
             .iter()
             .find(|m| crate::mount_plan::INSIDE_USERNS_TARGETS.iter().any(|t| m.destination().starts_with(t)))
         {
+            let with = if spec.oci.is_some() { "in a user namespace" } else { "with --private-users" };
             return Err(Error::msg(format!(
-                "{}: mounts on or below {} are not supported with --private-users yet",
+                "{}: mounts on or below {} are not supported {with} yet",
                 crate::mounts::describe(m),
                 crate::mount_plan::INSIDE_USERNS_TARGETS.join(", ")
             )));

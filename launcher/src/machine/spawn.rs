@@ -8,7 +8,9 @@ use crate::prepared::Prepared;
 use crate::spec::Spec;
 use crate::sys::{self, Forked};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
+use rustix::thread::LinkNameSpaceType;
 
 /// The namespaces every container gets (the network namespace stays the host's).
 const CLONE_FLAGS: u64 =
@@ -53,9 +55,22 @@ pub(super) fn spawn(
 ) -> Result<Pid1> {
     let cg = cgroups.v2;
     let (parent_ch, child_ch) = Channel::pair()?;
+    // The OCI runtime: the namespaces config.json names by path, opened (and checked) now.
+    let mut joined = match &spec.oci {
+        Some(o) => crate::spec_oci::open_joined(&o.config)?,
+        None => Vec::new(),
+    };
     // With a cgroup, the child joins it at clone time and unshares its cgroup namespace itself,
     // so that the namespace is rooted at the container's cgroup.
-    let mut flags = if cg.is_some() { CLONE_FLAGS & !(libc::CLONE_NEWCGROUP as u64) } else { CLONE_FLAGS };
+    let mut flags = match &spec.oci {
+        // config.json's: a new mount namespace, and the PID, UTS, IPC and cgroup namespaces it
+        // asks to be new (the others are joined by path, or the runtime's own).
+        Some(o) => libc::CLONE_NEWNS as u64 | crate::spec_oci::new_namespaces(&o.config),
+        None => CLONE_FLAGS,
+    };
+    if cg.is_some() {
+        flags &= !(libc::CLONE_NEWCGROUP as u64);
+    }
     if spec.net.new_namespace() {
         flags |= libc::CLONE_NEWNET as u64;
     }
@@ -65,24 +80,41 @@ pub(super) fn spawn(
     let mut outer = match &prep.userns {
         Some(ns) => {
             flags = libc::CLONE_NEWNS as u64;
-            Some(crate::userns::outer::make(spec, prep, tree, ns)?)
+            Some(crate::userns::outer::make(spec, prep, tree, ns, std::mem::take(&mut joined))?)
         }
+        None => None,
+    };
+    // Without one, a PID namespace named by path is PID 1's from its birth: the launcher's
+    // children are born in it until the clone is done (setns(2) changes only that).
+    let pid_ns = match joined.iter().position(|j| j.kind == crate::runtime_spec::NsKind::Pid) {
+        Some(i) => Some(PidNsSwitch::enter(joined.remove(i))?),
         None => None,
     };
     // With a user namespace the launcher made `/run` and bound the notify socket itself.
     let mut notify: Option<OwnedFd> = outer.as_mut().and_then(|o| o.notify.take());
     // v1: born in the container's directories, before it unshares its cgroup namespace.
-    let joined = cgroups.v1.map(crate::cgroup::V1Group::join).transpose()?;
+    let joined_v1 = match cgroups.v1.map(crate::cgroup::V1Group::join).transpose() {
+        Ok(j) => j,
+        Err(e) => {
+            drop(pid_ns.map(PidNsSwitch::leave));
+            return Err(e);
+        }
+    };
     let forked = sys::clone_process(flags, cg.map(|c| c.dir_fd()));
-    let left = match (&forked, joined) {
-        (Ok(Forked::Child), _) | (_, None) => Ok(()),
+    if let Ok(Forked::Child) = forked {
+        drop(parent_ch);
+        crate::container::run(spec, prep, child_ch, outer, joined)
+    }
+    let left = match (&forked, joined_v1) {
+        (_, None) => Ok(()),
         (_, Some(j)) => j.leave(),
     };
-    let pid = match forked.map_err(|e| Error::sys("clone", "container namespaces", e))? {
-        Forked::Child => {
-            drop(parent_ch);
-            crate::container::run(spec, prep, child_ch, outer)
-        }
+    let left = match pid_ns.map(PidNsSwitch::leave) {
+        Some(Err(e)) => left.and(Err(e)),
+        _ => left,
+    };
+    let pid = match forked.map_err(|e| clone_error(e, spec))? {
+        Forked::Child => sys::exit_now(1),
         Forked::Parent { pid } => pid,
     };
     if let Err(e) = left {
@@ -142,6 +174,42 @@ pub(super) fn spawn(
         }
     }
     Ok(Pid1 { pid, channel: parent_ch, channel_open: true, notify, pty, go_sent: early_go })
+}
+
+/// The launcher's children born in a PID namespace config.json names by path, until
+/// [`leave`](Self::leave) goes back to its own.
+struct PidNsSwitch {
+    own: OwnedFd,
+}
+
+impl PidNsSwitch {
+    fn enter(j: crate::spec_oci::Joined) -> Result<PidNsSwitch> {
+        let own = rustix::fs::open("/proc/self/ns/pid", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::sys("open", "/proc/self/ns/pid", e))?;
+        rustix::thread::move_into_link_name_space(j.fd.as_fd(), Some(LinkNameSpaceType::ProcessID))
+            .map_err(|e| Error::sys("join", "the PID namespace of linux.namespaces", e))?;
+        Ok(PidNsSwitch { own })
+    }
+
+    fn leave(self) -> Result<()> {
+        rustix::thread::move_into_link_name_space(self.own.as_fd(), Some(LinkNameSpaceType::ProcessID))
+            .map_err(|e| Error::sys("return to", "the launcher's PID namespace", e))
+    }
+}
+
+/// The clone's error; in a joined PID namespace whose init has ended the kernel says ENOMEM.
+fn clone_error(e: rustix::io::Errno, spec: &Spec) -> Error {
+    let err = Error::sys("clone", "container namespaces", e);
+    let joined_pid = spec.oci.as_ref().is_some_and(|o| {
+        matches!(
+            crate::spec_oci::choice(&o.config, crate::runtime_spec::NsKind::Pid),
+            crate::spec_oci::NsChoice::Join { .. }
+        )
+    });
+    if e == rustix::io::Errno::NOMEM && joined_pid {
+        return err.hint("the PID namespace joined by path has no init any more (its PID 1 ended)");
+    }
+    err
 }
 
 /// "Go": the launcher's last steps on PID 1 (resource limits a user namespace's root could not

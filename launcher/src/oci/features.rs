@@ -46,7 +46,9 @@ pub const DEFAULT_SPEC: &str = r#"{
 /// `--bundle`); an existing one is kept, as runc does.
 pub fn write_spec(bundle: Option<&Path>, rootless: bool) -> Result<()> {
     if rootless {
-        return Err(Error::msg("spec: --rootless: not supported by spawnbox-runc (no user namespaces yet)"));
+        return Err(Error::msg(
+            "spec: --rootless: not supported by spawnbox-runc (it runs as root; user namespaces with mappings are)",
+        ));
     }
     let dir = bundle.map(Path::to_path_buf).unwrap_or_else(|| std::path::PathBuf::from("."));
     let file = dir.join("config.json");
@@ -65,12 +67,12 @@ pub fn features_json() -> String {
             "\"hooks\":[{}],\"mountOptions\":[{}],",
             "\"linux\":{{\"namespaces\":[{}],\"cgroup\":{{\"v1\":true,\"v2\":true,\"systemd\":false,\"systemdUser\":false}},",
             "\"apparmor\":{{\"enabled\":false}},\"selinux\":{{\"enabled\":false}},",
-            "\"intelRdt\":{{\"enabled\":false}},\"mountExtensions\":{{\"idmap\":{{\"enabled\":false}}}}}},",
+            "\"intelRdt\":{{\"enabled\":false}},\"mountExtensions\":{{\"idmap\":{{\"enabled\":true}}}}}},",
             "\"annotations\":{{\"org.opencontainers.runtime-spec.features.runtime\":\"spawnbox-runc\"}}}}\n"
         ),
         list(&["prestart", "createRuntime", "poststart", "poststop"]),
-        list(crate::mount_plan_oci::OPTION_NAMES),
-        list(&["cgroup", "ipc", "mount", "network", "pid", "uts"]),
+        list(&[crate::mount_plan_oci::OPTION_NAMES, crate::mount_plan_oci::IDMAP].concat()),
+        list(&["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]),
     )
 }
 

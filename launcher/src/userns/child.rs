@@ -25,7 +25,7 @@ use std::path::Path;
 /// The outer child: returns only on error.
 pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -> Result<Infallible> {
     child::prologue(prep, ch, &o.fds())?;
-    let Outer { root: tree, host_sources, premade, netns, .. } = o;
+    let Outer { root: tree, host_sources, premade, netns, joined, .. } = o;
     // Inodes made from now on (mount points, `/etc/resolv.conf`, ...) are the container root's.
     super::create_as(shift, shift)?;
     let mut tree = Some(tree);
@@ -92,19 +92,23 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
                 rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
                     .map_err(|e| Error::sys("join", "--network-namespace-path", e))?;
             }
-            Op::CloneInner { network } => {
-                let mut flags = libc::CLONE_NEWUSER
+            // The OCI runtime's namespaces named by path, with the host's privileges over them;
+            // a PID namespace becomes PID 1's (the one its children are born in).
+            Op::JoinNamespace { kind, path } => crate::container::join_namespace(&joined, *kind, path)?,
+            Op::CloneInner { network, shared } => {
+                let mut flags = (libc::CLONE_NEWUSER
                     | libc::CLONE_NEWNS
                     | libc::CLONE_NEWPID
                     | libc::CLONE_NEWUTS
                     | libc::CLONE_NEWIPC
-                    | libc::CLONE_NEWCGROUP;
+                    | libc::CLONE_NEWCGROUP) as u64;
                 if *network {
-                    flags |= libc::CLONE_NEWNET;
+                    flags |= libc::CLONE_NEWNET as u64;
                 }
-                match sys::clone_process(flags as u64, None)
-                    .map_err(|e| Error::sys("clone", "container namespaces", e))?
-                {
+                for kind in shared {
+                    flags &= !crate::spec_oci::clone_flag(*kind);
+                }
+                match sys::clone_process(flags, None).map_err(|e| Error::sys("clone", "container namespaces", e))? {
                     Forked::Child => {
                         drop(root);
                         child::fail(ch, inner(spec, prep, ch))
@@ -175,6 +179,7 @@ fn pin_procfs(ch: &Channel, tree: BorrowedFd<'_>, dir: &Path) -> Result<()> {
 fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
     let mut root: Option<OwnedFd> = None;
     let mut made = child::Made::default();
+    let mut held: Vec<(&Path, OwnedFd)> = Vec::new();
     for op in &prep.setup.inner {
         log::debug!("inner: {op}");
         match op {
@@ -190,8 +195,29 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
                     host_sources: Vec::new(),
                     premade: Vec::new(),
                 };
-                made = child::mount_steps(&m, steps, prep)?;
+                let more = child::mount_steps(&m, steps, prep)?;
+                made.pty = made.pty.or(more.pty);
+                made.notify = made.notify.or(more.notify);
                 root = Some(m.root);
+            }
+            // Absolute paths: the inner child's root is the container's already.
+            Op::HoldMount { target } => {
+                held.push((target, crate::mounts::clone_tree(rustix::fs::CWD, target, false, false)?));
+            }
+            Op::AttachHeld { target } => {
+                let i = held.iter().position(|(t, _)| t == target).ok_or_else(|| out_of_order(op))?;
+                let (_, mnt) = held.remove(i);
+                let at = rootfs::open_path(child::open_root()?.as_fd(), target, Follow::Never)
+                    .map_err(|e| Error::path("open", target, e))?;
+                rustix::mount::move_mount(
+                    &mnt,
+                    "",
+                    &at,
+                    "",
+                    rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
+                        | rustix::mount::MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+                )
+                .map_err(|e| Error::path("attach again", target, e))?;
             }
             // The handshake, the start FIFO and the exec: the rest of the plan (`child::finish`).
             Op::Handshake => {

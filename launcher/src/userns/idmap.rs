@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::settings::{BindIdmap, CustomMount, MountSource};
 use crate::sys::{self, Forked};
-use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 use std::path::{Path, PathBuf};
@@ -58,6 +58,62 @@ pub fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
     drop(w);
     let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
     result
+}
+
+/// The uid_map and gid_map texts of the user namespace `userns` as the host sees them: a
+/// helper child joins it and reads its own maps (shown relative to the namespace's parent).
+pub fn read_maps(userns: BorrowedFd<'_>, shown: &Path) -> Result<(String, String)> {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::sys("create", "pipe for the mapping reader", e))?;
+    let pid = match sys::clone_process(0, None).map_err(|e| Error::sys("fork", "the mapping reader", e))? {
+        Forked::Child => {
+            drop(r);
+            let read = || -> Option<Vec<u8>> {
+                rustix::thread::move_into_link_name_space(userns, Some(rustix::thread::LinkNameSpaceType::User))
+                    .ok()?;
+                let mut out = std::fs::read("/proc/self/uid_map").ok()?;
+                out.push(0);
+                out.extend(std::fs::read("/proc/self/gid_map").ok()?);
+                Some(out)
+            };
+            let code = match read() {
+                Some(bytes) => i32::from(crate::run_host::write_all(w.as_fd(), &bytes).is_err()),
+                None => 1,
+            };
+            sys::exit_now(code)
+        }
+        Forked::Parent { pid } => pid,
+    };
+    drop(w);
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match rustix::io::read(&r, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    let status = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+    let ok = matches!(status, Ok(Some((_, st))) if st.exit_status() == Some(0));
+    let text = String::from_utf8_lossy(&bytes);
+    match (ok, text.split_once('\0')) {
+        (true, Some((uid, gid))) => Ok((uid.to_string(), gid.to_string())),
+        _ => Err(Error::msg(format!("read the uid and gid maps of user namespace {}: failed", shown.display()))),
+    }
+}
+
+/// The lines of a uid_map or gid_map text (`CONTAINER HOST SIZE`, blank-separated).
+pub fn parse_map(text: &str) -> Option<Vec<crate::runtime_spec::IdMap>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut f = l.split_whitespace().map(|n| n.parse::<u32>().ok());
+            let m = crate::runtime_spec::IdMap { container_id: f.next()??, host_id: f.next()??, size: f.next()?? };
+            f.next().is_none().then_some(m)
+        })
+        .collect()
 }
 
 /// A detached copy of the tree `dir` refers to (its submounts too if `recursive`), a slave.
@@ -140,6 +196,21 @@ pub fn host_bind_mappings(mounts: &[CustomMount], tree: BorrowedFd<'_>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_texts_as_the_kernel_shows_them() {
+        let m = parse_map("         0     100000      65536\n     65536    1000000          1\n").unwrap();
+        assert_eq!(
+            m,
+            [
+                crate::runtime_spec::IdMap { container_id: 0, host_id: 100000, size: 65536 },
+                crate::runtime_spec::IdMap { container_id: 65536, host_id: 1000000, size: 1 }
+            ]
+        );
+        assert_eq!(parse_map("0 1\n"), None);
+        assert_eq!(parse_map("0 1 2 3\n"), None);
+        assert_eq!(parse_map(""), Some(Vec::new()));
+    }
 
     #[test]
     fn single_lines() {

@@ -90,6 +90,10 @@ pub struct UserNs {
     tree_ns: OnceCell<OwnedFd>,
     /// The exclusive lock on the tree directory, held while the container runs.
     _tree_lock: Option<OwnedFd>,
+    /// The OCI runtime: config.json's uid_map and gid_map texts, written as given.
+    explicit: Option<(String, String)>,
+    /// The OCI runtime: a namespace joined by path, whose maps exist already.
+    joined: bool,
 }
 
 /// The descriptor in `cell`, made by `make` on first use.
@@ -101,7 +105,28 @@ fn cached<'a>(cell: &'a OnceCell<OwnedFd>, make: impl FnOnce() -> Result<OwnedFd
     Ok(cell.get_or_init(|| fd).as_fd())
 }
 
+/// The uid_map (or gid_map) text of config.json's mappings: one `CONTAINER HOST SIZE` line
+/// each, in their order (runc's).
+pub fn oci_map_text(maps: &[crate::runtime_spec::IdMap]) -> String {
+    maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()
+}
+
 impl UserNs {
+    fn new(shift: u32, range: u32, view: TreeView, bound: Vec<BoundId>, lock: Option<pick::UidLock>) -> UserNs {
+        UserNs {
+            shift,
+            range,
+            view,
+            bound,
+            _lock: lock,
+            mapping_ns: OnceCell::new(),
+            tree_ns: OnceCell::new(),
+            _tree_lock: None,
+            explicit: None,
+            joined: false,
+        }
+    }
+
     /// Keeps `lock` (the tree's lock, if taken) as long as the namespace's range.
     pub fn with_tree_lock(mut self, lock: Option<OwnedFd>) -> UserNs {
         self._tree_lock = lock;
@@ -123,11 +148,18 @@ impl UserNs {
 
     /// The container's uid_map and gid_map texts.
     pub fn maps(&self) -> (String, String) {
-        (self.uid_map_at(0), self.gid_map_at(0))
+        match &self.explicit {
+            Some((uid, gid)) => (uid.clone(), gid.clone()),
+            None => (self.uid_map_at(0), self.gid_map_at(0)),
+        }
     }
 
-    /// Writes uid_map and gid_map of `pid`, a child waiting in its new user namespace.
+    /// Writes uid_map and gid_map of `pid`, a child waiting in its new user namespace (nothing
+    /// for a namespace joined by path: it has its maps).
     pub fn write_maps(&self, pid: i32) -> Result<()> {
+        if self.joined {
+            return Ok(());
+        }
         let (uid, gid) = self.maps();
         idmap::write_maps(pid, &uid, &gid)
     }
@@ -221,6 +253,9 @@ pub fn check_bound(bound: &[BoundId], shift: u32, range: u32) -> Result<()> {
 /// tree must stay as it is (`-x` without a snapshot, `--volatile`), so never chowned. `None`
 /// without a user namespace.
 pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>, keep: bool) -> Result<Option<UserNs>> {
+    if let (Some(oci), PrivateUsers::Fixed { base, size }) = (&spec.oci, spec.private_users) {
+        return oci_user_namespace(&oci.config, base, size).map(Some);
+    }
     let dir = &spec.directory;
     let st = rustix::fs::fstat(tree).map_err(|e| Error::path("stat", dir, e))?;
     let (shift, range, lock) = match spec.private_users {
@@ -242,16 +277,7 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>, keep: boo
     };
     log::debug!("user namespace: base {shift}, range {range}");
     check_bound(&bound, shift, range)?;
-    let mut ns = UserNs {
-        shift,
-        range,
-        view: TreeView::Direct,
-        bound,
-        _lock: lock,
-        mapping_ns: OnceCell::new(),
-        tree_ns: OnceCell::new(),
-        _tree_lock: None,
-    };
+    let mut ns = UserNs::new(shift, range, TreeView::Direct, bound, lock);
     ns.view = match spec.ownership {
         UserNamespaceOwnership::Off => TreeView::Direct,
         UserNamespaceOwnership::Map => TreeView::Idmapped { disk_base: 0 },
@@ -285,6 +311,47 @@ pub fn prepare(spec: &Spec, tree: BorrowedFd<'_>, bound: Vec<BoundId>, keep: boo
     };
     log::debug!("tree ownership: {:?}", ns.view);
     Ok(Some(ns))
+}
+
+/// The OCI runtime's user namespace: config.json's mappings as they are (container root is host
+/// uid and gid `base`, its line `size` ids long), or the mappings of the namespace joined by
+/// path, read from it; the tree as it is.
+fn oci_user_namespace(config: &crate::runtime_spec::Config, base: u32, size: u32) -> Result<UserNs> {
+    use crate::spec_oci::{choice, host_id, NsChoice};
+    if let NsChoice::Join { index, path } = choice(config, crate::runtime_spec::NsKind::User) {
+        let at = format!("linux.namespaces[{index}].path");
+        let fd = rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::path("open", &path, e).context(&at))?;
+        let (uid, gid) = idmap::read_maps(fd.as_fd(), &path).map_err(|e| e.context(&at))?;
+        let bad = || Error::msg(format!("{at}: {}: unreadable uid_map/gid_map", path.display()));
+        let (uids, gids) = (idmap::parse_map(&uid).ok_or_else(bad)?, idmap::parse_map(&gid).ok_or_else(bad)?);
+        let root = (host_id(&uids, 0), host_id(&gids, 0));
+        let (Some(shift), Some(gid0)) = root else {
+            return Err(Error::msg(format!("{at}: container root is not mapped in user namespace {}", path.display())));
+        };
+        if shift != gid0 {
+            return Err(Error::msg(format!(
+                "{at}: container GID 0 maps to host GID {gid0}, but spawnbox-runc needs it to be the host ID of \
+                 container UID 0 ({shift})"
+            )));
+        }
+        let range = uids.iter().find(|m| m.container_id == 0).map_or(1, |m| m.size);
+        let mut ns = UserNs::new(shift, range, TreeView::Direct, Vec::new(), None);
+        ns.joined = true;
+        // Idmapped binds show ownership through the joined namespace itself.
+        let _ = ns.mapping_ns.set(fd);
+        log::debug!("user namespace {}: container root is host uid {shift}", path.display());
+        return Ok(ns);
+    }
+    let linux = &config.linux;
+    let mut ns = UserNs::new(base, size, TreeView::Direct, Vec::new(), None);
+    ns.explicit = Some((oci_map_text(&linux.uid_mappings), oci_map_text(&linux.gid_mappings)));
+    log::debug!("user namespace: config.json's mappings, container root is host uid {base}");
+    Ok(ns)
 }
 
 /// The tree would have to be chowned, and must not be.
@@ -345,16 +412,7 @@ mod tests {
     use super::*;
 
     fn ns(shift: u32, view: TreeView) -> UserNs {
-        UserNs {
-            shift,
-            range: RANGE,
-            view,
-            bound: Vec::new(),
-            _lock: None,
-            mapping_ns: OnceCell::new(),
-            tree_ns: OnceCell::new(),
-            _tree_lock: None,
-        }
+        UserNs::new(shift, RANGE, view, Vec::new(), None)
     }
 
     fn bound(inside: u32, host_uid: u32, host_gid: u32) -> BoundId {

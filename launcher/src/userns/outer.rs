@@ -27,6 +27,8 @@ pub struct Outer {
     pub notify: Option<OwnedFd>,
     /// `--network-namespace-path=`: the namespace the child joins before it clones PID 1.
     pub netns: Option<OwnedFd>,
+    /// The OCI runtime: the namespaces config.json names by path, joined before the clone.
+    pub joined: Vec<crate::spec_oci::Joined>,
 }
 
 impl Outer {
@@ -42,12 +44,20 @@ impl Outer {
         }
         v.extend(self.premade.iter().map(|(_, fd)| fd.as_raw_fd()));
         v.extend(self.netns.iter().map(|fd| fd.as_raw_fd()));
+        v.extend(self.joined.iter().map(|j| j.fd.as_raw_fd()));
         v
     }
 }
 
-/// Makes the mounts of one start; `tree` is the launcher's handle on the container directory.
-pub fn make(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, ns: &UserNs) -> Result<Outer> {
+/// Makes the mounts of one start; `tree` is the launcher's handle on the container directory;
+/// `joined`: the OCI runtime's namespaces named by path.
+pub fn make(
+    spec: &Spec,
+    prep: &Prepared,
+    tree: BorrowedFd<'_>,
+    ns: &UserNs,
+    joined: Vec<crate::spec_oci::Joined>,
+) -> Result<Outer> {
     let dir = &spec.directory;
     let root = idmap::clone_tree(tree, true).map_err(|e| e.context(format!("bind {}", dir.display())))?;
     if let Some(userns) = ns.tree_ns()? {
@@ -63,8 +73,12 @@ pub fn make(spec: &Spec, prep: &Prepared, tree: BorrowedFd<'_>, ns: &UserNs) -> 
     }
 
     let netns = spec.net.namespace_path.as_deref().map(crate::network::open_ns).transpose()?;
+    if spec.oci.is_some() {
+        // The OCI runtime's /dev, /sys and /run are config.json's mounts.
+        return Ok(Outer { root, host_sources, premade: Vec::new(), notify: None, netns, joined });
+    }
     let (premade, notify) = api_file_systems(spec, prep, ns, netns.as_ref().map(|n| n.as_fd()))?;
-    Ok(Outer { root, host_sources, premade, notify: Some(notify), netns })
+    Ok(Outer { root, host_sources, premade, notify: Some(notify), netns, joined })
 }
 
 /// `/sys` (without a private network), `/dev` and `/run`, filled and owned by the container's root.

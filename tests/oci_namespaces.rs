@@ -1,0 +1,326 @@
+//! Root integration tests of `spawnbox-runc`'s namespaces (docs/OCI.md, "Namespaces"): a
+//! Kubernetes-style pod — a "pause" container, then a second one that joins its IPC, UTS,
+//! network and PID namespaces by `/proc/PID/ns/*` path — namespaces left out of config.json
+//! (the runtime's own), a user namespace with config.json's mappings (files made in a bind
+//! mount belong to the mapped host uid), a pod whose app container joins the pause container's
+//! user namespace too, and a path that does not open, refused with its JSON path and nothing
+//! left. Through podman (the runtime under test, `tests/common/engines.rs`): `--uidmap`, and a
+//! pod whose container joins the infra container's namespaces by path. Each container ID is its tree's directory name, so `Test`'s drop checks that no
+//! cgroup, registry entry, mount or process of it is left.
+
+use spawnbox_tests::engines::{image, Podman};
+use spawnbox_tests::{spawnbox_bin, Test};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// `spawnbox-runc` (a link to the binary) in the test's temp dir.
+fn runtime(t: &Test) -> PathBuf {
+    let rt = t.path("spawnbox-runc");
+    if !rt.exists() {
+        std::os::unix::fs::symlink(spawnbox_bin(), &rt).unwrap();
+    }
+    rt
+}
+
+/// `spawnbox-runc --root STATE ARGS...` with the output in files (a container the runtime
+/// leaves holds its creator's stdio, so pipes would stay open as long as it runs).
+fn rt(t: &Test, state: &Path, args: &[&str]) -> Output {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (out, err) = (t.path(&format!("out.{n}")), t.path(&format!("err.{n}")));
+    let status = Command::new(runtime(t))
+        .arg("--root")
+        .arg(state)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out).unwrap())
+        .stderr(fs::File::create(&err).unwrap())
+        .status()
+        .expect("run spawnbox-runc");
+    let o = Output { status, stdout: fs::read(&out).unwrap(), stderr: fs::read(&err).unwrap() };
+    let _ = (fs::remove_file(&out), fs::remove_file(&err));
+    o
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A config.json for the test's tree running `script` with `sh -c`: `namespaces` is the list's
+/// content, `hostname` a member or nothing, `extra` more members of `linux`, `mounts` more
+/// mounts.
+fn config(t: &Test, script: &str, hostname: Option<&str>, namespaces: &str, extra: &str, mounts: &str) -> String {
+    let hostname = hostname.map(|h| format!(r#""hostname":{h:?},"#)).unwrap_or_default();
+    format!(
+        r#"{{"ociVersion":"1.2.0","root":{{"path":{root:?}}},{hostname}
+  "process":{{"user":{{"uid":0,"gid":0}},"args":["sh","-c",{script:?}],
+    "env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"cwd":"/",
+    "capabilities":{{"bounding":["CAP_CHOWN"],"effective":["CAP_CHOWN"],"permitted":["CAP_CHOWN"]}}}},
+  "mounts":[
+    {{"destination":"/proc","type":"proc","source":"proc"}},
+    {{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}},
+    {{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]}},
+    {{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]}}{mounts}
+  ],
+  "linux":{{"namespaces":[{namespaces}],{extra}
+    "maskedPaths":["/proc/keys"],"readonlyPaths":["/proc/sys"]}}}}"#,
+        root = t.root.to_str().unwrap(),
+    )
+}
+
+/// Writes `config` as the bundle of `t` and returns the bundle's directory.
+fn bundle(t: &Test, config: &str) -> String {
+    let b = t.host_dir("bundle");
+    fs::write(b.join("config.json"), config).unwrap();
+    b.to_str().unwrap().to_string()
+}
+
+/// A running "pause" container (`sleep 1000`) of `t`, as containerd's CRI starts a pod's
+/// sandbox; returns its pid on the host.
+fn start_pause(t: &Test, state: &Path, namespaces: &str, extra: &str) -> i32 {
+    let id = t.name();
+    let b = bundle(t, &config(t, "exec sleep 1000", Some("pod-host"), namespaces, extra, ""));
+    let pid_file = t.path("pause.pid");
+    let o = rt(t, state, &["create", "--bundle", &b, "--pid-file", pid_file.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "create: {}", text(&o.stderr));
+    let o = rt(t, state, &["start", &id]);
+    assert!(o.status.success(), "start: {}", text(&o.stderr));
+    fs::read_to_string(&pid_file).unwrap().parse().unwrap()
+}
+
+/// Stops and deletes the pause container of `t`.
+fn delete_pause(t: &Test, state: &Path) {
+    let o = rt(t, state, &["delete", "--force", &t.name()]);
+    assert!(o.status.success(), "delete: {}", text(&o.stderr));
+}
+
+/// What `readlink /proc/PID/ns/NAME` says on the host, for each of `names`.
+fn host_namespaces(pid: &str, names: &[&str]) -> String {
+    names.iter().map(|n| format!("{}\n", fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap().display())).collect()
+}
+
+const SHOW_NAMESPACES: &str = "for n in ipc uts net pid; do readlink /proc/self/ns/$n; done";
+
+#[test]
+fn a_second_container_joins_the_pause_containers_namespaces_by_path() {
+    let pause = Test::new("oci-pause");
+    let state = pause.host_dir("state");
+    let pid = start_pause(
+        &pause,
+        &state,
+        r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}"#,
+        "",
+    );
+    let app = Test::new("oci-app");
+    let ns =
+        |n: &str| format!(r#"{{"type":"{n}","path":"/proc/{pid}/ns/{}"}}"#, if n == "network" { "net" } else { n });
+    let namespaces = format!("{},{},{},{},{{\"type\":\"mount\"}}", ns("pid"), ns("network"), ns("ipc"), ns("uts"));
+    // Its own processes are the pause container's: `sleep` is PID 1, the app the next one.
+    let script = format!("{SHOW_NAMESPACES}; hostname; tr '\\0' ' ' </proc/1/cmdline; echo; echo $$");
+    let b = bundle(&app, &config(&app, &script, None, &namespaces, "", ""));
+    let o = rt(&app, &state, &["run", "--bundle", &b, &app.name()]);
+    assert_eq!(text(&o.stderr), "");
+    assert_eq!(
+        text(&o.stdout),
+        format!("{}pod-host\nsleep 1000 \n2\n", host_namespaces(&pid.to_string(), &["ipc", "uts", "net", "pid"]))
+    );
+    assert_eq!(o.status.code(), Some(0));
+    delete_pause(&pause, &state);
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn namespaces_left_out_of_config_json_are_the_runtimes() {
+    let t = Test::new("oci-hostns");
+    let state = t.host_dir("state");
+    let script = format!("{SHOW_NAMESPACES}; readlink /proc/self/ns/cgroup; hostname");
+    let b = bundle(&t, &config(&t, &script, None, r#"{"type":"mount"}"#, "", ""));
+    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    assert_eq!(text(&o.stderr), "");
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(text(&o.stdout), format!("{}{host}", host_namespaces("self", &["ipc", "uts", "net", "pid", "cgroup"])));
+    assert_eq!(o.status.code(), Some(0));
+    // A hostname needs a UTS namespace of the container's (runc's rule), before anything exists.
+    let b = bundle(&t, &config(&t, "true", Some("x"), r#"{"type":"mount"}"#, "", ""));
+    let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (Some(1), "spawnbox-runc: hostname: needs a UTS namespace in linux.namespaces\n".into())
+    );
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+const MAPS: &str = r#""uidMappings":[{"containerID":0,"hostID":100000,"size":1000},{"containerID":1000,"hostID":101000,"size":64536}],
+    "gidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"#;
+
+#[test]
+fn a_user_namespace_with_the_configs_mappings() {
+    let t = Test::new("oci-userns");
+    let state = t.host_dir("state");
+    let data = t.host_dir("data");
+    std::os::unix::fs::chown(&data, Some(100000), Some(100000)).unwrap();
+    // A host directory of host root's, idmapped through the container's mappings: root's
+    // inside too, and what the container's root makes there is host root's on disk.
+    let idmapped = t.host_dir("idmapped");
+    let bind = format!(
+        r#",{{"destination":"/data","type":"bind","source":{:?},"options":["rbind"]}},
+           {{"destination":"/idmapped","type":"bind","source":{:?},"options":["bind","idmap"]}}"#,
+        data.to_str().unwrap(),
+        idmapped.to_str().unwrap()
+    );
+    let script = "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; hostname; touch /data/by-root; \
+                  touch /data/by-1500 && chown 1500:7 /data/by-1500; stat -c '%u %g' /data /idmapped; \
+                  touch /idmapped/by-root; echo ok";
+    let namespaces =
+        r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
+    let b = bundle(&t, &config(&t, script, Some("userns-box"), namespaces, MAPS, &bind));
+    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    assert_eq!(text(&o.stderr), "");
+    // Exactly the given lines, in the kernel's format.
+    assert_eq!(
+        text(&o.stdout),
+        "         0     100000       1000\n      1000     101000      64536\n         0     100000      65536\n\
+         0\n0\nuserns-box\n0 0\n0 0\nok\n"
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let owner = |f: &str| {
+        let m = fs::metadata(data.join(f)).unwrap();
+        (m.uid(), m.gid())
+    };
+    assert_eq!(owner("by-root"), (100000, 100000));
+    assert_eq!(owner("by-1500"), (101500, 100007));
+    let m = fs::metadata(idmapped.join("by-root")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (0, 0));
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn a_pod_in_a_user_namespace_joins_it_by_path() {
+    let pause = Test::new("oci-upause");
+    let state = pause.host_dir("state");
+    let namespaces =
+        r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
+    let pid = start_pause(&pause, &state, namespaces, MAPS);
+    let app = Test::new("oci-uapp");
+    let ns =
+        |n: &str| format!(r#"{{"type":"{n}","path":"/proc/{pid}/ns/{}"}}"#, if n == "network" { "net" } else { n });
+    // containerd's app containers of a user-namespaced pod: the sandbox's user, IPC, UTS and
+    // network namespaces, a PID namespace of their own.
+    let namespaces = format!(
+        "{},{},{},{},{{\"type\":\"pid\"}},{{\"type\":\"mount\"}}",
+        ns("user"),
+        ns("network"),
+        ns("ipc"),
+        ns("uts")
+    );
+    // An idmapped bind shows ownership through the joined namespace: host root's is root's.
+    let idmapped = app.host_dir("idmapped");
+    let bind = format!(
+        r#",{{"destination":"/idmapped","type":"bind","source":{:?},"options":["bind","idmap"]}}"#,
+        idmapped.to_str().unwrap()
+    );
+    let script = "for n in user ipc uts net; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; id -u; \
+                  hostname; stat -c '%u %g' /idmapped; echo $$";
+    let b = bundle(&app, &config(&app, script, None, &namespaces, "", &bind));
+    let o = rt(&app, &state, &["run", "--bundle", &b, &app.name()]);
+    assert_eq!(text(&o.stderr), "");
+    assert_eq!(
+        text(&o.stdout),
+        format!(
+            "{}         0     100000       1000\n      1000     101000      64536\n0\npod-host\n0 0\n1\n",
+            host_namespaces(&pid.to_string(), &["user", "ipc", "uts", "net"])
+        )
+    );
+    assert_eq!(o.status.code(), Some(0));
+    delete_pause(&pause, &state);
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn a_namespace_path_that_does_not_open_is_refused_with_its_json_path() {
+    let t = Test::new("oci-nspath");
+    let state = t.host_dir("state");
+    let namespaces = r#"{"type":"pid"},{"type":"mount"},{"type":"ipc","path":"/proc/999999999/ns/ipc"}"#;
+    let b = bundle(&t, &config(&t, "true", None, namespaces, "", ""));
+    let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (
+            Some(1),
+            "spawnbox-runc: linux.namespaces[2].path: open /proc/999999999/ns/ipc: no such file or directory\n".into()
+        )
+    );
+    let namespaces = r#"{"type":"pid"},{"type":"mount"},{"type":"uts","path":"/proc/self/ns/ipc"}"#;
+    let b = bundle(&t, &config(&t, "true", None, namespaces, "", ""));
+    let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (Some(1), "spawnbox-runc: linux.namespaces[2].path: /proc/self/ns/ipc: not a namespace of type uts\n".into())
+    );
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn podman_uidmap_and_a_pod_whose_container_joins_the_infra_containers_namespaces() {
+    let p = Podman::new();
+    // podman's user namespace on this cgroup v1 host: a network of its own, no cgroup
+    // namespace (the host's cgroup2 is mounted outside, under PID 1's sysfs).
+    let o = p
+        .run(
+            &["--rm", "--uidmap=0:100000:65536", "--gidmap=0:100000:65536"],
+            &["/bin/sh", "-c", "cat /proc/self/uid_map; id -u; ls /sys/class/net; stat -f -c %t /sys/fs/cgroup"],
+        )
+        .run();
+    assert_eq!(o.ok(), "         0     100000      65536\n0\nlo\n63677270\n");
+    // A pod: podman's infra container makes the namespaces, the container joins its IPC, UTS
+    // and network namespaces by /proc/PID/ns/* (podman's default rlimits exceed this host's,
+    // for the infra container too: containers.conf lowers them).
+    let conf = p.dir.join("containers.conf");
+    fs::write(&conf, "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]\n").unwrap();
+    let conf = conf.to_str().unwrap();
+    let parent = format!("--cgroup-parent={}", p.parent);
+    p.podman(&["pod", "create", "--name=pod1", "--network=none", &parent]).env("CONTAINERS_CONF", conf).run().ok();
+    let script = "hostname; for n in ipc uts net; do readlink /proc/self/ns/$n; done";
+    let o = p
+        .podman(&["run", "--rm", "--pod=pod1", &image().name, "/bin/sh", "-c", script])
+        .env("CONTAINERS_CONF", conf)
+        .run();
+    let infra = p.podman(&["pod", "inspect", "pod1", "--format={{.InfraContainerID}}"]).run().ok().trim().to_string();
+    let pid = p.podman(&["inspect", "--format={{.State.Pid}}", &infra]).run().ok().trim().to_string();
+    assert_eq!(o.ok(), format!("pod1\n{}", host_namespaces(&pid, &["ipc", "uts", "net"])));
+    p.podman(&["pod", "rm", "-f", "pod1"]).env("CONTAINERS_CONF", conf).run().ok();
+    assert_eq!(p.containers(), "");
+}
+
+#[test]
+fn exec_enters_a_user_namespaced_container_and_a_joined_pid_namespace() {
+    let pause = Test::new("oci-xpause");
+    let state = pause.host_dir("state");
+    let namespaces =
+        r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
+    let pid = start_pause(&pause, &state, namespaces, MAPS);
+    // `kubectl exec` into the pod's sandbox: the process is root of its user namespace.
+    let o = rt(&pause, &state, &["exec", &pause.name(), "sh", "-c", "cat /proc/self/uid_map; id -u; hostname"]);
+    assert_eq!(text(&o.stderr), "");
+    assert_eq!(text(&o.stdout), "         0     100000       1000\n      1000     101000      64536\n0\npod-host\n");
+    // A second container in the pause container's PID namespace (and so its user namespace's
+    // procfs): exec lands there too, next to both.
+    let app = Test::new("oci-xapp");
+    let ns =
+        |n: &str| format!(r#"{{"type":"{n}","path":"/proc/{pid}/ns/{}"}}"#, if n == "network" { "net" } else { n });
+    let namespaces = format!("{},{},{},{{\"type\":\"mount\"}}", ns("user"), ns("pid"), ns("uts"));
+    let b = bundle(&app, &config(&app, "exec sleep 1000", None, &namespaces, "", ""));
+    let o = rt(&app, &state, &["run", "--detach", "--bundle", &b, &app.name()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let script = "for p in /proc/[0-9]*; do cat $p/comm; done | grep -c '^sleep$'; readlink /proc/self/ns/pid";
+    let o = rt(&app, &state, &["exec", &app.name(), "sh", "-c", script]);
+    assert_eq!(text(&o.stderr), "");
+    // Both sleeps: the pause container's PID 1 and the app's.
+    assert_eq!(text(&o.stdout), format!("2\n{}", host_namespaces(&pid.to_string(), &["pid"])));
+    let o = rt(&app, &state, &["delete", "--force", &app.name()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    delete_pause(&pause, &state);
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
