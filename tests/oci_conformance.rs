@@ -704,14 +704,17 @@ fn config_linux_seccomp() {
 }
 
 /// config-linux.md "Rootfs Mount Propagation": `private` leaves the container's root mount
-/// without a peer group or master (no optional field in its mountinfo line).
+/// without a peer group or master (no optional field in its mountinfo line); `shared` gives it
+/// a peer group, `unbindable` marks it so.
 #[test]
 fn config_linux_rootfs_propagation_private() {
     let t = Test::new("oci-c-prop");
     let _deleted = Deleted(&t);
-    let mut c = sh(&t, "awk '$5 == \"/\" {print $7}' /proc/self/mountinfo");
-    c.linux.push(r#""rootfsPropagation":"private""#.into());
-    assert_eq!(run_ok(&t, &c), "-\n");
+    for (kind, want) in [("private", "-\n"), ("shared", "shared\n"), ("unbindable", "unbindable\n")] {
+        let mut c = sh(&t, "awk '$5 == \"/\" {sub(/:.*/, \"\", $7); print $7}' /proc/self/mountinfo");
+        c.linux.push(format!(r#""rootfsPropagation":"{kind}""#));
+        assert_eq!(run_ok(&t, &c), want, "{kind}");
+    }
 }
 
 // --------------------------------------------------------------- config.md: POSIX hooks
@@ -782,23 +785,48 @@ fn runtime_lifecycle_failing_prestart_hook_destroys_the_container() {
     no_state(&t);
 }
 
-/// config.md "Valid values": the hook points spawnbox-runc does not run yet (createContainer,
-/// startContainer; `features` does not list them) are refused with an error, nothing left.
+/// config.md "POSIX-platform Hooks": createContainer (path in the runtime namespace, run in
+/// the container's namespaces during create) and startContainer (path in the container, run
+/// in it after start, before the payload), each with the state on stdin.
 #[test]
-fn config_posix_platform_hooks_unsupported_points_are_errors() {
+fn config_posix_platform_hooks_create_container_and_start_container() {
     let t = Test::new("oci-c-hooks2");
     let _deleted = Deleted(&t);
-    for point in ["createContainer", "startContainer"] {
-        let mut c = sh(&t, "true");
-        c.top.push(format!(r#""hooks":{{"{point}":[{{"path":"/bin/true"}}]}}"#));
-        let b = bundle(&t, &c.json());
-        let o = rt(&t, &["create", "--bundle", b.to_str().unwrap(), &t.name()]);
-        assert_eq!(
-            failure(&o),
-            (Some(1), format!("spawnbox-runc: hooks.{point}: not supported by spawnbox-runc yet\n"))
-        );
-        no_state(&t);
-    }
+    let id = t.name();
+    let host_hook = t.path("create-hook.sh");
+    fs::write(
+        &host_hook,
+        format!(
+            "#!/bin/sh\n{{ cat; echo; readlink /proc/self/ns/uts; }} > {}\n",
+            t.path("create-container.out").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&host_hook, fs::Permissions::from_mode(0o755)).unwrap();
+    t.script(
+        "/usr/bin/start-hook",
+        "{ cat; echo; cat /etc/hostname-probe 2>/dev/null || echo no-payload-yet; } > /start-container.out",
+    );
+    let mut c = Config::new(&t, &["sh", "-c", "echo payload > /etc/hostname-probe; exec sleep 100"]);
+    c.top.push(format!(
+        r#""hooks":{{"createContainer":[{{"path":{:?}}}],"startContainer":[{{"path":"/usr/bin/start-hook"}}]}}"#,
+        host_hook.to_str().unwrap()
+    ));
+    create(&t, &c);
+    let pid = created_pid(&t);
+    let out = fs::read_to_string(t.path("create-container.out")).unwrap();
+    let (state, ns) = out.split_once('\n').unwrap();
+    assert!(state.contains(&format!("\"status\":\"creating\",\"pid\":{pid},")), "{state}");
+    // In the container's UTS namespace, not the host's.
+    assert_eq!(ns.trim(), fs::read_link(format!("/proc/{pid}/ns/uts")).unwrap().to_string_lossy());
+    assert_ne!(ns.trim(), fs::read_link("/proc/self/ns/uts").unwrap().to_string_lossy());
+    assert!(!t.rpath("/start-container.out").exists(), "startContainer runs at start");
+    assert!(rt(&t, &["start", &id]).status.success());
+    assert!(wait_until(Duration::from_secs(5), || t.rpath("/etc/hostname-probe").exists()));
+    let out = fs::read_to_string(t.rpath("/start-container.out")).unwrap();
+    // Its own pid as the container sees it (runc's), before the payload ran.
+    assert!(out.contains("\"status\":\"created\",\"pid\":1,"), "{out}");
+    assert!(out.ends_with("\nno-payload-yet\n"), "{out}");
 }
 
 /// runtime.md "Lifecycle" step 13: a failing poststop hook is only a warning (delete

@@ -64,6 +64,11 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, joined: &[Joined])
                 let t = tree.take().ok_or_else(|| out_of_order(op))?;
                 tree = Some(crate::volatile::root(spec, op, t.as_fd())?);
             }
+            Op::CreateContainerHooks => {
+                // Its host pid, from the host's procfs still mounted here (the state's `pid`).
+                let pid = crate::oci_hooks::own_host_pid()?;
+                crate::oci_hooks::run_in_container(spec, "createContainer", pid, "creating")?
+            }
             Op::SwitchRoot => {
                 let t = tree.take().ok_or_else(|| out_of_order(op))?;
                 // The last moment the host is reachable: open what the mounts need from it.

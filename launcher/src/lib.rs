@@ -41,6 +41,7 @@ mod network;
 mod notify;
 pub mod oci;
 pub mod oci_bundle;
+mod oci_hooks;
 #[cfg(feature = "images")]
 pub mod oci_image;
 mod overlay;

@@ -38,6 +38,9 @@ pub enum Op {
     OverlayRoot { read_only: bool },
     /// `--volatile=yes`: a tmpfs with the tree's `/usr` bound read-only, stacked on the tree.
     TmpfsRoot,
+    /// The OCI runtime's createContainer hooks: in the container's namespaces, with the host's
+    /// paths still reachable (runtime-spec: before the pivot_root).
+    CreateContainerHooks,
     /// The tree becomes `/` (pivot_root, or on an initramfs MS_MOVE + chroot).
     SwitchRoot,
     /// `--pivot-root=NEW[:OLD]`.
@@ -83,6 +86,7 @@ impl fmt::Display for Op {
             Op::AttachTree => f.write_str("attach-tree"),
             Op::OverlayRoot { read_only } => write!(f, "overlay-root{}", if *read_only { " ro" } else { "" }),
             Op::TmpfsRoot => f.write_str("tmpfs-root"),
+            Op::CreateContainerHooks => f.write_str("create-container-hooks"),
             Op::SwitchRoot => f.write_str("switch-root"),
             Op::PivotRoot { new, old } => match old {
                 Some(o) => write!(f, "pivot-root {}:{}", new.display(), o.display()),
@@ -202,6 +206,9 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
             ops.extend(netns);
             ops.push(Op::Slave);
             ops.push(Op::BindTree { read_only: false });
+            if !config.hooks.create_container.is_empty() {
+                ops.push(Op::CreateContainerHooks);
+            }
             ops.push(Op::SwitchRoot);
             ops.push(Op::Mounts(steps.to_vec()));
             payload(ops);

@@ -197,6 +197,14 @@ pub fn finish(
         // writable by the payload's user, as runc's exec.fifo).
         ch.send(Msg::Ready)?;
         wait_for_start(fifo.as_fd())?;
+        // startContainer hooks: in the container, after `start`, with the process's own pid
+        // (runc's), right before the exec.
+        crate::oci_hooks::run_in_container(
+            spec,
+            "startContainer",
+            rustix::process::getpid().as_raw_nonzero().get(),
+            "created",
+        )?;
     }
     // The exec lookup follows magic links: no descriptor but the channel (closed by the exec)
     // and spawnbox-init's memfd may be open now (not the start FIFO's).

@@ -47,7 +47,7 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     std::fs::write(&marker, b"").map_err(|e| crate::error::io_error("write", &marker, &e))?;
     if let Ok((config, _)) = super::create::read_config(&c.dir) {
         let state = record::hook_state(&c.rec, Status::Running, &config.oci_version);
-        if let Err(e) = super::hooks::run("poststart", &config.hooks.poststart, &state) {
+        if let Err(e) = crate::oci_hooks::run("poststart", &config.hooks.poststart, &state) {
             // runtime.md, lifecycle step 9 (as runc): an error, and the container stopped.
             let _ = m.kill(rustix::process::Signal::KILL);
             let _ = m.wait_exit(Duration::from_secs(5));
@@ -157,7 +157,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
     }
     if let Ok((config, _)) = super::create::read_config(&c.dir) {
         let state = record::hook_state(&c.rec, Status::Stopped, &config.oci_version);
-        if let Err(e) = super::hooks::run("poststop", &config.hooks.poststop, &state) {
+        if let Err(e) = crate::oci_hooks::run("poststop", &config.hooks.poststop, &state) {
             log::warn!("{e}");
         }
     }

@@ -90,8 +90,8 @@ fn create_in(spec: &crate::spec::Spec, c: &Create, dir: &Path, config_bytes: &[u
     }
     // The state hooks see while `create` runs (runtime.md: "creating").
     let state = record::hook_state(&rec, Status::Creating, &config.oci_version);
-    super::hooks::run("prestart", &config.hooks.prestart, &state)?;
-    super::hooks::run("createRuntime", &config.hooks.create_runtime, &state)?;
+    crate::oci_hooks::run("prestart", &config.hooks.prestart, &state)?;
+    crate::oci_hooks::run("createRuntime", &config.hooks.create_runtime, &state)?;
     // The machine outlives this process: its record goes under the runtime directory.
     m.leave()?;
     if let Some(p) = &c.pid_file {
@@ -102,11 +102,9 @@ fn create_in(spec: &crate::spec::Spec, c: &Create, dir: &Path, config_bytes: &[u
 
 /// What config.json may ask that spawnbox-runc cannot do yet: refused before anything exists.
 fn refuse_unsupported(config: &Config) -> Result<()> {
-    if !config.hooks.create_container.is_empty() {
-        return Err(Error::msg("hooks.createContainer: not supported by spawnbox-runc yet"));
-    }
-    if !config.hooks.start_container.is_empty() {
-        return Err(Error::msg("hooks.startContainer: not supported by spawnbox-runc yet"));
+    let userns = config.linux.namespaces.iter().any(|n| n.kind == crate::runtime_spec::NsKind::User);
+    if !config.hooks.create_container.is_empty() && userns {
+        return Err(Error::msg("hooks.createContainer: not supported by spawnbox-runc with a user namespace yet"));
     }
     Ok(())
 }

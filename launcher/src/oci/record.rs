@@ -159,16 +159,7 @@ pub fn state_json(r: &Record, status: Status, oci_version: &str) -> String {
 /// The state hooks get on stdin (runtime-spec: ociVersion, id, status, pid, bundle,
 /// annotations), one line.
 pub fn hook_state(r: &Record, status: Status, oci_version: &str) -> String {
-    let ann: Vec<String> = r.annotations.iter().map(|(k, v)| format!("{}:{}", quote(k), quote(v))).collect();
-    format!(
-        "{{\"ociVersion\":{},\"id\":{},\"status\":{},\"pid\":{},\"bundle\":{},\"annotations\":{{{}}}}}",
-        quote(oci_version),
-        quote(&r.id),
-        quote(status.name()),
-        r.pid,
-        quote(&r.bundle.to_string_lossy()),
-        ann.join(",")
-    )
+    crate::oci_hooks::state(oci_version, &r.id, status.name(), r.pid, &r.bundle.to_string_lossy(), &r.annotations)
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! Running config.json's hooks as runc does: each program with its own argv and environment
-//! (nothing of ours), the container's state JSON on stdin, its `timeout` in seconds; a failing
-//! hook fails the step it belongs to (poststart and poststop only warn, as the spec says).
+//! (nothing of ours), the container's state JSON on stdin (`state`), its `timeout` in seconds;
+//! a failing hook fails the step it belongs to (poststop only warns). The OCI runtime's front
+//! end runs prestart, createRuntime, poststart and poststop; the container child createContainer
+//! (before the switch into the root, in the container's namespaces) and startContainer (after
+//! `start`, right before the exec).
 
 use crate::error::{Error, Result};
 use crate::runtime_spec::Hook;
@@ -58,4 +61,50 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
             std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
         ))),
     }
+}
+
+/// The state a hook reads on stdin (runtime-spec's state: ociVersion, id, status, pid, bundle,
+/// annotations), one line.
+pub fn state(
+    oci_version: &str,
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &str,
+    annotations: &[(String, String)],
+) -> String {
+    use crate::json::quote;
+    let ann: Vec<String> = annotations.iter().map(|(k, v)| format!("{}:{}", quote(k), quote(v))).collect();
+    format!(
+        "{{\"ociVersion\":{},\"id\":{},\"status\":{},\"pid\":{pid},\"bundle\":{},\"annotations\":{{{}}}}}",
+        quote(oci_version),
+        quote(id),
+        quote(status),
+        quote(bundle),
+        ann.join(",")
+    )
+}
+
+/// `createContainer`/`startContainer`, in the container child: `spec`'s hooks of that point
+/// with the state of the process `pid` as it sees itself.
+pub fn run_in_container(spec: &crate::spec::Spec, point: &str, pid: i32, status: &str) -> Result<()> {
+    let Some(oci) = &spec.oci else { return Ok(()) };
+    let c = &oci.config;
+    let hooks = match point {
+        "createContainer" => &c.hooks.create_container,
+        _ => &c.hooks.start_container,
+    };
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let st = state(&c.oci_version, &oci.id, status, pid, &oci.bundle.to_string_lossy(), &c.annotations);
+    run(point, hooks, &st)
+}
+
+/// This process's pid as the procfs mounted on `/proc` sees it (the host's, in a container
+/// child before its switch into the root).
+pub fn own_host_pid() -> Result<i32> {
+    let stat = std::fs::read_to_string("/proc/self/stat")
+        .map_err(|e| crate::error::io_error("read", std::path::Path::new("/proc/self/stat"), &e))?;
+    stat.split_whitespace().next().and_then(|p| p.parse().ok()).ok_or_else(|| Error::msg("/proc/self/stat: no pid"))
 }
