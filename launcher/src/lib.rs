@@ -24,6 +24,7 @@ mod ephemeral;
 pub mod error;
 mod etc_files;
 mod guest;
+mod host_file;
 mod id128;
 pub mod image;
 mod journal;

@@ -37,3 +37,19 @@ pub fn open_in(root: BorrowedFd<'_>, whose: &str) -> Result<(OwnedFd, OwnedFd)> 
     }
     Err(Error::sys("open", format!("/dev/pts/ptmx of {whose}"), last))
 }
+
+/// In a new process that joined a container: its own session, with `slave` (when there is a
+/// pty) as its controlling terminal and its stdin, stdout and stderr. Without a pty too: a
+/// session of its own leaves the caller's terminal out of reach (TIOCSTI needs it as the
+/// controlling terminal).
+pub fn become_session_leader(slave: Option<OwnedFd>) -> Result<()> {
+    let _ = rustix::process::setsid();
+    if let Some(slave) = slave {
+        rustix::process::ioctl_tiocsctty(&slave)
+            .map_err(|e| Error::sys("make", "the pty the controlling terminal", e))?;
+        for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
+            dup(&slave).map_err(|e| Error::sys("attach", "the pty", e))?;
+        }
+    }
+    Ok(())
+}

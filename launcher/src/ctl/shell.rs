@@ -451,16 +451,7 @@ fn payload(
     exec: &Exec,
 ) -> Error {
     let r = (|| -> Result<Infallible> {
-        // Without a pty too: a session of its own leaves the caller's terminal out of reach
-        // (TIOCSTI needs it as the controlling terminal).
-        let _ = rustix::process::setsid();
-        if let Some(slave) = slave {
-            rustix::process::ioctl_tiocsctty(&slave)
-                .map_err(|e| Error::sys("make", "the pty the controlling terminal", e))?;
-            for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
-                dup(&slave).map_err(|e| Error::sys("attach", "the pty", e))?;
-            }
-        }
+        crate::console::pty::become_session_leader(slave)?;
         join.confine()?;
         user.become_user()?;
         // After the credentials (a change clears it): SIGHUP when the joiner dies with spawnctl.

@@ -17,16 +17,9 @@ use std::path::{Path, PathBuf};
 /// Largest config.json read.
 const CONFIG_MAX: u64 = 4 << 20;
 
-/// Reads `BUNDLE/config.json`.
+/// Reads `BUNDLE/config.json` (a regular file: a FIFO there never blocks `create`).
 pub fn read_config(bundle: &Path) -> Result<(Config, Vec<u8>)> {
-    let file = bundle.join("config.json");
-    let f = std::fs::File::open(&file).map_err(|e| io_error("open", &file, &e))?;
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(f, CONFIG_MAX + 1), &mut bytes)
-        .map_err(|e| io_error("read", &file, &e))?;
-    if bytes.len() as u64 > CONFIG_MAX {
-        return Err(Error::msg(format!("{}: larger than {CONFIG_MAX} bytes", file.display())));
-    }
+    let bytes = crate::host_file::read(&bundle.join("config.json"), CONFIG_MAX, "larger than 4 MiB")?;
     Ok((runtime_spec::parse(&bytes)?, bytes))
 }
 

@@ -211,14 +211,7 @@ fn joiner(mut join: Join, ch: &Channel, console: Option<OwnedFd>, w: &What<'_>) 
 fn process(join: &Join, ch: &Channel, slave: Option<OwnedFd>, w: &What<'_>, root: BorrowedFd<'_>) -> Error {
     let (p, q) = (w.process, w.quintet);
     let r = (|| -> Result<Infallible> {
-        let _ = rustix::process::setsid();
-        if let Some(slave) = slave {
-            rustix::process::ioctl_tiocsctty(&slave)
-                .map_err(|e| Error::sys("make", "the pty the controlling terminal", e))?;
-            for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
-                dup(&slave).map_err(|e| Error::sys("attach", "the pty", e))?;
-            }
-        }
+        crate::console::pty::become_session_leader(slave)?;
         // `HOME` from the container's passwd when the environment lacks it (runc's rule).
         let mut env = w.env.to_vec();
         if !env.iter().any(|e| e.to_bytes().starts_with(b"HOME=")) {

@@ -23,7 +23,6 @@ use crate::settings::{
 };
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The largest config.json read (the runtime-spec parser's own limit).
@@ -481,20 +480,5 @@ fn read_user_db(root: &Path) -> Result<(String, String)> {
 
 /// Reads config.json: a regular file of at most [`MAX_SIZE`].
 fn read_config(path: &Path) -> Result<Vec<u8>> {
-    use rustix::fs::{FileType, Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| Error::path("open", path, e))?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| Error::path("stat", path, e))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(Error::msg(format!("{}: not a regular file", path.display())));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::from(fd)
-        .take(MAX_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::path("read", path, crate::error::io_errno(&e)))?;
-    if bytes.len() as u64 > MAX_SIZE {
-        return Err(Error::msg(format!("{}: larger than 4 MiB", path.display())));
-    }
-    Ok(bytes)
+    crate::host_file::read(path, MAX_SIZE, "larger than 4 MiB")
 }

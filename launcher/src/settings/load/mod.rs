@@ -4,8 +4,6 @@
 use super::file::{self, Found, Location};
 use super::{file_trusted, merge_from, Settings, SettingsMask, SettingsMode};
 use crate::error::{Error, Result};
-use rustix::fs::{fstat, open, FileType, Mode, OFlags};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The largest settings file read: files next to images are hostile input.
@@ -70,21 +68,7 @@ pub fn apply(cli: Settings, found: &Found, bytes: &[u8]) -> Result<Loaded> {
 
 /// Reads a settings file: a regular file (never a FIFO or device) of at most [`MAX_SIZE`].
 fn read(path: &Path) -> Result<Vec<u8>> {
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-    let fd = open(path, flags, Mode::empty()).map_err(|e| Error::path("open", path, e))?;
-    let st = fstat(&fd).map_err(|e| Error::path("stat", path, e))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(Error::msg(format!("{}: not a regular file", path.display())));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::from(fd)
-        .take(MAX_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::path("read", path, crate::error::io_errno(&e)))?;
-    if bytes.len() as u64 > MAX_SIZE {
-        return Err(Error::msg(format!("{}: larger than 1 MiB, not a settings file", path.display())));
-    }
-    Ok(bytes)
+    crate::host_file::read(path, MAX_SIZE, "larger than 1 MiB, not a settings file")
 }
 
 #[cfg(test)]
