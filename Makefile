@@ -265,10 +265,15 @@ test-cross:
 	@for a in $(CROSS_ARCHES); do $(MAKE) --no-print-directory ARCH=$$a test || exit 1; done
 
 # Unit tests that need the real kernel, which qemu-user does not emulate: clone3 into a cgroup
-# and the cgroup file system (cgroup::tests_host::host_*), seccomp(2) (install_on_a_thread),
-# mounts (shift_tree_stops_at_mounts_...), and a timing bound that emulation is 10x too slow
-# for (a_million_keys_...). They run natively on x86_64 and their features in the VM cases.
-QEMU_USER_SKIP := cgroup::tests_host::host_ security::seccomp::tests::install_on_a_thread \
+# and the cgroup file system (cgroup::tests_host::host_*, cgroup::tests_oci_host::host_*),
+# seccomp(2) and bpf(2) (install_on_a_thread, the OCI profiles and device programs in
+# security::oci::tests_host and seccomp::profile_tests::install_*), the namespace ioctls
+# (spec_oci's joined namespaces), mounts (shift_tree_stops_at_mounts_...), and a timing bound
+# that emulation is 10x too slow for (a_million_keys_...). They run natively on x86_64 and
+# their features in the VM cases.
+QEMU_USER_SKIP := cgroup::tests_host::host_ cgroup::tests_oci_host::host_ \
+	security::seccomp::tests::install_on_a_thread security::seccomp::profile_tests::install_ \
+	security::oci::tests_host:: spec_oci::tests::joined_namespaces_are_opened_and_checked \
 	userns::chown::tests::shift_tree_stops_at_mounts_on_the_same_device \
 	json::tests::a_million_keys_are_checked_for_duplicates_quickly
 
