@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::mounts::{self, Mounter};
 use crate::prepared::Prepared;
 use crate::rootfs;
-use crate::runtime_spec::NsKind;
 use crate::setup::{out_of_order, Op};
 use crate::spec::Spec;
 use crate::spec_oci::Joined;
@@ -17,9 +16,7 @@ use crate::sys;
 use crate::userns::outer::Outer;
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
-use rustix::thread::LinkNameSpaceType;
 use std::convert::Infallible;
-use std::path::Path;
 
 /// Entry point of the cloned child; never returns. With `outer` (a user namespace), this is
 /// the outer child of [`crate::userns::child`].
@@ -57,7 +54,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, joined: &[Joined])
                 rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
                     .map_err(|e| Error::path("join network namespace", path, e))?;
             }
-            Op::JoinNamespace { kind, path } => join_namespace(joined, *kind, path)?,
+            Op::JoinNamespace { kind, path } => child::join_namespace(joined, *kind, path)?,
             Op::Slave => make_slave()?,
             Op::BindTree { read_only } => tree = Some(rootfs::bind_root(&spec.directory, *read_only)?),
             Op::OverlayRoot { .. } | Op::TmpfsRoot => {
@@ -111,27 +108,6 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, joined: &[Joined])
         }
     }
     Err(Error::msg("the setup plan ends before the handshake"))
-}
-
-/// Joins the namespace of type `kind` among `joined` (opened by the launcher from `path`, which
-/// names it in errors).
-pub fn join_namespace(joined: &[Joined], kind: NsKind, path: &Path) -> Result<()> {
-    let j = joined
-        .iter()
-        .find(|j| j.kind == kind)
-        .ok_or_else(|| out_of_order(&Op::JoinNamespace { kind, path: path.to_path_buf() }))?;
-    let ty = match kind {
-        NsKind::Pid => LinkNameSpaceType::ProcessID,
-        NsKind::Ipc => LinkNameSpaceType::InterProcessCommunication,
-        NsKind::Uts => LinkNameSpaceType::HostNameAndNISDomainName,
-        NsKind::Cgroup => LinkNameSpaceType::ControlGroup,
-        NsKind::Network => LinkNameSpaceType::Network,
-        NsKind::Mount => LinkNameSpaceType::Mount,
-        NsKind::User => LinkNameSpaceType::User,
-        NsKind::Time => LinkNameSpaceType::Time,
-    };
-    rustix::thread::move_into_link_name_space(j.fd.as_fd(), Some(ty))
-        .map_err(|e| Error::path(&format!("join {} namespace", kind.name()), path, e))
 }
 
 /// `rootidmap` and `owneridmap` without a user namespace: the launcher's mappings applied to

@@ -29,6 +29,7 @@ mod id128;
 pub mod image;
 mod journal;
 pub mod json;
+mod kernel_names;
 pub mod launch;
 pub mod logger;
 pub mod machine;

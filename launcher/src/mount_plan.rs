@@ -241,10 +241,6 @@ pub enum CgroupMount {
 /// The ordered steps for `spec`: API file systems, console, `/tmp`, then custom mounts sorted
 /// by destination (so a `--bind` onto `/tmp/x` lands on top of the tmpfs).
 pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
-    if let Some(oci) = &spec.oci {
-        // Checked when the spec was made (`spec_oci.rs`): config.json's mounts, nothing else.
-        return crate::mount_plan_oci::plan(&oci.config, &spec.custom_mounts).unwrap_or_default();
-    }
     let mut steps: Vec<Step> = API_MOUNTS.to_vec();
     if spec.volatile == crate::settings::VolatileMode::State {
         steps.insert(0, VOLATILE_VAR);

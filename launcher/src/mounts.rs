@@ -324,17 +324,16 @@ pub fn mount_all(
                 m.custom(cm, host).map_err(|e| e.context(describe(cm)))?;
             }
             Step::RunHost | Step::DevNodes | Step::Console | Step::CgroupInitLeaf { .. } => hooks(step, m)?,
-            Step::OciFs { target, fstype, data, attrs } => crate::mounts_oci::fresh(m, target, fstype, data, *attrs)?,
-            Step::OciAttrs { target, attrs } => crate::mounts_oci::set_attrs(m, target, *attrs)?,
-            Step::OciDevices(devices) => crate::mounts_oci::devices(m, devices)?,
-            Step::OciSysctl(values) => crate::mounts_oci::sysctl(m, values)?,
-            Step::OciWorkingDirectory { target } => {
-                drop(rootfs::mount_point(m.root.as_fd(), target, NodeKind::Directory, Follow::InRoot)?)
-            }
-            Step::OciMask { target } => crate::mounts_oci::mask(m, target)?,
-            Step::OciReadOnly { target } => m.read_only_self(target)?,
-            Step::OciRootReadOnly => crate::mounts_oci::root_read_only(m)?,
-            Step::OciPropagation { target, kind } => crate::mounts_oci::propagation(m, target, kind)?,
+            // The OCI runtime's steps (`mounts_oci.rs`, through the caller).
+            Step::OciFs { .. }
+            | Step::OciAttrs { .. }
+            | Step::OciDevices(_)
+            | Step::OciSysctl(_)
+            | Step::OciWorkingDirectory { .. }
+            | Step::OciMask { .. }
+            | Step::OciReadOnly { .. }
+            | Step::OciRootReadOnly
+            | Step::OciPropagation { .. } => hooks(step, m)?,
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! `mounts.rs` does for nspawn's steps.
 
 use crate::error::{Error, Result};
-use crate::mount_plan::attr;
+use crate::mount_plan::{attr, Step};
 use crate::mounts::{clone_tree, new_fs, Mounter};
 use crate::rootfs::{self, libc_mode::*, Follow, NodeKind};
 use crate::runtime_spec::LinuxDevice;
@@ -11,6 +11,25 @@ use rustix::fd::AsFd;
 use rustix::fs::{FileType, Mode};
 use rustix::io::Errno;
 use std::path::Path;
+
+/// Carries out one of the OCI runtime's steps (`Step::Oci*`; `mounts::mount_all` hands them
+/// over through its caller, `child::mount_steps`).
+pub fn step(m: &Mounter<'_>, step: &Step) -> Result<()> {
+    match step {
+        Step::OciFs { target, fstype, data, attrs } => fresh(m, target, fstype, data, *attrs),
+        Step::OciAttrs { target, attrs } => set_attrs(m, target, *attrs),
+        Step::OciDevices(list) => devices(m, list),
+        Step::OciSysctl(values) => sysctl(m, values),
+        Step::OciWorkingDirectory { target } => {
+            rootfs::mount_point(m.root.as_fd(), target, NodeKind::Directory, Follow::InRoot).map(drop)
+        }
+        Step::OciMask { target } => mask(m, target),
+        Step::OciReadOnly { target } => m.read_only_self(target),
+        Step::OciRootReadOnly => root_read_only(m),
+        Step::OciPropagation { target, kind } => propagation(m, target, kind),
+        other => Err(Error::msg(format!("mount step {other}: not one of the OCI runtime's"))),
+    }
+}
 
 /// A fresh `fstype` with options `data` on `target` (made, with its parents, if missing).
 pub fn fresh(m: &Mounter<'_>, target: &Path, fstype: &str, data: &str, attrs: u32) -> Result<()> {

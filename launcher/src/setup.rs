@@ -547,7 +547,8 @@ mod tests {
         );
         let config = crate::runtime_spec::parse(text.as_bytes()).expect("config");
         let spec = crate::spec_oci::from_bundle("c1", Path::new("/b"), config).expect("spec");
-        let steps = mount_plan::plan(&spec, facts.cgroup);
+        let steps =
+            crate::mount_plan_oci::plan(&spec.oci.as_ref().expect("oci").config, &spec.custom_mounts).expect("steps");
         plan(&spec, &steps, facts).lines()
     }
 

@@ -47,6 +47,7 @@ mod plan;
 mod property;
 mod teardown;
 mod v1;
+mod v1_mounts;
 
 #[cfg(test)]
 mod fake;

@@ -21,7 +21,7 @@
 
 use super::oci_resources::{plan_resources, Controllers, ResWrite, Value, Version};
 use super::plan::{kernel_order, Plan, Write};
-use super::v1::{find_v1_mounts, parse_proc_cgroup, V1Mount};
+use super::v1_mounts::{find_v1_mounts, parse_proc_cgroup, V1Mount};
 use super::{find_hierarchy, Hierarchy};
 use crate::error::io_error;
 use crate::error::{Error, Result};

@@ -115,6 +115,15 @@ pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Re
             Ok(())
         }
         Step::CgroupInitLeaf { unmount } => crate::cgroup::inner::enter_init_leaf(*unmount),
+        Step::OciFs { .. }
+        | Step::OciAttrs { .. }
+        | Step::OciDevices(_)
+        | Step::OciSysctl(_)
+        | Step::OciWorkingDirectory { .. }
+        | Step::OciMask { .. }
+        | Step::OciReadOnly { .. }
+        | Step::OciRootReadOnly
+        | Step::OciPropagation { .. } => crate::mounts_oci::step(m, step),
         _ => Ok(()),
     })?;
     Ok(Made { pty, notify })
@@ -214,6 +223,30 @@ pub fn finish(
     log::debug!("exec");
     sys::close_all_except(&keep);
     Err(exec.run(&environment))
+}
+
+/// Joins the namespace of type `kind` among `joined` (opened by the launcher from `path`, which
+/// names it in errors).
+pub fn join_namespace(
+    joined: &[crate::spec_oci::Joined],
+    kind: crate::runtime_spec::NsKind,
+    path: &Path,
+) -> Result<()> {
+    let j = joined.iter().find(|j| j.kind == kind).ok_or_else(|| {
+        crate::setup::out_of_order(&crate::setup::Op::JoinNamespace { kind, path: path.to_path_buf() })
+    })?;
+    let ty = match kind {
+        crate::runtime_spec::NsKind::Pid => rustix::thread::LinkNameSpaceType::ProcessID,
+        crate::runtime_spec::NsKind::Ipc => rustix::thread::LinkNameSpaceType::InterProcessCommunication,
+        crate::runtime_spec::NsKind::Uts => rustix::thread::LinkNameSpaceType::HostNameAndNISDomainName,
+        crate::runtime_spec::NsKind::Cgroup => rustix::thread::LinkNameSpaceType::ControlGroup,
+        crate::runtime_spec::NsKind::Network => rustix::thread::LinkNameSpaceType::Network,
+        crate::runtime_spec::NsKind::Mount => rustix::thread::LinkNameSpaceType::Mount,
+        crate::runtime_spec::NsKind::User => rustix::thread::LinkNameSpaceType::User,
+        crate::runtime_spec::NsKind::Time => rustix::thread::LinkNameSpaceType::Time,
+    };
+    rustix::thread::move_into_link_name_space(j.fd.as_fd(), Some(ty))
+        .map_err(|e| Error::path(&format!("join {} namespace", kind.name()), path, e))
 }
 
 /// Whether the device program is attached to the container's cgroup. When the launcher

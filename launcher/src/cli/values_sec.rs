@@ -7,50 +7,7 @@ use std::path::{Path, PathBuf};
 
 type Result<T> = std::result::Result<T, Error>;
 
-/// Capability names as in `<linux/capability.h>`, indexed by number, lowercase without `cap_`.
-pub const CAPABILITIES: [&str; 41] = [
-    "chown",
-    "dac_override",
-    "dac_read_search",
-    "fowner",
-    "fsetid",
-    "kill",
-    "setgid",
-    "setuid",
-    "setpcap",
-    "linux_immutable",
-    "net_bind_service",
-    "net_broadcast",
-    "net_admin",
-    "net_raw",
-    "ipc_lock",
-    "ipc_owner",
-    "sys_module",
-    "sys_rawio",
-    "sys_chroot",
-    "sys_ptrace",
-    "sys_pacct",
-    "sys_admin",
-    "sys_boot",
-    "sys_nice",
-    "sys_resource",
-    "sys_time",
-    "sys_tty_config",
-    "mknod",
-    "lease",
-    "audit_write",
-    "audit_control",
-    "setfcap",
-    "mac_override",
-    "mac_admin",
-    "syslog",
-    "wake_alarm",
-    "block_suspend",
-    "audit_read",
-    "perfmon",
-    "bpf",
-    "checkpoint_restore",
-];
+pub use crate::kernel_names::{CAPABILITIES, RLIMITS};
 
 /// CAP_NET_ADMIN, retained whenever the container has a private network.
 pub const CAP_NET_ADMIN: u32 = 12;
@@ -120,26 +77,6 @@ pub fn parse_capabilities(s: &str) -> Result<CapSpec> {
 pub fn capability_list() -> String {
     CAPABILITIES.iter().map(|c| format!("cap_{c}\n")).collect()
 }
-
-/// Resource names as in `<sys/resource.h>`, indexed by number.
-pub const RLIMITS: [&str; 16] = [
-    "CPU",
-    "FSIZE",
-    "DATA",
-    "STACK",
-    "CORE",
-    "RSS",
-    "NPROC",
-    "NOFILE",
-    "MEMLOCK",
-    "AS",
-    "LOCKS",
-    "SIGPENDING",
-    "MSGQUEUE",
-    "NICE",
-    "RTPRIO",
-    "RTTIME",
-];
 
 /// Resources whose limits are byte sizes (accepting `K`, `M`, ... suffixes).
 const RLIMIT_BYTES: [&str; 8] = ["FSIZE", "DATA", "STACK", "CORE", "RSS", "MEMLOCK", "AS", "MSGQUEUE"];

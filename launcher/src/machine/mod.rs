@@ -317,7 +317,11 @@ impl Machine {
             };
         }
         // The whole setup, once, before the first clone.
-        let steps = crate::mount_plan::plan(&self.spec, self.prep.cgroup_mount);
+        // The OCI runtime's: config.json's mounts, nothing else (checked when the spec was made).
+        let steps = match &self.spec.oci {
+            Some(oci) => crate::mount_plan_oci::plan(&oci.config, &self.spec.custom_mounts)?,
+            None => crate::mount_plan::plan(&self.spec, self.prep.cgroup_mount),
+        };
         let facts = crate::setup::Facts {
             root: self.prep.root,
             cgroup: self.prep.cgroup_mount,

@@ -30,7 +30,7 @@ impl Container {
     }
 
     fn oci_version(&self) -> String {
-        super::create::read_config(&self.dir).map(|(c, _)| c.oci_version).unwrap_or_else(|_| "1.0.2".into())
+        super::record::read_config(&self.dir).map(|(c, _)| c.oci_version).unwrap_or_else(|_| "1.0.2".into())
     }
 }
 
@@ -45,7 +45,7 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     m.start()?;
     let marker = c.dir.join("started");
     std::fs::write(&marker, b"").map_err(|e| crate::error::io_error("write", &marker, &e))?;
-    if let Ok((config, _)) = super::create::read_config(&c.dir) {
+    if let Ok((config, _)) = super::record::read_config(&c.dir) {
         let state = record::hook_state(&c.rec, Status::Running, &config.oci_version);
         if let Err(e) = crate::oci_hooks::run("poststart", &config.hooks.poststart, &state) {
             // runtime.md, lifecycle step 9 (as runc): an error, and the container stopped.
@@ -155,7 +155,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
         }
         m.teardown()?;
     }
-    if let Ok((config, _)) = super::create::read_config(&c.dir) {
+    if let Ok((config, _)) = super::record::read_config(&c.dir) {
         let state = record::hook_state(&c.rec, Status::Stopped, &config.oci_version);
         if let Err(e) = crate::oci_hooks::run("poststop", &config.hooks.poststop, &state) {
             log::warn!("{e}");

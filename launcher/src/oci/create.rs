@@ -10,23 +10,14 @@ use super::args::{Create, Global};
 use super::record::{self, Record, Status};
 use crate::error::{io_error, Error, Result};
 use crate::machine::{Created, Machine, Model};
-use crate::runtime_spec::{self, Config};
+use crate::runtime_spec::Config;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-
-/// Largest config.json read.
-const CONFIG_MAX: u64 = 4 << 20;
-
-/// Reads `BUNDLE/config.json` (a regular file: a FIFO there never blocks `create`).
-pub fn read_config(bundle: &Path) -> Result<(Config, Vec<u8>)> {
-    let bytes = crate::host_file::read(&bundle.join("config.json"), CONFIG_MAX, "larger than 4 MiB")?;
-    Ok((runtime_spec::parse(&bytes)?, bytes))
-}
 
 /// `create`: returns PID 1's pid.
 pub fn create(g: &Global, c: &Create) -> Result<i32> {
     let dir = record::dir(&g.root, &c.id)?;
-    let (config, bytes) = read_config(&c.bundle)?;
+    let (config, bytes) = super::record::read_config(&c.bundle)?;
     refuse_unsupported(&config)?;
     let mut spec = crate::spec_oci::from_bundle(&c.id, &c.bundle, config)?;
     if let Some(o) = spec.oci.as_mut() {

@@ -39,7 +39,7 @@ pub fn exec(g: &Global, x: &Exec) -> Result<i32> {
             if record::alive(rec.pid) { Status::Created.name() } else { Status::Stopped.name() }
         )));
     }
-    let (config, _) = super::create::read_config(&dir)?;
+    let (config, _) = super::record::read_config(&dir)?;
     let base = config.process.clone().unwrap_or_default();
     let process = plan(x, &base)?;
     let entry = registry::read(&x.id)?;

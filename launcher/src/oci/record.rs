@@ -1,7 +1,8 @@
 //! A container's record under `--root` (runc's state directory): `ROOT/ID/state.json` with
 //! what `state` prints beside the machine's own record (bundle, rootfs, creation time,
 //! annotations, PID 1), a copy of the bundle's `config.json` (the poststop hooks run at
-//! `delete`, when the engine may have removed the bundle), and `started` once `start` ran.
+//! `delete`, when the engine may have removed the bundle; `read_config` reads either), and
+//! `started` once `start` ran.
 //! The status is read from PID 1 and the cgroup, never stored.
 
 use crate::error::{io_error, Error, Result};
@@ -89,6 +90,15 @@ impl Record {
             Err(e) => Err(io_error("read", &file, &e)),
         }
     }
+}
+
+/// Largest config.json read.
+const CONFIG_MAX: u64 = 4 << 20;
+
+/// Reads `BUNDLE/config.json` (a regular file: a FIFO there never blocks `create`).
+pub fn read_config(bundle: &Path) -> Result<(crate::runtime_spec::Config, Vec<u8>)> {
+    let bytes = crate::host_file::read(&bundle.join("config.json"), CONFIG_MAX, "larger than 4 MiB")?;
+    Ok((crate::runtime_spec::parse(&bytes)?, bytes))
 }
 
 /// runc's statuses.

@@ -2,9 +2,9 @@
 //! what `exec --process` runs).
 
 use super::{absolute, nonempty, opt_bool, opt_str, opt_strings, opt_u32, u32_of};
-use crate::cli::values_sec::{CAPABILITIES, RLIMITS};
 use crate::error::Result;
 use crate::json::At;
+use crate::kernel_names::{CAPABILITIES, RLIMITS};
 
 /// `process`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

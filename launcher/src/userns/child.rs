@@ -94,7 +94,7 @@ pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -
             }
             // The OCI runtime's namespaces named by path, with the host's privileges over them;
             // a PID namespace becomes PID 1's (the one its children are born in).
-            Op::JoinNamespace { kind, path } => crate::container::join_namespace(&joined, *kind, path)?,
+            Op::JoinNamespace { kind, path } => child::join_namespace(&joined, *kind, path)?,
             Op::CloneInner { network, shared } => {
                 let mut flags = (libc::CLONE_NEWUSER
                     | libc::CLONE_NEWNS
