@@ -70,7 +70,7 @@ setup: $(TARGET_FILE)
 #   btrfs image)                       -> btrfs-progs                      deps
 #   xz, zstd (vm: vmlinux, compressed modules; tarball.rs: archives to import)
 #                                      -> xz-utils, zstd                   deps
-#   ps (bench)                         -> procps                           deps
+#   ps (bench, spawnbox-runc ps), pkill (oci_runtime.rs) -> procps         deps
 #   debootstrap (tests/guests/mkguest.sh) -> debootstrap                  deps
 #   scdoc (docs: the man pages from docs/man/*.scd) -> scdoc               deps
 #   zsh (completions.rs: zsh -n and compinit on the generated completions) -> zsh  deps
