@@ -8,20 +8,20 @@ use crate::machine::Created;
 use std::time::Duration;
 
 /// A loaded container: its record, directory and machine (gone after a failed teardown).
-struct Container {
-    rec: Record,
-    dir: std::path::PathBuf,
-    machine: Option<Created>,
+pub(super) struct Container {
+    pub(super) rec: Record,
+    pub(super) dir: std::path::PathBuf,
+    pub(super) machine: Option<Created>,
 }
 
 impl Container {
-    fn load(g: &Global, id: &str) -> Result<Container> {
+    pub(super) fn load(g: &Global, id: &str) -> Result<Container> {
         let (rec, dir) = Record::load(&g.root, id)?;
         let machine = Created::load(id).ok();
         Ok(Container { rec, dir, machine })
     }
 
-    fn status(&self) -> Status {
+    pub(super) fn status(&self) -> Status {
         let alive =
             self.machine.as_ref().is_some_and(|m| m.is_running().unwrap_or(false)) && record::alive(self.rec.pid);
         let started = self.dir.join("started").exists();

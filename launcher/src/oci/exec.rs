@@ -14,7 +14,7 @@
 //!    and seccomp filter, the process's own capability sets (config.json's or `--process`'s), its user, working directory and umask, execve in `PATH`.
 
 use super::args::{Exec, Global};
-use super::record::{self, Record, Status};
+use super::record::Status;
 use crate::channel::{Channel, Msg};
 use crate::error::{io_error, Error, Result};
 use crate::machine::join::Join;
@@ -31,23 +31,22 @@ use std::path::Path;
 
 /// `exec`: the process's exit status, or 0 with `--detach`.
 pub fn exec(g: &Global, x: &Exec) -> Result<i32> {
-    let (rec, dir) = Record::load(&g.root, &x.id)?;
-    let alive = record::alive(rec.pid) && dir.join("started").exists();
-    if !alive {
-        return Err(Error::msg(format!(
-            "cannot exec in a {} container",
-            if record::alive(rec.pid) { Status::Created.name() } else { Status::Stopped.name() }
-        )));
+    // The statuses `state` reports (one reading of PID 1 and the cgroup).
+    let c = super::commands::Container::load(g, &x.id)?;
+    match c.status() {
+        Status::Running => {}
+        Status::Paused if x.ignore_paused => {}
+        Status::Paused => {
+            return Err(Error::msg(format!("cannot exec in a paused container {} (use --ignore-paused)", x.id)))
+        }
+        s => return Err(Error::msg(format!("cannot exec in a {} container", s.name()))),
     }
-    let (config, _) = super::record::read_config(&dir)?;
+    let (config, _) = super::record::read_config(&c.dir)?;
     let base = config.process.clone().unwrap_or_default();
     let process = plan(x, &base)?;
     let entry = registry::read(&x.id)?;
     let join = Join::open(&entry)?;
-    let machine = crate::machine::Created::load(&x.id)?;
-    if machine.paused()? && !x.ignore_paused {
-        return Err(Error::msg(format!("cannot exec in a paused container {} (use --ignore-paused)", x.id)));
-    }
+    let machine = c.machine.ok_or_else(|| Error::msg(format!("container {}: its machine is gone", x.id)))?;
     let console = match (process.terminal, &x.console_socket) {
         (true, Some(path)) => Some(super::console::connect(path)?),
         (true, None) => return Err(Error::msg("exec: --tty needs --console-socket")),
