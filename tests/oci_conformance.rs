@@ -829,6 +829,60 @@ fn config_posix_platform_hooks_create_container_and_start_container() {
     assert!(out.ends_with("\nno-payload-yet\n"), "{out}");
 }
 
+/// config.md "POSIX-platform Hooks" with a user namespace (config-linux.md "User namespace
+/// mappings"): createContainer's path resolves in the runtime namespace and the hook runs in
+/// the container's namespaces, its user namespace too (root there, the config's mappings),
+/// during create; the payload then runs in its own root and working directory.
+#[test]
+fn config_posix_platform_hooks_create_container_in_a_user_namespace() {
+    let t = Test::new("oci-c-hooks3");
+    let _deleted = Deleted(&t);
+    let id = t.name();
+    // The hook runs as the container's root (host uid 100000): a directory it may write.
+    let out = t.host_dir("hook-out");
+    fs::set_permissions(&out, fs::Permissions::from_mode(0o777)).unwrap();
+    let host_hook = t.path("create-hook.sh");
+    let report = out.join("create-container.out");
+    fs::write(
+        &host_hook,
+        format!(
+            "#!/bin/sh\n{{ cat; echo; for n in user uts mnt pid; do readlink /proc/self/ns/$n; done; id -u; \
+             cat /proc/self/uid_map; test -x {hook} && echo host-root; }} > {report}\n",
+            hook = host_hook.display(),
+            report = report.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&host_hook, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(t.rpath("/etc/tree-marker"), "the container's tree\n").unwrap();
+    let mut c = sh(&t, "cat /etc/tree-marker; pwd; id -u; test -e /proc/1/root/etc/tree-marker && echo own-root");
+    c.namespaces.push(r#"{"type":"user"}"#.into());
+    c.linux.push(r#""uidMappings":[{"containerID":0,"hostID":100000,"size":65536}]"#.into());
+    c.linux.push(r#""gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]"#.into());
+    c.top.push(format!(r#""hooks":{{"createContainer":[{{"path":{:?}}}]}}"#, host_hook.to_str().unwrap()));
+    c.args = vec!["sh".into(), "-c".into(), format!("{{ {}; }} > /srv/work/payload.out; exec sleep 100", c.args[2])];
+    fs::create_dir_all(t.rpath("/srv/work")).unwrap();
+    fs::set_permissions(t.rpath("/srv/work"), fs::Permissions::from_mode(0o777)).unwrap();
+    create(&t, &c);
+    let pid = created_pid(&t);
+    let got = fs::read_to_string(&report).unwrap();
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines.len(), 8, "{got}");
+    assert!(lines[0].contains(&format!("\"status\":\"creating\",\"pid\":{pid},")), "{got}");
+    // Every namespace PID 1 has: its user namespace (not the host's), UTS, mount and PID.
+    for (i, n) in ["user", "uts", "mnt", "pid"].iter().enumerate() {
+        let theirs = fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap();
+        assert_eq!(lines[i + 1], theirs.to_string_lossy(), "{n}: {got}");
+        assert_ne!(lines[i + 1], host_ns(n), "{n}: {got}");
+    }
+    // Root of the user namespace, with the config's mapping; the host's files at their paths.
+    assert_eq!(&lines[5..], ["0", "         0     100000      65536", "host-root"], "{got}");
+    assert!(rt(&t, &["start", &id]).status.success());
+    let payload = t.rpath("/srv/work/payload.out");
+    wait_until(Duration::from_secs(5), || fs::read_to_string(&payload).is_ok_and(|s| s.lines().count() == 4));
+    assert_eq!(fs::read_to_string(&payload).unwrap_or_default(), "the container's tree\n/srv/work\n0\nown-root\n");
+}
+
 /// runtime.md "Lifecycle" step 13: a failing poststop hook is only a warning (delete
 /// succeeds, nothing left). config.md "POSIX-platform Hooks": a hook past its `timeout` fails
 /// (and create with it).

@@ -11,7 +11,7 @@ use spawnbox_tests::{wait_until, Test};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -276,7 +276,7 @@ fn pause_resume_ps_and_kill_all() {
 }
 
 #[test]
-fn a_killed_create_leaves_no_process_and_delete_force_removes_the_rest() {
+fn a_killed_create_leaves_nothing() {
     let t = Test::new("oci-killed");
     let id = t.name();
     let hook = t.path("slow-hook.sh");
@@ -294,16 +294,48 @@ fn a_killed_create_leaves_no_process_and_delete_force_removes_the_rest() {
     assert!(wait_until(Duration::from_secs(10), || t.path("hook-ran").exists()), "the prestart hook ran");
     let pid1: i32 = field(&text(&rt(&t, &["state", &id]).stdout), "pid").parse().unwrap();
     assert!(Path::new(&format!("/proc/{pid1}")).exists());
+    // PID 1's cgroup directories, on every hierarchy it is in.
+    let cgroups: Vec<PathBuf> = fs::read_to_string(format!("/proc/{pid1}/cgroup"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
+            let mounts = if ctrl.is_empty() {
+                vec!["unified".to_string(), String::new()]
+            } else {
+                vec![ctrl.replace("name=", "")]
+            };
+            mounts.into_iter().map(|m| Path::new("/sys/fs/cgroup").join(m).join(path.trim_start_matches('/'))).find(
+                |d| {
+                    d.join("cgroup.procs").exists()
+                        && fs::read_to_string(d.join("cgroup.procs"))
+                            .is_ok_and(|p| p.lines().any(|l| l == pid1.to_string()))
+                },
+            )
+        })
+        .collect();
+    assert!(!cgroups.is_empty(), "PID 1 is in cgroups of its own");
+    assert!(Path::new("/run/spawnbox/machines").join(&id).exists());
     create.kill().unwrap();
     create.wait().unwrap();
     // PID 1 ends with its creator (it was never left); the hook is the engine's to reap.
     assert!(wait_until(Duration::from_secs(5), || !Path::new(&format!("/proc/{pid1}/cmdline")).exists()
         || fs::read_to_string(format!("/proc/{pid1}/stat")).is_ok_and(|s| s.contains(") Z "))));
     let _ = Command::new("pkill").args(["-KILL", "-f", hook.to_str().unwrap()]).status();
-    assert_eq!(field(&text(&rt(&t, &["state", &id]).stdout), "status"), "stopped");
+    // The create's watcher removed the rest, with nobody calling delete.
+    assert!(wait_until(Duration::from_secs(10), || fs::read_dir(t.path("state")).unwrap().count() == 0));
+    assert!(wait_until(Duration::from_secs(5), || !Path::new("/run/spawnbox/machines").join(&id).exists()));
+    for d in &cgroups {
+        assert!(wait_until(Duration::from_secs(5), || !d.exists()), "{} left", d.display());
+    }
+    let o = rt(&t, &["state", &id]);
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (Some(1), format!("spawnbox-runc: container {id} does not exist\n"))
+    );
+    // What engines call after a failed create: runc's answer for a container that is gone.
     assert!(rt(&t, &["delete", "--force", &id]).status.success());
-    assert_eq!(fs::read_dir(t.path("state")).unwrap().count(), 0);
-    assert!(!Path::new("/run/spawnbox/machines").join(&id).exists());
 }
 
 #[test]

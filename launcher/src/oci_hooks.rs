@@ -101,6 +101,29 @@ pub fn run_in_container(spec: &crate::spec::Spec, point: &str, pid: i32, status:
     run(point, hooks, &st)
 }
 
+/// `createContainer` in PID 1 of a user namespace, past the switch into its root: the hooks
+/// run with `host_root` (the launcher's `/`) as their root, so their paths and what they read
+/// resolve on the host as before a pivot_root, in every namespace of PID 1; then PID 1 takes
+/// its own root back. Mount points they see are the host's: the container's mount namespace
+/// is not theirs to mount into from there.
+pub fn run_in_host_root(spec: &crate::spec::Spec, host_root: rustix::fd::BorrowedFd<'_>) -> Result<()> {
+    use rustix::fd::AsFd;
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let own =
+        rustix::fs::open("/", flags, Mode::empty()).map_err(|e| Error::path("open", std::path::Path::new("/"), e))?;
+    let enter = |dir: rustix::fd::BorrowedFd<'_>, what: &str| {
+        rustix::process::fchdir(dir)
+            .and_then(|_| rustix::process::chroot("."))
+            .map_err(|e| Error::sys("chroot into", what, e))
+    };
+    enter(host_root, "the host's root for the createContainer hooks")?;
+    let ran = own_host_pid().and_then(|pid| run_in_container(spec, "createContainer", pid, "creating"));
+    enter(own.as_fd(), "the container's root")?;
+    rustix::process::chdir("/").map_err(|e| Error::sys("chdir", "/", e))?;
+    ran
+}
+
 /// This process's pid as the procfs mounted on `/proc` sees it (the host's, in a container
 /// child before its switch into the root).
 pub fn own_host_pid() -> Result<i32> {

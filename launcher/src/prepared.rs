@@ -45,6 +45,9 @@ pub struct Prepared {
     /// `spawnbox-runc create --preserve-fds N`: the caller's descriptors 3 to 3+N-1 stay open
     /// into the payload.
     pub preserve_fds: u32,
+    /// The host's `/`, for createContainer hooks run by PID 1 of a user namespace (their
+    /// root while they run: `Op::CreateContainerHooks`); closed by PID 1's exec.
+    pub host_root: Option<OwnedFd>,
     /// What the children do, in order (`setup::plan`, with the mount plan), computed once by
     /// the launcher before the first clone.
     pub setup: crate::setup::Plan,

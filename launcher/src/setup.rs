@@ -39,7 +39,10 @@ pub enum Op {
     /// `--volatile=yes`: a tmpfs with the tree's `/usr` bound read-only, stacked on the tree.
     TmpfsRoot,
     /// The OCI runtime's createContainer hooks: in the container's namespaces, with the host's
-    /// paths still reachable (runtime-spec: before the pivot_root).
+    /// paths reachable (runtime-spec: their paths resolve in the runtime's namespace, before
+    /// the pivot_root). The plain child runs them before its switch into the root; PID 1 of a
+    /// user namespace (past the outer child's switch) after its mounts, chrooted for their run
+    /// into the host's `/` the launcher opened (`Prepared::host_root`).
     CreateContainerHooks,
     /// The tree becomes `/` (pivot_root, or on an initramfs MS_MOVE + chroot).
     SwitchRoot,
@@ -268,6 +271,11 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
             }
         }
         inner.push(Op::Mounts(group));
+        // After every mount, in all of PID 1's namespaces: the hooks run with the host's `/`
+        // as their root (`Prepared::host_root`), their paths resolved on the host.
+        if !config.hooks.create_container.is_empty() {
+            inner.push(Op::CreateContainerHooks);
+        }
         payload(inner);
         return p;
     }

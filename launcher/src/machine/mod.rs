@@ -330,6 +330,11 @@ impl Machine {
             start_fifo: self.prep.start_fifo.is_some(),
         };
         self.prep.setup = crate::setup::plan(&self.spec, &steps, facts);
+        if self.prep.setup.inner.contains(&crate::setup::Op::CreateContainerHooks) {
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            self.prep.host_root =
+                Some(rustix::fs::open("/", flags, Mode::empty()).map_err(|e| Error::path("open", Path::new("/"), e))?);
+        }
         if log::log_enabled!(log::Level::Debug) {
             for (i, line) in self.prep.setup.lines().iter().enumerate() {
                 log::debug!("plan {i:2}: {line}");
@@ -379,6 +384,11 @@ impl Machine {
         let p = spawn::spawn(&self.spec, &mut self.prep, self.tree.as_fd(), cgroups, attach, early_go)?;
         self.pid1_spawned += 1;
         self.pid1 = Some(p);
+        if self.state_dir.is_some() {
+            // Recorded from PID 1's clone on, not from `leave` only: whoever finds the creator
+            // gone (`spawnbox-runc delete --force`, its create's janitor) tears it all down.
+            self.write_state()?;
+        }
         Ok(())
     }
 

@@ -178,6 +178,7 @@ pub fn prepare(
             setup: crate::setup::Plan::default(),
             dies_with_launcher: true,
             start_fifo: None,
+            host_root: None,
             preserve_fds: spec.oci.as_ref().map_or(0, |o| o.preserve_fds),
             security,
             devices_pending: false,

@@ -2,15 +2,14 @@
 //! is created with runc's process model (`Model::Detachable`: PID 1 waits on its start FIFO and
 //! outlives this process, whose caller — conmon, containerd's shim — adopts it), the console
 //! goes to `--console-socket`, the prestart and createRuntime hooks run, the pid file is
-//! written, and the record is left under `--root`. Any failure leaves nothing behind; a killed
-//! `create` leaves no process (PID 1 ends with its creator until it is left) and a record that
-//! `delete --force` (what engines call after a failed create) removes with everything else.
+//! written, and the record is left under `--root`. Any failure leaves nothing behind, and so
+//! does a killed `create`: PID 1 ends with its creator until it is left, and the create's
+//! watcher (`janitor.rs`) removes the rest.
 
 use super::args::{Create, Global};
 use super::record::{self, Record, Status};
 use crate::error::{io_error, Error, Result};
 use crate::machine::{Created, Machine, Model};
-use crate::runtime_spec::Config;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +17,6 @@ use std::path::{Path, PathBuf};
 pub fn create(g: &Global, c: &Create) -> Result<i32> {
     let dir = record::dir(&g.root, &c.id)?;
     let (config, bytes) = super::record::read_config(&c.bundle)?;
-    refuse_unsupported(&config)?;
     let mut spec = crate::spec_oci::from_bundle(&c.id, &c.bundle, config)?;
     if let Some(o) = spec.oci.as_mut() {
         o.no_cgroups = g.no_cgroups;
@@ -36,6 +34,14 @@ pub fn create(g: &Global, c: &Create) -> Result<i32> {
         }
         Err(e) => return Err(io_error("create", &dir, &e)),
     }
+    // From here on the ID is this create's: killed, it leaves nothing either.
+    let janitor = match super::janitor::watch(&c.id, &dir) {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
     let made = create_in(&spec, c, &dir, &bytes);
     if made.is_err() {
         // Nothing of a failed create stays: the machine (if it was left) and the record.
@@ -44,6 +50,7 @@ pub fn create(g: &Global, c: &Create) -> Result<i32> {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+    janitor.done();
     made
 }
 
@@ -82,15 +89,6 @@ fn create_in(spec: &crate::spec::Spec, c: &Create, dir: &Path, config_bytes: &[u
         write_pid_file(p, pid)?;
     }
     Ok(pid)
-}
-
-/// What config.json may ask that spawnbox-runc cannot do yet: refused before anything exists.
-fn refuse_unsupported(config: &Config) -> Result<()> {
-    let userns = config.linux.namespaces.iter().any(|n| n.kind == crate::runtime_spec::NsKind::User);
-    if !config.hooks.create_container.is_empty() && userns {
-        return Err(Error::msg("hooks.createContainer: not supported by spawnbox-runc with a user namespace yet"));
-    }
-    Ok(())
 }
 
 /// The pid file, as runc writes it (the number without a newline), through a rename.

@@ -1,5 +1,6 @@
 //! The OCI runtime front end, `spawnbox-runc` (runc's command-line contract; docs/OCI.md),
-//! reached by argv[0]: its command line (`args.rs`), `create`/`run` (`create.rs`), the other
+//! reached by argv[0]: its command line (`args.rs`), `create`/`run` (`create.rs`; a killed create's
+//! watcher `janitor.rs`), the other
 //! commands on a container's record (`commands.rs`, `record.rs`), hooks (`oci_hooks.rs`), the
 //! console socket (`console.rs`), `exec` (`exec.rs`), `spec` and `features` (`features.rs`), errors to `--log`
 //! (`log.rs`). A bundle's `config.json` is read by `runtime_spec/`; the machine is the same
@@ -11,6 +12,7 @@ mod console;
 mod create;
 mod exec;
 mod features;
+mod janitor;
 mod log;
 pub mod record;
 #[cfg(test)]

@@ -219,6 +219,10 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
                 )
                 .map_err(|e| Error::path("attach again", target, e))?;
             }
+            Op::CreateContainerHooks => {
+                let host = prep.host_root.as_ref().ok_or_else(|| out_of_order(op))?;
+                crate::oci_hooks::run_in_host_root(spec, host.as_fd())?
+            }
             // The handshake, the start FIFO and the exec: the rest of the plan (`child::finish`).
             Op::Handshake => {
                 let root = match root.take() {
