@@ -292,7 +292,10 @@ fn a_killed_create_leaves_nothing() {
         .spawn()
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || t.path("hook-ran").exists()), "the prestart hook ran");
-    let pid1: i32 = field(&text(&rt(&t, &["state", &id]).stdout), "pid").parse().unwrap();
+    let st = text(&rt(&t, &["state", &id]).stdout);
+    // runtime.md "State": create has not finished.
+    assert_eq!(field(&st, "status"), "creating");
+    let pid1: i32 = field(&st, "pid").parse().unwrap();
     assert!(Path::new(&format!("/proc/{pid1}")).exists());
     // PID 1's cgroup directories, on every hierarchy it is in.
     let cgroups: Vec<PathBuf> = fs::read_to_string(format!("/proc/{pid1}/cgroup"))

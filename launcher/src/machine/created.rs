@@ -44,6 +44,12 @@ impl Created {
         self.state.pid
     }
 
+    /// Whether its creator left it (false while the creator still sets it up, or if it died
+    /// doing so).
+    pub fn left(&self) -> bool {
+        self.state.left
+    }
+
     /// A pidfd of PID 1, if it is still the process the state names.
     fn pidfd(&self) -> Result<Option<OwnedFd>> {
         let Some(pid) = Pid::from_raw(self.state.pid) else { return Ok(None) };

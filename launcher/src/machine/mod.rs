@@ -103,10 +103,8 @@ impl Machine {
         let mut m = Machine::new_with(spec, model)?;
         m.spawn()?;
         if model == Model::Detachable {
+            // Its record is written at PID 1's clone (`spawn_with`).
             m.start()?;
-            // Recorded at once: if the creator is killed before it leaves the machine (PID 1
-            // then ends), a later process still finds what to tear down.
-            m.write_state()?;
         }
         Ok(m)
     }
@@ -247,7 +245,7 @@ impl Machine {
     /// here (the process that loads it with [`Created::load`] tears it down). Returns the
     /// record's directory.
     pub fn leave(mut self) -> Result<PathBuf> {
-        let dir = self.write_state()?;
+        let dir = self.write_state(true)?;
         // In the registry without a launcher: the leader alone keeps it alive.
         let mut entry = self.entry()?;
         (entry.launcher, entry.launcher_start_time) = (0, 0);
@@ -272,7 +270,7 @@ impl Machine {
 
     /// `Model::Detachable`: writes `RUNTIME/machines/NAME/state`, what a later process needs to
     /// start, signal and tear the machine down. Returns the record's directory.
-    fn write_state(&self) -> Result<PathBuf> {
+    fn write_state(&self, left: bool) -> Result<PathBuf> {
         let (Some(dir), Some(p)) = (self.state_dir.clone(), self.pid1.as_ref()) else {
             return Err(Error::msg("only a machine created with Model::Detachable can be left"));
         };
@@ -290,6 +288,7 @@ impl Machine {
             directory: Some(self.spec.directory.clone()),
             uppers: overlay_uppers(&self.spec, false),
             uppers_in_tree: overlay_uppers(&self.spec, true),
+            left,
         };
         let file = dir.join("state");
         let tmp = dir.join(".state.new");
@@ -387,7 +386,7 @@ impl Machine {
         if self.state_dir.is_some() {
             // Recorded from PID 1's clone on, not from `leave` only: whoever finds the creator
             // gone (`spawnbox-runc delete --force`, its create's janitor) tears it all down.
-            self.write_state()?;
+            self.write_state(false)?;
         }
         Ok(())
     }

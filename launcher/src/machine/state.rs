@@ -31,6 +31,9 @@ pub struct State {
     /// inside the tree (`+`).
     pub uppers: Vec<PathBuf>,
     pub uppers_in_tree: Vec<PathBuf>,
+    /// Its creator left it (`Machine::leave`); until then the creator may still be setting it
+    /// up (the OCI runtime's status `creating`), or died doing so.
+    pub left: bool,
 }
 
 /// `RUNTIME/machines/NAME`.
@@ -66,6 +69,9 @@ impl State {
         }
         for u in &self.uppers_in_tree {
             out.push_str(&format!("upper-in-tree={}\n", u.display()));
+        }
+        if self.left {
+            out.push_str("left=yes\n");
         }
         out
     }
@@ -105,6 +111,7 @@ impl State {
                 "directory" => s.directory = Some(path()?),
                 "upper" => s.uppers.push(path()?),
                 "upper-in-tree" => s.uppers_in_tree.push(path()?),
+                "left" if v == "yes" => s.left = true,
                 _ => return Err(bad(n, &format!("unexpected {k}="))),
             }
         }
@@ -142,6 +149,7 @@ mod tests {
             directory: Some("/var/lib/machines/web-1".into()),
             uppers: vec!["/srv/upper".into()],
             uppers_in_tree: vec!["/var/upper".into()],
+            left: true,
         };
         let text = s.format();
         assert_eq!(
@@ -150,7 +158,7 @@ mod tests {
              cgroup-v1=cpu,cpuacct:/sys/fs/cgroup/cpu,cpuacct/default/c1\n\
              cgroup-v1=name=systemd:/sys/fs/cgroup/systemd/default/c1\ncgroup-v1-made=/sys/fs/cgroup/systemd/default\n\
              network=yes\ntemporary=/var/tmp/spawnbox-overlay-abc123\ndirectory=/var/lib/machines/web-1\n\
-             upper=/srv/upper\nupper-in-tree=/var/upper\n"
+             upper=/srv/upper\nupper-in-tree=/var/upper\nleft=yes\n"
         );
         assert_eq!(State::parse(Path::new("/s"), &text).unwrap(), s);
     }

@@ -26,7 +26,8 @@ impl Container {
             self.machine.as_ref().is_some_and(|m| m.is_running().unwrap_or(false)) && record::alive(self.rec.pid);
         let started = self.dir.join("started").exists();
         let paused = alive && self.machine.as_ref().is_some_and(|m| m.paused().unwrap_or(false));
-        record::status(alive, started, paused)
+        let left = self.machine.as_ref().is_some_and(Created::left);
+        record::status(alive, left, started, paused)
     }
 
     fn oci_version(&self) -> String {

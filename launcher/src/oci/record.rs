@@ -123,11 +123,12 @@ impl Status {
     }
 }
 
-/// The status of a container whose PID 1 is `alive` (and not a zombie), `started` or not,
-/// `paused` or not.
-pub fn status(alive: bool, started: bool, paused: bool) -> Status {
+/// The status of a container whose PID 1 is `alive` (and not a zombie), `left` by its
+/// `create` or not yet, `started` or not, `paused` or not.
+pub fn status(alive: bool, left: bool, started: bool, paused: bool) -> Status {
     match (alive, started, paused) {
         (false, _, _) => Status::Stopped,
+        (true, _, _) if !left => Status::Creating,
         (true, _, true) => Status::Paused,
         (true, true, false) => Status::Running,
         (true, false, false) => Status::Created,
@@ -212,10 +213,12 @@ mod tests {
             assert_eq!(dir(Path::new("/r"), bad).unwrap_err().to_string(), format!("invalid container ID {bad:?}"));
         }
         assert_eq!(dir(Path::new("/r"), "a+b_c-d.e").unwrap(), PathBuf::from("/r/a+b_c-d.e"));
-        assert_eq!(status(false, true, false), Status::Stopped);
-        assert_eq!(status(true, false, false), Status::Created);
-        assert_eq!(status(true, true, false), Status::Running);
-        assert_eq!(status(true, true, true), Status::Paused);
+        assert_eq!(status(false, true, true, false), Status::Stopped);
+        assert_eq!(status(false, false, false, false), Status::Stopped);
+        assert_eq!(status(true, false, false, false), Status::Creating);
+        assert_eq!(status(true, true, false, false), Status::Created);
+        assert_eq!(status(true, true, true, false), Status::Running);
+        assert_eq!(status(true, true, true, true), Status::Paused);
         assert!(alive(std::process::id() as i32));
         assert!(!alive(i32::MAX));
     }
