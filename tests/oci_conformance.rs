@@ -703,6 +703,35 @@ fn config_linux_seccomp() {
     );
 }
 
+/// config-linux.md "Seccomp" `flags`: SECCOMP_FILTER_FLAG_LOG makes the kernel log the
+/// filter's non-allow actions; a process `exec` adds to the container gets the filter with its
+/// flags, as PID 1 has it (the kernel's audit line names the process and the action, ERRNO).
+#[test]
+fn config_linux_seccomp_flags_reach_exec() {
+    let t = Test::new("oci-c-secflags");
+    let _deleted = Deleted(&t);
+    let id = t.name();
+    let mut c = sh(&t, "exec sleep 100");
+    // errno 77 (EBADFD), to tell the filter's answer from the kernel's.
+    c.linux.push(
+        seccomp(r#"{"names":["sethostname"],"action":"SCMP_ACT_ERRNO","errnoRet":77}"#)
+            .replace(r#""defaultAction""#, r#""flags":["SECCOMP_FILTER_FLAG_LOG"],"defaultAction""#),
+    );
+    create(&t, &c);
+    assert!(rt(&t, &["start", &id]).status.success());
+    let logged = || {
+        let o = Command::new("dmesg").output().unwrap();
+        text(&o.stdout).lines().filter(|l| l.contains("comm=\"hostname\"") && l.contains("code=0x50000")).count()
+    };
+    let before = logged();
+    let o = rt(&t, &["exec", &id, "hostname", "secflags-probe"]);
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (Some(1), "hostname: sethostname: File descriptor in bad state\n".into())
+    );
+    assert!(wait_until(Duration::from_secs(5), || logged() > before), "no audit line for the exec'd process");
+}
+
 /// config-linux.md "Rootfs Mount Propagation": `private` leaves the container's root mount
 /// without a peer group or master (no optional field in its mountinfo line); `shared` gives it
 /// a peer group, `unbindable` marks it so.

@@ -207,7 +207,7 @@ impl Created {
             }
         }
         crate::overlay::remove_temporary(&self.state.temporary);
-        for f in ["start", "state", "machine", "seccomp", "lock"] {
+        for f in ["start", "state", "machine", "seccomp", "seccomp-flags", "lock"] {
             let _ = std::fs::remove_file(self.dir.join(f));
         }
         std::fs::remove_dir(&self.dir).map_err(|e| Error::path("remove", &self.dir, crate::error::io_errno(&e)))

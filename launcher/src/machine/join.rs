@@ -103,8 +103,15 @@ impl Join {
         let layer = parse_status(&status)
             .ok_or_else(|| Error::msg(format!("{}: no CapBnd:/NoNewPrivs: line", status_path.display())))?;
         let seccomp_file = super::state::dir(&e.name)?.join("seccomp");
+        // The filter's flags (config.json's `linux.seccomp.flags`), when it has any.
+        let flags_file = seccomp_file.with_file_name("seccomp-flags");
+        let flags = match std::fs::read_to_string(&flags_file) {
+            Ok(t) => t.trim().parse().map_err(|_| Error::msg(format!("{}: not a number", flags_file.display())))?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(err) => return Err(io_error("read", &flags_file, &err)),
+        };
         let seccomp = match std::fs::read(&seccomp_file) {
-            Ok(bytes) if !bytes.is_empty() => Some(Program::from_bytes(bytes)),
+            Ok(bytes) if !bytes.is_empty() => Some(Program::from_parts(bytes, flags)),
             _ if layer.seccomp == 0 => None,
             Ok(_) => return Err(Error::msg(format!("{}: empty", seccomp_file.display()))),
             Err(err) => {

@@ -425,6 +425,11 @@ impl Machine {
             // The filter PID 1 runs under, for `spawnctl shell` to join with (root only).
             let file = c.dir().join("seccomp");
             if !file.exists() {
+                // Its flags first: a joining process that finds the program finds them too.
+                let flags = self.prep.security.seccomp_flags();
+                if flags != 0 {
+                    write_private(&c.dir().join("seccomp-flags"), flags.to_string().as_bytes())?;
+                }
                 write_private(&file, prog)?;
             }
         }

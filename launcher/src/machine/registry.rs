@@ -191,8 +191,18 @@ pub fn claim(name: &str) -> Result<Claim> {
     }
     // Ours now: an entry left here is a dead launcher's.
     let _ = std::fs::remove_file(d.join("machine"));
-    let _ = std::fs::remove_file(d.join("seccomp"));
+    remove_seccomp(&d);
     Ok(Claim { dir: d, _lock: lock })
+}
+
+/// The seccomp program PID 1 runs under and its `SECCOMP_FILTER_FLAG_*` (`seccomp`,
+/// `seccomp-flags`, for processes that join it), in the machine's directory `d`.
+pub const SECCOMP_FILES: [&str; 2] = ["seccomp", "seccomp-flags"];
+
+fn remove_seccomp(d: &Path) {
+    for f in SECCOMP_FILES {
+        let _ = std::fs::remove_file(d.join(f));
+    }
 }
 
 impl Claim {
@@ -209,7 +219,7 @@ impl Claim {
     /// Removes the entry and, unless a left machine's record still lives there, the directory.
     pub fn release(self) {
         let _ = std::fs::remove_file(self.dir.join("machine"));
-        let _ = std::fs::remove_file(self.dir.join("seccomp"));
+        remove_seccomp(&self.dir);
         if !self.dir.join("state").exists() && !self.dir.join("start").exists() {
             let _ = std::fs::remove_file(self.dir.join("lock"));
             let _ = std::fs::remove_dir(&self.dir);
@@ -287,7 +297,7 @@ fn remove_stale(d: &Path) {
     }
     log::debug!("{}: stale entry removed", d.display());
     let _ = std::fs::remove_file(d.join("machine"));
-    let _ = std::fs::remove_file(d.join("seccomp"));
+    remove_seccomp(&d);
     if !d.join("state").exists() {
         let _ = std::fs::remove_file(&lock_path);
         let _ = std::fs::remove_dir(d);

@@ -199,14 +199,9 @@ impl Program {
         self.0.as_deref()
     }
 
-    /// A program from its bytes (as [`bytes`](Self::bytes) gave them; the registry keeps them
-    /// for `spawnctl shell`).
-    pub fn from_bytes(bytes: Vec<u8>) -> Program {
-        Program::from_parts(bytes, 0)
-    }
-
     /// A program from its bytes and its `SECCOMP_FILTER_FLAG_*` (as [`bytes`](Self::bytes)
-    /// and [`flags`](Self::flags) gave them; an OCI `exec` joining the container).
+    /// and [`flags`](Self::flags) gave them; the registry keeps both for `spawnctl shell` and
+    /// `spawnbox-runc exec`).
     pub fn from_parts(bytes: Vec<u8>, flags: u32) -> Program {
         Program(Some(Cow::Owned(bytes)), flags)
     }
