@@ -5,7 +5,9 @@
 //! mount belong to the mapped host uid), a pod whose app container joins the pause container's
 //! user namespace too, and a path that does not open, refused with its JSON path and nothing
 //! left. Through podman (the runtime under test, `tests/common/engines.rs`): `--uidmap`, and a
-//! pod whose container joins the infra container's namespaces by path. Each container ID is its tree's directory name, so `Test`'s drop checks that no
+//! pod whose container joins the infra container's namespaces by path. A bind mount's own
+//! `uidMappings`/`gidMappings` (runc's meaning: `containerID` on disk, `hostID` as shown),
+//! without and with a user namespace, and the ones runc refuses. Each container ID is its tree's directory name, so `Test`'s drop checks that no
 //! cgroup, registry entry, mount or process of it is left.
 
 use spawnbox_tests::engines::{image, Podman};
@@ -323,4 +325,133 @@ fn exec_enters_a_user_namespaced_container_and_a_joined_pid_namespace() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     delete_pause(&pause, &state);
     assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+/// A host directory `rel` of `t` owned by `owner`, holding a file `f` owned by `file_owner`.
+fn owned_dir(t: &Test, rel: &str, owner: (u32, u32), file_owner: (u32, u32)) -> PathBuf {
+    let d = t.host_dir(rel);
+    fs::write(d.join("f"), "").unwrap();
+    std::os::unix::fs::chown(d.join("f"), Some(file_owner.0), Some(file_owner.1)).unwrap();
+    std::os::unix::fs::chown(&d, Some(owner.0), Some(owner.1)).unwrap();
+    d
+}
+
+/// A bind mount of `source` on `destination` with `options` and its own uid and gid mappings
+/// `maps` (the same for both), as a `mounts` member.
+fn own_mapped(source: &Path, destination: &str, options: &str, maps: &str) -> String {
+    format!(
+        r#",{{"destination":{destination:?},"type":"bind","source":{:?},"options":[{options}],
+              "uidMappings":[{maps}],"gidMappings":[{maps}]}}"#,
+        source.to_str().unwrap()
+    )
+}
+
+/// The owner of host file `p`.
+fn owner(p: &Path) -> (u32, u32) {
+    let m = fs::symlink_metadata(p).unwrap();
+    (m.uid(), m.gid())
+}
+
+// A mount's own mappings are runc's: written as given to a user namespace of the host's, so
+// `containerID` is the id on disk and `hostID` the host id the mount shows it as.
+
+#[test]
+fn a_mounts_own_mappings_without_a_user_namespace() {
+    let t = Test::new("oci-ownmap");
+    let state = t.host_dir("state");
+    // Host 1000 shown as root: what root makes there is host 1000's on disk.
+    let own = owned_dir(&t, "own", (1000, 1000), (1000, 1000));
+    fs::write(own.join("root-file"), "").unwrap();
+    // runc's "simple idmap mount [no userns]": host root's shown as 1000, and root (unmapped
+    // there) cannot create anything.
+    let shown = owned_dir(&t, "shown", (0, 0), (0, 0));
+    let mounts = format!(
+        "{}{}",
+        own_mapped(&own, "/own", r#""bind""#, r#"{"containerID":1000,"hostID":0,"size":1}"#),
+        own_mapped(&shown, "/shown", r#""rbind","ridmap""#, r#"{"containerID":0,"hostID":1000,"size":1}"#)
+    );
+    let script = "stat -c '%u %g' /own /own/f /own/root-file /shown/f; touch /own/new; stat -c '%u %g' /own/new; \
+                  touch /shown/new 2>&1; for d in /own /shown; do grep \" $d \" /proc/self/mountinfo | grep -c idmapped; done";
+    let b = bundle(&t, &config(&t, script, None, r#"{"type":"mount"}"#, "", &mounts));
+    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    assert_eq!(text(&o.stderr), "");
+    assert_eq!(
+        text(&o.stdout),
+        "0 0\n0 0\n65534 65534\n1000 1000\n0 0\n\
+         touch: /shown/new: Value too large for defined data type\n1\n1\n"
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(owner(&own.join("new")), (1000, 1000));
+    assert!(!shown.join("new").exists());
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn a_mounts_own_mappings_with_a_user_namespace() {
+    let t = Test::new("oci-ownmapu");
+    let state = t.host_dir("state");
+    // Host 1000 shown as host 100000: the container's root.
+    let own = owned_dir(&t, "own", (1000, 1000), (1000, 1000));
+    // runc's "simple idmap mount [userns]": the mount's mapping is the container's, so host
+    // ids 0 and 1 are container ids 0 and 1.
+    let same = owned_dir(&t, "same", (0, 0), (1, 1));
+    // Shown as host 1000, which the container's mappings leave out: nobody.
+    let outside = owned_dir(&t, "outside", (0, 0), (0, 0));
+    let mounts = format!(
+        "{}{}{}",
+        own_mapped(&own, "/own", r#""bind","idmap""#, r#"{"containerID":1000,"hostID":100000,"size":1}"#),
+        own_mapped(&same, "/same", r#""bind""#, r#"{"containerID":0,"hostID":100000,"size":65536}"#),
+        own_mapped(&outside, "/outside", r#""bind""#, r#"{"containerID":0,"hostID":1000,"size":1}"#)
+    );
+    let maps = r#""uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
+                  "gidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"#;
+    let script = "cat /proc/self/uid_map; stat -c '%u %g' /own /own/f /same /same/f /outside/f; \
+                  touch /own/new /same/new; stat -c '%u %g' /own/new /same/new";
+    let namespaces = r#"{"type":"pid"},{"type":"mount"},{"type":"user"}"#;
+    let b = bundle(&t, &config(&t, script, None, namespaces, maps, &mounts));
+    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    assert_eq!(text(&o.stderr), "");
+    assert_eq!(text(&o.stdout), "         0     100000      65536\n0 0\n0 0\n0 0\n1 1\n65534 65534\n0 0\n0 0\n");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(owner(&own.join("new")), (1000, 1000));
+    assert_eq!(owner(&same.join("new")), (0, 0));
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn a_mounts_own_mappings_that_runc_refuses_leave_nothing() {
+    let t = Test::new("oci-ownmapbad");
+    let state = t.host_dir("state");
+    let src = t.host_dir("src");
+    let src = src.to_str().unwrap();
+    let one = r#"{"containerID":0,"hostID":1000,"size":1}"#;
+    let cases = [
+        (
+            format!(
+                r#",{{"destination":"/d","type":"bind","source":{src:?},"options":["bind"],"uidMappings":[{one}]}}"#
+            ),
+            "mounts[4].uidMappings: needs gidMappings too",
+        ),
+        (
+            format!(
+                r#",{{"destination":"/t","type":"tmpfs","source":"tmpfs","uidMappings":[{one}],"gidMappings":[{one}]}}"#
+            ),
+            "mounts[4].uidMappings: applies to bind mounts only",
+        ),
+        (
+            own_mapped(
+                Path::new(src),
+                "/d",
+                r#""bind""#,
+                r#"{"containerID":0,"hostID":1000,"size":10},{"containerID":10,"hostID":1005,"size":1}"#,
+            ),
+            "mounts[4].uidMappings[1]: its hostID range overlaps that of mounts[4].uidMappings[0]",
+        ),
+    ];
+    for (mount, want) in cases {
+        let b = bundle(&t, &config(&t, "true", None, r#"{"type":"mount"}"#, "", &mount));
+        let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+        assert_eq!((o.status.code(), text(&o.stderr)), (Some(1), format!("spawnbox-runc: {want}\n")));
+        assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+    }
 }

@@ -110,14 +110,13 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, joined: &[Joined])
     Err(Error::msg("the setup plan ends before the handshake"))
 }
 
-/// `rootidmap` and `owneridmap` without a user namespace: the launcher's mappings applied to
-/// the detached copies of the bind sources, before they are attached.
+/// `rootidmap`, `owneridmap` and the OCI runtime's mounts' own mappings without a user
+/// namespace: the launcher's mapping namespaces applied to the detached copies of the bind
+/// sources, before they are attached.
 fn apply_bind_idmaps(spec: &Spec, prep: &Prepared, sources: &[mounts::HostSource]) -> Result<()> {
     for ((m, src), ns) in spec.custom_mounts.iter().zip(sources).zip(&prep.bind_idmaps) {
-        if let (Some(ns), mounts::HostSource::Bind { tree, .. }, crate::settings::CustomMount::Bind { recursive, .. }) =
-            (ns, src, m)
-        {
-            crate::userns::idmap::apply(tree.as_fd(), ns.as_fd(), *recursive, m.destination())
+        if let (Some(ns), mounts::HostSource::Bind { tree, .. }) = (ns, src) {
+            crate::userns::idmap::apply(tree.as_fd(), ns.ns.as_fd(), ns.recursive, m.destination())
                 .map_err(|e| e.context(mounts::describe(m)))?;
         }
     }

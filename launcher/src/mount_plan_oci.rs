@@ -1,10 +1,10 @@
 //! The OCI runtime's mount plan: config.json's `mounts` in their order, the devices, the
 //! console, the working directory, the sysctls, then `linux.readonlyPaths`, `linux.maskedPaths` and a read-only root
-//! (runc's order) as steps of the mount plan. Nothing of nspawn's API set is added: the caller's config is the policy.
+//! (runc's order) as steps of the mount plan, and the bind mounts' own id mappings. Nothing of nspawn's API set is added: the caller's config is the policy.
 
 use crate::error::{Error, Result};
 use crate::mount_plan::{attr, Step};
-use crate::runtime_spec::{Config, Mount};
+use crate::runtime_spec::{Config, IdMap, Mount};
 use crate::settings::{BindIdmap, CustomMount, MountSource};
 use std::path::{Path, PathBuf};
 
@@ -150,8 +150,9 @@ pub const OPTION_NAMES: &[&str] = &[
 /// Options no mount of this runtime takes yet.
 const REFUSED: &[&str] = &["tmpcopyup"];
 
-/// Bind options that make the mount idmapped with the container's user namespace
-/// (`spec_oci.rs` refuses them without one).
+/// Bind options that make the mount idmapped: with its own mappings (`idmap` the top mount
+/// only, `ridmap` its submounts too), else with the container's user namespace (`spec_oci.rs`
+/// refuses them without one).
 pub const IDMAP: &[&str] = &["idmap", "ridmap"];
 
 /// File system types mounted fresh (anything else is refused, bind mounts aside).
@@ -168,13 +169,33 @@ pub struct Planned {
     pub bind: Option<bool>,
     /// The last propagation option (`rprivate`, `shared`, ...).
     pub propagation: Option<String>,
-    /// `idmap` or `ridmap`: idmapped with the container's user namespace.
-    pub idmap: bool,
+    /// The last of `idmap` (`Some(false)`) and `ridmap` (`Some(true)`): without mappings of its
+    /// own, the mount is idmapped with the container's user namespace.
+    pub idmap: Option<bool>,
+    /// The mount's own mappings (`uidMappings` and `gidMappings`).
+    pub own: Option<OwnIdmap>,
 }
+
+/// A bind mount's own mappings (runtime-spec 1.1's `mounts[i].uidMappings`/`gidMappings`),
+/// written as given to a user namespace of the host's (runc's way): `containerID` is the id on
+/// disk, `hostID` the host id the mount shows it as (a container with a user namespace then
+/// sees that host id through its own mappings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnIdmap {
+    /// `i` of `mounts[i]`, for errors.
+    pub index: usize,
+    pub uid: Vec<IdMap>,
+    pub gid: Vec<IdMap>,
+    /// `ridmap`: the submounts of an `rbind` too; `idmap` or neither: the top mount only.
+    pub recursive: bool,
+}
+
+/// The kernel's limit on the lines of a uid_map or gid_map (`UID_GID_MAP_MAX_EXTENTS`).
+const MAX_MAP_LINES: usize = 340;
 
 /// Reads mount `i`'s options (`mounts[i].options`).
 pub fn read(i: usize, m: &Mount) -> Result<Planned> {
-    let mut p = Planned { attrs: 0, data: String::new(), bind: None, propagation: None, idmap: false };
+    let mut p = Planned { attrs: 0, data: String::new(), bind: None, propagation: None, idmap: None, own: None };
     if matches!(m.kind.as_deref(), Some("bind") | Some("rbind")) {
         p.bind = Some(m.kind.as_deref() == Some("rbind"));
     }
@@ -184,7 +205,7 @@ pub fn read(i: usize, m: &Mount) -> Result<Planned> {
             return Err(Error::msg(format!("mounts[{i}].options: {o:?} is not supported by spawnbox-runc")));
         }
         if IDMAP.contains(&o.as_str()) {
-            p.idmap = true;
+            p.idmap = Some(o == "ridmap");
             continue;
         }
         match OPTIONS.iter().find(|(name, _)| name == o).map(|(_, e)| *e) {
@@ -197,9 +218,7 @@ pub fn read(i: usize, m: &Mount) -> Result<Planned> {
             Some(Effect::Data) | None => data.push(o.clone()),
         }
     }
-    if !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
-        return Err(Error::msg(format!("mounts[{i}]: id-mapped mounts are not supported by spawnbox-runc yet")));
-    }
+    p.own = own_idmap(i, m, p.bind.is_some(), p.idmap)?;
     p.data = data.join(",");
     if p.bind.is_none() {
         let kind = m.kind.as_deref().unwrap_or("");
@@ -211,6 +230,74 @@ pub fn read(i: usize, m: &Mount) -> Result<Planned> {
         }
     }
     Ok(p)
+}
+
+/// Mount `i`'s own mappings, checked as runc does (on bind mounts only, uid and gid mappings
+/// together) and as the kernel would take them in a uid_map, so that nothing is refused later.
+fn own_idmap(i: usize, m: &Mount, bind: bool, idmap: Option<bool>) -> Result<Option<OwnIdmap>> {
+    let (uid, gid) = (&m.uid_mappings, &m.gid_mappings);
+    if uid.is_none() && gid.is_none() {
+        return Ok(None);
+    }
+    let key = if uid.is_some() { "uidMappings" } else { "gidMappings" };
+    if !bind {
+        return Err(Error::msg(format!("mounts[{i}].{key}: applies to bind mounts only")));
+    }
+    let (Some(uid), Some(gid)) = (uid, gid) else {
+        let (has, lacks) = if uid.is_some() { ("uidMappings", "gidMappings") } else { ("gidMappings", "uidMappings") };
+        return Err(Error::msg(format!("mounts[{i}].{has}: needs {lacks} too")));
+    };
+    check_map(&format!("mounts[{i}].uidMappings"), uid)?;
+    check_map(&format!("mounts[{i}].gidMappings"), gid)?;
+    Ok(Some(OwnIdmap { index: i, uid: uid.clone(), gid: gid.clone(), recursive: idmap == Some(true) }))
+}
+
+/// One list of mappings (`at` its JSON path) as the kernel takes a uid_map: not empty, at most
+/// 340 lines, each range non-empty and below ID 4294967295 on both sides, no two overlapping
+/// on either side.
+pub fn check_map(at: &str, maps: &[IdMap]) -> Result<()> {
+    if maps.is_empty() {
+        return Err(Error::msg(format!("{at}: must not be empty")));
+    }
+    if maps.len() > MAX_MAP_LINES {
+        return Err(Error::msg(format!("{at}: more than {MAX_MAP_LINES} mappings (the kernel's limit)")));
+    }
+    let sides = |m: &IdMap| [("containerID", m.container_id), ("hostID", m.host_id)];
+    for (j, m) in maps.iter().enumerate() {
+        if m.size == 0 {
+            return Err(Error::msg(format!("{at}[{j}].size: must be greater than zero")));
+        }
+        for (side, first) in sides(m) {
+            // The last ID of the range; 4294967295 is (uid_t)-1, never an ID.
+            if u64::from(first) + u64::from(m.size) > u64::from(u32::MAX) {
+                return Err(Error::msg(format!(
+                    "{at}[{j}]: {side} {first} and size {} go beyond ID 4294967294",
+                    m.size
+                )));
+            }
+        }
+        for (k, o) in maps[..j].iter().enumerate() {
+            for ((side, a), (_, b)) in sides(m).into_iter().zip(sides(o)) {
+                if a < b.saturating_add(o.size) && b < a.saturating_add(m.size) {
+                    return Err(Error::msg(format!("{at}[{j}]: its {side} range overlaps that of {at}[{k}]")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The own mappings of each bind mount of `config`, in [`binds`]' order (`None`: none of its
+/// own); the launcher makes their namespaces before the first clone.
+pub fn own_idmaps(config: &Config) -> Result<Vec<Option<OwnIdmap>>> {
+    let mut out = Vec::new();
+    for (i, m) in config.mounts.iter().enumerate() {
+        let p = read(i, m)?;
+        if p.bind.is_some() {
+            out.push(p.own);
+        }
+    }
+    Ok(out)
 }
 
 /// The host side of bind mount `m`: its source, relative sources taken from the bundle.
@@ -236,7 +323,8 @@ pub fn binds(config: &Config, bundle: &Path) -> Result<Vec<CustomMount>> {
                 destination: PathBuf::from(&m.destination),
                 read_only: p.attrs & attr::RDONLY != 0,
                 recursive,
-                idmap: if p.idmap { BindIdmap::Idmap } else { BindIdmap::None },
+                // Mappings of its own: the launcher's namespace (`own_idmaps`), not the container's.
+                idmap: if p.idmap.is_some() && p.own.is_none() { BindIdmap::Idmap } else { BindIdmap::None },
             });
         }
     }
@@ -448,6 +536,130 @@ mod tests {
                 recursive: true,
                 idmap: BindIdmap::None
             }]
+        );
+    }
+
+    /// A bind mount of `/srv/d` on `/data` with `options` and `maps` (more members).
+    fn mapped(options: &str, maps: &str) -> Config {
+        config(&format!(r#"{{"destination":"/data","type":"bind","source":"/srv/d","options":[{options}]{maps}}}"#), "")
+    }
+
+    const ONE: &str = r#","uidMappings":[{"containerID":1000,"hostID":0,"size":1}],
+                          "gidMappings":[{"containerID":1000,"hostID":0,"size":1}]"#;
+
+    #[test]
+    fn own_mappings_of_a_bind_mount() {
+        let id = |c, h, s| IdMap { container_id: c, host_id: h, size: s };
+        // Neither `idmap` nor `ridmap`: the top mount only (runc's default).
+        let c = mapped(r#""rbind""#, ONE);
+        let p = read(0, &c.mounts[0]).unwrap();
+        assert_eq!((p.idmap, p.bind), (None, Some(true)));
+        let own = OwnIdmap { index: 0, uid: vec![id(1000, 0, 1)], gid: vec![id(1000, 0, 1)], recursive: false };
+        assert_eq!(p.own.as_ref(), Some(&own));
+        assert_eq!(own_idmaps(&c).unwrap(), [Some(own.clone())]);
+        // The container's user namespace is not used: the custom mount is not `idmap`ped.
+        let b = binds(&c, Path::new("/b")).unwrap();
+        assert!(matches!(b[0], CustomMount::Bind { idmap: BindIdmap::None, recursive: true, .. }));
+        assert_eq!(
+            plan(&c, &b).unwrap().iter().map(|s| s.to_string()).collect::<Vec<_>>()[0],
+            "custom --bind=/srv/d:/data"
+        );
+        // `ridmap` reaches the submounts, `idmap` does not; the last one given wins.
+        let c = mapped(r#""rbind","ridmap""#, ONE);
+        assert_eq!(own_idmaps(&c).unwrap(), [Some(OwnIdmap { recursive: true, ..own.clone() })]);
+        let c = mapped(r#""rbind","ridmap","idmap""#, ONE);
+        assert_eq!(own_idmaps(&c).unwrap(), [Some(own.clone())]);
+        // Several lines, as given; other mounts and plain binds have none.
+        let c = config(
+            r#"{"destination":"/proc","type":"proc","source":"proc"},
+               {"destination":"/a","type":"bind","source":"/a","options":["bind"]},
+               {"destination":"/b","type":"none","source":"/b","options":["bind","idmap"],
+                "uidMappings":[{"containerID":0,"hostID":100000,"size":10},{"containerID":10,"hostID":0,"size":1}],
+                "gidMappings":[{"containerID":0,"hostID":200000,"size":65536}]}"#,
+            "",
+        );
+        let uid = vec![id(0, 100000, 10), id(10, 0, 1)];
+        let gid = vec![id(0, 200000, 65536)];
+        assert_eq!(own_idmaps(&c).unwrap(), [None, Some(OwnIdmap { index: 2, uid, gid, recursive: false })]);
+    }
+
+    #[test]
+    fn own_mappings_are_refused_as_runc_and_the_kernel_would() {
+        let line = |c: u64, h: u64, s: u64| format!(r#"{{"containerID":{c},"hostID":{h},"size":{s}}}"#);
+        let maps = |uid: &str, gid: &str| format!(r#","uidMappings":[{uid}],"gidMappings":[{gid}]"#);
+        let ok = line(0, 1000, 1);
+        let err = |options: &str, extra: &str| read(0, &mapped(options, extra).mounts[0]).unwrap_err().to_string();
+        assert_eq!(
+            err(r#""bind""#, &format!(r#","uidMappings":[{ok}]"#)),
+            "mounts[0].uidMappings: needs gidMappings too"
+        );
+        assert_eq!(
+            err(r#""bind""#, &format!(r#","gidMappings":[{ok}]"#)),
+            "mounts[0].gidMappings: needs uidMappings too"
+        );
+        assert_eq!(err(r#""bind""#, &maps("", &ok)), "mounts[0].uidMappings: must not be empty");
+        assert_eq!(err(r#""bind""#, &maps(&ok, "")), "mounts[0].gidMappings: must not be empty");
+        assert_eq!(
+            err(r#""bind""#, r#","uidMappings":[],"gidMappings":[]"#),
+            "mounts[0].uidMappings: must not be empty"
+        );
+        // Overlapping ranges on either side (the kernel refuses such a uid_map).
+        let two = format!("{},{}", line(0, 1000, 10), line(9, 2000, 1));
+        assert_eq!(
+            err(r#""bind""#, &maps(&ok, &two)),
+            "mounts[0].gidMappings[1]: its containerID range overlaps that of mounts[0].gidMappings[0]"
+        );
+        let two = format!("{},{}", line(0, 1000, 10), line(10, 1009, 5));
+        assert_eq!(
+            err(r#""bind""#, &maps(&two, &ok)),
+            "mounts[0].uidMappings[1]: its hostID range overlaps that of mounts[0].uidMappings[0]"
+        );
+        // Adjacent ranges are fine.
+        let two = format!("{},{}", line(0, 1000, 10), line(10, 1010, 5));
+        assert!(read(0, &mapped(r#""bind""#, &maps(&two, &two)).mounts[0]).is_ok());
+        // Up to ID 4294967294; (uid_t)-1 is no ID.
+        let top = line(4294967294, 0, 1);
+        assert!(read(0, &mapped(r#""bind""#, &maps(&top, &ok)).mounts[0]).is_ok());
+        assert_eq!(
+            err(r#""bind""#, &maps(&ok, &line(0, 4294967290, 6))),
+            "mounts[0].gidMappings[0]: hostID 4294967290 and size 6 go beyond ID 4294967294"
+        );
+        let many: Vec<String> = (0..341).map(|k| line(k, 1000 + k, 1)).collect();
+        assert_eq!(
+            err(r#""bind""#, &maps(&many.join(","), &ok)),
+            "mounts[0].uidMappings: more than 340 mappings (the kernel's limit)"
+        );
+        assert!(read(0, &mapped(r#""bind""#, &maps(&many[..340].join(","), &ok)).mounts[0]).is_ok());
+        // On a bind mount only (runc: "id-mapped mounts are only supported for bind-mounts").
+        let c = config(&format!(r#"{{"destination":"/t","type":"tmpfs","source":"tmpfs"{}}}"#, maps(&ok, &ok)), "");
+        assert_eq!(plan(&c, &[]).unwrap_err().to_string(), "mounts[0].uidMappings: applies to bind mounts only");
+        let c = config(&format!(r#"{{"destination":"/t","type":"tmpfs","source":"tmpfs","gidMappings":[{ok}]}}"#), "");
+        assert_eq!(plan(&c, &[]).unwrap_err().to_string(), "mounts[0].gidMappings: applies to bind mounts only");
+        // A size of 0 is refused as config.json is read.
+        let text = format!(
+            r#"{{"ociVersion":"1.2.0","root":{{"path":"r"}},"mounts":[{{"destination":"/d","type":"bind","source":"/s",
+               "options":["bind"]{}}}]}}"#,
+            maps(&ok, &line(0, 1000, 0))
+        );
+        assert_eq!(
+            parse(text.as_bytes()).unwrap_err().to_string(),
+            "mounts[0].gidMappings[0].size: must be greater than zero"
+        );
+    }
+
+    #[test]
+    fn own_mappings_need_no_user_namespace_and_idmap_without_them_does() {
+        let spec = |options: &str, maps: &str| {
+            let mut c = mapped(options, maps);
+            c.linux.namespaces =
+                vec![crate::runtime_spec::Namespace { kind: crate::runtime_spec::NsKind::Mount, path: None }];
+            crate::spec_oci::from_bundle("c", Path::new("/b"), c)
+        };
+        assert!(spec(r#""rbind","ridmap""#, ONE).is_ok());
+        assert!(spec(r#""bind""#, ONE).is_ok());
+        assert_eq!(
+            spec(r#""rbind","ridmap""#, "").unwrap_err().to_string(),
+            "mounts[0].options: \"ridmap\" needs a user namespace in linux.namespaces"
         );
     }
 }

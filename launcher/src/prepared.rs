@@ -29,9 +29,10 @@ pub struct Prepared {
     pub dev_nodes: Vec<crate::dev::HostNode>,
     /// `--set-credential=`/`--load-credential=` values, read once.
     pub credentials: Vec<(String, Vec<u8>)>,
-    /// Without a user namespace: the mapping namespace of each custom mount's `rootidmap` or
-    /// `owneridmap` option (the child applies it to its copy of the source).
-    pub bind_idmaps: Vec<Option<OwnedFd>>,
+    /// The mapping namespace of each custom mount that has one (the child, or with a user
+    /// namespace the launcher's `userns::outer`, applies it to its copy of the source): without
+    /// a user namespace, `rootidmap` and `owneridmap`; the OCI runtime's mounts' own mappings.
+    pub bind_idmaps: Vec<Option<crate::userns::idmap::MappingNs>>,
     /// What the container's `/` is made of (the tree, an overlay of it, a tmpfs).
     pub root: crate::setup::Root,
     /// The cgroup2 mount the container gets (none when it has no cgroup of its own).

@@ -83,8 +83,8 @@ pub fn from_bundle(id: &str, bundle: &Path, mut config: Config) -> Result<Spec> 
     Ok(spec)
 }
 
-/// `idmap` and `ridmap`: bind mounts idmapped with the container's user namespace (mappings of
-/// a mount's own are refused by `mount_plan_oci::read`).
+/// `idmap` and `ridmap`: bind mounts idmapped with the container's user namespace, unless
+/// they have mappings of their own (checked by `mount_plan_oci::read`).
 fn check_idmaps(config: &Config, userns: bool) -> Result<()> {
     for (i, m) in config.mounts.iter().enumerate() {
         let p = crate::mount_plan_oci::read(i, m)?;
@@ -92,7 +92,7 @@ fn check_idmaps(config: &Config, userns: bool) -> Result<()> {
         if p.bind.is_none() {
             return Err(Error::msg(format!("mounts[{i}].options: {o:?} applies to bind mounts only")));
         }
-        if !userns {
+        if !userns && p.own.is_none() {
             return Err(Error::msg(format!("mounts[{i}].options: {o:?} needs a user namespace in linux.namespaces")));
         }
     }

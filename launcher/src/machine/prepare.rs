@@ -141,8 +141,11 @@ pub fn prepare(
     }
     let own_creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
     let credentials = crate::credentials::load(&spec.credentials, own_creds.as_deref())?;
-    let bind_idmaps =
-        if spec.userns() { Vec::new() } else { crate::userns::idmap::host_bind_mappings(&spec.custom_mounts, t)? };
+    let bind_idmaps = match &spec.oci {
+        Some(oci) => crate::userns::idmap::own_bind_mappings(&crate::mount_plan_oci::own_idmaps(&oci.config)?)?,
+        None if spec.userns() => Vec::new(),
+        None => crate::userns::idmap::host_bind_mappings(&spec.custom_mounts, t)?,
+    };
     let userns = if spec.userns() {
         // One user-namespaced container per tree: a second one could re-own it under the first.
         let lock = if spec.lock_tree { Some(lock_tree(dir)?) } else { None };

@@ -97,7 +97,8 @@ pub(super) fn mounts(config: &Config, bundle: &Path, b: &mut Bundle) -> Result<(
 /// One of `mounts` that spawnbox does not make itself.
 fn mount(i: usize, m: &Mount, destination: PathBuf, bundle: &Path) -> Result<CustomMount> {
     let at = format!("mounts[{i}]");
-    if !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
+    let mapped = |maps: &Option<Vec<_>>| maps.as_ref().is_some_and(|v| !v.is_empty());
+    if mapped(&m.uid_mappings) || mapped(&m.gid_mappings) {
         return Err(refuse(format!("{at}.uidMappings"), "idmapped mounts are not supported with --oci-bundle"));
     }
     let kind = m.kind.as_deref();

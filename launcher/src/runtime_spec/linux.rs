@@ -305,7 +305,12 @@ pub fn parse(l: &At<'_>) -> Result<Linux> {
 
 /// `uidMappings`/`gidMappings` of `v`.
 pub fn id_maps(v: &At<'_>, key: &str) -> Result<Vec<IdMap>> {
-    let Some(list) = v.opt(key)? else { return Ok(Vec::new()) };
+    Ok(opt_id_maps(v, key)?.unwrap_or_default())
+}
+
+/// A list of id mappings under `key`, `None` when the key is absent.
+pub fn opt_id_maps(v: &At<'_>, key: &str) -> Result<Option<Vec<IdMap>>> {
+    let Some(list) = v.opt(key)? else { return Ok(None) };
     list.items()?
         .iter()
         .map(|m| {
@@ -316,7 +321,8 @@ pub fn id_maps(v: &At<'_>, key: &str) -> Result<Vec<IdMap>> {
             }
             Ok(IdMap { container_id: u32_of(&m.req("containerID")?)?, host_id: u32_of(&m.req("hostID")?)?, size })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }
 
 fn absolute_paths(v: &At<'_>, key: &str) -> Result<Vec<String>> {

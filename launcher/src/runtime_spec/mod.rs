@@ -49,8 +49,10 @@ pub struct Mount {
     pub kind: Option<String>,
     pub source: Option<String>,
     pub options: Vec<String>,
-    pub uid_mappings: Vec<IdMap>,
-    pub gid_mappings: Vec<IdMap>,
+    /// The mount's own mappings (runtime-spec 1.1): `None` when the key is absent, so that an
+    /// empty list stays visible (runc refuses it).
+    pub uid_mappings: Option<Vec<IdMap>>,
+    pub gid_mappings: Option<Vec<IdMap>>,
 }
 
 /// One hook.
@@ -141,8 +143,8 @@ fn mount(m: &At<'_>) -> Result<Mount> {
         kind: opt_str(m, "type")?,
         source: opt_str(m, "source")?,
         options: opt_strings(m, "options")?,
-        uid_mappings: linux::id_maps(m, "uidMappings")?,
-        gid_mappings: linux::id_maps(m, "gidMappings")?,
+        uid_mappings: linux::opt_id_maps(m, "uidMappings")?,
+        gid_mappings: linux::opt_id_maps(m, "gidMappings")?,
     })
 }
 

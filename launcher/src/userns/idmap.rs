@@ -174,21 +174,43 @@ fn target_owner(tree: BorrowedFd<'_>, destination: &Path, ns: Option<&super::Use
     }
 }
 
+/// The mapping namespace of one custom mount, made by the launcher before the first clone, and
+/// whether it applies to the submounts of the source's copy too.
+pub struct MappingNs {
+    pub ns: OwnedFd,
+    pub recursive: bool,
+}
+
 /// Without a user namespace: the mapping namespace of each custom mount's `rootidmap` or
 /// `owneridmap` option (`None` for the others), made by the launcher, which can still read
 /// `/proc` of its helper; the container child applies them to its copies of the sources.
-pub fn host_bind_mappings(mounts: &[CustomMount], tree: BorrowedFd<'_>) -> Result<Vec<Option<OwnedFd>>> {
+pub fn host_bind_mappings(mounts: &[CustomMount], tree: BorrowedFd<'_>) -> Result<Vec<Option<MappingNs>>> {
     mounts
         .iter()
         .map(|m| match m {
-            CustomMount::Bind { source: MountSource::Host(path), destination, idmap, .. }
+            CustomMount::Bind { source: MountSource::Host(path), destination, idmap, recursive, .. }
                 if matches!(idmap, BindIdmap::RootIdmap | BindIdmap::OwnerIdmap) =>
             {
                 let st = rustix::fs::stat(path).map_err(|e| Error::path("stat", path, e))?;
-                owner_mapping(*idmap, (st.st_uid, st.st_gid), tree, destination, None)
-                    .map_err(|e| e.context(crate::mounts::describe(m)))
+                let ns = owner_mapping(*idmap, (st.st_uid, st.st_gid), tree, destination, None)
+                    .map_err(|e| e.context(crate::mounts::describe(m)))?;
+                Ok(ns.map(|ns| MappingNs { ns, recursive: *recursive }))
             }
             _ => Ok(None),
+        })
+        .collect()
+}
+
+/// The OCI runtime: the namespace of each bind mount's own mappings
+/// ([`own_idmaps`](crate::mount_plan_oci::own_idmaps), `None` for the others), with or
+/// without a container user namespace (the mappings are the host's either way).
+pub fn own_bind_mappings(own: &[Option<crate::mount_plan_oci::OwnIdmap>]) -> Result<Vec<Option<MappingNs>>> {
+    own.iter()
+        .map(|o| {
+            let Some(o) = o else { return Ok(None) };
+            let (uid, gid) = (super::oci_map_text(&o.uid), super::oci_map_text(&o.gid));
+            let ns = userns_with(&uid, &gid).map_err(|e| e.context(format!("mounts[{}].uidMappings", o.index)))?;
+            Ok(Some(MappingNs { ns, recursive: o.recursive }))
         })
         .collect()
 }

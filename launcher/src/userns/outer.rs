@@ -68,8 +68,9 @@ pub fn make(
             .map_err(|e| Error::path("make read-only", dir, e))?;
     }
     let host_sources = mounts::open_host_sources(&spec.custom_mounts, &prep.workdirs, tree)?;
-    for (m, src) in spec.custom_mounts.iter().zip(&host_sources) {
-        idmap_bind(m, src, tree, ns).map_err(|e| e.context(mounts::describe(m)))?;
+    for (i, (m, src)) in spec.custom_mounts.iter().zip(&host_sources).enumerate() {
+        let own = prep.bind_idmaps.get(i).and_then(Option::as_ref);
+        idmap_bind(m, src, tree, ns, own).map_err(|e| e.context(mounts::describe(m)))?;
     }
 
     let netns = spec.net.namespace_path.as_deref().map(crate::network::open_ns).transpose()?;
@@ -114,11 +115,21 @@ fn api_file_systems(
     Ok((premade, made.notify))
 }
 
-/// Applies a `--bind` option `idmap`, `rootidmap` or `owneridmap` to the cloned source.
-fn idmap_bind(m: &CustomMount, src: &HostSource, tree: BorrowedFd<'_>, ns: &UserNs) -> Result<()> {
+/// Applies a `--bind` option `idmap`, `rootidmap` or `owneridmap`, or the OCI runtime's
+/// mount's own mappings (`own`, the launcher's namespace), to the cloned source.
+fn idmap_bind(
+    m: &CustomMount,
+    src: &HostSource,
+    tree: BorrowedFd<'_>,
+    ns: &UserNs,
+    own: Option<&idmap::MappingNs>,
+) -> Result<()> {
     let CustomMount::Bind { source, destination, recursive, idmap: kind, .. } = m else {
         return Ok(());
     };
+    if let (Some(own), HostSource::Bind { tree: mnt, .. }) = (own, src) {
+        return idmap::apply(mnt.as_fd(), own.ns.as_fd(), own.recursive, destination);
+    }
     if *kind == BindIdmap::None {
         return Ok(());
     }
