@@ -668,6 +668,71 @@ fn config_linux_cgroups_path_memory_and_pids() {
     }
 }
 
+/// The host's cgroup v1 hierarchies: (mount point name, its mount root), sorted.
+fn host_v1_hierarchies() -> Vec<String> {
+    let mut v: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.split(" - ").nth(1).is_some_and(|r| r.starts_with("cgroup ")))
+        .filter_map(|l| l.split(' ').nth(4).and_then(|p| p.strip_prefix("/sys/fs/cgroup/")).map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
+
+/// config.md "Mounts" with a `cgroup` mount on a host with cgroup v1 controllers (this one),
+/// as runc makes it: a tmpfs with each hierarchy's directory, its root the container's own
+/// directory of that hierarchy (the limits of `linux.resources` read there), read-only as the
+/// mount asks; in the container's own cgroup namespace the same, and in a user namespace's
+/// (whose sysfs covers the outer child's mounts: they are held and attached again; the covered
+/// copies stay listed in its mountinfo, so mount points are counted).
+#[test]
+fn config_mounts_cgroup_shows_the_containers_v1_hierarchies() {
+    let t = Test::new("oci-c-cgmount");
+    let _deleted = Deleted(&t);
+    let id = t.name();
+    let hierarchies = host_v1_hierarchies();
+    assert!(hierarchies.iter().any(|h| h == "memory"), "a host with v1 controllers: {hierarchies:?}");
+    let script = "ls /sys/fs/cgroup | tr '\\n' ' '; echo; cat /sys/fs/cgroup/memory/memory.limit_in_bytes \
+                  /sys/fs/cgroup/pids/pids.max; touch /sys/fs/cgroup/x 2>/dev/null || echo tmpfs ro; \
+                  mkdir /sys/fs/cgroup/pids/sub 2>/dev/null || echo pids ro; \
+                  awk '$5 ~ \"^/sys/fs/cgroup/\" { split($6, o, \",\"); print $5, $4, o[1] }' /proc/self/mountinfo | sort -u | sed -n '1p;$p'; \
+                  awk '/ - cgroup / { print $5 }' /proc/self/mountinfo | sort -u | wc -l";
+    // (a cgroup namespace of its own, a user namespace): without, with; with both (the user
+    // namespace's PID 1 has a cgroup namespace, a network and a sysfs of its own).
+    for (cgroupns, userns) in [(false, false), (true, false), (true, true)] {
+        let mut c = sh(&t, script);
+        if userns {
+            c.namespaces.push(r#"{"type":"user"}"#.into());
+            c.linux.push(r#""uidMappings":[{"containerID":0,"hostID":100000,"size":65536}]"#.into());
+            c.linux.push(r#""gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]"#.into());
+        }
+        c.mounts.push(
+            r#"{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}"#
+                .into(),
+        );
+        if cgroupns {
+            c.namespaces.push(r#"{"type":"cgroup"}"#.into());
+        }
+        c.linux.push(format!(
+            r#""cgroupsPath":"/spawnbox-cgmount/{id}","resources":{{"memory":{{"limit":33554432}},"pids":{{"limit":16}}}}"#
+        ));
+        // The container's directory, as /proc/self/cgroup names it outside (`/` inside its own
+        // cgroup namespace); the mount root of every hierarchy is that directory.
+        let root = if cgroupns { "/".to_string() } else { format!("/spawnbox-cgmount/{id}") };
+        let (first, last) = (hierarchies.first().unwrap(), hierarchies.last().unwrap());
+        assert_eq!(
+            run_ok(&t, &c),
+            format!(
+                "{} \n33554432\n16\ntmpfs ro\npids ro\n/sys/fs/cgroup/{first} {root} ro\n/sys/fs/cgroup/{last} {root} ro\n{}\n",
+                hierarchies.join(" "),
+                hierarchies.len()
+            ),
+            "cgroupns={cgroupns} userns={userns}"
+        );
+    }
+}
+
 /// A runtime-spec seccomp profile: allow by default, `rules` (JSON objects) for the host's
 /// architecture.
 fn seccomp(rules: &str) -> String {

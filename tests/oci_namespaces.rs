@@ -268,14 +268,19 @@ fn a_namespace_path_that_does_not_open_is_refused_with_its_json_path() {
 fn podman_uidmap_and_a_pod_whose_container_joins_the_infra_containers_namespaces() {
     let p = Podman::new();
     // podman's user namespace on this cgroup v1 host: a network of its own, no cgroup
-    // namespace (the host's cgroup2 is mounted outside, under PID 1's sysfs).
+    // namespace; its `cgroup` mount is runc's on a v1 host, a tmpfs (0x1021994) with the
+    // container's v1 hierarchies (0x27e0eb), mounted outside, under PID 1's sysfs.
     let o = p
         .run(
             &["--rm", "--uidmap=0:100000:65536", "--gidmap=0:100000:65536"],
-            &["/bin/sh", "-c", "cat /proc/self/uid_map; id -u; ls /sys/class/net; stat -f -c %t /sys/fs/cgroup"],
+            &[
+                "/bin/sh",
+                "-c",
+                "cat /proc/self/uid_map; id -u; ls /sys/class/net; stat -f -c %t /sys/fs/cgroup /sys/fs/cgroup/memory",
+            ],
         )
         .run();
-    assert_eq!(o.ok(), "         0     100000      65536\n0\nlo\n63677270\n");
+    assert_eq!(o.ok(), "         0     100000      65536\n0\nlo\n1021994\n27e0eb\n");
     // A pod: podman's infra container makes the namespaces, the container joins its IPC, UTS
     // and network namespaces by /proc/PID/ns/* (podman's default rlimits exceed this host's,
     // for the infra container too: containers.conf lowers them).

@@ -46,6 +46,10 @@ pub enum Step {
     Custom(usize, CustomMount),
     /// The OCI runtime (`mount_plan_oci.rs`): a fresh file system of config.json's mounts.
     OciFs { target: PathBuf, fstype: String, data: String, attrs: u32 },
+    /// The OCI runtime's `cgroup` mount on a host with cgroup v1 controllers (runc's): a tmpfs
+    /// on `target` with each hierarchy's directory of the container, `attrs` on each, the
+    /// tmpfs read-only last when they are.
+    OciCgroupV1 { target: PathBuf, attrs: u32, hierarchies: Vec<CgroupV1> },
     /// Mount attributes set on the bind mount just made on `target`.
     OciAttrs { target: PathBuf, attrs: u32 },
     /// `linux.devices`: the nodes made in the container.
@@ -63,6 +67,17 @@ pub enum Step {
     OciRootReadOnly,
     /// A propagation option of a mount, or `linux.rootfsPropagation` on `/` (last).
     OciPropagation { target: PathBuf, kind: String },
+}
+
+/// One cgroup v1 hierarchy in the OCI runtime's `cgroup` mount: `TARGET/dir` (the host's mount
+/// point's name: `memory`, `cpu,cpuacct`), the hierarchy mounted with `options` (its
+/// controllers, `name=systemd`) and its directory `path` (the container's, `/` in the
+/// container's own cgroup namespace) as the mount's root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupV1 {
+    pub dir: String,
+    pub options: String,
+    pub path: PathBuf,
 }
 
 impl std::fmt::Display for Step {
@@ -90,6 +105,10 @@ impl std::fmt::Display for Step {
                     write!(f, " {data}")?;
                 }
                 Ok(())
+            }
+            Step::OciCgroupV1 { target, attrs, hierarchies } => {
+                let dirs: Vec<String> = hierarchies.iter().map(|h| format!("{}={}", h.dir, h.path.display())).collect();
+                write!(f, "cgroup-v1 {} {attrs:#x} {}", target.display(), dirs.join(" "))
             }
             Step::OciAttrs { target, attrs } => write!(f, "attrs {} {attrs:#x}", target.display()),
             Step::OciDevices(d) => write!(f, "devices ({})", d.len()),
@@ -205,7 +224,8 @@ pub fn inside_userns(step: &Step, own_network: bool) -> bool {
         Step::OciSysctl(_) | Step::OciRootReadOnly | Step::OciWorkingDirectory { .. } | Step::OciPropagation { .. } => {
             true
         }
-        Step::OciAttrs { .. } | Step::OciDevices(_) => false,
+        // v1 hierarchies are mounted with the host's privileges (the outer child).
+        Step::OciAttrs { .. } | Step::OciDevices(_) | Step::OciCgroupV1 { .. } => false,
     }
 }
 

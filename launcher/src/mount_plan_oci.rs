@@ -3,7 +3,7 @@
 //! (runc's order) as steps of the mount plan, and the bind mounts' own id mappings. Nothing of nspawn's API set is added: the caller's config is the policy.
 
 use crate::error::{Error, Result};
-use crate::mount_plan::{attr, Step};
+use crate::mount_plan::{attr, CgroupV1, Step};
 use crate::runtime_spec::{Config, IdMap, Mount};
 use crate::settings::{BindIdmap, CustomMount, MountSource};
 use std::path::{Path, PathBuf};
@@ -331,8 +331,9 @@ pub fn binds(config: &Config, bundle: &Path) -> Result<Vec<CustomMount>> {
     Ok(out)
 }
 
-/// The steps for `config` (`binds` are [`binds`]'s result, the spec's custom mounts).
-pub fn plan(config: &Config, binds: &[CustomMount]) -> Result<Vec<Step>> {
+/// The steps for `config` (`binds` are [`binds`]'s result, the spec's custom mounts; `v1` the
+/// container's cgroup v1 hierarchies, on a host that has them).
+pub fn plan(config: &Config, binds: &[CustomMount], v1: &[CgroupV1]) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     let mut bind_index = 0;
     let terminal = config.process.as_ref().is_some_and(|p| p.terminal);
@@ -354,7 +355,14 @@ pub fn plan(config: &Config, binds: &[CustomMount]) -> Result<Vec<Step>> {
             continue;
         }
         let kind = m.kind.as_deref().unwrap_or("");
-        // cgroup v1 hierarchies are not mounted: the container sees its cgroup2 namespace.
+        // `cgroup`: the container's v1 hierarchies where it has them (runc's), else cgroup2.
+        if kind == "cgroup" && !v1.is_empty() {
+            steps.push(Step::OciCgroupV1 { target: target.clone(), attrs: p.attrs, hierarchies: v1.to_vec() });
+            if let Some(kind) = p.propagation {
+                steps.push(Step::OciPropagation { target, kind });
+            }
+            continue;
+        }
         let fstype = if kind == "cgroup" { "cgroup2" } else { kind };
         let data = if fstype == "cgroup2" { String::new() } else { p.data };
         steps.push(Step::OciFs { target: target.clone(), fstype: fstype.to_string(), data, attrs: p.attrs });
@@ -428,7 +436,7 @@ mod tests {
                 idmap: BindIdmap::None
             }
         );
-        let lines: Vec<String> = plan(&c, &binds).unwrap().iter().map(|s| s.to_string()).collect();
+        let lines: Vec<String> = plan(&c, &binds, &[]).unwrap().iter().map(|s| s.to_string()).collect();
         assert_eq!(
             lines,
             [
@@ -451,6 +459,31 @@ mod tests {
                 "root-read-only",
             ]
         );
+    }
+
+    #[test]
+    fn a_cgroup_mount_shows_the_containers_v1_hierarchies_where_it_has_them() {
+        let c = config(
+            r#"{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]},
+               {"destination":"/sys/fs/cgroup/unified","type":"cgroup2","source":"cgroup2"}"#,
+            "",
+        );
+        let v1 = [
+            CgroupV1 { dir: "cpu,cpuacct".into(), options: "cpu,cpuacct".into(), path: "/default/c1".into() },
+            CgroupV1 { dir: "systemd".into(), options: "name=systemd".into(), path: "/default/c1".into() },
+        ];
+        let lines: Vec<String> = plan(&c, &[], &v1).unwrap().iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            &lines[..2],
+            [
+                "cgroup-v1 /sys/fs/cgroup 0xf cpu,cpuacct=/default/c1 systemd=/default/c1",
+                // An explicit cgroup2 stays one.
+                "cgroup2 /sys/fs/cgroup/unified 0x0",
+            ]
+        );
+        // Without v1 hierarchies (a pure v2 host): the container's cgroup2.
+        let lines: Vec<String> = plan(&c, &[], &[]).unwrap().iter().map(|s| s.to_string()).collect();
+        assert_eq!(lines[0], "cgroup2 /sys/fs/cgroup 0xf");
     }
 
     #[test]
@@ -519,7 +552,7 @@ mod tests {
         ];
         for (m, want) in cases {
             let c = config(m, "");
-            assert_eq!(plan(&c, &[]).unwrap_err().to_string(), want);
+            assert_eq!(plan(&c, &[], &[]).unwrap_err().to_string(), want);
         }
     }
 
@@ -561,7 +594,7 @@ mod tests {
         let b = binds(&c, Path::new("/b")).unwrap();
         assert!(matches!(b[0], CustomMount::Bind { idmap: BindIdmap::None, recursive: true, .. }));
         assert_eq!(
-            plan(&c, &b).unwrap().iter().map(|s| s.to_string()).collect::<Vec<_>>()[0],
+            plan(&c, &b, &[]).unwrap().iter().map(|s| s.to_string()).collect::<Vec<_>>()[0],
             "custom --bind=/srv/d:/data"
         );
         // `ridmap` reaches the submounts, `idmap` does not; the last one given wins.
@@ -632,9 +665,9 @@ mod tests {
         assert!(read(0, &mapped(r#""bind""#, &maps(&many[..340].join(","), &ok)).mounts[0]).is_ok());
         // On a bind mount only (runc: "id-mapped mounts are only supported for bind-mounts").
         let c = config(&format!(r#"{{"destination":"/t","type":"tmpfs","source":"tmpfs"{}}}"#, maps(&ok, &ok)), "");
-        assert_eq!(plan(&c, &[]).unwrap_err().to_string(), "mounts[0].uidMappings: applies to bind mounts only");
+        assert_eq!(plan(&c, &[], &[]).unwrap_err().to_string(), "mounts[0].uidMappings: applies to bind mounts only");
         let c = config(&format!(r#"{{"destination":"/t","type":"tmpfs","source":"tmpfs","gidMappings":[{ok}]}}"#), "");
-        assert_eq!(plan(&c, &[]).unwrap_err().to_string(), "mounts[0].gidMappings: applies to bind mounts only");
+        assert_eq!(plan(&c, &[], &[]).unwrap_err().to_string(), "mounts[0].gidMappings: applies to bind mounts only");
         // A size of 0 is refused as config.json is read.
         let text = format!(
             r#"{{"ociVersion":"1.2.0","root":{{"path":"r"}},"mounts":[{{"destination":"/d","type":"bind","source":"/s",

@@ -326,6 +326,7 @@ pub fn mount_all(
             Step::RunHost | Step::DevNodes | Step::Console | Step::CgroupInitLeaf { .. } => hooks(step, m)?,
             // The OCI runtime's steps (`mounts_oci.rs`, through the caller).
             Step::OciFs { .. }
+            | Step::OciCgroupV1 { .. }
             | Step::OciAttrs { .. }
             | Step::OciDevices(_)
             | Step::OciSysctl(_)

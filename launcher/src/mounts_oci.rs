@@ -3,7 +3,7 @@
 //! `mounts.rs` does for nspawn's steps.
 
 use crate::error::{Error, Result};
-use crate::mount_plan::{attr, Step};
+use crate::mount_plan::{attr, CgroupV1, Step};
 use crate::mounts::{clone_tree, new_fs, Mounter};
 use crate::rootfs::{self, libc_mode::*, Follow, NodeKind};
 use crate::runtime_spec::LinuxDevice;
@@ -17,6 +17,7 @@ use std::path::Path;
 pub fn step(m: &Mounter<'_>, step: &Step) -> Result<()> {
     match step {
         Step::OciFs { target, fstype, data, attrs } => fresh(m, target, fstype, data, *attrs),
+        Step::OciCgroupV1 { target, attrs, hierarchies } => cgroup_v1(m, target, *attrs, hierarchies),
         Step::OciAttrs { target, attrs } => set_attrs(m, target, *attrs),
         Step::OciDevices(list) => devices(m, list),
         Step::OciSysctl(values) => sysctl(m, values),
@@ -37,6 +38,54 @@ pub fn fresh(m: &Mounter<'_>, target: &Path, fstype: &str, data: &str, attrs: u3
         .map_err(|e| e.context(format!("mount {fstype} on {}", m.shown(target).display())))?;
     let at = rootfs::mount_point(m.root.as_fd(), target, NodeKind::Directory, Follow::InRoot)?;
     m.attach(&mnt, &at, fstype, target)
+}
+
+/// A `cgroup` mount on a host with v1 controllers, as runc makes it: a tmpfs (mode 755, nosuid,
+/// nodev, noexec) on `target`; in it, per hierarchy, its directory with the container's
+/// directory of the hierarchy as a mount's root (the hierarchy mounted fresh, the directory's
+/// clone taking its place), and a symlink per controller of a co-mounted one (`cpu` →
+/// `cpu,cpuacct`); the tmpfs read-only last when the mount is.
+pub fn cgroup_v1(m: &Mounter<'_>, target: &Path, attrs: u32, hierarchies: &[CgroupV1]) -> Result<()> {
+    let fixed = attr::NOSUID | attr::NODEV | attr::NOEXEC;
+    let tmpfs = new_fs("tmpfs", "mode=755", (attrs & !attr::RDONLY) | fixed)
+        .map_err(|e| e.context(format!("mount tmpfs on {}", m.shown(target).display())))?;
+    let at = rootfs::mount_point(m.root.as_fd(), target, NodeKind::Directory, Follow::InRoot)?;
+    m.attach(&tmpfs, &at, "tmpfs", target)?;
+    drop(at);
+    let top = rootfs::open_path(m.root.as_fd(), target, Follow::InRoot)
+        .map_err(|e| Error::path("open", &m.shown(target), e))?;
+    for h in hierarchies {
+        let t = target.join(&h.dir);
+        let mnt = new_fs("cgroup", &h.options, attrs)
+            .map_err(|e| e.context(format!("mount cgroup {} on {}", h.options, m.shown(&t).display())))?;
+        // Made in the tmpfs just mounted: nothing of the image's lies on the way.
+        let at = rootfs::mount_point(m.root.as_fd(), &t, NodeKind::Directory, Follow::Never)?;
+        m.attach(&mnt, &at, "cgroup", &t)?;
+        let rel = h.path.strip_prefix("/").unwrap_or(&h.path);
+        if !rel.as_os_str().is_empty() {
+            // The hierarchy's whole tree stays only long enough to clone the container's
+            // directory (outside its own cgroup namespace, where that is not the root).
+            let root = rootfs::open_path(m.root.as_fd(), &t, Follow::Never)
+                .map_err(|e| Error::path("open", &m.shown(&t), e))?;
+            let dir =
+                clone_tree(root.as_fd(), rel, false, false).map_err(|e| e.context(format!("cgroup {}", h.options)))?;
+            drop(root);
+            rustix::mount::unmount(&t, rustix::mount::UnmountFlags::DETACH)
+                .map_err(|e| Error::path("unmount", &m.shown(&t), e))?;
+            m.attach(&dir, &at, "cgroup", &t)?;
+        }
+        for c in h.dir.split(',').filter(|c| *c != h.dir) {
+            match rustix::fs::symlinkat(h.dir.as_str(), &top, c) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(Error::path("create symlink", &m.shown(&target.join(c)), e)),
+            }
+        }
+    }
+    if attrs & attr::RDONLY != 0 {
+        crate::sys::mount_setattr(top.as_fd(), attr::RDONLY as u64, 0, false)
+            .map_err(|e| Error::path("make read-only", &m.shown(target), e))?;
+    }
+    Ok(())
 }
 
 /// Attributes (nosuid, nodev, noexec, atime) on the mount just made on `target`.

@@ -169,6 +169,22 @@ pub struct Facts {
 }
 
 /// The plan for `spec`, its mount steps `steps` (`mount_plan::plan`) and `facts`.
+/// An OCI `cgroup` mount's v1 step as a process in the container's own cgroup namespace
+/// makes it: each hierarchy's root is the container's directory already.
+fn in_cgroup_namespace(step: &Step) -> Step {
+    match step {
+        Step::OciCgroupV1 { target, attrs, hierarchies } => Step::OciCgroupV1 {
+            target: target.clone(),
+            attrs: *attrs,
+            hierarchies: hierarchies
+                .iter()
+                .map(|h| crate::mount_plan::CgroupV1 { path: PathBuf::from("/"), ..h.clone() })
+                .collect(),
+        },
+        s => s.clone(),
+    }
+}
+
 pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
     let pivot = spec.pivot_root.as_ref().map(|(new, old)| Op::PivotRoot { new: new.clone(), old: old.clone() });
     let netns = spec.net.namespace_path.clone().map(Op::JoinNetwork);
@@ -203,7 +219,8 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         if !facts.userns {
             let ops = &mut p.plain;
             ops.extend(joins(false));
-            if facts.cgroup != CgroupMount::None && spec_oci::cgroup_namespace(config) {
+            let cgroupns = facts.cgroup != CgroupMount::None && spec_oci::cgroup_namespace(config);
+            if cgroupns {
                 ops.push(Op::CgroupNamespace);
             }
             ops.extend(netns);
@@ -213,7 +230,9 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
                 ops.push(Op::CreateContainerHooks);
             }
             ops.push(Op::SwitchRoot);
-            ops.push(Op::Mounts(steps.to_vec()));
+            ops.push(Op::Mounts(
+                steps.iter().map(|s| if cgroupns { in_cgroup_namespace(s) } else { s.clone() }).collect(),
+            ));
             payload(ops);
             return p;
         }
@@ -249,11 +268,11 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         // The outer child's mounts that PID 1's own file systems cover: held, and attached
         // again right after the one that covers them.
         let target = |s: &Step| match s {
-            Step::OciFs { target, .. } => Some(target.clone()),
+            Step::OciFs { target, .. } | Step::OciCgroupV1 { target, .. } => Some(target.clone()),
             _ => None,
         };
         let covered = |s: &Step| -> Option<PathBuf> {
-            let t = target(s).filter(|_| host_cgroup(s))?;
+            let t = target(s).filter(|_| host_cgroup(s) || matches!(s, Step::OciCgroupV1 { .. }))?;
             steps.iter().filter(|c| inside(c)).filter_map(target).any(|c| t.starts_with(&c) && t != c).then_some(t)
         };
         let held: Vec<PathBuf> = steps.iter().filter_map(covered).collect();
@@ -555,8 +574,8 @@ mod tests {
         );
         let config = crate::runtime_spec::parse(text.as_bytes()).expect("config");
         let spec = crate::spec_oci::from_bundle("c1", Path::new("/b"), config).expect("spec");
-        let steps =
-            crate::mount_plan_oci::plan(&spec.oci.as_ref().expect("oci").config, &spec.custom_mounts).expect("steps");
+        let steps = crate::mount_plan_oci::plan(&spec.oci.as_ref().expect("oci").config, &spec.custom_mounts, &[])
+            .expect("steps");
         plan(&spec, &steps, facts).lines()
     }
 

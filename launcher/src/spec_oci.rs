@@ -72,7 +72,7 @@ pub fn from_bundle(id: &str, bundle: &Path, mut config: Config) -> Result<Spec> 
     check_idmaps(&config, userns.is_some())?;
     spec.custom_mounts = crate::mount_plan_oci::binds(&config, bundle)?;
     // Every mount option is read (and refused) now, not in the child.
-    crate::mount_plan_oci::plan(&config, &spec.custom_mounts)?;
+    crate::mount_plan_oci::plan(&config, &spec.custom_mounts, &[])?;
     spec.oci = Some(Box::new(OciSpec {
         id: id.to_string(),
         bundle: bundle.to_path_buf(),

@@ -26,10 +26,21 @@ pub struct V1Entry {
     pub path: PathBuf,
 }
 
+/// One of a container's v1 directories as its hierarchy names it: the host's mount point's
+/// name (`dir`: `memory`, `cpu,cpuacct`), the hierarchy's controllers as mount options
+/// (`name`: `cpu,cpuacct`, `name=systemd`), the directory's path from the hierarchy's root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1View {
+    pub dir: String,
+    pub name: String,
+    pub path: PathBuf,
+}
+
 /// A container's v1 directories, made from an [`OciPlan`]. Dropping it leaves them in place:
 /// call [`remove`](V1Group::remove).
 pub struct V1Group {
     entries: Vec<V1Entry>,
+    views: Vec<V1View>,
     /// Parents this process created (outermost first), removed when empty.
     made: Vec<PathBuf>,
     /// The launcher's own directory in each hierarchy, for [`Joined::leave`].
@@ -68,14 +79,19 @@ impl V1Group {
             return Ok(None);
         }
         let mut home = Vec::new();
+        let mut views = Vec::new();
         for (d, m) in plan.v1.iter().zip(mounts) {
+            if let (Some(dir), Ok(rel)) = (m.path.file_name(), d.path.strip_prefix(&m.path)) {
+                let path = Path::new("/").join(m.root.strip_prefix("/").unwrap_or(&m.root)).join(rel);
+                views.push(V1View { dir: dir.to_string_lossy().into_owned(), name: m.name(), path });
+            }
             let want = sorted(&d.name);
             let path = own.iter().find(|(n, _)| sorted(n) == want).map(|(_, p)| p.as_str()).unwrap_or("/");
             let rel = Path::new(path.trim_start_matches('/'));
             let rel = rel.strip_prefix(m.root.strip_prefix("/").unwrap_or(&m.root)).unwrap_or(rel);
             home.push(if rel.as_os_str().is_empty() { m.path.clone() } else { m.path.join(rel) });
         }
-        let mut g = V1Group { entries: Vec::new(), made: Vec::new(), home, fs };
+        let mut g = V1Group { entries: Vec::new(), views, made: Vec::new(), home, fs };
         let made = (|| -> Result<()> {
             for d in &plan.v1 {
                 g.make_dir(d)?;
@@ -148,6 +164,11 @@ impl V1Group {
     /// The container's directories.
     pub fn entries(&self) -> &[V1Entry] {
         &self.entries
+    }
+
+    /// The container's directories in their hierarchies (what its `cgroup` mount shows).
+    pub fn views(&self) -> &[V1View] {
+        &self.views
     }
 
     /// The parents this process made, outermost first.

@@ -117,6 +117,7 @@ pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Re
         }
         Step::CgroupInitLeaf { unmount } => crate::cgroup::inner::enter_init_leaf(*unmount),
         Step::OciFs { .. }
+        | Step::OciCgroupV1 { .. }
         | Step::OciAttrs { .. }
         | Step::OciDevices(_)
         | Step::OciSysctl(_)

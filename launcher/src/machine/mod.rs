@@ -318,7 +318,18 @@ impl Machine {
         // The whole setup, once, before the first clone.
         // The OCI runtime's: config.json's mounts, nothing else (checked when the spec was made).
         let steps = match &self.spec.oci {
-            Some(oci) => crate::mount_plan_oci::plan(&oci.config, &self.spec.custom_mounts)?,
+            Some(oci) => {
+                let v1: Vec<crate::mount_plan::CgroupV1> =
+                    (self.cgroup_v1.as_ref().map(|g| g.views()).unwrap_or_default())
+                        .iter()
+                        .map(|v| crate::mount_plan::CgroupV1 {
+                            dir: v.dir.clone(),
+                            options: v.name.clone(),
+                            path: v.path.clone(),
+                        })
+                        .collect();
+                crate::mount_plan_oci::plan(&oci.config, &self.spec.custom_mounts, &v1)?
+            }
             None => crate::mount_plan::plan(&self.spec, self.prep.cgroup_mount),
         };
         let facts = crate::setup::Facts {

@@ -201,8 +201,9 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
                 root = Some(m.root);
             }
             // Absolute paths: the inner child's root is the container's already.
+            // With what lies on it (an OCI `cgroup` mount's v1 hierarchies on their tmpfs).
             Op::HoldMount { target } => {
-                held.push((target, crate::mounts::clone_tree(rustix::fs::CWD, target, false, false)?));
+                held.push((target, crate::mounts::clone_tree(rustix::fs::CWD, target, true, false)?));
             }
             Op::AttachHeld { target } => {
                 let i = held.iter().position(|(t, _)| t == target).ok_or_else(|| out_of_order(op))?;
