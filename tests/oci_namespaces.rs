@@ -5,10 +5,13 @@
 //! mount belong to the mapped host uid), a pod whose app container joins the pause container's
 //! user namespace too, and a path that does not open, refused with its JSON path and nothing
 //! left. Through podman (the runtime under test, `tests/common/engines.rs`): `--uidmap`, and a
-//! pod whose container joins the infra container's namespaces by path. A bind mount's own
-//! `uidMappings`/`gidMappings` (runc's meaning: `containerID` on disk, `hostID` as shown),
-//! without and with a user namespace, and the ones runc refuses. Each container ID is its tree's directory name, so `Test`'s drop checks that no
-//! cgroup, registry entry, mount or process of it is left.
+//! pod whose container joins the infra container's namespaces by path. Time namespaces: new
+//! with `linux.timeOffsets` (plain, and in a user namespace, which owns it; `exec` enters it),
+//! joined by path from a holder process; a mount namespace joined by path from a holder
+//! (killed after, by `Holder`'s drop). A bind mount's own `uidMappings`/`gidMappings` (runc's
+//! meaning: `containerID` on disk, `hostID` as shown), without and with a user namespace, and
+//! the ones runc refuses. Each container ID is its tree's directory name, so
+//! `Test`'s drop checks that no cgroup, registry entry, mount or process of it is left.
 
 use spawnbox_tests::engines::{image, Podman};
 use spawnbox_tests::{spawnbox_bin, Test};
@@ -330,6 +333,235 @@ fn exec_enters_a_user_namespaced_container_and_a_joined_pid_namespace() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     delete_pause(&pause, &state);
     assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+/// The first field of `/proc/uptime` text (seconds of CLOCK_BOOTTIME, two decimals).
+fn uptime(text: &str) -> f64 {
+    text.split_whitespace().next().and_then(|f| f.parse().ok()).unwrap_or_else(|| panic!("uptime in {text:?}"))
+}
+
+/// The kernel's `timens_offsets` text for monotonic and boottime offsets (seconds, no
+/// nanoseconds): `"%-10s %10lld %9ld\n"` a clock.
+fn offsets_text(monotonic: i64, boottime: i64) -> String {
+    format!("{:<10} {:>10} {:>9}\n{:<10} {:>10} {:>9}\n", "monotonic", monotonic, 0, "boottime", boottime, 0)
+}
+
+/// The inode of the user namespace that owns namespace file `path` (NS_GET_USERNS).
+fn owner_userns(path: &str) -> u64 {
+    let f = fs::File::open(path).unwrap();
+    // SAFETY: NS_GET_USERNS takes no argument and returns a new descriptor (or -1).
+    let fd = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&f), libc::NS_GET_USERNS) };
+    assert!(fd >= 0, "NS_GET_USERNS on {path}: {}", std::io::Error::last_os_error());
+    // SAFETY: the descriptor was just returned to us and is owned by nothing else.
+    let owner = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    fs::File::from(owner).metadata().unwrap().ino()
+}
+
+const TIME_OFFSETS: &str = r#""timeOffsets":{"monotonic":{"secs":86400},"boottime":{"secs":3600}},"#;
+
+/// `/proc/self/ns/time`, its `time_for_children`, PID 1's and the offsets, then `/proc/uptime`.
+const SHOW_TIME: &str = "for f in /proc/self/ns/time /proc/self/ns/time_for_children /proc/1/ns/time; do \
+                         readlink $f; done; cat /proc/self/timens_offsets /proc/uptime";
+
+/// Checks what [`SHOW_TIME`] printed in a new time namespace with `offsets` (the kernel's
+/// text) and a boottime offset of `boottime` seconds, between host uptimes `before` and
+/// `after`; returns the namespace's link (`time:[INODE]`).
+fn check_time(out: &str, offsets: &str, boottime: f64, before: f64, after: f64) -> String {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    let ns = lines[0].to_string();
+    assert_eq!(lines[..3], [ns.as_str(); 3], "{out}");
+    assert_ne!(ns, fs::read_link("/proc/self/ns/time").unwrap().to_str().unwrap(), "{out}");
+    assert_eq!(format!("{}\n{}\n", lines[3], lines[4]), offsets);
+    // CLOCK_BOOTTIME runs `boottime` seconds ahead of the host's (0.01 s: /proc/uptime's rounding).
+    let inside = uptime(lines[5]);
+    assert!(inside >= before + boottime - 0.01 && inside <= after + boottime + 0.01, "{inside} vs {before}..{after}");
+    ns
+}
+
+fn host_uptime() -> f64 {
+    uptime(&fs::read_to_string("/proc/uptime").unwrap())
+}
+
+#[test]
+fn a_new_time_namespace_with_the_configs_offsets() {
+    let t = Test::new("oci-timens");
+    let state = t.host_dir("state");
+    let namespaces =
+        r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"time"}"#;
+    let b = bundle(&t, &config(&t, SHOW_TIME, None, namespaces, TIME_OFFSETS, ""));
+    let before = host_uptime();
+    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let after = host_uptime();
+    assert_eq!(text(&o.stderr), "");
+    check_time(&text(&o.stdout), &offsets_text(86400, 3600), 3600.0, before, after);
+    assert_eq!(o.status.code(), Some(0));
+    // Without offsets: a time namespace of its own, the host's clocks.
+    let namespaces = r#"{"type":"pid"},{"type":"mount"},{"type":"time"}"#;
+    let b = bundle(&t, &config(&t, SHOW_TIME, None, namespaces, "", ""));
+    let before = host_uptime();
+    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let after = host_uptime();
+    assert_eq!(text(&o.stderr), "");
+    check_time(&text(&o.stdout), &offsets_text(0, 0), 0.0, before, after);
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn a_time_namespace_in_a_user_namespace_is_owned_by_it_and_exec_enters_it() {
+    let t = Test::new("oci-utimens");
+    let state = t.host_dir("state");
+    let namespaces = r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"},{"type":"time"}"#;
+    let extra = format!("{MAPS}{TIME_OFFSETS}");
+    let b = bundle(&t, &config(&t, &format!("{SHOW_TIME}; exec sleep 1000"), None, namespaces, &extra, ""));
+    let (out, pid_file) = (t.path("pid1.out"), t.path("pid1.pid"));
+    let before = host_uptime();
+    let mut c = Command::new(runtime(&t));
+    c.arg("--root").arg(&state).args(["run", "--detach", "--bundle", &b, "--pid-file"]);
+    c.arg(&pid_file).arg(t.name()).stdin(Stdio::null()).stdout(fs::File::create(&out).unwrap());
+    let st = c.stderr(fs::File::create(t.path("pid1.err")).unwrap()).status().unwrap();
+    assert!(st.success(), "{}", fs::read_to_string(t.path("pid1.err")).unwrap());
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    // PID 1's output is complete once it sleeps.
+    assert!(spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n")
+    }));
+    let after = host_uptime();
+    let ns = check_time(&fs::read_to_string(&out).unwrap(), &offsets_text(86400, 3600), 3600.0, before, after);
+    // The container's user namespace owns it (PID 1 made it as its root).
+    let user = fs::metadata(format!("/proc/{pid}/ns/user")).unwrap().ino();
+    assert_ne!(user, fs::metadata("/proc/self/ns/user").unwrap().ino());
+    assert_eq!(owner_userns(&format!("/proc/{pid}/ns/time")), user);
+    assert_eq!(fs::read_link(format!("/proc/{pid}/ns/time")).unwrap().to_str().unwrap(), ns);
+    // exec: the same time namespace as PID 1, its clocks.
+    let before = host_uptime();
+    let o = rt(&t, &state, &["exec", &t.name(), "sh", "-c", SHOW_TIME.replace("/proc/1/ns", "/proc/self/ns").as_str()]);
+    let after = host_uptime();
+    assert_eq!(text(&o.stderr), "");
+    assert_eq!(check_time(&text(&o.stdout), &offsets_text(86400, 3600), 3600.0, before, after), ns);
+    let o = rt(&t, &state, &["delete", "--force", &t.name()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+/// A helper process killed (and reaped) when dropped: declared after the `Test`, it goes
+/// first, so a failing test leaves it no more than a passing one.
+struct Holder(std::process::Child);
+
+impl Holder {
+    /// Starts `argv` and waits until `ready(pid)` holds.
+    fn start(argv: &[&str], ready: impl Fn(u32) -> bool) -> Holder {
+        let child = Command::new(argv[0]).args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
+        let h = Holder(child);
+        let pid = h.0.id();
+        assert!(spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || ready(pid)), "{argv:?} not ready");
+        h
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_time_namespace_joined_by_path() {
+    let t = Test::new("oci-jtimens");
+    let state = t.host_dir("state");
+    // unshare(1) writes the offsets, then forks sleep into the namespace (killed with it):
+    // joined through the sleep's /proc/PID/ns/time once it is there.
+    let holder =
+        Holder::start(&["unshare", "--time", "--boottime", "5000", "--fork", "--kill-child", "sleep", "1000"], |pid| {
+            fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).is_ok_and(|c| !c.trim().is_empty())
+        });
+    let unshare = holder.0.id();
+    let sleep = fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children")).unwrap().trim().to_string();
+    assert!(spawnbox_tests::wait_until(std::time::Duration::from_secs(5), || {
+        fs::read_to_string(format!("/proc/{sleep}/comm")).is_ok_and(|c| c == "sleep\n")
+    }));
+    let ns_link = fs::read_link(format!("/proc/{sleep}/ns/time")).unwrap().to_str().unwrap().to_string();
+    let namespaces = format!(r#"{{"type":"pid"}},{{"type":"mount"}},{{"type":"time","path":"/proc/{sleep}/ns/time"}}"#);
+    let b = bundle(&t, &config(&t, SHOW_TIME, None, &namespaces, "", ""));
+    let before = host_uptime();
+    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let after = host_uptime();
+    assert_eq!(text(&o.stderr), "");
+    assert_eq!(check_time(&text(&o.stdout), &offsets_text(0, 5000), 5000.0, before, after), ns_link);
+    assert_eq!(o.status.code(), Some(0));
+    drop(holder);
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn a_mount_namespace_joined_by_path_gets_the_containers_root() {
+    let t = Test::new("oci-jmntns");
+    let state = t.host_dir("state");
+    t.write("/marker", "the bundle's rootfs\n");
+    let own = fs::read_link("/proc/self/ns/mnt").unwrap();
+    let holder = Holder::start(&["unshare", "-m", "--propagation", "private", "sleep", "1000"], |pid| {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n")
+            && fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|l| l != own)
+    });
+    let pid = holder.0.id();
+    let mnt = fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap().to_str().unwrap().to_string();
+    let namespaces = format!(
+        r#"{{"type":"pid"}},{{"type":"network"}},{{"type":"ipc"}},{{"type":"uts"}},{{"type":"mount","path":"/proc/{pid}/ns/mnt"}}"#
+    );
+    let script = r#"readlink /proc/self/ns/mnt; cat /marker; awk '$5 == "/" {n++} END {print n}' /proc/self/mountinfo"#;
+    let b = bundle(&t, &config(&t, script, None, &namespaces, "", ""));
+    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    assert_eq!(text(&o.stderr), "");
+    // The holder's namespace, the tree as its root (one `/` mount: the old root detached).
+    assert_eq!(text(&o.stdout), format!("{mnt}\nthe bundle's rootfs\n1\n"));
+    assert_eq!(o.status.code(), Some(0));
+    // The namespace is the holder's own: its root became the container's (pivot_root(2) moves
+    // every process of the namespace whose root was the old one).
+    let root = fs::metadata(format!("/proc/{pid}/root/marker")).map(|m| m.ino());
+    assert_eq!(root.unwrap(), fs::metadata(t.rpath("/marker")).unwrap().ino());
+    drop(holder);
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn time_offsets_and_mount_namespace_paths_are_refused_with_their_json_path() {
+    let t = Test::new("oci-nsrefuse");
+    let state = t.host_dir("state");
+    let cases = [
+        (
+            r#"{"type":"pid"},{"type":"mount"}"#.to_string(),
+            TIME_OFFSETS.to_string(),
+            "linux.timeOffsets: needs a new time namespace in linux.namespaces",
+        ),
+        (
+            r#"{"type":"pid"},{"type":"mount"},{"type":"time","path":"/proc/1/ns/time"}"#.into(),
+            TIME_OFFSETS.into(),
+            "linux.timeOffsets: needs a new time namespace in linux.namespaces",
+        ),
+        (
+            r#"{"type":"pid"},{"type":"mount","path":"/proc/self/ns/ipc"}"#.into(),
+            String::new(),
+            "linux.namespaces[1].path: /proc/self/ns/ipc: not a namespace of type mount",
+        ),
+        (
+            r#"{"type":"pid"},{"type":"mount"},{"type":"time","path":"/proc/self/ns/uts"}"#.into(),
+            String::new(),
+            "linux.namespaces[2].path: /proc/self/ns/uts: not a namespace of type time",
+        ),
+        (
+            r#"{"type":"pid"},{"type":"mount","path":"/proc/1/ns/mnt"},{"type":"user"}"#.into(),
+            MAPS.into(),
+            "linux.namespaces[1].path: joining a mount namespace is not supported by spawnbox-runc with a user \
+             namespace (the container's PID 1 gets a mount namespace of its user namespace's)",
+        ),
+    ];
+    for (namespaces, extra, want) in cases {
+        let b = bundle(&t, &config(&t, "true", None, &namespaces, &extra, ""));
+        let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+        assert_eq!((o.status.code(), text(&o.stderr)), (Some(1), format!("spawnbox-runc: {want}\n")), "{namespaces}");
+        assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+    }
 }
 
 /// A host directory `rel` of `t` owned by `owner`, holding a file `f` owned by `file_owner`.

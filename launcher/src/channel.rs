@@ -1,6 +1,6 @@
 //! The launcher ↔ container-child channel: a SOCK_SEQPACKET pair carrying a few typed
 //! messages (the console pty, the notify socket, "ready", "go", an error line, "uid map
-//! written", "device program attached"; for `spawnctl shell`, a pidfd of the process it
+//! written", "device program attached", "time namespace made"; for `spawnctl shell`, a pidfd of the process it
 //! started), not numbered barriers.
 
 use crate::error::{Error, Result};
@@ -32,8 +32,12 @@ pub enum Msg {
     Premade { run: OwnedFd, dev: OwnedFd },
     /// Child → launcher: setup or exec failed (message, errno and hint cross intact).
     Error(Error),
-    /// Launcher → child: the user namespace's uid_map and gid_map are written.
+    /// Launcher → child: the user namespace's uid_map and gid_map are written (and the new
+    /// time namespace's offsets, after [`Msg::TimeNamespace`]).
     Mapped,
+    /// PID 1 of a user namespace → launcher: its new time namespace is made (not entered):
+    /// the launcher writes its offsets, which PID 1 itself may not (see `child/time_ns.rs`).
+    TimeNamespace,
     /// Outer child → launcher: the host pid of the container's PID 1, cloned into its user
     /// namespace (the outer child exits, the launcher adopts it as subreaper).
     Pid(i32),
@@ -53,6 +57,7 @@ const TAG_NOTIFY: u8 = 7;
 const TAG_PIDFD: u8 = 8;
 const TAG_DEVICES: u8 = 9;
 const TAG_PREMADE: u8 = 10;
+const TAG_TIME_NAMESPACE: u8 = 11;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
 /// Most descriptors in one message.
@@ -85,6 +90,7 @@ impl Channel {
             Msg::Go => self.send_bytes(&[TAG_GO]),
             Msg::Devices(attached) => self.send_bytes(&[TAG_DEVICES, u8::from(attached)]),
             Msg::Mapped => self.send_bytes(&[TAG_MAPPED]),
+            Msg::TimeNamespace => self.send_bytes(&[TAG_TIME_NAMESPACE]),
             Msg::Pid(pid) => {
                 let mut buf = vec![TAG_PID];
                 buf.extend(pid.to_le_bytes());
@@ -158,6 +164,7 @@ impl Channel {
             TAG_GO => Msg::Go,
             TAG_DEVICES if n == 2 => Msg::Devices(buf[1] != 0),
             TAG_MAPPED => Msg::Mapped,
+            TAG_TIME_NAMESPACE => Msg::TimeNamespace,
             TAG_PID if n == 5 => Msg::Pid(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
             TAG_ERROR if n >= 7 => Msg::Error(decode_error(&buf[1..n])),
             t => return Err(Error::msg(format!("unexpected message {t} from the container"))),
@@ -224,6 +231,8 @@ mod tests {
         }
         b.send(Msg::Mapped).unwrap();
         assert!(matches!(a.recv().unwrap(), Some(Msg::Mapped)));
+        a.send(Msg::TimeNamespace).unwrap();
+        assert!(matches!(b.recv().unwrap(), Some(Msg::TimeNamespace)));
         a.send(Msg::Pid(4_194_303)).unwrap();
         assert!(matches!(b.recv().unwrap(), Some(Msg::Pid(4_194_303))));
         drop(a);

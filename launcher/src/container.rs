@@ -55,6 +55,7 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, joined: &[Joined])
                     .map_err(|e| Error::path("join network namespace", path, e))?;
             }
             Op::JoinNamespace { kind, path } => child::join_namespace(joined, *kind, path)?,
+            Op::TimeNamespace { offsets } => child::time_ns::enter_new(offsets)?,
             Op::Slave => make_slave()?,
             Op::BindTree { read_only } => tree = Some(rootfs::bind_root(&spec.directory, *read_only)?),
             Op::OverlayRoot { .. } | Op::TmpfsRoot => {

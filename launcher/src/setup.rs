@@ -23,9 +23,20 @@ pub enum Op {
     JoinNetwork(PathBuf),
     /// The OCI runtime: a namespace config.json names by path (`linux.namespaces[i].path`),
     /// opened by the launcher, joined with setns(2); by the outer child before it clones PID 1
-    /// (a PID namespace: PID 1 is born in it). The plain child's PID namespace is joined by the
+    /// (a PID or time namespace: PID 1 is born in it). A mount namespace (the plain child's
+    /// only) is joined last, right before the root is set up in it. The plain child's PID namespace is joined by the
     /// launcher around the clone.
     JoinNamespace { kind: NsKind, path: PathBuf },
+    /// The OCI runtime's new time namespace, by the plain child itself: unshare(CLONE_NEWTIME),
+    /// config.json's `linux.timeOffsets` written to its `timens_offsets` (the kernel's text,
+    /// one `CLOCK SECS NANOSECS` line each), then entered through `time_for_children` before
+    /// any other process is in it.
+    TimeNamespace { offsets: String },
+    /// The same for PID 1 of a user namespace, which owns the time namespace then: made right
+    /// after the clone (PID 1 tells the launcher, which writes `offsets` before the maps) ...
+    UnshareTime { offsets: String },
+    /// ... and entered once PID 1 is root of its user namespace.
+    EnterTime,
     /// Every mount of the child's namespace a slave: nothing propagates back to the host.
     Slave,
     /// The tree bound onto itself (read-only with `--read-only`); the host sources of the
@@ -84,6 +95,9 @@ impl fmt::Display for Op {
             Op::CgroupNamespace => f.write_str("cgroup-namespace"),
             Op::JoinNetwork(p) => write!(f, "join-network {}", p.display()),
             Op::JoinNamespace { kind, path } => write!(f, "join {} {}", kind.name(), path.display()),
+            Op::TimeNamespace { offsets } => write!(f, "time-namespace{}", offsets_shown(offsets)),
+            Op::UnshareTime { offsets } => write!(f, "unshare-time{}", offsets_shown(offsets)),
+            Op::EnterTime => f.write_str("enter-time"),
             Op::Slave => f.write_str("slave"),
             Op::BindTree { read_only } => write!(f, "bind-tree{}", if *read_only { " ro" } else { "" }),
             Op::AttachTree => f.write_str("attach-tree"),
@@ -114,6 +128,14 @@ impl fmt::Display for Op {
             Op::WaitForStart => f.write_str("wait-for-start"),
             Op::Exec => f.write_str("exec"),
         }
+    }
+}
+
+/// ` monotonic 86400 0, boottime 3600 0` for `timens_offsets` text (nothing for none).
+fn offsets_shown(offsets: &str) -> String {
+    match offsets.lines().collect::<Vec<_>>().join(", ") {
+        l if l.is_empty() => l,
+        l => format!(" {l}"),
     }
 }
 
@@ -207,15 +229,17 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         // The OCI runtime: config.json's namespaces and mounts, no /etc files.
         let config = &oci.config;
         // Namespaces named by path, joined first (runc's order); a PID namespace only where a
-        // process is cloned into it.
+        // process is cloned into it; a time namespace's children are born in it too.
         let joins = |pid: bool| {
-            spec_oci::JOINABLE.iter().filter(move |k| pid || **k != NsKind::Pid).filter_map(|k| match spec_oci::choice(
-                config, *k,
-            ) {
-                NsChoice::Join { path, .. } => Some(Op::JoinNamespace { kind: *k, path }),
-                _ => None,
-            })
+            spec_oci::JOINABLE.into_iter().chain([NsKind::Time]).filter(move |k| pid || *k != NsKind::Pid).filter_map(
+                |k| match spec_oci::choice(config, k) {
+                    NsChoice::Join { path, .. } => Some(Op::JoinNamespace { kind: k, path }),
+                    _ => None,
+                },
+            )
         };
+        let new_time = spec_oci::choice(config, NsKind::Time) == NsChoice::New;
+        let offsets = spec_oci::time_offsets_text(config);
         if !facts.userns {
             let ops = &mut p.plain;
             ops.extend(joins(false));
@@ -223,7 +247,16 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
             if cgroupns {
                 ops.push(Op::CgroupNamespace);
             }
+            if new_time {
+                ops.push(Op::TimeNamespace { offsets });
+            }
             ops.extend(netns);
+            // A mount namespace by path (runc's): joined after every path was opened on the
+            // host's view (the network namespace's is opened by the child itself), and the whole
+            // root set up inside it.
+            if let NsChoice::Join { path, .. } = spec_oci::choice(config, NsKind::Mount) {
+                ops.push(Op::JoinNamespace { kind: NsKind::Mount, path });
+            }
             ops.push(Op::Slave);
             ops.push(Op::BindTree { read_only: false });
             if !config.hooks.create_container.is_empty() {
@@ -277,7 +310,13 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         };
         let held: Vec<PathBuf> = steps.iter().filter_map(covered).collect();
         let inner = &mut p.inner;
+        if new_time {
+            inner.push(Op::UnshareTime { offsets });
+        }
         inner.push(Op::BecomeRoot);
+        if new_time {
+            inner.push(Op::EnterTime);
+        }
         inner.extend(held.iter().map(|t| Op::HoldMount { target: t.clone() }));
         let mut group = Vec::new();
         for s in steps.iter().filter(|s| inside(s)) {
@@ -715,5 +754,61 @@ mod tests {
                 "outer: clone-inner shares ipc,uts,user",
             ])[..]
         );
+    }
+
+    #[test]
+    fn oci_time_namespace_and_a_mount_namespace_by_path() {
+        let offsets = r#"],"timeOffsets":{"monotonic":{"secs":86400},"boottime":{"secs":3600}},"x":["#;
+        // The plain child: a new time namespace made before the mount namespace is joined
+        // (its procfs is its own), and the root set up inside the joined one.
+        let ns = format!(
+            r#"{{"type":"pid"}},{{"type":"mount","path":"/proc/9/ns/mnt"}},{{"type":"uts"}},{{"type":"time"}}{offsets}"#
+        );
+        assert_eq!(
+            oci_lines(&ns, PLAIN)[..5],
+            want(&[
+                "child: time-namespace monotonic 86400 0, boottime 3600 0",
+                "child: join mount /proc/9/ns/mnt",
+                "child: slave",
+                "child: bind-tree",
+                "child: switch-root",
+            ])[..]
+        );
+        // A time namespace by path, joined with the others.
+        let ns = r#"{"type":"uts","path":"/proc/9/ns/uts"},{"type":"mount"},{"type":"time","path":"/proc/9/ns/time"},{"type":"cgroup"}"#;
+        assert_eq!(
+            oci_lines(ns, PLAIN)[..4],
+            want(&[
+                "child: join uts /proc/9/ns/uts",
+                "child: join time /proc/9/ns/time",
+                "child: cgroup-namespace",
+                "child: slave",
+            ])[..]
+        );
+        // With a user namespace: PID 1 makes it in its user namespace (which owns it), the
+        // launcher writes the offsets, PID 1 enters it as root there; one by path is the outer
+        // child's to join, PID 1 is born in it.
+        let ns = format!(
+            r#"{{"type":"pid"}},{{"type":"mount"}},{{"type":"uts"}},{{"type":"user"}},{{"type":"time"}}{offsets}"#
+        );
+        let got = oci_lines(&ns, USERNS);
+        let at = got.iter().position(|l| l == "inner: become-root").expect("become-root");
+        assert_eq!(
+            got[at - 1..=at + 1],
+            want(&[
+                "inner: unshare-time monotonic 86400 0, boottime 3600 0",
+                "inner: become-root",
+                "inner: enter-time"
+            ])[..]
+        );
+        assert!(!got.iter().any(|l| l.starts_with("child") || l.contains("outer: time")), "{got:?}");
+        let ns = r#"{"type":"pid"},{"type":"mount"},{"type":"uts"},{"type":"user"},{"type":"time","path":"/proc/9/ns/time"}"#;
+        let got = oci_lines(ns, USERNS);
+        let at = got.iter().position(|l| l.starts_with("outer: clone-inner")).expect("clone-inner");
+        assert_eq!(
+            got[at - 1..=at],
+            want(&["outer: join time /proc/9/ns/time", "outer: clone-inner shares ipc,cgroup"])[..]
+        );
+        assert!(!got.iter().any(|l| l.contains("-time")), "{got:?}");
     }
 }

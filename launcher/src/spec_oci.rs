@@ -150,14 +150,14 @@ pub struct Joined {
     pub fd: OwnedFd,
 }
 
-/// Opens every namespace of [`JOINABLE`] that `config` names by path, checking that each is
-/// a namespace of its type; errors name the JSON path
-/// (`linux.namespaces[2].path: open /proc/9/ns/ipc: no such file or directory`).
+/// Opens every namespace that `config` names by path (those of [`JOINABLE`], the mount, time
+/// and user namespaces), checking that each is a namespace of its type; errors name the JSON
+/// path (`linux.namespaces[2].path: open /proc/9/ns/ipc: no such file or directory`).
 pub fn open_joined(config: &Config) -> Result<Vec<Joined>> {
     let mut out = Vec::new();
     // The user namespace last: the outer child joins it last (it then has no privileges left
     // over the others).
-    for kind in JOINABLE.into_iter().chain([NsKind::User]) {
+    for kind in JOINABLE.into_iter().chain([NsKind::Mount, NsKind::Time, NsKind::User]) {
         let NsChoice::Join { index, path } = choice(config, kind) else { continue };
         let at = format!("linux.namespaces[{index}].path");
         let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
@@ -174,30 +174,34 @@ pub fn open_joined(config: &Config) -> Result<Vec<Joined>> {
     Ok(out)
 }
 
-/// What the core makes of `linux.namespaces`: a new mount namespace (required); PID, IPC, UTS
-/// and cgroup namespaces new, joined by path or the runtime's own (not listed); a network
-/// namespace likewise; a new user namespace with mappings.
+/// What the core makes of `linux.namespaces`: a mount namespace, new or (without a user
+/// namespace) joined by path; PID, IPC, UTS, cgroup and time namespaces new, joined by path or
+/// the runtime's own (not listed); a network namespace likewise; a new user namespace with
+/// mappings, or one joined by path. `linux.timeOffsets` needs a new time namespace.
 fn check_namespaces(config: &Config) -> Result<()> {
     let list = &config.linux.namespaces;
     for (i, ns) in list.iter().enumerate() {
-        let at = format!("linux.namespaces[{i}]");
-        match ns.kind {
-            NsKind::Time => {
-                return Err(Error::msg(format!("{at}: time namespaces are not supported by spawnbox-runc yet")))
-            }
-            NsKind::Mount if ns.path.is_some() => {
-                return Err(Error::msg(format!(
-                    "{at}.path: joining a mount namespace is not supported by spawnbox-runc (the container's \
-                     mount namespace is always new)"
-                )))
-            }
-            _ => {}
+        // With a user namespace the container's PID 1 is cloned by the outer child into a
+        // mount namespace of its own, owned by the container's user namespace (what locks the
+        // outer child's mounts). A mount namespace of another owner it could neither join
+        // (setns needs CAP_SYS_ADMIN over the owner) nor mount in, and one the outer child set
+        // up and shared with it would give up the locks. (With a new user namespace runc's
+        // container process has no privileges over a joined mount namespace either.)
+        if ns.kind == NsKind::Mount && ns.path.is_some() && choice(config, NsKind::User) != NsChoice::Host {
+            return Err(Error::msg(format!(
+                "linux.namespaces[{i}].path: joining a mount namespace is not supported by spawnbox-runc with a \
+                 user namespace (the container's PID 1 gets a mount namespace of its user namespace's)"
+            )));
         }
     }
     if !list.iter().any(|n| n.kind == NsKind::Mount) {
         return Err(Error::msg(
             "linux.namespaces: a container without a mount namespace of its own is not supported by spawnbox-runc",
         ));
+    }
+    // As runc: offsets can only be written before any process has entered the namespace.
+    if !config.linux.time_offsets.is_empty() && choice(config, NsKind::Time) != NsChoice::New {
+        return Err(Error::msg("linux.timeOffsets: needs a new time namespace in linux.namespaces"));
     }
     // runc: "unable to set hostname without a private UTS namespace".
     if choice(config, NsKind::Uts) == NsChoice::Host {
@@ -209,6 +213,12 @@ fn check_namespaces(config: &Config) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `linux.timeOffsets` as the kernel's `/proc/PID/timens_offsets` takes them: one
+/// `CLOCK SECS NANOSECS` line each (time_namespaces(7)).
+pub fn time_offsets_text(config: &Config) -> String {
+    config.linux.time_offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanosecs)).collect()
 }
 
 /// Whether config.json asks for a new cgroup namespace.
@@ -319,13 +329,24 @@ mod tests {
                 "linux.devices[0]: device owners are not supported with a user namespace joined by path",
             ),
             (
-                r#"{"type":"pid"},{"type":"mount","path":"/proc/1/ns/mnt"}"#,
-                "linux.namespaces[1].path: joining a mount namespace is not supported by spawnbox-runc (the \
-                 container's mount namespace is always new)",
+                r#"{"type":"uts"},{"type":"mount","path":"/proc/1/ns/mnt"},{"type":"user"}"#,
+                "linux.namespaces[1].path: joining a mount namespace is not supported by spawnbox-runc with a user \
+                 namespace (the container's PID 1 gets a mount namespace of its user namespace's)",
             ),
             (
-                r#"{"type":"mount"},{"type":"time"}"#,
-                "linux.namespaces[1]: time namespaces are not supported by spawnbox-runc yet",
+                r#"{"type":"uts"},{"type":"mount","path":"/proc/1/ns/mnt"},{"type":"user","path":"/proc/1/ns/user"}"#,
+                "linux.namespaces[1].path: joining a mount namespace is not supported by spawnbox-runc with a user \
+                 namespace (the container's PID 1 gets a mount namespace of its user namespace's)",
+            ),
+            // Offsets are written before anyone is in the namespace: only a new one takes them.
+            (
+                r#"{"type":"mount"},{"type":"uts"}],"timeOffsets":{"monotonic":{"secs":86400}},"devices":["#,
+                "linux.timeOffsets: needs a new time namespace in linux.namespaces",
+            ),
+            (
+                r#"{"type":"mount"},{"type":"uts"},{"type":"time","path":"/proc/1/ns/time"}],
+                   "timeOffsets":{"boottime":{"secs":1}},"devices":["#,
+                "linux.timeOffsets: needs a new time namespace in linux.namespaces",
             ),
             (
                 r#"{"type":"pid"},{"type":"ipc"},{"type":"uts"}"#,
@@ -364,6 +385,29 @@ mod tests {
         let c = config(ALL);
         assert_eq!(new_namespaces(&c), (libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) as u64);
         assert!(!cgroup_namespace(&c));
+    }
+
+    #[test]
+    fn time_namespaces_new_with_offsets_or_joined_and_a_joined_mount_namespace() {
+        let c = config(
+            r#"{"type":"mount"},{"type":"uts"},{"type":"time"}],
+               "timeOffsets":{"monotonic":{"secs":86400},"boottime":{"secs":3600,"nanosecs":5}},"devices":["#,
+        );
+        assert_eq!(choice(&c, NsKind::Time), NsChoice::New);
+        assert_eq!(time_offsets_text(&c), "monotonic 86400 0\nboottime 3600 5\n");
+        // Never a clone flag: CLONE_NEWTIME is the child's own unshare (0x80 is CSIGNAL's).
+        assert_eq!(new_namespaces(&c), libc::CLONE_NEWUTS as u64);
+        assert!(from_bundle("c", Path::new("/b"), c).is_ok());
+        // A new one without offsets; joined ones; a mount namespace by path, without a user one.
+        let c = config(r#"{"type":"mount"},{"type":"uts"},{"type":"time"}"#);
+        assert_eq!(time_offsets_text(&c), "");
+        assert!(from_bundle("c", Path::new("/b"), c).is_ok());
+        let c = config(
+            r#"{"type":"mount","path":"/proc/9/ns/mnt"},{"type":"uts"},{"type":"time","path":"/proc/9/ns/time"}"#,
+        );
+        assert_eq!(choice(&c, NsKind::Mount), NsChoice::Join { index: 0, path: PathBuf::from("/proc/9/ns/mnt") });
+        assert_eq!(choice(&c, NsKind::Time), NsChoice::Join { index: 2, path: PathBuf::from("/proc/9/ns/time") });
+        assert!(from_bundle("c", Path::new("/b"), c).is_ok());
     }
 
     fn with_user(maps: &str, devices: &str) -> Result<Spec> {
@@ -469,6 +513,22 @@ mod tests {
         assert_eq!(
             open_joined(&c).unwrap_err().to_string(),
             "linux.namespaces[1].path: /proc/self/ns/ipc: not a namespace of type uts"
+        );
+        // The mount and time namespaces are opened and checked too (time_for_children is one).
+        let c = config(
+            r#"{"type":"mount","path":"/proc/self/ns/mnt"},{"type":"uts"},{"type":"time","path":"/proc/self/ns/time_for_children"}"#,
+        );
+        let j = open_joined(&c).unwrap();
+        assert_eq!(j.iter().map(|j| j.kind).collect::<Vec<_>>(), [NsKind::Mount, NsKind::Time]);
+        let c = config(r#"{"type":"mount","path":"/proc/self/ns/ipc"},{"type":"uts"}"#);
+        assert_eq!(
+            open_joined(&c).unwrap_err().to_string(),
+            "linux.namespaces[0].path: /proc/self/ns/ipc: not a namespace of type mount"
+        );
+        let c = config(r#"{"type":"mount"},{"type":"uts"},{"type":"time","path":"/proc/self/ns/mnt"}"#);
+        assert_eq!(
+            open_joined(&c).unwrap_err().to_string(),
+            "linux.namespaces[2].path: /proc/self/ns/mnt: not a namespace of type time"
         );
         let c = config(r#"{"type":"mount"},{"type":"uts","path":"/proc/self/status"}"#);
         assert_eq!(

@@ -1,10 +1,11 @@
 //! The steps every container child takes, whichever process model started it: the plain
 //! child (`container.rs`) and the user-namespaced outer and inner children (`userns/child.rs`).
 //! Setting up (descriptors, signals, propagation, the mount plan) is here; `/etc` files are in
-//! `etc.rs`, becoming the payload in `payload.rs`.
+//! `etc.rs`, becoming the payload in `payload.rs`, a new time namespace in `time_ns.rs`.
 
 pub mod etc;
 mod payload;
+pub mod time_ns;
 
 use crate::channel::{Channel, Msg};
 use crate::error::{Error, Result};

@@ -26,7 +26,9 @@ use rustix::thread::ThreadNameSpaceType as Ns;
 use std::path::PathBuf;
 
 /// The namespaces of `/proc/PID/ns/`, in the order nsenter names them; the user namespace is
-/// entered first by the kernel whatever the order (setns on a pidfd is atomic).
+/// entered first by the kernel whatever the order (setns on a pidfd is atomic). The time
+/// namespace (the OCI runtime's) is PID 1's own, not its `time_for_children`; setns(2) takes
+/// it only from a single-threaded caller (EUSERS), as the joining child is.
 const NAMESPACES: [(&str, Ns); 8] = [
     ("user", Ns::USER),
     ("mnt", Ns::MOUNT),

@@ -151,7 +151,10 @@ pub(super) fn spawn(
     let pid = match &prep.userns {
         Some(ns) => {
             let pid1 = adopt_pid1(&parent_ch, pid)?;
-            if let Err(e) = ns.write_maps(pid1).and_then(|()| parent_ch.send(Msg::Mapped)) {
+            let mapped = write_time_offsets(&parent_ch, prep, pid1)
+                .and_then(|()| ns.write_maps(pid1))
+                .and_then(|()| parent_ch.send(Msg::Mapped));
+            if let Err(e) = mapped {
                 return Err(abandon(pid1, e));
             }
             pid1
@@ -168,7 +171,15 @@ pub(super) fn spawn(
             Ok(Some(Msg::Notify(fd))) => notify = Some(fd),
             Ok(Some(Msg::Ready)) => break,
             Ok(Some(Msg::Error(e))) => return Err(reap(pid, e)),
-            Ok(Some(Msg::Go | Msg::Devices(_) | Msg::Premade { .. } | Msg::Mapped | Msg::Pid(_) | Msg::Pidfd(_)))
+            Ok(Some(
+                Msg::Go
+                | Msg::Devices(_)
+                | Msg::Premade { .. }
+                | Msg::Mapped
+                | Msg::Pid(_)
+                | Msg::Pidfd(_)
+                | Msg::TimeNamespace,
+            ))
             | Ok(None) => return Err(ended_early(pid)),
             Err(e) => return Err(abandon(pid, e)),
         }
@@ -265,6 +276,25 @@ fn ended_early(pid: i32) -> Error {
 
 /// The outer child of a user-namespaced start reports the host pid of PID 1 (or an error) and
 /// exits; PID 1, orphaned, is now the launcher's child (it is a child subreaper).
+/// PID 1 of a user namespace that makes a time namespace (`Op::UnshareTime` in its plan):
+/// once it says the namespace is made, its offsets written to `/proc/PID1/timens_offsets`
+/// with the launcher's privileges (runc's parent writes them too).
+fn write_time_offsets(ch: &Channel, prep: &Prepared, pid1: i32) -> Result<()> {
+    let Some(offsets) = prep.setup.inner.iter().find_map(|op| match op {
+        crate::setup::Op::UnshareTime { offsets } => Some(offsets),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    match ch.recv()? {
+        Some(Msg::TimeNamespace) => {}
+        Some(Msg::Error(e)) => return Err(e),
+        _ => return Err(Error::msg("the container's PID 1 ended before it made its time namespace")),
+    }
+    let file = std::path::PathBuf::from(format!("/proc/{pid1}/timens_offsets"));
+    crate::child::time_ns::write_offsets(rustix::fs::CWD, &file, offsets)
+}
+
 fn adopt_pid1(ch: &Channel, outer: i32) -> Result<i32> {
     let got = ch.recv();
     let _ = rustix::process::waitpid(Pid::from_raw(outer), WaitOptions::empty());

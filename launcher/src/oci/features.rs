@@ -72,7 +72,7 @@ pub fn features_json() -> String {
         ),
         list(&["prestart", "createRuntime", "poststart", "poststop"]),
         list(&[crate::mount_plan_oci::OPTION_NAMES, crate::mount_plan_oci::IDMAP].concat()),
-        list(&["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]),
+        list(&["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]),
     )
 }
 
@@ -92,5 +92,6 @@ mod tests {
         let v = crate::json::parse(text.as_bytes()).unwrap();
         assert_eq!(v.get("ociVersionMax").and_then(|v| v.as_str()), Some("1.3.0"));
         assert!(text.contains("\"rbind\""));
+        assert!(text.contains(r#""namespaces":["cgroup","ipc","mount","network","pid","time","user","uts"]"#));
     }
 }

@@ -23,6 +23,18 @@ pub struct Linux {
     /// `linux` or `linux32` (`personality.domain`).
     pub personality: Option<String>,
     pub mount_label: Option<String>,
+    /// `timeOffsets`: the clocks of a new time namespace, in document order.
+    pub time_offsets: Vec<TimeOffset>,
+}
+
+/// One of `linux.timeOffsets`: a clock's offset in the container's time namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeOffset {
+    /// `monotonic` or `boottime` (the member's key).
+    pub clock: String,
+    pub secs: i64,
+    /// Below one second.
+    pub nanosecs: u32,
 }
 
 /// The namespace types of the spec, and their `CLONE_NEW*` flags.
@@ -226,6 +238,9 @@ const SECCOMP_ACTIONS: [&str; 8] = [
 const SECCOMP_OPS: [&str; 7] =
     ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
 
+/// The clocks a time namespace offsets (time_namespaces(7)).
+const TIME_CLOCKS: [&str; 2] = ["monotonic", "boottime"];
+
 /// Root propagation values (runc's list).
 const PROPAGATIONS: [&str; 8] =
     ["shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable"];
@@ -300,7 +315,32 @@ pub fn parse(l: &At<'_>) -> Result<Linux> {
         readonly_paths: absolute_paths(l, "readonlyPaths")?,
         personality,
         mount_label: opt_str(l, "mountLabel")?.filter(|s| !s.is_empty()),
+        time_offsets: time_offsets(l)?,
     })
+}
+
+/// `timeOffsets`: `{"monotonic": {"secs": S, "nanosecs": N}, ...}`, both members optional.
+fn time_offsets(l: &At<'_>) -> Result<Vec<TimeOffset>> {
+    let Some(t) = l.opt("timeOffsets")? else { return Ok(Vec::new()) };
+    t.entries()?
+        .into_iter()
+        .map(|(clock, o)| {
+            if !TIME_CLOCKS.contains(&clock) {
+                return Err(o.error(format!("unknown clock (expected {})", TIME_CLOCKS.join(" or "))));
+            }
+            let nanosecs = match o.opt("nanosecs")? {
+                Some(n) => {
+                    let v = u32_of(&n)?;
+                    if v >= 1_000_000_000 {
+                        return Err(n.error(format!("must be below 1000000000: {v}")));
+                    }
+                    v
+                }
+                None => 0,
+            };
+            Ok(TimeOffset { clock: clock.to_string(), secs: opt_i64(&o, "secs")?.unwrap_or(0), nanosecs })
+        })
+        .collect()
 }
 
 /// `uidMappings`/`gidMappings` of `v`.

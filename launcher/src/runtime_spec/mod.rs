@@ -11,7 +11,7 @@ mod tests;
 
 pub use linux::{
     BlockIo, Cpu, DeviceRule, HugepageLimit, IdMap, Linux, LinuxDevice, Memory, Namespace, NsKind, Resources, Seccomp,
-    SeccompArg, SeccompRule, ThrottleDevice, WeightDevice,
+    SeccompArg, SeccompRule, ThrottleDevice, TimeOffset, WeightDevice,
 };
 pub use process::{Capabilities, Process, Rlimit, User};
 

@@ -165,6 +165,29 @@ fn a_docker_config_with_hooks_userns_and_resources() {
 }
 
 #[test]
+fn time_offsets_in_document_order() {
+    let c = parse(
+        with(
+            "",
+            r#", "timeOffsets": {"boottime": {"secs": -3600}, "monotonic": {"secs": 86400, "nanosecs": 999999999}}"#,
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.linux.time_offsets,
+        [
+            TimeOffset { clock: "boottime".into(), secs: -3600, nanosecs: 0 },
+            TimeOffset { clock: "monotonic".into(), secs: 86400, nanosecs: 999_999_999 },
+        ]
+    );
+    // Both members are optional (zero); an empty object offsets nothing.
+    let c = parse(with("", r#", "timeOffsets": {"monotonic": {}}"#).as_bytes()).unwrap();
+    assert_eq!(c.linux.time_offsets, [TimeOffset { clock: "monotonic".into(), secs: 0, nanosecs: 0 }]);
+    assert!(parse(with("", r#", "timeOffsets": {}"#).as_bytes()).unwrap().linux.time_offsets.is_empty());
+}
+
+#[test]
 fn a_minimal_config_and_unknown_members() {
     let c = parse(br#"{"ociVersion": "1.1.0", "root": {"path": "r"}, "future": {"x": 1}, "linux": {"intelRdt": {}}}"#)
         .unwrap();
@@ -286,6 +309,16 @@ fn each_must_of_the_spec_is_one_error_naming_the_path() {
             "linux.seccomp.syscalls[0].args[0].op: unknown operator \"EQ\"",
         ),
         (with("", r#", "personality": {"domain": "BSD"}"#), "linux.personality.domain: expected LINUX or LINUX32: \"BSD\""),
+        (with("", r#", "timeOffsets": {"realtime": {"secs": 1}}"#), "linux.timeOffsets.realtime: unknown clock (expected monotonic or boottime)"),
+        (with("", r#", "timeOffsets": {"monotonic": {"secs": "1"}}"#), "linux.timeOffsets.monotonic.secs: expected an integer, found a string"),
+        (with("", r#", "timeOffsets": {"boottime": {"secs": 1.5}}"#), "linux.timeOffsets.boottime.secs: not a 64-bit integer: 1.5"),
+        (with("", r#", "timeOffsets": {"boottime": {"nanosecs": -1}}"#), "linux.timeOffsets.boottime.nanosecs: not a non-negative integer: -1"),
+        (
+            with("", r#", "timeOffsets": {"boottime": {"nanosecs": 1000000000}}"#),
+            "linux.timeOffsets.boottime.nanosecs: must be below 1000000000: 1000000000",
+        ),
+        (with("", r#", "timeOffsets": {"monotonic": 5}"#), "linux.timeOffsets.monotonic: expected an object, found a number"),
+        (with("", r#", "timeOffsets": []"#), "linux.timeOffsets: expected an object, found an array"),
         ("{".into(), "line 1 column 2 (byte 1): expected a string key (end of input)"),
     ] {
         assert_eq!(err(&json), want, "{json}");

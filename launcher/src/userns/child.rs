@@ -200,6 +200,13 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
                 made.notify = made.notify.or(more.notify);
                 root = Some(m.root);
             }
+            // In the container's user namespace, which owns it then; the launcher writes the
+            // offsets while it waits for its maps.
+            Op::UnshareTime { .. } => {
+                child::time_ns::unshare()?;
+                ch.send(Msg::TimeNamespace)?;
+            }
+            Op::EnterTime => child::time_ns::enter()?,
             // Absolute paths: the inner child's root is the container's already.
             // With what lies on it (an OCI `cgroup` mount's v1 hierarchies on their tmpfs).
             Op::HoldMount { target } => {
