@@ -316,9 +316,8 @@ pub(crate) fn try_lock(dir: &Path) -> Result<Option<OwnedFd>> {
 /// An existing leaf: a crashed run's empty one is replaced; one whose launcher still holds its
 /// lock is refused; one with processes but no launcher (still dying) is waited for up to
 /// [`DYING_TIMEOUT`], then killed and removed.
-fn replace_leaf(fs: &dyn Fs, leaf: &Path) -> Result<()> {
-    let in_use =
-        || Error::msg(format!("{}: cgroup exists and is in use (is the machine already running?)", leaf.display()));
+fn replace_leaf(fs: &dyn Fs, leaf: &Path, keep_unit: bool) -> Result<()> {
+    let in_use = || in_use(leaf, keep_unit);
     let lock = match try_lock(leaf) {
         Ok(Some(l)) => l,
         Ok(None) => return Err(in_use()),
@@ -343,6 +342,20 @@ fn replace_leaf(fs: &dyn Fs, leaf: &Path) -> Result<()> {
     remove_tree(fs, leaf)?;
     drop(lock);
     Ok(())
+}
+
+/// The leaf `leaf` belongs to a running machine's launcher. With `--keep-unit` (`keep_unit`)
+/// that is another container started from the same cgroup: the unit's cgroup is one
+/// container's.
+fn in_use(leaf: &Path, keep_unit: bool) -> Error {
+    let e = Error::msg(format!("{}: cgroup exists and is in use (is the machine already running?)", leaf.display()));
+    match keep_unit {
+        true => e.hint(
+            "--keep-unit runs one container per unit, and another container started from this cgroup \
+             holds it (start each from a service of its own, or drop --keep-unit)",
+        ),
+        false => e,
+    }
 }
 
 /// An existing leaf the OCI runtime may take: one without processes (its files as they are).
@@ -382,10 +395,7 @@ fn make_dirs(fs: &dyn Fs, plan: &Plan) -> Result<(Vec<PathBuf>, OwnedFd)> {
                 // Another start of this machine got in between: it is its cgroup now.
                 created.pop();
                 undo(&created);
-                return Err(Error::msg(format!(
-                    "{}: cgroup exists and is in use (is the machine already running?)",
-                    leaf.display()
-                )));
+                return Err(in_use(leaf, plan.supervisor.is_some()));
             }
             Err(e) if errno_is(&e, &[Errno::EXIST]) && plan.reuse => {
                 if let Err(r) = reuse_leaf(fs, leaf) {
@@ -408,7 +418,7 @@ fn make_dirs(fs: &dyn Fs, plan: &Plan) -> Result<(Vec<PathBuf>, OwnedFd)> {
                 }
             }
             Err(e) if errno_is(&e, &[Errno::EXIST]) => {
-                if let Err(r) = replace_leaf(fs, leaf) {
+                if let Err(r) = replace_leaf(fs, leaf, plan.supervisor.is_some()) {
                     undo(&created);
                     return Err(r);
                 }

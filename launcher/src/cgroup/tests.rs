@@ -309,6 +309,29 @@ fn keep_unit_uses_payload_and_supervisor() {
 }
 
 #[test]
+fn keep_unit_a_second_container_from_the_same_cgroup_is_refused_with_a_hint() {
+    let s = setup("keeptwo", ALL, true);
+    let own = s.root().join("svc");
+    std::fs::create_dir(&own).expect("own");
+    std::fs::write(own.join("cgroup.procs"), format!("{}\n", s.kernel.self_pid())).expect("procs");
+    std::fs::write(own.join("cgroup.subtree_control"), "").expect("stc");
+    std::fs::write(own.join("cgroup.controllers"), "memory").expect("ctl");
+    let first = s.create("m1", Placement::KeepUnit { own: "svc".into() }, &[]);
+    let p = s.plan("m2", Placement::KeepUnit { own: "svc".into() }, &[], None);
+    let e = Cgroup::create_with(&p, s.kernel.boxed()).expect_err("the first one holds svc/payload");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}/svc/payload: cgroup exists and is in use (is the machine already running?)\nhint: --keep-unit runs \
+             one container per unit, and another container started from this cgroup holds it (start each from a \
+             service of its own, or drop --keep-unit)",
+            s.root().display()
+        )
+    );
+    drop(first);
+}
+
+#[test]
 fn keep_unit_with_other_processes_fails_and_restores() {
     let s = setup("keepbusy", ALL, true);
     let own = s.root().join("svc");
