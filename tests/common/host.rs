@@ -183,26 +183,30 @@ pub fn file_state(p: &Path) -> FileState {
 }
 
 /// Cgroup directories (under `/sys/fs/cgroup`, any hierarchy) whose name contains `machine`
-/// as systemd escapes it in unit names (`-` is `\x2d`): what a container left behind.
+/// as systemd escapes it in unit names (`-` is `\x2d`), or is `machine` (an OCI container's
+/// leaf, named by its ID): what a container left behind.
 pub fn cgroups_of_machine(machine: &str) -> Vec<std::path::PathBuf> {
-    fn walk(d: &Path, depth: usize, frag: &str, out: &mut Vec<std::path::PathBuf>) {
+    fn walk(d: &Path, depth: usize, frag: &str, raw: &str, out: &mut Vec<std::path::PathBuf>) {
         let Ok(rd) = fs::read_dir(d) else { return };
         for e in rd.flatten() {
             if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 continue;
             }
             let p = e.path();
-            if e.file_name().to_string_lossy().contains(frag) {
+            let n = e.file_name().to_string_lossy().into_owned();
+            // nspawn's scopes name the machine escaped (`machine-a\x2db.scope`); the OCI
+            // runtime's leaf is the container ID itself.
+            if n.contains(frag) || n == raw {
                 out.push(p.clone());
             }
             if depth > 0 {
-                walk(&p, depth - 1, frag, out);
+                walk(&p, depth - 1, frag, raw, out);
             }
         }
     }
     let frag = machine.replace('-', "\\x2d");
     let mut out = Vec::new();
-    walk(Path::new("/sys/fs/cgroup"), 4, &frag, &mut out);
+    walk(Path::new("/sys/fs/cgroup"), 4, &frag, machine, &mut out);
     out
 }
 
