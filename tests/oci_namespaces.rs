@@ -14,90 +14,48 @@
 //! `Test`'s drop checks that no cgroup, registry entry, mount or process of it is left.
 
 use spawnbox_tests::engines::{image, Podman};
-use spawnbox_tests::{spawnbox_bin, Test};
+use spawnbox_tests::oci::{bundle, rt, rt_in, runtime, text, Config};
+use spawnbox_tests::Test;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-/// `spawnbox-runc` (a link to the binary) in the test's temp dir.
-fn runtime(t: &Test) -> PathBuf {
-    let rt = t.path("spawnbox-runc");
-    if !rt.exists() {
-        std::os::unix::fs::symlink(spawnbox_bin(), &rt).unwrap();
-    }
-    rt
-}
-
-/// `spawnbox-runc --root STATE ARGS...` with the output in files (a container the runtime
-/// leaves holds its creator's stdio, so pipes would stay open as long as it runs).
-fn rt(t: &Test, state: &Path, args: &[&str]) -> Output {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (out, err) = (t.path(&format!("out.{n}")), t.path(&format!("err.{n}")));
-    let status = Command::new(runtime(t))
-        .arg("--root")
-        .arg(state)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out).unwrap())
-        .stderr(fs::File::create(&err).unwrap())
-        .status()
-        .expect("run spawnbox-runc");
-    let o = Output { status, stdout: fs::read(&out).unwrap(), stderr: fs::read(&err).unwrap() };
-    let _ = (fs::remove_file(&out), fs::remove_file(&err));
-    o
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A config.json for the test's tree running `script` with `sh -c`: `namespaces` is the list's
-/// content, `hostname` a member or nothing, `extra` more members of `linux`, `mounts` more
-/// mounts.
+/// A config.json for the test's tree running `script` with `sh -c`: `Config::new`'s, as root in
+/// `/` with only `PATH`, CAP_CHOWN, no `/dev/shm` (so the mounts given here start at
+/// `mounts[4]`), `/proc/keys` masked and `/proc/sys` read-only. `namespaces` is the list's
+/// content, `hostname` a member or nothing, `extra` more members of `linux` (each followed by
+/// a comma), `mounts` more mounts (each after a comma).
 fn config(t: &Test, script: &str, hostname: Option<&str>, namespaces: &str, extra: &str, mounts: &str) -> String {
-    let hostname = hostname.map(|h| format!(r#""hostname":{h:?},"#)).unwrap_or_default();
-    format!(
-        r#"{{"ociVersion":"1.2.0","root":{{"path":{root:?}}},{hostname}
-  "process":{{"user":{{"uid":0,"gid":0}},"args":["sh","-c",{script:?}],
-    "env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"cwd":"/",
-    "capabilities":{{"bounding":["CAP_CHOWN"],"effective":["CAP_CHOWN"],"permitted":["CAP_CHOWN"]}}}},
-  "mounts":[
-    {{"destination":"/proc","type":"proc","source":"proc"}},
-    {{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}},
-    {{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]}},
-    {{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]}}{mounts}
-  ],
-  "linux":{{"namespaces":[{namespaces}],{extra}
-    "maskedPaths":["/proc/keys"],"readonlyPaths":["/proc/sys"]}}}}"#,
-        root = t.root.to_str().unwrap(),
-    )
-}
-
-/// Writes `config` as the bundle of `t` and returns the bundle's directory.
-fn bundle(t: &Test, config: &str) -> String {
-    let b = t.host_dir("bundle");
-    fs::write(b.join("config.json"), config).unwrap();
-    b.to_str().unwrap().to_string()
+    let mut c = Config::new(t, &["sh", "-c", script]);
+    c.env.truncate(1);
+    c.cwd = "/".into();
+    c.capabilities = Some(r#"{"bounding":["CAP_CHOWN"],"effective":["CAP_CHOWN"],"permitted":["CAP_CHOWN"]}"#.into());
+    c.mounts.retain(|m| !m.contains(r#""destination":"/dev/shm""#));
+    c.mounts.extend(mounts.strip_prefix(',').map(String::from));
+    c.namespaces = vec![namespaces.to_string()];
+    c.top = hostname.map(|h| format!(r#""hostname":{h:?}"#)).into_iter().collect();
+    c.linux.extend(Some(extra.trim_end().trim_end_matches(',')).filter(|e| !e.is_empty()).map(String::from));
+    c.linux.push(r#""maskedPaths":["/proc/keys"],"readonlyPaths":["/proc/sys"]"#.into());
+    c.json()
 }
 
 /// A running "pause" container (`sleep 1000`) of `t`, as containerd's CRI starts a pod's
 /// sandbox; returns its pid on the host.
-fn start_pause(t: &Test, state: &Path, namespaces: &str, extra: &str) -> i32 {
+fn start_pause(t: &Test, namespaces: &str, extra: &str) -> i32 {
     let id = t.name();
     let b = bundle(t, &config(t, "exec sleep 1000", Some("pod-host"), namespaces, extra, ""));
     let pid_file = t.path("pause.pid");
-    let o = rt(t, state, &["create", "--bundle", &b, "--pid-file", pid_file.to_str().unwrap(), &id]);
+    let o = rt(t, &["create", "--bundle", b.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), &id]);
     assert!(o.status.success(), "create: {}", text(&o.stderr));
-    let o = rt(t, state, &["start", &id]);
+    let o = rt(t, &["start", &id]);
     assert!(o.status.success(), "start: {}", text(&o.stderr));
     fs::read_to_string(&pid_file).unwrap().parse().unwrap()
 }
 
 /// Stops and deletes the pause container of `t`.
-fn delete_pause(t: &Test, state: &Path) {
-    let o = rt(t, state, &["delete", "--force", &t.name()]);
+fn delete_pause(t: &Test) {
+    let o = rt(t, &["delete", "--force", &t.name()]);
     assert!(o.status.success(), "delete: {}", text(&o.stderr));
 }
 
@@ -112,12 +70,8 @@ const SHOW_NAMESPACES: &str = "for n in ipc uts net pid; do readlink /proc/self/
 fn a_second_container_joins_the_pause_containers_namespaces_by_path() {
     let pause = Test::new("oci-pause");
     let state = pause.host_dir("state");
-    let pid = start_pause(
-        &pause,
-        &state,
-        r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}"#,
-        "",
-    );
+    let pid =
+        start_pause(&pause, r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}"#, "");
     let app = Test::new("oci-app");
     let ns =
         |n: &str| format!(r#"{{"type":"{n}","path":"/proc/{pid}/ns/{}"}}"#, if n == "network" { "net" } else { n });
@@ -125,14 +79,14 @@ fn a_second_container_joins_the_pause_containers_namespaces_by_path() {
     // Its own processes are the pause container's: `sleep` is PID 1, the app the next one.
     let script = format!("{SHOW_NAMESPACES}; hostname; tr '\\0' ' ' </proc/1/cmdline; echo; echo $$");
     let b = bundle(&app, &config(&app, &script, None, &namespaces, "", ""));
-    let o = rt(&app, &state, &["run", "--bundle", &b, &app.name()]);
+    let o = rt_in(&app, &state, &["run", "--bundle", b.to_str().unwrap(), &app.name()]);
     assert_eq!(text(&o.stderr), "");
     assert_eq!(
         text(&o.stdout),
         format!("{}pod-host\nsleep 1000 \n2\n", host_namespaces(&pid.to_string(), &["ipc", "uts", "net", "pid"]))
     );
     assert_eq!(o.status.code(), Some(0));
-    delete_pause(&pause, &state);
+    delete_pause(&pause);
     assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
 }
 
@@ -142,14 +96,14 @@ fn namespaces_left_out_of_config_json_are_the_runtimes() {
     let state = t.host_dir("state");
     let script = format!("{SHOW_NAMESPACES}; readlink /proc/self/ns/cgroup; hostname");
     let b = bundle(&t, &config(&t, &script, None, r#"{"type":"mount"}"#, "", ""));
-    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &t.name()]);
     assert_eq!(text(&o.stderr), "");
     let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     assert_eq!(text(&o.stdout), format!("{}{host}", host_namespaces("self", &["ipc", "uts", "net", "pid", "cgroup"])));
     assert_eq!(o.status.code(), Some(0));
     // A hostname needs a UTS namespace of the container's (runc's rule), before anything exists.
     let b = bundle(&t, &config(&t, "true", Some("x"), r#"{"type":"mount"}"#, "", ""));
-    let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["create", "--bundle", b.to_str().unwrap(), &t.name()]);
     assert_eq!(
         (o.status.code(), text(&o.stderr)),
         (Some(1), "spawnbox-runc: hostname: needs a UTS namespace in linux.namespaces\n".into())
@@ -181,7 +135,7 @@ fn a_user_namespace_with_the_configs_mappings() {
     let namespaces =
         r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
     let b = bundle(&t, &config(&t, script, Some("userns-box"), namespaces, MAPS, &bind));
-    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &t.name()]);
     assert_eq!(text(&o.stderr), "");
     // Exactly the given lines, in the kernel's format.
     assert_eq!(
@@ -207,7 +161,7 @@ fn a_pod_in_a_user_namespace_joins_it_by_path() {
     let state = pause.host_dir("state");
     let namespaces =
         r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
-    let pid = start_pause(&pause, &state, namespaces, MAPS);
+    let pid = start_pause(&pause, namespaces, MAPS);
     let app = Test::new("oci-uapp");
     let ns =
         |n: &str| format!(r#"{{"type":"{n}","path":"/proc/{pid}/ns/{}"}}"#, if n == "network" { "net" } else { n });
@@ -229,7 +183,7 @@ fn a_pod_in_a_user_namespace_joins_it_by_path() {
     let script = "for n in user ipc uts net; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; id -u; \
                   hostname; stat -c '%u %g' /idmapped; echo $$";
     let b = bundle(&app, &config(&app, script, None, &namespaces, "", &bind));
-    let o = rt(&app, &state, &["run", "--bundle", &b, &app.name()]);
+    let o = rt_in(&app, &state, &["run", "--bundle", b.to_str().unwrap(), &app.name()]);
     assert_eq!(text(&o.stderr), "");
     assert_eq!(
         text(&o.stdout),
@@ -239,7 +193,7 @@ fn a_pod_in_a_user_namespace_joins_it_by_path() {
         )
     );
     assert_eq!(o.status.code(), Some(0));
-    delete_pause(&pause, &state);
+    delete_pause(&pause);
     assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
 }
 
@@ -249,7 +203,7 @@ fn a_namespace_path_that_does_not_open_is_refused_with_its_json_path() {
     let state = t.host_dir("state");
     let namespaces = r#"{"type":"pid"},{"type":"mount"},{"type":"ipc","path":"/proc/999999999/ns/ipc"}"#;
     let b = bundle(&t, &config(&t, "true", None, namespaces, "", ""));
-    let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["create", "--bundle", b.to_str().unwrap(), &t.name()]);
     assert_eq!(
         (o.status.code(), text(&o.stderr)),
         (
@@ -259,7 +213,7 @@ fn a_namespace_path_that_does_not_open_is_refused_with_its_json_path() {
     );
     let namespaces = r#"{"type":"pid"},{"type":"mount"},{"type":"uts","path":"/proc/self/ns/ipc"}"#;
     let b = bundle(&t, &config(&t, "true", None, namespaces, "", ""));
-    let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["create", "--bundle", b.to_str().unwrap(), &t.name()]);
     assert_eq!(
         (o.status.code(), text(&o.stderr)),
         (Some(1), "spawnbox-runc: linux.namespaces[2].path: /proc/self/ns/ipc: not a namespace of type uts\n".into())
@@ -310,9 +264,9 @@ fn exec_enters_a_user_namespaced_container_and_a_joined_pid_namespace() {
     let state = pause.host_dir("state");
     let namespaces =
         r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
-    let pid = start_pause(&pause, &state, namespaces, MAPS);
+    let pid = start_pause(&pause, namespaces, MAPS);
     // `kubectl exec` into the pod's sandbox: the process is root of its user namespace.
-    let o = rt(&pause, &state, &["exec", &pause.name(), "sh", "-c", "cat /proc/self/uid_map; id -u; hostname"]);
+    let o = rt(&pause, &["exec", &pause.name(), "sh", "-c", "cat /proc/self/uid_map; id -u; hostname"]);
     assert_eq!(text(&o.stderr), "");
     assert_eq!(text(&o.stdout), "         0     100000       1000\n      1000     101000      64536\n0\npod-host\n");
     // A second container in the pause container's PID namespace (and so its user namespace's
@@ -322,16 +276,16 @@ fn exec_enters_a_user_namespaced_container_and_a_joined_pid_namespace() {
         |n: &str| format!(r#"{{"type":"{n}","path":"/proc/{pid}/ns/{}"}}"#, if n == "network" { "net" } else { n });
     let namespaces = format!("{},{},{},{{\"type\":\"mount\"}}", ns("user"), ns("pid"), ns("uts"));
     let b = bundle(&app, &config(&app, "exec sleep 1000", None, &namespaces, "", ""));
-    let o = rt(&app, &state, &["run", "--detach", "--bundle", &b, &app.name()]);
+    let o = rt_in(&app, &state, &["run", "--detach", "--bundle", b.to_str().unwrap(), &app.name()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let script = "for p in /proc/[0-9]*; do cat $p/comm; done | grep -c '^sleep$'; readlink /proc/self/ns/pid";
-    let o = rt(&app, &state, &["exec", &app.name(), "sh", "-c", script]);
+    let o = rt_in(&app, &state, &["exec", &app.name(), "sh", "-c", script]);
     assert_eq!(text(&o.stderr), "");
     // Both sleeps: the pause container's PID 1 and the app's.
     assert_eq!(text(&o.stdout), format!("2\n{}", host_namespaces(&pid.to_string(), &["pid"])));
-    let o = rt(&app, &state, &["delete", "--force", &app.name()]);
+    let o = rt_in(&app, &state, &["delete", "--force", &app.name()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    delete_pause(&pause, &state);
+    delete_pause(&pause);
     assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
 }
 
@@ -391,7 +345,7 @@ fn a_new_time_namespace_with_the_configs_offsets() {
         r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"time"}"#;
     let b = bundle(&t, &config(&t, SHOW_TIME, None, namespaces, TIME_OFFSETS, ""));
     let before = host_uptime();
-    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &t.name()]);
     let after = host_uptime();
     assert_eq!(text(&o.stderr), "");
     check_time(&text(&o.stdout), &offsets_text(86400, 3600), 3600.0, before, after);
@@ -400,7 +354,7 @@ fn a_new_time_namespace_with_the_configs_offsets() {
     let namespaces = r#"{"type":"pid"},{"type":"mount"},{"type":"time"}"#;
     let b = bundle(&t, &config(&t, SHOW_TIME, None, namespaces, "", ""));
     let before = host_uptime();
-    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &t.name()]);
     let after = host_uptime();
     assert_eq!(text(&o.stderr), "");
     check_time(&text(&o.stdout), &offsets_text(0, 0), 0.0, before, after);
@@ -417,7 +371,7 @@ fn a_time_namespace_in_a_user_namespace_is_owned_by_it_and_exec_enters_it() {
     let (out, pid_file) = (t.path("pid1.out"), t.path("pid1.pid"));
     let before = host_uptime();
     let mut c = Command::new(runtime(&t));
-    c.arg("--root").arg(&state).args(["run", "--detach", "--bundle", &b, "--pid-file"]);
+    c.arg("--root").arg(&state).args(["run", "--detach", "--bundle", b.to_str().unwrap(), "--pid-file"]);
     c.arg(&pid_file).arg(t.name()).stdin(Stdio::null()).stdout(fs::File::create(&out).unwrap());
     let st = c.stderr(fs::File::create(t.path("pid1.err")).unwrap()).status().unwrap();
     assert!(st.success(), "{}", fs::read_to_string(t.path("pid1.err")).unwrap());
@@ -435,11 +389,11 @@ fn a_time_namespace_in_a_user_namespace_is_owned_by_it_and_exec_enters_it() {
     assert_eq!(fs::read_link(format!("/proc/{pid}/ns/time")).unwrap().to_str().unwrap(), ns);
     // exec: the same time namespace as PID 1, its clocks.
     let before = host_uptime();
-    let o = rt(&t, &state, &["exec", &t.name(), "sh", "-c", SHOW_TIME.replace("/proc/1/ns", "/proc/self/ns").as_str()]);
+    let o = rt(&t, &["exec", &t.name(), "sh", "-c", SHOW_TIME.replace("/proc/1/ns", "/proc/self/ns").as_str()]);
     let after = host_uptime();
     assert_eq!(text(&o.stderr), "");
     assert_eq!(check_time(&text(&o.stdout), &offsets_text(86400, 3600), 3600.0, before, after), ns);
-    let o = rt(&t, &state, &["delete", "--force", &t.name()]);
+    let o = rt(&t, &["delete", "--force", &t.name()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
 }
@@ -485,7 +439,7 @@ fn a_time_namespace_joined_by_path() {
     let namespaces = format!(r#"{{"type":"pid"}},{{"type":"mount"}},{{"type":"time","path":"/proc/{sleep}/ns/time"}}"#);
     let b = bundle(&t, &config(&t, SHOW_TIME, None, &namespaces, "", ""));
     let before = host_uptime();
-    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &t.name()]);
     let after = host_uptime();
     assert_eq!(text(&o.stderr), "");
     assert_eq!(check_time(&text(&o.stdout), &offsets_text(0, 5000), 5000.0, before, after), ns_link);
@@ -511,7 +465,7 @@ fn a_mount_namespace_joined_by_path_gets_the_containers_root() {
     );
     let script = r#"readlink /proc/self/ns/mnt; cat /marker; awk '$5 == "/" {n++} END {print n}' /proc/self/mountinfo"#;
     let b = bundle(&t, &config(&t, script, None, &namespaces, "", ""));
-    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &t.name()]);
     assert_eq!(text(&o.stderr), "");
     // The holder's namespace, the tree as its root (one `/` mount: the old root detached).
     assert_eq!(text(&o.stdout), format!("{mnt}\nthe bundle's rootfs\n1\n"));
@@ -558,7 +512,7 @@ fn time_offsets_and_mount_namespace_paths_are_refused_with_their_json_path() {
     ];
     for (namespaces, extra, want) in cases {
         let b = bundle(&t, &config(&t, "true", None, &namespaces, &extra, ""));
-        let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+        let o = rt(&t, &["create", "--bundle", b.to_str().unwrap(), &t.name()]);
         assert_eq!((o.status.code(), text(&o.stderr)), (Some(1), format!("spawnbox-runc: {want}\n")), "{namespaces}");
         assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
     }
@@ -610,7 +564,7 @@ fn a_mounts_own_mappings_without_a_user_namespace() {
     let script = "stat -c '%u %g' /own /own/f /own/root-file /shown/f; touch /own/new; stat -c '%u %g' /own/new; \
                   touch /shown/new 2>&1; for d in /own /shown; do grep \" $d \" /proc/self/mountinfo | grep -c idmapped; done";
     let b = bundle(&t, &config(&t, script, None, r#"{"type":"mount"}"#, "", &mounts));
-    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &t.name()]);
     assert_eq!(text(&o.stderr), "");
     assert_eq!(
         text(&o.stdout),
@@ -646,7 +600,7 @@ fn a_mounts_own_mappings_with_a_user_namespace() {
                   touch /own/new /same/new; stat -c '%u %g' /own/new /same/new";
     let namespaces = r#"{"type":"pid"},{"type":"mount"},{"type":"user"}"#;
     let b = bundle(&t, &config(&t, script, None, namespaces, maps, &mounts));
-    let o = rt(&t, &state, &["run", "--bundle", &b, &t.name()]);
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &t.name()]);
     assert_eq!(text(&o.stderr), "");
     assert_eq!(text(&o.stdout), "         0     100000      65536\n0 0\n0 0\n0 0\n1 1\n65534 65534\n0 0\n0 0\n");
     assert_eq!(o.status.code(), Some(0));
@@ -687,7 +641,7 @@ fn a_mounts_own_mappings_that_runc_refuses_leave_nothing() {
     ];
     for (mount, want) in cases {
         let b = bundle(&t, &config(&t, "true", None, r#"{"type":"mount"}"#, "", &mount));
-        let o = rt(&t, &state, &["create", "--bundle", &b, &t.name()]);
+        let o = rt(&t, &["create", "--bundle", b.to_str().unwrap(), &t.name()]);
         assert_eq!((o.status.code(), text(&o.stderr)), (Some(1), format!("spawnbox-runc: {want}\n")));
         assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
     }

@@ -1,9 +1,9 @@
 //! The mount plan: which file systems go where inside the container, in order — nspawn's
 //! `mount_all()` table plus the custom mounts — as pure data that `mounts.rs` executes.
 
+use crate::mount_plan_oci::step::OciStep;
 use crate::settings::{ApiVfsWritable, CustomMount};
 use crate::spec::Spec;
-use std::path::PathBuf;
 
 /// The tmpfs of `--volatile` and `-x`'s overlay upper (nspawn's: mode 0755, a quarter of RAM,
 /// a million inodes).
@@ -44,40 +44,9 @@ pub enum Step {
     /// A `--bind`, `--tmpfs`, `--overlay` or `--inaccessible` mount: the spec's custom mount
     /// number `index` (its host source, opened before the switch, has the same index).
     Custom(usize, CustomMount),
-    /// The OCI runtime (`mount_plan_oci.rs`): a fresh file system of config.json's mounts.
-    OciFs { target: PathBuf, fstype: String, data: String, attrs: u32 },
-    /// The OCI runtime's `cgroup` mount on a host with cgroup v1 controllers (runc's): a tmpfs
-    /// on `target` with each hierarchy's directory of the container, `attrs` on each, the
-    /// tmpfs read-only last when they are.
-    OciCgroupV1 { target: PathBuf, attrs: u32, hierarchies: Vec<CgroupV1> },
-    /// Mount attributes set on the bind mount just made on `target`.
-    OciAttrs { target: PathBuf, attrs: u32 },
-    /// `linux.devices`: the nodes made in the container.
-    OciDevices(Vec<crate::runtime_spec::LinuxDevice>),
-    /// `process.cwd`, made when the image lacks it (as runc), before `/` turns read-only.
-    OciWorkingDirectory { target: PathBuf },
-    /// `linux.sysctl`: each value written under `/proc/sys` (before the read-only paths).
-    OciSysctl(Vec<(String, String)>),
-    /// `linux.maskedPaths`: a directory gets a read-only empty tmpfs, anything else
-    /// `/dev/null`; a missing path is skipped.
-    OciMask { target: PathBuf },
-    /// `linux.readonlyPaths`: bound onto itself read-only; a missing path is skipped.
-    OciReadOnly { target: PathBuf },
-    /// `root.readonly`: `/` made read-only, after every mount on it.
-    OciRootReadOnly,
-    /// A propagation option of a mount, or `linux.rootfsPropagation` on `/` (last).
-    OciPropagation { target: PathBuf, kind: String },
-}
-
-/// One cgroup v1 hierarchy in the OCI runtime's `cgroup` mount: `TARGET/dir` (the host's mount
-/// point's name: `memory`, `cpu,cpuacct`), the hierarchy mounted with `options` (its
-/// controllers, `name=systemd`) and its directory `path` (the container's, `/` in the
-/// container's own cgroup namespace) as the mount's root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupV1 {
-    pub dir: String,
-    pub options: String,
-    pub path: PathBuf,
+    /// One of the OCI runtime's steps (`mount_plan_oci.rs` plans them, `mounts_oci.rs` makes
+    /// them).
+    Oci(OciStep),
 }
 
 impl std::fmt::Display for Step {
@@ -99,25 +68,7 @@ impl std::fmt::Display for Step {
             Step::Console => f.write_str("console"),
             Step::CgroupInitLeaf { unmount } => write!(f, "cgroup-init-leaf unmount={unmount}"),
             Step::Custom(_, m) => write!(f, "custom {}", m.describe()),
-            Step::OciFs { target, fstype, data, attrs } => {
-                write!(f, "{fstype} {} {attrs:#x}", target.display())?;
-                if !data.is_empty() {
-                    write!(f, " {data}")?;
-                }
-                Ok(())
-            }
-            Step::OciCgroupV1 { target, attrs, hierarchies } => {
-                let dirs: Vec<String> = hierarchies.iter().map(|h| format!("{}={}", h.dir, h.path.display())).collect();
-                write!(f, "cgroup-v1 {} {attrs:#x} {}", target.display(), dirs.join(" "))
-            }
-            Step::OciAttrs { target, attrs } => write!(f, "attrs {} {attrs:#x}", target.display()),
-            Step::OciDevices(d) => write!(f, "devices ({})", d.len()),
-            Step::OciWorkingDirectory { target } => write!(f, "cwd {}", target.display()),
-            Step::OciSysctl(v) => write!(f, "sysctl ({})", v.len()),
-            Step::OciMask { target } => write!(f, "mask {}", target.display()),
-            Step::OciReadOnly { target } => write!(f, "ro {}", target.display()),
-            Step::OciRootReadOnly => f.write_str("root-read-only"),
-            Step::OciPropagation { target, kind } => write!(f, "propagation {} {kind}", target.display()),
+            Step::Oci(s) => std::fmt::Display::fmt(s, f),
         }
     }
 }
@@ -210,29 +161,9 @@ pub fn inside_userns(step: &Step, own_network: bool) -> bool {
         Step::ReadOnlySelf { target } | Step::WritableSelf { target } | Step::Mask { target } => proc(target),
         Step::Console | Step::CgroupInitLeaf { .. } => true,
         Step::RunHost | Step::DevNodes | Step::Custom(..) => false,
-        // The OCI runtime: config.json's fresh proc, devpts, mqueue and cgroup (and sysfs of a
-        // network of its own) and what lies on them, the sysctls (written as the container's
-        // root, as runc does) and the read-only root (after every mount on it); binds, their
-        // attributes, device nodes and the other file systems outside.
-        Step::OciFs { target, fstype, .. } => match fstype.as_str() {
-            "proc" | "devpts" | "mqueue" | "cgroup2" => true,
-            "sysfs" => own_network,
-            _ => oci_inside(target, own_network),
-        },
-        Step::OciMask { target } | Step::OciReadOnly { target } => oci_inside(target, own_network),
-        // The working directory (made as the container's root) and propagation too.
-        Step::OciSysctl(_) | Step::OciRootReadOnly | Step::OciWorkingDirectory { .. } | Step::OciPropagation { .. } => {
-            true
-        }
-        // v1 hierarchies are mounted with the host's privileges (the outer child).
-        Step::OciAttrs { .. } | Step::OciDevices(_) | Step::OciCgroupV1 { .. } => false,
+        // The OCI runtime's, by the same rule (`OciStep::inside_userns`).
+        Step::Oci(s) => s.inside_userns(&INSIDE_USERNS_TARGETS, own_network),
     }
-}
-
-/// Whether an OCI mount step on `target` lies on a file system the container's user namespace
-/// mounts itself.
-fn oci_inside(target: &std::path::Path, own_network: bool) -> bool {
-    INSIDE_USERNS_TARGETS.iter().any(|t| target.starts_with(t)) || (own_network && target.starts_with("/sys"))
 }
 
 /// Mount points the inner child of a user-namespaced start mounts on (custom mounts below them

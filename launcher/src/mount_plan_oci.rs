@@ -1,12 +1,17 @@
-//! The OCI runtime's mount plan: config.json's `mounts` in their order, the devices, the
-//! console, the working directory, the sysctls, then `linux.readonlyPaths`, `linux.maskedPaths` and a read-only root
-//! (runc's order) as steps of the mount plan, and the bind mounts' own id mappings. Nothing of nspawn's API set is added: the caller's config is the policy.
+//! The OCI runtime's mount plan: config.json's `mounts` (read and checked once, when the spec
+//! is made) in their order, the devices, the console, the working directory, the sysctls, then
+//! `linux.readonlyPaths`, `linux.maskedPaths` and a read-only root (runc's order) as steps of
+//! the mount plan (`step.rs`), and the bind mounts' own id mappings. Nothing of nspawn's API set
+//! is added: the caller's config is the policy.
 
 use crate::error::{Error, Result};
-use crate::mount_plan::{attr, CgroupV1, Step};
+use crate::mount_plan::{attr, Step};
 use crate::runtime_spec::{Config, IdMap, Mount};
 use crate::settings::{BindIdmap, CustomMount, MountSource};
 use std::path::{Path, PathBuf};
+
+pub mod step;
+pub use step::{CgroupV1, OciStep};
 
 /// `MOUNT_ATTR_NOATIME`, `MOUNT_ATTR_NODIRATIME`.
 const NOATIME: u32 = 0x10;
@@ -151,7 +156,7 @@ pub const OPTION_NAMES: &[&str] = &[
 const REFUSED: &[&str] = &["tmpcopyup"];
 
 /// Bind options that make the mount idmapped: with its own mappings (`idmap` the top mount
-/// only, `ridmap` its submounts too), else with the container's user namespace (`spec_oci.rs`
+/// only, `ridmap` its submounts too), else with the container's user namespace ([`check`]
 /// refuses them without one).
 pub const IDMAP: &[&str] = &["idmap", "ridmap"];
 
@@ -194,7 +199,7 @@ pub struct OwnIdmap {
 const MAX_MAP_LINES: usize = 340;
 
 /// Reads mount `i`'s options (`mounts[i].options`).
-pub fn read(i: usize, m: &Mount) -> Result<Planned> {
+fn read(i: usize, m: &Mount) -> Result<Planned> {
     let mut p = Planned { attrs: 0, data: String::new(), bind: None, propagation: None, idmap: None, own: None };
     if matches!(m.kind.as_deref(), Some("bind") | Some("rbind")) {
         p.bind = Some(m.kind.as_deref() == Some("rbind"));
@@ -311,28 +316,50 @@ fn bind_source(bundle: &Path, m: &Mount) -> PathBuf {
     }
 }
 
-/// The bind mounts of `config`, in order: what `Spec::custom_mounts` holds in this mode (their
-/// host sources are opened before the switch into the root, by index).
-pub fn binds(config: &Config, bundle: &Path) -> Result<Vec<CustomMount>> {
+/// Every mount of `config` read (`mounts[i]` is the result's `i`), once, when the spec is made
+/// (`spec_oci.rs`): what this runtime does not take is refused before anything exists. `idmap`
+/// and `ridmap` apply to bind mounts, and need a user namespace (`userns`) unless the mount
+/// has mappings of its own.
+pub fn check(config: &Config, userns: bool) -> Result<Vec<Planned>> {
     let mut out = Vec::new();
     for (i, m) in config.mounts.iter().enumerate() {
         let p = read(i, m)?;
-        if let Some(recursive) = p.bind {
-            out.push(CustomMount::Bind {
-                source: MountSource::Host(bind_source(bundle, m)),
-                destination: PathBuf::from(&m.destination),
-                read_only: p.attrs & attr::RDONLY != 0,
-                recursive,
-                // Mappings of its own: the launcher's namespace (`own_idmaps`), not the container's.
-                idmap: if p.idmap.is_some() && p.own.is_none() { BindIdmap::Idmap } else { BindIdmap::None },
-            });
+        if let Some(o) = m.options.iter().find(|o| IDMAP.contains(&o.as_str())) {
+            if p.bind.is_none() {
+                return Err(Error::msg(format!("mounts[{i}].options: {o:?} applies to bind mounts only")));
+            }
+            if !userns && p.own.is_none() {
+                return Err(Error::msg(format!(
+                    "mounts[{i}].options: {o:?} needs a user namespace in linux.namespaces"
+                )));
+            }
         }
+        out.push(p);
     }
     Ok(out)
 }
 
+/// The bind mounts of `config` (`mounts` its mounts read by [`check`]), in order: what
+/// `Spec::custom_mounts` holds in this mode (their host sources are opened before the switch
+/// into the root, by index).
+pub fn binds(config: &Config, mounts: &[Planned], bundle: &Path) -> Vec<CustomMount> {
+    let bind = |(m, p): (&Mount, &Planned)| {
+        let recursive = p.bind?;
+        Some(CustomMount::Bind {
+            source: MountSource::Host(bind_source(bundle, m)),
+            destination: PathBuf::from(&m.destination),
+            read_only: p.attrs & attr::RDONLY != 0,
+            recursive,
+            // Mappings of its own: the launcher's namespace (`own_idmaps`), not the container's.
+            idmap: if p.idmap.is_some() && p.own.is_none() { BindIdmap::Idmap } else { BindIdmap::None },
+        })
+    };
+    config.mounts.iter().zip(mounts).filter_map(bind).collect()
+}
+
 /// The steps for `config` (`binds` are [`binds`]'s result, the spec's custom mounts; `v1` the
-/// container's cgroup v1 hierarchies, on a host that has them).
+/// container's cgroup v1 hierarchies, on a host that has them). Its per-mount errors are
+/// [`check`]'s, which refuses them when the spec is made.
 pub fn plan(config: &Config, binds: &[CustomMount], v1: &[CgroupV1]) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     let mut bind_index = 0;
@@ -347,27 +374,31 @@ pub fn plan(config: &Config, binds: &[CustomMount], v1: &[CgroupV1]) -> Result<V
             bind_index += 1;
             // The attributes besides read-only (set when the source was cloned).
             if p.attrs & !attr::RDONLY != 0 {
-                steps.push(Step::OciAttrs { target: target.clone(), attrs: p.attrs & !attr::RDONLY });
+                steps.push(Step::Oci(OciStep::Attrs { target: target.clone(), attrs: p.attrs & !attr::RDONLY }));
             }
             if let Some(kind) = p.propagation {
-                steps.push(Step::OciPropagation { target, kind });
+                steps.push(Step::Oci(OciStep::Propagation { target, kind }));
             }
             continue;
         }
         let kind = m.kind.as_deref().unwrap_or("");
         // `cgroup`: the container's v1 hierarchies where it has them (runc's), else cgroup2.
         if kind == "cgroup" && !v1.is_empty() {
-            steps.push(Step::OciCgroupV1 { target: target.clone(), attrs: p.attrs, hierarchies: v1.to_vec() });
+            steps.push(Step::Oci(OciStep::CgroupV1 {
+                target: target.clone(),
+                attrs: p.attrs,
+                hierarchies: v1.to_vec(),
+            }));
             if let Some(kind) = p.propagation {
-                steps.push(Step::OciPropagation { target, kind });
+                steps.push(Step::Oci(OciStep::Propagation { target, kind }));
             }
             continue;
         }
         let fstype = if kind == "cgroup" { "cgroup2" } else { kind };
         let data = if fstype == "cgroup2" { String::new() } else { p.data };
-        steps.push(Step::OciFs { target: target.clone(), fstype: fstype.to_string(), data, attrs: p.attrs });
+        steps.push(Step::Oci(OciStep::Fs { target: target.clone(), fstype: fstype.to_string(), data, attrs: p.attrs }));
         if let Some(kind) = p.propagation {
-            steps.push(Step::OciPropagation { target: target.clone(), kind });
+            steps.push(Step::Oci(OciStep::Propagation { target: target.clone(), kind }));
         }
         if target == Path::new("/dev") && fstype == "tmpfs" {
             // runc's default devices in a /dev of the container's own.
@@ -375,24 +406,24 @@ pub fn plan(config: &Config, binds: &[CustomMount], v1: &[CgroupV1]) -> Result<V
         }
     }
     if !config.linux.devices.is_empty() {
-        steps.push(Step::OciDevices(config.linux.devices.clone()));
+        steps.push(Step::Oci(OciStep::Devices(config.linux.devices.clone())));
     }
     if terminal {
         steps.push(Step::Console);
     }
     if let Some(p) = &config.process {
-        steps.push(Step::OciWorkingDirectory { target: PathBuf::from(&p.cwd) });
+        steps.push(Step::Oci(OciStep::WorkingDirectory { target: PathBuf::from(&p.cwd) }));
     }
     if !config.linux.sysctl.is_empty() {
-        steps.push(Step::OciSysctl(config.linux.sysctl.clone()));
+        steps.push(Step::Oci(OciStep::Sysctl(config.linux.sysctl.clone())));
     }
-    steps.extend(config.linux.readonly_paths.iter().map(|p| Step::OciReadOnly { target: PathBuf::from(p) }));
-    steps.extend(config.linux.masked_paths.iter().map(|p| Step::OciMask { target: PathBuf::from(p) }));
+    steps.extend(config.linux.readonly_paths.iter().map(|p| Step::Oci(OciStep::ReadOnly { target: PathBuf::from(p) })));
+    steps.extend(config.linux.masked_paths.iter().map(|p| Step::Oci(OciStep::Mask { target: PathBuf::from(p) })));
     if config.root.readonly {
-        steps.push(Step::OciRootReadOnly);
+        steps.push(Step::Oci(OciStep::RootReadOnly));
     }
     if let Some(kind) = &config.linux.rootfs_propagation {
-        steps.push(Step::OciPropagation { target: PathBuf::from("/"), kind: kind.clone() });
+        steps.push(Step::Oci(OciStep::Propagation { target: PathBuf::from("/"), kind: kind.clone() }));
     }
     Ok(steps)
 }
@@ -401,6 +432,11 @@ pub fn plan(config: &Config, binds: &[CustomMount], v1: &[CgroupV1]) -> Result<V
 mod tests {
     use super::*;
     use crate::runtime_spec::parse;
+
+    /// [`binds`] of `c` in a bundle at `bundle`, its mounts checked.
+    fn binds_at(c: &Config, bundle: &str) -> Vec<CustomMount> {
+        binds(c, &check(c, false).expect("check"), Path::new(bundle))
+    }
 
     fn config(mounts: &str, extra: &str) -> Config {
         let text = format!(
@@ -424,7 +460,7 @@ mod tests {
             r#""maskedPaths":["/proc/kcore"],"readonlyPaths":["/proc/sys"],
                "devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]"#,
         );
-        let binds = binds(&c, Path::new("/b")).unwrap();
+        let binds = binds_at(&c, "/b");
         assert_eq!(binds.len(), 2);
         assert_eq!(
             binds[1],
@@ -559,7 +595,7 @@ mod tests {
     #[test]
     fn rbind_and_read_only_binds() {
         let c = config(r#"{"destination":"/data","type":"none","source":"d","options":["rbind","ro"]}"#, "");
-        let b = binds(&c, Path::new("/bundle")).unwrap();
+        let b = binds_at(&c, "/bundle");
         assert_eq!(
             b,
             [CustomMount::Bind {
@@ -591,7 +627,7 @@ mod tests {
         assert_eq!(p.own.as_ref(), Some(&own));
         assert_eq!(own_idmaps(&c).unwrap(), [Some(own.clone())]);
         // The container's user namespace is not used: the custom mount is not `idmap`ped.
-        let b = binds(&c, Path::new("/b")).unwrap();
+        let b = binds_at(&c, "/b");
         assert!(matches!(b[0], CustomMount::Bind { idmap: BindIdmap::None, recursive: true, .. }));
         assert_eq!(
             plan(&c, &b, &[]).unwrap().iter().map(|s| s.to_string()).collect::<Vec<_>>()[0],

@@ -325,16 +325,7 @@ pub fn mount_all(
             }
             Step::RunHost | Step::DevNodes | Step::Console | Step::CgroupInitLeaf { .. } => hooks(step, m)?,
             // The OCI runtime's steps (`mounts_oci.rs`, through the caller).
-            Step::OciFs { .. }
-            | Step::OciCgroupV1 { .. }
-            | Step::OciAttrs { .. }
-            | Step::OciDevices(_)
-            | Step::OciSysctl(_)
-            | Step::OciWorkingDirectory { .. }
-            | Step::OciMask { .. }
-            | Step::OciReadOnly { .. }
-            | Step::OciRootReadOnly
-            | Step::OciPropagation { .. } => hooks(step, m)?,
+            Step::Oci(_) => hooks(step, m)?,
         }
     }
     Ok(())

@@ -1,9 +1,10 @@
-//! The OCI runtime's mount steps (`mount_plan_oci.rs`) carried out in the container after the
-//! switch into its root: every path resolved inside it, every mount made by descriptor, as
-//! `mounts.rs` does for nspawn's steps.
+//! The OCI runtime's mount steps (`OciStep`, planned by `mount_plan_oci.rs`) carried out in the
+//! container after the switch into its root: every path resolved inside it, every mount made by
+//! descriptor, as `mounts.rs` does for nspawn's steps.
 
 use crate::error::{Error, Result};
-use crate::mount_plan::{attr, CgroupV1, Step};
+use crate::mount_plan::attr;
+use crate::mount_plan_oci::{CgroupV1, OciStep};
 use crate::mounts::{clone_tree, new_fs, Mounter};
 use crate::rootfs::{self, libc_mode::*, Follow, NodeKind};
 use crate::runtime_spec::LinuxDevice;
@@ -12,23 +13,22 @@ use rustix::fs::{FileType, Mode};
 use rustix::io::Errno;
 use std::path::Path;
 
-/// Carries out one of the OCI runtime's steps (`Step::Oci*`; `mounts::mount_all` hands them
-/// over through its caller, `child::mount_steps`).
-pub fn step(m: &Mounter<'_>, step: &Step) -> Result<()> {
+/// Carries out one of the OCI runtime's steps (`mounts::mount_all` hands them over through its
+/// caller, `child::mount_steps`).
+pub fn step(m: &Mounter<'_>, step: &OciStep) -> Result<()> {
     match step {
-        Step::OciFs { target, fstype, data, attrs } => fresh(m, target, fstype, data, *attrs),
-        Step::OciCgroupV1 { target, attrs, hierarchies } => cgroup_v1(m, target, *attrs, hierarchies),
-        Step::OciAttrs { target, attrs } => set_attrs(m, target, *attrs),
-        Step::OciDevices(list) => devices(m, list),
-        Step::OciSysctl(values) => sysctl(m, values),
-        Step::OciWorkingDirectory { target } => {
+        OciStep::Fs { target, fstype, data, attrs } => fresh(m, target, fstype, data, *attrs),
+        OciStep::CgroupV1 { target, attrs, hierarchies } => cgroup_v1(m, target, *attrs, hierarchies),
+        OciStep::Attrs { target, attrs } => set_attrs(m, target, *attrs),
+        OciStep::Devices(list) => devices(m, list),
+        OciStep::Sysctl(values) => sysctl(m, values),
+        OciStep::WorkingDirectory { target } => {
             rootfs::mount_point(m.root.as_fd(), target, NodeKind::Directory, Follow::InRoot).map(drop)
         }
-        Step::OciMask { target } => mask(m, target),
-        Step::OciReadOnly { target } => m.read_only_self(target),
-        Step::OciRootReadOnly => root_read_only(m),
-        Step::OciPropagation { target, kind } => propagation(m, target, kind),
-        other => Err(Error::msg(format!("mount step {other}: not one of the OCI runtime's"))),
+        OciStep::Mask { target } => mask(m, target),
+        OciStep::ReadOnly { target } => m.read_only_self(target),
+        OciStep::RootReadOnly => root_read_only(m),
+        OciStep::Propagation { target, kind } => propagation(m, target, kind),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use crate::mount_plan::{self, CgroupMount, Step};
+use crate::mount_plan_oci::{CgroupV1, OciStep};
 use crate::runtime_spec::NsKind;
 use crate::settings::VolatileMode;
 use crate::spec::Spec;
@@ -190,23 +191,20 @@ pub struct Facts {
     pub start_fifo: bool,
 }
 
-/// The plan for `spec`, its mount steps `steps` (`mount_plan::plan`) and `facts`.
 /// An OCI `cgroup` mount's v1 step as a process in the container's own cgroup namespace
 /// makes it: each hierarchy's root is the container's directory already.
 fn in_cgroup_namespace(step: &Step) -> Step {
     match step {
-        Step::OciCgroupV1 { target, attrs, hierarchies } => Step::OciCgroupV1 {
+        Step::Oci(OciStep::CgroupV1 { target, attrs, hierarchies }) => Step::Oci(OciStep::CgroupV1 {
             target: target.clone(),
             attrs: *attrs,
-            hierarchies: hierarchies
-                .iter()
-                .map(|h| crate::mount_plan::CgroupV1 { path: PathBuf::from("/"), ..h.clone() })
-                .collect(),
-        },
+            hierarchies: hierarchies.iter().map(|h| CgroupV1 { path: PathBuf::from("/"), ..h.clone() }).collect(),
+        }),
         s => s.clone(),
     }
 }
 
+/// The plan for `spec`, its mount steps `steps` (`mount_plan::plan`) and `facts`.
 pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
     let pivot = spec.pivot_root.as_ref().map(|(new, old)| Op::PivotRoot { new: new.clone(), old: old.clone() });
     let netns = spec.net.namespace_path.clone().map(Op::JoinNetwork);
@@ -274,11 +272,12 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         // of PID 1's own network goes in both: the kernel lets a user namespace mount one only
         // where a fully visible one exists.
         let own_network = spec.net.new_namespace();
-        let sysfs = |s: &Step| matches!(s, Step::OciFs { fstype, .. } if fstype == "sysfs");
+        let sysfs = |s: &Step| matches!(s, Step::Oci(OciStep::Fs { fstype, .. }) if fstype == "sysfs");
         // Without a cgroup namespace of its own, PID 1 cannot mount a cgroup2: the outer child
         // mounts the host's.
         let own_cgroup = spec_oci::cgroup_namespace(config);
-        let host_cgroup = |s: &Step| !own_cgroup && matches!(s, Step::OciFs { fstype, .. } if fstype == "cgroup2");
+        let host_cgroup =
+            |s: &Step| !own_cgroup && matches!(s, Step::Oci(OciStep::Fs { fstype, .. }) if fstype == "cgroup2");
         let inside = |s: &Step| mount_plan::inside_userns(s, own_network) && !host_cgroup(s);
         let outer = &mut p.outer;
         outer.push(Op::Slave);
@@ -301,11 +300,11 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         // The outer child's mounts that PID 1's own file systems cover: held, and attached
         // again right after the one that covers them.
         let target = |s: &Step| match s {
-            Step::OciFs { target, .. } | Step::OciCgroupV1 { target, .. } => Some(target.clone()),
+            Step::Oci(OciStep::Fs { target, .. } | OciStep::CgroupV1 { target, .. }) => Some(target.clone()),
             _ => None,
         };
         let covered = |s: &Step| -> Option<PathBuf> {
-            let t = target(s).filter(|_| host_cgroup(s) || matches!(s, Step::OciCgroupV1 { .. }))?;
+            let t = target(s).filter(|_| host_cgroup(s) || matches!(s, Step::Oci(OciStep::CgroupV1 { .. })))?;
             steps.iter().filter(|c| inside(c)).filter_map(target).any(|c| t.starts_with(&c) && t != c).then_some(t)
         };
         let held: Vec<PathBuf> = steps.iter().filter_map(covered).collect();

@@ -69,10 +69,9 @@ pub fn from_bundle(id: &str, bundle: &Path, mut config: Config) -> Result<Spec> 
             spec.net.namespace_path = ns.path.as_ref().map(PathBuf::from);
         }
     }
-    check_idmaps(&config, userns.is_some())?;
-    spec.custom_mounts = crate::mount_plan_oci::binds(&config, bundle)?;
     // Every mount option is read (and refused) now, not in the child.
-    crate::mount_plan_oci::plan(&config, &spec.custom_mounts, &[])?;
+    let mounts = crate::mount_plan_oci::check(&config, userns.is_some())?;
+    spec.custom_mounts = crate::mount_plan_oci::binds(&config, &mounts, bundle);
     spec.oci = Some(Box::new(OciSpec {
         id: id.to_string(),
         bundle: bundle.to_path_buf(),
@@ -81,22 +80,6 @@ pub fn from_bundle(id: &str, bundle: &Path, mut config: Config) -> Result<Spec> 
         preserve_fds: 0,
     }));
     Ok(spec)
-}
-
-/// `idmap` and `ridmap`: bind mounts idmapped with the container's user namespace, unless
-/// they have mappings of their own (checked by `mount_plan_oci::read`).
-fn check_idmaps(config: &Config, userns: bool) -> Result<()> {
-    for (i, m) in config.mounts.iter().enumerate() {
-        let p = crate::mount_plan_oci::read(i, m)?;
-        let Some(o) = m.options.iter().find(|o| crate::mount_plan_oci::IDMAP.contains(&o.as_str())) else { continue };
-        if p.bind.is_none() {
-            return Err(Error::msg(format!("mounts[{i}].options: {o:?} applies to bind mounts only")));
-        }
-        if !userns && p.own.is_none() {
-            return Err(Error::msg(format!("mounts[{i}].options: {o:?} needs a user namespace in linux.namespaces")));
-        }
-    }
-    Ok(())
 }
 
 /// The namespace types a container may join by path or share with the runtime (not list),

@@ -1,4 +1,5 @@
-//! Helpers of the `spawnbox-runc` tests (tests/oci_runtime.rs, tests/oci_conformance.rs): the
+//! Helpers of the `spawnbox-runc` tests (tests/oci_runtime.rs, tests/oci_conformance.rs,
+//! tests/oci_namespaces.rs): the
 //! runtime as a link in the test's temp dir, running it with its output in files, and a
 //! config.json builder around the test's busybox tree.
 //!
@@ -22,10 +23,17 @@ pub fn runtime(t: &Test) -> PathBuf {
     rt
 }
 
-/// `spawnbox-runc --root STATE ARGS...`, stdin from /dev/null, output captured.
+/// `spawnbox-runc --root STATE ARGS...` (`STATE`: the test's `state`), stdin from /dev/null,
+/// output captured.
 pub fn rt(t: &Test, args: &[&str]) -> Output {
+    rt_in(t, &t.path("state"), args)
+}
+
+/// [`rt`] with the state directory `state` (another test's: the containers of a pod share
+/// their runtime's).
+pub fn rt_in(t: &Test, state: &Path, args: &[&str]) -> Output {
     let mut c = Command::new(runtime(t));
-    c.arg("--root").arg(t.path("state")).args(args);
+    c.arg("--root").arg(state).args(args);
     output(&t.dir, c)
 }
 

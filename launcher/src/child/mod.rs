@@ -117,16 +117,7 @@ pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Re
             Ok(())
         }
         Step::CgroupInitLeaf { unmount } => crate::cgroup::inner::enter_init_leaf(*unmount),
-        Step::OciFs { .. }
-        | Step::OciCgroupV1 { .. }
-        | Step::OciAttrs { .. }
-        | Step::OciDevices(_)
-        | Step::OciSysctl(_)
-        | Step::OciWorkingDirectory { .. }
-        | Step::OciMask { .. }
-        | Step::OciReadOnly { .. }
-        | Step::OciRootReadOnly
-        | Step::OciPropagation { .. } => crate::mounts_oci::step(m, step),
+        Step::Oci(s) => crate::mounts_oci::step(m, s),
         _ => Ok(()),
     })?;
     Ok(Made { pty, notify })

@@ -319,10 +319,10 @@ impl Machine {
         // The OCI runtime's: config.json's mounts, nothing else (checked when the spec was made).
         let steps = match &self.spec.oci {
             Some(oci) => {
-                let v1: Vec<crate::mount_plan::CgroupV1> =
+                let v1: Vec<crate::mount_plan_oci::CgroupV1> =
                     (self.cgroup_v1.as_ref().map(|g| g.views()).unwrap_or_default())
                         .iter()
-                        .map(|v| crate::mount_plan::CgroupV1 {
+                        .map(|v| crate::mount_plan_oci::CgroupV1 {
                             dir: v.dir.clone(),
                             options: v.name.clone(),
                             path: v.path.clone(),
