@@ -213,18 +213,23 @@ fn parse_fd(name: &[u8]) -> Option<i32> {
 /// fd 0. (rustix marks the stdio accessors unsafe without std because the fd might be
 /// closed and reused; this program never closes 0, 1 or 2, and a missing one only makes
 /// the syscalls fail with EBADF.)
+// With rustix's `std` feature (unified in by the workspace's other crates in some builds)
+// the accessors are safe: the block is needed only without it.
+#[allow(unused_unsafe)]
 pub fn stdin() -> rustix::fd::BorrowedFd<'static> {
     // SAFETY: see above.
     unsafe { rustix::stdio::stdin() }
 }
 
 /// fd 1 (see `stdin`).
+#[allow(unused_unsafe)]
 pub fn stdout() -> rustix::fd::BorrowedFd<'static> {
     // SAFETY: see `stdin`.
     unsafe { rustix::stdio::stdout() }
 }
 
 /// fd 2 (see `stdin`).
+#[allow(unused_unsafe)]
 pub fn stderr() -> rustix::fd::BorrowedFd<'static> {
     // SAFETY: see `stdin`.
     unsafe { rustix::stdio::stderr() }

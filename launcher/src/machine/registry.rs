@@ -297,7 +297,7 @@ fn remove_stale(d: &Path) {
     }
     log::debug!("{}: stale entry removed", d.display());
     let _ = std::fs::remove_file(d.join("machine"));
-    remove_seccomp(&d);
+    remove_seccomp(d);
     if !d.join("state").exists() {
         let _ = std::fs::remove_file(&lock_path);
         let _ = std::fs::remove_dir(d);
