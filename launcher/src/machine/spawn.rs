@@ -150,8 +150,8 @@ pub(super) fn spawn(
     }
     let pid = match &prep.userns {
         Some(ns) => {
-            let pid1 = adopt_pid1(&parent_ch, pid)?;
-            let mapped = write_time_offsets(&parent_ch, prep, pid1)
+            let (pid1, time_ns_made) = adopt_pid1(&parent_ch, pid)?;
+            let mapped = write_time_offsets(&parent_ch, prep, pid1, time_ns_made)
                 .and_then(|()| ns.write_maps(pid1))
                 .and_then(|()| parent_ch.send(Msg::Mapped));
             if let Err(e) = mapped {
@@ -274,19 +274,18 @@ fn ended_early(pid: i32) -> Error {
     }
 }
 
-/// The outer child of a user-namespaced start reports the host pid of PID 1 (or an error) and
-/// exits; PID 1, orphaned, is now the launcher's child (it is a child subreaper).
 /// PID 1 of a user namespace that makes a time namespace (`Op::UnshareTime` in its plan):
-/// once it says the namespace is made, its offsets written to `/proc/PID1/timens_offsets`
-/// with the launcher's privileges (runc's parent writes them too).
-fn write_time_offsets(ch: &Channel, prep: &Prepared, pid1: i32) -> Result<()> {
+/// once it says the namespace is made (`made`: it said so before its pid came), its offsets
+/// written to `/proc/PID1/timens_offsets` with the launcher's privileges (runc's parent writes
+/// them too).
+fn write_time_offsets(ch: &Channel, prep: &Prepared, pid1: i32, made: bool) -> Result<()> {
     let Some(offsets) = prep.setup.inner.iter().find_map(|op| match op {
         crate::setup::Op::UnshareTime { offsets } => Some(offsets),
         _ => None,
     }) else {
         return Ok(());
     };
-    match ch.recv()? {
+    match if made { Some(Msg::TimeNamespace) } else { ch.recv()? } {
         Some(Msg::TimeNamespace) => {}
         Some(Msg::Error(e)) => return Err(e),
         _ => return Err(Error::msg("the container's PID 1 ended before it made its time namespace")),
@@ -295,11 +294,21 @@ fn write_time_offsets(ch: &Channel, prep: &Prepared, pid1: i32) -> Result<()> {
     crate::child::time_ns::write_offsets(rustix::fs::CWD, &file, offsets)
 }
 
-fn adopt_pid1(ch: &Channel, outer: i32) -> Result<i32> {
-    let got = ch.recv();
+/// The outer child of a user-namespaced start reports the host pid of PID 1 (or an error) and
+/// exits; PID 1, orphaned, is now the launcher's child (it is a child subreaper). PID 1 shares
+/// the channel and may say first that it made its time namespace (it runs as soon as it is
+/// cloned): returns the pid and whether it did.
+fn adopt_pid1(ch: &Channel, outer: i32) -> Result<(i32, bool)> {
+    let mut time_ns_made = false;
+    let got = loop {
+        match ch.recv() {
+            Ok(Some(Msg::TimeNamespace)) if !time_ns_made => time_ns_made = true,
+            other => break other,
+        }
+    };
     let _ = rustix::process::waitpid(Pid::from_raw(outer), WaitOptions::empty());
     match got? {
-        Some(Msg::Pid(pid)) => Ok(pid),
+        Some(Msg::Pid(pid)) => Ok((pid, time_ns_made)),
         Some(Msg::Error(e)) => Err(e),
         _ => Err(Error::msg("the container's setup ended before its PID 1 was started")),
     }
