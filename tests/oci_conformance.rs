@@ -1043,8 +1043,9 @@ fn runtime_operations_and_their_errors() {
     assert_eq!(failure(&o), (Some(1), format!("spawnbox-runc: container with id exists: {id}\n")));
     assert_eq!(field(&text(&rt(&t, &["state", &id]).stdout), "status"), "created");
     assert!(rt(&t, &["start", &id]).status.success());
-    assert!(wait_until(Duration::from_secs(5), || t.rpath("payload.out").exists()));
-    assert_eq!(fs::read_to_string(t.rpath("payload.out")).unwrap(), "ran\n");
+    // The file exists from the shell's `>` on, its line a moment later.
+    wait_until(Duration::from_secs(5), || fs::read_to_string(t.rpath("payload.out")).is_ok_and(|s| s.ends_with('\n')));
+    assert_eq!(fs::read_to_string(t.rpath("payload.out")).unwrap_or_default(), "ran\n");
     let o = rt(&t, &["start", &id]);
     assert_eq!(failure(&o), (Some(1), "spawnbox-runc: cannot start an already running container\n".into()));
     let o = rt(&t, &["delete", &id]);
