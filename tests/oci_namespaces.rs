@@ -155,6 +155,33 @@ fn a_user_namespace_with_the_configs_mappings() {
     assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
 }
 
+/// runtime-spec's `idmap` and `ridmap` on an `rbind` (runc's meaning): `ridmap` idmaps every
+/// mount of the copy, `idmap` the top one only, its submounts showing host ids as they are
+/// (host root's, unmapped in the container: 65534).
+#[test]
+fn idmap_reaches_an_rbinds_submounts_only_with_ridmap() {
+    let t = Test::new("oci-ridmap");
+    let src = t.host_dir("src");
+    let sub = t.host_dir("src/sub");
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k,mode=755", "tmpfs"]).arg(&sub).status();
+    assert!(mounted.is_ok_and(|s| s.success()), "mount a tmpfs on {}", sub.display());
+    let bind = |dst: &str, opt: &str| {
+        format!(
+            r#",{{"destination":{dst:?},"type":"bind","source":{:?},"options":["rbind",{opt:?}]}}"#,
+            src.to_str().unwrap()
+        )
+    };
+    let mounts = bind("/top", "idmap") + &bind("/all", "ridmap");
+    let namespaces =
+        r#"{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}"#;
+    let b = bundle(&t, &config(&t, "stat -c '%n %u %g' /top /top/sub /all /all/sub", None, namespaces, MAPS, &mounts));
+    let o = rt(&t, &["run", "--bundle", b.to_str().unwrap(), &t.name()]);
+    let _ = Command::new("umount").arg(&sub).status();
+    assert_eq!(text(&o.stderr), "");
+    assert_eq!(text(&o.stdout), "/top 0 0\n/top/sub 65534 65534\n/all 0 0\n/all/sub 0 0\n");
+    assert_eq!(o.status.code(), Some(0));
+}
+
 #[test]
 fn a_pod_in_a_user_namespace_joins_it_by_path() {
     let pause = Test::new("oci-upause");

@@ -351,7 +351,11 @@ pub fn binds(config: &Config, mounts: &[Planned], bundle: &Path) -> Vec<CustomMo
             read_only: p.attrs & attr::RDONLY != 0,
             recursive,
             // Mappings of its own: the launcher's namespace (`own_idmaps`), not the container's.
-            idmap: if p.idmap.is_some() && p.own.is_none() { BindIdmap::Idmap } else { BindIdmap::None },
+            idmap: match (p.idmap, &p.own) {
+                (Some(true), None) => BindIdmap::Idmap,
+                (Some(false), None) => BindIdmap::IdmapTop,
+                _ => BindIdmap::None,
+            },
         })
     };
     config.mounts.iter().zip(mounts).filter_map(bind).collect()

@@ -133,6 +133,9 @@ pub enum UserNamespaceOwnership {
 pub enum BindIdmap {
     None,
     Idmap,
+    /// The OCI runtime's `idmap` on an `rbind`: the source's top mount idmapped, its submounts
+    /// as they are (`ridmap` is [`Idmap`](Self::Idmap): every mount of the copy).
+    IdmapTop,
     RootIdmap,
     OwnerIdmap,
 }

@@ -469,6 +469,12 @@ mod tests {
             s.custom_mounts[0],
             crate::settings::CustomMount::Bind { idmap: crate::settings::BindIdmap::Idmap, recursive: true, .. }
         ));
+        // `idmap` on an `rbind`: the top mount only (runc's).
+        let top = bind.replace(r#""ridmap""#, r#""idmap""#);
+        assert!(matches!(
+            spec(r#",{"type":"user"}"#, &top).unwrap().custom_mounts[0],
+            crate::settings::CustomMount::Bind { idmap: crate::settings::BindIdmap::IdmapTop, recursive: true, .. }
+        ));
         assert_eq!(
             spec("", bind).unwrap_err().to_string(),
             "mounts[1].options: \"ridmap\" needs a user namespace in linux.namespaces"

@@ -156,7 +156,7 @@ pub fn owner_mapping(
     let to = match kind {
         BindIdmap::RootIdmap => (0, 0),
         BindIdmap::OwnerIdmap => target_owner(tree, destination, ns),
-        BindIdmap::None | BindIdmap::Idmap => return Ok(None),
+        BindIdmap::None | BindIdmap::Idmap | BindIdmap::IdmapTop => return Ok(None),
     };
     let host = ns.map_or(to, |n| (n.host_uid(to.0), n.host_gid(to.1)));
     owner_ns(owner, host).map(Some)

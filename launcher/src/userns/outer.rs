@@ -145,7 +145,7 @@ fn idmap_bind(
         Some(fd) => fd.as_fd(),
         None => ns.mapping_ns()?,
     };
-    idmap::apply(mnt.as_fd(), userns, *recursive, path)
+    idmap::apply(mnt.as_fd(), userns, *recursive && *kind != BindIdmap::IdmapTop, path)
 }
 
 /// Re-owns every inode of a file system spawnbox just filled (trusted: nothing else can reach
