@@ -977,6 +977,36 @@ fn config_posix_platform_hooks_create_container_in_a_user_namespace() {
     assert_eq!(fs::read_to_string(&payload).unwrap_or_default(), "the container's tree\n/srv/work\n0\nown-root\n");
 }
 
+/// The host's `/` PID 1 holds for createContainer hooks in a user namespace is gone before the
+/// payload's program is looked up: a `PATH` through `/proc/self/fd/N` (the runc CVE-2024-21626
+/// pattern) does not reach a host-only program.
+#[test]
+fn create_container_hooks_leave_no_host_descriptor_to_the_payload() {
+    let t = Test::new("oci-c-hooks4");
+    let _deleted = Deleted(&t);
+    let host_only = t.host_dir("host-only");
+    let prog = host_only.join("escaped-prog");
+    fs::write(&prog, "#!/bin/sh\necho escaped\n").unwrap();
+    fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
+    let rel = host_only.to_str().unwrap().trim_start_matches('/').to_string();
+    let path: Vec<String> = (3..40).map(|n| format!("/proc/self/fd/{n}/{rel}")).collect();
+    let mut c = Config::new(&t, &["escaped-prog"]);
+    c.env = vec![format!("PATH={}", path.join(":"))];
+    // The working directory, which the container's root (host uid 100000) cannot make.
+    fs::create_dir_all(t.rpath("/srv/work")).unwrap();
+    c.namespaces.push(r#"{"type":"user"}"#.into());
+    c.linux.push(r#""uidMappings":[{"containerID":0,"hostID":100000,"size":65536}]"#.into());
+    c.linux.push(r#""gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]"#.into());
+    c.top.push(r#""hooks":{"createContainer":[{"path":"/bin/true"}]}"#.into());
+    let o = run(&t, &c);
+    assert_eq!(
+        failure(&o),
+        (Some(1), "spawnbox-runc: exec: \"escaped-prog\": executable file not found in $PATH\n".into())
+    );
+    assert_eq!(text(&o.stdout), "");
+    no_state(&t);
+}
+
 /// runtime.md "Lifecycle" step 13: a failing poststop hook is only a warning (delete
 /// succeeds, nothing left). config.md "POSIX-platform Hooks": a hook past its `timeout` fails
 /// (and create with it).

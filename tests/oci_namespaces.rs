@@ -526,6 +526,12 @@ fn time_offsets_and_mount_namespace_paths_are_refused_with_their_json_path() {
             "linux.namespaces[1].path: /proc/self/ns/ipc: not a namespace of type mount",
         ),
         (
+            r#"{"type":"pid"},{"type":"mount","path":"/proc/self/ns/mnt"}"#.into(),
+            String::new(),
+            "linux.namespaces[1].path: /proc/self/ns/mnt: the runtime's own mount namespace (the container's root \
+             would become its processes' root)",
+        ),
+        (
             r#"{"type":"pid"},{"type":"mount"},{"type":"time","path":"/proc/self/ns/uts"}"#.into(),
             String::new(),
             "linux.namespaces[2].path: /proc/self/ns/uts: not a namespace of type time",

@@ -293,8 +293,19 @@ fn a_killed_create_leaves_nothing() {
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || t.path("hook-ran").exists()), "the prestart hook ran");
     let st = text(&rt(&t, &["state", &id]).stdout);
-    // runtime.md "State": create has not finished.
+    // runtime.md "State": create has not finished; "kill" and "delete" of a container neither
+    // created nor running (nor stopped) are errors with no effect.
     assert_eq!(field(&st, "status"), "creating");
+    let o = rt(&t, &["kill", &id, "KILL"]);
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (Some(1), format!("spawnbox-runc: container {id} is still being created\n"))
+    );
+    let o = rt(&t, &["delete", &id]);
+    assert_eq!(
+        (o.status.code(), text(&o.stderr)),
+        (Some(1), format!("spawnbox-runc: cannot delete container {id} that is not stopped: creating\n"))
+    );
     let pid1: i32 = field(&st, "pid").parse().unwrap();
     assert!(Path::new(&format!("/proc/{pid1}")).exists());
     // PID 1's cgroup directories, on every hierarchy it is in.
@@ -339,6 +350,56 @@ fn a_killed_create_leaves_nothing() {
     );
     // What engines call after a failed create: runc's answer for a container that is gone.
     assert!(rt(&t, &["delete", "--force", &id]).status.success());
+}
+
+/// A create killed while PID 1 is still setting up (a slow createContainer hook, before the
+/// machine's handshake): its record, written at PID 1's clone, lets the watcher remove it all.
+#[test]
+fn a_create_killed_during_the_containers_setup_leaves_nothing() {
+    let t = Test::new("oci-killsetup");
+    let id = t.name();
+    let hook = t.path("slow-create-hook.sh");
+    fs::write(&hook, format!("#!/bin/sh\ntouch {}\nexec sleep 100\n", t.path("hook-ran").display())).unwrap();
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    let extra = format!(r#","hooks":{{"createContainer":[{{"path":{:?}}}]}}"#, hook.to_str().unwrap());
+    let b = bundle(&t, &config(&t, &["sleep", "100"], false, &extra));
+    let mut create = Command::new(runtime(&t))
+        .args(["--root", t.path("state").to_str().unwrap(), "create", "--bundle", b.to_str().unwrap(), &id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || t.path("hook-ran").exists()), "the createContainer hook ran");
+    let state = fs::read_to_string(Path::new("/run/spawnbox/machines").join(&id).join("state")).unwrap();
+    assert!(state.contains("\nleft=no\n"), "{state}");
+    create.kill().unwrap();
+    create.wait().unwrap();
+    let _ = Command::new("pkill").args(["-KILL", "-f", hook.to_str().unwrap()]).status();
+    assert!(wait_until(Duration::from_secs(10), || fs::read_dir(t.path("state")).unwrap().count() == 0));
+    assert!(wait_until(Duration::from_secs(5), || !Path::new("/run/spawnbox/machines").join(&id).exists()));
+    // `Test`'s drop checks that no cgroup of the ID is left.
+}
+
+/// Machine names are global, records per `--root`: a create of an ID another root's running
+/// container has fails, and neither its cleanup nor its watcher touches that container.
+#[test]
+fn a_create_of_an_id_another_root_runs_leaves_that_container_alone() {
+    let t = Test::new("oci-tworoots");
+    let id = t.name();
+    let b = bundle(&t, &config(&t, &["sleep", "100"], false, ""));
+    let in_root = |root: &str, args: &[&str]| {
+        let mut c = Command::new(runtime(&t));
+        c.arg("--root").arg(t.path(root)).args(args);
+        output(&t.dir, c)
+    };
+    assert!(in_root("a", &["create", "--bundle", b.to_str().unwrap(), &id]).status.success());
+    assert!(in_root("a", &["start", &id]).status.success());
+    let o = in_root("b", &["create", "--bundle", b.to_str().unwrap(), &id]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(field(&text(&in_root("a", &["state", &id]).stdout), "status"), "running");
+    assert_eq!(fs::read_dir(t.path("b")).map(|d| d.count()).unwrap_or(0), 0);
+    assert!(in_root("a", &["delete", "--force", &id]).status.success());
 }
 
 #[test]

@@ -119,6 +119,8 @@ fn render(s: &Settings) -> Vec<OsString> {
                     BindIdmap::Idmap => opts.push("idmap"),
                     BindIdmap::RootIdmap => opts.push("rootidmap"),
                     BindIdmap::OwnerIdmap => opts.push("owneridmap"),
+                    // Only the OCI runtime's config.json makes it.
+                    BindIdmap::IdmapTop => unreachable!("the command line made an OCI-only idmap"),
                 }
                 idmap |= *im != BindIdmap::None;
                 let opt = if *read_only { "bind-ro" } else { "bind" };

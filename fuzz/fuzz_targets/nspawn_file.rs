@@ -271,6 +271,8 @@ fn render(s: &Settings) -> String {
                     BindIdmap::Idmap => "idmap",
                     BindIdmap::RootIdmap => "rootidmap",
                     BindIdmap::OwnerIdmap => "owneridmap",
+                    // Only the OCI runtime's config.json makes it.
+                    BindIdmap::IdmapTop => unreachable!("a .nspawn file made an OCI-only idmap"),
                 });
                 let key = if *read_only { "BindReadOnly" } else { "Bind" };
                 line(&mut files, key, &format!("{}:{}:{}", src(source), esc(destination), opts.join(",")));

@@ -241,8 +241,11 @@ pub fn plan(spec: &Spec, steps: &[Step], facts: Facts) -> Plan {
         if !facts.userns {
             let ops = &mut p.plain;
             ops.extend(joins(false));
-            let cgroupns = facts.cgroup != CgroupMount::None && spec_oci::cgroup_namespace(config);
-            if cgroupns {
+            // A cgroup namespace of its own: unshared by the child once in its cgroup2, or, with
+            // none (a pure v1 host), the one it is cloned into (`spawn`); either way in place
+            // before the mounts, its v1 hierarchies' roots the container's directories.
+            let cgroupns = spec_oci::cgroup_namespace(config);
+            if cgroupns && facts.cgroup != CgroupMount::None {
                 ops.push(Op::CgroupNamespace);
             }
             if new_time {

@@ -152,6 +152,19 @@ pub fn open_joined(config: &Config) -> Result<Vec<Joined>> {
             }
             Err(e) => return Err(Error::path("inspect namespace", &path, e).context(&at)),
         }
+        // The runtime's own mount namespace: the container's pivot_root there would move the
+        // root of every host process whose root is the host's (runc does it; refused here).
+        if kind == NsKind::Mount {
+            let own = rustix::fs::stat("/proc/self/ns/mnt")
+                .map_err(|e| Error::path("stat", Path::new("/proc/self/ns/mnt"), e))?;
+            let joined = rustix::fs::fstat(&fd).map_err(|e| Error::path("stat", &path, e).context(&at))?;
+            if (own.st_dev, own.st_ino) == (joined.st_dev, joined.st_ino) {
+                return Err(Error::msg(format!(
+                    "{at}: {}: the runtime's own mount namespace (the container's root would become its processes' root)",
+                    path.display()
+                )));
+            }
+        }
         out.push(Joined { kind, fd });
     }
     Ok(out)
@@ -503,12 +516,17 @@ mod tests {
             open_joined(&c).unwrap_err().to_string(),
             "linux.namespaces[1].path: /proc/self/ns/ipc: not a namespace of type uts"
         );
-        // The mount and time namespaces are opened and checked too (time_for_children is one).
-        let c = config(
-            r#"{"type":"mount","path":"/proc/self/ns/mnt"},{"type":"uts"},{"type":"time","path":"/proc/self/ns/time_for_children"}"#,
-        );
+        // The mount and time namespaces are opened and checked too (time_for_children is one);
+        // the runtime's own mount namespace is refused.
+        let c = config(r#"{"type":"mount"},{"type":"uts"},{"type":"time","path":"/proc/self/ns/time_for_children"}"#);
         let j = open_joined(&c).unwrap();
-        assert_eq!(j.iter().map(|j| j.kind).collect::<Vec<_>>(), [NsKind::Mount, NsKind::Time]);
+        assert_eq!(j.iter().map(|j| j.kind).collect::<Vec<_>>(), [NsKind::Time]);
+        let c = config(r#"{"type":"mount","path":"/proc/self/ns/mnt"},{"type":"uts"}"#);
+        assert_eq!(
+            open_joined(&c).unwrap_err().to_string(),
+            "linux.namespaces[0].path: /proc/self/ns/mnt: the runtime's own mount namespace (the container's root \
+             would become its processes' root)"
+        );
         let c = config(r#"{"type":"mount","path":"/proc/self/ns/ipc"},{"type":"uts"}"#);
         assert_eq!(
             open_joined(&c).unwrap_err().to_string(),

@@ -223,6 +223,18 @@ fn setattr(fd: BorrowedFd<'_>, attr: &MountAttr, recursive: bool) -> Result<(), 
     Ok(())
 }
 
+/// Makes descriptor number `fd` refer to what `with` refers to (dup3(2), close-on-exec): what
+/// `fd` referred to is closed, the number stays valid for whoever owns it.
+pub fn replace_fd(fd: RawFd, with: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: dup3 on two descriptor numbers; `fd` stays open (now a copy of `with`), so its
+    // owner's later close is still its own.
+    let r = unsafe { libc::dup3(with.as_raw_fd(), fd, libc::O_CLOEXEC) };
+    if r < 0 {
+        return Err(Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)));
+    }
+    Ok(())
+}
+
 /// Closes every descriptor from 3 up except those in `keep` (close_range(2) over the gaps).
 pub fn close_all_except(keep: &[RawFd]) {
     let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= 3).collect();

@@ -48,7 +48,6 @@ pub fn keep_fds(ch: &Channel, prep: &Prepared, extra: &[i32]) -> Vec<i32> {
     k.extend(prep.stub_init.as_ref().map(|f| f.as_raw_fd()));
     k.extend(prep.start_fifo.as_ref().map(|f| f.as_raw_fd()));
     k.extend(prep.bind_idmaps.iter().flatten().map(|m| m.ns.as_raw_fd()));
-    k.extend(prep.host_root.as_ref().map(|f| f.as_raw_fd()));
     k.extend((3..3 + prep.preserve_fds as i32).take(4096));
     k.extend_from_slice(extra);
     k

@@ -50,6 +50,11 @@ impl Created {
         self.state.left
     }
 
+    /// The process that created it (0: not recorded).
+    pub fn creator(&self) -> i32 {
+        self.state.creator
+    }
+
     /// A pidfd of PID 1, if it is still the process the state names.
     fn pidfd(&self) -> Result<Option<OwnedFd>> {
         let Some(pid) = Pid::from_raw(self.state.pid) else { return Ok(None) };

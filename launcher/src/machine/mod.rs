@@ -274,12 +274,17 @@ impl Machine {
         let (Some(dir), Some(p)) = (self.state_dir.clone(), self.pid1.as_ref()) else {
             return Err(Error::msg("only a machine created with Model::Detachable can be left"));
         };
-        let start_time = crate::network::state::process_start_time(p.pid)
-            .ok_or_else(|| Error::msg(format!("machine {}: PID 1 {} is gone", self.spec.machine, p.pid)))?;
-        let st = state::State {
+        write_state_file(&dir, &self.state(left), p.pid)?;
+        Ok(dir)
+    }
+
+    /// The record of the machine, but for PID 1 (`pid`, `start_time`: see [`write_state_file`]).
+    fn state(&self, left: bool) -> state::State {
+        state::State {
             machine: self.spec.machine.clone(),
-            pid: p.pid,
-            start_time,
+            pid: 0,
+            start_time: 0,
+            creator: rustix::process::getpid().as_raw_nonzero().get(),
             cgroup: self.cgroup.as_ref().map(|c| c.path().to_path_buf()),
             cgroup_v1: self.cgroup_v1.as_ref().map(|g| g.entries().to_vec()).unwrap_or_default(),
             cgroup_v1_made: self.cgroup_v1.as_ref().map(|g| g.made().to_vec()).unwrap_or_default(),
@@ -289,12 +294,7 @@ impl Machine {
             uppers: overlay_uppers(&self.spec, false),
             uppers_in_tree: overlay_uppers(&self.spec, true),
             left,
-        };
-        let file = dir.join("state");
-        let tmp = dir.join(".state.new");
-        std::fs::write(&tmp, st.format()).map_err(|e| io_error("write", &tmp, &e))?;
-        std::fs::rename(&tmp, &file).map_err(|e| io_error("rename", &file, &e))?;
-        Ok(dir)
+        }
     }
 
     /// Network, cgroup, subreaper and device policy, in that order.
@@ -390,15 +390,18 @@ impl Machine {
         self.prep.devices_pending = attach.is_some();
         // The OCI runtime's /dev and /run are config.json's mounts.
         self.prep.premade_pending = self.prep.userns.is_none() && self.spec.oci.is_none();
+        // Recorded from PID 1's clone on (before its setup, which may run slow hooks), not from
+        // `leave` only: whoever finds the creator gone (`spawnbox-runc delete --force`, its
+        // create's watcher) tears it all down.
+        let record = self.state_dir.clone().map(|d| (d, self.state(false)));
+        let on_pid1 = |pid: i32| match &record {
+            Some((dir, st)) => write_state_file(dir, st, pid),
+            None => Ok(()),
+        };
         let cgroups = spawn::Cgroups { v2: self.cgroup.as_ref(), v1: self.cgroup_v1.as_ref() };
-        let p = spawn::spawn(&self.spec, &mut self.prep, self.tree.as_fd(), cgroups, attach, early_go)?;
+        let p = spawn::spawn(&self.spec, &mut self.prep, self.tree.as_fd(), cgroups, attach, early_go, &on_pid1)?;
         self.pid1_spawned += 1;
         self.pid1 = Some(p);
-        if self.state_dir.is_some() {
-            // Recorded from PID 1's clone on, not from `leave` only: whoever finds the creator
-            // gone (`spawnbox-runc delete --force`, its create's janitor) tears it all down.
-            self.write_state(false)?;
-        }
         Ok(())
     }
 
@@ -675,4 +678,15 @@ fn write_private(file: &Path, bytes: &[u8]) -> Result<()> {
 fn open_tree(dir: &Path) -> Result<OwnedFd> {
     rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open directory", dir, e))
+}
+
+/// Writes `st` with PID 1 `pid` (and its start time) to `DIR/state`, through a rename.
+fn write_state_file(dir: &Path, st: &state::State, pid: i32) -> Result<()> {
+    let start_time = crate::network::state::process_start_time(pid)
+        .ok_or_else(|| Error::msg(format!("machine {}: PID 1 {pid} is gone", st.machine)))?;
+    let st = state::State { pid, start_time, ..st.clone() };
+    let file = dir.join("state");
+    let tmp = dir.join(".state.new");
+    std::fs::write(&tmp, st.format()).map_err(|e| io_error("write", &tmp, &e))?;
+    std::fs::rename(&tmp, &file).map_err(|e| io_error("rename", &file, &e))
 }

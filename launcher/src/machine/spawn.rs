@@ -52,6 +52,7 @@ pub(super) fn spawn(
     cgroups: Cgroups<'_>,
     attach_devices: Option<BorrowedFd<'_>>,
     early_go: bool,
+    on_pid1: &dyn Fn(i32) -> Result<()>,
 ) -> Result<Pid1> {
     let cg = cgroups.v2;
     let (parent_ch, child_ch) = Channel::pair()?;
@@ -162,6 +163,9 @@ pub(super) fn spawn(
         None => pid,
     };
     log::debug!("container PID 1 is {pid} on the host");
+    if let Err(e) = on_pid1(pid) {
+        return Err(abandon(pid, e));
+    }
 
     // Handshake: the console and the notify socket (optional), then ready or an error.
     let mut pty = None;

@@ -15,6 +15,9 @@ pub struct State {
     /// passes for it.
     pub pid: i32,
     pub start_time: u64,
+    /// The process that created it (0: not recorded): a creator's cleanup tears down only a
+    /// machine it made, never another one of the same name.
+    pub creator: i32,
     /// The machine's cgroup directory, if it has one.
     pub cgroup: Option<PathBuf>,
     /// Its cgroup v1 directories (the OCI runtime on hybrid and legacy hosts).
@@ -31,8 +34,9 @@ pub struct State {
     /// inside the tree (`+`).
     pub uppers: Vec<PathBuf>,
     pub uppers_in_tree: Vec<PathBuf>,
-    /// Its creator left it (`Machine::leave`); until then the creator may still be setting it
-    /// up (the OCI runtime's status `creating`), or died doing so.
+    /// Its creator left it (`Machine::leave`); until then (`left=no`) the creator may still be
+    /// setting it up (the OCI runtime's status `creating`), or died doing so. A record without
+    /// the key (an older spawnbox's) is a left one.
     pub left: bool,
 }
 
@@ -48,6 +52,9 @@ impl State {
     /// The file's text.
     pub fn format(&self) -> String {
         let mut out = format!("machine={}\npid={}\nstart_time={}\n", self.machine, self.pid, self.start_time);
+        if self.creator != 0 {
+            out.push_str(&format!("creator={}\n", self.creator));
+        }
         if let Some(c) = &self.cgroup {
             out.push_str(&format!("cgroup={}\n", c.display()));
         }
@@ -70,15 +77,15 @@ impl State {
         for u in &self.uppers_in_tree {
             out.push_str(&format!("upper-in-tree={}\n", u.display()));
         }
-        if self.left {
-            out.push_str("left=yes\n");
+        if !self.left {
+            out.push_str("left=no\n");
         }
         out
     }
 
     /// Parses a state file (`file` for messages): every key known, every value well formed.
     pub fn parse(file: &Path, text: &str) -> Result<State> {
-        let mut s = State::default();
+        let mut s = State { left: true, ..State::default() };
         let bad = |n: usize, what: &str| Error::msg(format!("{}:{}: {what}", file.display(), n + 1));
         for (n, line) in text.lines().enumerate() {
             let Some((k, v)) = line.split_once('=') else {
@@ -111,7 +118,8 @@ impl State {
                 "directory" => s.directory = Some(path()?),
                 "upper" => s.uppers.push(path()?),
                 "upper-in-tree" => s.uppers_in_tree.push(path()?),
-                "left" if v == "yes" => s.left = true,
+                "left" if v == "no" => s.left = false,
+                "creator" => s.creator = v.parse().ok().filter(|p| *p > 0).ok_or_else(|| bad(n, "bad creator"))?,
                 _ => return Err(bad(n, &format!("unexpected {k}="))),
             }
         }
@@ -149,18 +157,22 @@ mod tests {
             directory: Some("/var/lib/machines/web-1".into()),
             uppers: vec!["/srv/upper".into()],
             uppers_in_tree: vec!["/var/upper".into()],
-            left: true,
+            creator: 4000,
+            left: false,
         };
         let text = s.format();
         assert_eq!(
             text,
-            "machine=web-1\npid=4242\nstart_time=987654\ncgroup=/sys/fs/cgroup/machine.slice/machine-web\\x2d1.scope\n\
+            "machine=web-1\npid=4242\nstart_time=987654\ncreator=4000\ncgroup=/sys/fs/cgroup/machine.slice/machine-web\\x2d1.scope\n\
              cgroup-v1=cpu,cpuacct:/sys/fs/cgroup/cpu,cpuacct/default/c1\n\
              cgroup-v1=name=systemd:/sys/fs/cgroup/systemd/default/c1\ncgroup-v1-made=/sys/fs/cgroup/systemd/default\n\
              network=yes\ntemporary=/var/tmp/spawnbox-overlay-abc123\ndirectory=/var/lib/machines/web-1\n\
-             upper=/srv/upper\nupper-in-tree=/var/upper\nleft=yes\n"
+             upper=/srv/upper\nupper-in-tree=/var/upper\nleft=no\n"
         );
         assert_eq!(State::parse(Path::new("/s"), &text).unwrap(), s);
+        // An older spawnbox's record (no left=, no creator=): a left machine, creator unknown.
+        let old = State::parse(Path::new("/s"), "machine=m\npid=5\nstart_time=1\n").unwrap();
+        assert_eq!((old.left, old.creator), (true, 0));
     }
 
     #[test]

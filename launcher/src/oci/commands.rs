@@ -17,7 +17,8 @@ pub(super) struct Container {
 impl Container {
     pub(super) fn load(g: &Global, id: &str) -> Result<Container> {
         let (rec, dir) = Record::load(&g.root, id)?;
-        let machine = Created::load(id).ok();
+        // The machine of this record's PID 1 (machine names are global, records per --root).
+        let machine = Created::load(id).ok().filter(|m| m.pid() == rec.pid);
         Ok(Container { rec, dir, machine })
     }
 
@@ -65,8 +66,11 @@ pub fn state(g: &Global, id: &str) -> Result<String> {
 
 pub fn kill(g: &Global, id: &str, all: bool, signal: i32) -> Result<()> {
     let c = Container::load(g, id)?;
-    if c.status() == Status::Stopped {
-        return Err(Error::msg("container not running"));
+    match c.status() {
+        Status::Stopped => return Err(Error::msg("container not running")),
+        // runtime.md "kill": neither created nor running.
+        Status::Creating => return Err(Error::msg(format!("container {id} is still being created"))),
+        _ => {}
     }
     let m = c.machine.as_ref().ok_or_else(|| Error::msg("container not running"))?;
     let sig = rustix::process::Signal::from_named_raw(signal)
@@ -146,7 +150,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     let status = c.status();
-    if matches!(status, Status::Running | Status::Paused) && !force {
+    if matches!(status, Status::Running | Status::Paused | Status::Creating) && !force {
         return Err(Error::msg(format!("cannot delete container {id} that is not stopped: {}", status.name())));
     }
     if let Some(m) = c.machine {

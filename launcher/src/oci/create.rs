@@ -44,8 +44,9 @@ pub fn create(g: &Global, c: &Create) -> Result<i32> {
     };
     let made = create_in(&spec, c, &dir, &bytes);
     if made.is_err() {
-        // Nothing of a failed create stays: the machine (if it was left) and the record.
-        if let Ok(m) = Created::load(&c.id) {
+        // Nothing of a failed create stays: the machine (if it was left) and the record. Only
+        // a machine this process made: another `--root`'s container of the same ID is not it.
+        if let Some(m) = Created::load(&c.id).ok().filter(|m| m.creator() == std::process::id() as i32) {
             let _ = m.teardown();
         }
         let _ = std::fs::remove_dir_all(&dir);

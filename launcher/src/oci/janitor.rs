@@ -2,7 +2,10 @@
 //! create's), a watcher process waits on a pipe. `create` says "done" on every end it reaches
 //! (success or its own cleaned-up failure) and reaps it; when `create` is killed (an engine's
 //! timeout sends SIGKILL) the pipe closes unsaid and the watcher does what a failed create does:
-//! the machine (PID 1, cgroups, network, registry record) torn down, the record removed.
+//! the machine (PID 1, cgroups, network, registry record) torn down, the record removed. Only
+//! what this create made: the machine whose record names it as creator, the record directory
+//! it made (the same inode: an engine's `delete --force` and a new `create` of the ID may have
+//! come first).
 
 use crate::error::{Error, Result};
 use crate::machine::Created;
@@ -20,13 +23,16 @@ pub struct Janitor {
 
 /// Forks the watcher of `id`'s create, whose record is `dir`.
 pub fn watch(id: &str, dir: &Path) -> Result<Janitor> {
+    let made = rustix::fs::stat(dir).map_err(|e| Error::path("stat", dir, e))?;
+    let creator = std::process::id() as i32;
     let (heard, said) =
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| Error::sys("create", "a pipe", e))?;
     match sys::clone_process(0, None).map_err(|e| Error::sys("fork", "the create's watcher", e))? {
         Forked::Child => {
             drop(said);
-            // Nothing of the caller's: its stdio (conmon and the shim read to EOF) and signals
-            // aimed at create's process group (a terminal's ^C ends create, not this).
+            // Nothing of the caller's: its stdio (conmon and the shim read to EOF), its session
+            // and process group (a kill of the group, a terminal's ^C, end create, not this).
+            let _ = rustix::process::setsid();
             sys::close_all_except(&[heard.as_raw_fd()]);
             if let Ok(null) = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()) {
                 let _ = rustix::stdio::dup2_stdin(&null);
@@ -43,7 +49,7 @@ pub fn watch(id: &str, dir: &Path) -> Result<Janitor> {
                 }
             };
             if !done {
-                clean(id, dir);
+                clean(id, dir, creator, (made.st_dev, made.st_ino));
             }
             sys::exit_now(0)
         }
@@ -62,12 +68,15 @@ impl Janitor {
     }
 }
 
-/// A failed create's cleanup, for a create that cannot do it itself.
-fn clean(id: &str, dir: &Path) {
-    if let Ok(m) = Created::load(id) {
+/// A failed create's cleanup, for a create (`creator`) that cannot do it itself; `made` is the
+/// record directory's (device, inode).
+fn clean(id: &str, dir: &Path, creator: i32, made: (u64, u64)) {
+    if let Some(m) = Created::load(id).ok().filter(|m| m.creator() == creator) {
         let _ = m.kill(rustix::process::Signal::KILL);
         let _ = m.wait_exit(Duration::from_secs(5));
         let _ = m.teardown();
     }
-    let _ = std::fs::remove_dir_all(dir);
+    if rustix::fs::stat(dir).is_ok_and(|st| (st.st_dev, st.st_ino) == made) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

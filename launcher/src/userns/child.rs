@@ -17,14 +17,16 @@ use crate::rootfs::{self, Follow, NodeKind};
 use crate::setup::{out_of_order, Op};
 use crate::spec::Spec;
 use crate::sys::{self, Forked};
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::process::{Pid, WaitOptions};
 use std::convert::Infallible;
 use std::path::Path;
 
 /// The outer child: returns only on error.
 pub fn outer(spec: &Spec, prep: &Prepared, ch: &Channel, o: Outer, shift: u32) -> Result<Infallible> {
-    child::prologue(prep, ch, &o.fds())?;
+    // The host's `/` for PID 1's createContainer hooks goes on to PID 1 (never to its exec).
+    let keep: Vec<i32> = o.fds().into_iter().chain(prep.host_root.as_ref().map(AsRawFd::as_raw_fd)).collect();
+    child::prologue(prep, ch, &keep)?;
     let Outer { root: tree, host_sources, premade, netns, joined, .. } = o;
     // Inodes made from now on (mount points, `/etc/resolv.conf`, ...) are the container root's.
     super::create_as(shift, shift)?;
@@ -186,7 +188,8 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
             Op::BecomeRoot => {
                 child::become_root_of_user_namespace(ch, prep)?;
                 child::exit_if_orphaned(ch);
-                sys::close_all_except(&child::keep_fds(ch, prep, &[]));
+                let host_root: Vec<i32> = prep.host_root.as_ref().map(AsRawFd::as_raw_fd).into_iter().collect();
+                sys::close_all_except(&child::keep_fds(ch, prep, &host_root));
             }
             Op::Mounts(steps) => {
                 let m = Mounter {
@@ -229,7 +232,13 @@ fn inner(spec: &Spec, prep: &Prepared, ch: &Channel) -> Result<Infallible> {
             }
             Op::CreateContainerHooks => {
                 let host = prep.host_root.as_ref().ok_or_else(|| out_of_order(op))?;
-                crate::oci_hooks::run_in_host_root(spec, host.as_fd())?
+                crate::oci_hooks::run_in_host_root(spec, host.as_fd())?;
+                // Gone before anything of the container's resolves a path (a `/proc/self/fd/N`
+                // in the program's path or PATH would reach the host): its number now names the
+                // container's `/` (the exec's close of everything but the channel closes that).
+                let own = child::open_root()?;
+                sys::replace_fd(host.as_raw_fd(), own.as_fd())
+                    .map_err(|e| Error::sys("close", "the host's root after the createContainer hooks", e))?;
             }
             // The handshake, the start FIFO and the exec: the rest of the plan (`child::finish`).
             Op::Handshake => {
