@@ -275,23 +275,30 @@ fn pause_resume_ps_and_kill_all() {
     assert!(rt(&t, &["delete", &id]).status.success());
 }
 
-#[test]
-fn a_killed_create_leaves_nothing() {
-    let t = Test::new("oci-killed");
-    let id = t.name();
+/// `create` of a container whose hook at `point` (`prestart`, `createContainer`) touches
+/// `hook-ran` and then sleeps: create's process, still running, and the hook's path.
+fn create_held_by_hook(t: &Test, point: &str) -> (std::process::Child, PathBuf) {
     let hook = t.path("slow-hook.sh");
     fs::write(&hook, format!("#!/bin/sh\ntouch {}\nexec sleep 100\n", t.path("hook-ran").display())).unwrap();
     fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
-    let extra = format!(r#","hooks":{{"prestart":[{{"path":{:?}}}]}}"#, hook.to_str().unwrap());
-    let b = bundle(&t, &config(&t, &["sleep", "100"], false, &extra));
-    let mut create = Command::new(runtime(&t))
-        .args(["--root", t.path("state").to_str().unwrap(), "create", "--bundle", b.to_str().unwrap(), &id])
+    let extra = format!(r#","hooks":{{"{point}":[{{"path":{:?}}}]}}"#, hook.to_str().unwrap());
+    let b = bundle(t, &config(t, &["sleep", "100"], false, &extra));
+    let create = Command::new(runtime(t))
+        .args(["--root", t.path("state").to_str().unwrap(), "create", "--bundle", b.to_str().unwrap(), &t.name()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    assert!(wait_until(Duration::from_secs(10), || t.path("hook-ran").exists()), "the prestart hook ran");
+    assert!(wait_until(Duration::from_secs(10), || t.path("hook-ran").exists()), "the {point} hook ran");
+    (create, hook)
+}
+
+#[test]
+fn a_killed_create_leaves_nothing() {
+    let t = Test::new("oci-killed");
+    let id = t.name();
+    let (mut create, hook) = create_held_by_hook(&t, "prestart");
     let st = text(&rt(&t, &["state", &id]).stdout);
     // runtime.md "State": create has not finished; "kill" and "delete" of a container neither
     // created nor running (nor stopped) are errors with no effect.
@@ -358,19 +365,7 @@ fn a_killed_create_leaves_nothing() {
 fn a_create_killed_during_the_containers_setup_leaves_nothing() {
     let t = Test::new("oci-killsetup");
     let id = t.name();
-    let hook = t.path("slow-create-hook.sh");
-    fs::write(&hook, format!("#!/bin/sh\ntouch {}\nexec sleep 100\n", t.path("hook-ran").display())).unwrap();
-    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
-    let extra = format!(r#","hooks":{{"createContainer":[{{"path":{:?}}}]}}"#, hook.to_str().unwrap());
-    let b = bundle(&t, &config(&t, &["sleep", "100"], false, &extra));
-    let mut create = Command::new(runtime(&t))
-        .args(["--root", t.path("state").to_str().unwrap(), "create", "--bundle", b.to_str().unwrap(), &id])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(wait_until(Duration::from_secs(10), || t.path("hook-ran").exists()), "the createContainer hook ran");
+    let (mut create, hook) = create_held_by_hook(&t, "createContainer");
     let state = fs::read_to_string(Path::new("/run/spawnbox/machines").join(&id).join("state")).unwrap();
     assert!(state.contains("\nleft=no\n"), "{state}");
     create.kill().unwrap();
