@@ -509,8 +509,8 @@ mod tests {
             "",
         );
         let v1 = [
-            CgroupV1 { dir: "cpu,cpuacct".into(), options: "cpu,cpuacct".into(), path: "/default/c1".into() },
-            CgroupV1 { dir: "systemd".into(), options: "name=systemd".into(), path: "/default/c1".into() },
+            CgroupV1 { dir: "cpu,cpuacct".into(), name: "cpu,cpuacct".into(), path: "/default/c1".into() },
+            CgroupV1 { dir: "systemd".into(), name: "name=systemd".into(), path: "/default/c1".into() },
         ];
         let lines: Vec<String> = plan(&c, &[], &v1).unwrap().iter().map(|s| s.to_string()).collect();
         assert_eq!(

@@ -56,8 +56,8 @@ pub fn cgroup_v1(m: &Mounter<'_>, target: &Path, attrs: u32, hierarchies: &[Cgro
         .map_err(|e| Error::path("open", &m.shown(target), e))?;
     for h in hierarchies {
         let t = target.join(&h.dir);
-        let mnt = new_fs("cgroup", &h.options, attrs)
-            .map_err(|e| e.context(format!("mount cgroup {} on {}", h.options, m.shown(&t).display())))?;
+        let mnt = new_fs("cgroup", &h.name, attrs)
+            .map_err(|e| e.context(format!("mount cgroup {} on {}", h.name, m.shown(&t).display())))?;
         // Made in the tmpfs just mounted: nothing of the image's lies on the way.
         let at = rootfs::mount_point(m.root.as_fd(), &t, NodeKind::Directory, Follow::Never)?;
         m.attach(&mnt, &at, "cgroup", &t)?;
@@ -68,7 +68,7 @@ pub fn cgroup_v1(m: &Mounter<'_>, target: &Path, attrs: u32, hierarchies: &[Cgro
             let root = rootfs::open_path(m.root.as_fd(), &t, Follow::Never)
                 .map_err(|e| Error::path("open", &m.shown(&t), e))?;
             let dir =
-                clone_tree(root.as_fd(), rel, false, false).map_err(|e| e.context(format!("cgroup {}", h.options)))?;
+                clone_tree(root.as_fd(), rel, false, false).map_err(|e| e.context(format!("cgroup {}", h.name)))?;
             drop(root);
             rustix::mount::unmount(&t, rustix::mount::UnmountFlags::DETACH)
                 .map_err(|e| Error::path("unmount", &m.shown(&t), e))?;

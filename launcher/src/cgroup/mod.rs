@@ -74,4 +74,4 @@ pub use placement::{cg_escape, scope_name, slice_path, unit_name_escape, Placeme
 pub use plan::{plan, Plan, Request, Write};
 pub use property::{parse_property, Amount, IoLimit, Key, Property, Setting, KEYS};
 pub use teardown::cleanup;
-pub use v1::{find_v1_mounts, parse_proc_cgroup, Joined, V1Entry, V1Group, V1Mount};
+pub use v1::{find_v1_mounts, parse_proc_cgroup, Joined, V1Entry, V1Group, V1Mount, V1View};

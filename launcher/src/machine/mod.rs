@@ -245,7 +245,7 @@ impl Machine {
     /// here (the process that loads it with [`Created::load`] tears it down). Returns the
     /// record's directory.
     pub fn leave(mut self) -> Result<PathBuf> {
-        let dir = self.write_state(true)?;
+        let dir = self.write_state()?;
         // In the registry without a launcher: the leader alone keeps it alive.
         let mut entry = self.entry()?;
         (entry.launcher, entry.launcher_start_time) = (0, 0);
@@ -268,13 +268,13 @@ impl Machine {
         Ok(dir)
     }
 
-    /// `Model::Detachable`: writes `RUNTIME/machines/NAME/state`, what a later process needs to
-    /// start, signal and tear the machine down. Returns the record's directory.
-    fn write_state(&self, left: bool) -> Result<PathBuf> {
+    /// `Model::Detachable`, at `leave`: writes `RUNTIME/machines/NAME/state` of the left machine,
+    /// what a later process needs to start, signal and tear it down. Returns the record's directory.
+    fn write_state(&self) -> Result<PathBuf> {
         let (Some(dir), Some(p)) = (self.state_dir.clone(), self.pid1.as_ref()) else {
             return Err(Error::msg("only a machine created with Model::Detachable can be left"));
         };
-        write_state_file(&dir, &self.state(left), p.pid)?;
+        write_state_file(&dir, &self.state(true), p.pid)?;
         Ok(dir)
     }
 
@@ -319,16 +319,8 @@ impl Machine {
         // The OCI runtime's: config.json's mounts, nothing else (checked when the spec was made).
         let steps = match &self.spec.oci {
             Some(oci) => {
-                let v1: Vec<crate::mount_plan_oci::CgroupV1> =
-                    (self.cgroup_v1.as_ref().map(|g| g.views()).unwrap_or_default())
-                        .iter()
-                        .map(|v| crate::mount_plan_oci::CgroupV1 {
-                            dir: v.dir.clone(),
-                            options: v.name.clone(),
-                            path: v.path.clone(),
-                        })
-                        .collect();
-                crate::mount_plan_oci::plan(&oci.config, &self.spec.custom_mounts, &v1)?
+                let v1 = self.cgroup_v1.as_ref().map(|g| g.views()).unwrap_or_default();
+                crate::mount_plan_oci::plan(&oci.config, &self.spec.custom_mounts, v1)?
             }
             None => crate::mount_plan::plan(&self.spec, self.prep.cgroup_mount),
         };

@@ -34,15 +34,10 @@ pub enum OciStep {
 }
 
 /// One cgroup v1 hierarchy in the OCI runtime's `cgroup` mount: `TARGET/dir` (the host's mount
-/// point's name: `memory`, `cpu,cpuacct`), the hierarchy mounted with `options` (its
-/// controllers, `name=systemd`) and its directory `path` (the container's, `/` in the
-/// container's own cgroup namespace) as the mount's root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupV1 {
-    pub dir: String,
-    pub options: String,
-    pub path: PathBuf,
-}
+/// point's name: `memory`, `cpu,cpuacct`), the hierarchy mounted with `name` as its options
+/// (its controllers, `name=systemd`) and its directory `path` (the container's, `/` in the
+/// container's own cgroup namespace) as the mount's root: the container's v1 group's view.
+pub use crate::cgroup::V1View as CgroupV1;
 
 impl OciStep {
     /// For a container in a user namespace: whether PID 1 makes this step
