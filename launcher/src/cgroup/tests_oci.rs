@@ -663,3 +663,101 @@ fn v1_populated_leaf_is_refused() {
     assert!(!t.0.join("cpuset/c1").exists());
     assert!(t.0.join("memory/c1").exists());
 }
+
+/// The fake kernel, with a concurrent container's teardown that removes `parent` (which that
+/// container made, empty again) just before this process's first mkdir of `leaf`.
+struct PrunedOnce {
+    kernel: FakeKernel,
+    parent: PathBuf,
+    leaf: PathBuf,
+    pruned: std::sync::atomic::AtomicBool,
+}
+
+impl super::fs::Fs for PrunedOnce {
+    fn mkdir(&self, dir: &Path) -> crate::error::Result<()> {
+        if dir == self.leaf && !self.pruned.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.kernel.rmdir(&self.parent)?;
+        }
+        self.kernel.mkdir(dir)?;
+        // The files the kernel makes in a new cpuset directory (empty: inherited by the plan).
+        if dir.components().any(|c| c.as_os_str() == "cpuset") {
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                std::fs::write(dir.join(f), "").expect("cpuset file");
+            }
+        }
+        Ok(())
+    }
+    fn rmdir(&self, dir: &Path) -> crate::error::Result<()> {
+        self.kernel.rmdir(dir)
+    }
+    fn read(&self, file: &Path) -> crate::error::Result<String> {
+        self.kernel.read(file)
+    }
+    fn write(&self, file: &Path, value: &str) -> crate::error::Result<()> {
+        self.kernel.write(file, value)
+    }
+    fn open_dir(&self, dir: &Path) -> crate::error::Result<std::os::fd::OwnedFd> {
+        self.kernel.open_dir(dir)
+    }
+    fn chown(&self, path: &Path, uid: u32, gid: u32) -> crate::error::Result<()> {
+        self.kernel.chown(path, uid, gid)
+    }
+    fn mark_created(&self, dir: &Path) {
+        self.kernel.mark_created(dir)
+    }
+    fn is_marked(&self, dir: &Path) -> bool {
+        self.kernel.is_marked(dir)
+    }
+    fn kill(&self, pid: i32) -> crate::error::Result<()> {
+        self.kernel.kill(pid)
+    }
+    fn subdirs(&self, dir: &Path) -> crate::error::Result<Vec<PathBuf>> {
+        self.kernel.subdirs(dir)
+    }
+    fn wait_empty(&self, dir: &Path, timeout: std::time::Duration) -> crate::error::Result<()> {
+        self.kernel.wait_empty(dir, timeout)
+    }
+    fn own_cgroup(&self) -> Option<(PathBuf, i32)> {
+        self.kernel.own_cgroup()
+    }
+}
+
+/// `docker run --cgroup-parent=/p` of two containers at once: the first one's teardown removes
+/// `/p` (it made it) between the second one's mkdir of `/p` (EEXIST) and of `/p/c2` (ENOENT).
+/// The second one makes `/p` again and goes on (seen in CI: `mkdir .../memory/p/c2: no such file
+/// or directory`); `/p` is its own now, removed with it.
+#[test]
+fn v1_parent_removed_by_a_concurrent_teardown_is_made_again() {
+    let t = TempTree::new("pruned");
+    let (kernel, facts) = v1_fake(&t.0);
+    for h in ["cpuset", "memory", "blkio"] {
+        std::fs::create_dir_all(t.0.join(h).join("p")).expect("mk");
+        std::fs::write(t.0.join(h).join("p/cgroup.procs"), "").expect("w");
+    }
+    let res = Resources::default();
+    let plan = plan_oci(&facts, &OciRequest { id: "c2", cgroups_path: Some("/p/c2"), resources: &res, devices: &[] })
+        .expect("plan");
+    let fs = PrunedOnce {
+        kernel: kernel.clone(),
+        parent: t.0.join("memory/p"),
+        leaf: t.0.join("memory/p/c2"),
+        pruned: false.into(),
+    };
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        std::fs::write(t.0.join("cpuset/p").join(f), "").expect("w");
+    }
+    let made = V1Group::create_with(&plan, &facts.v1, &facts.own, Box::new(fs));
+    let g = match made {
+        Ok(g) => g.expect("v1"),
+        Err(e) => panic!("{e}"),
+    };
+    assert!(t.0.join("memory/p/c2").is_dir());
+    assert_eq!(g.made(), [t.0.join("memory/p")]);
+    assert_eq!(
+        g.entries().iter().map(|e| e.path.clone()).collect::<Vec<_>>(),
+        ["cpuset/p/c2", "memory/p/c2", "blkio/p/c2"].map(|d| t.0.join(d))
+    );
+    g.remove().expect("remove");
+    assert!(!t.0.join("memory/p").exists(), "made by this container: removed with it");
+    assert!(t.0.join("cpuset/p").is_dir() && !t.0.join("cpuset/p/c2").exists());
+}

@@ -111,22 +111,34 @@ impl V1Group {
     }
 
     /// mkdir of each level; the leaf is recorded (it always goes at removal) once it exists,
-    /// parents only when this process made them.
+    /// parents only when this process made them. A few rounds: a concurrent container's
+    /// teardown may remove a parent it made (runc's cgroup parent of several containers,
+    /// `docker run --cgroup-parent`) between our mkdir of it and of the level below.
     fn make_dir(&mut self, d: &super::oci::V1Dir) -> Result<()> {
-        for dir in &d.mkdir {
-            match self.fs.mkdir(dir) {
-                Ok(()) if *dir != d.path => self.made.push(dir.clone()),
-                Ok(()) => {}
-                Err(e) if errno_is(&e, &[Errno::EXIST]) => {
-                    if *dir == d.path && !self.fs.read(&dir.join("cgroup.procs"))?.trim().is_empty() {
-                        return Err(Error::msg(format!(
-                            "linux.cgroupsPath: {}: cgroup exists and is not empty",
-                            dir.display()
-                        )));
+        let mut rounds = 3;
+        'round: loop {
+            rounds -= 1;
+            for dir in &d.mkdir {
+                match self.fs.mkdir(dir) {
+                    Ok(()) if *dir != d.path => {
+                        if !self.made.contains(dir) {
+                            self.made.push(dir.clone());
+                        }
                     }
+                    Ok(()) => {}
+                    Err(e) if errno_is(&e, &[Errno::EXIST]) => {
+                        if *dir == d.path && !self.fs.read(&dir.join("cgroup.procs"))?.trim().is_empty() {
+                            return Err(Error::msg(format!(
+                                "linux.cgroupsPath: {}: cgroup exists and is not empty",
+                                dir.display()
+                            )));
+                        }
+                    }
+                    Err(e) if errno_is(&e, &[Errno::NOENT]) && rounds > 0 => continue 'round,
+                    Err(e) => return Err(e.context("linux.cgroupsPath")),
                 }
-                Err(e) => return Err(e.context("linux.cgroupsPath")),
             }
+            break;
         }
         self.entries.push(V1Entry { name: d.name.clone(), path: d.path.clone() });
         Ok(())
