@@ -30,6 +30,9 @@ pub enum Msg {
     /// Launcher → plain child: the detached `/run` (with `/run/host`) and `/dev` (with its
     /// nodes) it made while the child switched into the tree (`premade.rs`).
     Premade { run: OwnedFd, dev: OwnedFd },
+    /// Launcher → plain child: the detached file systems it made after [`Msg::Premade`], in the
+    /// order of `Prepared::premade_late` (`premade.rs`), while the child mounted `/proc`.
+    PremadeLate(Vec<OwnedFd>),
     /// Child → launcher: setup or exec failed (message, errno and hint cross intact).
     Error(Error),
     /// Launcher → child: the user namespace's uid_map and gid_map are written (and the new
@@ -58,10 +61,11 @@ const TAG_PIDFD: u8 = 8;
 const TAG_DEVICES: u8 = 9;
 const TAG_PREMADE: u8 = 10;
 const TAG_TIME_NAMESPACE: u8 = 11;
+const TAG_PREMADE_LATE: u8 = 12;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
-/// Most descriptors in one message.
-const MAX_FDS: usize = 2;
+/// Most descriptors in one message (`premade::LATE` has four).
+pub const MAX_FDS: usize = 4;
 
 /// One end of the channel.
 pub struct Channel(OwnedFd);
@@ -86,6 +90,10 @@ impl Channel {
             Msg::Notify(fd) => self.send_fd(TAG_NOTIFY, fd),
             Msg::Pidfd(fd) => self.send_fd(TAG_PIDFD, fd),
             Msg::Premade { run, dev } => self.send_fds(TAG_PREMADE, &[run.as_fd(), dev.as_fd()]),
+            Msg::PremadeLate(fds) => {
+                let fds: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
+                self.send_fds(TAG_PREMADE_LATE, &fds)
+            }
             Msg::Ready => self.send_bytes(&[TAG_READY]),
             Msg::Go => self.send_bytes(&[TAG_GO]),
             Msg::Devices(attached) => self.send_bytes(&[TAG_DEVICES, u8::from(attached)]),
@@ -153,6 +161,9 @@ impl Channel {
                 got.extend(fds);
             }
         }
+        if buf[0] == TAG_PREMADE_LATE {
+            return Ok(Some(Msg::PremadeLate(got)));
+        }
         let mut got = got.into_iter();
         let mut fd = || got.next().ok_or_else(|| Error::msg("container sent a message without its descriptor"));
         let msg = match buf[0] {
@@ -213,6 +224,16 @@ mod tests {
         let me = rustix::process::pidfd_open(rustix::process::getpid(), rustix::process::PidfdFlags::empty()).unwrap();
         a.send(Msg::Pidfd(me)).unwrap();
         assert!(matches!(b.recv().unwrap(), Some(Msg::Pidfd(_))));
+        // The late file systems: every descriptor, in order.
+        let pipes: Vec<(OwnedFd, OwnedFd)> = (0..MAX_FDS).map(|_| rustix::pipe::pipe().unwrap()).collect();
+        let inodes: Vec<u64> = pipes.iter().map(|(r, _)| rustix::fs::fstat(r).unwrap().st_ino).collect();
+        a.send(Msg::PremadeLate(pipes.into_iter().map(|(r, _)| r).collect())).unwrap();
+        match b.recv().unwrap() {
+            Some(Msg::PremadeLate(fds)) => {
+                assert_eq!(fds.iter().map(|f| rustix::fs::fstat(f).unwrap().st_ino).collect::<Vec<_>>(), inodes)
+            }
+            other => panic!("{other:?}"),
+        }
         b.send(Msg::Go).unwrap();
         assert!(matches!(a.recv().unwrap(), Some(Msg::Go)));
         b.send(Msg::Devices(true)).unwrap();

@@ -4,7 +4,7 @@
 //! child instead.
 
 use crate::channel::Channel;
-use crate::child::{self, etc, fail, make_slave, mount_steps, open_root, prologue};
+use crate::child::{self, etc, fail, make_slave, open_root, prologue};
 use crate::error::{Error, Result};
 use crate::mounts::{self, Mounter};
 use crate::prepared::Prepared;
@@ -78,13 +78,13 @@ fn setup_and_exec(spec: &Spec, prep: &Prepared, ch: &Channel, joined: &[Joined])
             }
             Op::PivotRoot { new, old } => rootfs::pivot_into(new, old.as_deref())?,
             Op::Mounts(steps) => {
-                let m = Mounter {
+                let mut m = Mounter {
                     root: open_root()?,
                     directory: &spec.directory,
                     host_sources: std::mem::take(&mut host_sources),
                     premade: child::wait_for_premade(ch, prep)?,
                 };
-                made = mount_steps(&m, steps, prep)?;
+                made = child::mount_steps_with_late(&mut m, steps, prep, ch)?;
                 root = Some(m.root);
             }
             Op::EtcFiles => {

@@ -3,9 +3,14 @@
 //! `/run/host` and the notify socket bound in it. The user-namespaced children get them made
 //! before the clone (`userns/outer.rs`, which re-owns them); the plain child gets them over
 //! the channel while it mounts ([`Msg::Premade`](crate::channel::Msg)), made by the launcher
-//! in the meantime, off the child's path.
+//! in the meantime, off the child's path. A second message ([`Msg::PremadeLate`]) brings
+//! what the child needs only after its `/proc` ([`LATE`]: sysfs of the host's network
+//! namespace, devpts, the tmpfs of `/dev/shm` and `/tmp`), made by the launcher meanwhile.
+//!
+//! [`Msg::PremadeLate`]: crate::channel::Msg
 
 use crate::error::{Error, Result};
+use crate::mount_plan::Step;
 use crate::prepared::Prepared;
 use crate::{dev, mount_plan, mounts, run_host};
 use rustix::fd::{AsFd, OwnedFd};
@@ -41,4 +46,73 @@ pub fn fresh(target: &str) -> Result<OwnedFd> {
     let (fstype, options, attrs) =
         mount_plan::api_fs(target).ok_or_else(|| Error::msg(format!("no API file system for {target}")))?;
     mounts::new_fs(fstype, options, attrs).map_err(|e| e.context(format!("mount {fstype} for {target}")))
+}
+
+/// The plan's file systems the launcher may make for a plain child (no user namespace) after
+/// `/run` and `/dev`: none depends on a namespace of the child's own (procfs: its PID
+/// namespace; cgroup2: its cgroup namespace; mqueue: its IPC namespace), sysfs only while the
+/// child shares the launcher's network namespace. At most [`MAX_FDS`](crate::channel::MAX_FDS).
+pub const LATE: [&str; 4] = ["/sys", "/dev/pts", "/dev/shm", "/tmp"];
+
+/// The targets of [`LATE`] that `steps` mounts as fresh file systems, in plan order; `/sys`
+/// only when the container shares the launcher's network namespace (`!own_network`).
+pub fn late_targets(steps: &[Step], own_network: bool) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for s in steps {
+        if let Step::Fs { target, .. } = s {
+            if LATE.contains(target) && !(own_network && *target == "/sys") && !out.contains(target) {
+                out.push(target);
+            }
+        }
+    }
+    out
+}
+
+/// Makes `targets`' file systems as `steps` asks for them (the launcher, after the clone).
+pub fn make_late(steps: &[Step], targets: &[&'static str]) -> Result<Vec<OwnedFd>> {
+    let umask = rustix::process::umask(Mode::empty());
+    let made = targets
+        .iter()
+        .map(|t| {
+            let (fstype, options, attrs) = steps
+                .iter()
+                .find_map(|s| match s {
+                    Step::Fs { target, fstype, options, attrs } if target == t => Some((*fstype, *options, *attrs)),
+                    _ => None,
+                })
+                .ok_or_else(|| Error::msg(format!("no file system for {t} in the plan")))?;
+            mounts::new_fs(fstype, options, attrs).map_err(|e| e.context(format!("mount {fstype} for {t}")))
+        })
+        .collect();
+    rustix::process::umask(umask);
+    made
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mount_plan::{plan, CgroupMount};
+
+    #[test]
+    fn late_file_systems_of_the_default_plan() {
+        let settings = crate::settings::Settings {
+            directory: Some("/srv/tree".into()),
+            console: Some(crate::settings::ConsoleMode::Pipe),
+            ..Default::default()
+        };
+        let caller = crate::spec::Caller {
+            cwd: std::path::Path::new("/"),
+            stdin_tty: false,
+            stdout_tty: false,
+            host_hostname: "h",
+        };
+        let spec = crate::spec::Spec::resolve(settings, &caller).expect("resolve");
+        let steps = plan(&spec, CgroupMount::ReadOnly);
+        assert_eq!(late_targets(&steps, false), ["/sys", "/dev/pts", "/dev/shm", "/tmp"]);
+        // A network namespace of the container's own: its sysfs is the child's to make.
+        assert_eq!(late_targets(&steps, true), ["/dev/pts", "/dev/shm", "/tmp"]);
+        assert!(late_targets(&steps, false).len() <= crate::channel::MAX_FDS);
+        // Only fresh file systems count: a plan without them has none.
+        assert!(late_targets(&[Step::ReadOnlySelf { target: "/sys" }, Step::DevNodes], false).is_empty());
+    }
 }

@@ -62,6 +62,10 @@ pub struct Prepared {
     /// (`premade.rs`): the child waits for [`Msg::Premade`](crate::channel::Msg) before its
     /// first mount step.
     pub premade_pending: bool,
+    /// With `premade_pending`: the file systems ([`premade::LATE`](crate::premade::LATE)) the
+    /// launcher makes next and sends in [`Msg::PremadeLate`](crate::channel::Msg), in this
+    /// order; the child waits for them before the first step that mounts one.
+    pub premade_late: Vec<&'static str>,
     pub term: Option<String>,
     pub colorterm: Option<String>,
     pub no_color: Option<String>,

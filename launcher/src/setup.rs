@@ -155,6 +155,19 @@ pub struct Plan {
     pub inner: Vec<Op>,
 }
 
+impl Plan {
+    /// The plain child's mount steps (none with a user namespace).
+    pub fn plain_mounts(&self) -> &[Step] {
+        self.plain
+            .iter()
+            .find_map(|op| match op {
+                Op::Mounts(steps) => Some(steps.as_slice()),
+                _ => None,
+            })
+            .unwrap_or(&[])
+    }
+}
+
 /// What the container's `/` is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Root {

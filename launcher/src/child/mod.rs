@@ -122,6 +122,34 @@ pub fn mount_steps(mounter: &Mounter<'_>, steps: &[Step], prep: &Prepared) -> Re
     Ok(Made { pty, notify })
 }
 
+/// The plain child's steps ([`mount_steps`]): those before the first step that mounts one of
+/// `prep.premade_late`, then the launcher's [`Msg::PremadeLate`] is taken, then the rest.
+pub fn mount_steps_with_late(m: &mut Mounter<'_>, steps: &[Step], prep: &Prepared, ch: &Channel) -> Result<Made> {
+    if prep.premade_late.is_empty() {
+        return mount_steps(m, steps, prep);
+    }
+    let split = steps
+        .iter()
+        .position(|s| matches!(s, Step::Fs { target, .. } if prep.premade_late.contains(target)))
+        .unwrap_or(steps.len());
+    let first = mount_steps(m, &steps[..split], prep)?;
+    let late = wait_for_late(ch, prep)?;
+    m.premade.extend(late);
+    let rest = mount_steps(m, &steps[split..], prep)?;
+    Ok(Made { pty: rest.pty.or(first.pty), notify: rest.notify.or(first.notify) })
+}
+
+/// The file systems of `prep.premade_late`, as the launcher made them.
+fn wait_for_late(ch: &Channel, prep: &Prepared) -> Result<Vec<(&'static str, OwnedFd)>> {
+    match ch.recv()? {
+        Some(Msg::PremadeLate(fds)) if fds.len() == prep.premade_late.len() => {
+            Ok(prep.premade_late.iter().copied().zip(fds).collect())
+        }
+        // The launcher gave up (it reports why) or broke the protocol.
+        _ => sys::exit_now(1),
+    }
+}
+
 /// `--set-credential=`/`--load-credential=`: their ramfs on `/run/host/credentials`, made by
 /// whoever fills `/run/host` (with a user namespace, the outer child, as the container's root).
 fn install_credentials(m: &Mounter<'_>, prep: &Prepared) -> Result<()> {

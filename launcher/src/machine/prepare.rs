@@ -186,6 +186,7 @@ pub fn prepare(
             security,
             devices_pending: false,
             premade_pending: false,
+            premade_late: Vec::new(),
             term: var("TERM"),
             colorterm: var("COLORTERM"),
             no_color: var("NO_COLOR"),

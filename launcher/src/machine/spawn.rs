@@ -134,6 +134,16 @@ pub(super) fn spawn(
             return Err(not_sent(&parent_ch, pid, e));
         }
     }
+    if !prep.premade_late.is_empty() {
+        // While the child mounts /proc: it waits for them at the first step that needs one.
+        let late = match crate::premade::make_late(prep.setup.plain_mounts(), &prep.premade_late) {
+            Ok(l) => l,
+            Err(e) => return Err(abandon(pid, e)),
+        };
+        if let Err(e) = parent_ch.send(Msg::PremadeLate(late)) {
+            return Err(not_sent(&parent_ch, pid, e));
+        }
+    }
     if let Some(cgroup) = attach_devices {
         // While the child mounts; it waits for the outcome before it opens a file of the tree.
         if let Err(e) = prep.security.attach_device_policy(Some(cgroup)) {
@@ -179,6 +189,7 @@ pub(super) fn spawn(
                 Msg::Go
                 | Msg::Devices(_)
                 | Msg::Premade { .. }
+                | Msg::PremadeLate(_)
                 | Msg::Mapped
                 | Msg::Pid(_)
                 | Msg::Pidfd(_)
