@@ -27,9 +27,9 @@ pub enum Msg {
     /// opens any file of the tree). Without it the child plans its capabilities without
     /// CAP_MKNOD, as the launcher did.
     Devices(bool),
-    /// Launcher → plain child: the detached `/run` (with `/run/host`) and `/dev` (with its
-    /// nodes) it made while the child switched into the tree (`premade.rs`).
-    Premade { run: OwnedFd, dev: OwnedFd },
+    /// Launcher → plain child: the detached `/run` (with `/run/host`) it made while the child
+    /// switched into the tree (`premade.rs`).
+    Premade { run: OwnedFd },
     /// Launcher → plain child: the detached file systems it made after [`Msg::Premade`], in the
     /// order of `Prepared::premade_late` (`premade.rs`), while the child mounted `/proc`.
     PremadeLate(Vec<OwnedFd>),
@@ -64,8 +64,8 @@ const TAG_TIME_NAMESPACE: u8 = 11;
 const TAG_PREMADE_LATE: u8 = 12;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
-/// Most descriptors in one message (`premade::LATE` has four).
-pub const MAX_FDS: usize = 4;
+/// Most descriptors in one message (`premade::LATE` has five).
+pub const MAX_FDS: usize = 5;
 
 /// One end of the channel.
 pub struct Channel(OwnedFd);
@@ -89,7 +89,7 @@ impl Channel {
             Msg::Pty(fd) => self.send_fd(TAG_PTY, fd),
             Msg::Notify(fd) => self.send_fd(TAG_NOTIFY, fd),
             Msg::Pidfd(fd) => self.send_fd(TAG_PIDFD, fd),
-            Msg::Premade { run, dev } => self.send_fds(TAG_PREMADE, &[run.as_fd(), dev.as_fd()]),
+            Msg::Premade { run } => self.send_fds(TAG_PREMADE, &[run.as_fd()]),
             Msg::PremadeLate(fds) => {
                 let fds: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
                 self.send_fds(TAG_PREMADE_LATE, &fds)
@@ -170,7 +170,7 @@ impl Channel {
             TAG_PTY => Msg::Pty(fd()?),
             TAG_NOTIFY => Msg::Notify(fd()?),
             TAG_PIDFD => Msg::Pidfd(fd()?),
-            TAG_PREMADE => Msg::Premade { run: fd()?, dev: fd()? },
+            TAG_PREMADE => Msg::Premade { run: fd()? },
             TAG_READY => Msg::Ready,
             TAG_GO => Msg::Go,
             TAG_DEVICES if n == 2 => Msg::Devices(buf[1] != 0),
@@ -240,14 +240,13 @@ mod tests {
         assert!(matches!(a.recv().unwrap(), Some(Msg::Devices(true))));
         b.send(Msg::Devices(false)).unwrap();
         assert!(matches!(a.recv().unwrap(), Some(Msg::Devices(false))));
-        // Two descriptors, in order.
+        // /run's descriptor.
         let (r1, _w1) = rustix::pipe::pipe().unwrap();
-        let (r2, _w2) = rustix::pipe::pipe().unwrap();
         let ino = |fd: &OwnedFd| rustix::fs::fstat(fd).unwrap().st_ino;
-        let (i1, i2) = (ino(&r1), ino(&r2));
-        b.send(Msg::Premade { run: r1, dev: r2 }).unwrap();
+        let i1 = ino(&r1);
+        b.send(Msg::Premade { run: r1 }).unwrap();
         match a.recv().unwrap() {
-            Some(Msg::Premade { run, dev }) => assert_eq!((ino(&run), ino(&dev)), (i1, i2)),
+            Some(Msg::Premade { run }) => assert_eq!(ino(&run), i1),
             other => panic!("{other:?}"),
         }
         b.send(Msg::Mapped).unwrap();

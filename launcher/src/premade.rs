@@ -3,9 +3,10 @@
 //! `/run/host` and the notify socket bound in it. The user-namespaced children get them made
 //! before the clone (`userns/outer.rs`, which re-owns them); the plain child gets them over
 //! the channel while it mounts ([`Msg::Premade`](crate::channel::Msg)), made by the launcher
-//! in the meantime, off the child's path. A second message ([`Msg::PremadeLate`]) brings
-//! what the child needs only after its `/proc` ([`LATE`]: sysfs of the host's network
-//! namespace, devpts, the tmpfs of `/dev/shm` and `/tmp`), made by the launcher meanwhile.
+//! in the meantime, off the child's path: `/run` first (the child's third step, whose
+//! `/run/host` its masks need), then, in a second message ([`Msg::PremadeLate`]), what the
+//! child needs only after its `/proc` ([`LATE`]: sysfs of the host's network namespace,
+//! `/dev` with its nodes, devpts, the tmpfs of `/dev/shm` and `/tmp`).
 //!
 //! [`Msg::PremadeLate`]: crate::channel::Msg
 
@@ -27,18 +28,39 @@ pub struct RunDev {
 /// Makes `/dev` and `/run` (modes exactly as asked: umask 0 meanwhile, as in the child);
 /// `fill_run` adds what `/run` needs beyond `/run/host` before the socket is bound there.
 pub fn make(prep: &Prepared, notify_owner: Option<u32>, fill_run: &dyn Fn(&OwnedFd) -> Result<()>) -> Result<RunDev> {
-    let umask = rustix::process::umask(Mode::empty());
-    let made = (|| {
-        let dev = fresh("/dev")?;
-        dev::populate(dev.as_fd(), &prep.dev_nodes)?;
+    let (run, notify) = make_run(prep, notify_owner, fill_run)?;
+    let dev = with_umask_0(|| populated_dev(fresh("/dev")?, prep))?;
+    Ok(RunDev { dev, run, notify })
+}
+
+/// `/run` with `/run/host` (what `fill_run` adds, then the notify socket bound there); returns
+/// it and the socket.
+pub fn make_run(
+    prep: &Prepared,
+    notify_owner: Option<u32>,
+    fill_run: &dyn Fn(&OwnedFd) -> Result<()>,
+) -> Result<(OwnedFd, OwnedFd)> {
+    with_umask_0(|| {
         let run = fresh("/run")?;
         run_host::populate(run.as_fd(), prep.os_release.as_deref(), &prep.uuid.uuid_string())?;
         fill_run(&run)?;
         let notify = crate::notify::bind(run.as_fd(), notify_owner)?;
-        Ok(RunDev { dev, run, notify })
-    })();
+        Ok((run, notify))
+    })
+}
+
+/// `dev` with the container's device nodes and links.
+fn populated_dev(dev: OwnedFd, prep: &Prepared) -> Result<OwnedFd> {
+    dev::populate(dev.as_fd(), &prep.dev_nodes)?;
+    Ok(dev)
+}
+
+/// `f` with umask 0 (modes exactly as asked, as in the child), the umask restored after.
+fn with_umask_0<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let umask = rustix::process::umask(Mode::empty());
+    let r = f();
     rustix::process::umask(umask);
-    made
+    r
 }
 
 /// A detached instance of the API file system nspawn mounts on `target`.
@@ -52,7 +74,7 @@ pub fn fresh(target: &str) -> Result<OwnedFd> {
 /// `/run` and `/dev`: none depends on a namespace of the child's own (procfs: its PID
 /// namespace; cgroup2: its cgroup namespace; mqueue: its IPC namespace), sysfs only while the
 /// child shares the launcher's network namespace. At most [`MAX_FDS`](crate::channel::MAX_FDS).
-pub const LATE: [&str; 4] = ["/sys", "/dev/pts", "/dev/shm", "/tmp"];
+pub const LATE: [&str; 5] = ["/sys", "/dev", "/dev/pts", "/dev/shm", "/tmp"];
 
 /// The targets of [`LATE`] that `steps` mounts as fresh file systems, in plan order; `/sys`
 /// only when the container shares the launcher's network namespace (`!own_network`).
@@ -68,24 +90,26 @@ pub fn late_targets(steps: &[Step], own_network: bool) -> Vec<&'static str> {
     out
 }
 
-/// Makes `targets`' file systems as `steps` asks for them (the launcher, after the clone).
-pub fn make_late(steps: &[Step], targets: &[&'static str]) -> Result<Vec<OwnedFd>> {
-    let umask = rustix::process::umask(Mode::empty());
-    let made = targets
+/// Makes `targets`' file systems as `steps` asks for them (the launcher, after the clone);
+/// `/dev` with its nodes.
+pub fn make_late(steps: &[Step], targets: &[&'static str], prep: &Prepared) -> Result<Vec<OwnedFd>> {
+    with_umask_0(|| targets.iter().map(|t| make_one(steps, t, prep)).collect())
+}
+
+/// One of [`LATE`], as its step in `steps` asks for it.
+fn make_one(steps: &[Step], t: &str, prep: &Prepared) -> Result<OwnedFd> {
+    let (fstype, options, attrs) = steps
         .iter()
-        .map(|t| {
-            let (fstype, options, attrs) = steps
-                .iter()
-                .find_map(|s| match s {
-                    Step::Fs { target, fstype, options, attrs } if target == t => Some((*fstype, *options, *attrs)),
-                    _ => None,
-                })
-                .ok_or_else(|| Error::msg(format!("no file system for {t} in the plan")))?;
-            mounts::new_fs(fstype, options, attrs).map_err(|e| e.context(format!("mount {fstype} for {t}")))
+        .find_map(|s| match s {
+            Step::Fs { target, fstype, options, attrs } if *target == t => Some((*fstype, *options, *attrs)),
+            _ => None,
         })
-        .collect();
-    rustix::process::umask(umask);
-    made
+        .ok_or_else(|| Error::msg(format!("no file system for {t} in the plan")))?;
+    let fs = mounts::new_fs(fstype, options, attrs).map_err(|e| e.context(format!("mount {fstype} for {t}")))?;
+    match t {
+        "/dev" => populated_dev(fs, prep),
+        _ => Ok(fs),
+    }
 }
 
 #[cfg(test)]
@@ -108,9 +132,9 @@ mod tests {
         };
         let spec = crate::spec::Spec::resolve(settings, &caller).expect("resolve");
         let steps = plan(&spec, CgroupMount::ReadOnly);
-        assert_eq!(late_targets(&steps, false), ["/sys", "/dev/pts", "/dev/shm", "/tmp"]);
+        assert_eq!(late_targets(&steps, false), ["/sys", "/dev", "/dev/pts", "/dev/shm", "/tmp"]);
         // A network namespace of the container's own: its sysfs is the child's to make.
-        assert_eq!(late_targets(&steps, true), ["/dev/pts", "/dev/shm", "/tmp"]);
+        assert_eq!(late_targets(&steps, true), ["/dev", "/dev/pts", "/dev/shm", "/tmp"]);
         assert!(late_targets(&steps, false).len() <= crate::channel::MAX_FDS);
         // Only fresh file systems count: a plan without them has none.
         assert!(late_targets(&[Step::ReadOnlySelf { target: "/sys" }, Step::DevNodes], false).is_empty());

@@ -283,14 +283,14 @@ pub fn wait_for_devices(ch: &Channel, prep: &Prepared) -> Result<bool> {
     }
 }
 
-/// `/run` and `/dev` as the launcher made them for this child (`prep.premade_pending`), by
+/// `/run` as the launcher made it for this child (`prep.premade_pending`), by
 /// API mount target; none when the child makes them itself.
 pub fn wait_for_premade(ch: &Channel, prep: &Prepared) -> Result<Vec<(&'static str, OwnedFd)>> {
     if !prep.premade_pending {
         return Ok(Vec::new());
     }
     match ch.recv()? {
-        Some(Msg::Premade { run, dev }) => Ok(vec![("/run", run), ("/dev", dev)]),
+        Some(Msg::Premade { run }) => Ok(vec![("/run", run)]),
         _ => sys::exit_now(1),
     }
 }

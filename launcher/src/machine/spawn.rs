@@ -125,18 +125,18 @@ pub(super) fn spawn(
     drop(child_ch);
     if prep.premade_pending {
         // While the child switches into the tree: it waits for them before its first mount.
-        let made = match crate::premade::make(prep, None, &|_| Ok(())) {
+        let (run, sock) = match crate::premade::make_run(prep, None, &|_| Ok(())) {
             Ok(m) => m,
             Err(e) => return Err(abandon(pid, e)),
         };
-        notify = Some(made.notify);
-        if let Err(e) = parent_ch.send(Msg::Premade { run: made.run, dev: made.dev }) {
+        notify = Some(sock);
+        if let Err(e) = parent_ch.send(Msg::Premade { run }) {
             return Err(not_sent(&parent_ch, pid, e));
         }
     }
     if !prep.premade_late.is_empty() {
         // While the child mounts /proc: it waits for them at the first step that needs one.
-        let late = match crate::premade::make_late(prep.setup.plain_mounts(), &prep.premade_late) {
+        let late = match crate::premade::make_late(prep.setup.plain_mounts(), &prep.premade_late, prep) {
             Ok(l) => l,
             Err(e) => return Err(abandon(pid, e)),
         };
