@@ -64,8 +64,8 @@ const TAG_TIME_NAMESPACE: u8 = 11;
 const TAG_PREMADE_LATE: u8 = 12;
 /// Longest error line carried.
 const MAX_MSG: usize = 4096;
-/// Most descriptors in one message (`premade::LATE` has five).
-pub const MAX_FDS: usize = 5;
+/// Most descriptors in one message (`premade::LATE` has three).
+pub const MAX_FDS: usize = 3;
 
 /// One end of the channel.
 pub struct Channel(OwnedFd);

@@ -6,7 +6,8 @@
 //! in the meantime, off the child's path: `/run` first (the child's third step, whose
 //! `/run/host` its masks need), then, in a second message ([`Msg::PremadeLate`]), what the
 //! child needs only after its `/proc` ([`LATE`]: sysfs of the host's network namespace,
-//! `/dev` with its nodes, devpts, the tmpfs of `/dev/shm` and `/tmp`).
+//! `/dev` with its nodes, devpts). The tmpfs of `/dev/shm` and `/tmp` stay the child's: it
+//! makes them while the launcher loads the device program, which it waits for next.
 //!
 //! [`Msg::PremadeLate`]: crate::channel::Msg
 
@@ -74,7 +75,7 @@ pub fn fresh(target: &str) -> Result<OwnedFd> {
 /// `/run` and `/dev`: none depends on a namespace of the child's own (procfs: its PID
 /// namespace; cgroup2: its cgroup namespace; mqueue: its IPC namespace), sysfs only while the
 /// child shares the launcher's network namespace. At most [`MAX_FDS`](crate::channel::MAX_FDS).
-pub const LATE: [&str; 5] = ["/sys", "/dev", "/dev/pts", "/dev/shm", "/tmp"];
+pub const LATE: [&str; 3] = ["/sys", "/dev", "/dev/pts"];
 
 /// The targets of [`LATE`] that `steps` mounts as fresh file systems, in plan order; `/sys`
 /// only when the container shares the launcher's network namespace (`!own_network`).
@@ -132,9 +133,9 @@ mod tests {
         };
         let spec = crate::spec::Spec::resolve(settings, &caller).expect("resolve");
         let steps = plan(&spec, CgroupMount::ReadOnly);
-        assert_eq!(late_targets(&steps, false), ["/sys", "/dev", "/dev/pts", "/dev/shm", "/tmp"]);
+        assert_eq!(late_targets(&steps, false), ["/sys", "/dev", "/dev/pts"]);
         // A network namespace of the container's own: its sysfs is the child's to make.
-        assert_eq!(late_targets(&steps, true), ["/dev", "/dev/pts", "/dev/shm", "/tmp"]);
+        assert_eq!(late_targets(&steps, true), ["/dev", "/dev/pts"]);
         assert!(late_targets(&steps, false).len() <= crate::channel::MAX_FDS);
         // Only fresh file systems count: a plan without them has none.
         assert!(late_targets(&[Step::ReadOnlySelf { target: "/sys" }, Step::DevNodes], false).is_empty());
