@@ -206,7 +206,7 @@ pub fn plan(spec: &Spec, cgroup: CgroupMount) -> Vec<Step> {
             }
         }
     }
-    let net_writable = spec.net.private_network || spec.net.namespace_path.is_some();
+    let net_writable = spec.net.separate_namespace();
     if net_writable || spec.api_vfs_writable == ApiVfsWritable::Network {
         let after = steps.iter().position(|s| *s == Step::ReadOnlySelf { target: "/proc/sys" }).map_or(0, |i| i + 1);
         steps.insert(after, Step::WritableSelf { target: "/proc/sys/net" });

@@ -91,10 +91,11 @@ pub fn late_targets(steps: &[Step], own_network: bool) -> Vec<&'static str> {
     out
 }
 
-/// Makes `targets`' file systems as `steps` asks for them (the launcher, after the clone);
-/// `/dev` with its nodes.
-pub fn make_late(steps: &[Step], targets: &[&'static str], prep: &Prepared) -> Result<Vec<OwnedFd>> {
-    with_umask_0(|| targets.iter().map(|t| make_one(steps, t, prep)).collect())
+/// Makes `prep.premade_late`'s file systems as the plain child's mount steps ask for them (the
+/// launcher, after the clone); `/dev` with its nodes.
+pub fn make_late(prep: &Prepared) -> Result<Vec<OwnedFd>> {
+    let steps = prep.setup.plain_mounts();
+    with_umask_0(|| prep.premade_late.iter().map(|t| make_one(steps, t, prep)).collect())
 }
 
 /// One of [`LATE`], as its step in `steps` asks for it.

@@ -134,6 +134,12 @@ impl NetSpec {
     pub fn new_namespace(&self) -> bool {
         self.private_network && self.namespace_path.is_none()
     }
+
+    /// True when the container's network namespace is not the host's: a new one, or one
+    /// joined by path (`--network-namespace-path`).
+    pub fn separate_namespace(&self) -> bool {
+        self.private_network || self.namespace_path.is_some()
+    }
 }
 
 /// The security options of the command line (nspawn §1.7, §1.8), as parsed.

@@ -230,7 +230,7 @@ pub fn replace_fd(fd: RawFd, with: BorrowedFd<'_>) -> Result<(), Errno> {
     // owner's later close is still its own.
     let r = unsafe { libc::dup3(with.as_raw_fd(), fd, libc::O_CLOEXEC) };
     if r < 0 {
-        return Err(Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)));
+        return Err(errno());
     }
     Ok(())
 }

@@ -382,9 +382,8 @@ impl Machine {
         self.prep.devices_pending = attach.is_some();
         // The OCI runtime's /dev and /run are config.json's mounts.
         self.prep.premade_pending = self.prep.userns.is_none() && self.spec.oci.is_none();
-        let own_network = self.spec.net.private_network || self.spec.net.namespace_path.is_some();
         self.prep.premade_late = match self.prep.premade_pending {
-            true => crate::premade::late_targets(self.prep.setup.plain_mounts(), own_network),
+            true => crate::premade::late_targets(self.prep.setup.plain_mounts(), self.spec.net.separate_namespace()),
             false => Vec::new(),
         };
         // Recorded from PID 1's clone on (before its setup, which may run slow hooks), not from

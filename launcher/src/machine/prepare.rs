@@ -93,7 +93,7 @@ pub fn prepare(
     let writable = !spec.read_only || matches!(spec.volatile, VolatileMode::Yes | VolatileMode::Overlay);
     // `auto` leaves the tree's file alone in a network namespace of its own, unless NAT gives
     // the container a way out (then the host's file is useful and copied).
-    let isolated = (spec.net.private_network || spec.net.namespace_path.is_some()) && !spec.net.nat;
+    let isolated = spec.net.separate_namespace() && !spec.net.nat;
     let resolv = resolv_conf::decide(spec.resolv_conf, writable, isolated, &|p| p.exists());
     let resolv_content = match &resolv {
         resolv_conf::Action::Copy(p) | resolv_conf::Action::Replace(p) | resolv_conf::Action::Bind(p) => {

@@ -136,7 +136,7 @@ pub(super) fn spawn(
     }
     if !prep.premade_late.is_empty() {
         // While the child mounts /proc: it waits for them at the first step that needs one.
-        let late = match crate::premade::make_late(prep.setup.plain_mounts(), &prep.premade_late, prep) {
+        let late = match crate::premade::make_late(prep) {
             Ok(l) => l,
             Err(e) => return Err(abandon(pid, e)),
         };

@@ -70,7 +70,7 @@ pub fn prepare(spec: &Spec) -> Result<Security> {
         add: sec.capability,
         drop: sec.drop_capability,
         ambient: sec.ambient_capability,
-        private_network: spec.net.private_network || spec.net.namespace_path.is_some(),
+        private_network: spec.net.separate_namespace(),
         // CAP_NET_BIND_SERVICE is dropped in a user namespace without a private network.
         userns: spec.userns(),
         // Planned with the device program (CAP_MKNOD kept, as nspawn); planned again without
